@@ -1,0 +1,142 @@
+//! Findings: integrity and input problems reported as data, each with a stable code.
+//!
+//! Codes never change meaning once released; `docs/FINDINGS.md` lists every one of them
+//! (a test keeps that page and this table in step).
+
+use serde::{Serialize, Serializer};
+use std::fmt;
+
+/// How serious a finding is. Errors make `verify` exit 1; warnings are reported only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+macro_rules! codes {
+    ($( $variant:ident = $code:literal, $sev:ident, $title:literal; )*) => {
+        /// A stable finding code. See `docs/FINDINGS.md`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code { $( #[doc = $title] $variant, )* }
+
+        impl Code {
+            /// Every code, in documentation order.
+            pub const ALL: &'static [Code] = &[ $( Code::$variant, )* ];
+            /// The code as printed, e.g. `Z005`.
+            pub fn as_str(self) -> &'static str { match self { $( Code::$variant => $code, )* } }
+            /// A short title.
+            pub fn title(self) -> &'static str { match self { $( Code::$variant => $title, )* } }
+            /// The default severity.
+            pub fn severity(self) -> Severity { match self { $( Code::$variant => Severity::$sev, )* } }
+        }
+    };
+}
+
+codes! {
+    // Input and parsing (reported by bundle, add and parse).
+    UnknownFormat = "P001", Error, "page is in no format cablekeep reads";
+    MissingField = "P002", Warning, "a field the format should have is missing";
+    BadEncoding = "P003", Warning, "bytes are not valid in the page's character encoding";
+    BrokenMarkup = "P004", Warning, "page markup is broken or truncated";
+    MalformedField = "P005", Warning, "a field value cannot be interpreted";
+    MalformedId = "P006", Warning, "reference id is malformed";
+    UnsafeInputName = "I001", Error, "input zip member has an unsafe name and was skipped";
+    InputTooLarge = "I002", Error, "input is larger than the size limit and was skipped";
+    DuplicateCapture = "I003", Warning, "the same bytes were given more than once";
+    UnreadableInput = "I004", Error, "input could not be read and was skipped";
+    // Zip structure (verify).
+    ZipUnreadable = "Z001", Error, "zip end of central directory missing or unreadable";
+    CentralDirectoryCorrupt = "Z002", Error, "central directory record corrupt";
+    LocalHeaderCorrupt = "Z003", Error, "local file header corrupt or missing";
+    HeaderMismatch = "Z004", Error, "local header disagrees with central directory";
+    CrcMismatch = "Z005", Error, "entry data does not match its CRC-32";
+    DecompressFailed = "Z006", Error, "entry data cannot be decompressed to its recorded size";
+    UnsafeEntryName = "Z007", Error, "entry name is unsafe or outside the bag folder";
+    DuplicateEntryName = "Z008", Error, "two entries have the same name";
+    StrayBytes = "Z009", Error, "bytes outside any entry, or entries overlap";
+    UnsupportedEntry = "Z010", Error, "entry uses a zip feature cablekeep archives never use";
+    // BagIt (verify).
+    BagitDeclaration = "B001", Error, "bagit.txt missing or malformed";
+    BagInfo = "B002", Error, "bag-info.txt missing or malformed";
+    ManifestMalformed = "B003", Error, "manifest missing or a line is malformed";
+    PayloadDigestMismatch = "B004", Error, "payload file digest differs from the manifest";
+    PayloadMissing = "B005", Error, "manifest lists a file the archive does not hold";
+    PayloadUnlisted = "B006", Error, "payload file not listed in a manifest";
+    PayloadOxum = "B007", Error, "Payload-Oxum does not match the payload";
+    TagDigestMismatch = "B008", Error, "tag file digest differs from the tag manifest";
+    TagFileUnlisted = "B009", Error, "tag file missing from, or missing but listed in, a tag manifest";
+    DuplicateManifestEntry = "B010", Error, "a manifest lists the same path twice";
+    IndexMismatch = "B011", Error, "the cable index disagrees with the payload";
+    // Sidecar manifest and version chain (verify).
+    SidecarUnreadable = "M001", Error, "sidecar version manifest missing or unreadable";
+    ArchiveDigestMismatch = "M002", Error, "zip digest differs from the sidecar manifest";
+    SidecarMismatch = "M003", Error, "sidecar manifest disagrees with the archive";
+    ChecksumFile = "M004", Error, "the .sha256 file is missing or disagrees";
+    ChainBroken = "M005", Error, "hash chain to the previous version is broken";
+    VersionMissing = "M006", Error, "a version is missing or has no archive";
+    IdentityMismatch = "M007", Error, "archive belongs to another collection or version";
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// One problem found, with where it is and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub code: Code,
+    pub severity: Severity,
+    /// The file checked (an archive, an input page, a manifest).
+    pub file: String,
+    /// The entry inside the file, when there is one (a zip entry name, a manifest line).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
+    /// What is wrong, for a person.
+    pub message: String,
+}
+
+impl Finding {
+    /// A finding with the code's default severity.
+    pub fn new(code: Code, file: impl Into<String>, message: impl Into<String>) -> Self {
+        Finding {
+            code,
+            severity: code.severity(),
+            file: file.into(),
+            entry: None,
+            message: message.into(),
+        }
+    }
+
+    /// Names the entry inside the file.
+    pub fn at_entry(mut self, entry: impl Into<String>) -> Self {
+        self.entry = Some(entry.into());
+        self
+    }
+
+    /// True when the finding should make a check fail.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        match &self.entry {
+            Some(e) => write!(f, "{} {sev}: {}: {e}: {}", self.code, self.file, self.message),
+            None => write!(f, "{} {sev}: {}: {}", self.code, self.file, self.message),
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Provenance: where a capture came from, when it was released, and how it is redacted.
+
+use serde::{Deserialize, Serialize};
+
+/// Where one capture of a cable came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    /// Who published the page, e.g. `WikiLeaks` or `cablebrowser-2`.
+    pub publisher: Option<String>,
+    /// The URL of the page this capture is a copy of.
+    pub url: Option<String>,
+    /// The release date of the cable at this source (RFC 3339 date or date-time, UTC).
+    pub released: Option<String>,
+    /// The release date exactly as the page wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_original: Option<String>,
+    /// The URL of the upstream original this page points to (e.g. the WikiLeaks page a mirror cites).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_url: Option<String>,
+    /// The site build the page came from (for WikiLeaks pages, the release counter N in "N / 251,287").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_build: Option<String>,
+    /// When the capture was retrieved (RFC 3339, UTC), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retrieved: Option<String>,
+    /// The character encoding found in the raw bytes, e.g. `utf-8`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
+    /// The reader that understood the page, e.g. `wikileaks-page` or `mirror-text`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+}
+
+/// Provenance supplied on the command line, which fills or overrides what a page says of itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceHints {
+    pub publisher: Option<String>,
+    pub url: Option<String>,
+    pub released: Option<String>,
+    pub retrieved: Option<String>,
+}
+
+impl SourceHints {
+    /// True when no flag was given.
+    pub fn is_empty(&self) -> bool {
+        self == &SourceHints::default()
+    }
+
+    /// Applies the hints over what the page said: a flag always wins, since the user knows
+    /// where the bytes came from better than the bytes do.
+    pub fn apply(&self, source: &mut Source) {
+        if let Some(p) = &self.publisher {
+            source.publisher = Some(p.clone());
+        }
+        if let Some(u) = &self.url {
+            source.url = Some(u.clone());
+        }
+        if let Some(r) = &self.released {
+            source.released = Some(r.clone());
+        }
+        if let Some(r) = &self.retrieved {
+            source.retrieved = Some(r.clone());
+        }
+    }
+}
+
+/// How a capture is redacted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redaction {
+    /// `redacted` (the text has redaction runs or the publisher says so),
+    /// `not-redacted` (the publisher says it is not, or no run was found), or `unknown`.
+    pub status: String,
+    /// The number of redaction runs (runs of 5 or more `X` standing alone) in the text.
+    pub runs: usize,
+    /// Where each run is: character offset into the record's `text` and its length.
+    #[serde(default)]
+    pub positions: Vec<RedactionRun>,
+    /// Whether the page says the text is only a partial extract of the cable.
+    pub partial_extract: bool,
+    /// The publisher's own redaction statement, when the page has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement: Option<String>,
+}
+
+/// One run of redaction marks in a cable's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedactionRun {
+    /// Offset in characters (Unicode scalar values) from the start of the text.
+    pub offset: usize,
+    /// Length in characters.
+    pub len: usize,
+}
