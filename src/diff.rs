@@ -1,1 +1,207 @@
-//! TODO-module diff
+//! Diff: what changed between two versions of a collection, cable by cable.
+//!
+//! A cable is *changed* when its set of captures changed. For a changed cable the diff says how
+//! its current capture (the latest) differs from the one before: text (with a line count summary),
+//! redactions gained or lost, and which metadata fields changed. For an added cable with several
+//! captures, the same comparison is made between its first and last capture.
+
+use crate::archive::OpenArchive;
+use crate::capture::{CaptureRef, IndexLine, StoredRecord};
+use crate::error::{Error, Result};
+use crate::store::Store;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The difference between two versions.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VersionDiff {
+    pub collection: String,
+    pub from: u32,
+    pub to: u32,
+    pub added: Vec<CableChange>,
+    pub removed: Vec<String>,
+    pub changed: Vec<CableChange>,
+    pub unchanged: u64,
+}
+
+/// How one cable changed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CableChange {
+    pub id: String,
+    pub captures_added: Vec<String>,
+    pub captures_removed: Vec<String>,
+    /// The comparison of the cable's current capture with the one before, when both exist.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<ContentChange>,
+}
+
+/// How the text, redactions and metadata of two captures of one cable differ.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ContentChange {
+    pub from_capture: String,
+    pub to_capture: String,
+    pub text_changed: bool,
+    pub lines_added: usize,
+    pub lines_removed: usize,
+    /// `gained` (more redaction runs), `lost` (fewer), `moved` (as many, elsewhere) or `same`.
+    pub redaction: String,
+    pub redaction_runs_from: usize,
+    pub redaction_runs_to: usize,
+    /// Metadata fields whose values differ.
+    pub fields: Vec<FieldChange>,
+}
+
+/// One metadata field that differs.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub from: serde_json::Value,
+    pub to: serde_json::Value,
+}
+
+/// Compares two versions of a collection.
+pub fn diff(store: &Store, collection: &str, from: u32, to: u32) -> Result<VersionDiff> {
+    let from_archive = OpenArchive::open(&store.zip_path(collection, from))?;
+    let to_archive = OpenArchive::open(&store.zip_path(collection, to))?;
+    let (old_lines, _) = crate::store::read_index(&from_archive)?;
+    let (new_lines, _) = crate::store::read_index(&to_archive)?;
+    let old: BTreeMap<&str, &IndexLine> = old_lines.iter().map(|l| (l.id.as_str(), l)).collect();
+    let new: BTreeMap<&str, &IndexLine> = new_lines.iter().map(|l| (l.id.as_str(), l)).collect();
+    let mut out = VersionDiff {
+        collection: collection.to_string(),
+        from,
+        to,
+        ..VersionDiff::default()
+    };
+    for id in old.keys() {
+        if !new.contains_key(id) {
+            out.removed.push(id.to_string());
+        }
+    }
+    for (id, line) in &new {
+        match old.get(id) {
+            None => {
+                let content = match (line.captures.first(), line.captures.last()) {
+                    (Some(first), Some(last)) if first.name != last.name => {
+                        Some(compare(&to_archive, first, &to_archive, last)?)
+                    }
+                    _ => None,
+                };
+                out.added.push(CableChange {
+                    id: id.to_string(),
+                    captures_added: line.captures.iter().map(|c| c.name.clone()).collect(),
+                    captures_removed: Vec::new(),
+                    content,
+                });
+            }
+            Some(before) => {
+                let names = |l: &IndexLine| {
+                    l.captures
+                        .iter()
+                        .map(|c| c.name.clone())
+                        .collect::<Vec<_>>()
+                };
+                let (was, is) = (names(before), names(line));
+                if was == is {
+                    out.unchanged += 1;
+                    continue;
+                }
+                let content = match (before.current(), line.current()) {
+                    (Some(a), Some(b)) if a.name != b.name => {
+                        Some(compare(&from_archive, a, &to_archive, b)?)
+                    }
+                    _ => None,
+                };
+                out.changed.push(CableChange {
+                    id: id.to_string(),
+                    captures_added: is.iter().filter(|n| !was.contains(n)).cloned().collect(),
+                    captures_removed: was.iter().filter(|n| !is.contains(n)).cloned().collect(),
+                    content,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn load_record(archive: &OpenArchive, capture: &CaptureRef) -> Result<StoredRecord> {
+    let bytes = archive.read_required(&capture.record)?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+        path: archive.path.clone(),
+        message: format!("{}: {e}", capture.record),
+    })
+}
+
+/// Compares two captures of one cable by their stored records.
+fn compare(
+    a_archive: &OpenArchive,
+    a: &CaptureRef,
+    b_archive: &OpenArchive,
+    b: &CaptureRef,
+) -> Result<ContentChange> {
+    let before = load_record(a_archive, a)?;
+    let after = load_record(b_archive, b)?;
+    let text_diff = similar::TextDiff::from_lines(&before.record.text, &after.record.text);
+    let (mut added, mut removed) = (0, 0);
+    for change in text_diff.iter_all_changes() {
+        match change.tag() {
+            similar::ChangeTag::Insert => added += 1,
+            similar::ChangeTag::Delete => removed += 1,
+            similar::ChangeTag::Equal => {}
+        }
+    }
+    let (runs_from, runs_to) = (before.record.redaction.runs, after.record.redaction.runs);
+    let redaction = match runs_to.cmp(&runs_from) {
+        std::cmp::Ordering::Greater => "gained",
+        std::cmp::Ordering::Less => "lost",
+        std::cmp::Ordering::Equal
+            if before.record.redaction.positions != after.record.redaction.positions =>
+        {
+            "moved"
+        }
+        std::cmp::Ordering::Equal => "same",
+    };
+    Ok(ContentChange {
+        from_capture: a.name.clone(),
+        to_capture: b.name.clone(),
+        text_changed: before.record.text != after.record.text,
+        lines_added: added,
+        lines_removed: removed,
+        redaction: redaction.to_string(),
+        redaction_runs_from: runs_from,
+        redaction_runs_to: runs_to,
+        fields: field_changes(&before, &after),
+    })
+}
+
+/// The metadata fields compared between captures (text and provenance are compared apart).
+const FIELDS: &[&str] = &[
+    "id",
+    "created",
+    "classification",
+    "caveats",
+    "origin",
+    "tags",
+    "subject",
+    "references",
+    "signers",
+];
+
+fn field_changes(before: &StoredRecord, after: &StoredRecord) -> Vec<FieldChange> {
+    let a = serde_json::to_value(&before.record).unwrap_or_default();
+    let b = serde_json::to_value(&after.record).unwrap_or_default();
+    FIELDS
+        .iter()
+        .filter_map(|f| {
+            let (x, y) = (
+                a.get(f).cloned().unwrap_or_default(),
+                b.get(f).cloned().unwrap_or_default(),
+            );
+            (x != y).then(|| FieldChange {
+                field: f.to_string(),
+                from: x,
+                to: y,
+            })
+        })
+        .collect()
+}

@@ -3,11 +3,11 @@
 //! Codes never change meaning once released; `docs/FINDINGS.md` lists every one of them
 //! (a test keeps that page and this table in step).
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// How serious a finding is. Errors make `verify` exit 1; warnings are reported only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Warning,
@@ -76,6 +76,7 @@ codes! {
     ChainBroken = "M005", Error, "hash chain to the previous version is broken";
     VersionMissing = "M006", Error, "a version is missing or has no archive";
     IdentityMismatch = "M007", Error, "archive belongs to another collection or version";
+    UncommittedArchive = "M008", Warning, "archive without a sidecar manifest, left by an interrupted write";
 }
 
 impl fmt::Display for Code {
@@ -90,15 +91,26 @@ impl Serialize for Code {
     }
 }
 
+impl<'de> Deserialize<'de> for Code {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Code::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown finding code {s:?}")))
+    }
+}
+
 /// One problem found, with where it is and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     pub code: Code,
     pub severity: Severity,
     /// The file checked (an archive, an input page, a manifest).
     pub file: String,
     /// The entry inside the file, when there is one (a zip entry name, a manifest line).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entry: Option<String>,
     /// What is wrong, for a person.
     pub message: String,
@@ -135,7 +147,11 @@ impl fmt::Display for Finding {
             Severity::Warning => "warning",
         };
         match &self.entry {
-            Some(e) => write!(f, "{} {sev}: {}: {e}: {}", self.code, self.file, self.message),
+            Some(e) => write!(
+                f,
+                "{} {sev}: {}: {e}: {}",
+                self.code, self.file, self.message
+            ),
             None => write!(f, "{} {sev}: {}: {}", self.code, self.file, self.message),
         }
     }

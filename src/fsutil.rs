@@ -1,1 +1,140 @@
-//! TODO-module fsutil
+//! File-system safety: atomic writes (temp file, fsync, rename, directory fsync) and the store lock.
+
+use crate::error::{Error, IoContext, Result};
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Prefix of every temporary file cablekeep creates, so leftovers of a killed run are recognisable.
+pub const TEMP_PREFIX: &str = ".cablekeep-tmp-";
+
+/// Creates a temporary file in `dir` (the same file system as the final name, so the rename is
+/// atomic).
+pub fn temp_file_in(dir: &Path) -> Result<tempfile::NamedTempFile> {
+    std::fs::create_dir_all(dir).at(dir)?;
+    tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(dir)
+        .at(dir)
+}
+
+/// Makes a fully written temporary file durable and gives it its final name.
+/// With `no_clobber`, an existing file of that name is an error and is left untouched.
+pub fn persist(tmp: tempfile::NamedTempFile, dest: &Path, no_clobber: bool) -> Result<()> {
+    tmp.as_file().sync_all().at(tmp.path())?;
+    let result = if no_clobber {
+        tmp.persist_noclobber(dest)
+    } else {
+        tmp.persist(dest)
+    };
+    result.map_err(|e| Error::io(dest, e.error))?;
+    fsync_parent(dest)
+}
+
+/// Writes `bytes` to `dest` atomically: readers see the old file or the new one, never a mix.
+pub fn atomic_write(dest: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = parent_of(dest);
+    let mut tmp = temp_file_in(&dir)?;
+    tmp.write_all(bytes).at(tmp.path())?;
+    persist(tmp, dest, false)
+}
+
+/// Like [`atomic_write`], but fails if `dest` exists (an existing version is never rewritten).
+pub fn atomic_create(dest: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = parent_of(dest);
+    let mut tmp = temp_file_in(&dir)?;
+    tmp.write_all(bytes).at(tmp.path())?;
+    persist(tmp, dest, true)
+}
+
+fn parent_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Fsyncs the directory holding `path`, so a rename into it survives a crash.
+pub fn fsync_parent(path: &Path) -> Result<()> {
+    let dir = parent_of(path);
+    File::open(&dir).and_then(|d| d.sync_all()).at(&dir)
+}
+
+/// Removes temporary files left in `dir` by a killed run. Call only while holding the store lock.
+pub fn remove_stale_temps(dir: &Path) -> Result<usize> {
+    let mut removed = 0;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(0);
+    };
+    for entry in entries {
+        let entry = entry.at(dir)?;
+        if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            std::fs::remove_file(entry.path()).at(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// An exclusive advisory lock on the store, held until dropped. It is an OS file lock
+/// (`flock`), so it is released when the process dies and never goes stale.
+#[derive(Debug)]
+pub struct StoreLock {
+    _file: File,
+}
+
+impl StoreLock {
+    /// Takes the lock at `path`; with `wait`, blocks until the other writer is done,
+    /// otherwise fails at once with [`Error::Locked`].
+    pub fn acquire(path: &Path, wait: bool) -> Result<StoreLock> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).at(dir)?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .at(path)?;
+        if wait {
+            file.lock().at(path)?;
+        } else {
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) => {
+                    return Err(Error::Locked(path.parent().unwrap_or(path).to_path_buf()));
+                }
+                Err(TryLockError::Error(e)) => return Err(Error::io(path, e)),
+            }
+        }
+        Ok(StoreLock { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_lock_is_refused_while_first_is_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let first = StoreLock::acquire(&path, false).unwrap();
+        assert!(matches!(
+            StoreLock::acquire(&path, false),
+            Err(Error::Locked(_))
+        ));
+        drop(first);
+        StoreLock::acquire(&path, false).unwrap();
+    }
+
+    #[test]
+    fn atomic_create_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1");
+        atomic_create(&path, b"one").unwrap();
+        assert!(atomic_create(&path, b"two").is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"one");
+        assert_eq!(remove_stale_temps(dir.path()).unwrap(), 0);
+    }
+}

@@ -1,1 +1,166 @@
-//! TODO-module ingest
+//! Ingest: finding the input pages among files, folders (recursively) and zip files, safely.
+
+use crate::archive;
+use crate::error::{Error, IoContext, Result};
+use crate::finding::{Code, Finding};
+use std::path::{Path, PathBuf};
+
+/// Pages larger than this are refused (the largest real WikiLeaks page is about 140 KB).
+pub const DEFAULT_MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
+/// File endings taken when walking a folder; files given by name are always taken.
+pub const PAGE_EXTENSIONS: &[&str] = &["html", "htm", "txt"];
+
+/// One input page: a stable name for it and where its bytes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputItem {
+    /// The page's name relative to what the user gave (e.g. `dev/cable/2005/01/05COLOMBO35.html`,
+    /// or `pages.zip/a/b.html` for a zip member). It does not depend on where the input lies.
+    pub name: String,
+    pub source: InputSource,
+}
+
+/// Where an input's bytes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputSource {
+    File(PathBuf),
+    /// A member of an input zip, already read (members are size-limited).
+    Bytes(std::sync::Arc<Vec<u8>>),
+}
+
+impl InputItem {
+    /// The input's bytes.
+    pub fn load(&self) -> Result<Vec<u8>> {
+        match &self.source {
+            InputSource::File(p) => std::fs::read(p).at(p),
+            InputSource::Bytes(b) => Ok(b.as_ref().clone()),
+        }
+    }
+}
+
+/// What was found among the inputs.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// Pages, sorted by name.
+    pub items: Vec<InputItem>,
+    /// Problems with inputs that were skipped (unsafe zip member names, oversized files).
+    pub findings: Vec<Finding>,
+    /// Files seen in folders that are not pages (by their ending), skipped.
+    pub skipped: Vec<String>,
+}
+
+/// Collects the pages in `paths`: files as given, folders recursively (page files only, hidden
+/// files and folders skipped), zip files member by member. A path that does not exist is an error.
+pub fn collect(paths: &[PathBuf], max_bytes: u64) -> Result<Inputs> {
+    let mut inputs = Inputs::default();
+    for path in paths {
+        let meta = std::fs::metadata(path).at(path)?;
+        let base = display_name(path);
+        if meta.is_dir() {
+            walk_folder(path, &base, max_bytes, &mut inputs)?;
+        } else {
+            add_file(path, base, max_bytes, &mut inputs)?;
+        }
+    }
+    inputs.items.sort_by(|a, b| a.name.cmp(&b.name));
+    // The same file given twice (a folder and a file inside it) is one input.
+    inputs.items.dedup_by(|a, b| a.name == b.name);
+    Ok(inputs)
+}
+
+fn display_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+fn walk_folder(root: &Path, base: &str, max_bytes: u64, inputs: &mut Inputs) -> Result<()> {
+    let walker = walkdir::WalkDir::new(root)
+        .sort_by_file_name()
+        .follow_links(false)
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walker {
+        let entry = entry.map_err(|e| {
+            let path = e
+                .path()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| root.to_path_buf());
+            Error::io(
+                path,
+                e.into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("walk failed")),
+            )
+        })?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
+        let name = format!("{base}/{}", rel.to_string_lossy().replace('\\', "/"));
+        let ext = extension(entry.path());
+        if ext == "zip" || PAGE_EXTENSIONS.contains(&ext.as_str()) {
+            add_file(entry.path(), name, max_bytes, inputs)?;
+        } else {
+            inputs.skipped.push(name);
+        }
+    }
+    Ok(())
+}
+
+fn extension(path: &Path) -> String {
+    path.extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn add_file(path: &Path, name: String, max_bytes: u64, inputs: &mut Inputs) -> Result<()> {
+    if extension(path) == "zip" {
+        return add_zip(path, &name, max_bytes, inputs);
+    }
+    let len = std::fs::metadata(path).at(path)?.len();
+    if len > max_bytes {
+        inputs.findings.push(Finding::new(
+            Code::InputTooLarge,
+            name,
+            format!("{len} bytes is over the limit of {max_bytes} (see --max-input-bytes)"),
+        ));
+        return Ok(());
+    }
+    inputs.items.push(InputItem {
+        name,
+        source: InputSource::File(path.to_path_buf()),
+    });
+    Ok(())
+}
+
+fn add_zip(path: &Path, name: &str, max_bytes: u64, inputs: &mut Inputs) -> Result<()> {
+    let mut members = Vec::new();
+    let result =
+        archive::read_input_zip(path, max_bytes, |member, data| members.push((member, data)));
+    if let Err(e) = result {
+        inputs.findings.push(Finding::new(
+            Code::UnreadableInput,
+            name,
+            format!("not a readable zip: {e}"),
+        ));
+        return Ok(());
+    }
+    for (member, data) in members {
+        let member_name = format!("{name}/{member}");
+        match data {
+            Ok(bytes) => inputs.items.push(InputItem {
+                name: member_name,
+                source: InputSource::Bytes(std::sync::Arc::new(bytes)),
+            }),
+            Err(why) if why.starts_with("unsafe name") => inputs
+                .findings
+                .push(Finding::new(Code::UnsafeInputName, name, why).at_entry(member)),
+            Err(why) if why.contains("limit") => inputs
+                .findings
+                .push(Finding::new(Code::InputTooLarge, name, why).at_entry(member)),
+            Err(why) => inputs
+                .findings
+                .push(Finding::new(Code::UnreadableInput, name, why).at_entry(member)),
+        }
+    }
+    Ok(())
+}

@@ -4,6 +4,7 @@
 //! Modules are named after the domain nouns they own:
 //!
 //! * [`cable`]: reading cable pages (WikiLeaks pages, mirror text pages) into records;
+//! * [`capture`]: raw captures, their bag paths, stored records and the cable index;
 //! * [`provenance`]: where a capture came from, when it was released, how it is redacted;
 //! * [`hash`]: SHA-256 / SHA-512 fixity digests computed in one pass;
 //! * [`manifest`]: BagIt manifest text and the sidecar version manifest (hash chain);
@@ -14,6 +15,7 @@
 
 pub mod archive;
 pub mod cable;
+pub mod capture;
 pub mod diff;
 pub mod error;
 pub mod finding;

@@ -1,1 +1,258 @@
-//! TODO-module manifest
+//! Manifests: BagIt manifest and tag-file text (RFC 8493), and the sidecar version manifest that
+//! chains the versions of a collection together.
+
+use crate::hash::Digests;
+use serde::{Deserialize, Serialize};
+
+/// The `format` value of every sidecar manifest written by this release.
+pub const SIDECAR_FORMAT: &str = "cablekeep-manifest/1";
+
+/// One manifest line: a hex digest and a path relative to the bag folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestLine {
+    pub digest: String,
+    pub path: String,
+}
+
+/// Writes manifest text in the `sha256sum`-compatible BagIt form: `<hex>  <path>\n`, sorted by
+/// path. CR, LF and `%` in paths are percent-encoded as RFC 8493 requires (cablekeep's own paths
+/// never contain them).
+pub fn write_manifest<'a>(lines: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut sorted: Vec<(&str, &str)> = lines.into_iter().collect();
+    sorted.sort_by(|a, b| a.1.cmp(b.1));
+    let mut out = String::new();
+    for (digest, path) in sorted {
+        out.push_str(digest);
+        out.push_str("  ");
+        out.push_str(&encode_path(path));
+        out.push('\n');
+    }
+    out
+}
+
+/// Parses manifest text. Returns the lines and, for each line that does not parse, its 1-based
+/// number and what is wrong.
+pub fn parse_manifest(text: &str, digest_len: usize) -> (Vec<ManifestLine>, Vec<(usize, String)>) {
+    let mut lines = Vec::new();
+    let mut bad = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim_end_matches('\r');
+        if line.is_empty() {
+            continue;
+        }
+        let Some((digest, rest)) = line.split_once([' ', '\t']) else {
+            bad.push((i + 1, format!("no path after the digest: {line:?}")));
+            continue;
+        };
+        let path = rest.trim_start_matches([' ', '\t']);
+        if digest.len() != digest_len || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+            bad.push((
+                i + 1,
+                format!("not a {digest_len}-digit hex digest: {digest:?}"),
+            ));
+            continue;
+        }
+        if path.is_empty() {
+            bad.push((i + 1, "empty path".to_string()));
+            continue;
+        }
+        lines.push(ManifestLine {
+            digest: digest.to_ascii_lowercase(),
+            path: decode_path(path),
+        });
+    }
+    (lines, bad)
+}
+
+/// Percent-encodes CR, LF and `%` (RFC 8493 §2.1.3).
+pub fn encode_path(path: &str) -> String {
+    path.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Decodes only `%0D`, `%0A` and `%25`, case-insensitively; other escapes stay as written
+/// (files really called `%7Etest` exist in the wild).
+pub fn decode_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(pos) = rest.find('%') {
+        out.push_str(&rest[..pos]);
+        let esc = rest.get(pos..pos + 3).unwrap_or("");
+        match esc.to_ascii_uppercase().as_str() {
+            "%0D" => out.push('\r'),
+            "%0A" => out.push('\n'),
+            "%25" => out.push('%'),
+            _ => {
+                out.push('%');
+                rest = &rest[pos + 1..];
+                continue;
+            }
+        }
+        rest = &rest[pos + 3..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Writes `bag-info.txt`: `Label: value` lines in the given order; line breaks inside a value
+/// become continuation lines (a newline followed by a space).
+pub fn write_bag_info(fields: &[(String, String)]) -> String {
+    let mut out = String::new();
+    for (label, value) in fields {
+        out.push_str(label);
+        out.push_str(": ");
+        let value = value.replace("\r\n", "\n").replace('\r', "\n");
+        out.push_str(&value.split('\n').collect::<Vec<_>>().join("\n "));
+        out.push('\n');
+    }
+    out
+}
+
+/// Parses `bag-info.txt` (BagIt 1.0 rules: exactly `Label: value`, continuation lines start
+/// with white space). Returns the fields in order and the numbers of malformed lines.
+pub fn parse_bag_info(text: &str) -> (Vec<(String, String)>, Vec<usize>) {
+    let mut fields: Vec<(String, String)> = Vec::new();
+    let mut bad = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim_end_matches('\r');
+        if line.is_empty() {
+            continue;
+        }
+        if line.starts_with([' ', '\t']) {
+            match fields.last_mut() {
+                Some((_, value)) => {
+                    value.push('\n');
+                    value.push_str(line.trim_start());
+                }
+                None => bad.push(i + 1),
+            }
+            continue;
+        }
+        match line.split_once(": ").or_else(|| line.split_once(":\t")) {
+            Some((label, value)) if !label.is_empty() && label.trim() == label => {
+                fields.push((label.to_string(), value.to_string()))
+            }
+            _ => bad.push(i + 1),
+        }
+    }
+    (fields, bad)
+}
+
+/// Looks up a bag-info label, case-insensitively as RFC 8493 asks.
+pub fn bag_info_value<'a>(fields: &'a [(String, String)], label: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(l, _)| l.eq_ignore_ascii_case(label))
+        .map(|(_, v)| v.as_str())
+}
+
+/// The sidecar manifest `manifests/<collection>/<collection>-v<N>.json`: what a version holds,
+/// the zip's digests, and the digest of the previous version's sidecar (the hash chain).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionManifest {
+    /// Always [`SIDECAR_FORMAT`] for this release.
+    pub format: String,
+    pub collection: String,
+    pub version: u32,
+    /// `<collection>@v<N>`, the bag's External-Identifier.
+    pub identifier: String,
+    /// When the version was written (RFC 3339, UTC).
+    pub created: String,
+    /// `cablekeep <version>`.
+    pub tool: String,
+    pub message: String,
+    pub archive: ArchiveFacts,
+    pub bag: BagFacts,
+    pub counts: Counts,
+    /// The previous version, or None for v1.
+    pub previous: Option<PreviousLink>,
+}
+
+/// The zip file itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchiveFacts {
+    /// File name of the zip, e.g. `dev-v1.zip` (it lives in `archives/<collection>/`).
+    pub file: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub sha512: String,
+}
+
+/// Facts about the bag inside the zip.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BagFacts {
+    /// The bag's top-level folder inside the zip, e.g. `dev-v1`.
+    pub folder: String,
+    pub payload_oxum: String,
+    /// Digests of each tag file, keyed by path in the bag (sorted).
+    pub tag_files: std::collections::BTreeMap<String, Digests>,
+}
+
+/// How much a version holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub cables: u64,
+    pub captures: u64,
+    pub unparsed: u64,
+    pub payload_files: u64,
+    pub payload_bytes: u64,
+    pub zip_entries: u64,
+}
+
+/// The link to the previous version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousLink {
+    pub version: u32,
+    /// SHA-256 of the previous sidecar manifest file, byte for byte.
+    pub manifest_sha256: String,
+    /// SHA-256 of the previous zip.
+    pub archive_sha256: String,
+}
+
+impl VersionManifest {
+    /// The canonical bytes of the sidecar: pretty JSON with a final newline. Field order is the
+    /// struct's, so the same manifest always gives the same bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).expect("manifest serializes");
+        out.push(b'\n');
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn manifest_round_trips_and_reports_bad_lines() {
+        let text = write_manifest([("ab", "data/b.txt"), ("cd", "data/a%.txt")]);
+        assert_eq!(text, "cd  data/a%25.txt\nab  data/b.txt\n");
+        let (lines, bad) = parse_manifest(&format!("{text}zz  x\nnopath\n"), 2);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].path, "data/a%.txt");
+        assert_eq!(bad.iter().map(|b| b.0).collect::<Vec<_>>(), vec![3, 4]);
+    }
+
+    #[test]
+    fn bag_info_keeps_order_and_continuations() {
+        let text = write_bag_info(&[
+            ("External-Description".into(), "line one\nline two".into()),
+            ("Payload-Oxum".into(), "10.2".into()),
+        ]);
+        let (fields, bad) = parse_bag_info(&text);
+        assert!(bad.is_empty());
+        assert_eq!(fields[0].1, "line one\nline two");
+        assert_eq!(bag_info_value(&fields, "payload-oxum"), Some("10.2"));
+        let (_, bad) = parse_bag_info("Label :value\n");
+        assert_eq!(bad, vec![1]);
+    }
+
+    proptest! {
+        #[test]
+        fn path_encoding_round_trips(path in "\\PC*") {
+            prop_assert_eq!(decode_path(&encode_path(&path)), path);
+        }
+    }
+}

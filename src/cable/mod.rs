@@ -8,10 +8,10 @@ use crate::finding::Finding;
 use crate::provenance::{Redaction, Source, SourceHints};
 use serde::{Deserialize, Serialize};
 
-mod wikileaks;
-mod mirror;
 pub mod id;
+mod mirror;
 mod text;
+mod wikileaks;
 
 /// The schema name written into every record.
 pub const RECORD_SCHEMA: &str = "cablekeep-record/1";

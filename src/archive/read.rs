@@ -1,0 +1,810 @@
+//! A hardened zip reader, written independently of the `zip` crate that writes archives, so that
+//! verification does not trust the writer's own library. It never stops at the first problem:
+//! every structural defect it meets becomes a finding, and entries it can still locate stay
+//! readable.
+
+use crate::error::{IoContext, Result};
+use crate::finding::{Code, Finding};
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+const SIG_LOCAL: u32 = 0x0403_4b50;
+const SIG_CENTRAL: u32 = 0x0201_4b50;
+const SIG_EOCD: u32 = 0x0605_4b50;
+const SIG_ZIP64_EOCD: u32 = 0x0606_4b50;
+const SIG_ZIP64_LOCATOR: u32 = 0x0706_4b50;
+const SIG_DATA_DESCRIPTOR: u32 = 0x0807_4b50;
+const EOCD_LEN: u64 = 22;
+const MAX_COMMENT: u64 = 0xFFFF;
+const FLAG_ENCRYPTED: u16 = 1;
+const FLAG_DATA_DESCRIPTOR: u16 = 1 << 3;
+const FLAG_UTF8: u16 = 1 << 11;
+/// Stored and Deflate are the only methods cablekeep writes.
+pub const METHOD_STORED: u16 = 0;
+pub const METHOD_DEFLATE: u16 = 8;
+/// An entry larger than this is refused when read whole into memory (streamed reads have no limit).
+pub const MAX_IN_MEMORY_ENTRY: u64 = 1 << 30;
+
+/// One entry as the central directory describes it, checked against its local header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The name, decoded as UTF-8 (lossily when it is not).
+    pub name: String,
+    pub method: u16,
+    pub flags: u16,
+    pub crc32: u32,
+    pub compressed_size: u64,
+    pub uncompressed_size: u64,
+    pub local_header_offset: u64,
+    /// Where the entry's data starts, when its local header could be read.
+    pub data_offset: Option<u64>,
+}
+
+/// The structure of a zip file: its entries and every structural finding.
+#[derive(Debug, Clone, Default)]
+pub struct ZipIndex {
+    pub entries: Vec<Entry>,
+    pub findings: Vec<Finding>,
+    pub file_len: u64,
+    /// False when the end of central directory could not be found: nothing else was read.
+    pub readable: bool,
+}
+
+impl ZipIndex {
+    /// The entry called `name`, if exactly one has that name.
+    pub fn entry(&self, name: &str) -> Option<&Entry> {
+        let mut it = self.entries.iter().filter(|e| e.name == name);
+        let first = it.next()?;
+        if it.next().is_some() {
+            None
+        } else {
+            Some(first)
+        }
+    }
+}
+
+/// Reads and checks the structure of the zip at `path`. I/O failures are errors; everything
+/// wrong with the bytes is a finding.
+pub fn open(path: &Path) -> Result<ZipIndex> {
+    let file = File::open(path).at(path)?;
+    let file_len = file.metadata().at(path)?.len();
+    let label = path.display().to_string();
+    let mut index = ZipIndex {
+        file_len,
+        ..ZipIndex::default()
+    };
+    let Some(end) = find_end(&file, file_len, &label, &mut index.findings).at(path)? else {
+        return Ok(index);
+    };
+    index.readable = true;
+    read_central_directory(&file, &end, &label, &mut index).at(path)?;
+    check_local_headers(&file, &label, &mut index).at(path)?;
+    check_layout(&end, &label, &mut index);
+    check_names(&label, &mut index);
+    Ok(index)
+}
+
+/// Where the central directory is, per the end records.
+#[derive(Debug)]
+struct End {
+    cd_offset: u64,
+    cd_size: u64,
+    entry_count: u64,
+    /// Where the records after the central directory start (zip64 record or EOCD).
+    trailer_start: u64,
+}
+
+fn find_end(
+    file: &File,
+    len: u64,
+    label: &str,
+    findings: &mut Vec<Finding>,
+) -> std::io::Result<Option<End>> {
+    if len < EOCD_LEN {
+        findings.push(Finding::new(
+            Code::ZipUnreadable,
+            label,
+            format!("file is {len} bytes, too short to be a zip"),
+        ));
+        return Ok(None);
+    }
+    let tail_len = len.min(EOCD_LEN + MAX_COMMENT);
+    let tail = read_at(file, len - tail_len, tail_len as usize)?;
+    // Search backwards for an EOCD whose comment length reaches exactly the end of the file.
+    let mut found = None;
+    let mut loose = None;
+    for i in (0..=tail.len() - EOCD_LEN as usize).rev() {
+        if le32(&tail[i..]) == SIG_EOCD {
+            let comment_len = le16(&tail[i + 20..]) as usize;
+            if i + EOCD_LEN as usize + comment_len == tail.len() {
+                found = Some(i);
+                break;
+            }
+            loose.get_or_insert(i);
+        }
+    }
+    let Some(i) = found.or(loose) else {
+        findings.push(Finding::new(
+            Code::ZipUnreadable,
+            label,
+            "no end-of-central-directory record: the file is truncated or not a zip",
+        ));
+        return Ok(None);
+    };
+    let eocd_pos = len - tail_len + i as u64;
+    if found.is_none() {
+        findings.push(Finding::new(Code::StrayBytes, label, "the end-of-central-directory comment length does not reach the end of the file (bytes appended or cut)"));
+    }
+    let rec = &tail[i..];
+    if le16(&rec[4..]) != 0 || le16(&rec[6..]) != 0 {
+        findings.push(Finding::new(
+            Code::UnsupportedEntry,
+            label,
+            "multi-disk zip",
+        ));
+    }
+    let mut end = End {
+        entry_count: le16(&rec[10..]) as u64,
+        cd_size: le32(&rec[12..]) as u64,
+        cd_offset: le32(&rec[16..]) as u64,
+        trailer_start: eocd_pos,
+    };
+    // A zip64 locator sits right before the EOCD when the archive needed zip64.
+    if eocd_pos >= 20 {
+        let loc = read_at(file, eocd_pos - 20, 20)?;
+        if le32(&loc) == SIG_ZIP64_LOCATOR {
+            let rec64_pos = le64(&loc[8..]);
+            match read_exact_at(file, rec64_pos, 56, len)? {
+                Some(r) if le32(&r) == SIG_ZIP64_EOCD => {
+                    end.entry_count = le64(&r[32..]);
+                    end.cd_size = le64(&r[40..]);
+                    end.cd_offset = le64(&r[48..]);
+                    end.trailer_start = rec64_pos;
+                }
+                _ => findings.push(Finding::new(
+                    Code::ZipUnreadable,
+                    label,
+                    format!("zip64 end record missing at offset {rec64_pos}"),
+                )),
+            }
+        }
+    }
+    if end
+        .cd_offset
+        .checked_add(end.cd_size)
+        .is_none_or(|e| e > end.trailer_start)
+    {
+        findings.push(Finding::new(
+            Code::CentralDirectoryCorrupt,
+            label,
+            format!(
+                "central directory (offset {}, {} bytes) does not fit before the end record at {}",
+                end.cd_offset, end.cd_size, end.trailer_start
+            ),
+        ));
+        // Fall back to where the central directory must end if the size is right.
+        end.cd_offset = end.trailer_start.saturating_sub(end.cd_size);
+    }
+    Ok(Some(end))
+}
+
+fn read_central_directory(
+    file: &File,
+    end: &End,
+    label: &str,
+    index: &mut ZipIndex,
+) -> std::io::Result<()> {
+    let cd = read_at(file, end.cd_offset, end.cd_size as usize)?;
+    let mut pos = 0usize;
+    while pos < cd.len() {
+        if cd.len() - pos < 46 || le32(&cd[pos..]) != SIG_CENTRAL {
+            index.findings.push(Finding::new(
+                Code::CentralDirectoryCorrupt,
+                label,
+                format!(
+                    "no central directory record at offset {} (after {} entries); the rest of the directory is unreadable",
+                    end.cd_offset + pos as u64,
+                    index.entries.len()
+                ),
+            ));
+            return Ok(());
+        }
+        let h = &cd[pos..];
+        let name_len = le16(&h[28..]) as usize;
+        let extra_len = le16(&h[30..]) as usize;
+        let comment_len = le16(&h[32..]) as usize;
+        let total = 46 + name_len + extra_len + comment_len;
+        if h.len() < total {
+            index.findings.push(Finding::new(
+                Code::CentralDirectoryCorrupt,
+                label,
+                format!(
+                    "central directory record at offset {} runs past the directory",
+                    end.cd_offset + pos as u64
+                ),
+            ));
+            return Ok(());
+        }
+        let flags = le16(&h[8..]);
+        let raw_name = &h[46..46 + name_len];
+        let mut entry = Entry {
+            name: decode_name(raw_name, flags),
+            method: le16(&h[10..]),
+            flags,
+            crc32: le32(&h[16..]),
+            compressed_size: le32(&h[20..]) as u64,
+            uncompressed_size: le32(&h[24..]) as u64,
+            local_header_offset: le32(&h[42..]) as u64,
+            data_offset: None,
+        };
+        apply_zip64_extra(
+            &h[46 + name_len..46 + name_len + extra_len],
+            &mut entry,
+            true,
+        );
+        index.entries.push(entry);
+        pos += total;
+    }
+    if index.entries.len() as u64 != end.entry_count {
+        index.findings.push(Finding::new(
+            Code::CentralDirectoryCorrupt,
+            label,
+            format!(
+                "end record says {} entries, central directory holds {}",
+                end.entry_count,
+                index.entries.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Replaces 0xFFFFFFFF sizes and offsets with the values of the zip64 extra field (0x0001).
+fn apply_zip64_extra(mut extra: &[u8], entry: &mut Entry, central: bool) {
+    while extra.len() >= 4 {
+        let id = le16(extra);
+        let size = le16(&extra[2..]) as usize;
+        let body = &extra[4..(4 + size).min(extra.len())];
+        if id == 0x0001 {
+            let mut fields = body.chunks_exact(8).map(le64);
+            if entry.uncompressed_size == 0xFFFF_FFFF
+                && let Some(v) = fields.next()
+            {
+                entry.uncompressed_size = v;
+            }
+            if entry.compressed_size == 0xFFFF_FFFF
+                && let Some(v) = fields.next()
+            {
+                entry.compressed_size = v;
+            }
+            if central
+                && entry.local_header_offset == 0xFFFF_FFFF
+                && let Some(v) = fields.next()
+            {
+                entry.local_header_offset = v;
+            }
+        }
+        extra = &extra[(4 + size).min(extra.len())..];
+    }
+}
+
+fn check_local_headers(file: &File, label: &str, index: &mut ZipIndex) -> std::io::Result<()> {
+    let file_len = index.file_len;
+    let mut findings = Vec::new();
+    for entry in &mut index.entries {
+        let Some(h) = read_exact_at(file, entry.local_header_offset, 30, file_len)? else {
+            findings.push(
+                Finding::new(
+                    Code::LocalHeaderCorrupt,
+                    label,
+                    format!(
+                        "local header offset {} is past the end of the file",
+                        entry.local_header_offset
+                    ),
+                )
+                .at_entry(&entry.name),
+            );
+            continue;
+        };
+        if le32(&h) != SIG_LOCAL {
+            findings.push(
+                Finding::new(
+                    Code::LocalHeaderCorrupt,
+                    label,
+                    format!(
+                        "no local header signature at offset {}",
+                        entry.local_header_offset
+                    ),
+                )
+                .at_entry(&entry.name),
+            );
+            continue;
+        }
+        let name_len = le16(&h[26..]) as u64;
+        let extra_len = le16(&h[28..]) as u64;
+        let Some(var) = read_exact_at(
+            file,
+            entry.local_header_offset + 30,
+            (name_len + extra_len) as usize,
+            file_len,
+        )?
+        else {
+            findings.push(
+                Finding::new(
+                    Code::LocalHeaderCorrupt,
+                    label,
+                    "local header runs past the end of the file",
+                )
+                .at_entry(&entry.name),
+            );
+            continue;
+        };
+        let local_flags = le16(&h[6..]);
+        let mut local = Entry {
+            name: decode_name(&var[..name_len as usize], local_flags),
+            method: le16(&h[8..]),
+            flags: local_flags,
+            crc32: le32(&h[14..]),
+            compressed_size: le32(&h[18..]) as u64,
+            uncompressed_size: le32(&h[22..]) as u64,
+            local_header_offset: entry.local_header_offset,
+            data_offset: None,
+        };
+        apply_zip64_extra(&var[name_len as usize..], &mut local, false);
+        let mut differences = Vec::new();
+        if local.name != entry.name {
+            differences.push(format!("name {:?} vs {:?}", local.name, entry.name));
+        }
+        if local.method != entry.method {
+            differences.push(format!("method {} vs {}", local.method, entry.method));
+        }
+        if local.flags != entry.flags {
+            differences.push(format!(
+                "flags {:#06x} vs {:#06x}",
+                local.flags, entry.flags
+            ));
+        }
+        // With a data descriptor the local header may carry zeros; cablekeep never writes one,
+        // and the layout check accounts for it when others do.
+        if entry.flags & FLAG_DATA_DESCRIPTOR == 0 {
+            if local.crc32 != entry.crc32 {
+                differences.push(format!("crc32 {:08x} vs {:08x}", local.crc32, entry.crc32));
+            }
+            if local.compressed_size != entry.compressed_size {
+                differences.push(format!(
+                    "compressed size {} vs {}",
+                    local.compressed_size, entry.compressed_size
+                ));
+            }
+            if local.uncompressed_size != entry.uncompressed_size {
+                differences.push(format!(
+                    "size {} vs {}",
+                    local.uncompressed_size, entry.uncompressed_size
+                ));
+            }
+        }
+        if !differences.is_empty() {
+            findings.push(
+                Finding::new(
+                    Code::HeaderMismatch,
+                    label,
+                    format!(
+                        "local header vs central directory: {}",
+                        differences.join("; ")
+                    ),
+                )
+                .at_entry(&entry.name),
+            );
+        }
+        entry.data_offset = Some(entry.local_header_offset + 30 + name_len + extra_len);
+    }
+    index.findings.extend(findings);
+    Ok(())
+}
+
+/// Every byte of the file must belong to exactly one entry or to the directory records.
+fn check_layout(end: &End, label: &str, index: &mut ZipIndex) {
+    let mut spans: Vec<(u64, u64, &str)> = index
+        .entries
+        .iter()
+        .filter_map(|e| {
+            let start = e.local_header_offset;
+            let data_end = e.data_offset?.checked_add(e.compressed_size)?;
+            let descriptor = if e.flags & FLAG_DATA_DESCRIPTOR != 0 {
+                16
+            } else {
+                0
+            };
+            Some((start, data_end + descriptor, e.name.as_str()))
+        })
+        .collect();
+    spans.sort();
+    let mut findings = Vec::new();
+    let mut cursor = 0u64;
+    for (start, stop, name) in &spans {
+        if *start > cursor {
+            findings.push(
+                Finding::new(
+                    Code::StrayBytes,
+                    label,
+                    format!("{} unexplained bytes at offset {cursor}", start - cursor),
+                )
+                .at_entry(*name),
+            );
+        } else if *start < cursor {
+            findings.push(Finding::new(Code::StrayBytes, label, format!("entry at offset {start} overlaps the previous entry (which ends at {cursor})")).at_entry(*name));
+        }
+        cursor = cursor.max(*stop);
+    }
+    if cursor < end.cd_offset && !spans.is_empty() {
+        findings.push(Finding::new(
+            Code::StrayBytes,
+            label,
+            format!(
+                "{} unexplained bytes before the central directory at {}",
+                end.cd_offset - cursor,
+                end.cd_offset
+            ),
+        ));
+    } else if cursor > end.cd_offset {
+        findings.push(Finding::new(
+            Code::StrayBytes,
+            label,
+            format!(
+                "entry data runs into the central directory at {}",
+                end.cd_offset
+            ),
+        ));
+    }
+    for e in &index.entries {
+        if e.flags & FLAG_ENCRYPTED != 0 {
+            findings.push(
+                Finding::new(Code::UnsupportedEntry, label, "entry is encrypted").at_entry(&e.name),
+            );
+        } else if e.method != METHOD_STORED && e.method != METHOD_DEFLATE {
+            findings.push(
+                Finding::new(
+                    Code::UnsupportedEntry,
+                    label,
+                    format!("compression method {}", e.method),
+                )
+                .at_entry(&e.name),
+            );
+        }
+        if e.flags & FLAG_DATA_DESCRIPTOR != 0 {
+            // Allowed by the zip format, but the descriptor is then the only place the sizes are.
+            let _ = SIG_DATA_DESCRIPTOR;
+        }
+    }
+    index.findings.extend(findings);
+}
+
+/// Names must be safe relative paths (no absolute paths, `..`, backslashes, control characters,
+/// empty components) and unique, also when compared case-insensitively.
+fn check_names(label: &str, index: &mut ZipIndex) {
+    let mut seen = std::collections::HashMap::new();
+    let mut findings = Vec::new();
+    for e in &index.entries {
+        if let Some(problem) = unsafe_name_problem(&e.name) {
+            findings.push(Finding::new(Code::UnsafeEntryName, label, problem).at_entry(&e.name));
+        }
+        let folded = e.name.to_lowercase();
+        match seen.get(&folded) {
+            Some(first) if *first == e.name => findings.push(
+                Finding::new(
+                    Code::DuplicateEntryName,
+                    label,
+                    "the name appears more than once",
+                )
+                .at_entry(&e.name),
+            ),
+            Some(first) => findings.push(
+                Finding::new(
+                    Code::DuplicateEntryName,
+                    label,
+                    format!("differs only in case from {first:?}"),
+                )
+                .at_entry(&e.name),
+            ),
+            None => {
+                seen.insert(folded, e.name.clone());
+            }
+        }
+    }
+    index.findings.extend(findings);
+}
+
+/// Why a zip entry name is unsafe to extract, if it is.
+pub fn unsafe_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("empty name".into());
+    }
+    if name.contains('\u{FFFD}') {
+        return Some("name is not valid UTF-8".into());
+    }
+    if name.starts_with('/') || name.starts_with('~') || name.as_bytes().get(1) == Some(&b':') {
+        return Some("absolute path".into());
+    }
+    if name.contains('\\') {
+        return Some("backslash in name".into());
+    }
+    if name.chars().any(|c| c.is_control()) {
+        return Some("control character in name".into());
+    }
+    let trimmed = name.strip_suffix('/').unwrap_or(name);
+    if trimmed
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+    {
+        return Some("empty, `.` or `..` path component".into());
+    }
+    None
+}
+
+fn decode_name(raw: &[u8], flags: u16) -> String {
+    match std::str::from_utf8(raw) {
+        Ok(s) => s.to_string(),
+        // Without the UTF-8 flag a name is CP437; cablekeep only writes ASCII names, so any
+        // non-UTF-8 name is reported through the replacement character.
+        Err(_) => {
+            let _ = flags & FLAG_UTF8;
+            String::from_utf8_lossy(raw).into_owned()
+        }
+    }
+}
+
+/// Streams an entry's uncompressed bytes to `sink`, checking its size and CRC-32. Returns the
+/// findings about the entry's data (none when it is intact).
+pub fn stream_entry(
+    file: &File,
+    entry: &Entry,
+    label: &str,
+    mut sink: impl FnMut(&[u8]),
+) -> std::io::Result<Vec<Finding>> {
+    let Some(data_offset) = entry.data_offset else {
+        return Ok(vec![
+            Finding::new(
+                Code::LocalHeaderCorrupt,
+                label,
+                "entry data cannot be located",
+            )
+            .at_entry(&entry.name),
+        ]);
+    };
+    let raw = RangeReader {
+        file,
+        pos: data_offset,
+        end: data_offset.saturating_add(entry.compressed_size),
+    };
+    let mut crc = crc32fast::Hasher::new();
+    let mut total = 0u64;
+    let mut buf = vec![0u8; 64 * 1024];
+    let limit = entry.uncompressed_size;
+    let mut reader: Box<dyn Read> = match entry.method {
+        METHOD_STORED => Box::new(raw),
+        METHOD_DEFLATE => Box::new(flate2::read::DeflateDecoder::new(
+            std::io::BufReader::with_capacity(64 * 1024, raw),
+        )),
+        m => {
+            return Ok(vec![
+                Finding::new(
+                    Code::UnsupportedEntry,
+                    label,
+                    format!("compression method {m}"),
+                )
+                .at_entry(&entry.name),
+            ]);
+        }
+    };
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(n) => n,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::InvalidInput
+                    || e.kind() == std::io::ErrorKind::InvalidData
+                    || e.kind() == std::io::ErrorKind::UnexpectedEof =>
+            {
+                return Ok(vec![
+                    Finding::new(
+                        Code::DecompressFailed,
+                        label,
+                        format!("after {total} bytes: {e}"),
+                    )
+                    .at_entry(&entry.name),
+                ]);
+            }
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        if total > limit {
+            // A zip bomb or a corrupt size: stop reading, never trust the data.
+            return Ok(vec![
+                Finding::new(
+                    Code::DecompressFailed,
+                    label,
+                    format!("data is longer than the recorded size {limit}"),
+                )
+                .at_entry(&entry.name),
+            ]);
+        }
+        crc.update(&buf[..n]);
+        sink(&buf[..n]);
+    }
+    let mut findings = Vec::new();
+    if total != limit {
+        findings.push(
+            Finding::new(
+                Code::DecompressFailed,
+                label,
+                format!("data is {total} bytes, the directory says {limit}"),
+            )
+            .at_entry(&entry.name),
+        );
+    }
+    let actual = crc.finalize();
+    if actual != entry.crc32 {
+        findings.push(
+            Finding::new(
+                Code::CrcMismatch,
+                label,
+                format!(
+                    "CRC-32 is {actual:08x}, the directory says {:08x}",
+                    entry.crc32
+                ),
+            )
+            .at_entry(&entry.name),
+        );
+    }
+    Ok(findings)
+}
+
+/// Reads a whole entry into memory (for tag files and records, which are small). Findings about
+/// its data are returned beside the bytes; the bytes are None when they cannot be trusted at all.
+pub fn read_entry(
+    file: &File,
+    entry: &Entry,
+    label: &str,
+) -> std::io::Result<(Option<Vec<u8>>, Vec<Finding>)> {
+    if entry.uncompressed_size > MAX_IN_MEMORY_ENTRY {
+        return Ok((
+            None,
+            vec![
+                Finding::new(
+                    Code::DecompressFailed,
+                    label,
+                    format!(
+                        "entry of {} bytes is too large to read into memory",
+                        entry.uncompressed_size
+                    ),
+                )
+                .at_entry(&entry.name),
+            ],
+        ));
+    }
+    let mut out = Vec::with_capacity(entry.uncompressed_size as usize);
+    let findings = stream_entry(file, entry, label, |b| out.extend_from_slice(b))?;
+    let usable = findings.iter().all(|f| {
+        f.code != Code::DecompressFailed
+            && f.code != Code::LocalHeaderCorrupt
+            && f.code != Code::UnsupportedEntry
+    });
+    Ok((usable.then_some(out), findings))
+}
+
+/// A `Read` over a byte range of a file, by positioned reads, so threads can share one handle.
+struct RangeReader<'a> {
+    file: &'a File,
+    pos: u64,
+    end: u64,
+}
+
+impl Read for RangeReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let want = (self.end.saturating_sub(self.pos)).min(buf.len() as u64) as usize;
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = pread(self.file, &mut buf[..want], self.pos)?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "entry data runs past the end of the file",
+            ));
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(unix)]
+fn pread(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn pread(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+}
+
+/// Reads up to `len` bytes at `offset` (fewer at the end of the file).
+fn read_at(file: &File, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    let mut done = 0;
+    while done < len {
+        let n = pread(file, &mut buf[done..], offset + done as u64)?;
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    buf.truncate(done);
+    Ok(buf)
+}
+
+/// Reads exactly `len` bytes at `offset`, or None when the file ends first.
+fn read_exact_at(
+    file: &File,
+    offset: u64,
+    len: usize,
+    file_len: u64,
+) -> std::io::Result<Option<Vec<u8>>> {
+    if offset.checked_add(len as u64).is_none_or(|e| e > file_len) {
+        return Ok(None);
+    }
+    let buf = read_at(file, offset, len)?;
+    Ok((buf.len() == len).then_some(buf))
+}
+
+fn le16(b: &[u8]) -> u16 {
+    u16::from_le_bytes([b[0], b[1]])
+}
+fn le32(b: &[u8]) -> u32 {
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+fn le64(b: &[u8]) -> u64 {
+    u64::from_le_bytes(b[..8].try_into().expect("8 bytes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsafe_names_are_named() {
+        for bad in [
+            "/etc/passwd",
+            "a/../b",
+            "a\\b",
+            "C:/x",
+            "a//b",
+            "./a",
+            "a\u{0}b",
+            "~/x",
+        ] {
+            assert!(
+                unsafe_name_problem(bad).is_some(),
+                "{bad:?} should be unsafe"
+            );
+        }
+        for good in [
+            "bag/data/cables/05ALMATY4285/2011-10-04_0123456789ab.txt",
+            "bag/bagit.txt",
+        ] {
+            assert_eq!(unsafe_name_problem(good), None, "{good:?}");
+        }
+    }
+
+    #[test]
+    fn garbage_is_a_finding_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.zip");
+        std::fs::write(&path, b"not a zip at all, just some words here").unwrap();
+        let index = open(&path).unwrap();
+        assert!(!index.readable);
+        assert_eq!(index.findings[0].code, Code::ZipUnreadable);
+    }
+}

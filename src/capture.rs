@@ -1,0 +1,303 @@
+//! Captures: one set of raw bytes as ingested, where it lives in a bag, the normalized record
+//! stored beside it, and the cable index (`cablekeep/index.jsonl`) that lists them.
+
+use crate::cable::{self, CableRecord};
+use crate::finding::Finding;
+use crate::hash::{self, Digests};
+use crate::ingest::InputItem;
+use crate::provenance::SourceHints;
+use serde::{Deserialize, Serialize};
+
+/// How many hex digits of the raw bytes' SHA-256 name a capture.
+const NAME_DIGITS: usize = 12;
+
+/// A capture as the index lists it: enough to find, check and compare it without reading the
+/// payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureRef {
+    /// `<released date or "undated">_<first 12 hex digits of the raw SHA-256>`.
+    pub name: String,
+    /// Path of the raw bytes in the bag.
+    pub raw: String,
+    /// Path of the normalized record in the bag.
+    pub record: String,
+    /// The input's name as given at ingest.
+    pub input: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub sha512: String,
+    /// SHA-256 of the record's extracted `text`.
+    pub text_sha256: String,
+    pub format: String,
+    pub released: Option<String>,
+    /// The site build the page came from (WikiLeaks' release counter), when known.
+    #[serde(default)]
+    pub site_build: Option<String>,
+    /// When the capture was retrieved, when known.
+    #[serde(default)]
+    pub retrieved: Option<String>,
+    pub redaction: RedactionSummary,
+}
+
+impl CaptureRef {
+    /// Captures of a cable are ordered by release date, then site build (a later build of the
+    /// same release is newer), then retrieval time, then name.
+    fn order_key(&self) -> (Option<&str>, Option<u64>, Option<&str>, &str) {
+        (
+            self.released.as_deref(),
+            self.site_build.as_deref().and_then(|b| b.parse().ok()),
+            self.retrieved.as_deref(),
+            &self.name,
+        )
+    }
+}
+
+/// The redaction facts the index keeps for each capture and cable.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedactionSummary {
+    pub status: String,
+    pub runs: usize,
+    pub partial_extract: bool,
+}
+
+/// One line of `cablekeep/index.jsonl`: a cable, its current metadata (from its latest capture)
+/// and all its captures, oldest first (see `CaptureRef::order_key`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexLine {
+    pub id: String,
+    pub created: Option<String>,
+    pub released: Option<String>,
+    pub classification: Option<String>,
+    pub origin: Option<String>,
+    pub subject: Option<String>,
+    pub tags: Vec<String>,
+    pub redaction: RedactionSummary,
+    pub captures: Vec<CaptureRef>,
+}
+
+impl IndexLine {
+    /// The capture whose metadata the line shows: the latest release.
+    pub fn current(&self) -> Option<&CaptureRef> {
+        self.captures.last()
+    }
+}
+
+/// One line of `cablekeep/unparsed.jsonl`: bytes no reader understood, kept as evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnparsedLine {
+    pub raw: String,
+    pub input: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub sha512: String,
+    pub findings: Vec<Finding>,
+}
+
+/// Facts about the raw capture stored inside its record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureFacts {
+    pub name: String,
+    pub raw: String,
+    pub input: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub sha512: String,
+    pub text_sha256: String,
+    /// What the reader found wrong with the page (warnings: errors leave no record).
+    pub findings: Vec<Finding>,
+}
+
+/// The normalized record stored in the bag: the parse schema plus the capture's digests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredRecord {
+    #[serde(flatten)]
+    pub record: CableRecord,
+    pub capture: CaptureFacts,
+}
+
+/// A capture read from an input during ingest.
+#[derive(Debug, Clone)]
+pub enum Ingested {
+    /// A page that a reader understood.
+    Cable {
+        line: IndexLine,
+        record_bytes: Vec<u8>,
+    },
+    /// A page that no reader understood.
+    Unparsed(UnparsedLine),
+}
+
+/// Reads one input: digests, parse, and where it goes in the bag. Returns the capture and every
+/// finding about it. The record bytes are returned so that callers may keep or drop them.
+pub fn ingest(item: &InputItem, bytes: &[u8], hints: &SourceHints) -> (Ingested, Vec<Finding>) {
+    let digests = hash::digests(bytes);
+    let outcome = cable::parse(bytes, &item.name, hints);
+    let findings = outcome.findings.clone();
+    match outcome.record {
+        Some(record) if safe_id(&record.id) => {
+            let (line, record_bytes) =
+                cable_capture(item, bytes.len() as u64, digests, record, findings.clone());
+            (Ingested::Cable { line, record_bytes }, findings)
+        }
+        Some(record) => {
+            let mut findings = findings;
+            findings.push(Finding::new(
+                crate::Code::MalformedId,
+                &item.name,
+                format!(
+                    "reference id {:?} cannot name a folder; kept as unparsed",
+                    record.id
+                ),
+            ));
+            (
+                Ingested::Unparsed(unparsed(
+                    item,
+                    bytes.len() as u64,
+                    digests,
+                    findings.clone(),
+                )),
+                findings,
+            )
+        }
+        None => (
+            Ingested::Unparsed(unparsed(
+                item,
+                bytes.len() as u64,
+                digests,
+                findings.clone(),
+            )),
+            findings,
+        ),
+    }
+}
+
+/// Ids become folder names, so only letters and digits (at most 64) are accepted.
+fn safe_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+fn cable_capture(
+    item: &InputItem,
+    len: u64,
+    digests: Digests,
+    record: CableRecord,
+    findings: Vec<Finding>,
+) -> (IndexLine, Vec<u8>) {
+    let released_key = record
+        .released
+        .as_deref()
+        .and_then(|r| r.get(..10))
+        .filter(|d| d.bytes().all(|b| b.is_ascii_digit() || b == b'-'))
+        .unwrap_or("undated");
+    let name = format!("{released_key}_{}", &digests.sha256[..NAME_DIGITS]);
+    let ext = match record.source.format.as_deref() {
+        Some("wikileaks-page") => "html",
+        _ => "txt",
+    };
+    let folder = format!("data/cables/{}", record.id);
+    let raw = format!("{folder}/{name}.{ext}");
+    let text_sha256 = hash::sha256_hex(record.text.as_bytes());
+    let redaction = RedactionSummary {
+        status: record.redaction.status.clone(),
+        runs: record.redaction.runs,
+        partial_extract: record.redaction.partial_extract,
+    };
+    let capture = CaptureRef {
+        name: name.clone(),
+        raw: raw.clone(),
+        record: format!("{folder}/{name}.json"),
+        input: item.name.clone(),
+        bytes: len,
+        sha256: digests.sha256.clone(),
+        sha512: digests.sha512.clone(),
+        text_sha256: text_sha256.clone(),
+        format: record.source.format.clone().unwrap_or_default(),
+        released: record.released.clone(),
+        site_build: record.source.site_build.clone(),
+        retrieved: record.source.retrieved.clone(),
+        redaction: redaction.clone(),
+    };
+    let line = IndexLine {
+        id: record.id.clone(),
+        created: record.created.clone(),
+        released: record.released.clone(),
+        classification: record.classification.clone(),
+        origin: record.origin.clone(),
+        subject: record.subject.clone(),
+        tags: record.tags.clone(),
+        redaction,
+        captures: vec![capture],
+    };
+    let stored = StoredRecord {
+        record,
+        capture: CaptureFacts {
+            name,
+            raw,
+            input: item.name.clone(),
+            bytes: len,
+            sha256: digests.sha256,
+            sha512: digests.sha512,
+            text_sha256,
+            findings,
+        },
+    };
+    let mut record_bytes = serde_json::to_vec_pretty(&stored).expect("record serializes");
+    record_bytes.push(b'\n');
+    (line, record_bytes)
+}
+
+fn unparsed(item: &InputItem, len: u64, digests: Digests, findings: Vec<Finding>) -> UnparsedLine {
+    let ext = std::path::Path::new(&item.name)
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .filter(|e| !e.is_empty() && e.len() <= 5 && e.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .unwrap_or_else(|| "bin".to_string());
+    UnparsedLine {
+        raw: format!("data/unparsed/{}.{ext}", &digests.sha256[..NAME_DIGITS]),
+        input: item.name.clone(),
+        bytes: len,
+        sha256: digests.sha256,
+        sha512: digests.sha512,
+        findings,
+    }
+}
+
+/// Merges the capture of a freshly ingested line (which holds exactly one) into a cable's index
+/// line, keeping captures in [`CaptureRef::order_key`] order, and the line's metadata from the latest.
+/// Returns false when the line already held a capture with the same raw bytes.
+pub fn merge_capture(line: &mut IndexLine, new: IndexLine) -> bool {
+    let Some(capture) = new.captures.first().cloned() else {
+        return false;
+    };
+    if line.captures.iter().any(|c| c.sha256 == capture.sha256) {
+        return false;
+    }
+    line.captures.push(capture);
+    line.captures
+        .sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+    if line.current().map(|c| &c.name) == new.captures.first().map(|c| &c.name) {
+        let captures = std::mem::take(&mut line.captures);
+        *line = IndexLine { captures, ..new };
+    }
+    true
+}
+
+/// Serializes index lines as JSON Lines, sorted by id.
+pub fn write_jsonl<T: Serialize>(lines: &[T]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for line in lines {
+        serde_json::to_writer(&mut out, line).expect("index line serializes");
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Parses JSON Lines; the error names the 1-based line that does not parse.
+pub fn read_jsonl<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<Vec<T>, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("line {}: {e}", i + 1)))
+        .collect()
+}

@@ -1,0 +1,920 @@
+//! The command line: the only place that knows clap. Data goes to stdout, progress and notes to
+//! stderr. Exit codes: 0 ok, 1 findings, 2 could not run.
+
+mod progress;
+
+use anyhow::{Context, Result, anyhow, bail};
+use cablekeep::capture::StoredRecord;
+use cablekeep::diff::VersionDiff;
+use cablekeep::finding::Finding;
+use cablekeep::ingest::{self, InputItem, InputSource};
+use cablekeep::provenance::SourceHints;
+use cablekeep::store::{Store, WriteOutcome, WriteRequest};
+use cablekeep::verify::{self, Report, Selection};
+use clap::{Args, Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Exit code: everything checked out.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: findings (integrity problems, unreadable pages).
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit code: could not run (usage, I/O, missing store or version).
+pub const EXIT_ERROR: u8 = 2;
+
+/// Keeps diplomatic cables safe for the long run: versioned BagIt-in-zip archives with hash
+/// manifests, verified byte for byte.
+#[derive(Debug, Parser)]
+#[command(name = "cablekeep", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// The store: a folder holding archives/ and manifests/.
+    #[arg(long, global = true, env = "CABLEKEEP_STORE", default_value = ".")]
+    store: PathBuf,
+    /// Wait for another writer to finish instead of failing at once.
+    #[arg(long, global = true)]
+    wait: bool,
+    /// Never draw progress bars.
+    #[arg(long, global = true)]
+    no_progress: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Bundle the sample cables built into cablekeep into the collection `examples`, then verify
+    /// every version of it: the built-in default job.
+    Demo,
+    /// Ingest pages (files, folders, zips) and write the collection's next version in one step.
+    Bundle(BundleArgs),
+    /// Stage pages for the collection's next version (see `status` and `commit`).
+    Add(AddArgs),
+    /// Show what is staged.
+    Status(StatusArgs),
+    /// Write the staged pages as the collection's next version.
+    Commit(CommitArgs),
+    /// List versions with message, time, counts and digests.
+    Log(LogArgs),
+    /// Show a cable as archived.
+    Show(ShowArgs),
+    /// What changed between two versions.
+    Diff(DiffArgs),
+    /// Check archives byte for byte against their manifests (exit 1 on any finding).
+    Verify(VerifyArgs),
+    /// Read pages and print their records without storing anything.
+    Parse(ParseArgs),
+}
+
+#[derive(Debug, Args)]
+struct CollectionArg {
+    /// The collection (default: the store's only collection).
+    #[arg(long, short = 'c')]
+    collection: Option<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+struct ProvenanceArgs {
+    /// Who published the pages (overrides what the pages say).
+    #[arg(long)]
+    publisher: Option<String>,
+    /// The URL the pages were captured from.
+    #[arg(long)]
+    source_url: Option<String>,
+    /// The release date at the source (YYYY-MM-DD or RFC 3339).
+    #[arg(long)]
+    released: Option<String>,
+    /// When the pages were retrieved (YYYY-MM-DD or RFC 3339).
+    #[arg(long)]
+    retrieved: Option<String>,
+}
+
+impl ProvenanceArgs {
+    fn hints(&self) -> Result<SourceHints> {
+        let date = |name: &str, v: &Option<String>| -> Result<Option<String>> {
+            v.as_deref()
+                .map(|s| {
+                    cablekeep::time::normalize(s).ok_or_else(|| {
+                        anyhow!("--{name} {s:?}: expected YYYY-MM-DD or an RFC 3339 date-time")
+                    })
+                })
+                .transpose()
+        };
+        Ok(SourceHints {
+            publisher: self.publisher.clone(),
+            url: self.source_url.clone(),
+            released: date("released", &self.released)?,
+            retrieved: date("retrieved", &self.retrieved)?,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+struct BundleArgs {
+    /// Page files, folders (searched recursively for .html, .htm, .txt and .zip) and zip files.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// The collection to write.
+    #[arg(long, short = 'c')]
+    collection: String,
+    /// A message recorded with the version.
+    #[arg(long, short = 'm', default_value = "")]
+    message: String,
+    /// The new version holds exactly these inputs: cables not among them are left out.
+    #[arg(long)]
+    replace: bool,
+    #[command(flatten)]
+    provenance: ProvenanceArgs,
+    /// Refuse input files larger than this many bytes.
+    #[arg(long, default_value_t = ingest::DEFAULT_MAX_INPUT_BYTES)]
+    max_input_bytes: u64,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct AddArgs {
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    #[arg(long, short = 'c')]
+    collection: String,
+    #[command(flatten)]
+    provenance: ProvenanceArgs,
+    #[arg(long, default_value_t = ingest::DEFAULT_MAX_INPUT_BYTES)]
+    max_input_bytes: u64,
+}
+
+#[derive(Debug, Args)]
+struct StatusArgs {
+    #[command(flatten)]
+    collection: CollectionArg,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct CommitArgs {
+    #[command(flatten)]
+    collection: CollectionArg,
+    #[arg(long, short = 'm', default_value = "")]
+    message: String,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct LogArgs {
+    #[command(flatten)]
+    collection: CollectionArg,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct ShowArgs {
+    /// The cable's reference id, e.g. 05ALMATY4285.
+    id: String,
+    #[command(flatten)]
+    collection: CollectionArg,
+    /// The version (default: the latest).
+    #[arg(long)]
+    version: Option<String>,
+    /// Which capture (default: the latest); see the capture names in the default output.
+    #[arg(long)]
+    capture: Option<String>,
+    /// Print the capture's raw bytes exactly as archived.
+    #[arg(long, conflicts_with = "json")]
+    raw: bool,
+    /// Print the stored record as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct DiffArgs {
+    /// The older version, e.g. v1.
+    from: String,
+    /// The newer version (default: the latest).
+    to: Option<String>,
+    #[command(flatten)]
+    collection: CollectionArg,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    /// A zip to check on its own (for example one downloaded), instead of the store.
+    file: Option<PathBuf>,
+    /// The sidecar manifest of FILE (default: found beside it, if there).
+    #[arg(long, requires = "file")]
+    manifest: Option<PathBuf>,
+    /// The collection to check (default: every collection in the store).
+    #[arg(long, short = 'c', conflicts_with = "file")]
+    collection: Option<String>,
+    /// Check this version only.
+    #[arg(long, conflicts_with_all = ["all", "file"])]
+    version: Option<String>,
+    /// Check every version (the default checks the latest, plus the whole chain's links).
+    #[arg(long, conflicts_with = "file")]
+    all: bool,
+    /// Check structure, listings, sizes and Payload-Oxum without re-hashing the payload.
+    #[arg(long)]
+    fast: bool,
+    /// Print findings as JSON Lines.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct ParseArgs {
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    #[command(flatten)]
+    provenance: ProvenanceArgs,
+    /// One JSON record per cable per line.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Parses arguments, runs, prints errors; returns the exit code.
+pub fn main() -> u8 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_ERROR } else { EXIT_OK };
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return EXIT_OK;
+            }
+            eprintln!("cablekeep: error: {e:#}");
+            EXIT_ERROR
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    let store = Store::new(&cli.store);
+    let bar = progress::Bar::new(!cli.no_progress);
+    let ctx = Ctx {
+        store,
+        wait: cli.wait,
+        bar,
+    };
+    match cli.command {
+        Command::Demo => ctx.demo(),
+        Command::Bundle(a) => ctx.bundle(a),
+        Command::Add(a) => ctx.add(a),
+        Command::Status(a) => ctx.status(a),
+        Command::Commit(a) => ctx.commit(a),
+        Command::Log(a) => ctx.log(a),
+        Command::Show(a) => ctx.show(a),
+        Command::Diff(a) => ctx.diff(a),
+        Command::Verify(a) => ctx.verify(a),
+        Command::Parse(a) => parse(a),
+    }
+}
+
+struct Ctx {
+    store: Store,
+    wait: bool,
+    bar: progress::Bar,
+}
+
+/// The sample cables compiled into the binary, for `demo`.
+const SAMPLES: &[(&str, &[u8])] = &[
+    (
+        "examples/09EXAMPLE101.html",
+        include_bytes!("../../examples/09EXAMPLE101.html"),
+    ),
+    (
+        "examples/10EXAMPLE202.html",
+        include_bytes!("../../examples/10EXAMPLE202.html"),
+    ),
+    (
+        "examples/06EXAMPLE303.txt",
+        include_bytes!("../../examples/06EXAMPLE303.txt"),
+    ),
+];
+
+/// Parses `v3` or `3`.
+fn parse_version(s: &str) -> Result<u32> {
+    s.strip_prefix('v')
+        .unwrap_or(s)
+        .parse()
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| anyhow!("{s:?} is not a version (expected v1, v2, ...)"))
+}
+
+fn out() -> std::io::StdoutLock<'static> {
+    std::io::stdout().lock()
+}
+
+fn json_line(value: &impl serde::Serialize) -> Result<()> {
+    let mut o = out();
+    serde_json::to_writer(&mut o, value)?;
+    writeln!(o)?;
+    Ok(())
+}
+
+impl Ctx {
+    fn collection(&self, given: &CollectionArg) -> Result<String> {
+        if let Some(c) = &given.collection {
+            return Ok(c.clone());
+        }
+        let all = self.store.collections()?;
+        match all.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => bail!(
+                "no collections in the store {} (use --store, or bundle something first)",
+                self.store.root().display()
+            ),
+            many => bail!(
+                "the store has {} collections ({}); choose one with --collection",
+                many.len(),
+                many.join(", ")
+            ),
+        }
+    }
+
+    fn demo(&self) -> Result<u8> {
+        let inputs = SAMPLES
+            .iter()
+            .map(|(name, bytes)| {
+                let item = InputItem {
+                    name: name.to_string(),
+                    source: InputSource::Bytes(std::sync::Arc::new(bytes.to_vec())),
+                };
+                (item, SourceHints::default())
+            })
+            .collect();
+        eprintln!(
+            "cablekeep demo: bundling {} sample cables into {}",
+            SAMPLES.len(),
+            self.store.root().display()
+        );
+        let lock = self.store.lock(self.wait)?;
+        let outcome = self.store.write_version(
+            &lock,
+            WriteRequest {
+                collection: "examples",
+                inputs,
+                replace: false,
+                message: "Sample cables shipped with cablekeep",
+                progress: &self.bar,
+            },
+        )?;
+        drop(lock);
+        let code = self.print_write("examples", &outcome, false)?;
+        let verified = self.verify(VerifyArgs {
+            file: None,
+            manifest: None,
+            collection: Some("examples".into()),
+            version: None,
+            all: true,
+            fast: false,
+            json: false,
+        })?;
+        Ok(code.max(verified))
+    }
+
+    fn bundle(&self, a: BundleArgs) -> Result<u8> {
+        cablekeep::store::validate_collection_name(&a.collection)?;
+        let hints = a.provenance.hints()?;
+        let found = ingest::collect(&a.inputs, a.max_input_bytes)?;
+        note_skipped(&found.skipped);
+        if found.items.is_empty() && found.findings.is_empty() {
+            bail!("no pages found in {}", show_paths(&a.inputs));
+        }
+        let inputs = found
+            .items
+            .into_iter()
+            .map(|i| (i, hints.clone()))
+            .collect();
+        let lock = self.store.lock(self.wait)?;
+        let mut outcome = self.store.write_version(
+            &lock,
+            WriteRequest {
+                collection: &a.collection,
+                inputs,
+                replace: a.replace,
+                message: &a.message,
+                progress: &self.bar,
+            },
+        )?;
+        outcome.findings.splice(0..0, found.findings);
+        self.print_write(&a.collection, &outcome, a.json)
+    }
+
+    fn print_write(&self, collection: &str, outcome: &WriteOutcome, json: bool) -> Result<u8> {
+        let code = if outcome.findings.iter().any(Finding::is_error) {
+            EXIT_FINDINGS
+        } else {
+            EXIT_OK
+        };
+        if json {
+            json_line(&serde_json::json!({
+                "collection": collection,
+                "written": outcome.manifest.is_some(),
+                "manifest": outcome.manifest,
+                "previous": outcome.previous,
+                "new_captures": outcome.new_captures,
+                "duplicate_captures": outcome.duplicate_captures,
+                "removed_cables": outcome.removed_cables,
+                "findings": outcome.findings,
+            }))?;
+            return Ok(code);
+        }
+        let mut o = out();
+        for f in &outcome.findings {
+            writeln!(o, "{f}")?;
+        }
+        match &outcome.manifest {
+            Some(m) => {
+                writeln!(
+                    o,
+                    "wrote {} ({} cables, {} captures, {} unparsed; {} new captures, {} duplicates skipped{})",
+                    m.identifier,
+                    m.counts.cables,
+                    m.counts.captures,
+                    m.counts.unparsed,
+                    outcome.new_captures,
+                    outcome.duplicate_captures,
+                    if outcome.removed_cables > 0 {
+                        format!(", {} cables removed", outcome.removed_cables)
+                    } else {
+                        String::new()
+                    }
+                )?;
+                writeln!(
+                    o,
+                    "  archive  {}",
+                    self.store.zip_path(collection, m.version).display()
+                )?;
+                writeln!(o, "  sha256   {}", m.archive.sha256)?;
+            }
+            None => match outcome.previous {
+                Some(v) => writeln!(
+                    o,
+                    "nothing new: {collection}@v{v} already holds every input ({} duplicates)",
+                    outcome.duplicate_captures
+                )?,
+                None => writeln!(o, "nothing written: no pages")?,
+            },
+        }
+        Ok(code)
+    }
+
+    fn add(&self, a: AddArgs) -> Result<u8> {
+        cablekeep::store::validate_collection_name(&a.collection)?;
+        let hints = a.provenance.hints()?;
+        let found = ingest::collect(&a.inputs, a.max_input_bytes)?;
+        note_skipped(&found.skipped);
+        let lock = self.store.lock(self.wait)?;
+        let (stage, findings) = self
+            .store
+            .stage_add(&lock, &a.collection, &found.items, &hints)?;
+        let mut o = out();
+        for f in found.findings.iter().chain(&findings) {
+            writeln!(o, "{f}")?;
+        }
+        writeln!(
+            o,
+            "staged {} pages for {} ({} in the stage)",
+            found.items.len(),
+            a.collection,
+            stage.items.len()
+        )?;
+        let errors = found
+            .findings
+            .iter()
+            .chain(&findings)
+            .any(Finding::is_error);
+        Ok(if errors { EXIT_FINDINGS } else { EXIT_OK })
+    }
+
+    fn status(&self, a: StatusArgs) -> Result<u8> {
+        let collections = match &a.collection.collection {
+            Some(c) => vec![c.clone()],
+            None => self.store.staged_collections()?,
+        };
+        let mut o = out();
+        if collections.is_empty() && !a.json {
+            writeln!(o, "nothing staged")?;
+        }
+        for c in collections {
+            let stage = self.store.stage(&c)?;
+            let latest = self.store.latest(&c)?;
+            if a.json {
+                serde_json::to_writer(
+                    &mut o,
+                    &serde_json::json!({"collection": c, "latest": latest, "stage": stage}),
+                )?;
+                writeln!(o)?;
+                continue;
+            }
+            let next = latest.map_or(1, |v| v + 1);
+            writeln!(o, "{c}: {} staged for v{next}", stage.items.len())?;
+            for item in &stage.items {
+                writeln!(
+                    o,
+                    "  {:<20} {}  {}",
+                    item.cable.as_deref().unwrap_or("(unparsed)"),
+                    &item.sha256[..12],
+                    item.input
+                )?;
+            }
+        }
+        Ok(EXIT_OK)
+    }
+
+    fn commit(&self, a: CommitArgs) -> Result<u8> {
+        let collection = match &a.collection.collection {
+            Some(c) => c.clone(),
+            None => match self.store.staged_collections()?.as_slice() {
+                [one] => one.clone(),
+                [] => bail!("nothing staged (use `cablekeep add`)"),
+                many => bail!(
+                    "several collections have staged pages ({}); choose one with --collection",
+                    many.join(", ")
+                ),
+            },
+        };
+        let lock = self.store.lock(self.wait)?;
+        let stage = self.store.stage(&collection)?;
+        if stage.items.is_empty() {
+            bail!("nothing staged for {collection} (use `cablekeep add`)");
+        }
+        let outcome = self.store.write_version(
+            &lock,
+            WriteRequest {
+                collection: &collection,
+                inputs: self.store.staged_inputs(&stage),
+                replace: false,
+                message: &a.message,
+                progress: &self.bar,
+            },
+        )?;
+        // The version is committed (or already held everything): only now is the stage emptied.
+        self.store.stage_clear(&lock, &collection)?;
+        self.print_write(&collection, &outcome, a.json)
+    }
+
+    fn log(&self, a: LogArgs) -> Result<u8> {
+        let collections = match &a.collection.collection {
+            Some(c) => vec![c.clone()],
+            None => self.store.collections()?,
+        };
+        let mut o = out();
+        for c in collections {
+            for v in self.store.versions(&c)?.into_iter().rev() {
+                let (m, _) = self.store.read_manifest(&c, v)?;
+                if a.json {
+                    serde_json::to_writer(&mut o, &m)?;
+                    writeln!(o)?;
+                    continue;
+                }
+                writeln!(o, "{}  {}  {}", m.identifier, m.created, m.tool)?;
+                writeln!(
+                    o,
+                    "  {} cables, {} captures, {} unparsed, {} payload bytes, zip {} bytes",
+                    m.counts.cables,
+                    m.counts.captures,
+                    m.counts.unparsed,
+                    m.counts.payload_bytes,
+                    m.archive.bytes
+                )?;
+                writeln!(o, "  sha256 {}", m.archive.sha256)?;
+                if !m.message.is_empty() {
+                    writeln!(o, "  {}", m.message.replace('\n', "\n  "))?;
+                }
+            }
+        }
+        Ok(EXIT_OK)
+    }
+
+    fn show(&self, a: ShowArgs) -> Result<u8> {
+        let collection = self.collection(&a.collection)?;
+        let version = self.store.resolve_version(
+            &collection,
+            a.version.as_deref().map(parse_version).transpose()?,
+        )?;
+        let archive =
+            cablekeep::archive::OpenArchive::open(&self.store.zip_path(&collection, version))?;
+        let (lines, _) = cablekeep::store::read_index(&archive)?;
+        let id = a.id.to_ascii_uppercase();
+        let line = lines
+            .iter()
+            .find(|l| l.id == id)
+            .ok_or_else(|| anyhow!("{collection}@v{version} has no cable {id}"))?;
+        let capture = match &a.capture {
+            Some(name) => line
+                .captures
+                .iter()
+                .find(|c| &c.name == name)
+                .ok_or_else(|| anyhow!("cable {id} has no capture {name}"))?,
+            None => line
+                .current()
+                .ok_or_else(|| anyhow!("cable {id} has no capture"))?,
+        };
+        if a.raw {
+            out().write_all(&archive.read_required(&capture.raw)?)?;
+            return Ok(EXIT_OK);
+        }
+        let bytes = archive.read_required(&capture.record)?;
+        if a.json {
+            out().write_all(&bytes)?;
+            return Ok(EXIT_OK);
+        }
+        let stored: StoredRecord =
+            serde_json::from_slice(&bytes).with_context(|| capture.record.clone())?;
+        print_record(&stored, line, &format!("{collection}@v{version}"))?;
+        Ok(EXIT_OK)
+    }
+
+    fn diff(&self, a: DiffArgs) -> Result<u8> {
+        let collection = self.collection(&a.collection)?;
+        let from = self
+            .store
+            .resolve_version(&collection, Some(parse_version(&a.from)?))?;
+        let to = self
+            .store
+            .resolve_version(&collection, a.to.as_deref().map(parse_version).transpose()?)?;
+        let d = cablekeep::diff::diff(&self.store, &collection, from, to)?;
+        if a.json {
+            json_line(&d)?;
+        } else {
+            print_diff(&d)?;
+        }
+        Ok(EXIT_OK)
+    }
+
+    fn verify(&self, a: VerifyArgs) -> Result<u8> {
+        let options = verify::Options { fast: a.fast };
+        let reports = match &a.file {
+            Some(file) => vec![verify::verify_file(
+                file,
+                a.manifest.as_deref(),
+                options,
+                &self.bar,
+            )?],
+            None => {
+                let selection = match (&a.version, a.all) {
+                    (Some(v), _) => Selection::One(parse_version(v)?),
+                    (None, true) => Selection::All,
+                    (None, false) => Selection::Latest,
+                };
+                let collections = match &a.collection {
+                    Some(c) => vec![c.clone()],
+                    None => self.store.collections()?,
+                };
+                if collections.is_empty() {
+                    bail!(
+                        "no collections in the store {} (use --store, or give a zip file)",
+                        self.store.root().display()
+                    );
+                }
+                let mut reports = Vec::new();
+                for c in collections {
+                    reports.extend(verify::verify_collection(
+                        &self.store,
+                        &c,
+                        selection,
+                        options,
+                        &self.bar,
+                    )?);
+                }
+                reports
+            }
+        };
+        print_reports(&reports, a.json, a.fast)?;
+        Ok(if reports.iter().all(Report::is_clean) {
+            EXIT_OK
+        } else {
+            EXIT_FINDINGS
+        })
+    }
+}
+
+fn note_skipped(skipped: &[String]) {
+    if skipped.is_empty() {
+        return;
+    }
+    let shown: Vec<&str> = skipped.iter().take(5).map(String::as_str).collect();
+    let more = if skipped.len() > 5 {
+        format!(" and {} more", skipped.len() - 5)
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "cablekeep: skipped {} files that are not pages by their ending: {}{more}",
+        skipped.len(),
+        shown.join(", ")
+    );
+}
+
+fn show_paths(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn print_reports(reports: &[Report], json: bool, fast: bool) -> Result<()> {
+    let mut o = out();
+    for r in reports {
+        let errors = r.findings.iter().filter(|f| f.is_error()).count();
+        let warnings = r.findings.len() - errors;
+        if json {
+            for f in &r.findings {
+                let mut value = serde_json::to_value(f)?;
+                value["archive"] = serde_json::json!(r.archive.display().to_string());
+                serde_json::to_writer(&mut o, &value)?;
+                writeln!(o)?;
+            }
+            continue;
+        }
+        for f in &r.findings {
+            writeln!(o, "{f}")?;
+        }
+        let what = r
+            .identifier
+            .clone()
+            .unwrap_or_else(|| r.archive.display().to_string());
+        let mode = if fast { "fast" } else { "full" };
+        let verdict = if errors == 0 { "ok" } else { "FAILED" };
+        writeln!(
+            o,
+            "{verdict}: {what} ({mode}: {} entries, {} bytes hashed; {errors} errors, {warnings} warnings)",
+            r.entries, r.bytes_hashed
+        )?;
+    }
+    Ok(())
+}
+
+fn print_record(s: &StoredRecord, line: &cablekeep::capture::IndexLine, at: &str) -> Result<()> {
+    let r = &s.record;
+    let mut o = out();
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    writeln!(o, "{}  ({at}, capture {})", r.id, s.capture.name)?;
+    if let Some(orig) = &r.id_original {
+        writeln!(o, "  original id     {orig}")?;
+    }
+    writeln!(o, "  subject         {}", opt(&r.subject))?;
+    writeln!(o, "  created         {}", opt(&r.created))?;
+    writeln!(o, "  released        {}", opt(&r.released))?;
+    writeln!(o, "  classification  {}", opt(&r.classification))?;
+    writeln!(o, "  origin          {}", opt(&r.origin))?;
+    writeln!(o, "  tags            {}", r.tags.join(" "))?;
+    writeln!(
+        o,
+        "  redaction       {} ({} runs{})",
+        r.redaction.status,
+        r.redaction.runs,
+        if r.redaction.partial_extract {
+            ", partial extract"
+        } else {
+            ""
+        }
+    )?;
+    writeln!(
+        o,
+        "  source          {} {}",
+        opt(&r.source.publisher),
+        opt(&r.source.url)
+    )?;
+    writeln!(
+        o,
+        "  raw             {} ({} bytes, sha256 {})",
+        s.capture.raw, s.capture.bytes, s.capture.sha256
+    )?;
+    writeln!(o, "  captures:")?;
+    for c in &line.captures {
+        writeln!(o, "    {}  {} runs  {}", c.name, c.redaction.runs, c.input)?;
+    }
+    writeln!(o)?;
+    writeln!(o, "{}", r.text)?;
+    Ok(())
+}
+
+fn print_diff(d: &VersionDiff) -> Result<()> {
+    let mut o = out();
+    writeln!(
+        o,
+        "{}: v{} -> v{}: {} added, {} removed, {} changed, {} unchanged",
+        d.collection,
+        d.from,
+        d.to,
+        d.added.len(),
+        d.removed.len(),
+        d.changed.len(),
+        d.unchanged
+    )?;
+    for id in &d.removed {
+        writeln!(o, "- {id}")?;
+    }
+    for (sign, changes) in [("+", &d.added), ("~", &d.changed)] {
+        for c in changes {
+            let mut parts = Vec::new();
+            if let Some(content) = &c.content {
+                match content.redaction.as_str() {
+                    "gained" => parts.push(format!(
+                        "redactions added ({} -> {} runs)",
+                        content.redaction_runs_from, content.redaction_runs_to
+                    )),
+                    "lost" => parts.push(format!(
+                        "redactions removed ({} -> {} runs)",
+                        content.redaction_runs_from, content.redaction_runs_to
+                    )),
+                    "moved" => parts.push("redactions moved".to_string()),
+                    _ => {}
+                }
+                if content.text_changed {
+                    parts.push(format!(
+                        "text changed (+{} -{} lines)",
+                        content.lines_added, content.lines_removed
+                    ));
+                }
+                if !content.fields.is_empty() {
+                    parts.push(format!(
+                        "fields: {}",
+                        content
+                            .fields
+                            .iter()
+                            .map(|f| f.field.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+            }
+            if sign == "~" && c.content.is_none() {
+                parts.push(format!(
+                    "{} capture(s) added, {} removed",
+                    c.captures_added.len(),
+                    c.captures_removed.len()
+                ));
+            }
+            let detail = if parts.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", parts.join("; "))
+            };
+            writeln!(o, "{sign} {}{detail}", c.id)?;
+        }
+    }
+    Ok(())
+}
+
+fn parse(a: ParseArgs) -> Result<u8> {
+    let hints = a.provenance.hints()?;
+    let found = ingest::collect(&a.files, ingest::DEFAULT_MAX_INPUT_BYTES)?;
+    let mut errors = found.findings.iter().any(Finding::is_error);
+    let mut o = out();
+    for f in &found.findings {
+        writeln!(o, "{f}")?;
+    }
+    for item in &found.items {
+        let bytes = item.load()?;
+        let outcome = cablekeep::cable::parse(&bytes, &item.name, &hints);
+        errors |= outcome.findings.iter().any(Finding::is_error);
+        for f in &outcome.findings {
+            if a.json {
+                eprintln!("{f}");
+            } else {
+                writeln!(o, "{f}")?;
+            }
+        }
+        let Some(r) = outcome.record else { continue };
+        if a.json {
+            serde_json::to_writer(&mut o, &r)?;
+            writeln!(o)?;
+        } else {
+            let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+            writeln!(
+                o,
+                "{}\t{}\t{}\t{}\t{}\t{}",
+                r.id,
+                opt(&r.created),
+                opt(&r.classification),
+                opt(&r.origin),
+                r.redaction.status,
+                opt(&r.subject)
+            )?;
+        }
+    }
+    Ok(if errors { EXIT_FINDINGS } else { EXIT_OK })
+}

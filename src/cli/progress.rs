@@ -1,0 +1,54 @@
+//! Progress bars on stderr, drawn only when stderr is a terminal.
+
+use cablekeep::store::Progress;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::sync::Mutex;
+
+/// Draws one bar per phase on stderr; a phase measured in bytes shows bytes and throughput.
+pub struct Bar {
+    bar: Mutex<Option<ProgressBar>>,
+    enabled: bool,
+}
+
+impl Bar {
+    /// A bar that draws when `enabled` and stderr is a terminal.
+    pub fn new(enabled: bool) -> Bar {
+        Bar {
+            bar: Mutex::new(None),
+            enabled: enabled && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        }
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, phase: &str, total: u64) {
+        if !self.enabled {
+            return;
+        }
+        let template = if phase == "reading" {
+            "{prefix:>10} [{bar:30}] {pos}/{len} pages, {per_sec}, ETA {eta}"
+        } else {
+            "{prefix:>10} [{bar:30}] {bytes}/{total_bytes}, {bytes_per_sec}, ETA {eta}"
+        };
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
+            .with_style(
+                ProgressStyle::with_template(template)
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+        bar.set_prefix(phase.to_string());
+        *self.bar.lock().expect("progress lock") = Some(bar);
+    }
+
+    fn inc(&self, n: u64) {
+        if let Some(bar) = self.bar.lock().expect("progress lock").as_ref() {
+            bar.inc(n);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = self.bar.lock().expect("progress lock").take() {
+            bar.finish_and_clear();
+        }
+    }
+}
