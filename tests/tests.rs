@@ -1,1 +1,3 @@
+//! cablekeep's integration tests: one test binary, a module per area.
+
 mod util;
