@@ -1,9 +1,11 @@
 //! Diff: what changed between two versions of a collection, cable by cable.
 //!
-//! A cable is *changed* when its set of captures changed. For a changed cable the diff says how
-//! its current capture (the latest) differs from the one before: text (with a line count summary),
-//! redactions gained or lost, and which metadata fields changed. For an added cable with several
-//! captures, the same comparison is made between its first and last capture.
+//! A cable is *changed* when its set of captures changed. The diff then compares consecutive
+//! captures (in capture order) wherever at least one of the two is new in the later version, and,
+//! when the cable's current capture was removed, the old current with the new one. Each comparison
+//! says whether the text changed (with a line count summary), whether redactions were gained or
+//! lost, and which metadata fields changed. For an added cable, all its consecutive captures are
+//! compared.
 
 use crate::archive::OpenArchive;
 use crate::capture::{CaptureRef, IndexLine, StoredRecord};
@@ -30,9 +32,33 @@ pub struct CableChange {
     pub id: String,
     pub captures_added: Vec<String>,
     pub captures_removed: Vec<String>,
-    /// The comparison of the cable's current capture with the one before, when both exist.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub content: Option<ContentChange>,
+    /// `gained`, `lost`, `gained-and-lost`, `moved` or `same`: over all comparisons.
+    pub redaction: String,
+    /// True when any comparison found the text changed.
+    pub text_changed: bool,
+    /// The comparisons of consecutive captures (see the module documentation).
+    pub comparisons: Vec<ContentChange>,
+}
+
+impl CableChange {
+    fn new(id: &str, added: Vec<String>, removed: Vec<String>, comparisons: Vec<ContentChange>) -> Self {
+        let has = |r: &str| comparisons.iter().any(|c| c.redaction == r);
+        let redaction = match (has("gained"), has("lost")) {
+            (true, true) => "gained-and-lost",
+            (true, false) => "gained",
+            (false, true) => "lost",
+            _ if has("moved") => "moved",
+            _ => "same",
+        };
+        CableChange {
+            id: id.to_string(),
+            captures_added: added,
+            captures_removed: removed,
+            redaction: redaction.to_string(),
+            text_changed: comparisons.iter().any(|c| c.text_changed),
+            comparisons,
+        }
+    }
 }
 
 /// How the text, redactions and metadata of two captures of one cable differ.
@@ -81,47 +107,39 @@ pub fn diff(store: &Store, collection: &str, from: u32, to: u32) -> Result<Versi
     for (id, line) in &new {
         match old.get(id) {
             None => {
-                let content = match (line.captures.first(), line.captures.last()) {
-                    (Some(first), Some(last)) if first.name != last.name => {
-                        Some(compare(&to_archive, first, &to_archive, last)?)
-                    }
-                    _ => None,
-                };
-                out.added.push(CableChange {
-                    id: id.to_string(),
-                    captures_added: line.captures.iter().map(|c| c.name.clone()).collect(),
-                    captures_removed: Vec::new(),
-                    content,
-                });
+                let added: Vec<String> = line.captures.iter().map(|c| c.name.clone()).collect();
+                let comparisons = consecutive(&to_archive, line, |_| true)?;
+                out.added.push(CableChange::new(id, added, Vec::new(), comparisons));
             }
             Some(before) => {
-                let names = |l: &IndexLine| {
-                    l.captures
-                        .iter()
-                        .map(|c| c.name.clone())
-                        .collect::<Vec<_>>()
-                };
+                let names = |l: &IndexLine| l.captures.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
                 let (was, is) = (names(before), names(line));
                 if was == is {
                     out.unchanged += 1;
                     continue;
                 }
-                let content = match (before.current(), line.current()) {
-                    (Some(a), Some(b)) if a.name != b.name => {
-                        Some(compare(&from_archive, a, &to_archive, b)?)
+                let added: Vec<String> = is.iter().filter(|n| !was.contains(n)).cloned().collect();
+                let removed: Vec<String> = was.iter().filter(|n| !is.contains(n)).cloned().collect();
+                let mut comparisons = consecutive(&to_archive, line, |c| added.contains(&c.name))?;
+                if let (Some(a), Some(b)) = (before.current(), line.current()) {
+                    if removed.contains(&a.name) {
+                        comparisons.push(compare(&from_archive, a, &to_archive, b)?);
                     }
-                    _ => None,
-                };
-                out.changed.push(CableChange {
-                    id: id.to_string(),
-                    captures_added: is.iter().filter(|n| !was.contains(n)).cloned().collect(),
-                    captures_removed: was.iter().filter(|n| !is.contains(n)).cloned().collect(),
-                    content,
-                });
+                }
+                out.changed.push(CableChange::new(id, added, removed, comparisons));
             }
         }
     }
     Ok(out)
+}
+
+/// Compares each pair of consecutive captures of a cable where `is_new` holds for either side.
+fn consecutive(archive: &OpenArchive, line: &IndexLine, is_new: impl Fn(&CaptureRef) -> bool) -> Result<Vec<ContentChange>> {
+    line.captures
+        .windows(2)
+        .filter(|pair| is_new(&pair[0]) || is_new(&pair[1]))
+        .map(|pair| compare(archive, &pair[0], archive, &pair[1]))
+        .collect()
 }
 
 fn load_record(archive: &OpenArchive, capture: &CaptureRef) -> Result<StoredRecord> {

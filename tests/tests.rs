@@ -1,3 +1,4 @@
 //! cablekeep's integration tests: one test binary, a module per area.
 
 mod util;
+mod store;

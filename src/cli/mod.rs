@@ -830,43 +830,37 @@ fn print_diff(d: &VersionDiff) -> Result<()> {
     for (sign, changes) in [("+", &d.added), ("~", &d.changed)] {
         for c in changes {
             let mut parts = Vec::new();
-            if let Some(content) = &c.content {
-                match content.redaction.as_str() {
-                    "gained" => parts.push(format!(
-                        "redactions added ({} -> {} runs)",
-                        content.redaction_runs_from, content.redaction_runs_to
-                    )),
-                    "lost" => parts.push(format!(
-                        "redactions removed ({} -> {} runs)",
-                        content.redaction_runs_from, content.redaction_runs_to
-                    )),
-                    "moved" => parts.push("redactions moved".to_string()),
-                    _ => {}
+            let runs = |c: &cablekeep::diff::CableChange| {
+                let mut runs: Vec<String> = vec![];
+                for cmp in &c.comparisons {
+                    if runs.is_empty() {
+                        runs.push(cmp.redaction_runs_from.to_string());
+                    }
+                    runs.push(cmp.redaction_runs_to.to_string());
                 }
-                if content.text_changed {
-                    parts.push(format!(
-                        "text changed (+{} -{} lines)",
-                        content.lines_added, content.lines_removed
-                    ));
-                }
-                if !content.fields.is_empty() {
-                    parts.push(format!(
-                        "fields: {}",
-                        content
-                            .fields
-                            .iter()
-                            .map(|f| f.field.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
-                }
+                runs.join(" -> ")
+            };
+            match c.redaction.as_str() {
+                "gained" => parts.push(format!("redactions added ({} runs)", runs(c))),
+                "lost" => parts.push(format!("redactions removed ({} runs)", runs(c))),
+                "gained-and-lost" => parts.push(format!("redactions added and removed ({} runs)", runs(c))),
+                "moved" => parts.push("redactions moved".to_string()),
+                _ => {}
             }
-            if sign == "~" && c.content.is_none() {
-                parts.push(format!(
-                    "{} capture(s) added, {} removed",
-                    c.captures_added.len(),
-                    c.captures_removed.len()
-                ));
+            if c.text_changed {
+                let (added, removed) = c.comparisons.iter().fold((0, 0), |(a, r), x| (a + x.lines_added, r + x.lines_removed));
+                parts.push(format!("text changed (+{added} -{removed} lines)"));
+            }
+            let mut fields: Vec<&str> = c.comparisons.iter().flat_map(|x| x.fields.iter().map(|f| f.field.as_str())).collect();
+            fields.sort_unstable();
+            fields.dedup();
+            if !fields.is_empty() {
+                parts.push(format!("fields: {}", fields.join(", ")));
+            }
+            if sign == "~" {
+                parts.push(format!("{} capture(s) added, {} removed", c.captures_added.len(), c.captures_removed.len()));
+            } else if c.captures_added.len() > 1 {
+                parts.push(format!("{} captures", c.captures_added.len()));
             }
             let detail = if parts.is_empty() {
                 String::new()
