@@ -27,7 +27,7 @@ pub(super) struct BodyFields {
 const HEADER_LINES: usize = 120;
 
 static SUBJECT_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\s*(?:SUBJECT|SUBJ)\b\s*[:.]?\s*(.*)$").expect("valid regex"));
+    LazyLock::new(|| Regex::new(r"^\s*(?:SUBJECT|SUBJ)\b(?:\s*[:.])*\s*(.*)$").expect("valid regex"));
 static TAGS_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s*TAGS?\b\s*[:.]?\s*(.*)$").expect("valid regex"));
 static REF_RE: LazyLock<Regex> = LazyLock::new(|| {
@@ -94,6 +94,15 @@ const NOT_SIGNERS: &[&str] = &[
     "LIMITED OFFICIAL USE", "SENSITIVE", "CORRECTED COPY",
 ];
 
+/// A line that starts with a classification word, e.g. `UNCLAS SECTION 01 OF 03 MEXICO 003108`.
+fn is_classification_line(line: &str) -> bool {
+    let t = line.trim_start();
+    ["UNCLAS", "CONFIDENTIAL", "SECRET", "LIMITED OFFICIAL", "C O N F", "S E C R", "PAGE "]
+        .iter()
+        .any(|p| t.starts_with(p))
+        || t.contains(" SECTION ")
+}
+
 fn is_banner(line: &str) -> bool {
     BANNER.is_match(line)
 }
@@ -151,6 +160,7 @@ pub(super) fn read(body: &str, year: Option<i32>) -> BodyFields {
                 let cont = !l.trim().is_empty()
                     && !FIELD_START.is_match(l)
                     && !is_banner(l)
+                    && !is_classification_line(l)
                     && (s.ends_with(',') || TAG_ONLY_LINE.is_match(l))
                     && !l.split_whitespace().any(|w| CAVEATS.contains(&w));
                 if !cont {
@@ -222,7 +232,7 @@ pub(super) fn references(text: &str, year: Option<i32>) -> Vec<String> {
         if item.is_empty() {
             continue;
         }
-        let ids = cable_ids(item, year);
+        let ids = cable_ids(&item.to_uppercase(), year);
         if ids.is_empty() {
             let t = item.trim_matches(|c: char| c == ';' || c == ',' || c.is_whitespace());
             let bare = t.trim_start_matches(['(', ')']).trim();
