@@ -3,9 +3,9 @@
 //! The shared data is never copied into the repository; when it is missing these tests say so
 //! loudly on stderr and pass without checking anything.
 
+use cablekeep::Severity;
 use cablekeep::cable::{self, CableRecord, ParseOutcome};
 use cablekeep::provenance::SourceHints;
-use cablekeep::Severity;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -48,16 +48,27 @@ fn html_files(dir: &Path) -> Vec<PathBuf> {
 
 fn record_ok(path: &Path) -> CableRecord {
     let out = parse_file(path);
-    let errors: Vec<_> = out.findings.iter().filter(|f| f.severity == Severity::Error).collect();
+    let errors: Vec<_> = out
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect();
     assert!(errors.is_empty(), "{}: {errors:?}", path.display());
-    out.record.unwrap_or_else(|| panic!("{}: no record ({:?})", path.display(), out.findings))
+    out.record
+        .unwrap_or_else(|| panic!("{}: no record ({:?})", path.display(), out.findings))
 }
 
 #[test]
 fn every_real_page_gives_a_record() {
-    let Some(dev) = shared("cables/dev/cable") else { return };
-    let Some(versions) = shared("cables/versions") else { return };
-    let Some(seed) = shared("seed/000_29c34ead04328ea5.txt") else { return };
+    let Some(dev) = shared("cables/dev/cable") else {
+        return;
+    };
+    let Some(versions) = shared("cables/versions") else {
+        return;
+    };
+    let Some(seed) = shared("seed/000_29c34ead04328ea5.txt") else {
+        return;
+    };
     let dev_files = html_files(&dev);
     let version_files = html_files(&versions);
     assert_eq!(dev_files.len(), 400);
@@ -77,17 +88,33 @@ fn every_real_page_gives_a_record() {
             assert_eq!(r.id_original.as_deref().unwrap_or(&r.id), stem);
             assert!(url.ends_with(&format!("/{stem}.html")), "{url}");
         }
-        assert!(r.source.site_build.as_deref().is_some_and(|b| b.parse::<u32>().is_ok()));
+        assert!(
+            r.source
+                .site_build
+                .as_deref()
+                .is_some_and(|b| b.parse::<u32>().is_ok())
+        );
         assert!(!r.text.is_empty(), "{}: empty text", p.display());
-        assert!(!r.text.contains("&#x000A;") && !r.text.contains("<a "), "{}", p.display());
+        assert!(
+            !r.text.contains("&#x000A;") && !r.text.contains("<a "),
+            "{}",
+            p.display()
+        );
         assert!(!r.text.contains('¶'), "{}: ¶ left in text", p.display());
         let c = r.created.as_deref().expect("created");
-        assert!(c.len() == 10 || (c.len() == 20 && c.ends_with(":00Z")), "{c}");
+        assert!(
+            c.len() == 10 || (c.len() == 20 && c.ends_with(":00Z")),
+            "{c}"
+        );
         assert_eq!(r.redaction.runs, r.redaction.positions.len());
         let chars: Vec<char> = r.text.chars().collect();
         for run in &r.redaction.positions {
             assert!(run.len >= 5);
-            assert!(chars[run.offset..run.offset + run.len].iter().all(|c| *c == 'X'));
+            assert!(
+                chars[run.offset..run.offset + run.len]
+                    .iter()
+                    .all(|c| *c == 'X')
+            );
         }
         if !parse_file(p).findings.is_empty() {
             with_findings += 1;
@@ -147,7 +174,9 @@ fn tags_line(text: &str) -> Option<&str> {
 
 #[test]
 fn dev_pages_agree_with_wikileaks_index() {
-    let Some(meta) = shared("cables/dev/metadata.csv") else { return };
+    let Some(meta) = shared("cables/dev/metadata.csv") else {
+        return;
+    };
     let dev = meta.parent().unwrap().to_path_buf();
     let rows = read_csv(&meta);
     assert_eq!(rows.len(), 400);
@@ -181,11 +210,29 @@ fn dev_pages_agree_with_wikileaks_index() {
             &row["index_created"],
         );
         let released = r.released.clone().unwrap_or_default();
-        check("released", id, released == row["index_released"], released, &row["index_released"]);
+        check(
+            "released",
+            id,
+            released == row["index_released"],
+            released,
+            &row["index_released"],
+        );
         let class = r.classification.clone().unwrap_or_default();
-        check("classification", id, class == row["index_classification"], class, &row["index_classification"]);
+        check(
+            "classification",
+            id,
+            class == row["index_classification"],
+            class,
+            &row["index_classification"],
+        );
         let origin = r.origin.clone().unwrap_or_default();
-        check("origin", id, origin == row["index_origin"], origin, &row["index_origin"]);
+        check(
+            "origin",
+            id,
+            origin == row["index_origin"],
+            origin,
+            &row["index_origin"],
+        );
         // The index subject is cut at the first line break, drops a leading "(" or "[" (as in
         // "S) SPAIN: ..." for "(S) SPAIN: ...") and sometimes keeps a "<br>": ours must start
         // with it once those index quirks are undone.
@@ -193,7 +240,11 @@ fn dev_pages_agree_with_wikileaks_index() {
         let ours = norm(subject.trim_start_matches(['(', '[']));
         let theirs = norm(&row["index_subject"].replace("<br>", " "));
         let theirs = theirs.trim_start_matches(['(', '[']);
-        let ok = if theirs.is_empty() { ours.is_empty() } else { ours.starts_with(theirs) };
+        let ok = if theirs.is_empty() {
+            ours.is_empty()
+        } else {
+            ours.starts_with(theirs)
+        };
         check("subject", id, ok, subject, &row["index_subject"]);
         if let Some(first_line) = tags_line(&r.text) {
             // WikiLeaks' tag index lists only the tags linked on the TAGS line's first line.
@@ -201,13 +252,23 @@ fn dev_pages_agree_with_wikileaks_index() {
                 no_index_tags += 1;
                 continue;
             }
-            let ours: BTreeSet<String> =
-                r.tags.iter().flat_map(|t| t.split_whitespace()).map(str::to_string).collect();
-            let theirs: BTreeSet<String> =
-                row["index_tags"].split_whitespace().map(str::to_string).collect();
+            let ours: BTreeSet<String> = r
+                .tags
+                .iter()
+                .flat_map(|t| t.split_whitespace())
+                .map(str::to_string)
+                .collect();
+            let theirs: BTreeSet<String> = row["index_tags"]
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
             let on_first_line: BTreeSet<String> = ours
                 .iter()
-                .filter(|t| first_line.split(|c: char| c == ',' || c.is_whitespace()).any(|w| w == t.as_str()))
+                .filter(|t| {
+                    first_line
+                        .split(|c: char| c == ',' || c.is_whitespace())
+                        .any(|w| w == t.as_str())
+                })
                 .cloned()
                 .collect();
             let ok = ours == theirs || (theirs.is_subset(&ours) && on_first_line == theirs);
@@ -240,7 +301,9 @@ fn dev_pages_agree_with_wikileaks_index() {
 
 #[test]
 fn seed_mirror_page() {
-    let Some(seed) = shared("seed/000_29c34ead04328ea5.txt") else { return };
+    let Some(seed) = shared("seed/000_29c34ead04328ea5.txt") else {
+        return;
+    };
     let out = parse_file(&seed);
     assert!(out.findings.is_empty(), "{:?}", out.findings);
     let r = out.record.expect("record");
@@ -252,14 +315,23 @@ fn seed_mirror_page() {
     assert_eq!(r.created_original.as_deref(), Some("2005-12-02 10:59:00"));
     assert_eq!(r.released.as_deref(), Some("2011-10-04"));
     assert_eq!(r.origin.as_deref(), Some("US Office Almaty"));
-    assert_eq!(r.classification.as_deref(), Some("UNCLASSIFIED//FOR OFFICIAL USE ONLY"));
+    assert_eq!(
+        r.classification.as_deref(),
+        Some("UNCLASSIFIED//FOR OFFICIAL USE ONLY")
+    );
     assert_eq!(r.caveats, vec!["FOR OFFICIAL USE ONLY", "SIPDIS"]);
     assert_eq!(r.tags, vec!["PGOV", "KZ", "2005 Election"]);
-    assert_eq!(r.subject.as_deref(), Some("KAZAKHSTAN: PRESIDENTIAL ELECTION ROUNDUP, DECEMBER 2"));
+    assert_eq!(
+        r.subject.as_deref(),
+        Some("KAZAKHSTAN: PRESIDENTIAL ELECTION ROUNDUP, DECEMBER 2")
+    );
     assert_eq!(r.references, vec!["05ALMATY4171"]);
     assert_eq!(r.signers, vec!["ORDWAY"]);
     assert!(r.redaction.partial_extract);
-    assert_eq!(r.redaction.statement.as_deref(), Some("This cable was not redacted by Wikileaks."));
+    assert_eq!(
+        r.redaction.statement.as_deref(),
+        Some("This cable was not redacted by Wikileaks.")
+    );
     assert_eq!(r.redaction.status, "not-redacted");
     assert_eq!(r.redaction.runs, 0);
     assert_eq!(r.source.publisher.as_deref(), Some("cablebrowser-2"));
@@ -271,7 +343,11 @@ fn seed_mirror_page() {
     );
     assert_eq!(r.source.format.as_deref(), Some("mirror-text"));
     assert_eq!(r.source.encoding.as_deref(), Some("utf-8"));
-    assert!(r.text.starts_with("UNCLAS  ALMATY 004285"), "{:?}", &r.text[..40]);
+    assert!(
+        r.text.starts_with("UNCLAS  ALMATY 004285"),
+        "{:?}",
+        &r.text[..40]
+    );
     assert!(r.text.trim_end().ends_with("ORDWAY"));
     assert!(!r.text.contains("Latest source of this page"));
     assert!(!r.text.contains("Identifier:"));
@@ -279,7 +355,9 @@ fn seed_mirror_page() {
 
 #[test]
 fn wikileaks_page_fields() {
-    let Some(p) = shared("cables/dev/cable/2010/01/10ALGIERS20.html") else { return };
+    let Some(p) = shared("cables/dev/cable/2010/01/10ALGIERS20.html") else {
+        return;
+    };
     let out = parse_file(&p);
     assert!(out.findings.is_empty(), "{:?}", out.findings);
     let r = out.record.unwrap();
@@ -288,15 +366,24 @@ fn wikileaks_page_fields() {
     assert_eq!(r.created.as_deref(), Some("2010-01-06T17:38:00Z"));
     assert_eq!(r.created_original.as_deref(), Some("2010-01-06 17:05"));
     assert_eq!(r.released.as_deref(), Some("2010-12-06"));
-    assert_eq!(r.source.released_original.as_deref(), Some("2010-12-06 21:09"));
+    assert_eq!(
+        r.source.released_original.as_deref(),
+        Some("2010-12-06 21:09")
+    );
     // The link's title says secret//noforn too here, but the text is what counts.
     assert_eq!(r.classification.as_deref(), Some("SECRET//NOFORN"));
     assert_eq!(r.caveats, vec!["NOFORN", "SIPDIS"]);
     assert_eq!(r.origin.as_deref(), Some("Embassy Algiers"));
     assert_eq!(r.tags, vec!["PGOV", "PREL", "MOPS", "PINR", "AG", "US"]);
-    assert_eq!(r.subject.as_deref(), Some("ALGERIA STRONGLY PROTESTS TSA LISTING"));
+    assert_eq!(
+        r.subject.as_deref(),
+        Some("ALGERIA STRONGLY PROTESTS TSA LISTING")
+    );
     assert_eq!(r.references, vec!["10ALGIERS15"]);
-    assert_eq!(r.source.url.as_deref(), Some("https://wikileaks.org/cable/2010/01/10ALGIERS20.html"));
+    assert_eq!(
+        r.source.url.as_deref(),
+        Some("https://wikileaks.org/cable/2010/01/10ALGIERS20.html")
+    );
     assert_eq!(r.source.site_build.as_deref(), Some("6693"));
     assert!(r.text.starts_with("VZCZCXYZ0008\nOO RUEHWEB\n"));
     assert!(r.text.contains("\n1. (S/NF) MFA Americas"));
@@ -305,12 +392,16 @@ fn wikileaks_page_fields() {
 
 #[test]
 fn malformed_page_id_is_canonicalised() {
-    let Some(dev) = shared("cables/dev/cable") else { return };
+    let Some(dev) = shared("cables/dev/cable") else {
+        return;
+    };
     let malformed: Vec<PathBuf> = html_files(&dev)
         .into_iter()
-        .filter(|p| p.file_stem().unwrap().to_str().unwrap().contains("SECTION")
-            || p.file_stem().unwrap().to_str().unwrap().contains("EFTO")
-            || p.file_stem().unwrap().to_str().unwrap().contains("ECTION"))
+        .filter(|p| {
+            p.file_stem().unwrap().to_str().unwrap().contains("SECTION")
+                || p.file_stem().unwrap().to_str().unwrap().contains("EFTO")
+                || p.file_stem().unwrap().to_str().unwrap().contains("ECTION")
+        })
         .collect();
     assert!(!malformed.is_empty());
     for p in malformed {
@@ -319,14 +410,24 @@ fn malformed_page_id_is_canonicalised() {
         let stem = p.file_stem().unwrap().to_str().unwrap();
         assert_eq!(r.id_original.as_deref(), Some(stem));
         assert_ne!(r.id, stem);
-        assert!(!r.id.contains("SECTION") && !r.id.contains("EFTO"), "{}", r.id);
-        assert!(out.findings.iter().any(|f| f.code == cablekeep::Code::MalformedId));
+        assert!(
+            !r.id.contains("SECTION") && !r.id.contains("EFTO"),
+            "{}",
+            r.id
+        );
+        assert!(
+            out.findings
+                .iter()
+                .any(|f| f.code == cablekeep::Code::MalformedId)
+        );
     }
 }
 
 #[test]
 fn partial_extract_pages() {
-    let Some(p) = shared("cables/dev/cable/2000/11/00HARARE6677.html") else { return };
+    let Some(p) = shared("cables/dev/cable/2000/11/00HARARE6677.html") else {
+        return;
+    };
     let r = record_ok(&p);
     assert!(r.redaction.partial_extract);
     // "291359Z Nov 00" in the header.
@@ -335,12 +436,21 @@ fn partial_extract_pages() {
 
 #[test]
 fn versions_lose_redactions() {
-    let Some(dir) = shared("cables/versions/06MADRID76") else { return };
+    let Some(dir) = shared("cables/versions/06MADRID76") else {
+        return;
+    };
     let files = html_files(&dir);
     assert_eq!(files.len(), 2);
     let v1 = record_ok(&files[0]);
     let v2 = record_ok(&files[1]);
-    assert!(files[0].file_name().unwrap().to_str().unwrap().starts_with("v1_"));
+    assert!(
+        files[0]
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("v1_")
+    );
     assert_eq!(v1.id, "06MADRID76");
     assert_eq!(v1.redaction.runs, 1);
     assert_eq!(v1.redaction.status, "redacted");
@@ -351,7 +461,9 @@ fn versions_lose_redactions() {
 
     // versions.csv's change types say which builds lost or gained redactions (its run counts
     // are a quick script's and count differently: only 12-X runs, a 24-X run as two).
-    let Some(csv) = shared("cables/versions/versions.csv") else { return };
+    let Some(csv) = shared("cables/versions/versions.csv") else {
+        return;
+    };
     let versions = dir.parent().unwrap();
     let rows = read_csv(&csv);
     let mut checked = 0;
@@ -387,18 +499,27 @@ fn detect_is_robust() {
     let mut bom = b"\xEF\xBB\xBF \n".to_vec();
     bom.extend_from_slice(b"<HTML><TITLE>CABLE VIEWER</TITLE>");
     assert_eq!(detect(&bom), Some(Format::WikileaksPage));
-    assert_eq!(detect(b"\xEF\xBB\xBF\r\nus EMBASSY cable - 05X1\n"), Some(Format::MirrorText));
+    assert_eq!(
+        detect(b"\xEF\xBB\xBF\r\nus EMBASSY cable - 05X1\n"),
+        Some(Format::MirrorText)
+    );
     assert_eq!(detect(b"hello"), None);
     assert_eq!(detect(b""), None);
 }
 
 #[test]
 fn broken_pages_give_findings_not_panics() {
-    let out = cable::parse(b"<title>Cable Viewer</title> nothing", "x", &SourceHints::default());
+    let out = cable::parse(
+        b"<title>Cable Viewer</title> nothing",
+        "x",
+        &SourceHints::default(),
+    );
     assert!(out.record.is_none());
     assert!(out.findings.iter().any(|f| f.severity == Severity::Error));
 
-    let Some(p) = shared("cables/dev/cable/2010/01/10ALGIERS20.html") else { return };
+    let Some(p) = shared("cables/dev/cable/2010/01/10ALGIERS20.html") else {
+        return;
+    };
     let bytes = std::fs::read(&p).unwrap();
     let s = String::from_utf8(bytes.clone()).unwrap();
     // No closing </pre>.
@@ -406,18 +527,30 @@ fn broken_pages_give_findings_not_panics() {
     let broken = format!("{}{}", &s[..cut], &s[cut + 6..]);
     let out = cable::parse(broken.as_bytes(), "x", &SourceHints::default());
     assert!(out.record.is_some());
-    assert!(out.findings.iter().any(|f| f.code == cablekeep::Code::BrokenMarkup));
+    assert!(
+        out.findings
+            .iter()
+            .any(|f| f.code == cablekeep::Code::BrokenMarkup)
+    );
     // Invalid UTF-8.
     let mut bad = bytes.clone();
     let at = s.find("ALGERIA STRONGLY").unwrap();
     bad[at] = 0xFF;
     let out = cable::parse(&bad, "x", &SourceHints::default());
     assert!(out.record.is_some());
-    assert!(out.findings.iter().any(|f| f.code == cablekeep::Code::BadEncoding));
+    assert!(
+        out.findings
+            .iter()
+            .any(|f| f.code == cablekeep::Code::BadEncoding)
+    );
     // Truncated before the table.
     let t = s.find("<table class='cable'>").unwrap();
     let out = cable::parse(&bytes[..t], "x", &SourceHints::default());
-    assert!(out.findings.iter().any(|f| f.code == cablekeep::Code::MissingField));
+    assert!(
+        out.findings
+            .iter()
+            .any(|f| f.code == cablekeep::Code::MissingField)
+    );
 }
 
 mod fuzz {
@@ -448,10 +581,27 @@ mod fuzz {
     static PAGES: std::sync::LazyLock<Vec<Vec<u8>>> = std::sync::LazyLock::new(sample_pages);
 
     const INSERTS: &[&[u8]] = &[
-        b"<pre>", b"</pre>", b"<td>", b"</td>", b"<a href='", b"&#x", b"&", b"<", b"\xFF",
-        b"\xE2\x82", b"SUBJECT:", b"TAGS:", b"REF: A. 08 MADRID 000025 B. ", b"XXXXXXXXXXXX",
-        b"Viewing cable ", b"Identifier: ", b"Latest source of this page is ", b"\n",
-        b"311299Z FEB 99", b"<table class='cable'>", b"</table>",
+        b"<pre>",
+        b"</pre>",
+        b"<td>",
+        b"</td>",
+        b"<a href='",
+        b"&#x",
+        b"&",
+        b"<",
+        b"\xFF",
+        b"\xE2\x82",
+        b"SUBJECT:",
+        b"TAGS:",
+        b"REF: A. 08 MADRID 000025 B. ",
+        b"XXXXXXXXXXXX",
+        b"Viewing cable ",
+        b"Identifier: ",
+        b"Latest source of this page is ",
+        b"\n",
+        b"311299Z FEB 99",
+        b"<table class='cable'>",
+        b"</table>",
     ];
 
     #[derive(Debug, Clone)]
@@ -542,8 +692,13 @@ mod fuzz {
 #[test]
 #[ignore]
 fn throughput() {
-    let Some(dev) = shared("cables/dev/cable") else { return };
-    let pages: Vec<Vec<u8>> = html_files(&dev).iter().map(|p| std::fs::read(p).unwrap()).collect();
+    let Some(dev) = shared("cables/dev/cable") else {
+        return;
+    };
+    let pages: Vec<Vec<u8>> = html_files(&dev)
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
     let bytes: usize = pages.iter().map(Vec::len).sum();
     let rounds = 10;
     let start = std::time::Instant::now();

@@ -26,8 +26,9 @@ pub(super) struct BodyFields {
 /// How far into the body the header fields (TAGS, SUBJECT, REF) are looked for, in lines.
 const HEADER_LINES: usize = 120;
 
-static SUBJECT_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\s*(?:SUBJECT|SUBJ)\b(?:\s*[:.])*\s*(.*)$").expect("valid regex"));
+static SUBJECT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*(?:SUBJECT|SUBJ)\b(?:\s*[:.])*\s*(.*)$").expect("valid regex")
+});
 static TAGS_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s*TAGS?\b\s*[:.]?\s*(.*)$").expect("valid regex"));
 static REF_RE: LazyLock<Regex> = LazyLock::new(|| {
@@ -57,9 +58,8 @@ static CABLE_REF: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(?:(\d{4}|\d{2})\s+)?([A-Z][A-Z]+(?:[ -][A-Z]+){0,2})\s+(\d{1,7})\b")
         .expect("valid regex")
 });
-static REF_BULLET: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:^|\s|;)\(?[A-Z]\s?[.)]\s|;").expect("valid regex")
-});
+static REF_BULLET: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:^|\s|;)\(?[A-Z]\s?[.)]\s|;").expect("valid regex"));
 static TAG_ONLY_LINE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s*(?:[A-Z0-9_]{2,8}[,;]?\s*)+$").expect("valid regex"));
 static SIGNER_RE: LazyLock<Regex> = LazyLock::new(|| {
@@ -81,25 +81,88 @@ const CAVEATS: &[&str] = &[
 ];
 
 const NOT_STATIONS: &[&str] = &[
-    "PARA", "PARAS", "PARAGRAPH", "PARAGRAPHS", "PAGE", "PAGES", "SECTION", "NUMBER", "NO",
-    "TELCON", "TELECON", "EMAIL", "FAX", "RES", "RESOLUTION", "UNSCR", "ARTICLE", "LAW", "CHAPTER",
-    "ITEM", "TABLE", "ANNEX", "ROOM", "JANUARY", "FEBRUARY", "MARCH", "APRIL", "MAY", "JUNE",
-    "JULY", "AUGUST", "SEPTEMBER", "OCTOBER", "NOVEMBER", "DECEMBER", "SEPT", "NOTAL", "AND",
-    "OF", "THE", "FOR", "IIR", "DTG", "DATED", "CIRCULAR",
+    "PARA",
+    "PARAS",
+    "PARAGRAPH",
+    "PARAGRAPHS",
+    "PAGE",
+    "PAGES",
+    "SECTION",
+    "NUMBER",
+    "NO",
+    "TELCON",
+    "TELECON",
+    "EMAIL",
+    "FAX",
+    "RES",
+    "RESOLUTION",
+    "UNSCR",
+    "ARTICLE",
+    "LAW",
+    "CHAPTER",
+    "ITEM",
+    "TABLE",
+    "ANNEX",
+    "ROOM",
+    "JANUARY",
+    "FEBRUARY",
+    "MARCH",
+    "APRIL",
+    "MAY",
+    "JUNE",
+    "JULY",
+    "AUGUST",
+    "SEPTEMBER",
+    "OCTOBER",
+    "NOVEMBER",
+    "DECEMBER",
+    "SEPT",
+    "NOTAL",
+    "AND",
+    "OF",
+    "THE",
+    "FOR",
+    "IIR",
+    "DTG",
+    "DATED",
+    "CIRCULAR",
 ];
 
 const NOT_SIGNERS: &[&str] = &[
-    "END", "END TEXT", "END COMMENT", "END SUMMARY", "END NOTE", "UNCLASSIFIED", "UNCLAS",
-    "CONFIDENTIAL", "SECRET", "NNNN", "BT", "SIPDIS", "NOFORN", "COMMENT", "SUMMARY",
-    "LIMITED OFFICIAL USE", "SENSITIVE", "CORRECTED COPY",
+    "END",
+    "END TEXT",
+    "END COMMENT",
+    "END SUMMARY",
+    "END NOTE",
+    "UNCLASSIFIED",
+    "UNCLAS",
+    "CONFIDENTIAL",
+    "SECRET",
+    "NNNN",
+    "BT",
+    "SIPDIS",
+    "NOFORN",
+    "COMMENT",
+    "SUMMARY",
+    "LIMITED OFFICIAL USE",
+    "SENSITIVE",
+    "CORRECTED COPY",
 ];
 
 /// A line that starts with a classification word, e.g. `UNCLAS SECTION 01 OF 03 MEXICO 003108`.
 fn is_classification_line(line: &str) -> bool {
     let t = line.trim_start();
-    ["UNCLAS", "CONFIDENTIAL", "SECRET", "LIMITED OFFICIAL", "C O N F", "S E C R", "PAGE "]
-        .iter()
-        .any(|p| t.starts_with(p))
+    [
+        "UNCLAS",
+        "CONFIDENTIAL",
+        "SECRET",
+        "LIMITED OFFICIAL",
+        "C O N F",
+        "S E C R",
+        "PAGE ",
+    ]
+    .iter()
+    .any(|p| t.starts_with(p))
         || t.contains(" SECTION ")
 }
 
@@ -256,7 +319,10 @@ fn cable_ids(item: &str, year: Option<i32>) -> Vec<String> {
     for c in CABLE_REF.captures_iter(item) {
         let whole = c.get(0).expect("match");
         let after = &item[whole.end()..];
-        if after.starts_with(['/', '-']) || (after.starts_with([':', '.', ',']) && after[1..].starts_with(|ch: char| ch.is_ascii_digit())) {
+        if after.starts_with(['/', '-'])
+            || (after.starts_with([':', '.', ','])
+                && after[1..].starts_with(|ch: char| ch.is_ascii_digit()))
+        {
             continue;
         }
         let station = &c[2];
@@ -326,7 +392,10 @@ mod tests {
     #[test]
     fn refs() {
         assert_eq!(
-            references("A. TBILISI 1605 B. 06 TBILISI 2601 C. 06 STATE 80908", Some(2007)),
+            references(
+                "A. TBILISI 1605 B. 06 TBILISI 2601 C. 06 STATE 80908",
+                Some(2007)
+            ),
             vec!["07TBILISI1605", "06TBILISI2601", "06STATE80908"]
         );
         assert_eq!(
@@ -336,7 +405,10 @@ mod tests {
         assert_eq!(references("LA PAZ 2974", Some(2007)), vec!["07LAPAZ2974"]);
         assert_eq!(references("MADRID 000025", Some(2010)), vec!["10MADRID25"]);
         assert_eq!(
-            references("STATE 106206 CIRCULAR; STATE CA-3400 NOV 2, 1966", Some(1966)),
+            references(
+                "STATE 106206 CIRCULAR; STATE CA-3400 NOV 2, 1966",
+                Some(1966)
+            ),
             vec!["66STATE106206", "STATE CA-3400 NOV 2, 1966"]
         );
         assert_eq!(
@@ -347,7 +419,10 @@ mod tests {
 
     #[test]
     fn tags() {
-        assert_eq!(split_tags("PGOV, KZ, 2005 Election"), vec!["PGOV", "KZ", "2005 Election"]);
+        assert_eq!(
+            split_tags("PGOV, KZ, 2005 Election"),
+            vec!["PGOV", "KZ", "2005 Election"]
+        );
         assert_eq!(split_tags("EFIS PBTS AR "), vec!["EFIS", "PBTS", "AR"]);
     }
 
@@ -355,7 +430,10 @@ mod tests {
     fn body() {
         let body = "S E C R E T ALGIERS 000020 \n\nSIPDIS \nNOFORN \n\nEO 12958 DECL: 01/05/2020 \nTAGS PGOV, PREL, \nAG, US \nSUBJECT: ALGERIA STRONGLY PROTESTS \n TSA LISTING \n\nREF: ALGIERS 15 (NOTAL)\n\nClassified By: X\n\n1. (S/NF) text\n\nPEARCE\n";
         let f = read(body, Some(2010));
-        assert_eq!(f.subject.as_deref(), Some("ALGERIA STRONGLY PROTESTS TSA LISTING"));
+        assert_eq!(
+            f.subject.as_deref(),
+            Some("ALGERIA STRONGLY PROTESTS TSA LISTING")
+        );
         assert_eq!(f.tags, vec!["PGOV", "PREL", "AG", "US"]);
         assert_eq!(f.references, vec!["10ALGIERS15"]);
         assert_eq!(f.caveats, vec!["SIPDIS", "NOFORN"]);

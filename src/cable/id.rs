@@ -24,8 +24,10 @@ pub struct CanonicalId {
 }
 
 static SHAPE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(\d\d)([A-Z0-9][A-Z0-9-]*?)(\d{1,7})((?:TOSEC|Z[A-Z]{1,4}|SUSPECTEDDUPLICATE)(\d*))?$")
-        .expect("valid regex")
+    Regex::new(
+        r"^(\d\d)([A-Z0-9][A-Z0-9-]*?)(\d{1,7})((?:TOSEC|Z[A-Z]{1,4}|SUSPECTEDDUPLICATE)(\d*))?$",
+    )
+    .expect("valid regex")
 });
 static SECTION_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
     // SECTION01OF02 and its misspellings: ECTION, SCTION, SETION, SECTON, SECTIN, SECTIO,
@@ -160,7 +162,12 @@ mod tests {
 
     #[test]
     fn canonical_ids_stay() {
-        for id in ["05ALMATY4285", "66BUENOSAIRES2481", "10USUNNEWYORK123", "09STATE12345"] {
+        for id in [
+            "05ALMATY4285",
+            "66BUENOSAIRES2481",
+            "10USUNNEWYORK123",
+            "09STATE12345",
+        ] {
             assert_eq!(canon(id), (id.to_string(), false));
         }
         assert_eq!(canon(" 05almaty4285\n"), ("05ALMATY4285".into(), false));
@@ -238,7 +245,14 @@ mod tests {
 
     #[test]
     fn not_ids() {
-        for raw in ["", "ALMATY4285", "05ALMATY", "0512345", "05 ÄLMATY 1", "hello world"] {
+        for raw in [
+            "",
+            "ALMATY4285",
+            "05ALMATY",
+            "0512345",
+            "05 ÄLMATY 1",
+            "hello world",
+        ] {
             assert!(canonicalize(raw).is_none(), "{raw}");
         }
     }
@@ -253,7 +267,10 @@ mod tests {
             from_parts(1966, "BUENOS AIRES", "2481").as_deref(),
             Some("66BUENOSAIRES2481")
         );
-        assert_eq!(from_parts(2008, "SECSTATE", "1").as_deref(), Some("08STATE1"));
+        assert_eq!(
+            from_parts(2008, "SECSTATE", "1").as_deref(),
+            Some("08STATE1")
+        );
         assert_eq!(from_parts(2008, "STATE", "000"), None);
         assert_eq!(year_of("66BUENOSAIRES2481"), Some(1966));
         assert_eq!(year_of("05X1"), Some(2005));

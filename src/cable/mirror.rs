@@ -55,8 +55,10 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
     // Title.
     let title_id = lines.first().and_then(|l| {
         let l = l.trim();
-        (l.len() >= TITLE.len() && l.is_char_boundary(TITLE.len()) && l[..TITLE.len()].eq_ignore_ascii_case(TITLE))
-            .then(|| l[TITLE.len()..].trim().to_string())
+        (l.len() >= TITLE.len()
+            && l.is_char_boundary(TITLE.len())
+            && l[..TITLE.len()].eq_ignore_ascii_case(TITLE))
+        .then(|| l[TITLE.len()..].trim().to_string())
     });
 
     // Header fields: the first occurrence of each, in the first 60 lines.
@@ -74,10 +76,20 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
             }
         }
     }
-    let [identifier, wikileaks, origin, created, classification, tags, redacted] = values;
+    let [
+        identifier,
+        wikileaks,
+        origin,
+        created,
+        classification,
+        tags,
+        redacted,
+    ] = values;
 
     // Footer.
-    let footer_line = lines.iter().rposition(|l| l.trim_start().starts_with(FOOTER));
+    let footer_line = lines
+        .iter()
+        .rposition(|l| l.trim_start().starts_with(FOOTER));
     let (publisher, released_original) = match footer_line {
         Some(i) => {
             let v = lines[i].trim_start()[FOOTER.len()..].trim();
@@ -102,10 +114,17 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
     // Id.
     let raw_id = identifier.clone().filter(|s| !s.is_empty()).or(title_id);
     let Some(raw_id) = raw_id else {
-        let mut f = Finding::new(Code::MissingField, name, "no reference id on the page; no record");
+        let mut f = Finding::new(
+            Code::MissingField,
+            name,
+            "no reference id on the page; no record",
+        );
         f.severity = Severity::Error;
         findings.push(f);
-        return ParseOutcome { record: None, findings };
+        return ParseOutcome {
+            record: None,
+            findings,
+        };
     };
     let Some(canon) = id::canonicalize(&raw_id) else {
         let mut f = Finding::new(
@@ -115,7 +134,10 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
         );
         f.severity = Severity::Error;
         findings.push(f);
-        return ParseOutcome { record: None, findings };
+        return ParseOutcome {
+            record: None,
+            findings,
+        };
     };
     let mut rec = CableRecord {
         schema: RECORD_SCHEMA.to_string(),
@@ -137,7 +159,11 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
         ("Classification", &classification),
     ] {
         if v.as_deref().is_none_or(str::is_empty) {
-            findings.push(Finding::new(Code::MissingField, name, format!("no {k} field")));
+            findings.push(Finding::new(
+                Code::MissingField,
+                name,
+                format!("no {k} field"),
+            ));
         }
     }
 
@@ -190,15 +216,25 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
                     format!("Created value {c:?} cannot be read"),
                 ));
             }
-            dtg.map(|d| d.rfc3339())
-                .or_else(|| created.as_deref().and_then(dates::page_date).map(dates::ymd))
+            dtg.map(|d| d.rfc3339()).or_else(|| {
+                created
+                    .as_deref()
+                    .and_then(dates::page_date)
+                    .map(dates::ymd)
+            })
         }
     };
-    let created_date = created.as_deref().and_then(dates::page_date).or(dtg.map(|d| d.date));
+    let created_date = created
+        .as_deref()
+        .and_then(dates::page_date)
+        .or(dtg.map(|d| d.date));
     rec.created_original = created.clone();
 
     // Released.
-    let released = released_original.as_deref().and_then(dates::page_date).map(dates::ymd);
+    let released = released_original
+        .as_deref()
+        .and_then(dates::page_date)
+        .map(dates::ymd);
     if let (Some(r), None) = (&released_original, &released) {
         findings.push(Finding::new(
             Code::MalformedField,
@@ -211,7 +247,9 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
     rec.classification = classification.filter(|s| !s.is_empty());
     rec.origin = origin.filter(|s| !s.is_empty());
 
-    let year = created_date.map(dates::year).or_else(|| id::year_of(&rec.id));
+    let year = created_date
+        .map(dates::year)
+        .or_else(|| id::year_of(&rec.id));
     let bf = fields::read(&body, year);
     if let Some(class) = &rec.classification {
         for part in class.split("//").skip(1) {
@@ -246,8 +284,12 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
     });
     partial |= body.contains(PARTIAL_EXTRACT);
     rec.redaction = Redaction {
-        status: if !positions.is_empty() || says_redacted { "redacted" } else { "not-redacted" }
-            .to_string(),
+        status: if !positions.is_empty() || says_redacted {
+            "redacted"
+        } else {
+            "not-redacted"
+        }
+        .to_string(),
         runs: positions.len(),
         positions,
         partial_extract: partial,
@@ -255,14 +297,11 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
     };
 
     // Source.
-    let upstream_url = wikileaks
-        .as_ref()
-        .and_then(|_| created_date)
-        .map(|d| {
-            let ym = d.format("%Y/%m");
-            let page_id = rec.id_original.as_deref().unwrap_or(&rec.id);
-            format!("https://wikileaks.org/cable/{ym}/{page_id}.html")
-        });
+    let upstream_url = wikileaks.as_ref().and(created_date).map(|d| {
+        let ym = d.format("%Y/%m");
+        let page_id = rec.id_original.as_deref().unwrap_or(&rec.id);
+        format!("https://wikileaks.org/cable/{ym}/{page_id}.html")
+    });
     rec.text = body;
     rec.source = Source {
         publisher,

@@ -97,11 +97,7 @@ pub(super) fn unescape(s: &str) -> Cow<'_, str> {
         out.push_str(&rest[..i]);
         rest = &rest[i..];
         // A reference is at most ~10 chars long and ends in ';'.
-        let end = rest
-            .as_bytes()
-            .iter()
-            .take(12)
-            .position(|&b| b == b';');
+        let end = rest.as_bytes().iter().take(12).position(|&b| b == b';');
         let decoded = end.and_then(|e| decode_ref(&rest[1..e]).map(|c| (c, e)));
         match decoded {
             Some((c, e)) => {
@@ -198,7 +194,10 @@ pub(super) fn inline_text(html: &str) -> String {
 /// Collapses every run of whitespace (including NBSP and U+2028) to one space and trims.
 pub(super) fn collapse_ws(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for w in s.split(|c: char| c.is_whitespace()).filter(|w| !w.is_empty()) {
+    for w in s
+        .split(|c: char| c.is_whitespace())
+        .filter(|w| !w.is_empty())
+    {
         if !out.is_empty() {
             out.push(' ');
         }

@@ -188,18 +188,28 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
     };
 
     // Table.
-    let table = html.find("<table class='cable'>").or_else(|| html.find("<table class=\"cable\">"));
+    let table = html
+        .find("<table class='cable'>")
+        .or_else(|| html.find("<table class=\"cable\">"));
     let cells = match table {
         Some(t) => {
             let rest = &html[t..];
             let end = find_ci(rest, "</table>").unwrap_or_else(|| {
-                findings.push(finding(Code::BrokenMarkup, name, "cable table is not closed"));
+                findings.push(finding(
+                    Code::BrokenMarkup,
+                    name,
+                    "cable table is not closed",
+                ));
                 rest.len().min(8000)
             });
             table_cells(&rest[..end])
         }
         None => {
-            findings.push(finding(Code::MissingField, name, "no cable table (Reference ID, Created, Released, Classification, Origin)"));
+            findings.push(finding(
+                Code::MissingField,
+                name,
+                "no cable table (Reference ID, Created, Released, Classification, Origin)",
+            ));
             Vec::new()
         }
     };
@@ -217,7 +227,11 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
         .map(|c| c.text.clone())
         .or_else(|| h3_id.clone().filter(|s| !s.is_empty()));
     let Some(raw_id) = raw_id else {
-        let mut f = finding(Code::MissingField, name, "no reference id on the page; no record");
+        let mut f = finding(
+            Code::MissingField,
+            name,
+            "no reference id on the page; no record",
+        );
         f.severity = Severity::Error;
         findings.push(f);
         return ParseOutcome {
@@ -264,22 +278,38 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
             }
         });
     if url.is_none() {
-        findings.push(finding(Code::MissingField, name, "no link to the cable page in the table"));
+        findings.push(finding(
+            Code::MissingField,
+            name,
+            "no link to the cable page in the table",
+        ));
     }
 
     // Pre blocks.
     let search_from = table.unwrap_or(0);
     let blocks = pre_blocks(&html[search_from..]);
     if blocks.iter().any(|(_, closed)| !closed) {
-        findings.push(finding(Code::BrokenMarkup, name, "a <pre> block is not closed"));
+        findings.push(finding(
+            Code::BrokenMarkup,
+            name,
+            "a <pre> block is not closed",
+        ));
     }
     let (header_html, body_html) = match blocks.len() {
         0 => {
-            findings.push(finding(Code::MissingField, name, "no cable text (<pre> blocks)"));
+            findings.push(finding(
+                Code::MissingField,
+                name,
+                "no cable text (<pre> blocks)",
+            ));
             ("", "")
         }
         1 => {
-            findings.push(finding(Code::BrokenMarkup, name, "only one <pre> block; read as the body"));
+            findings.push(finding(
+                Code::BrokenMarkup,
+                name,
+                "only one <pre> block; read as the body",
+            ));
             ("", blocks[0].0)
         }
         n => {
@@ -305,7 +335,10 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
         findings.push(finding(
             Code::MalformedField,
             name,
-            format!("Created date {:?} cannot be read", created_original.as_deref().unwrap_or("")),
+            format!(
+                "Created date {:?} cannot be read",
+                created_original.as_deref().unwrap_or("")
+            ),
         ));
     }
     let dtg = dates::find_dtg(&header);
@@ -334,7 +367,10 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
 
     // Released.
     let released_original = cell(2).map(|c| c.text.clone());
-    let released = released_original.as_deref().and_then(dates::page_date).map(dates::ymd);
+    let released = released_original
+        .as_deref()
+        .and_then(dates::page_date)
+        .map(dates::ymd);
     match (&released_original, &released) {
         (None, _) => findings.push(finding(Code::MissingField, name, "no Released date")),
         (Some(r), None) => findings.push(finding(
@@ -386,7 +422,12 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
     let positions = text::redaction_runs(&full);
     let partial = header.contains(PARTIAL_EXTRACT) || body.contains(PARTIAL_EXTRACT);
     rec.redaction = Redaction {
-        status: if positions.is_empty() { "not-redacted" } else { "redacted" }.to_string(),
+        status: if positions.is_empty() {
+            "not-redacted"
+        } else {
+            "redacted"
+        }
+        .to_string(),
         runs: positions.len(),
         positions,
         partial_extract: partial,
