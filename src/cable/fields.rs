@@ -120,7 +120,6 @@ const NOT_STATIONS: &[&str] = &[
     "NOTAL",
     "AND",
     "OF",
-    "THE",
     "FOR",
     "IIR",
     "DTG",
@@ -325,13 +324,21 @@ fn cable_ids(item: &str, year: Option<i32>) -> Vec<String> {
         {
             continue;
         }
-        let station = &c[2];
-        let first = station.split([' ', '-']).next().unwrap_or("");
+        // Drop leading words that are not part of a station ("SEE STATE 123", "AND ROME 4").
+        let mut words: Vec<&str> = c[2].split(' ').collect();
+        while words.len() > 1
+            && matches!(
+                words[0],
+                "AND" | "OF" | "FOR" | "SEE" | "ALSO" | "IN" | "TO" | "THE"
+            )
+            && !(words[0] == "THE" && words[1] == "HAGUE")
+        {
+            words.remove(0);
+        }
+        let first = words[0].split('-').next().unwrap_or("");
         if NOT_STATIONS.contains(&first) {
             continue;
         }
-        // Drop leading words that are not part of a station (e.g. "SEE STATE 123").
-        let words: Vec<&str> = station.split(' ').collect();
         let station_joined: String = words.concat();
         let letters = station_joined.chars().filter(|ch| *ch != '-').count();
         let aliased = id::canonical_station(&station_joined.replace('-', ""));
@@ -361,24 +368,61 @@ fn cable_ids(item: &str, year: Option<i32>) -> Vec<String> {
     ids
 }
 
+static TRAILING_SIGNER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?:[.!?"')\]*]|\s{2}|\bcfm)\s+([A-Z][A-Z'\-]{2,}(?: [A-Z][A-Z'\-]{2,})?)\s*$"#)
+        .expect("valid regex")
+});
+static SKIP_TAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:NNNN|BT|#.*|[^A-Za-z0-9]+|\d{1,2}/\d{1,2}/\d{2,4}|\d{4}[A-Z]+\d+ - Classification:.*)$")
+        .expect("valid regex")
+});
+
+/// Drops redaction marks from a signature and collapses a doubled name.
+fn clean_name(s: &str) -> String {
+    let mut words: Vec<&str> = s
+        .split_whitespace()
+        .filter(|w| !(w.len() >= 5 && w.chars().all(|ch| ch == 'X')))
+        .collect();
+    words.dedup();
+    words.join(" ")
+}
+
 /// The signature: the last line of the body that is one to three capitalised words (e.g.
-/// `LUNSTEAD`, `RICE`, `CLINTON`), skipping trailing blank lines and end markers.
+/// `LUNSTEAD`, `RICE`, `McCaw`), skipping trailing blank lines, classification banners and end
+/// markers; or, in flattened texts, an all-capitals name ending the last line after a sentence
+/// end or a wide gap (`... in Parliament.   BLAKEMAN`).
 pub(super) fn signers(body: &str) -> Vec<String> {
     for line in body.lines().rev().take(12) {
         let t = line.trim();
-        if t.is_empty() || t == "NNNN" || t == "BT" || t.starts_with('#') || is_banner(t) {
+        if t.is_empty() || SKIP_TAIL.is_match(t) || is_banner(t) {
             continue;
         }
         let t = t.trim_end_matches(['.', ',']);
         let upper_letters = t.chars().filter(|c| c.is_ascii_uppercase()).count();
         let letters = t.chars().filter(|c| c.is_alphabetic()).count();
+        let words = t.split_whitespace().count();
+        let up = t.to_ascii_uppercase();
+        let sentence_word = t
+            .split_whitespace()
+            .any(|w| w.len() > 2 && w.ends_with('.'));
         if SIGNER_RE.is_match(t)
-            && upper_letters * 2 > letters
+            && !sentence_word
+            && (upper_letters * 2 > letters || words == 1)
             && letters >= 3
-            && !NOT_SIGNERS.contains(&t)
-            && !t.starts_with("END ")
+            && !NOT_SIGNERS.contains(&up.as_str())
+            && !up.starts_with("END ")
         {
-            return vec![t.to_string()];
+            let name = clean_name(t);
+            if !name.is_empty() {
+                return vec![name];
+            }
+        }
+        if let Some(c) = TRAILING_SIGNER.captures(line.trim_end()) {
+            let name = clean_name(&c[1]);
+            if !name.is_empty() && !NOT_SIGNERS.contains(&name.as_str()) && !name.starts_with("END")
+            {
+                return vec![name];
+            }
         }
         return Vec::new();
     }
@@ -403,6 +447,11 @@ mod tests {
             vec!["07TALLINN366", "LEE-GOLDSTEIN EMAIL 05/11/07"]
         );
         assert_eq!(references("LA PAZ 2974", Some(2007)), vec!["07LAPAZ2974"]);
+        assert_eq!(
+            references("2002 THE HAGUE 03525", Some(2003)),
+            vec!["02THEHAGUE3525"]
+        );
+        assert_eq!(references("SEE STATE 5", Some(2003)), vec!["03STATE5"]);
         assert_eq!(references("MADRID 000025", Some(2010)), vec!["10MADRID25"]);
         assert_eq!(
             references(
@@ -438,5 +487,17 @@ mod tests {
         assert_eq!(f.references, vec!["10ALGIERS15"]);
         assert_eq!(f.caveats, vec!["SIPDIS", "NOFORN"]);
         assert_eq!(f.signers, vec!["PEARCE"]);
+        assert_eq!(signers("in Parliament.   BLAKEMAN"), vec!["BLAKEMAN"]);
+        assert_eq!(signers("x\nMCDONALD\n CONFIDENTIAL\n>"), vec!["MCDONALD"]);
+        assert_eq!(signers("x\nBASSETT \n \n1/21/2009"), vec!["BASSETT"]);
+        assert_eq!(
+            signers("Website: http://x/index. cfm TUTTLE"),
+            vec!["TUTTLE"]
+        );
+        assert_eq!(signers("in the CIS.\nMcCaw"), vec!["McCaw"]);
+        assert!(signers("worth taking.").is_empty());
+        assert!(signers("support and expertise. End Comment.").is_empty());
+        assert!(signers("the UN").is_empty());
+        assert_eq!(signers("Website. XXXXXXXXXXXX TUTTLE"), vec!["TUTTLE"]);
     }
 }
