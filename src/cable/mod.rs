@@ -8,9 +8,11 @@ use crate::finding::Finding;
 use crate::provenance::{Redaction, Source, SourceHints};
 use serde::{Deserialize, Serialize};
 
+mod dates;
+mod fields;
 pub mod id;
 mod mirror;
-mod text;
+pub mod text;
 mod wikileaks;
 
 /// The schema name written into every record.
@@ -111,7 +113,8 @@ pub fn parse(bytes: &[u8], name: &str, hints: &SourceHints) -> ParseOutcome {
     outcome
 }
 
-/// Detects the format from the first bytes of a page.
+/// Detects the format from the first bytes of a page. A UTF-8 byte order mark and leading
+/// whitespace are skipped, and the markers are matched without regard to ASCII case.
 pub fn detect(bytes: &[u8]) -> Option<Format> {
     if wikileaks::looks_like(bytes) {
         Some(Format::WikileaksPage)

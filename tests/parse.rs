@@ -1,0 +1,718 @@
+//! The cable page readers against real pages in `../shared/cables` and `../shared/seed`.
+//!
+//! The shared data is never copied into the repository; when it is missing these tests say so
+//! loudly on stderr and pass without checking anything.
+
+use cablekeep::Severity;
+use cablekeep::cable::{self, CableRecord, ParseOutcome};
+use cablekeep::provenance::SourceHints;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared");
+
+fn shared(rel: &str) -> Option<PathBuf> {
+    let p = Path::new(SHARED).join(rel);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!(
+            "\n!!!!! SKIPPED: shared test data {} is missing; this test checked nothing !!!!!\n",
+            p.display()
+        );
+        None
+    }
+}
+
+fn parse_file(path: &Path) -> ParseOutcome {
+    let bytes = std::fs::read(path).expect("read page");
+    cable::parse(&bytes, &path.display().to_string(), &SourceHints::default())
+}
+
+fn html_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read dir") {
+            let p = e.expect("dir entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "html") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn record_ok(path: &Path) -> CableRecord {
+    let out = parse_file(path);
+    let errors: Vec<_> = out
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect();
+    assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+    out.record
+        .unwrap_or_else(|| panic!("{}: no record ({:?})", path.display(), out.findings))
+}
+
+#[test]
+fn every_real_page_gives_a_record() {
+    let Some(dev) = shared("cables/dev/cable") else {
+        return;
+    };
+    let Some(versions) = shared("cables/versions") else {
+        return;
+    };
+    let Some(seed) = shared("seed/000_29c34ead04328ea5.txt") else {
+        return;
+    };
+    let dev_files = html_files(&dev);
+    let version_files = html_files(&versions);
+    assert_eq!(dev_files.len(), 400);
+    assert_eq!(version_files.len(), 36);
+    let mut with_findings = 0;
+    for p in dev_files.iter().chain(&version_files) {
+        let r = record_ok(p);
+        assert_eq!(r.schema, cable::RECORD_SCHEMA);
+        assert_eq!(r.source.format.as_deref(), Some("wikileaks-page"));
+        assert_eq!(r.source.publisher.as_deref(), Some("WikiLeaks"));
+        assert_eq!(r.source.encoding.as_deref(), Some("utf-8"));
+        let url = r.source.url.as_deref().expect("url");
+        assert!(url.starts_with("https://wikileaks.org/cable/"), "{url}");
+        // The page's file name is the id as the page gives it.
+        let stem = p.file_stem().unwrap().to_str().unwrap();
+        if !p.starts_with(&versions) {
+            assert_eq!(r.id_original.as_deref().unwrap_or(&r.id), stem);
+            assert!(url.ends_with(&format!("/{stem}.html")), "{url}");
+        }
+        assert!(
+            r.source
+                .site_build
+                .as_deref()
+                .is_some_and(|b| b.parse::<u32>().is_ok())
+        );
+        assert!(!r.text.is_empty(), "{}: empty text", p.display());
+        assert!(
+            !r.text.contains("&#x000A;") && !r.text.contains("<a "),
+            "{}",
+            p.display()
+        );
+        assert!(!r.text.contains('¶'), "{}: ¶ left in text", p.display());
+        let c = r.created.as_deref().expect("created");
+        assert!(
+            c.len() == 10 || (c.len() == 20 && c.ends_with(":00Z")),
+            "{c}"
+        );
+        assert_eq!(r.redaction.runs, r.redaction.positions.len());
+        let chars: Vec<char> = r.text.chars().collect();
+        for run in &r.redaction.positions {
+            assert!(run.len >= 5);
+            assert!(
+                chars[run.offset..run.offset + run.len]
+                    .iter()
+                    .all(|c| *c == 'X')
+            );
+        }
+        if !parse_file(p).findings.is_empty() {
+            with_findings += 1;
+        }
+    }
+    eprintln!("{with_findings} of 436 pages have warnings");
+    record_ok(&seed);
+}
+
+/// Reads a CSV file with a header row (RFC 4180 quoting) into maps.
+fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).expect("read csv");
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, '\r') => {}
+            (false, c) => field.push(c),
+        }
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    let header = rows.remove(0);
+    rows.into_iter()
+        .map(|r| header.iter().cloned().zip(r).collect())
+        .collect()
+}
+
+fn norm(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The first line of the body's TAGS field, if any.
+fn tags_line(text: &str) -> Option<&str> {
+    text.lines().find(|l| {
+        let t = l.trim_start();
+        t.starts_with("TAGS") || t.starts_with("TAG:") || t.starts_with("TAG ")
+    })
+}
+
+#[test]
+fn dev_pages_agree_with_wikileaks_index() {
+    let Some(meta) = shared("cables/dev/metadata.csv") else {
+        return;
+    };
+    let dev = meta.parent().unwrap().to_path_buf();
+    let rows = read_csv(&meta);
+    assert_eq!(rows.len(), 400);
+    let mut agree: HashMap<&str, (usize, usize)> = HashMap::new();
+    let mut disagreements: Vec<String> = Vec::new();
+    let mut check = |field: &'static str, id: &str, ok: bool, mine: String, theirs: &str| {
+        let e = agree.entry(field).or_default();
+        e.1 += 1;
+        if ok {
+            e.0 += 1;
+        } else {
+            disagreements.push(format!("{field:14} {id:28} ours={mine:?} index={theirs:?}"));
+        }
+    };
+    let mut unlisted = Vec::new();
+    let mut no_index_tags = 0;
+    for row in &rows {
+        let id = row["ref_id"].as_str();
+        let r = record_ok(&dev.join(&row["path"]));
+        // Cables WikiLeaks withdrew are in no index page: nothing to compare with.
+        if row["index_created"].is_empty() {
+            unlisted.push(id);
+            continue;
+        }
+        let created = r.created.clone().unwrap_or_default();
+        check(
+            "created",
+            id,
+            created.get(..10) == Some(row["index_created"].as_str()),
+            created.clone(),
+            &row["index_created"],
+        );
+        let released = r.released.clone().unwrap_or_default();
+        check(
+            "released",
+            id,
+            released == row["index_released"],
+            released,
+            &row["index_released"],
+        );
+        let class = r.classification.clone().unwrap_or_default();
+        check(
+            "classification",
+            id,
+            class == row["index_classification"],
+            class,
+            &row["index_classification"],
+        );
+        let origin = r.origin.clone().unwrap_or_default();
+        check(
+            "origin",
+            id,
+            origin == row["index_origin"],
+            origin,
+            &row["index_origin"],
+        );
+        // The index subject is cut at the first line break, drops a leading "(" or "[" (as in
+        // "S) SPAIN: ..." for "(S) SPAIN: ...") and sometimes keeps a "<br>": ours must start
+        // with it once those index quirks are undone.
+        let subject = r.subject.clone().unwrap_or_default();
+        let ours = norm(subject.trim_start_matches(['(', '[']));
+        let theirs = norm(&row["index_subject"].replace("<br>", " "));
+        let theirs = theirs.trim_start_matches(['(', '[']);
+        let ok = if theirs.is_empty() {
+            ours.is_empty()
+        } else {
+            ours.starts_with(theirs)
+        };
+        check("subject", id, ok, subject, &row["index_subject"]);
+        if let Some(first_line) = tags_line(&r.text) {
+            // WikiLeaks' tag index lists only the tags linked on the TAGS line's first line.
+            if row["index_tags"].is_empty() {
+                no_index_tags += 1;
+                continue;
+            }
+            let ours: BTreeSet<String> = r
+                .tags
+                .iter()
+                .flat_map(|t| t.split_whitespace())
+                .map(str::to_string)
+                .collect();
+            let theirs: BTreeSet<String> = row["index_tags"]
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+            let on_first_line: BTreeSet<String> = ours
+                .iter()
+                .filter(|t| {
+                    first_line
+                        .split(|c: char| c == ',' || c.is_whitespace())
+                        .any(|w| w == t.as_str())
+                })
+                .cloned()
+                .collect();
+            let ok = ours == theirs || (theirs.is_subset(&ours) && on_first_line == theirs);
+            check("tags", id, ok, r.tags.join(" "), &row["index_tags"]);
+        }
+    }
+    eprintln!("not compared (in no index page): {unlisted:?}");
+    eprintln!("tags not compared (the index lists no tags for the cable): {no_index_tags}");
+    for d in &disagreements {
+        eprintln!("disagree: {d}");
+    }
+    let mut failed = Vec::new();
+    for (field, min) in [
+        ("created", 99.5),
+        ("released", 99.5),
+        ("classification", 99.5),
+        ("origin", 99.5),
+        ("subject", 98.0),
+        ("tags", 98.0),
+    ] {
+        let (ok, n) = agree[field];
+        let pct = 100.0 * ok as f64 / n as f64;
+        eprintln!("agreement {field:14} {ok:3}/{n:3} = {pct:6.2} % (threshold {min} %)");
+        if pct < min {
+            failed.push(field);
+        }
+    }
+    assert!(failed.is_empty(), "agreement below threshold: {failed:?}");
+}
+
+#[test]
+fn seed_mirror_page() {
+    let Some(seed) = shared("seed/000_29c34ead04328ea5.txt") else {
+        return;
+    };
+    let out = parse_file(&seed);
+    assert!(out.findings.is_empty(), "{:?}", out.findings);
+    let r = out.record.expect("record");
+    assert_eq!(r.schema, cable::RECORD_SCHEMA);
+    assert_eq!(r.id, "05ALMATY4285");
+    assert_eq!(r.id_original, None);
+    // The partial extract has no routing header, so no DTG: the page's own time is used.
+    assert_eq!(r.created.as_deref(), Some("2005-12-02T10:59:00Z"));
+    assert_eq!(r.created_original.as_deref(), Some("2005-12-02 10:59:00"));
+    assert_eq!(r.released.as_deref(), Some("2011-10-04"));
+    assert_eq!(r.origin.as_deref(), Some("US Office Almaty"));
+    assert_eq!(
+        r.classification.as_deref(),
+        Some("UNCLASSIFIED//FOR OFFICIAL USE ONLY")
+    );
+    assert_eq!(r.caveats, vec!["FOR OFFICIAL USE ONLY", "SIPDIS"]);
+    assert_eq!(r.tags, vec!["PGOV", "KZ", "2005 Election"]);
+    assert_eq!(
+        r.subject.as_deref(),
+        Some("KAZAKHSTAN: PRESIDENTIAL ELECTION ROUNDUP, DECEMBER 2")
+    );
+    assert_eq!(r.references, vec!["05ALMATY4171"]);
+    assert_eq!(r.signers, vec!["ORDWAY"]);
+    assert!(r.redaction.partial_extract);
+    assert_eq!(
+        r.redaction.statement.as_deref(),
+        Some("This cable was not redacted by Wikileaks.")
+    );
+    assert_eq!(r.redaction.status, "not-redacted");
+    assert_eq!(r.redaction.runs, 0);
+    assert_eq!(r.source.publisher.as_deref(), Some("cablebrowser-2"));
+    assert_eq!(r.source.released.as_deref(), Some("2011-10-04"));
+    assert_eq!(r.source.released_original.as_deref(), Some("2011-10-04"));
+    assert_eq!(
+        r.source.upstream_url.as_deref(),
+        Some("https://wikileaks.org/cable/2005/12/05ALMATY4285.html")
+    );
+    assert_eq!(r.source.format.as_deref(), Some("mirror-text"));
+    assert_eq!(r.source.encoding.as_deref(), Some("utf-8"));
+    assert!(
+        r.text.starts_with("UNCLAS  ALMATY 004285"),
+        "{:?}",
+        &r.text[..40]
+    );
+    assert!(r.text.trim_end().ends_with("ORDWAY"));
+    assert!(!r.text.contains("Latest source of this page"));
+    assert!(!r.text.contains("Identifier:"));
+}
+
+#[test]
+fn wikileaks_page_fields() {
+    let Some(p) = shared("cables/dev/cable/2010/01/10ALGIERS20.html") else {
+        return;
+    };
+    let out = parse_file(&p);
+    assert!(out.findings.is_empty(), "{:?}", out.findings);
+    let r = out.record.unwrap();
+    assert_eq!(r.id, "10ALGIERS20");
+    // DTG "O 061738Z JAN 10"; the page says 17:05 (minutes = 12-hour hour).
+    assert_eq!(r.created.as_deref(), Some("2010-01-06T17:38:00Z"));
+    assert_eq!(r.created_original.as_deref(), Some("2010-01-06 17:05"));
+    assert_eq!(r.released.as_deref(), Some("2010-12-06"));
+    assert_eq!(
+        r.source.released_original.as_deref(),
+        Some("2010-12-06 21:09")
+    );
+    // The link's title says secret//noforn too here, but the text is what counts.
+    assert_eq!(r.classification.as_deref(), Some("SECRET//NOFORN"));
+    assert_eq!(r.caveats, vec!["NOFORN", "SIPDIS"]);
+    assert_eq!(r.origin.as_deref(), Some("Embassy Algiers"));
+    assert_eq!(r.tags, vec!["PGOV", "PREL", "MOPS", "PINR", "AG", "US"]);
+    assert_eq!(
+        r.subject.as_deref(),
+        Some("ALGERIA STRONGLY PROTESTS TSA LISTING")
+    );
+    assert_eq!(r.references, vec!["10ALGIERS15"]);
+    assert_eq!(
+        r.source.url.as_deref(),
+        Some("https://wikileaks.org/cable/2010/01/10ALGIERS20.html")
+    );
+    assert_eq!(r.source.site_build.as_deref(), Some("6693"));
+    assert!(r.text.starts_with("VZCZCXYZ0008\nOO RUEHWEB\n"));
+    assert!(r.text.contains("\n1. (S/NF) MFA Americas"));
+    assert_eq!(r.redaction.status, "not-redacted");
+}
+
+#[test]
+fn malformed_page_id_is_canonicalised() {
+    let Some(dev) = shared("cables/dev/cable") else {
+        return;
+    };
+    let malformed: Vec<PathBuf> = html_files(&dev)
+        .into_iter()
+        .filter(|p| {
+            p.file_stem().unwrap().to_str().unwrap().contains("SECTION")
+                || p.file_stem().unwrap().to_str().unwrap().contains("EFTO")
+                || p.file_stem().unwrap().to_str().unwrap().contains("ECTION")
+        })
+        .collect();
+    assert!(!malformed.is_empty());
+    for p in malformed {
+        let out = parse_file(&p);
+        let r = out.record.unwrap();
+        let stem = p.file_stem().unwrap().to_str().unwrap();
+        assert_eq!(r.id_original.as_deref(), Some(stem));
+        assert_ne!(r.id, stem);
+        assert!(
+            !r.id.contains("SECTION") && !r.id.contains("EFTO"),
+            "{}",
+            r.id
+        );
+        assert!(
+            out.findings
+                .iter()
+                .any(|f| f.code == cablekeep::Code::MalformedId)
+        );
+    }
+}
+
+#[test]
+fn partial_extract_pages() {
+    let Some(p) = shared("cables/dev/cable/2000/11/00HARARE6677.html") else {
+        return;
+    };
+    let r = record_ok(&p);
+    assert!(r.redaction.partial_extract);
+    // "291359Z Nov 00" in the header.
+    assert_eq!(r.created.as_deref(), Some("2000-11-29T13:59:00Z"));
+}
+
+#[test]
+fn versions_lose_redactions() {
+    let Some(dir) = shared("cables/versions/06MADRID76") else {
+        return;
+    };
+    let files = html_files(&dir);
+    assert_eq!(files.len(), 2);
+    let v1 = record_ok(&files[0]);
+    let v2 = record_ok(&files[1]);
+    assert!(
+        files[0]
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("v1_")
+    );
+    assert_eq!(v1.id, "06MADRID76");
+    assert_eq!(v1.redaction.runs, 1);
+    assert_eq!(v1.redaction.status, "redacted");
+    assert_eq!(v2.redaction.runs, 0);
+    assert_eq!(v2.redaction.status, "not-redacted");
+    assert!(v2.redaction.runs < v1.redaction.runs);
+    assert_ne!(v1.text, v2.text);
+
+    // versions.csv's change types say which builds lost or gained redactions (its run counts
+    // are a quick script's and count differently: only 12-X runs, a 24-X run as two).
+    let Some(csv) = shared("cables/versions/versions.csv") else {
+        return;
+    };
+    let versions = dir.parent().unwrap();
+    let rows = read_csv(&csv);
+    let mut checked = 0;
+    for pair in rows.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if a["ref_id"] != b["ref_id"] {
+            continue;
+        }
+        let ra = record_ok(&versions.join(&a["file"]));
+        let rb = record_ok(&versions.join(&b["file"]));
+        assert_eq!(ra.id, rb.id);
+        match b["derived_change_vs_previous"].as_str() {
+            "less_redaction" => {
+                assert!(rb.redaction.runs < ra.redaction.runs, "{}", b["file"]);
+                checked += 1;
+            }
+            "more_redaction" => {
+                assert!(rb.redaction.runs > ra.redaction.runs, "{}", b["file"]);
+                checked += 1;
+            }
+            _ => {}
+        }
+    }
+    eprintln!("{checked} redaction changes between versions checked");
+    assert!(checked >= 10);
+}
+
+#[test]
+fn detect_is_robust() {
+    use cable::{Format, detect};
+    let page = b"<html><head><title>Cable Viewer</title></head></html>";
+    assert_eq!(detect(page), Some(Format::WikileaksPage));
+    let mut bom = b"\xEF\xBB\xBF \n".to_vec();
+    bom.extend_from_slice(b"<HTML><TITLE>CABLE VIEWER</TITLE>");
+    assert_eq!(detect(&bom), Some(Format::WikileaksPage));
+    assert_eq!(
+        detect(b"\xEF\xBB\xBF\r\nus EMBASSY cable - 05X1\n"),
+        Some(Format::MirrorText)
+    );
+    assert_eq!(detect(b"hello"), None);
+    assert_eq!(detect(b""), None);
+}
+
+#[test]
+fn broken_pages_give_findings_not_panics() {
+    let out = cable::parse(
+        b"<title>Cable Viewer</title> nothing",
+        "x",
+        &SourceHints::default(),
+    );
+    assert!(out.record.is_none());
+    assert!(out.findings.iter().any(|f| f.severity == Severity::Error));
+
+    let Some(p) = shared("cables/dev/cable/2010/01/10ALGIERS20.html") else {
+        return;
+    };
+    let bytes = std::fs::read(&p).unwrap();
+    let s = String::from_utf8(bytes.clone()).unwrap();
+    // No closing </pre>.
+    let cut = s.rfind("</pre>").unwrap();
+    let broken = format!("{}{}", &s[..cut], &s[cut + 6..]);
+    let out = cable::parse(broken.as_bytes(), "x", &SourceHints::default());
+    assert!(out.record.is_some());
+    assert!(
+        out.findings
+            .iter()
+            .any(|f| f.code == cablekeep::Code::BrokenMarkup)
+    );
+    // Invalid UTF-8.
+    let mut bad = bytes.clone();
+    let at = s.find("ALGERIA STRONGLY").unwrap();
+    bad[at] = 0xFF;
+    let out = cable::parse(&bad, "x", &SourceHints::default());
+    assert!(out.record.is_some());
+    assert!(
+        out.findings
+            .iter()
+            .any(|f| f.code == cablekeep::Code::BadEncoding)
+    );
+    // Truncated before the table.
+    let t = s.find("<table class='cable'>").unwrap();
+    let out = cable::parse(&bytes[..t], "x", &SourceHints::default());
+    assert!(
+        out.findings
+            .iter()
+            .any(|f| f.code == cablekeep::Code::MissingField)
+    );
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sample_pages() -> Vec<Vec<u8>> {
+        let mut pages = Vec::new();
+        for rel in [
+            "cables/dev/cable/2010/01/10ALGIERS20.html",
+            "cables/dev/cable/2000/11/00HARARE6677.html",
+            "cables/dev/cable/1966/12/66BUENOSAIRES2481.html",
+            "seed/000_29c34ead04328ea5.txt",
+        ] {
+            let p = Path::new(SHARED).join(rel);
+            if let Ok(b) = std::fs::read(&p) {
+                pages.push(b);
+            }
+        }
+        if pages.is_empty() {
+            eprintln!("\n!!!!! shared pages missing: fuzzing synthetic pages only !!!!!\n");
+            pages.push(b"<title>Cable Viewer</title><table class='cable'><tr><td><a href='/cable/2010/01/10X1.html'>10X1</a></td></tr></table><pre>R 131429Z JAN 10</pre><pre>TAGS: A\nSUBJECT: B\n</pre>".to_vec());
+            pages.push(b"US embassy cable - 05X1\n\nIdentifier: 05X1\nCreated: 2005-12-02 10:59:00\n\nbody\n\nLatest source of this page is m, released 2011-10-04".to_vec());
+        }
+        pages
+    }
+
+    static PAGES: std::sync::LazyLock<Vec<Vec<u8>>> = std::sync::LazyLock::new(sample_pages);
+
+    const INSERTS: &[&[u8]] = &[
+        b"<pre>",
+        b"</pre>",
+        b"<td>",
+        b"</td>",
+        b"<a href='",
+        b"&#x",
+        b"&",
+        b"<",
+        b"\xFF",
+        b"\xE2\x82",
+        b"SUBJECT:",
+        b"TAGS:",
+        b"REF: A. 08 MADRID 000025 B. ",
+        b"XXXXXXXXXXXX",
+        b"Viewing cable ",
+        b"Identifier: ",
+        b"Latest source of this page is ",
+        b"\n",
+        b"311299Z FEB 99",
+        b"<table class='cable'>",
+        b"</table>",
+    ];
+
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        Truncate(usize),
+        Flip(usize, u8),
+        Insert(usize, usize),
+        Delete(usize, usize),
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        prop_oneof![
+            any::<usize>().prop_map(Mutation::Truncate),
+            (any::<usize>(), any::<u8>()).prop_map(|(a, b)| Mutation::Flip(a, b)),
+            (any::<usize>(), 0..INSERTS.len()).prop_map(|(a, b)| Mutation::Insert(a, b)),
+            (any::<usize>(), 0usize..5000).prop_map(|(a, b)| Mutation::Delete(a, b)),
+        ]
+    }
+
+    fn apply(page: &mut Vec<u8>, m: &Mutation) {
+        if page.is_empty() {
+            return;
+        }
+        match *m {
+            Mutation::Truncate(at) => page.truncate(at % page.len()),
+            Mutation::Flip(at, b) => {
+                let i = at % page.len();
+                page[i] ^= b;
+            }
+            Mutation::Insert(at, which) => {
+                let i = at % (page.len() + 1);
+                page.splice(i..i, INSERTS[which].iter().copied());
+            }
+            Mutation::Delete(at, n) => {
+                let i = at % page.len();
+                let end = (i + n).min(page.len());
+                page.drain(i..end);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+            let out = cable::parse(&bytes, "fuzz", &SourceHints::default());
+            prop_assert!(out.record.is_some() || !out.findings.is_empty());
+        }
+
+        #[test]
+        fn prefixed_arbitrary_bytes_never_panic(
+            which in 0usize..2,
+            bytes in proptest::collection::vec(any::<u8>(), 0..4096),
+        ) {
+            let mut page = if which == 0 {
+                b"<title>Cable Viewer</title>".to_vec()
+            } else {
+                b"US embassy cable - ".to_vec()
+            };
+            page.extend_from_slice(&bytes);
+            let out = cable::parse(&page, "fuzz", &SourceHints::default());
+            prop_assert!(out.record.is_some() || !out.findings.is_empty());
+        }
+
+        #[test]
+        fn mutated_real_pages_never_panic(
+            which in any::<usize>(),
+            muts in proptest::collection::vec(mutation(), 1..6),
+        ) {
+            let mut page = PAGES[which % PAGES.len()].clone();
+            for m in &muts {
+                apply(&mut page, m);
+            }
+            let out = cable::parse(&page, "fuzz", &SourceHints::default());
+            if let Some(r) = &out.record {
+                let n = r.text.chars().count();
+                for run in &r.redaction.positions {
+                    prop_assert!(run.offset + run.len <= n);
+                }
+            }
+        }
+    }
+}
+
+/// Throughput over the dev pages; meaningful in release mode:
+/// `cargo test --release --test tests parse::throughput -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn throughput() {
+    let Some(dev) = shared("cables/dev/cable") else {
+        return;
+    };
+    let pages: Vec<Vec<u8>> = html_files(&dev)
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    let bytes: usize = pages.iter().map(Vec::len).sum();
+    let rounds = 10;
+    let start = std::time::Instant::now();
+    let mut n = 0usize;
+    for _ in 0..rounds {
+        for p in &pages {
+            let out = cable::parse(p, "x", &SourceHints::default());
+            n += out.record.is_some() as usize;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "throughput: {n} pages in {secs:.2} s = {:.0} pages/s, {:.0} MB/s (one core)",
+        n as f64 / secs,
+        (bytes * rounds) as f64 / secs / 1e6
+    );
+}
