@@ -41,7 +41,12 @@ pub struct CableChange {
 }
 
 impl CableChange {
-    fn new(id: &str, added: Vec<String>, removed: Vec<String>, comparisons: Vec<ContentChange>) -> Self {
+    fn new(
+        id: &str,
+        added: Vec<String>,
+        removed: Vec<String>,
+        comparisons: Vec<ContentChange>,
+    ) -> Self {
         let has = |r: &str| comparisons.iter().any(|c| c.redaction == r);
         let redaction = match (has("gained"), has("lost")) {
             (true, true) => "gained-and-lost",
@@ -109,24 +114,32 @@ pub fn diff(store: &Store, collection: &str, from: u32, to: u32) -> Result<Versi
             None => {
                 let added: Vec<String> = line.captures.iter().map(|c| c.name.clone()).collect();
                 let comparisons = consecutive(&to_archive, line, |_| true)?;
-                out.added.push(CableChange::new(id, added, Vec::new(), comparisons));
+                out.added
+                    .push(CableChange::new(id, added, Vec::new(), comparisons));
             }
             Some(before) => {
-                let names = |l: &IndexLine| l.captures.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+                let names = |l: &IndexLine| {
+                    l.captures
+                        .iter()
+                        .map(|c| c.name.clone())
+                        .collect::<Vec<_>>()
+                };
                 let (was, is) = (names(before), names(line));
                 if was == is {
                     out.unchanged += 1;
                     continue;
                 }
                 let added: Vec<String> = is.iter().filter(|n| !was.contains(n)).cloned().collect();
-                let removed: Vec<String> = was.iter().filter(|n| !is.contains(n)).cloned().collect();
+                let removed: Vec<String> =
+                    was.iter().filter(|n| !is.contains(n)).cloned().collect();
                 let mut comparisons = consecutive(&to_archive, line, |c| added.contains(&c.name))?;
                 if let (Some(a), Some(b)) = (before.current(), line.current()) {
                     if removed.contains(&a.name) {
                         comparisons.push(compare(&from_archive, a, &to_archive, b)?);
                     }
                 }
-                out.changed.push(CableChange::new(id, added, removed, comparisons));
+                out.changed
+                    .push(CableChange::new(id, added, removed, comparisons));
             }
         }
     }
@@ -134,7 +147,11 @@ pub fn diff(store: &Store, collection: &str, from: u32, to: u32) -> Result<Versi
 }
 
 /// Compares each pair of consecutive captures of a cable where `is_new` holds for either side.
-fn consecutive(archive: &OpenArchive, line: &IndexLine, is_new: impl Fn(&CaptureRef) -> bool) -> Result<Vec<ContentChange>> {
+fn consecutive(
+    archive: &OpenArchive,
+    line: &IndexLine,
+    is_new: impl Fn(&CaptureRef) -> bool,
+) -> Result<Vec<ContentChange>> {
     line.captures
         .windows(2)
         .filter(|pair| is_new(&pair[0]) || is_new(&pair[1]))

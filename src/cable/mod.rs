@@ -8,7 +8,7 @@ use crate::finding::Finding;
 use crate::provenance::{Redaction, Source, SourceHints};
 use serde::{Deserialize, Serialize};
 
-mod dates;
+use crate::time::dtg as dates;
 mod fields;
 pub mod id;
 mod mirror;

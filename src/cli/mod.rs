@@ -843,22 +843,35 @@ fn print_diff(d: &VersionDiff) -> Result<()> {
             match c.redaction.as_str() {
                 "gained" => parts.push(format!("redactions added ({} runs)", runs(c))),
                 "lost" => parts.push(format!("redactions removed ({} runs)", runs(c))),
-                "gained-and-lost" => parts.push(format!("redactions added and removed ({} runs)", runs(c))),
+                "gained-and-lost" => {
+                    parts.push(format!("redactions added and removed ({} runs)", runs(c)))
+                }
                 "moved" => parts.push("redactions moved".to_string()),
                 _ => {}
             }
             if c.text_changed {
-                let (added, removed) = c.comparisons.iter().fold((0, 0), |(a, r), x| (a + x.lines_added, r + x.lines_removed));
+                let (added, removed) = c
+                    .comparisons
+                    .iter()
+                    .fold((0, 0), |(a, r), x| (a + x.lines_added, r + x.lines_removed));
                 parts.push(format!("text changed (+{added} -{removed} lines)"));
             }
-            let mut fields: Vec<&str> = c.comparisons.iter().flat_map(|x| x.fields.iter().map(|f| f.field.as_str())).collect();
+            let mut fields: Vec<&str> = c
+                .comparisons
+                .iter()
+                .flat_map(|x| x.fields.iter().map(|f| f.field.as_str()))
+                .collect();
             fields.sort_unstable();
             fields.dedup();
             if !fields.is_empty() {
                 parts.push(format!("fields: {}", fields.join(", ")));
             }
             if sign == "~" {
-                parts.push(format!("{} capture(s) added, {} removed", c.captures_added.len(), c.captures_removed.len()));
+                parts.push(format!(
+                    "{} capture(s) added, {} removed",
+                    c.captures_added.len(),
+                    c.captures_removed.len()
+                ));
             } else if c.captures_added.len() > 1 {
                 parts.push(format!("{} captures", c.captures_added.len()));
             }

@@ -1,5 +1,7 @@
 //! Time: the only module that uses chrono. Every time cablekeep writes is UTC.
 
+pub(crate) mod dtg;
+
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
 /// The current time, or the time in `SOURCE_DATE_EPOCH` when that is set (the reproducible-builds

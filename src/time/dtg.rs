@@ -1,5 +1,5 @@
-//! Date helpers for the page readers (the project keeps chrono behind `src/time.rs`; these are
-//! to move there).
+//! Cable dates: the header date-time group (`DDHHMMZ MON YY`) and the page date fields, for
+//! the page readers. Kept here because chrono is used by the `time` module only.
 
 use chrono::{Datelike, NaiveDate};
 use regex::Regex;
@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 /// A date-time group of a cable header, e.g. `R 131429Z JAN 10` or `291359Z Nov 00`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Dtg {
+pub(crate) struct Dtg {
     pub date: NaiveDate,
     pub hour: u32,
     pub minute: u32,
@@ -32,7 +32,7 @@ static DTG_RE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Finds the first valid date-time group in `text`. Two-digit years 66–99 are 19xx, others
 /// 20xx.
-pub(super) fn find_dtg(text: &str) -> Option<Dtg> {
+pub(crate) fn find_dtg(text: &str) -> Option<Dtg> {
     for c in DTG_RE.captures_iter(text) {
         let day: u32 = c[1].parse().ok()?;
         let hour: u32 = c[2].parse().ok()?;
@@ -65,14 +65,14 @@ fn month_number(m: &str) -> Option<u32> {
 }
 
 /// Parses the leading `YYYY-MM-DD` of a page date such as `2010-01-13 14:02`.
-pub(super) fn page_date(s: &str) -> Option<NaiveDate> {
+pub(crate) fn page_date(s: &str) -> Option<NaiveDate> {
     let s = s.trim();
     let d = s.get(..10)?;
     NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()
 }
 
 /// Parses `YYYY-MM-DD HH:MM[:SS]` into `YYYY-MM-DDTHH:MM:SSZ`.
-pub(super) fn page_datetime(s: &str) -> Option<String> {
+pub(crate) fn page_datetime(s: &str) -> Option<String> {
     let s = s.trim();
     let dt = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
         .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M"))
@@ -81,17 +81,17 @@ pub(super) fn page_datetime(s: &str) -> Option<String> {
 }
 
 /// `YYYY-MM-DD`.
-pub(super) fn ymd(d: NaiveDate) -> String {
+pub(crate) fn ymd(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
 /// The year of a date.
-pub(super) fn year(d: NaiveDate) -> i32 {
+pub(crate) fn year(d: NaiveDate) -> i32 {
     d.year()
 }
 
 /// Days between two dates (absolute).
-pub(super) fn days_apart(a: NaiveDate, b: NaiveDate) -> i64 {
+pub(crate) fn days_apart(a: NaiveDate, b: NaiveDate) -> i64 {
     (a - b).num_days().abs()
 }
 

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs the peer tools the tests compare against,
+# checks formatting and lints, then runs every test (unit, integration, doc).
+# ../shared must lie beside the project for the tests on real cables (they skip loudly without it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup-peers.sh
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --all-targets --locked
+cargo test --doc --locked
