@@ -21,6 +21,13 @@ pub fn temp_file_in(dir: &Path) -> Result<tempfile::NamedTempFile> {
 /// Makes a fully written temporary file durable and gives it its final name.
 /// With `no_clobber`, an existing file of that name is an error and is left untouched.
 pub fn persist(tmp: tempfile::NamedTempFile, dest: &Path, no_clobber: bool) -> Result<()> {
+    // Temporary files are created private (0600); archives and manifests are for sharing.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let perms = std::fs::Permissions::from_mode(0o644);
+        tmp.as_file().set_permissions(perms).at(tmp.path())?;
+    }
     tmp.as_file().sync_all().at(tmp.path())?;
     let result = if no_clobber {
         tmp.persist_noclobber(dest)

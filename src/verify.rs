@@ -110,8 +110,9 @@ pub enum Selection {
     All,
 }
 
-/// Checks versions of a stored collection: each archive, its sidecar, its `.sha256`, its link to
-/// the previous version, and the collection's continuity (no gaps, no uncommitted archives).
+/// Checks versions of a stored collection: each selected archive, its sidecar, its `.sha256`, its
+/// link to the previous version; and for the whole collection, every manifest's link in the hash
+/// chain and the continuity (no gaps, no uncommitted archives).
 pub fn verify_collection(
     store: &Store,
     collection: &str,
@@ -137,6 +138,17 @@ pub fn verify_collection(
             "collection {collection:?} has no versions in {}",
             store.root().display()
         )));
+    }
+    // The chain is checked end to end whatever is selected: manifests are small.
+    for &v in versions.iter().filter(|v| !chosen.contains(v)) {
+        let path = store.manifest_path(collection, v);
+        match read_sidecar(&path) {
+            Ok((m, _)) => {
+                check_sidecar_identity(&m, collection, v, &path, &mut collection_findings);
+                check_chain(store, collection, v, &m, &path, &mut collection_findings);
+            }
+            Err(f) => collection_findings.push(f),
+        }
     }
     for v in chosen {
         reports.push(verify_version(store, collection, v, options, progress)?);
