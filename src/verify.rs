@@ -1007,9 +1007,21 @@ fn hash_payload(
             let mut findings = archive.stream(entry, |chunk| hasher.update(chunk))?;
             let len = hasher.len();
             let digests = hasher.finish();
-            let unreadable = findings.iter().any(|f| matches!(f.code, Code::DecompressFailed | Code::LocalHeaderCorrupt | Code::UnsupportedEntry));
+            let unreadable = findings.iter().any(|f| {
+                matches!(
+                    f.code,
+                    Code::DecompressFailed | Code::LocalHeaderCorrupt | Code::UnsupportedEntry
+                )
+            });
             if unreadable {
-                findings.push(Finding::new(Code::PayloadDigestMismatch, &archive.label, "the data cannot be read whole, so it cannot match the manifests").at_entry(path.to_string()));
+                findings.push(
+                    Finding::new(
+                        Code::PayloadDigestMismatch,
+                        &archive.label,
+                        "the data cannot be read whole, so it cannot match the manifests",
+                    )
+                    .at_entry(path.to_string()),
+                );
                 progress.inc(entry.uncompressed_size);
                 return Ok((len, findings));
             }

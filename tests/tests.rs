@@ -2,5 +2,6 @@
 
 mod util;
 
+mod docs;
 mod parse;
 mod store;

@@ -925,3 +925,22 @@ fn parse(a: ParseArgs) -> Result<u8> {
     }
     Ok(if errors { EXIT_FINDINGS } else { EXIT_OK })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn versions_are_read_with_or_without_v() {
+        assert_eq!(parse_version("v3").unwrap(), 3);
+        assert_eq!(parse_version("12").unwrap(), 12);
+        assert!(parse_version("v0").is_err());
+        assert!(parse_version("latest").is_err());
+    }
+}
