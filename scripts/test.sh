@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup-peers.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
-cargo test --all-targets --locked
 cargo test --doc --locked
+cargo test --all-targets --locked

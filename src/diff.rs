@@ -133,10 +133,10 @@ pub fn diff(store: &Store, collection: &str, from: u32, to: u32) -> Result<Versi
                 let removed: Vec<String> =
                     was.iter().filter(|n| !is.contains(n)).cloned().collect();
                 let mut comparisons = consecutive(&to_archive, line, |c| added.contains(&c.name))?;
-                if let (Some(a), Some(b)) = (before.current(), line.current()) {
-                    if removed.contains(&a.name) {
-                        comparisons.push(compare(&from_archive, a, &to_archive, b)?);
-                    }
+                if let (Some(a), Some(b)) = (before.current(), line.current())
+                    && removed.contains(&a.name)
+                {
+                    comparisons.push(compare(&from_archive, a, &to_archive, b)?);
                 }
                 out.changed
                     .push(CableChange::new(id, added, removed, comparisons));

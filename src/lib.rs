@@ -12,6 +12,37 @@
 //! * [`store`]: collections, versions, the stage and the store lock;
 //! * [`verify`]: fixity and structure checks that report every finding;
 //! * [`diff`]: what changed between two versions of a collection.
+//!
+//! Reading a page and sealing it into a collection's first version, then checking it:
+//!
+//! ```
+//! use cablekeep::ingest::{InputItem, InputSource};
+//! use cablekeep::provenance::SourceHints;
+//! use cablekeep::store::{NoProgress, Store, WriteRequest};
+//! use cablekeep::verify::{self, Selection};
+//!
+//! let page = include_bytes!("../examples/10EXAMPLE202.html");
+//! let outcome = cablekeep::cable::parse(page, "10EXAMPLE202.html", &SourceHints::default());
+//! let record = outcome.record.expect("a cable page");
+//! assert_eq!(record.id, "10EXAMPLE202");
+//! assert_eq!(record.redaction.runs, 2);
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store = Store::new(dir.path());
+//! let lock = store.lock(false)?;
+//! let item = InputItem { name: "10EXAMPLE202.html".into(), source: InputSource::Bytes(page.to_vec().into()) };
+//! let written = store.write_version(&lock, WriteRequest {
+//!     collection: "demo",
+//!     inputs: vec![(item, SourceHints::default())],
+//!     replace: false,
+//!     message: "one page",
+//!     progress: &NoProgress,
+//! })?;
+//! assert_eq!(written.manifest.expect("a new version").identifier, "demo@v1");
+//! let reports = verify::verify_collection(&store, "demo", Selection::All, Default::default(), &NoProgress)?;
+//! assert!(reports.iter().all(|r| r.is_clean()));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod archive;
 pub mod cable;

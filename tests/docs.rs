@@ -22,7 +22,7 @@ fn findings_page_lists_every_code_with_its_severity_and_title() {
 fn readme_shows_every_command_with_an_example() {
     let readme = std::fs::read_to_string(project_root().join("README.md")).unwrap();
     let help = run_ok(
-        &mut std::process::Command::new(env!("CARGO_BIN_EXE_cablekeep")).arg("--help"),
+        std::process::Command::new(env!("CARGO_BIN_EXE_cablekeep")).arg("--help"),
         0,
     );
     let commands: Vec<&str> = help
