@@ -5,3 +5,4 @@ mod util;
 mod docs;
 mod parse;
 mod store;
+mod zip64;
