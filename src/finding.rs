@@ -76,7 +76,7 @@ codes! {
     ChainBroken = "M005", Error, "hash chain to the previous version is broken";
     VersionMissing = "M006", Error, "a version is missing or has no archive";
     IdentityMismatch = "M007", Error, "archive belongs to another collection or version";
-    UncommittedArchive = "M008", Warning, "archive without a sidecar manifest, left by an interrupted write";
+    UncommittedArchive = "M008", Warning, "archive left without a sidecar manifest by an interrupted write";
 }
 
 impl fmt::Display for Code {

@@ -10,8 +10,9 @@
 //! ```
 //! A version exists exactly when its sidecar manifest exists. Writing a version puts the zip and
 //! its `.sha256` in place first and the manifest last, each by an atomic rename, so a writer killed
-//! at any moment leaves either no version or a complete one. A zip left without a manifest by a
-//! killed writer is removed by the next writer.
+//! at any moment leaves either no version or a complete one. A marker in `.cablekeep/pending/`
+//! spans the renames; a zip left without a manifest by a killed writer (its marker still there) is
+//! removed by the next writer. Any other zip without a manifest is kept and reported.
 
 use crate::archive::{self, BagPlan, OpenArchive, Payload};
 use crate::capture::{self, IndexLine, Ingested, UnparsedLine};
@@ -166,6 +167,15 @@ impl Store {
             .join(format!("{collection}.json"))
     }
 
+    /// The marker that a write of this version is under way. It exists from before the zip is
+    /// renamed into place until after the manifest is, so a zip without a manifest but with its
+    /// marker is known to come from an interrupted write (and only such a zip is ever removed).
+    pub fn pending_marker(&self, collection: &str, version: u32) -> PathBuf {
+        self.state_dir()
+            .join("pending")
+            .join(format!("{collection}-v{version}"))
+    }
+
     fn blob_dir(&self) -> PathBuf {
         self.state_dir().join("stage").join("blobs")
     }
@@ -270,8 +280,12 @@ impl Store {
                 }
             }
             let committed = self.versions(&collection)?;
+            let latest = committed.last().copied().unwrap_or(0);
             for v in self.archive_versions(&collection)? {
-                if !committed.contains(&v) {
+                let marker = self.pending_marker(&collection, v);
+                // Only the zip of an interrupted write is removed. A zip that lost its manifest
+                // in any other way is kept for a person to look at (verify reports it).
+                if v > latest && marker.exists() {
                     for path in [
                         self.zip_path(&collection, v),
                         self.checksum_path(&collection, v),
@@ -282,6 +296,13 @@ impl Store {
                         }
                     }
                 }
+            }
+        }
+        let pending = self.state_dir().join("pending");
+        if let Ok(entries) = std::fs::read_dir(&pending) {
+            for entry in entries {
+                let path = entry.at(&pending)?.path();
+                std::fs::remove_file(&path).at(&path)?;
             }
         }
         for dir in [self.state_dir().join("stage"), self.blob_dir()] {
@@ -381,6 +402,8 @@ impl Store {
         tmp.as_file().sync_all().at(tmp.path())?;
         let (zip_digests, zip_bytes) = hash::digest_file(tmp.path())?;
         let zip_path = self.zip_path(collection, version);
+        let marker = self.pending_marker(collection, version);
+        fsutil::atomic_write(&marker, b"")?;
         fsutil::persist(tmp, &zip_path, true)?;
         let zip_name = Self::zip_name(collection, version);
         fsutil::atomic_create(
@@ -425,6 +448,9 @@ impl Store {
             &self.manifest_path(collection, version),
             &manifest.to_bytes(),
         )?;
+        // The version is committed; a marker that cannot be removed now is removed by the next
+        // writer's recovery, and never leads to removing a committed zip.
+        let _ = std::fs::remove_file(&marker);
         Ok(manifest)
     }
 

@@ -181,12 +181,14 @@ fn continuity_findings(store: &Store, collection: &str, versions: &[u32]) -> Res
         }
     }
     for v in store.archive_versions(collection)? {
-        if !versions.contains(&v) {
-            findings.push(Finding::new(
-                Code::UncommittedArchive,
-                store.zip_path(collection, v).display().to_string(),
-                "no sidecar manifest: an interrupted write left it; the next write removes it",
-            ));
+        if versions.contains(&v) {
+            continue;
+        }
+        let zip = store.zip_path(collection, v).display().to_string();
+        if store.pending_marker(collection, v).exists() {
+            findings.push(Finding::new(Code::UncommittedArchive, zip, "no sidecar manifest: a write was interrupted before its commit point; the next write removes it"));
+        } else {
+            findings.push(Finding::new(Code::VersionMissing, zip, format!("the zip of v{v} has no sidecar manifest, and no write was under way: the manifest was lost")));
         }
     }
     Ok(findings)

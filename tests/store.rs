@@ -418,3 +418,33 @@ fn the_repository_sample_archive_still_verifies() {
     let zip = root.join("archives/examples/examples-v1.zip");
     run_ok(cablekeep(&root).arg("verify").arg(&zip), 0);
 }
+
+#[test]
+fn a_zip_whose_manifest_was_lost_is_reported_and_never_removed() {
+    let store = temp_store();
+    bundle(
+        store.path(),
+        &[&examples().join("09EXAMPLE101.html")],
+        "ex",
+        0,
+    );
+    bundle(store.path(), &[&examples()], "ex", 0);
+    std::fs::remove_file(store.path().join("manifests/ex/ex-v2.json")).unwrap();
+    let out = run_ok(cablekeep(store.path()).args(["verify", "--json"]), 1);
+    assert!(finding_codes(&out).contains(&"M006".to_string()), "{out}");
+    // A new write must neither remove nor overwrite the orphaned zip: it refuses to run.
+    let zip = std::fs::read(zip_of(store.path(), "ex", 2)).unwrap();
+    let again = cablekeep(store.path())
+        .arg("bundle")
+        .arg(examples().join("06EXAMPLE303.txt"))
+        .args(["-c", "ex", "--replace"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    assert_eq!(std::fs::read(zip_of(store.path(), "ex", 2)).unwrap(), zip);
+}
