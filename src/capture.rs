@@ -131,43 +131,31 @@ pub enum Ingested {
 /// finding about it. The record bytes are returned so that callers may keep or drop them.
 pub fn ingest(item: &InputItem, bytes: &[u8], hints: &SourceHints) -> (Ingested, Vec<Finding>) {
     let digests = hash::digests(bytes);
+    let len = bytes.len() as u64;
     let outcome = cable::parse(bytes, &item.name, hints);
-    let findings = outcome.findings.clone();
+    let mut findings = outcome.findings;
     match outcome.record {
         Some(record) if safe_id(&record.id) => {
-            let (line, record_bytes) =
-                cable_capture(item, bytes.len() as u64, digests, record, findings.clone());
+            let (line, record_bytes) = cable_capture(item, len, digests, record, findings.clone());
             (Ingested::Cable { line, record_bytes }, findings)
         }
-        Some(record) => {
-            let mut findings = findings;
-            findings.push(Finding::new(
-                crate::Code::MalformedId,
-                &item.name,
-                format!(
-                    "reference id {:?} cannot name a folder; kept as unparsed",
-                    record.id
-                ),
-            ));
-            (
-                Ingested::Unparsed(unparsed(
-                    item,
-                    bytes.len() as u64,
-                    digests,
-                    findings.clone(),
-                )),
-                findings,
-            )
+        other => {
+            if let Some(record) = other {
+                // No cable can be filed under this id, so the page is as good as unread.
+                let mut finding = Finding::new(
+                    crate::Code::MalformedId,
+                    &item.name,
+                    format!(
+                        "reference id {:?} cannot name a folder; kept as unparsed",
+                        record.id
+                    ),
+                );
+                finding.severity = crate::Severity::Error;
+                findings.push(finding);
+            }
+            let line = unparsed(item, len, digests, findings.clone());
+            (Ingested::Unparsed(line), findings)
         }
-        None => (
-            Ingested::Unparsed(unparsed(
-                item,
-                bytes.len() as u64,
-                digests,
-                findings.clone(),
-            )),
-            findings,
-        ),
     }
 }
 
