@@ -28,8 +28,10 @@ pub const ALGORITHMS: [&str; 2] = ["sha256", "sha512"];
 pub const INDEX_FILE: &str = "cablekeep/index.jsonl";
 /// The tag file listing captures that no reader understood.
 pub const UNPARSED_FILE: &str = "cablekeep/unparsed.jsonl";
-/// How many payload files are loaded, hashed and compressed at once. Bounds memory.
-const CHUNK: usize = 256;
+/// How many payload files per worker thread are loaded, hashed and compressed at once: enough to
+/// keep every core busy, few enough to keep memory flat (each file in flight costs its bytes plus
+/// its compressed copy).
+const FILES_PER_THREAD: usize = 8;
 
 /// What a bag holds besides its payload.
 #[derive(Debug, Clone, Default)]
@@ -77,7 +79,8 @@ pub fn write_bag(
     let mut sha512_lines = Vec::with_capacity(payload.count());
     let mut bytes_total = 0u64;
     let indices: Vec<usize> = (0..payload.count()).collect();
-    for chunk in indices.chunks(CHUNK) {
+    let chunk_len = rayon::current_num_threads().max(1) * FILES_PER_THREAD;
+    for chunk in indices.chunks(chunk_len) {
         let prepared: Vec<Result<(Digests, u64, write::Prepared)>> = chunk
             .par_iter()
             .map(|&i| {
