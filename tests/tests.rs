@@ -2,5 +2,7 @@
 
 mod util;
 
+mod kill;
 mod parse;
 mod store;
+mod tamper;
