@@ -44,10 +44,12 @@ impl Fixture {
 
     fn bundle(&self, inputs: &[PathBuf]) {
         run_ok(
-            cablekeep(self.path())
-                .arg("bundle")
-                .args(inputs)
-                .args(["-c", C, "-m", "tamper fixture"]),
+            cablekeep(self.path()).arg("bundle").args(inputs).args([
+                "-c",
+                C,
+                "-m",
+                "tamper fixture",
+            ]),
             0,
         );
     }
@@ -61,7 +63,8 @@ impl Fixture {
     }
 
     fn checksum(&self, v: u32) -> PathBuf {
-        self.path().join(format!("archives/{C}/{C}-v{v}.zip.sha256"))
+        self.path()
+            .join(format!("archives/{C}/{C}-v{v}.zip.sha256"))
     }
 
     fn sidecar(&self, v: u32) -> PathBuf {
@@ -142,7 +145,12 @@ impl Verdict {
 
     /// Exit 0 and no finding at all.
     fn clean(&self) -> &Self {
-        assert_eq!(self.code, Some(0), "expected a clean run:\n{}", self.context);
+        assert_eq!(
+            self.code,
+            Some(0),
+            "expected a clean run:\n{}",
+            self.context
+        );
         assert!(
             self.findings.is_empty(),
             "expected no findings:\n{}",
@@ -191,7 +199,9 @@ impl Verdict {
         assert!(
             !self.matching(code, entry).is_empty(),
             "expected {code}{} among {:?}:\n{}",
-            entry.map(|e| format!(" at entry {e:?}")).unwrap_or_default(),
+            entry
+                .map(|e| format!(" at entry {e:?}"))
+                .unwrap_or_default(),
             self.codes(),
             self.context
         );
@@ -203,7 +213,9 @@ impl Verdict {
         assert!(
             codes.iter().any(|c| !self.matching(c, entry).is_empty()),
             "expected one of {codes:?}{} among {:?}:\n{}",
-            entry.map(|e| format!(" at entry {e:?}")).unwrap_or_default(),
+            entry
+                .map(|e| format!(" at entry {e:?}"))
+                .unwrap_or_default(),
             self.codes(),
             self.context
         );
@@ -213,8 +225,10 @@ impl Verdict {
     /// A finding with this code whose `file` ends with `suffix`.
     fn has_in_file(&self, code: &str, suffix: &str) -> &Self {
         assert!(
-            self.findings.iter().any(|f| f["code"] == code
-                && f["file"].as_str().is_some_and(|s| s.ends_with(suffix))),
+            self.findings
+                .iter()
+                .any(|f| f["code"] == code
+                    && f["file"].as_str().is_some_and(|s| s.ends_with(suffix))),
             "expected {code} in a file ending {suffix:?} among {:?}:\n{}",
             self.codes(),
             self.context
@@ -225,8 +239,10 @@ impl Verdict {
     /// A finding with this code whose report (`archive`) ends with `suffix`.
     fn has_in_archive(&self, code: &str, suffix: &str) -> &Self {
         assert!(
-            self.findings.iter().any(|f| f["code"] == code
-                && f["archive"].as_str().is_some_and(|s| s.ends_with(suffix))),
+            self.findings
+                .iter()
+                .any(|f| f["code"] == code
+                    && f["archive"].as_str().is_some_and(|s| s.ends_with(suffix))),
             "expected {code} in the report of {suffix:?} among {:?}:\n{}",
             self.codes(),
             self.context
@@ -454,11 +470,11 @@ fn fast_mode_does_not_read_payload_data_but_does_read_tag_files() {
     // A tag file is read in fast mode as well: a flip in the cable index's data is seen.
     let f = Fixture::one();
     let mut zip = f.read_zip(1);
-    let index = entry_named(&zip, &format!("{}/cablekeep/index.jsonl", Fixture::folder(1)));
-    let tm = entry_named(
+    let index = entry_named(
         &zip,
-        &format!("{}/manifest-sha256.txt", Fixture::folder(1)),
+        &format!("{}/cablekeep/index.jsonl", Fixture::folder(1)),
     );
+    let tm = entry_named(&zip, &format!("{}/manifest-sha256.txt", Fixture::folder(1)));
     flip(&mut zip, tm.data + tm.compressed / 2, 0x01);
     // The index may be tiny (empty while pages are unparsed): damage its last data byte.
     flip(&mut zip, index.data + index.compressed - 1, 0x01);
@@ -568,7 +584,10 @@ fn truncated_zips_are_findings_never_errors_or_panics() {
             ("store --fast", f.verify(&["--fast"])),
             ("file", f.verify_file(&f.zip(1), &[])),
         ] {
-            eprintln!("truncated at {len} ({what}), verify {mode}: {:?}", v.codes());
+            eprintln!(
+                "truncated at {len} ({what}), verify {mode}: {:?}",
+                v.codes()
+            );
             v.failed().has("Z001", None).has("M002", None);
         }
     }
@@ -583,7 +602,11 @@ fn appended_bytes_are_stray_bytes() {
     let mut zip = f.read_zip(1);
     zip.extend_from_slice(b"appended after the end record");
     f.write_zip(1, &zip);
-    for v in [f.verify(&[]), f.verify(&["--fast"]), f.verify_file(&f.zip(1), &[])] {
+    for v in [
+        f.verify(&[]),
+        f.verify(&["--fast"]),
+        f.verify_file(&f.zip(1), &[]),
+    ] {
         v.failed().has("Z009", None).has("M002", None);
     }
 }
@@ -597,7 +620,11 @@ fn deleted_payload_entry_is_missing_from_bag_and_sidecar() {
     let zip = f.read_zip(1);
     let a = payload_entries(&zip)[0].clone();
     rewrite_zip(&f.zip(1), &[&a.name], &[], &[]);
-    for v in [f.verify(&[]), f.verify(&["--fast"]), f.verify_file(&f.zip(1), &[])] {
+    for v in [
+        f.verify(&[]),
+        f.verify(&["--fast"]),
+        f.verify_file(&f.zip(1), &[]),
+    ] {
         v.failed()
             .has("B005", Some(bag_path(&a.name)))
             // The index (or unparsed list) names the file that is gone.
@@ -613,7 +640,11 @@ fn added_payload_entry_is_unlisted_everywhere() {
     let f = Fixture::one();
     let extra = format!("{}/data/extra/smuggled.txt", Fixture::folder(1));
     rewrite_zip(&f.zip(1), &[], &[], &[(&extra, b"not part of the bag")]);
-    for v in [f.verify(&[]), f.verify(&["--fast"]), f.verify_file(&f.zip(1), &[])] {
+    for v in [
+        f.verify(&[]),
+        f.verify(&["--fast"]),
+        f.verify_file(&f.zip(1), &[]),
+    ] {
         v.failed()
             .has("B006", Some(bag_path(&extra)))
             .has("B011", None)
@@ -644,7 +675,11 @@ fn unsafe_entry_names_are_reported() {
             (&inside, b"climbs out"),
         ],
     );
-    for v in [f.verify(&[]), f.verify(&["--fast"]), f.verify_file(&f.zip(1), &[])] {
+    for v in [
+        f.verify(&[]),
+        f.verify(&["--fast"]),
+        f.verify_file(&f.zip(1), &[]),
+    ] {
         v.failed()
             .has("Z007", Some("../evil"))
             .has("Z007", Some("/abs"))
@@ -696,7 +731,11 @@ fn changed_sidecar_counts_are_sidecar_mismatches() {
     let n = m["counts"]["zip_entries"].as_u64().unwrap();
     m["counts"]["zip_entries"] = (n - 1).into();
     f.write_sidecar(1, &m);
-    for v in [f.verify(&[]), f.verify(&["--fast"]), f.verify_file(&f.zip(1), &[])] {
+    for v in [
+        f.verify(&[]),
+        f.verify(&["--fast"]),
+        f.verify_file(&f.zip(1), &[]),
+    ] {
         v.failed().has_in_archive("M003", "t-v1.zip");
         let messages: Vec<&str> = v
             .matching("M003", None)
@@ -733,7 +772,11 @@ fn changed_sidecar_digest_is_an_archive_digest_mismatch() {
     let bytes = m["archive"]["bytes"].as_u64().unwrap();
     m["archive"]["bytes"] = (bytes + 1).into();
     f.write_sidecar(1, &m);
-    for v in [f.verify(&[]), f.verify(&["--fast"]), f.verify_file(&f.zip(1), &[])] {
+    for v in [
+        f.verify(&[]),
+        f.verify(&["--fast"]),
+        f.verify_file(&f.zip(1), &[]),
+    ] {
         v.failed().has("M002", None);
     }
 }
@@ -744,7 +787,11 @@ fn invalid_sidecar_json_is_unreadable() {
     let mut bytes = std::fs::read(f.sidecar(1)).unwrap();
     bytes.truncate(bytes.len() / 2);
     std::fs::write(f.sidecar(1), &bytes).unwrap();
-    for v in [f.verify(&[]), f.verify(&["--fast"]), f.verify_file(&f.zip(1), &[])] {
+    for v in [
+        f.verify(&[]),
+        f.verify(&["--fast"]),
+        f.verify_file(&f.zip(1), &[]),
+    ] {
         v.failed().has_in_file("M001", "t-v1.json");
     }
     // A sidecar of another format is unreadable too.
@@ -761,15 +808,25 @@ fn changed_or_missing_checksum_file_is_reported() {
     let text = std::fs::read_to_string(f.checksum(1)).unwrap();
     let flipped = if text.starts_with('0') { "1" } else { "0" };
     std::fs::write(f.checksum(1), format!("{flipped}{}", &text[1..])).unwrap();
-    for v in [f.verify(&[]), f.verify(&["--fast"]), f.verify_file(&f.zip(1), &[])] {
-        v.failed().has_in_file("M004", "t-v1.zip.sha256").lacks("M002");
+    for v in [
+        f.verify(&[]),
+        f.verify(&["--fast"]),
+        f.verify_file(&f.zip(1), &[]),
+    ] {
+        v.failed()
+            .has_in_file("M004", "t-v1.zip.sha256")
+            .lacks("M002");
     }
     // Naming another file is wrong too.
     std::fs::write(f.checksum(1), text.replace("t-v1.zip", "t-v9.zip")).unwrap();
-    f.verify(&[]).failed().has_in_file("M004", "t-v1.zip.sha256");
+    f.verify(&[])
+        .failed()
+        .has_in_file("M004", "t-v1.zip.sha256");
 
     std::fs::remove_file(f.checksum(1)).unwrap();
-    f.verify(&[]).failed().has_in_file("M004", "t-v1.zip.sha256");
+    f.verify(&[])
+        .failed()
+        .has_in_file("M004", "t-v1.zip.sha256");
     f.verify(&["--fast"])
         .failed()
         .has_in_file("M004", "t-v1.zip.sha256");
