@@ -3,6 +3,8 @@
 mod util;
 
 mod docs;
+mod kill;
 mod parse;
 mod store;
+mod tamper;
 mod zip64;
