@@ -69,19 +69,24 @@ pub fn verify_file(
 ) -> Result<Report> {
     let archive = OpenArchive::open(zip)?;
     let (mut report, seen) = check_bag(&archive, options, progress)?;
-    let sidecar = sidecar.map(Path::to_path_buf).or_else(|| find_sidecar(zip));
-    if let Some(path) = sidecar {
+    let sidecar_path = sidecar.map(Path::to_path_buf).or_else(|| find_sidecar(zip));
+    let mut sidecar = None;
+    let mut computed = None;
+    if let Some(path) = sidecar_path {
         match read_sidecar(&path) {
             Ok((m, _)) => {
                 report.identifier = Some(m.identifier.clone());
-                compare_sidecar(&archive, &m, &seen, options, &mut report.findings)?;
+                check_bag_identity(&archive, &seen, &m.identifier, &mut report.findings);
+                computed = compare_sidecar(&archive, &m, &seen, options, &mut report.findings)?;
+                sidecar = Some(m);
             }
             Err(f) => report.findings.push(f),
         }
     }
     let checksum = PathBuf::from(format!("{}.sha256", zip.display()));
     if checksum.exists() {
-        check_checksum_file(&archive, &checksum, None, &mut report.findings)?;
+        let reference = ChecksumReference::choose(computed, sidecar.as_ref(), options);
+        check_checksum_file(&archive, &checksum, reference, &mut report.findings)?;
     }
     Ok(report)
 }
@@ -146,6 +151,7 @@ pub fn verify_collection(
             Ok((m, _)) => {
                 check_sidecar_identity(&m, collection, v, &path, &mut collection_findings);
                 check_chain(store, collection, v, &m, &path, &mut collection_findings);
+                check_unselected_archive(store, collection, v, &m, &mut collection_findings);
             }
             Err(f) => collection_findings.push(f),
         }
@@ -163,6 +169,45 @@ pub fn verify_collection(
         reports.push(report);
     }
     Ok(reports)
+}
+
+/// What can be checked of a version without reading its zip: that it is there, has the size the
+/// sidecar records, and a `.sha256` file that agrees with the sidecar.
+fn check_unselected_archive(
+    store: &Store,
+    collection: &str,
+    version: u32,
+    m: &VersionManifest,
+    findings: &mut Vec<Finding>,
+) {
+    let zip = store.zip_path(collection, version);
+    let label = zip.display().to_string();
+    match std::fs::metadata(&zip) {
+        Err(_) => findings.push(Finding::new(
+            Code::VersionMissing,
+            &label,
+            "the archive of this version is missing",
+        )),
+        Ok(meta) if meta.len() != m.archive.bytes => findings.push(Finding::new(
+            Code::ArchiveDigestMismatch,
+            &label,
+            format!(
+                "the zip is {} bytes, the manifest says {}",
+                meta.len(),
+                m.archive.bytes
+            ),
+        )),
+        Ok(_) => {}
+    }
+    let checksum = store.checksum_path(collection, version);
+    let expected = format!("{}  {}\n", m.archive.sha256, m.archive.file);
+    if std::fs::read_to_string(&checksum).ok().as_deref() != Some(expected.as_str()) {
+        findings.push(Finding::new(
+            Code::ChecksumFile,
+            checksum.display().to_string(),
+            "missing, or disagrees with the sidecar manifest",
+        ));
+    }
 }
 
 /// Gaps in the version numbers, and zips that never got a manifest.
@@ -234,29 +279,43 @@ pub fn verify_version(
     let (mut report, seen) = check_bag(&archive, options, progress)?;
     report.identifier = Some(identifier.clone());
     report.findings.splice(0..0, findings);
-    if let Some(found) = crate::manifest::bag_info_value(&seen.bag_info, "External-Identifier")
+    check_bag_identity(&archive, &seen, &identifier, &mut report.findings);
+    let mut computed = None;
+    if let Some((m, _)) = &sidecar {
+        computed = compare_sidecar(&archive, m, &seen, options, &mut report.findings)?;
+        check_previous_in_bag(m, &seen, &archive, &mut report.findings);
+    }
+    let reference = ChecksumReference::choose(computed, sidecar.as_ref().map(|s| &s.0), options);
+    check_checksum_file(
+        &archive,
+        &store.checksum_path(collection, version),
+        reference,
+        &mut report.findings,
+    )?;
+    Ok(report)
+}
+
+/// The bag's External-Identifier must be the identifier it is stored or described as.
+fn check_bag_identity(
+    archive: &OpenArchive,
+    seen: &BagSeen,
+    identifier: &str,
+    findings: &mut Vec<Finding>,
+) {
+    if let Some(found) = manifest::bag_info_value(&seen.bag_info, "External-Identifier")
         && found != identifier
     {
-        report.findings.push(
+        findings.push(
             Finding::new(
                 Code::IdentityMismatch,
                 &archive.label,
-                format!("the bag says it is {found:?}, but it is stored as {identifier}"),
+                format!(
+                    "the bag says it is {found:?}, but it is stored or described as {identifier}"
+                ),
             )
             .at_entry("bag-info.txt"),
         );
     }
-    if let Some((m, _)) = &sidecar {
-        compare_sidecar(&archive, m, &seen, options, &mut report.findings)?;
-        check_previous_in_bag(m, &seen, &archive, &mut report.findings);
-    }
-    check_checksum_file(
-        &archive,
-        &store.checksum_path(collection, version),
-        sidecar.as_ref().map(|s| &s.0),
-        &mut report.findings,
-    )?;
-    Ok(report)
 }
 
 fn read_sidecar(path: &Path) -> std::result::Result<(VersionManifest, Vec<u8>), Finding> {
@@ -393,8 +452,9 @@ fn compare_sidecar(
     seen: &BagSeen,
     options: Options,
     findings: &mut Vec<Finding>,
-) -> Result<()> {
+) -> Result<Option<String>> {
     let label = &archive.label;
+    let mut computed = None;
     if archive.index.file_len != m.archive.bytes {
         findings.push(Finding::new(
             Code::ArchiveDigestMismatch,
@@ -423,6 +483,7 @@ fn compare_sidecar(
                 "the zip's SHA-512 differs from the manifest",
             ));
         }
+        computed = Some(digests.sha256);
     }
     let mut differences = Vec::new();
     if seen.folder.as_deref() != Some(m.bag.folder.as_str()) {
@@ -471,14 +532,43 @@ fn compare_sidecar(
     for d in differences {
         findings.push(Finding::new(Code::SidecarMismatch, label, d));
     }
-    Ok(())
+    Ok(computed)
+}
+
+/// What the `.sha256` file is compared with.
+enum ChecksumReference {
+    /// The zip's SHA-256, computed in this run.
+    Computed(String),
+    /// The sidecar's record of it (fast mode: nothing is hashed).
+    Recorded(String),
+    /// Compute it now (full mode, no sidecar).
+    Compute,
+    /// Only the file's form is checked (fast mode, no sidecar).
+    FormOnly,
+}
+
+impl ChecksumReference {
+    fn choose(
+        computed: Option<String>,
+        sidecar: Option<&VersionManifest>,
+        options: Options,
+    ) -> Self {
+        match (computed, sidecar) {
+            (Some(d), _) => ChecksumReference::Computed(d),
+            (None, Some(m)) if options.fast => {
+                ChecksumReference::Recorded(m.archive.sha256.clone())
+            }
+            (None, _) if options.fast => ChecksumReference::FormOnly,
+            (None, _) => ChecksumReference::Compute,
+        }
+    }
 }
 
 /// The `.sha256` file must exist (for stored versions), name the zip, and give its digest.
 fn check_checksum_file(
     archive: &OpenArchive,
     path: &Path,
-    sidecar: Option<&VersionManifest>,
+    reference: ChecksumReference,
     findings: &mut Vec<Finding>,
 ) -> Result<()> {
     let label = path.display().to_string();
@@ -504,16 +594,20 @@ fn check_checksum_file(
         return Ok(());
     }
     let recorded = &lines[0].digest;
-    // The sidecar's digest stands for the zip's when the zip was already compared with it.
-    let actual = match sidecar {
-        Some(m) if m.archive.bytes == archive.index.file_len => m.archive.sha256.clone(),
-        _ => hash::digest_file(&archive.path)?.0.sha256,
+    let (actual, what) = match reference {
+        ChecksumReference::Computed(d) => (d, "the zip's SHA-256 is"),
+        ChecksumReference::Recorded(d) => (d, "the sidecar manifest records"),
+        ChecksumReference::Compute => (
+            hash::digest_file(&archive.path)?.0.sha256,
+            "the zip's SHA-256 is",
+        ),
+        ChecksumReference::FormOnly => return Ok(()),
     };
     if *recorded != actual {
         findings.push(Finding::new(
             Code::ChecksumFile,
             &label,
-            format!("says {recorded}, the recorded digest of the zip is {actual}"),
+            format!("says {recorded}, {what} {actual}"),
         ));
     }
     Ok(())
