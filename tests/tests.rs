@@ -3,5 +3,6 @@
 mod util;
 
 mod docs;
+mod expectations;
 mod parse;
 mod store;

@@ -46,12 +46,25 @@ pub(super) struct BodyFields {
 const HEADER_LINES: usize = 120;
 
 static SUBJECT_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*(?:SUBJECT|SUBJ)\b(?:\s*[:.])*\s*(.*)$").expect("valid regex")
+    Regex::new(r"^\s*(?:(?:SUBJECT|SUBJ)\b(?:\s*[:.])*|(?i:subject|subj)\s*:)\s*(.*)$")
+        .expect("valid regex")
 });
 static TAGS_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\s*TAGS?\b\s*[:.]?\s*(.*)$").expect("valid regex"));
+    LazyLock::new(|| Regex::new(r"(?i)^\s*TAGS?\b\s*[:.]?\s*(.*)$").expect("valid regex"));
 static REF_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*(?:REFS?|REFTELS?|REFERENCES?|REFERENCE TELEGRAMS?)\b\s*[:.]?\s*(.*)$")
+    Regex::new(r"^\s*(?:(?:REFS?|REFTELS?|REFERENCES?|REFERENCE TELEGRAMS?)\b\s*[:.]?|(?i:refs?|ref\(s\)|reftels?)\s*:)\s*(.*)$")
+        .expect("valid regex")
+});
+/// A field that starts inside a line of a flattened header (`SUBJECT: X REF: A. MOSCOW 816
+/// Classified By: …`): the line is read as if the field started a new line.
+static INLINE_FIELD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i:\s(?:SUBJECT\s*:|SUBJ\s*:|REFS?\s*:|REF\(S\)\s*:|REFTELS?\s*:|TAGS\s*:|CLASSIFIED\s+BY\b|SENSITIVE\s+BUT\s+UNCLASSIFIED\b))|REFS?:|REF\(S\):|Classified\s+By\b|CLASSIFIED\s+BY\b|Sensitive\s+but\b")
+        .expect("valid regex")
+});
+/// A page break marker inside a text: `PAGE 02 ROME 01196 01 OF 02 082030Z`,
+/// `PRETORIA 00000954 001.2 OF 004`.
+static PAGE_MARK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\bPAGE\s+\d{2,3}\s+[A-Z][A-Z ]*?\s+\d{3,8}(?:\s+\d{2,3}\s+OF\s+\d{2,3})?\s+\d{6}Z|\b[A-Z]{3,}\s+\d{8}\s+\d{3}\.\d\s+OF\s+\d{3}\b|\s{5,}(?:UNCLASSIFIED|CONFIDENTIAL|SECRET|LIMITED OFFICIAL USE)\b")
         .expect("valid regex")
 });
 /// Lines that end a SUBJECT or REF block.
@@ -73,10 +86,20 @@ static BANNER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*(?:UNCLAS(?:SIFIED)?|CONFIDENTIAL|SECRET|LIMITED OFFICIAL USE|C O N F I D E N T I A L|S E C R E T|U N C L A S S I F I E D)\s*$")
         .expect("valid regex")
 });
+/// A line that starts with a classification banner and goes on (`C O N F I D E N T I A L
+/// MOSCOW 001704`).
+static BANNER_START: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^\s*(?:UNCLAS(?:SIFIED)?|CONFIDENTIAL|SECRET|C O N F I D E N T I A L|S E C R E T)\b",
+    )
+    .expect("valid regex")
+});
 static CABLE_REF: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(?:(\d{4}|\d{2})\s+)?([A-Z][A-Z]+(?:[ -][A-Z]+){0,2})\s+(\d{1,7})\b")
         .expect("valid regex")
 });
+static REF_BULLET_LINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*\(?[A-Z][.)]\s").expect("valid regex"));
 static REF_BULLET: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?:^|\s|;)\(?[A-Z]\s?[.)]\s|;").expect("valid regex"));
 static TAG_ONLY_LINE: LazyLock<Regex> =
@@ -144,6 +167,8 @@ const NOT_STATIONS: &[&str] = &[
     "DTG",
     "DATED",
     "CIRCULAR",
+    "IIR",
+    "WE",
 ];
 
 const NOT_SIGNERS: &[&str] = &[
@@ -190,7 +215,7 @@ fn is_banner(line: &str) -> bool {
 
 /// SUBJECT of a body text (see [`read`]).
 pub fn subject(body: &str) -> Option<String> {
-    read(body, None).subject
+    read(&super::text::unescape(body), None).subject
 }
 
 /// TAGS of a body text, in order.
@@ -209,7 +234,37 @@ pub fn body_reference_ids(body: &str, year: Option<i32>) -> Vec<String> {
 
 /// Reads the body fields. `year` is the cable's own year, used for references without one.
 pub(super) fn read(body: &str, year: Option<i32>) -> BodyFields {
-    let lines: Vec<&str> = body.lines().take(HEADER_LINES).collect();
+    let mut split_lines: Vec<String> = Vec::new();
+    let mut in_header = true;
+    for line in body.lines().take(HEADER_LINES) {
+        let t = line.trim_start().trim_start_matches('¶');
+        if t.starts_with("1.") || t.starts_with("1 .") {
+            in_header = false;
+        }
+        if !in_header {
+            split_lines.push(line.to_string());
+            continue;
+        }
+        let line = PAGE_MARK.replace_all(line, "");
+        let mut rest: &str = &line;
+        while let Some(m) = INLINE_FIELD.find(rest) {
+            if m.start() == 0 || rest[..m.start()].trim().is_empty() {
+                // At the start of the line: look for the next one after it.
+                match INLINE_FIELD.find_at(rest, m.end()) {
+                    Some(m2) => {
+                        split_lines.push(rest[..m2.start()].to_string());
+                        rest = &rest[m2.start()..];
+                    }
+                    None => break,
+                }
+            } else {
+                split_lines.push(rest[..m.start()].to_string());
+                rest = &rest[m.start()..];
+            }
+        }
+        split_lines.push(rest.to_string());
+    }
+    let lines: Vec<&str> = split_lines.iter().map(String::as_str).collect();
     let mut f = BodyFields::default();
     let mut i = 0;
     // The first paragraph ("1. ..." or a SUMMARY heading) ends the caveat zone.
@@ -231,17 +286,36 @@ pub(super) fn read(body: &str, year: Option<i32>) -> BodyFields {
         if f.subject.is_none()
             && let Some(c) = SUBJECT_RE.captures(line)
         {
-            let mut s = c[1].to_string();
+            let mut s = c[1].trim_end().trim_end_matches('\\').to_string();
             let mut j = i + 1;
+            if s.trim().is_empty() {
+                // "SUBJECT:" alone, the subject on a later line.
+                while j < lines.len() && j < i + 3 && lines[j].trim().is_empty() {
+                    j += 1;
+                }
+                if let Some(l) = lines.get(j)
+                    && !FIELD_START.is_match(l)
+                {
+                    s = l.to_string();
+                    j += 1;
+                }
+            }
             while j < lines.len() {
                 let l = lines[j];
-                if l.trim().is_empty() || FIELD_START.is_match(l) || is_banner(l) {
+                if l.trim().is_empty()
+                    || l.trim() == "\\"
+                    || FIELD_START.is_match(l)
+                    || is_banner(l)
+                    || BANNER_START.is_match(l)
+                    || RULE_LINE.is_match(l)
+                {
                     break;
                 }
                 s.push(' ');
-                s.push_str(l);
+                s.push_str(l.trim_end().trim_end_matches('\\'));
                 j += 1;
             }
+            let s = s.trim_end_matches(|c: char| c == '-' || c.is_whitespace());
             let s = collapse_ws(&s);
             if !s.is_empty() {
                 f.subject = Some(s);
@@ -254,6 +328,7 @@ pub(super) fn read(body: &str, year: Option<i32>) -> BodyFields {
         {
             f.has_tags_line = true;
             let mut s = c[1].trim().to_string();
+            let mut tag_lines = vec![s.clone()];
             let mut j = i + 1;
             while j < lines.len() {
                 let l = lines[j];
@@ -268,9 +343,10 @@ pub(super) fn read(body: &str, year: Option<i32>) -> BodyFields {
                 }
                 s.push(' ');
                 s.push_str(l.trim());
+                tag_lines.push(l.trim().to_string());
                 j += 1;
             }
-            f.tags = split_tags(&s);
+            f.tags = split_tag_lines(&tag_lines);
             i = j;
             continue;
         }
@@ -279,6 +355,14 @@ pub(super) fn read(body: &str, year: Option<i32>) -> BodyFields {
             let mut j = i + 1;
             while j < lines.len() {
                 let l = lines[j];
+                if l.trim().is_empty()
+                    && lines
+                        .get(j + 1)
+                        .is_some_and(|n| REF_BULLET_LINE.is_match(n))
+                {
+                    j += 1;
+                    continue;
+                }
                 if l.trim().is_empty() || FIELD_START.is_match(l) || is_banner(l) {
                     break;
                 }
@@ -316,6 +400,79 @@ pub(super) fn read(body: &str, year: Option<i32>) -> BodyFields {
     f.paragraphs = paragraphs(body);
     f.summary = summary(head);
     f
+}
+
+/// Splits the lines of a TAGS field: a line is split on commas (or semicolons) when it has any
+/// or when the line before ended with one, else on whitespace. A parenthesised group is one tag
+/// (`OVIP (STEINBERG, JAMES B.)` → `OVIP`, `STEINBERG, JAMES B.`). Repeated tags are dropped.
+pub fn split_tag_lines(lines: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut prev_comma = false;
+    for line in lines {
+        let l = line.trim();
+        let comma_mode = l.contains([',', ';']) || prev_comma;
+        prev_comma = l.ends_with([',', ';']);
+        let mut parts: Vec<String> = Vec::new();
+        let mut cur = String::new();
+        let mut depth = 0usize;
+        for ch in l.chars() {
+            match ch {
+                '(' => {
+                    if depth == 0 && !cur.trim().is_empty() && !comma_mode {
+                        parts.push(std::mem::take(&mut cur));
+                    }
+                    depth += 1;
+                    cur.push(ch);
+                }
+                ')' => {
+                    depth = depth.saturating_sub(1);
+                    cur.push(ch);
+                }
+                ',' | ';' if depth == 0 => parts.push(std::mem::take(&mut cur)),
+                c if c.is_whitespace() && depth == 0 && !comma_mode => {
+                    parts.push(std::mem::take(&mut cur))
+                }
+                c => cur.push(c),
+            }
+        }
+        parts.push(cur);
+        // In a comma list, a part that is a run of tag codes (`PTER MARR`) is several tags.
+        let parts: Vec<String> = parts
+            .into_iter()
+            .flat_map(|p| {
+                let toks: Vec<&str> = p.split_whitespace().collect();
+                let codes = toks
+                    .iter()
+                    .filter(|t| t.len() <= 4 && t.chars().all(|c| c.is_ascii_uppercase()))
+                    .count();
+                let all_caps = toks.iter().all(|t| {
+                    t.chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                });
+                if comma_mode
+                    && all_caps
+                    && toks.len() >= 2
+                    && (codes == toks.len() || (toks.len() >= 3 && codes * 2 >= toks.len()))
+                {
+                    toks.into_iter().map(str::to_string).collect::<Vec<_>>()
+                } else {
+                    vec![p]
+                }
+            })
+            .collect();
+        for p in parts {
+            let p = p.trim_matches(|c: char| c.is_whitespace() || c == '.');
+            let p = match p.strip_prefix('(').and_then(|x| x.strip_suffix(')')) {
+                Some(inner) => inner.trim(),
+                None => p,
+            };
+            let p = collapse_ws(p);
+            if !p.is_empty() && !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out
 }
 
 /// Splits a TAGS value: on commas (or semicolons) when there are any, else on whitespace.
@@ -411,7 +568,11 @@ fn cable_ids(item: &str, year: Option<i32>) -> Vec<String> {
             words.remove(0);
         }
         let first = words[0].split('-').next().unwrap_or("");
-        if NOT_STATIONS.contains(&first) {
+        if NOT_STATIONS.contains(&first)
+            || words[1..]
+                .iter()
+                .any(|w| NOT_STATIONS.contains(w) || matches!(*w, "POINTS" | "EMAIL" | "E-MAIL"))
+        {
             continue;
         }
         let station_joined: String = words.concat();
@@ -448,7 +609,7 @@ static TRAILING_SIGNER: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 static SKIP_TAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:NNNN|BT|#.*|[^A-Za-z0-9]+|\d{1,2}/\d{1,2}/\d{2,4}|\d{4}[A-Z]+\d+ - Classification:.*)$")
+    Regex::new(r"^(?:NNNN|BT|#.*|[^A-Za-z0-9]+|\d{1,2}/\d{1,2}/\d{2,4}|\d{4}[A-Z]+\d+ - .*|Declassified/Released.*|Review \d.*|NOTE\b.*|PAGE \d.*|CORRECTION.*|\(Drafted.*|SIPDIS|HEADING AS RECEIVED.*)$")
         .expect("valid regex")
 });
 
@@ -467,8 +628,8 @@ fn clean_name(s: &str) -> String {
 /// markers; or, in flattened texts, an all-capitals name ending the last line after a sentence
 /// end or a wide gap (`... in Parliament.   BLAKEMAN`).
 pub fn signers(body: &str) -> Vec<String> {
-    for line in body.lines().rev().take(12) {
-        let t = line.trim();
+    for line in body.lines().rev().take(24) {
+        let t = line.trim().trim_end_matches('#').trim_end();
         if t.is_empty() || SKIP_TAIL.is_match(t) || is_banner(t) {
             continue;
         }
@@ -512,18 +673,22 @@ static CLASSIFIED_BY: LazyLock<Regex> =
 static WHO_END: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)
-        \bE\.?\s?O\.?\s*\d{5} | \bEO\b | \bre\s?a?\s?s0?o?n | \brasons? | \bse\s?ction\b
-      | \b1\s?\.\s?[45]\b | \breas0n | \bderived\b | \bper\s+1\.",
+        \bE\.?\s?O\.?\s*\d{5} | \bEO\b | \bre\s?a?\s?s0?o?n | \breas\b | \breaons | \brasons?
+      | \bse\s?ction\b | \b1\s?\.\s?\d\b | \breas0n | \bderived\b | \bper\s+1\.",
     )
     .expect("valid regex")
 });
 /// A trailing connector left before the reasons: `for`, `under`, a broken `f or`.
 static WHO_TAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)(?:[\s,;:.]|\b(?:for|fo|f|or|under|based\s+on|per|and|in|accordance|with|\(u\)))+$",
-    )
-    .expect("valid regex")
+    Regex::new(r"(?i)(?:[\s,;:.\-]|\b(?:for|fo|fr|f|or|r|under|based\s+on|per|and|in|accordance|with|\(u\)))+$")
+        .expect("valid regex")
 });
+/// A word broken across two lines of a fixed-width text: `Hoyt Y` / `ee for reasons`.
+static BROKEN_WORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b([A-Za-z]{1,4})[ \t]*\n[ \t]*([a-z]{1,6})\b").expect("valid regex")
+});
+static PARENS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\([^)]{0,20}\)").expect("valid regex"));
 static SECTION_14: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"1\s?\.\s?([45])").expect("valid regex"));
 static REASON_LETTER: LazyLock<Regex> = LazyLock::new(|| {
@@ -554,11 +719,91 @@ static SUMMARY_LINE_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*¶?\s*(?:\d{1,3}\s?[.)]\s*)?(?:\([A-Z]{1,4}(?:/{1,2}[A-Z]{1,6}){0,3}\)\s*)?")
         .expect("valid regex")
 });
+static FIRST_PARAGRAPH: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?m)^[ \t]*¶?1[ \t]*[.)]").expect("valid regex"));
 static RULE_LINE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[\s\-=_‐*]*$").expect("valid regex"));
 
 /// Titles and ranks that may stand before a one-word name (`Ambassador Pearce`).
 const TITLES: &[&str] = &[
+    "A.I",
+    "AI",
+    "D'AFFAIRES",
+    "D'AFFAIRS",
+    "DE'AFFAIRS",
+    "D'AFAIRS",
+    "SECTION",
+    "LEADER",
+    "TEAM",
+    "COORDINATOR",
+    "INTERAGENCY",
+    "PROVINCIAL",
+    "GOVERNANCE",
+    "POL",
+    "ECON",
+    "DIR",
+    "COUNSEL",
+    "COUNSLEOR",
+    "COUNCILOR",
+    "COUNSELLOR",
+    "ECOPOL",
+    "MC",
+    "M-C",
+    "CHARGE",
+    "OFF",
+    "OFFICE",
+    "ASSISTANT",
+    "UNDER",
+    "SPECIAL",
+    "ADVISOR",
+    "ENVOY",
+    "REPRESENTATIVE",
+    "PERMANENT",
+    "MINISTER-COUNSELOR",
+    "MINISTER-COUNSELLOR",
+    "POLITICAL-ECONOMIC",
+    "CONSUL-GENERAL",
+    "REGIONAL",
+    "SECURITY",
+    "DEFENSE",
+    "ATTACHE",
+    "LTC",
+    "COL",
+    "MAJ",
+    "CAPT",
+    "GEN",
+    "ADM",
+    "DR",
+    "MR",
+    "MS",
+    "MRS",
+    "AMBASSADOR-DESIGNATE",
+    "EXECUTIVE",
+    "AND",
+    "U.S",
+    "US",
+    "USG",
+    "PRT",
+    "AIT",
+    "USEU",
+    "USUN",
+    "USNATO",
+    "IO",
+    "EAP",
+    "EUR",
+    "AF",
+    "NEA",
+    "WHA",
+    "SCA",
+    "INR",
+    "EMBASSY",
+    "NATIONAL",
+    "MISSION",
+    "SENIOR",
+    "RSO",
+    "PAO",
+    "LEGAL",
+    "ECONCOUNS",
     "AMBASSADOR",
     "AMB",
     "ABASSADOR",
@@ -610,8 +855,15 @@ fn is_title(tok: &str) -> bool {
     let t: String = tok
         .trim_matches(|c: char| !c.is_alphanumeric())
         .to_ascii_uppercase()
-        .replace('0', "O");
-    TITLES.contains(&t.as_str()) || tok.contains('/') || tok.starts_with('(')
+        .replace('0', "O")
+        .replace('’', "'");
+    TITLES.contains(&t.as_str())
+        || tok.contains('/')
+        || tok.starts_with('(')
+        || t.starts_with("AMBASS")
+        || t.starts_with("ABASS")
+        || t.starts_with("COUNS")
+        || t.starts_with("D'AF")
 }
 
 fn is_initial(tok: &str) -> bool {
@@ -653,7 +905,28 @@ pub fn classified_by_statement(text: &str) -> Option<String> {
     while !rest.is_char_boundary(cut) {
         cut -= 1;
     }
-    let s = collapse_ws(&rest[..cut]);
+    let mut region = &rest[..cut];
+    // A page break (banner line, PAGE line) ends the statement's first part.
+    let mut off = 0;
+    for line in region.split_inclusive('\n') {
+        if off > 0 && (is_banner(line) || line.trim_start().starts_with("PAGE ")) {
+            region = &region[..off];
+            break;
+        }
+        off += line.len();
+    }
+    let joined = BROKEN_WORD.replace_all(region, |c: &regex::Captures| {
+        let a = &c[1];
+        if matches!(
+            a.to_ascii_lowercase().as_str(),
+            "for" | "and" | "or" | "the" | "of" | "by" | "a" | "to" | "in" | "on" | "as"
+        ) {
+            format!("{a} {}", &c[2])
+        } else {
+            format!("{a}{}", &c[2])
+        }
+    });
+    let s = collapse_ws(&joined);
     (!s.is_empty()).then_some(s)
 }
 
@@ -677,30 +950,39 @@ fn statement_names(statement: &str) -> Vec<String> {
         Some(m) => &s[..m.start()],
         None => s,
     };
-    let who = WHO_TAIL.replace(who, "");
-    // Cut at the first ";" and at the first comma not followed by a suffix.
+    let who = PARENS.replace_all(who, " ");
+    let who = WHO_TAIL.replace(&who, "");
     let who = who.split(';').next().unwrap_or("");
-    let mut parts = who.split(',');
-    let mut name = parts.next().unwrap_or("").trim().to_string();
-    let mut suffix = None;
-    if let Some(next) = parts.next() {
+    // The comma-separated part that names someone (`Charge d'Affaires, a.i., Arnold A. Chacon`,
+    // `ROBERT P. FINN, DEPUTY CHIEF OF MISSION`), and a suffix after it (`, Jr.`, `, III`).
+    let parts: Vec<&str> = who.split(',').collect();
+    let Some(k) = parts.iter().position(|p| {
+        p.split(|c: char| c.is_whitespace() || c == '/' || c == ':')
+            .any(|t| !t.is_empty() && !is_title(t) && t != "-")
+    }) else {
+        return Vec::new();
+    };
+    let mut suffix = String::new();
+    if let Some(next) = parts.get(k + 1) {
         let n = next.trim();
         if is_suffix(n) {
-            let n = if n.to_ascii_uppercase().starts_with('J')
-                || n.to_ascii_uppercase().starts_with('S')
-            {
-                n.to_string()
+            let up = n.to_ascii_uppercase();
+            let n = if up.starts_with('J') || up.starts_with('S') {
+                format!("{}.", n.trim_end_matches('.'))
             } else {
                 n.trim_end_matches('.').to_string()
             };
-            suffix = Some(format!(", {n}"));
+            suffix = format!(", {n}");
         }
     }
-    name = name.trim_end_matches([' ', '.']).to_string();
-    if name.ends_with(|c: char| c.is_ascii_uppercase()) && statement.contains(&format!("{name}.")) {
-        // A middle initial at the end would be odd; keep the text as it is.
-    }
-    let toks: Vec<&str> = name.split_whitespace().collect();
+    let name = parts[k];
+    // After a dash or a slash, what comes before is an office (`AF/C - MARY BETH LEONARD`).
+    let name = name.rsplit(" - ").next().unwrap_or(name);
+    let toks: Vec<&str> = name
+        .split(|c: char| c.is_whitespace() || c == '/' || c == ':')
+        .map(|t| t.trim_end_matches('-'))
+        .filter(|t| !t.is_empty() && *t != "-")
+        .collect();
     let mut end = toks.len();
     let mut trailing_suffix = String::new();
     while end > 1 && is_suffix(toks[end - 1]) {
@@ -710,29 +992,40 @@ fn statement_names(statement: &str) -> Vec<String> {
     if end == 0 {
         return Vec::new();
     }
-    let mut start = end - 1;
-    let mut have_first = false;
-    while start > 0 {
-        let tok = toks[start - 1];
-        if is_title(tok) {
-            break;
-        }
-        if is_initial(tok) {
+    // Leading titles go; a short rest is the whole name (`Mary Grace McGeehan`).
+    let mut first = 0;
+    while first < end && is_title(toks[first]) {
+        first += 1;
+    }
+    let start = if end - first <= 3 && first > 0 {
+        first
+    } else {
+        let mut start = end - 1;
+        let mut have_first = false;
+        while start > first {
+            let tok = toks[start - 1];
+            if is_title(tok) {
+                break;
+            }
+            if is_initial(tok) {
+                start -= 1;
+                continue;
+            }
+            if have_first {
+                break;
+            }
+            have_first = true;
             start -= 1;
-            continue;
         }
-        if have_first {
-            break;
-        }
-        have_first = true;
-        start -= 1;
+        start
+    };
+    if start >= end {
+        return Vec::new();
     }
     let mut out = toks[start..end].join(" ");
     out.push_str(&trailing_suffix);
-    if let Some(sfx) = suffix {
-        out.push_str(&sfx);
-    }
-    let out = out.trim().to_string();
+    out.push_str(&suffix);
+    let out = out.trim().trim_end_matches(',').to_string();
     if out.is_empty() || is_title(&out) {
         Vec::new()
     } else {
@@ -889,10 +1182,15 @@ pub fn summary(body: &str) -> Option<String> {
     let (from, to) = match (start, end) {
         (Some(s), Some(e)) => (s.end(), e.start()),
         (None, Some(e)) => {
-            // No heading: from the first paragraph after the classification statement.
-            let from = CLASSIFIED_BY
+            // No heading: from the first paragraph, or after the classification statement.
+            let from = FIRST_PARAGRAPH
                 .find(&body[..e.start()])
-                .and_then(|m| body[m.end()..e.start()].find("\n\n").map(|i| m.end() + i))
+                .map(|m| m.start())
+                .or_else(|| {
+                    CLASSIFIED_BY
+                        .find(&body[..e.start()])
+                        .and_then(|m| body[m.end()..e.start()].find("\n\n").map(|i| m.end() + i))
+                })
                 .unwrap_or(0);
             (from, e.start())
         }
@@ -910,6 +1208,16 @@ pub fn summary(body: &str) -> Option<String> {
         }
         (None, None) => return None,
     };
+    let mut from = from;
+    // "------- SUMMARY -------\n\n1. Summary: On March 21 …": the heading again.
+    let lead = body[from..to].len() - body[from..to].trim_start().len();
+    let after = &body[from + lead..to];
+    let after_mark = SUMMARY_LINE_PREFIX.find(after).map_or(0, |m| m.end());
+    if let Some(m) = SUMMARY_START.find(&after[after_mark..])
+        && m.start() == 0
+    {
+        from += lead + after_mark + m.end();
+    }
     let mut lines = Vec::new();
     for line in body[from..to].lines() {
         if RULE_LINE.is_match(line) {
