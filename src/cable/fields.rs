@@ -1,5 +1,9 @@
-//! Fields read from a cable's body text, shared by both page readers: SUBJECT, TAGS, REF,
-//! handling caveats and the signature.
+//! Fields read from a cable's body text, shared by the readers: SUBJECT, TAGS, REF, handling
+//! caveats, the signature, the classification statement (`Classified By: … Reasons 1.4 (b)`),
+//! the E.O. 12958 DECL date, numbered paragraphs and the summary.
+//!
+//! The `pub` functions read one field from a text fragment; the expectations test feeds them
+//! cablemap's test fragments.
 
 use super::id;
 use super::text::collapse_ws;
@@ -19,20 +23,48 @@ pub(super) struct BodyFields {
     pub references: Vec<String>,
     /// Handling caveats found in the header lines (SIPDIS, NODIS, …).
     pub caveats: Vec<String>,
+    /// The non-cable references among `references`.
+    pub references_text: Vec<String>,
     /// The signature.
     pub signers: Vec<String>,
+    /// The classification statement after `Classified By:`.
+    pub classified_by_text: Option<String>,
+    /// The names in the classification statement.
+    pub classified_by: Vec<String>,
+    /// Classification reasons, e.g. `1.4 (b)`.
+    pub reasons: Vec<String>,
+    /// The E.O. 12958 DECL date, normalized, and as written.
+    pub declassify: Option<String>,
+    pub declassify_original: Option<String>,
+    /// Numbered paragraphs.
+    pub paragraphs: Vec<Paragraph>,
+    /// The summary.
+    pub summary: Option<String>,
 }
 
 /// How far into the body the header fields (TAGS, SUBJECT, REF) are looked for, in lines.
 const HEADER_LINES: usize = 120;
 
 static SUBJECT_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*(?:SUBJECT|SUBJ)\b(?:\s*[:.])*\s*(.*)$").expect("valid regex")
+    Regex::new(r"^\s*(?:(?:SUBJECT|SUBJ)\b(?:\s*[:.])*|(?i:subject|subj)\s*:)\s*(.*)$")
+        .expect("valid regex")
 });
 static TAGS_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\s*TAGS?\b\s*[:.]?\s*(.*)$").expect("valid regex"));
+    LazyLock::new(|| Regex::new(r"(?i)^\s*TAGS?\b\s*[:.]?\s*(.*)$").expect("valid regex"));
 static REF_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*(?:REFS?|REFTELS?|REFERENCES?|REFERENCE TELEGRAMS?)\b\s*[:.]?\s*(.*)$")
+    Regex::new(r"^\s*(?:(?:REFS?|REFTELS?|REFERENCES?|REFERENCE TELEGRAMS?)\b\s*[:.]?|(?i:refs?|ref\(s\)|reftels?)\s*:)\s*(.*)$")
+        .expect("valid regex")
+});
+/// A field that starts inside a line of a flattened header (`SUBJECT: X REF: A. MOSCOW 816
+/// Classified By: …`): the line is read as if the field started a new line.
+static INLINE_FIELD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i:\s(?:SUBJECT\s*:|SUBJ\s*:|REFS?\s*:|REF\(S\)\s*:|REFTELS?\s*:|TAGS\s*:|CLASSIFIED\s+BY\b|SENSITIVE\s+BUT\s+UNCLASSIFIED\b))|REFS?:|REF\(S\):|Classified\s+By\b|CLASSIFIED\s+BY\b|Sensitive\s+but\b")
+        .expect("valid regex")
+});
+/// A page break marker inside a text: `PAGE 02 ROME 01196 01 OF 02 082030Z`,
+/// `PRETORIA 00000954 001.2 OF 004`.
+static PAGE_MARK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\bPAGE\s+\d{2,3}\s+[A-Z][A-Z ]*?\s+\d{3,8}(?:\s+\d{2,3}\s+OF\s+\d{2,3})?\s+\d{6}Z|\b[A-Z]{3,}\s+\d{8}\s+\d{3}\.\d\s+OF\s+\d{3}\b|\s{5,}(?:UNCLASSIFIED|CONFIDENTIAL|SECRET|LIMITED OFFICIAL USE)\b")
         .expect("valid regex")
 });
 /// Lines that end a SUBJECT or REF block.
@@ -54,10 +86,20 @@ static BANNER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*(?:UNCLAS(?:SIFIED)?|CONFIDENTIAL|SECRET|LIMITED OFFICIAL USE|C O N F I D E N T I A L|S E C R E T|U N C L A S S I F I E D)\s*$")
         .expect("valid regex")
 });
+/// A line that starts with a classification banner and goes on (`C O N F I D E N T I A L
+/// MOSCOW 001704`).
+static BANNER_START: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^\s*(?:UNCLAS(?:SIFIED)?|CONFIDENTIAL|SECRET|C O N F I D E N T I A L|S E C R E T)\b",
+    )
+    .expect("valid regex")
+});
 static CABLE_REF: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(?:(\d{4}|\d{2})\s+)?([A-Z][A-Z]+(?:[ -][A-Z]+){0,2})\s+(\d{1,7})\b")
         .expect("valid regex")
 });
+static REF_BULLET_LINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*\(?[A-Z][.)]\s").expect("valid regex"));
 static REF_BULLET: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?:^|\s|;)\(?[A-Z]\s?[.)]\s|;").expect("valid regex"));
 static TAG_ONLY_LINE: LazyLock<Regex> =
@@ -125,6 +167,8 @@ const NOT_STATIONS: &[&str] = &[
     "DTG",
     "DATED",
     "CIRCULAR",
+    "IIR",
+    "WE",
 ];
 
 const NOT_SIGNERS: &[&str] = &[
@@ -169,9 +213,58 @@ fn is_banner(line: &str) -> bool {
     BANNER.is_match(line)
 }
 
+/// SUBJECT of a body text (see [`read`]).
+pub fn subject(body: &str) -> Option<String> {
+    read(&super::text::unescape(body), None).subject
+}
+
+/// TAGS of a body text, in order.
+pub fn tags(body: &str) -> Vec<String> {
+    read(body, None).tags
+}
+
+/// The canonical ids of the cables the REF lines of a body text name.
+pub fn body_reference_ids(body: &str, year: Option<i32>) -> Vec<String> {
+    let f = read(body, year);
+    f.references
+        .into_iter()
+        .filter(|r| !f.references_text.contains(r))
+        .collect()
+}
+
 /// Reads the body fields. `year` is the cable's own year, used for references without one.
 pub(super) fn read(body: &str, year: Option<i32>) -> BodyFields {
-    let lines: Vec<&str> = body.lines().take(HEADER_LINES).collect();
+    let mut split_lines: Vec<String> = Vec::new();
+    let mut in_header = true;
+    for line in body.lines().take(HEADER_LINES) {
+        let t = line.trim_start().trim_start_matches('¶');
+        if t.starts_with("1.") || t.starts_with("1 .") {
+            in_header = false;
+        }
+        if !in_header {
+            split_lines.push(line.to_string());
+            continue;
+        }
+        let line = PAGE_MARK.replace_all(line, "");
+        let mut rest: &str = &line;
+        while let Some(m) = INLINE_FIELD.find(rest) {
+            if m.start() == 0 || rest[..m.start()].trim().is_empty() {
+                // At the start of the line: look for the next one after it.
+                match INLINE_FIELD.find_at(rest, m.end()) {
+                    Some(m2) => {
+                        split_lines.push(rest[..m2.start()].to_string());
+                        rest = &rest[m2.start()..];
+                    }
+                    None => break,
+                }
+            } else {
+                split_lines.push(rest[..m.start()].to_string());
+                rest = &rest[m.start()..];
+            }
+        }
+        split_lines.push(rest.to_string());
+    }
+    let lines: Vec<&str> = split_lines.iter().map(String::as_str).collect();
     let mut f = BodyFields::default();
     let mut i = 0;
     // The first paragraph ("1. ..." or a SUMMARY heading) ends the caveat zone.
@@ -193,17 +286,36 @@ pub(super) fn read(body: &str, year: Option<i32>) -> BodyFields {
         if f.subject.is_none()
             && let Some(c) = SUBJECT_RE.captures(line)
         {
-            let mut s = c[1].to_string();
+            let mut s = c[1].trim_end().trim_end_matches('\\').to_string();
             let mut j = i + 1;
+            if s.trim().is_empty() {
+                // "SUBJECT:" alone, the subject on a later line.
+                while j < lines.len() && j < i + 3 && lines[j].trim().is_empty() {
+                    j += 1;
+                }
+                if let Some(l) = lines.get(j)
+                    && !FIELD_START.is_match(l)
+                {
+                    s = l.to_string();
+                    j += 1;
+                }
+            }
             while j < lines.len() {
                 let l = lines[j];
-                if l.trim().is_empty() || FIELD_START.is_match(l) || is_banner(l) {
+                if l.trim().is_empty()
+                    || l.trim() == "\\"
+                    || FIELD_START.is_match(l)
+                    || is_banner(l)
+                    || BANNER_START.is_match(l)
+                    || RULE_LINE.is_match(l)
+                {
                     break;
                 }
                 s.push(' ');
-                s.push_str(l);
+                s.push_str(l.trim_end().trim_end_matches('\\'));
                 j += 1;
             }
+            let s = s.trim_end_matches(|c: char| c == '-' || c.is_whitespace());
             let s = collapse_ws(&s);
             if !s.is_empty() {
                 f.subject = Some(s);
@@ -216,6 +328,7 @@ pub(super) fn read(body: &str, year: Option<i32>) -> BodyFields {
         {
             f.has_tags_line = true;
             let mut s = c[1].trim().to_string();
+            let mut tag_lines = vec![s.clone()];
             let mut j = i + 1;
             while j < lines.len() {
                 let l = lines[j];
@@ -230,9 +343,10 @@ pub(super) fn read(body: &str, year: Option<i32>) -> BodyFields {
                 }
                 s.push(' ');
                 s.push_str(l.trim());
+                tag_lines.push(l.trim().to_string());
                 j += 1;
             }
-            f.tags = split_tags(&s);
+            f.tags = split_tag_lines(&tag_lines);
             i = j;
             continue;
         }
@@ -241,6 +355,14 @@ pub(super) fn read(body: &str, year: Option<i32>) -> BodyFields {
             let mut j = i + 1;
             while j < lines.len() {
                 let l = lines[j];
+                if l.trim().is_empty()
+                    && lines
+                        .get(j + 1)
+                        .is_some_and(|n| REF_BULLET_LINE.is_match(n))
+                {
+                    j += 1;
+                    continue;
+                }
                 if l.trim().is_empty() || FIELD_START.is_match(l) || is_banner(l) {
                     break;
                 }
@@ -248,8 +370,11 @@ pub(super) fn read(body: &str, year: Option<i32>) -> BodyFields {
                 s.push_str(l);
                 j += 1;
             }
-            for r in references(&collapse_ws(&s), year) {
+            for (r, is_id) in reference_items(&collapse_ws(&s), year) {
                 if !f.references.contains(&r) {
+                    if !is_id {
+                        f.references_text.push(r.clone());
+                    }
                     f.references.push(r);
                 }
             }
@@ -259,11 +384,99 @@ pub(super) fn read(body: &str, year: Option<i32>) -> BodyFields {
         i += 1;
     }
     f.signers = signers(body);
+    let head = {
+        let mut cut = body.len().min(20_000);
+        while !body.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        &body[..cut]
+    };
+    f.classified_by_text = classified_by_statement(head);
+    if let Some(st) = &f.classified_by_text {
+        f.classified_by = statement_names(st);
+        f.reasons = reasons_of_statement(st);
+    }
+    (f.declassify, f.declassify_original) = declassify(head);
+    f.paragraphs = paragraphs(body);
+    f.summary = summary(head);
     f
 }
 
+/// Splits the lines of a TAGS field: a line is split on commas (or semicolons) when it has any
+/// or when the line before ended with one, else on whitespace. A parenthesised group is one tag
+/// (`OVIP (STEINBERG, JAMES B.)` → `OVIP`, `STEINBERG, JAMES B.`). Repeated tags are dropped.
+pub fn split_tag_lines(lines: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut prev_comma = false;
+    for line in lines {
+        let l = line.trim();
+        let comma_mode = l.contains([',', ';']) || prev_comma;
+        prev_comma = l.ends_with([',', ';']);
+        let mut parts: Vec<String> = Vec::new();
+        let mut cur = String::new();
+        let mut depth = 0usize;
+        for ch in l.chars() {
+            match ch {
+                '(' => {
+                    if depth == 0 && !cur.trim().is_empty() && !comma_mode {
+                        parts.push(std::mem::take(&mut cur));
+                    }
+                    depth += 1;
+                    cur.push(ch);
+                }
+                ')' => {
+                    depth = depth.saturating_sub(1);
+                    cur.push(ch);
+                }
+                ',' | ';' if depth == 0 => parts.push(std::mem::take(&mut cur)),
+                c if c.is_whitespace() && depth == 0 && !comma_mode => {
+                    parts.push(std::mem::take(&mut cur))
+                }
+                c => cur.push(c),
+            }
+        }
+        parts.push(cur);
+        // In a comma list, a part that is a run of tag codes (`PTER MARR`) is several tags.
+        let parts: Vec<String> = parts
+            .into_iter()
+            .flat_map(|p| {
+                let toks: Vec<&str> = p.split_whitespace().collect();
+                let codes = toks
+                    .iter()
+                    .filter(|t| t.len() <= 4 && t.chars().all(|c| c.is_ascii_uppercase()))
+                    .count();
+                let all_caps = toks.iter().all(|t| {
+                    t.chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                });
+                if comma_mode
+                    && all_caps
+                    && toks.len() >= 2
+                    && (codes == toks.len() || (toks.len() >= 3 && codes * 2 >= toks.len()))
+                {
+                    toks.into_iter().map(str::to_string).collect::<Vec<_>>()
+                } else {
+                    vec![p]
+                }
+            })
+            .collect();
+        for p in parts {
+            let p = p.trim_matches(|c: char| c.is_whitespace() || c == '.');
+            let p = match p.strip_prefix('(').and_then(|x| x.strip_suffix(')')) {
+                Some(inner) => inner.trim(),
+                None => p,
+            };
+            let p = collapse_ws(p);
+            if !p.is_empty() && !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
 /// Splits a TAGS value: on commas (or semicolons) when there are any, else on whitespace.
-pub(super) fn split_tags(s: &str) -> Vec<String> {
+pub fn split_tags(s: &str) -> Vec<String> {
     let s = s.trim();
     let parts: Vec<&str> = if s.contains(',') || s.contains(';') {
         s.split([',', ';']).collect()
@@ -280,7 +493,26 @@ pub(super) fn split_tags(s: &str) -> Vec<String> {
 /// Reads references from a REF block's text. Each bullet (`A.`, `(B)`, `C)`, `;`) that names
 /// cables (`[YY ]STATION SERIAL`, e.g. `STATE 12345`, `08 MADRID 25`, `BUENOS AIRES 000123`) gives
 /// their canonical ids; a bullet naming none is kept as text.
-pub(super) fn references(text: &str, year: Option<i32>) -> Vec<String> {
+pub fn references(text: &str, year: Option<i32>) -> Vec<String> {
+    reference_items(text, year)
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect()
+}
+
+/// The canonical ids of the cables a REF block names (cablemap's `references` of kind cable).
+pub fn reference_ids(text: &str, year: Option<i32>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (r, is_id) in reference_items(text, year) {
+        if is_id && !out.contains(&r) {
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// The references of a REF block, each with `true` when it is a cable id.
+fn reference_items(text: &str, year: Option<i32>) -> Vec<(String, bool)> {
     let mut out = Vec::new();
     let mut items: Vec<&str> = Vec::new();
     let mut prev = 0;
@@ -304,10 +536,10 @@ pub(super) fn references(text: &str, year: Option<i32>) -> Vec<String> {
                     "NOTAL" | "NOTAL)" | "AND" | "NONE" | "A" | "B"
                 )
             {
-                out.push(t.to_string());
+                out.push((t.to_string(), false));
             }
         } else {
-            out.extend(ids);
+            out.extend(ids.into_iter().map(|i| (i, true)));
         }
     }
     out
@@ -336,7 +568,11 @@ fn cable_ids(item: &str, year: Option<i32>) -> Vec<String> {
             words.remove(0);
         }
         let first = words[0].split('-').next().unwrap_or("");
-        if NOT_STATIONS.contains(&first) {
+        if NOT_STATIONS.contains(&first)
+            || words[1..]
+                .iter()
+                .any(|w| NOT_STATIONS.contains(w) || matches!(*w, "POINTS" | "EMAIL" | "E-MAIL"))
+        {
             continue;
         }
         let station_joined: String = words.concat();
@@ -373,7 +609,7 @@ static TRAILING_SIGNER: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 static SKIP_TAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:NNNN|BT|#.*|[^A-Za-z0-9]+|\d{1,2}/\d{1,2}/\d{2,4}|\d{4}[A-Z]+\d+ - Classification:.*)$")
+    Regex::new(r"^(?:NNNN|BT|#.*|[^A-Za-z0-9]+|\d{1,2}/\d{1,2}/\d{2,4}|\d{4}[A-Z]+\d+ - .*|Declassified/Released.*|Review \d.*|NOTE\b.*|PAGE \d.*|CORRECTION.*|\(Drafted.*|SIPDIS|HEADING AS RECEIVED.*)$")
         .expect("valid regex")
 });
 
@@ -391,9 +627,9 @@ fn clean_name(s: &str) -> String {
 /// `LUNSTEAD`, `RICE`, `McCaw`), skipping trailing blank lines, classification banners and end
 /// markers; or, in flattened texts, an all-capitals name ending the last line after a sentence
 /// end or a wide gap (`... in Parliament.   BLAKEMAN`).
-pub(super) fn signers(body: &str) -> Vec<String> {
-    for line in body.lines().rev().take(12) {
-        let t = line.trim();
+pub fn signers(body: &str) -> Vec<String> {
+    for line in body.lines().rev().take(24) {
+        let t = line.trim().trim_end_matches('#').trim_end();
         if t.is_empty() || SKIP_TAIL.is_match(t) || is_banner(t) {
             continue;
         }
@@ -427,6 +663,575 @@ pub(super) fn signers(body: &str) -> Vec<String> {
         return Vec::new();
     }
     Vec::new()
+}
+
+// --- Classification statement, declassification, paragraphs, summary -----------------------
+
+static CLASSIFIED_BY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\bclass?i?fi?ed\s*by\b\s*[:.;]?").expect("valid regex"));
+/// Where the "who" part of a classification statement ends: the reasons, the executive order.
+static WHO_END: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)
+        \bE\.?\s?O\.?\s*\d{5} | \bEO\b | \bre\s?a?\s?s0?o?n | \breas\b | \breaons | \brasons?
+      | \bse\s?ction\b | \b1\s?\.\s?\d\b | \breas0n | \bderived\b | \bper\s+1\.",
+    )
+    .expect("valid regex")
+});
+/// A trailing connector left before the reasons: `for`, `under`, a broken `f or`.
+static WHO_TAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?:[\s,;:.\-]|\b(?:for|fo|fr|f|or|r|under|based\s+on|per|and|in|accordance|with|\(u\)))+$")
+        .expect("valid regex")
+});
+/// A word broken across two lines of a fixed-width text: `Hoyt Y` / `ee for reasons`.
+static BROKEN_WORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b([A-Za-z]{1,4})[ \t]*\n[ \t]*([a-z]{1,6})\b").expect("valid regex")
+});
+static PARENS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\([^)]{0,20}\)").expect("valid regex"));
+static SECTION_14: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"1\s?\.\s?([45])").expect("valid regex"));
+static REASON_LETTER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?:^|[^A-Za-z])([a-h])(?:$|[^A-Za-z])").expect("valid regex")
+});
+static DECL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\bE\.?\s?O\.?\s*12958\b\s*[:.,]?\s*(?:DECL(?:ASSIFY)?\b\s*[:.]?\s*)?([^\n]*)")
+        .expect("valid regex")
+});
+static DATE_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(\d{1,4})\s?[/.\-]\s?(\d{1,2})\s?[/.\-]\s?(\d{2,4})\b").expect("valid regex")
+});
+static PARAGRAPH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?m)^[ \t]*¶?[ \t]*(\d{1,3})[ \t]*[.)]([ \t]*\(([A-Z]{1,4}(?:/{1,2}[A-Z]{1,6}){0,3})\))?",
+    )
+    .expect("valid regex")
+});
+static SUMMARY_END: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\bEND\s+(?:OF\s+)?SUMMARY\b").expect("valid regex"));
+static SUMMARY_START: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(?:BEGIN\s+)?SUMMARY\b(?:\s*(?:AND|/|&)\s*(?:COMMENTS?|ACTION\s+REQUESTS?|INTRODUCTION|TABLE\s+OF\s+CONTENTS|RECOMMENDATIONS?))?(?:\s*[:.=\-‐]+)*",
+    )
+    .expect("valid regex")
+});
+static SUMMARY_LINE_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*¶?\s*(?:\d{1,3}\s?[.)]\s*)?(?:\([A-Z]{1,4}(?:/{1,2}[A-Z]{1,6}){0,3}\)\s*)?")
+        .expect("valid regex")
+});
+static FIRST_PARAGRAPH: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?m)^[ \t]*¶?1[ \t]*[.)]").expect("valid regex"));
+static RULE_LINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[\s\-=_‐*]*$").expect("valid regex"));
+
+/// Titles and ranks that may stand before a one-word name (`Ambassador Pearce`).
+const TITLES: &[&str] = &[
+    "A.I",
+    "AI",
+    "D'AFFAIRES",
+    "D'AFFAIRS",
+    "DE'AFFAIRS",
+    "D'AFAIRS",
+    "SECTION",
+    "LEADER",
+    "TEAM",
+    "COORDINATOR",
+    "INTERAGENCY",
+    "PROVINCIAL",
+    "GOVERNANCE",
+    "POL",
+    "ECON",
+    "DIR",
+    "COUNSEL",
+    "COUNSLEOR",
+    "COUNCILOR",
+    "COUNSELLOR",
+    "ECOPOL",
+    "MC",
+    "M-C",
+    "CHARGE",
+    "OFF",
+    "OFFICE",
+    "ASSISTANT",
+    "UNDER",
+    "SPECIAL",
+    "ADVISOR",
+    "ENVOY",
+    "REPRESENTATIVE",
+    "PERMANENT",
+    "MINISTER-COUNSELOR",
+    "MINISTER-COUNSELLOR",
+    "POLITICAL-ECONOMIC",
+    "CONSUL-GENERAL",
+    "REGIONAL",
+    "SECURITY",
+    "DEFENSE",
+    "ATTACHE",
+    "LTC",
+    "COL",
+    "MAJ",
+    "CAPT",
+    "GEN",
+    "ADM",
+    "DR",
+    "MR",
+    "MS",
+    "MRS",
+    "AMBASSADOR-DESIGNATE",
+    "EXECUTIVE",
+    "AND",
+    "U.S",
+    "US",
+    "USG",
+    "PRT",
+    "AIT",
+    "USEU",
+    "USUN",
+    "USNATO",
+    "IO",
+    "EAP",
+    "EUR",
+    "AF",
+    "NEA",
+    "WHA",
+    "SCA",
+    "INR",
+    "EMBASSY",
+    "NATIONAL",
+    "MISSION",
+    "SENIOR",
+    "RSO",
+    "PAO",
+    "LEGAL",
+    "ECONCOUNS",
+    "AMBASSADOR",
+    "AMB",
+    "ABASSADOR",
+    "AMBASSADRO",
+    "CDA",
+    "DCM",
+    "CHARGE",
+    "AFFAIRES",
+    "AFFAIRS",
+    "POLOFF",
+    "ECONOFF",
+    "POLCOUNS",
+    "ECONCOUNS",
+    "COUNSELOR",
+    "COUNSELLOR",
+    "DIRECTOR",
+    "CONSUL",
+    "GENERAL",
+    "SECRETARY",
+    "OFFICER",
+    "CHIEF",
+    "MINISTER",
+    "ATTACHE",
+    "CG",
+    "PO",
+    "DAS",
+    "PDAS",
+    "COM",
+    "DEPUTY",
+    "ACTING",
+    "POLITICAL",
+    "ECONOMIC",
+    "MISSION",
+    "OF",
+    "BY",
+    "THE",
+    "AND",
+    "PRINCIPAL",
+    "OFFICER",
+    "CONOFF",
+    "MGMT",
+    "LEGATT",
+    "DATT",
+    "USDEL",
+    "HEAD",
+];
+
+fn is_title(tok: &str) -> bool {
+    let t: String = tok
+        .trim_matches(|c: char| !c.is_alphanumeric())
+        .to_ascii_uppercase()
+        .replace('0', "O")
+        .replace('’', "'");
+    TITLES.contains(&t.as_str())
+        || tok.contains('/')
+        || tok.starts_with('(')
+        || t.starts_with("AMBASS")
+        || t.starts_with("ABASS")
+        || t.starts_with("COUNS")
+        || t.starts_with("D'AF")
+}
+
+fn is_initial(tok: &str) -> bool {
+    let letters = tok.chars().filter(|c| c.is_alphanumeric()).count();
+    tok.ends_with('.') && letters <= 2 || (tok.contains('.') && letters <= 3 && tok.len() <= 5)
+}
+
+fn is_suffix(tok: &str) -> bool {
+    matches!(
+        tok.trim_end_matches(['.', ','])
+            .to_ascii_uppercase()
+            .as_str(),
+        "JR" | "SR" | "II" | "III" | "IV"
+    )
+}
+
+/// The classification statement: what follows `Classified By:` up to the end of its paragraph,
+/// white space collapsed. `None` when the text has none.
+pub fn classified_by_statement(text: &str) -> Option<String> {
+    let m = CLASSIFIED_BY.find(text)?;
+    let mut rest = &text[m.end()..];
+    // "Classified By: Classified by AIT DIR …": the repeated opening.
+    while let Some(m2) = CLASSIFIED_BY.find(rest) {
+        let before = rest[..m2.start()].trim();
+        if before.is_empty() || before.eq_ignore_ascii_case("(U)") {
+            rest = &rest[m2.end()..];
+        } else {
+            break;
+        }
+    }
+    let end = rest
+        .find("\n\n")
+        .into_iter()
+        .chain(rest.find("\n \n"))
+        .chain(rest.find("\n\t\n"))
+        .min()
+        .unwrap_or(rest.len());
+    let mut cut = end.min(600);
+    while !rest.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut region = &rest[..cut];
+    // A page break (banner line, PAGE line) ends the statement's first part.
+    let mut off = 0;
+    for line in region.split_inclusive('\n') {
+        if off > 0 && (is_banner(line) || line.trim_start().starts_with("PAGE ")) {
+            region = &region[..off];
+            break;
+        }
+        off += line.len();
+    }
+    let joined = BROKEN_WORD.replace_all(region, |c: &regex::Captures| {
+        let a = &c[1];
+        if matches!(
+            a.to_ascii_lowercase().as_str(),
+            "for" | "and" | "or" | "the" | "of" | "by" | "a" | "to" | "in" | "on" | "as"
+        ) {
+            format!("{a} {}", &c[2])
+        } else {
+            format!("{a}{}", &c[2])
+        }
+    });
+    let s = collapse_ws(&joined);
+    (!s.is_empty()).then_some(s)
+}
+
+/// The names of who classified the cable (cablemap's `classified_by`): the person named in the
+/// classification statement, without titles (`Acting Deputy Chief of Mission Marc Wall` → `Marc
+/// Wall`), with a suffix such as `Jr.` or `III` kept.
+pub fn classified_by(text: &str) -> Vec<String> {
+    match classified_by_statement(text) {
+        Some(s) => statement_names(&s),
+        None => Vec::new(),
+    }
+}
+
+fn statement_names(statement: &str) -> Vec<String> {
+    let s = statement.trim_start_matches(|c: char| c.is_whitespace() || c == ':');
+    let s = s
+        .strip_prefix("(U)")
+        .or_else(|| s.strip_prefix("(u)"))
+        .unwrap_or(s);
+    let who = match WHO_END.find(s) {
+        Some(m) => &s[..m.start()],
+        None => s,
+    };
+    let who = PARENS.replace_all(who, " ");
+    let who = WHO_TAIL.replace(&who, "");
+    let who = who.split(';').next().unwrap_or("");
+    // The comma-separated part that names someone (`Charge d'Affaires, a.i., Arnold A. Chacon`,
+    // `ROBERT P. FINN, DEPUTY CHIEF OF MISSION`), and a suffix after it (`, Jr.`, `, III`).
+    let parts: Vec<&str> = who.split(',').collect();
+    let Some(k) = parts.iter().position(|p| {
+        p.split(|c: char| c.is_whitespace() || c == '/' || c == ':')
+            .any(|t| !t.is_empty() && !is_title(t) && t != "-")
+    }) else {
+        return Vec::new();
+    };
+    let mut suffix = String::new();
+    if let Some(next) = parts.get(k + 1) {
+        let n = next.trim();
+        if is_suffix(n) {
+            let up = n.to_ascii_uppercase();
+            let n = if up.starts_with('J') || up.starts_with('S') {
+                format!("{}.", n.trim_end_matches('.'))
+            } else {
+                n.trim_end_matches('.').to_string()
+            };
+            suffix = format!(", {n}");
+        }
+    }
+    let name = parts[k];
+    // After a dash or a slash, what comes before is an office (`AF/C - MARY BETH LEONARD`).
+    let name = name.rsplit(" - ").next().unwrap_or(name);
+    let toks: Vec<&str> = name
+        .split(|c: char| c.is_whitespace() || c == '/' || c == ':')
+        .map(|t| t.trim_end_matches('-'))
+        .filter(|t| !t.is_empty() && *t != "-")
+        .collect();
+    let mut end = toks.len();
+    let mut trailing_suffix = String::new();
+    while end > 1 && is_suffix(toks[end - 1]) {
+        trailing_suffix = format!(" {}{trailing_suffix}", toks[end - 1]);
+        end -= 1;
+    }
+    if end == 0 {
+        return Vec::new();
+    }
+    // Leading titles go; a short rest is the whole name (`Mary Grace McGeehan`).
+    let mut first = 0;
+    while first < end && is_title(toks[first]) {
+        first += 1;
+    }
+    let start = if end - first <= 3 && first > 0 {
+        first
+    } else {
+        let mut start = end - 1;
+        let mut have_first = false;
+        while start > first {
+            let tok = toks[start - 1];
+            if is_title(tok) {
+                break;
+            }
+            if is_initial(tok) {
+                start -= 1;
+                continue;
+            }
+            if have_first {
+                break;
+            }
+            have_first = true;
+            start -= 1;
+        }
+        start
+    };
+    if start >= end {
+        return Vec::new();
+    }
+    let mut out = toks[start..end].join(" ");
+    out.push_str(&trailing_suffix);
+    out.push_str(&suffix);
+    let out = out.trim().trim_end_matches(',').to_string();
+    if out.is_empty() || is_title(&out) {
+        Vec::new()
+    } else {
+        vec![out]
+    }
+}
+
+/// The classification reasons of the statement, e.g. `["1.4 (b)", "1.4 (d)"]`.
+pub fn reasons(text: &str) -> Vec<String> {
+    let Some(s) = classified_by_statement(text) else {
+        return Vec::new();
+    };
+    reasons_of_statement(&s)
+}
+
+fn reasons_of_statement(s: &str) -> Vec<String> {
+    let Some(c) = SECTION_14.captures(s) else {
+        return Vec::new();
+    };
+    let section = &c[1];
+    let whole = c.get(0).expect("match");
+    let mut rest = &s[whole.end()..];
+    // The letters come right after the section number, within a few words.
+    let stop = rest
+        .find(['.', ';'])
+        .filter(|&i| {
+            let after = &rest[i + 1..];
+            after.trim_start().is_empty()
+                || after.starts_with(' ')
+                    && !after.trim_start().starts_with([
+                        '(', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'A', 'B', 'C', 'D', 'E', 'F',
+                        'G', 'H',
+                    ])
+        })
+        .unwrap_or(rest.len())
+        .min(60);
+    let mut stop = stop.min(rest.len());
+    while !rest.is_char_boundary(stop) {
+        stop -= 1;
+    }
+    rest = &rest[..stop];
+    let mut out: Vec<String> = Vec::new();
+    let mut at = 0;
+    while let Some(m) = REASON_LETTER.captures_at(rest, at) {
+        let g = m.get(1).expect("group");
+        let r = format!("1.{section} ({})", g.as_str().to_ascii_lowercase());
+        if !out.contains(&r) {
+            out.push(r);
+        }
+        at = g.end();
+    }
+    out
+}
+
+/// The E.O. 12958 declassification field: `(normalized, original)`. `normalized` is
+/// `YYYY-MM-DD` when the value holds a valid date (`01/05/2020`, `2020/02/23`, `6/30/08`);
+/// `original` is the value as written (`01/05/2020`, `N/A`, `DECLASSIFIED BY NARA 09/02/2009`).
+pub fn declassify(text: &str) -> (Option<String>, Option<String>) {
+    let Some(c) = DECL.captures(text) else {
+        return (None, None);
+    };
+    let raw = c[1].trim();
+    // The field ends where the next field starts on a flattened line.
+    let raw = ["TAGS", "Tags", "tags", "SUBJECT", "Subject"]
+        .iter()
+        .filter_map(|k| raw.find(k))
+        .min()
+        .map_or(raw, |i| raw[..i].trim());
+    if raw.is_empty() {
+        return (None, None);
+    }
+    (normalize_date(raw), Some(raw.to_string()))
+}
+
+/// Cablemap's `nondisclosure_deadline`: the normalized DECL date.
+pub fn nondisclosure_deadline(text: &str) -> Option<String> {
+    declassify(text).0
+}
+
+fn normalize_date(s: &str) -> Option<String> {
+    let c = DATE_TOKEN.captures(s)?;
+    let a: u32 = c[1].parse().ok()?;
+    let b: u32 = c[2].parse().ok()?;
+    let d: u32 = c[3].parse().ok()?;
+    let (y, m, day) = if c[1].len() == 4 {
+        (a, b, d)
+    } else {
+        let y = match c[3].len() {
+            2 if d >= 66 => 1900 + d,
+            2 => 2000 + d,
+            4 => d,
+            _ => return None,
+        };
+        (y, a, b)
+    };
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    (day >= 1 && day <= days && (1900..=2200).contains(&y))
+        .then(|| format!("{y:04}-{m:02}-{day:02}"))
+}
+
+/// One numbered paragraph of the body: `1. (S/NF) …` → number 1, marking `S/NF`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Paragraph {
+    /// The paragraph number.
+    pub number: u32,
+    /// The classification marking, e.g. `C`, `S/NF`, `SBU`, when the paragraph has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marking: Option<String>,
+}
+
+/// The numbered paragraphs, in order. A number is taken only when it is larger than the one
+/// before (so numbered lists inside a paragraph are not paragraphs).
+pub fn paragraphs(body: &str) -> Vec<Paragraph> {
+    let mut out: Vec<Paragraph> = Vec::new();
+    for c in PARAGRAPH.captures_iter(body) {
+        let whole = c.get(0).expect("match");
+        let after = &body[whole.end()..];
+        let marking = c.get(3).map(|m| m.as_str().to_string());
+        if marking.is_none() && !(after.is_empty() || after.starts_with([' ', '\t', '\n', '('])) {
+            continue;
+        }
+        let Ok(number) = c[1].parse::<u32>() else {
+            continue;
+        };
+        if number == 0 || out.last().is_some_and(|p| number <= p.number) {
+            continue;
+        }
+        if marking.is_none() && out.is_empty() && number != 1 {
+            continue;
+        }
+        out.push(Paragraph { number, marking });
+    }
+    out
+}
+
+/// The summary: the text between a SUMMARY heading (or, without one, the first paragraph) and
+/// END SUMMARY; without an END SUMMARY, the rest of the paragraph a `Summary:` heading opens.
+/// Paragraph numbers, markings and rule lines are dropped, blank lines removed and spaces
+/// collapsed within lines.
+pub fn summary(body: &str) -> Option<String> {
+    let end = SUMMARY_END.find(body);
+    let limit = end.map_or(body.len(), |e| e.start());
+    let start = SUMMARY_START.find_iter(&body[..limit]).find(|m| {
+        let before = body[..m.start()].trim_end();
+        !before.to_ascii_uppercase().ends_with("END")
+    });
+    let (from, to) = match (start, end) {
+        (Some(s), Some(e)) => (s.end(), e.start()),
+        (None, Some(e)) => {
+            // No heading: from the first paragraph, or after the classification statement.
+            let from = FIRST_PARAGRAPH
+                .find(&body[..e.start()])
+                .map(|m| m.start())
+                .or_else(|| {
+                    CLASSIFIED_BY
+                        .find(&body[..e.start()])
+                        .and_then(|m| body[m.end()..e.start()].find("\n\n").map(|i| m.end() + i))
+                })
+                .unwrap_or(0);
+            (from, e.start())
+        }
+        (Some(s), None) => {
+            if !body[s.start()..s.end()].contains([':', '.']) {
+                return None;
+            }
+            let rest = &body[s.end()..];
+            let stop = [rest.find("\n\n"), rest.find("\n \n"), rest.find("-----")]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(rest.len());
+            (s.end(), s.end() + stop)
+        }
+        (None, None) => return None,
+    };
+    let mut from = from;
+    // "------- SUMMARY -------\n\n1. Summary: On March 21 …": the heading again.
+    let lead = body[from..to].len() - body[from..to].trim_start().len();
+    let after = &body[from + lead..to];
+    let after_mark = SUMMARY_LINE_PREFIX.find(after).map_or(0, |m| m.end());
+    if let Some(m) = SUMMARY_START.find(&after[after_mark..])
+        && m.start() == 0
+    {
+        from += lead + after_mark + m.end();
+    }
+    let mut lines = Vec::new();
+    for line in body[from..to].lines() {
+        if RULE_LINE.is_match(line) {
+            continue;
+        }
+        let line = SUMMARY_LINE_PREFIX.replace(line, "");
+        let line = collapse_ws(&line);
+        if !line.is_empty() {
+            lines.push(line);
+        }
+    }
+    let s = lines.join("\n");
+    let s = s.trim_end_matches(['-', '=', ' ']).trim().to_string();
+    (!s.is_empty()).then_some(s)
 }
 
 #[cfg(test)]

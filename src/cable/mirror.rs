@@ -250,7 +250,7 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
     let year = created_date
         .map(dates::year)
         .or_else(|| id::year_of(&rec.id));
-    let bf = fields::read(&body, year);
+    let mut bf = fields::read(&body, year);
     if let Some(class) = &rec.classification {
         for part in class.split("//").skip(1) {
             let p = part.trim().to_string();
@@ -259,21 +259,18 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
             }
         }
     }
-    for c in bf.caveats {
-        if !rec.caveats.contains(&c) {
-            rec.caveats.push(c);
-        }
-    }
     rec.tags = if bf.has_tags_line && !bf.tags.is_empty() {
-        bf.tags
+        std::mem::take(&mut bf.tags)
     } else {
         tags.as_deref()
             .map(|t| t.split_whitespace().map(str::to_string).collect())
             .unwrap_or_default()
     };
-    rec.subject = bf.subject.or(page_subject);
-    rec.references = bf.references;
-    rec.signers = bf.signers;
+    rec.subject = bf.subject.take().or(page_subject);
+    super::apply_body_fields(&mut rec, bf);
+    // A mirror page's text may start with the routing header (full texts of cables.csv).
+    let (header_end, _) = super::header::split(&body);
+    super::apply_header(&mut rec, &body[..header_end]);
 
     // Redaction.
     let positions = text::redaction_runs(&body);

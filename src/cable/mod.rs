@@ -9,11 +9,16 @@ use crate::provenance::{Redaction, Source, SourceHints};
 use serde::{Deserialize, Serialize};
 
 use crate::time::dtg as dates;
-mod fields;
+mod bare;
+pub mod bulk;
+pub mod fields;
+pub mod header;
 pub mod id;
 mod mirror;
 pub mod text;
 mod wikileaks;
+
+pub use fields::Paragraph;
 
 /// The schema name written into every record.
 pub const RECORD_SCHEMA: &str = "cablekeep-record/1";
@@ -26,6 +31,10 @@ pub enum Format {
     WikileaksPage,
     /// The later mirror plain-text page ("Identifier: ... Latest source of this page is ...").
     MirrorText,
+    /// A row of the 2011 full release's bulk table `cables.csv` (read through [`bulk`]).
+    CablesCsv,
+    /// A bare cable text: routing header and body only, no page around it.
+    BareText,
 }
 
 impl Format {
@@ -34,8 +43,45 @@ impl Format {
         match self {
             Format::WikileaksPage => "wikileaks-page",
             Format::MirrorText => "mirror-text",
+            Format::CablesCsv => "cables-csv",
+            Format::BareText => "bare-text",
         }
     }
+
+    /// The format named on the command line (`--format`): `wikileaks-page`, `mirror-text`,
+    /// `bare-text` or `cables-csv` (ASCII case ignored). `None` for any other name.
+    pub fn from_name(name: &str) -> Option<Format> {
+        let n = name.trim().to_ascii_lowercase();
+        [
+            Format::WikileaksPage,
+            Format::MirrorText,
+            Format::BareText,
+            Format::CablesCsv,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == n)
+    }
+}
+
+/// One addressee of a cable's routing header (TO or INFO), as cablemap reads it:
+/// `RUEHC/SECSTATE WASHDC IMMEDIATE 4696` → route `RUEHC`, name `SECSTATE WASHDC`, precedence
+/// `IMMEDIATE`, message number `4696`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recipient {
+    /// The routing indicator, e.g. `RUEHC`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    /// The addressee, e.g. `SECSTATE WASHDC`, `AMEMBASSY BAGHDAD`.
+    pub name: String,
+    /// `IMMEDIATE`, `PRIORITY`, `ROUTINE`, `FLASH`, `NIACT IMMEDIATE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precedence: Option<String>,
+    /// The message channel number given to this addressee, e.g. `4696`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcn: Option<String>,
+    /// Addressees excluded from a collective (`XMT` lines).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<String>,
 }
 
 /// One cable as one capture shows it. This is the schema of `cablekeep parse --json` and of the
@@ -75,6 +121,41 @@ pub struct CableRecord {
     /// Who signed the cable.
     #[serde(default)]
     pub signers: Vec<String>,
+    /// The non-cable references of `references` (e.g. `LEE-GOLDSTEIN EMAIL 05/11/07`), so that
+    /// the cable ids are `references` without these. Added in cablekeep 0.2.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references_text: Vec<String>,
+    /// The transmission id of the routing header, e.g. `VZCZCXRO5008`. Added in 0.2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transmission_id: Option<String>,
+    /// TO addressees of the routing header, in order. Added in 0.2.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<Recipient>,
+    /// INFO addressees of the routing header, in order. Added in 0.2.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub info_recipients: Vec<Recipient>,
+    /// Who classified the cable: the name(s) in the `Classified By:` statement, without titles
+    /// (`Ambassador David D. Pearce` → `David D. Pearce`). Added in 0.2.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classified_by: Vec<String>,
+    /// The whole `Classified By:` statement, white space collapsed. Added in 0.2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classified_by_text: Option<String>,
+    /// Classification reasons of the statement, e.g. `["1.4 (b)", "1.4 (d)"]`. Added in 0.2.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+    /// The E.O. 12958 DECL date as `YYYY-MM-DD`, when it is a valid date. Added in 0.2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declassify: Option<String>,
+    /// The DECL value as written, e.g. `01/05/2020`, `N/A`. Added in 0.2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declassify_original: Option<String>,
+    /// Numbered paragraphs and their classification markings. Added in 0.2.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paragraphs: Vec<Paragraph>,
+    /// The text between SUMMARY and END SUMMARY, when the cable has one. Added in 0.2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
     /// Redaction status of this capture.
     pub redaction: Redaction,
     /// Where this capture came from.
@@ -95,15 +176,29 @@ pub struct ParseOutcome {
 /// Reads one capture. `name` names the file in findings; `hints` are provenance flags given by
 /// the user, applied over what the page says. Never panics, whatever the bytes.
 pub fn parse(bytes: &[u8], name: &str, hints: &SourceHints) -> ParseOutcome {
-    let mut outcome = match detect(bytes) {
+    parse_as(bytes, name, hints, None)
+}
+
+/// Reads one capture as the given format, or as the detected one when `format` is `None`.
+/// A `cables.csv` capture (`Format::CablesCsv`) is read as one table row, e.g. a row kept from
+/// [`bulk::read_rows`]. Never panics, whatever the bytes.
+pub fn parse_as(
+    bytes: &[u8],
+    name: &str,
+    hints: &SourceHints,
+    format: Option<Format>,
+) -> ParseOutcome {
+    let mut outcome = match format.or_else(|| detect(bytes)) {
         Some(Format::WikileaksPage) => wikileaks::parse(bytes, name),
         Some(Format::MirrorText) => mirror::parse(bytes, name),
+        Some(Format::BareText) => bare::parse(bytes, name),
+        Some(Format::CablesCsv) => bulk::parse_row(bytes, name),
         None => ParseOutcome {
             record: None,
             findings: vec![Finding::new(
                 crate::Code::UnknownFormat,
                 name,
-                "not a WikiLeaks cable page or a mirror text page",
+                "not a WikiLeaks cable page, a mirror text page or a bare cable text",
             )],
         },
     };
@@ -113,13 +208,43 @@ pub fn parse(bytes: &[u8], name: &str, hints: &SourceHints) -> ParseOutcome {
     outcome
 }
 
+/// Copies what the body says of itself into the record (all readers).
+fn apply_body_fields(rec: &mut CableRecord, bf: fields::BodyFields) {
+    for c in bf.caveats {
+        if !rec.caveats.contains(&c) {
+            rec.caveats.push(c);
+        }
+    }
+    rec.references = bf.references;
+    rec.references_text = bf.references_text;
+    rec.signers = bf.signers;
+    rec.classified_by = bf.classified_by;
+    rec.classified_by_text = bf.classified_by_text;
+    rec.reasons = bf.reasons;
+    rec.declassify = bf.declassify;
+    rec.declassify_original = bf.declassify_original;
+    rec.paragraphs = bf.paragraphs;
+    rec.summary = bf.summary;
+}
+
+/// Copies the routing header's transmission id and addressees into the record.
+fn apply_header(rec: &mut CableRecord, header: &str) {
+    rec.transmission_id = header::transmission_id(header);
+    rec.recipients = header::recipients(header);
+    rec.info_recipients = header::info_recipients(header);
+}
+
 /// Detects the format from the first bytes of a page. A UTF-8 byte order mark and leading
-/// whitespace are skipped, and the markers are matched without regard to ASCII case.
+/// whitespace are skipped, and the markers are matched without regard to ASCII case. A bare
+/// cable text is recognised by its header patterns only when neither page format matches.
+/// `cables.csv` is never detected here: it is read through [`bulk`].
 pub fn detect(bytes: &[u8]) -> Option<Format> {
     if wikileaks::looks_like(bytes) {
         Some(Format::WikileaksPage)
     } else if mirror::looks_like(bytes) {
         Some(Format::MirrorText)
+    } else if bare::looks_like(bytes) {
+        Some(Format::BareText)
     } else {
         None
     }

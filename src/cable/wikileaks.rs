@@ -393,7 +393,7 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
     }
 
     // Body fields.
-    let bf = fields::read(&body, cable_year);
+    let mut bf = fields::read(&body, cable_year);
     if let Some(class) = &rec.classification {
         for part in class.split("//").skip(1) {
             let p = part.trim().to_string();
@@ -402,15 +402,10 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
             }
         }
     }
-    for c in bf.caveats {
-        if !rec.caveats.contains(&c) {
-            rec.caveats.push(c);
-        }
-    }
-    rec.tags = bf.tags;
-    rec.subject = bf.subject.or(h3_subject);
-    rec.references = bf.references;
-    rec.signers = bf.signers;
+    rec.tags = std::mem::take(&mut bf.tags);
+    rec.subject = bf.subject.take().or(h3_subject);
+    super::apply_body_fields(&mut rec, bf);
+    super::apply_header(&mut rec, &header);
 
     // Text.
     let mut full = String::with_capacity(header.len() + body.len() + 2);
