@@ -132,7 +132,7 @@ pub enum Ingested {
 pub fn ingest(item: &InputItem, bytes: &[u8], hints: &SourceHints) -> (Ingested, Vec<Finding>) {
     let digests = hash::digests(bytes);
     let len = bytes.len() as u64;
-    let outcome = cable::parse(bytes, &item.name, hints);
+    let outcome = cable::parse_as(bytes, &item.name, hints, item.format);
     let mut findings = outcome.findings;
     match outcome.record {
         Some(record) if safe_id(&record.id) => {
@@ -180,6 +180,7 @@ fn cable_capture(
     let name = format!("{released_key}_{}", &digests.sha256[..NAME_DIGITS]);
     let ext = match record.source.format.as_deref() {
         Some("wikileaks-page") => "html",
+        Some("cables-csv") => "csv",
         _ => "txt",
     };
     let folder = format!("data/cables/{}", record.id);

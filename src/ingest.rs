@@ -1,6 +1,7 @@
 //! Ingest: finding the input pages among files, folders (recursively) and zip files, safely.
 
 use crate::archive;
+use crate::cable::Format;
 use crate::error::{Error, IoContext, Result};
 use crate::finding::{Code, Finding};
 use std::path::{Path, PathBuf};
@@ -10,6 +11,22 @@ pub const DEFAULT_MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
 /// File endings taken when walking a folder; files given by name are always taken.
 pub const PAGE_EXTENSIONS: &[&str] = &["html", "htm", "txt"];
 
+/// How inputs are found and read.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Inputs larger than this are refused (finding `I002`).
+    pub max_bytes: u64,
+    /// The reader for every input (`--format`); None detects each page's format. Files ending
+    /// `.csv` given by name are read as `cables.csv` bulk tables whatever this says.
+    pub format: Option<Format>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { max_bytes: DEFAULT_MAX_INPUT_BYTES, format: None }
+    }
+}
+
 /// One input page: a stable name for it and where its bytes are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputItem {
@@ -17,6 +34,8 @@ pub struct InputItem {
     /// or `pages.zip/a/b.html` for a zip member). It does not depend on where the input lies.
     pub name: String,
     pub source: InputSource,
+    /// The reader to use; None detects the format from the bytes.
+    pub format: Option<Format>,
 }
 
 /// Where an input's bytes are.
@@ -25,16 +44,47 @@ pub enum InputSource {
     File(PathBuf),
     /// A member of an input zip, already read (members are size-limited).
     Bytes(std::sync::Arc<Vec<u8>>),
+    /// A byte range of a file: one row of a bulk table, read again when it is needed.
+    Range { path: PathBuf, offset: u64, len: u64 },
 }
 
 impl InputItem {
+    /// A file on disk, its format detected.
+    pub fn file(name: impl Into<String>, path: impl Into<PathBuf>) -> InputItem {
+        InputItem { name: name.into(), source: InputSource::File(path.into()), format: None }
+    }
+
+    /// Bytes in memory, their format detected.
+    pub fn bytes(name: impl Into<String>, bytes: Vec<u8>) -> InputItem {
+        InputItem { name: name.into(), source: InputSource::Bytes(std::sync::Arc::new(bytes)), format: None }
+    }
+
+    /// The same input, read with the given reader.
+    pub fn with_format(mut self, format: Option<Format>) -> InputItem {
+        self.format = format;
+        self
+    }
+
     /// The input's bytes.
     pub fn load(&self) -> Result<Vec<u8>> {
         match &self.source {
             InputSource::File(p) => std::fs::read(p).at(p),
             InputSource::Bytes(b) => Ok(b.as_ref().clone()),
+            InputSource::Range { path, offset, len } => read_range(path, *offset, *len),
         }
     }
+}
+
+fn read_range(path: &Path, offset: u64, len: u64) -> Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).at(path)?;
+    file.seek(SeekFrom::Start(offset)).at(path)?;
+    let mut buf = Vec::with_capacity(len as usize);
+    file.take(len).read_to_end(&mut buf).at(path)?;
+    if buf.len() as u64 != len {
+        return Err(Error::Invalid(format!("{}: the file is shorter than when it was read", path.display())));
+    }
+    Ok(buf)
 }
 
 /// What was found among the inputs.
@@ -50,15 +100,22 @@ pub struct Inputs {
 
 /// Collects the pages in `paths`: files as given, folders recursively (page files only, hidden
 /// files and folders skipped), zip files member by member. A path that does not exist is an error.
-pub fn collect(paths: &[PathBuf], max_bytes: u64) -> Result<Inputs> {
+pub fn collect(paths: &[PathBuf], options: &Options) -> Result<Inputs> {
     let mut inputs = Inputs::default();
     for path in paths {
         let meta = std::fs::metadata(path).at(path)?;
         let base = display_name(path);
         if meta.is_dir() {
-            walk_folder(path, &base, max_bytes, &mut inputs)?;
+            walk_folder(path, &base, options, &mut inputs)?;
+        } else if is_table(path, options) {
+            add_table(path, &base, &mut inputs)?;
         } else {
-            add_file(path, base, max_bytes, &mut inputs)?;
+            add_file(path, base, options, &mut inputs)?;
+        }
+    }
+    for item in &mut inputs.items {
+        if item.format.is_none() {
+            item.format = options.format;
         }
     }
     inputs.items.sort_by(|a, b| a.name.cmp(&b.name));
@@ -73,7 +130,7 @@ fn display_name(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-fn walk_folder(root: &Path, base: &str, max_bytes: u64, inputs: &mut Inputs) -> Result<()> {
+fn walk_folder(root: &Path, base: &str, options: &Options, inputs: &mut Inputs) -> Result<()> {
     let walker = walkdir::WalkDir::new(root)
         .sort_by_file_name()
         .follow_links(false)
@@ -97,8 +154,10 @@ fn walk_folder(root: &Path, base: &str, max_bytes: u64, inputs: &mut Inputs) -> 
         let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
         let name = format!("{base}/{}", rel.to_string_lossy().replace('\\', "/"));
         let ext = extension(entry.path());
-        if ext == "zip" || PAGE_EXTENSIONS.contains(&ext.as_str()) {
-            add_file(entry.path(), name, max_bytes, inputs)?;
+        if ext == "csv" && options.format == Some(Format::CablesCsv) {
+            add_table(entry.path(), &name, inputs)?;
+        } else if ext == "zip" || PAGE_EXTENSIONS.contains(&ext.as_str()) {
+            add_file(entry.path(), name, options, inputs)?;
         } else {
             inputs.skipped.push(name);
         }
@@ -112,7 +171,33 @@ fn extension(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn add_file(path: &Path, name: String, max_bytes: u64, inputs: &mut Inputs) -> Result<()> {
+/// A bulk table: a file given by name that ends `.csv`, or any file with `--format cables-csv`.
+fn is_table(path: &Path, options: &Options) -> bool {
+    options.format == Some(Format::CablesCsv) || extension(path) == "csv"
+}
+
+/// Splits a `cables.csv` table into one input per row, each a byte range of the file read again
+/// when needed, so the table is streamed and never held in memory. Rows are named
+/// `<name>#<row number, 9 digits>` so that they sort in file order.
+fn add_table(path: &Path, name: &str, inputs: &mut Inputs) -> Result<()> {
+    let file = std::fs::File::open(path).at(path)?;
+    let reader = std::io::BufReader::with_capacity(1 << 20, file);
+    crate::cable::bulk::split_rows(reader, |number, offset, raw, problems| {
+        let row = format!("{name}#{number:09}");
+        for problem in problems {
+            inputs.findings.push(Finding::new(Code::BrokenMarkup, name, problem).at_entry(format!("row {number}")));
+        }
+        inputs.items.push(InputItem {
+            name: row,
+            source: InputSource::Range { path: path.to_path_buf(), offset, len: raw.len() as u64 },
+            format: Some(Format::CablesCsv),
+        });
+    })
+    .at(path)
+}
+
+fn add_file(path: &Path, name: String, options: &Options, inputs: &mut Inputs) -> Result<()> {
+    let max_bytes = options.max_bytes;
     if extension(path) == "zip" {
         return add_zip(path, &name, max_bytes, inputs);
     }
@@ -125,10 +210,7 @@ fn add_file(path: &Path, name: String, max_bytes: u64, inputs: &mut Inputs) -> R
         ));
         return Ok(());
     }
-    inputs.items.push(InputItem {
-        name,
-        source: InputSource::File(path.to_path_buf()),
-    });
+    inputs.items.push(InputItem::file(name, path));
     Ok(())
 }
 
@@ -147,10 +229,7 @@ fn add_zip(path: &Path, name: &str, max_bytes: u64, inputs: &mut Inputs) -> Resu
     for (member, data) in members {
         let member_name = format!("{name}/{member}");
         match data {
-            Ok(bytes) => inputs.items.push(InputItem {
-                name: member_name,
-                source: InputSource::Bytes(std::sync::Arc::new(bytes)),
-            }),
+            Ok(bytes) => inputs.items.push(InputItem::bytes(member_name, bytes)),
             Err(why) if why.starts_with("unsafe name") => inputs
                 .findings
                 .push(Finding::new(Code::UnsafeInputName, name, why).at_entry(member)),

@@ -16,7 +16,7 @@
 //! Reading a page and sealing it into a collection's first version, then checking it:
 //!
 //! ```
-//! use cablekeep::ingest::{InputItem, InputSource};
+//! use cablekeep::ingest::InputItem;
 //! use cablekeep::provenance::SourceHints;
 //! use cablekeep::store::{NoProgress, Store, WriteRequest};
 //! use cablekeep::verify::{self, Selection};
@@ -30,7 +30,7 @@
 //! let dir = tempfile::tempdir()?;
 //! let store = Store::new(dir.path());
 //! let lock = store.lock(false)?;
-//! let item = InputItem { name: "10EXAMPLE202.html".into(), source: InputSource::Bytes(page.to_vec().into()) };
+//! let item = InputItem::bytes("10EXAMPLE202.html", page.to_vec());
 //! let written = store.write_version(&lock, WriteRequest {
 //!     collection: "demo",
 //!     inputs: vec![(item, SourceHints::default())],

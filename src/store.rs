@@ -20,7 +20,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::finding::{Code, Finding};
 use crate::fsutil::{self, StoreLock};
 use crate::hash;
-use crate::ingest::{InputItem, InputSource};
+use crate::ingest::InputItem;
 use crate::manifest::{self, ArchiveFacts, BagFacts, Counts, PreviousLink, VersionManifest};
 use crate::provenance::SourceHints;
 use rayon::prelude::*;
@@ -95,6 +95,9 @@ pub struct StagedItem {
     pub bytes: u64,
     /// The cable the page names, when a reader understood it.
     pub cable: Option<String>,
+    /// The reader chosen with `--format`; None detects it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<crate::cable::Format>,
     pub hints: SourceHints,
     pub added: String,
 }
@@ -512,12 +515,13 @@ impl Store {
                 if !blob.exists() {
                     fsutil::atomic_write(&blob, &bytes)?;
                 }
-                let outcome = crate::cable::parse(&bytes, &item.name, hints);
+                let outcome = crate::cable::parse_as(&bytes, &item.name, hints, item.format);
                 let staged = StagedItem {
                     input: item.name.clone(),
                     sha256,
                     bytes: bytes.len() as u64,
                     cable: outcome.record.map(|r| r.id),
+                    format: item.format,
                     hints: hints.clone(),
                     added: crate::time::rfc3339(crate::time::now()),
                 };
@@ -544,10 +548,8 @@ impl Store {
             .items
             .iter()
             .map(|s| {
-                let item = InputItem {
-                    name: s.input.clone(),
-                    source: InputSource::File(self.blob_dir().join(&s.sha256)),
-                };
+                let item = InputItem::file(&s.input, self.blob_dir().join(&s.sha256))
+                    .with_format(s.format);
                 (item, s.hints.clone())
             })
             .collect()

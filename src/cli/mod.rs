@@ -7,11 +7,12 @@ use anyhow::{Context, Result, anyhow, bail};
 use cablekeep::capture::StoredRecord;
 use cablekeep::diff::VersionDiff;
 use cablekeep::finding::Finding;
-use cablekeep::ingest::{self, InputItem, InputSource};
+use cablekeep::cable::Format;
+use cablekeep::ingest::{self, InputItem};
 use cablekeep::provenance::SourceHints;
 use cablekeep::store::{Store, WriteOutcome, WriteRequest};
 use cablekeep::verify::{self, Report, Selection};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -108,6 +109,47 @@ impl ProvenanceArgs {
     }
 }
 
+/// The readers, for `--format`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    /// The WikiLeaks cable page of 2010-2011.
+    WikileaksPage,
+    /// The later mirror text page.
+    MirrorText,
+    /// A bare cable text (header and body only); give its provenance with the flags.
+    BareText,
+    /// The bulk table of the 2011 full release (also chosen for any file given by name that ends .csv).
+    CablesCsv,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::WikileaksPage => Format::WikileaksPage,
+            FormatArg::MirrorText => Format::MirrorText,
+            FormatArg::BareText => Format::BareText,
+            FormatArg::CablesCsv => Format::CablesCsv,
+        }
+    }
+}
+
+/// How inputs are read.
+#[derive(Debug, Args, Clone)]
+struct ReadArgs {
+    /// Read every input with this reader instead of detecting the format.
+    #[arg(long, value_enum)]
+    format: Option<FormatArg>,
+    /// Refuse input files larger than this many bytes.
+    #[arg(long, default_value_t = ingest::DEFAULT_MAX_INPUT_BYTES)]
+    max_input_bytes: u64,
+}
+
+impl ReadArgs {
+    fn options(&self) -> ingest::Options {
+        ingest::Options { max_bytes: self.max_input_bytes, format: self.format.map(Format::from) }
+    }
+}
+
 #[derive(Debug, Args)]
 struct BundleArgs {
     /// Page files, folders (searched recursively for .html, .htm, .txt and .zip) and zip files.
@@ -124,9 +166,8 @@ struct BundleArgs {
     replace: bool,
     #[command(flatten)]
     provenance: ProvenanceArgs,
-    /// Refuse input files larger than this many bytes.
-    #[arg(long, default_value_t = ingest::DEFAULT_MAX_INPUT_BYTES)]
-    max_input_bytes: u64,
+    #[command(flatten)]
+    read: ReadArgs,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -140,8 +181,8 @@ struct AddArgs {
     collection: String,
     #[command(flatten)]
     provenance: ProvenanceArgs,
-    #[arg(long, default_value_t = ingest::DEFAULT_MAX_INPUT_BYTES)]
-    max_input_bytes: u64,
+    #[command(flatten)]
+    read: ReadArgs,
 }
 
 #[derive(Debug, Args)]
@@ -232,6 +273,8 @@ struct ParseArgs {
     files: Vec<PathBuf>,
     #[command(flatten)]
     provenance: ProvenanceArgs,
+    #[command(flatten)]
+    read: ReadArgs,
     /// One JSON record per cable per line.
     #[arg(long)]
     json: bool,
@@ -354,11 +397,7 @@ impl Ctx {
         let inputs = SAMPLES
             .iter()
             .map(|(name, bytes)| {
-                let item = InputItem {
-                    name: name.to_string(),
-                    source: InputSource::Bytes(std::sync::Arc::new(bytes.to_vec())),
-                };
-                (item, SourceHints::default())
+                (InputItem::bytes(*name, bytes.to_vec()), SourceHints::default())
             })
             .collect();
         eprintln!(
@@ -394,7 +433,7 @@ impl Ctx {
     fn bundle(&self, a: BundleArgs) -> Result<u8> {
         cablekeep::store::validate_collection_name(&a.collection)?;
         let hints = a.provenance.hints()?;
-        let found = ingest::collect(&a.inputs, a.max_input_bytes)?;
+        let found = ingest::collect(&a.inputs, &a.read.options())?;
         note_skipped(&found.skipped);
         if found.items.is_empty() && found.findings.is_empty() {
             bail!("no pages found in {}", show_paths(&a.inputs));
@@ -481,7 +520,7 @@ impl Ctx {
     fn add(&self, a: AddArgs) -> Result<u8> {
         cablekeep::store::validate_collection_name(&a.collection)?;
         let hints = a.provenance.hints()?;
-        let found = ingest::collect(&a.inputs, a.max_input_bytes)?;
+        let found = ingest::collect(&a.inputs, &a.read.options())?;
         note_skipped(&found.skipped);
         let lock = self.store.lock(self.wait)?;
         let (stage, findings) = self
@@ -888,7 +927,7 @@ fn print_diff(d: &VersionDiff) -> Result<()> {
 
 fn parse(a: ParseArgs) -> Result<u8> {
     let hints = a.provenance.hints()?;
-    let found = ingest::collect(&a.files, ingest::DEFAULT_MAX_INPUT_BYTES)?;
+    let found = ingest::collect(&a.files, &a.read.options())?;
     let mut errors = found.findings.iter().any(Finding::is_error);
     let mut o = out();
     for f in &found.findings {
@@ -896,7 +935,7 @@ fn parse(a: ParseArgs) -> Result<u8> {
     }
     for item in &found.items {
         let bytes = item.load()?;
-        let outcome = cablekeep::cable::parse(&bytes, &item.name, &hints);
+        let outcome = cablekeep::cable::parse_as(&bytes, &item.name, &hints, item.format);
         errors |= outcome.findings.iter().any(Finding::is_error);
         for f in &outcome.findings {
             if a.json {
