@@ -3,6 +3,7 @@
 mod util;
 
 mod docs;
+mod export;
 mod kill;
 mod parse;
 mod store;
