@@ -46,7 +46,10 @@ fn main() {
 
     let t = Instant::now();
     let (catalog, _) = Catalog::open(&store, &NoProgress).expect("catalog");
-    println!("catalog build (399 cables): {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "catalog build (399 cables): {:.1} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
     let queries = [
         "nuclear",
         "\"human rights\"",
@@ -68,7 +71,11 @@ fn main() {
     let t = Instant::now();
     let (reopened, rebuilt) = Catalog::open(&store, &NoProgress).expect("catalog");
     assert!(!rebuilt);
-    std::hint::black_box(reopened.search("nuclear", None, &filter, 20).expect("search"));
+    std::hint::black_box(
+        reopened
+            .search("nuclear", None, &filter, 20)
+            .expect("search"),
+    );
     println!(
         "search: median {:.2} ms over {} queries (target < 50 ms); open fresh catalog + one search {:.2} ms",
         median(times.clone()).as_secs_f64() * 1e3,
@@ -76,7 +83,12 @@ fn main() {
         t.elapsed().as_secs_f64() * 1e3
     );
 
-    let payload: u64 = store.read_manifest("dev", 1).expect("manifest").0.counts.payload_bytes;
+    let payload: u64 = store
+        .read_manifest("dev", 1)
+        .expect("manifest")
+        .0
+        .counts
+        .payload_bytes;
     for format in Format::ALL {
         let mut times = Vec::new();
         let mut cables = 0;

@@ -520,10 +520,7 @@ fn stats_count_by_year_origin_classification_tag_and_redaction() {
             .sum();
         assert_eq!(total, 399, "{facet}");
     }
-    assert_eq!(
-        s["by_origin"]["Embassy London"].as_u64().unwrap() >= 30,
-        true
-    );
+    assert!(s["by_origin"]["Embassy London"].as_u64().unwrap() >= 30);
     assert!(s["by_tag"]["PREL"].as_u64().unwrap() > 200);
     let text = run_ok(cablekeep(store).arg("stats"), 0);
     assert!(text.contains("by classification:"), "{text}");
