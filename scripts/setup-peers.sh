@@ -1,13 +1,41 @@
 #!/usr/bin/env bash
-# Installs the peer preservation tools the tests check cablekeep's output with, each in a
-# virtual environment of its own under .venv-peers/ (ignored by git). Safe to run again.
-#   bagit (bagit.py, Library of Congress) - validates the bags inside cablekeep archives.
+# Installs the peer tools the tests check cablekeep's output with, each Python tool in a virtual
+# environment of its own under .venv-peers/ (ignored by git). Safe to run again.
+#   bagit (bagit.py, Library of Congress) - validates the bags inside cablekeep archives and exports.
+#   frictionless                           - validates the datapackage.json of exports.
+#   cffconvert                             - validates the CITATION.cff of exports (its own venv:
+#                                            cffconvert 2 pins an old jsonschema that frictionless 5 refuses).
+#   sqlite3 (command-line shell)           - opens SQLite exports; installed with apt when missing
+#                                            and we may (tests fall back to Python's sqlite3 module).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VENV=.venv-peers/bagit
-if [ ! -x "$VENV/bin/bagit.py" ]; then
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "bagit==1.9.0"
+
+# venv_tool NAME CHECK-EXECUTABLE PIP-SPEC...
+venv_tool() {
+    local venv=".venv-peers/$1" exe="$2"
+    shift 2
+    if [ ! -x "$venv/bin/$exe" ]; then
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "$@"
+    fi
+}
+
+venv_tool bagit bagit.py "bagit==1.9.0"
+.venv-peers/bagit/bin/bagit.py --version >/dev/null 2>&1 || .venv-peers/bagit/bin/python -c "import bagit"
+
+venv_tool frictionless frictionless "frictionless==5.21.0"
+.venv-peers/frictionless/bin/frictionless --version >/dev/null
+
+venv_tool cffconvert cffconvert "cffconvert==2.0.0"
+.venv-peers/cffconvert/bin/cffconvert --version >/dev/null
+
+if ! command -v sqlite3 >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        (apt-get install -y -qq sqlite3 >/dev/null 2>&1 \
+            || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq sqlite3 >/dev/null 2>&1; }) \
+            || echo "note: could not install sqlite3; the tests use Python's sqlite3 module instead" >&2
+    else
+        echo "note: sqlite3 is not installed; the tests use Python's sqlite3 module instead" >&2
+    fi
 fi
-"$VENV/bin/bagit.py" --version >/dev/null 2>&1 || "$VENV/bin/python" -c "import bagit"
-echo "peers ready: $VENV/bin/bagit.py"
+echo "peers ready: .venv-peers/{bagit,frictionless,cffconvert}"

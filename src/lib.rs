@@ -11,7 +11,11 @@
 //! * [`archive`]: the deterministic BagIt-in-zip writer and a hardened, independent zip reader;
 //! * [`store`]: collections, versions, the stage and the store lock;
 //! * [`verify`]: fixity and structure checks that report every finding;
-//! * [`diff`]: what changed between two versions of a collection.
+//! * [`diff`]: what changed between two versions of a collection;
+//! * [`select`]: which cables a filter selects, and loading their records;
+//! * [`catalog`]: the SQLite/FTS5 catalog for search, and SQLite exports;
+//! * [`export`]: researcher exports (CSV, JSON Lines, SQLite, BagIt) with citations;
+//! * [`stats`]: counts of cables by year, origin, classification, tag and redaction.
 //!
 //! Reading a page and sealing it into a collection's first version, then checking it:
 //!
@@ -47,14 +51,18 @@
 pub mod archive;
 pub mod cable;
 pub mod capture;
+pub mod catalog;
 pub mod diff;
 pub mod error;
+pub mod export;
 pub mod finding;
 pub mod fsutil;
 pub mod hash;
 pub mod ingest;
 pub mod manifest;
 pub mod provenance;
+pub mod select;
+pub mod stats;
 pub mod store;
 pub mod time;
 pub mod verify;

@@ -4,6 +4,7 @@ mod util;
 
 mod docs;
 mod expectations;
+mod export;
 mod kill;
 mod parse;
 mod store;

@@ -1,6 +1,7 @@
 //! The command line: the only place that knows clap. Data goes to stdout, progress and notes to
 //! stderr. Exit codes: 0 ok, 1 findings, 2 could not run.
 
+mod export;
 mod progress;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -64,6 +65,13 @@ enum Command {
     Verify(VerifyArgs),
     /// Read pages and print their records without storing anything.
     Parse(ParseArgs),
+    /// Export a selection of cables for researchers: CSV, JSON Lines, SQLite, BagIt bag or zip,
+    /// with README, CITATION.cff, datapackage.json and citations.
+    Export(export::ExportArgs),
+    /// Full-text search over the latest versions (ranked by bm25, with snippets).
+    Search(export::SearchArgs),
+    /// Count cables by year, origin, classification, tag and redaction status.
+    Stats(export::StatsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -327,6 +335,9 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Diff(a) => ctx.diff(a),
         Command::Verify(a) => ctx.verify(a),
         Command::Parse(a) => parse(a),
+        Command::Export(a) => ctx.export(a),
+        Command::Search(a) => ctx.search(a),
+        Command::Stats(a) => ctx.stats(a),
     }
 }
 

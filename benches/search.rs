@@ -1,0 +1,123 @@
+//! Search latency and export throughput on the dev collection (`../shared/cables/dev`).
+//! Prints figures; asserts nothing about time. Run with `cargo bench --bench search`.
+//! Target: median search latency under 50 ms.
+
+use cablekeep::catalog::Catalog;
+use cablekeep::export::{self, Format};
+use cablekeep::ingest;
+use cablekeep::provenance::SourceHints;
+use cablekeep::select::Filter;
+use cablekeep::store::{NoProgress, Store, WriteRequest};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let dev = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/cables/dev");
+    if !dev.exists() {
+        eprintln!("\n!!! SKIPPED: {} is missing !!!\n", dev.display());
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::new(dir.path());
+    let found = ingest::collect(&[dev], ingest::DEFAULT_MAX_INPUT_BYTES).expect("pages");
+    let lock = store.lock(false).expect("lock");
+    store
+        .write_version(
+            &lock,
+            WriteRequest {
+                collection: "dev",
+                inputs: found
+                    .items
+                    .into_iter()
+                    .map(|i| (i, SourceHints::default()))
+                    .collect(),
+                replace: false,
+                message: "bench",
+                progress: &NoProgress,
+            },
+        )
+        .expect("bundle");
+    drop(lock);
+
+    let t = Instant::now();
+    let (catalog, _) = Catalog::open(&store, &NoProgress).expect("catalog");
+    println!(
+        "catalog build (399 cables): {:.1} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    let queries = [
+        "nuclear",
+        "\"human rights\"",
+        "tripoli OR cairo",
+        "minist*",
+        "NEAR(oil gas)",
+        "embassy",
+    ];
+    let filter = Filter::default();
+    let mut times = Vec::new();
+    for _ in 0..20 {
+        for q in queries {
+            let t = Instant::now();
+            let hits = catalog.search(q, None, &filter, 20).expect("search");
+            times.push(t.elapsed());
+            std::hint::black_box(hits);
+        }
+    }
+    let t = Instant::now();
+    let (reopened, rebuilt) = Catalog::open(&store, &NoProgress).expect("catalog");
+    assert!(!rebuilt);
+    std::hint::black_box(
+        reopened
+            .search("nuclear", None, &filter, 20)
+            .expect("search"),
+    );
+    println!(
+        "search: median {:.2} ms over {} queries (target < 50 ms); open fresh catalog + one search {:.2} ms",
+        median(times.clone()).as_secs_f64() * 1e3,
+        times.len(),
+        t.elapsed().as_secs_f64() * 1e3
+    );
+
+    let payload: u64 = store
+        .read_manifest("dev", 1)
+        .expect("manifest")
+        .0
+        .counts
+        .payload_bytes;
+    for format in Format::ALL {
+        let mut times = Vec::new();
+        let mut cables = 0;
+        for run in 0..3 {
+            let out = dir.path().join(format!("out-{}-{run}", format.as_str()));
+            let t = Instant::now();
+            let o = export::export(
+                &store,
+                export::Request {
+                    collection: "dev",
+                    version: None,
+                    filter: &filter,
+                    format,
+                    out: &out,
+                    excel_safe: false,
+                    progress: &NoProgress,
+                },
+            )
+            .expect("export");
+            times.push(t.elapsed());
+            cables = o.cables;
+        }
+        let m = median(times).as_secs_f64();
+        println!(
+            "export {:<6}: median {:>7.1} ms, {:>6.0} cables/s, {:>6.1} MB/s of archived payload",
+            format.as_str(),
+            m * 1e3,
+            cables as f64 / m,
+            payload as f64 / m / 1e6
+        );
+    }
+}
