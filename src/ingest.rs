@@ -23,7 +23,10 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { max_bytes: DEFAULT_MAX_INPUT_BYTES, format: None }
+        Options {
+            max_bytes: DEFAULT_MAX_INPUT_BYTES,
+            format: None,
+        }
     }
 }
 
@@ -45,18 +48,30 @@ pub enum InputSource {
     /// A member of an input zip, already read (members are size-limited).
     Bytes(std::sync::Arc<Vec<u8>>),
     /// A byte range of a file: one row of a bulk table, read again when it is needed.
-    Range { path: PathBuf, offset: u64, len: u64 },
+    Range {
+        path: PathBuf,
+        offset: u64,
+        len: u64,
+    },
 }
 
 impl InputItem {
     /// A file on disk, its format detected.
     pub fn file(name: impl Into<String>, path: impl Into<PathBuf>) -> InputItem {
-        InputItem { name: name.into(), source: InputSource::File(path.into()), format: None }
+        InputItem {
+            name: name.into(),
+            source: InputSource::File(path.into()),
+            format: None,
+        }
     }
 
     /// Bytes in memory, their format detected.
     pub fn bytes(name: impl Into<String>, bytes: Vec<u8>) -> InputItem {
-        InputItem { name: name.into(), source: InputSource::Bytes(std::sync::Arc::new(bytes)), format: None }
+        InputItem {
+            name: name.into(),
+            source: InputSource::Bytes(std::sync::Arc::new(bytes)),
+            format: None,
+        }
     }
 
     /// The same input, read with the given reader.
@@ -82,7 +97,10 @@ fn read_range(path: &Path, offset: u64, len: u64) -> Result<Vec<u8>> {
     let mut buf = Vec::with_capacity(len as usize);
     file.take(len).read_to_end(&mut buf).at(path)?;
     if buf.len() as u64 != len {
-        return Err(Error::Invalid(format!("{}: the file is shorter than when it was read", path.display())));
+        return Err(Error::Invalid(format!(
+            "{}: the file is shorter than when it was read",
+            path.display()
+        )));
     }
     Ok(buf)
 }
@@ -182,16 +200,24 @@ fn is_table(path: &Path, options: &Options) -> bool {
 fn add_table(path: &Path, name: &str, inputs: &mut Inputs) -> Result<()> {
     let file = std::fs::File::open(path).at(path)?;
     let reader = std::io::BufReader::with_capacity(1 << 20, file);
-    crate::cable::bulk::split_rows(reader, |number, offset, raw, problems| {
+    let mut offset = 0u64;
+    crate::cable::bulk::split_rows(reader, |number, raw, problems| {
         let row = format!("{name}#{number:09}");
         for problem in problems {
-            inputs.findings.push(Finding::new(Code::BrokenMarkup, name, problem).at_entry(format!("row {number}")));
+            inputs.findings.push(
+                Finding::new(Code::BrokenMarkup, name, problem).at_entry(format!("row {number}")),
+            );
         }
         inputs.items.push(InputItem {
             name: row,
-            source: InputSource::Range { path: path.to_path_buf(), offset, len: raw.len() as u64 },
+            source: InputSource::Range {
+                path: path.to_path_buf(),
+                offset,
+                len: raw.len() as u64,
+            },
             format: Some(Format::CablesCsv),
         });
+        offset += raw.len() as u64;
     })
     .at(path)
 }

@@ -5,10 +5,10 @@ mod export;
 mod progress;
 
 use anyhow::{Context, Result, anyhow, bail};
+use cablekeep::cable::Format;
 use cablekeep::capture::StoredRecord;
 use cablekeep::diff::VersionDiff;
 use cablekeep::finding::Finding;
-use cablekeep::cable::Format;
 use cablekeep::ingest::{self, InputItem};
 use cablekeep::provenance::SourceHints;
 use cablekeep::store::{Store, WriteOutcome, WriteRequest};
@@ -154,7 +154,10 @@ struct ReadArgs {
 
 impl ReadArgs {
     fn options(&self) -> ingest::Options {
-        ingest::Options { max_bytes: self.max_input_bytes, format: self.format.map(Format::from) }
+        ingest::Options {
+            max_bytes: self.max_input_bytes,
+            format: self.format.map(Format::from),
+        }
     }
 }
 
@@ -408,7 +411,10 @@ impl Ctx {
         let inputs = SAMPLES
             .iter()
             .map(|(name, bytes)| {
-                (InputItem::bytes(*name, bytes.to_vec()), SourceHints::default())
+                (
+                    InputItem::bytes(*name, bytes.to_vec()),
+                    SourceHints::default(),
+                )
             })
             .collect();
         eprintln!(
