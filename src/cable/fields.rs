@@ -434,7 +434,7 @@ pub fn split_tag_lines(lines: &[String]) -> Vec<String> {
         for ch in l.chars() {
             match ch {
                 '(' => {
-                    if depth == 0 && !cur.trim().is_empty() && !comma_mode {
+                    if depth == 0 && !cur.trim().is_empty() {
                         parts.push(std::mem::take(&mut cur));
                     }
                     depth += 1;
