@@ -234,10 +234,9 @@ fn specific_reason(kind: &str, field: &str, ours: &Value, expected: &Value) -> S
             let (os, es) = (ours.as_str().unwrap_or(""), expected.as_str().unwrap_or(""));
             if os.is_empty() && kind == "cable" {
                 "the body has no SUBJECT line; the subject is only in an e-mail header before the routing header".to_string()
-            } else if es.starts_with(os) {
+            } else if let Some(rest) = es.strip_prefix(os) {
                 format!(
-                    "cablemap keeps what follows on the next line ({:?}), a page-break banner",
-                    &es[os.len()..]
+                    "cablemap keeps what follows on the next line ({rest:?}), a page-break banner"
                 )
             } else {
                 "subject differs".to_string()
