@@ -222,7 +222,7 @@ fn is_banner(line: &str) -> bool {
     BANNER.is_match(line)
 }
 
-/// SUBJECT of a body text (see [`read`]).
+/// SUBJECT of a body text, joined across lines (HTML character references decoded).
 pub fn subject(body: &str) -> Option<String> {
     read(&super::text::unescape(body), None).subject
 }
