@@ -46,39 +46,39 @@ pub(super) struct BodyFields {
 const HEADER_LINES: usize = 120;
 
 static SUBJECT_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*(?:(?:SUBJECT|SUBJ)\b(?:\s*[:.])*|(?i:subject|subj|ubject)\s*:)\s*(.*)$")
+    Regex::new(r"^\s*(?:(?:SUBJECT|SUBJ)(?-u:\b)(?:\s*[:.])*|(?i:subject|subj|ubject)\s*:)\s*(.*)$")
         .expect("valid regex")
 });
 static TAGS_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(?:TAGS?\b\s*[:.]?|(?:TAS|TABS|TGS|TAGES)\s*:)\s*(.*)$")
+    Regex::new(r"(?i)^\s*(?:TAGS?(?-u:\b)\s*[:.]?|(?:TAS|TABS|TGS|TAGES)\s*:)\s*(.*)$")
         .expect("valid regex")
 });
 static REF_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*(?:(?:REFS?|REFTELS?|REFERENCES?|REFERENCE TELEGRAMS?)\b\s*[:.]?|(?i:refs?|ref\(s\)|reftels?)\s*:)\s*(.*)$")
+    Regex::new(r"^\s*(?:(?:REFS?|REFTELS?|REFERENCES?|REFERENCE TELEGRAMS?)(?-u:\b)\s*[:.]?|(?i:refs?|ref\(s\)|reftels?)\s*:)\s*(.*)$")
         .expect("valid regex")
 });
 /// A field that starts inside a line of a flattened header (`SUBJECT: X REF: A. MOSCOW 816
 /// Classified By: …`): the line is read as if the field started a new line.
 static INLINE_FIELD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i:\s(?:SUBJECT\s*:|SUBJ\s*:|REFS?\s*:|REF\(S\)\s*:|REFTELS?\s*:|TAGS\s*:|CLASSIFIED\s+BY\b|SENSITIVE\s+BUT\s+UNCLASSIFIED\b))|REFS?:|REF\(S\):|Classified\s+By\b|CLASSIFIED\s+BY\b|Sensitive\s+but\b")
+    Regex::new(r"(?i:\s(?:SUBJECT\s*:|SUBJ\s*:|REFS?\s*:|REF\(S\)\s*:|REFTELS?\s*:|TAGS\s*:|CLASSIFIED\s+BY(?-u:\b)|SENSITIVE\s+BUT\s+UNCLASSIFIED(?-u:\b)))|REFS?:|REF\(S\):|Classified\s+By(?-u:\b)|CLASSIFIED\s+BY(?-u:\b)|Sensitive\s+but(?-u:\b)")
         .expect("valid regex")
 });
 /// A page break marker inside a text: `PAGE 02 ROME 01196 01 OF 02 082030Z`,
 /// `PRETORIA 00000954 001.2 OF 004`.
 static PAGE_MARK: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"PAGE\s+\d{2,3}\s+[A-Z][A-Z ]*?\s+\d{3,8}(?:\s+\d{2,3}\s+OF\s+\d{2,3})?\s+\d{6}Z|\b[A-Z]{3,}\s+\d{8}\s+\d{3}\.\d\s+OF\s+\d{3}\b|\s{5,}(?:UNCLASSIFIED|CONFIDENTIAL|SECRET|LIMITED OFFICIAL USE)\b")
+    Regex::new(r"PAGE\s+\d{2,3}\s+[A-Z][A-Z ]*?\s+\d{3,8}(?:\s+\d{2,3}\s+OF\s+\d{2,3})?\s+\d{6}Z|(?-u:\b)[A-Z]{3,}\s+\d{8}\s+\d{3}\.\d\s+OF\s+\d{3}(?-u:\b)|\s{5,}(?:UNCLASSIFIED|CONFIDENTIAL|SECRET|LIMITED OFFICIAL USE)(?-u:\b)")
         .expect("valid regex")
 });
 /// Lines that end a SUBJECT or REF block.
 static FIELD_START: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)^\s*(?:
-            (?:SUBJECT|SUBJ|TAGS?|REFS?|REFTELS?|REFERENCES?)\b
+            (?:SUBJECT|SUBJ|TAGS?|REFS?|REFTELS?|REFERENCES?)(?-u:\b)
           | CLASSIFIED\s+BY | CLASSIFIED\s*: | DERIVED\s+FROM
           | E\.?\s?O\.?\s+1\d{4} | EO\s+1\d{4}
           | \d{1,2}\s*[.)]\s | \d{1,2}\s*[.)]\s*\(\w{1,5}\) | \d{1,2}\.$ | \(\w{1,5}\)\s
-          | SUMMARY\b | BEGIN\s+SUMMARY | INFO\b | ACTION\b | PAGE\s+\d
-          | SIPDIS\b | SENSITIVE\b | NOFORN\b
+          | SUMMARY(?-u:\b) | BEGIN\s+SUMMARY | INFO(?-u:\b) | ACTION(?-u:\b) | PAGE\s+\d
+          | SIPDIS(?-u:\b) | SENSITIVE(?-u:\b) | NOFORN(?-u:\b)
         )",
     )
     .expect("valid regex")
@@ -92,16 +92,16 @@ static BANNER: LazyLock<Regex> = LazyLock::new(|| {
 /// MOSCOW 001704`).
 static BANNER_START: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"^\s*(?:UNCLAS(?:SIFIED)?|CONFIDENTIAL|SECRET|C O N F I D E N T I A L|S E C R E T)\b",
+        r"^\s*(?:UNCLAS(?:SIFIED)?|CONFIDENTIAL|SECRET|C O N F I D E N T I A L|S E C R E T)(?-u:\b)",
     )
     .expect("valid regex")
 });
 static YEAR_AFTER: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s*\((\d{2})\)").expect("valid regex"));
 static MORE_SERIALS: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\s*(?:AND|&)\s*(\d{2,7})\b").expect("valid regex"));
+    LazyLock::new(|| Regex::new(r"^\s*(?:AND|&)\s*(\d{2,7})(?-u:\b)").expect("valid regex"));
 static CABLE_REF: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:\(?(\d{4}|\d{2})\)?[\s-]*)?([A-Z][A-Z]+(?:[ -][A-Z]+){0,2})\s*(\d{1,7})\b")
+    Regex::new(r"(?-u:\b)(?:\(?(\d{4}|\d{2})\)?[\s-]*)?([A-Z][A-Z]+(?:[ -][A-Z]+){0,2})\s*(\d{1,7})(?-u:\b)")
         .expect("valid regex")
 });
 static REF_BULLET_LINE: LazyLock<Regex> =
@@ -254,9 +254,19 @@ pub(super) fn read(body: &str, year: Option<i32>) -> BodyFields {
             split_lines.push(line.to_string());
             continue;
         }
-        let line = PAGE_MARK.replace_all(line, "");
+        // Cheap checks first: most lines hold neither a page mark nor an inline field.
+        let line = if line.contains("PAGE ") || line.contains(" OF ") || line.contains("     ") {
+            PAGE_MARK.replace_all(line, "")
+        } else {
+            std::borrow::Cow::Borrowed(line)
+        };
         let mut rest: &str = &line;
-        while let Some(m) = INLINE_FIELD.find(rest) {
+        let may_inline = rest.contains(':')
+            || rest.contains("lassified")
+            || rest.contains("LASSIFIED")
+            || rest.contains("ensitive")
+            || rest.contains("ENSITIVE");
+        while let Some(m) = INLINE_FIELD.find(rest).filter(|_| may_inline) {
             if m.start() == 0 || rest[..m.start()].trim().is_empty() {
                 // At the start of the line: look for the next one after it.
                 match INLINE_FIELD.find_at(rest, m.end()) {
@@ -758,7 +768,7 @@ static TRAILING_SIGNER: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 static SKIP_TAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:NNNN|BT|#.*|[^A-Za-z0-9]+|\d{1,2}/\d{1,2}/\d{2,4}|\d{4}[A-Z]+\d+ - .*|Declassified/Released.*|Review \d.*|NOTE\b.*|PAGE \d.*|CORRECTION.*|\(Drafted.*|SIPDIS|HEADING AS RECEIVED.*)$")
+    Regex::new(r"^(?:NNNN|BT|#.*|[^A-Za-z0-9]+|\d{1,2}/\d{1,2}/\d{2,4}|\d{4}[A-Z]+\d+ - .*|Declassified/Released.*|Review \d.*|NOTE(?-u:\b).*|PAGE \d.*|CORRECTION.*|\(Drafted.*|SIPDIS|HEADING AS RECEIVED.*)$")
         .expect("valid regex")
 });
 
@@ -816,29 +826,30 @@ pub fn signers(body: &str) -> Vec<String> {
 
 // --- Classification statement, declassification, paragraphs, summary -----------------------
 
-static CLASSIFIED_BY: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\bclass?i?fi?ed\s*by\b\s*[:.;]?").expect("valid regex"));
+static CLASSIFIED_BY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?-u:\b)class?i?fi?ed\s*by(?-u:\b)\s*[:.;]?").expect("valid regex")
+});
 /// Where the "who" part of a classification statement ends: the reasons, the executive order.
 static WHO_END: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)
-        \bE\.?\s?O\.?\s*\d{5} | \bEO\b | \bre\s?a?\s?s0?o?n | \breas\b | \breaons | \brasons?
-      | \bse\s?ction\s+1 | \b1\s?[.,]\s?\d\b | \breas0n | \bderived\b | \bper\s+1\. | \b12958\b
-      | \bfor\s+re",
+        (?-u:\b)E\.?\s?O\.?\s*\d{5} | (?-u:\b)EO(?-u:\b) | (?-u:\b)re\s?a?\s?s0?o?n | (?-u:\b)reas(?-u:\b) | (?-u:\b)reaons | (?-u:\b)rasons?
+      | (?-u:\b)se\s?ction\s+1 | (?-u:\b)1\s?[.,]\s?\d(?-u:\b) | (?-u:\b)reas0n | (?-u:\b)derived(?-u:\b) | (?-u:\b)per\s+1\. | (?-u:\b)12958(?-u:\b)
+      | (?-u:\b)for\s+re",
     )
     .expect("valid regex")
 });
 /// A trailing connector left before the reasons: `for`, `under`, a broken `f or`.
 static WHO_TAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?:[\s,;:.\-]|\b(?:f[o0]r|fo|fr|f|or|r|under|based\s+(?:up)?[o0]n|due\s+to|per|and|in|accordance|with|\(u\)))+$")
+    Regex::new(r"(?i)(?:[\s,;:.\-]|(?-u:\b)(?:f[o0]r|fo|fr|f|or|r|under|based\s+(?:up)?[o0]n|due\s+to|per|and|in|accordance|with|\(u\)))+$")
         .expect("valid regex")
 });
 /// A word broken across two lines of a fixed-width text: `Hoyt Y` / `ee for reasons`.
 static BROKEN_WORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b([A-Za-z]{1,4})[ \t]*\n[ \t]*([a-z]{1,6})\b").expect("valid regex")
+    Regex::new(r"(?-u:\b)([A-Za-z]{1,4})[ \t]*\n[ \t]*([a-z]{1,6})(?-u:\b)").expect("valid regex")
 });
 static D_AFFAIRES: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\bd\s?,\s?aff").expect("valid regex"));
+    LazyLock::new(|| Regex::new(r"(?i)(?-u:\b)d\s?,\s?aff").expect("valid regex"));
 static PARENS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\([^)]{0,20}\)").expect("valid regex"));
 static SECTION_14: LazyLock<Regex> =
@@ -847,23 +858,23 @@ static REASON_LETTER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(?:^|[^A-Za-z])([a-h])(?:$|[^A-Za-z])").expect("valid regex")
 });
 static DECL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\bE\.?\s?O\.?\s*12958\b\s*[:.,]?\s*(?:DECL(?:ASSIFY)?\b\s*[:.]?\s*)?([^\n]*)")
+    Regex::new(r"(?i)(?-u:\b)E\.?\s?O\.?\s*12958(?-u:\b)\s*[:.,]?\s*(?:DECL(?:ASSIFY)?(?-u:\b)\s*[:.]?\s*)?([^\n]*)")
         .expect("valid regex")
 });
 static DATE_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(\d{1,4})\s?[/.\-]\s?(\d{1,2})\s?[/.\-]\s?(\d{2,4})\b").expect("valid regex")
+    Regex::new(r"(?-u:\b)(\d{1,4})\s?[/.\-]\s?(\d{1,2})\s?[/.\-]\s?(\d{2,4})(?-u:\b)")
+        .expect("valid regex")
 });
 static PARAGRAPH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?m)^[ \t]*¶?[ \t]*(\d{1,3})[ \t]*[.)]([ \t]*\(([A-Z]{1,4}(?:/{1,2}[A-Z]{1,6}){0,3})\))?",
-    )
-    .expect("valid regex")
+    Regex::new(r"^(\d{1,3})[ \t]*[.)]([ \t]*\(([A-Z]{1,4}(?:/{1,2}[A-Z]{1,6}){0,3})\))?")
+        .expect("valid regex")
 });
-static SUMMARY_END: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\bEND\s+(?:OF\s+)?SUMMARY\b").expect("valid regex"));
+static SUMMARY_END: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?-u:\b)END\s+(?:OF\s+)?SUMMARY(?-u:\b)").expect("valid regex")
+});
 static SUMMARY_START: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\b(?:BEGIN\s+)?SUMMARY\b(?:\s*(?:AND|/|&)\s*(?:COMMENTS?|ACTION\s+REQUESTS?|INTRODUCTION|TABLE\s+OF\s+CONTENTS|RECOMMENDATIONS?))?(?:\s*[:.=\-‐]+)*",
+        r"(?i)(?-u:\b)(?:BEGIN\s+)?SUMMARY(?-u:\b)(?:\s*(?:AND|/|&)\s*(?:COMMENTS?|ACTION\s+REQUESTS?|INTRODUCTION|TABLE\s+OF\s+CONTENTS|RECOMMENDATIONS?))?(?:\s*[:.=\-‐]+)*",
     )
     .expect("valid regex")
 });
@@ -1073,14 +1084,20 @@ fn statement_at(text: &str, from: usize) -> Option<(String, usize)> {
             break;
         }
     }
-    let end = rest
+    // The statement is short: look for its end in the next 600 bytes only.
+    let mut window = rest.len().min(600);
+    while !rest.is_char_boundary(window) {
+        window -= 1;
+    }
+    let near = &rest[..window];
+    let end = near
         .find("\n\n")
         .into_iter()
-        .chain(rest.find("\n \n"))
-        .chain(rest.find("\n\t\n"))
+        .chain(near.find("\n \n"))
+        .chain(near.find("\n\t\n"))
         .min()
-        .unwrap_or(rest.len());
-    let mut cut = end.min(600);
+        .unwrap_or(near.len());
+    let mut cut = end;
     while !rest.is_char_boundary(cut) {
         cut -= 1;
     }
@@ -1361,9 +1378,21 @@ pub struct Paragraph {
 /// before (so numbered lists inside a paragraph are not paragraphs).
 pub fn paragraphs(body: &str) -> Vec<Paragraph> {
     let mut out: Vec<Paragraph> = Vec::new();
-    for c in PARAGRAPH.captures_iter(body) {
+    for line in body.lines() {
+        // Only lines that start with a number (after blanks and a ¶) can open a paragraph.
+        let t = line.trim_start_matches([' ', '\t']);
+        let t = t
+            .strip_prefix('¶')
+            .unwrap_or(t)
+            .trim_start_matches([' ', '\t']);
+        if !t.starts_with(|c: char| c.is_ascii_digit()) {
+            continue;
+        }
+        let Some(c) = PARAGRAPH.captures(t) else {
+            continue;
+        };
         let whole = c.get(0).expect("match");
-        let after = &body[whole.end()..];
+        let after = &t[whole.end()..];
         let marking = c.get(3).map(|m| m.as_str().to_string());
         if marking.is_none() && !(after.is_empty() || after.starts_with([' ', '\t', '\n', '('])) {
             continue;
