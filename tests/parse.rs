@@ -1053,3 +1053,43 @@ mod bulk_and_bare {
         assert!(out.findings.iter().any(|f| f.is_error()));
     }
 }
+
+/// A record written before the new optional fields existed still reads, and a record without
+/// them serializes exactly as before (the new fields are skipped when empty).
+#[test]
+fn records_without_new_fields_still_read() {
+    let old = r#"{
+  "schema": "cablekeep-record/1",
+  "id": "05ALMATY4285",
+  "created": "2005-12-02T10:59:00Z",
+  "released": "2011-10-04",
+  "classification": "UNCLASSIFIED",
+  "caveats": [],
+  "origin": "US Office Almaty",
+  "tags": ["PGOV"],
+  "subject": "X",
+  "references": [],
+  "signers": [],
+  "redaction": {"status": "not-redacted", "runs": 0, "positions": [], "partial_extract": false},
+  "source": {"publisher": "cablebrowser-2", "url": null, "released": "2011-10-04"},
+  "text": "T"
+}"#;
+    let r: CableRecord = serde_json::from_str(old).expect("old record reads");
+    assert!(r.recipients.is_empty() && r.classified_by.is_empty() && r.summary.is_none());
+    let back = serde_json::to_value(&r).unwrap();
+    for k in [
+        "references_text",
+        "transmission_id",
+        "recipients",
+        "info_recipients",
+        "classified_by",
+        "classified_by_text",
+        "reasons",
+        "declassify",
+        "declassify_original",
+        "paragraphs",
+        "summary",
+    ] {
+        assert!(back.get(k).is_none(), "{k} written for an old record");
+    }
+}
