@@ -49,7 +49,7 @@ fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
 
 fn report(name: &str, items: u64, bytes: u64, secs: f64, unit: &str) {
     println!(
-        "{name:34} {items:9} {unit:5} {:9.1} MB  {secs:6.2} s  {:10.0} {unit}/s  {:8.1} MB/s",
+        "{name:42} {items:9} {unit:5} {:9.1} MB  {secs:6.2} s  {:10.0} {unit}/s  {:8.1} MB/s",
         bytes as f64 / 1e6,
         items as f64 / secs,
         bytes as f64 / secs / 1e6
