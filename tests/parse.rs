@@ -724,6 +724,8 @@ mod fuzz {
             cable::bulk::read_rows(&bytes[..], "fuzz.csv", &SourceHints::default(), |row| {
                 n += 1;
                 assert_eq!(row.number, n);
+                assert_eq!(row.offset, raw.len() as u64);
+                assert_eq!(row.len, row.raw.len() as u64);
                 if row.outcome.record.is_none() {
                     assert!(row.outcome.findings.iter().any(|f| f.is_error()));
                 }
@@ -842,6 +844,14 @@ mod bulk_and_bare {
             rows.iter().map(|r| r.number).collect::<Vec<_>>(),
             vec![1, 2, 3, 4, 5]
         );
+        // Byte ranges: contiguous, covering the file.
+        let mut at = 0u64;
+        for r in &rows {
+            assert_eq!(r.offset, at);
+            assert_eq!(r.len, r.raw.len() as u64);
+            at += r.len;
+        }
+        assert_eq!(at, bytes.len() as u64);
 
         let r = rows[0].outcome.record.as_ref().expect("row 1");
         assert!(
