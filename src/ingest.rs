@@ -126,7 +126,7 @@ pub fn collect(paths: &[PathBuf], options: &Options) -> Result<Inputs> {
         if meta.is_dir() {
             walk_folder(path, &base, options, &mut inputs)?;
         } else if is_table(path, options) {
-            add_table(path, &base, &mut inputs)?;
+            add_table(path, &base, options.max_bytes, &mut inputs)?;
         } else {
             add_file(path, base, options, &mut inputs)?;
         }
@@ -173,7 +173,7 @@ fn walk_folder(root: &Path, base: &str, options: &Options, inputs: &mut Inputs) 
         let name = format!("{base}/{}", rel.to_string_lossy().replace('\\', "/"));
         let ext = extension(entry.path());
         if ext == "csv" && options.format == Some(Format::CablesCsv) {
-            add_table(entry.path(), &name, inputs)?;
+            add_table(entry.path(), &name, options.max_bytes, inputs)?;
         } else if ext == "zip" || PAGE_EXTENSIONS.contains(&ext.as_str()) {
             add_file(entry.path(), name, options, inputs)?;
         } else {
@@ -197,27 +197,26 @@ fn is_table(path: &Path, options: &Options) -> bool {
 /// Splits a `cables.csv` table into one input per row, each a byte range of the file read again
 /// when needed, so the table is streamed and never held in memory. Rows are named
 /// `<name>#<row number, 9 digits>` so that they sort in file order.
-fn add_table(path: &Path, name: &str, inputs: &mut Inputs) -> Result<()> {
+fn add_table(path: &Path, name: &str, max_bytes: u64, inputs: &mut Inputs) -> Result<()> {
     let file = std::fs::File::open(path).at(path)?;
     let reader = std::io::BufReader::with_capacity(1 << 20, file);
-    let mut offset = 0u64;
-    crate::cable::bulk::split_rows(reader, |number, raw, problems| {
-        let row = format!("{name}#{number:09}");
-        for problem in problems {
+    crate::cable::bulk::split_rows_with_offsets(reader, |row| {
+        let entry = format!("row {}", row.number);
+        for problem in row.problems {
+            inputs.findings.push(Finding::new(Code::BrokenMarkup, name, problem).at_entry(&entry));
+        }
+        if row.len > max_bytes {
             inputs.findings.push(
-                Finding::new(Code::BrokenMarkup, name, problem).at_entry(format!("row {number}")),
+                Finding::new(Code::InputTooLarge, name, format!("{} bytes is over the limit of {max_bytes}", row.len))
+                    .at_entry(entry),
             );
+            return;
         }
         inputs.items.push(InputItem {
-            name: row,
-            source: InputSource::Range {
-                path: path.to_path_buf(),
-                offset,
-                len: raw.len() as u64,
-            },
+            name: format!("{name}#{:09}", row.number),
+            source: InputSource::Range { path: path.to_path_buf(), offset: row.offset, len: row.len },
             format: Some(Format::CablesCsv),
         });
-        offset += raw.len() as u64;
     })
     .at(path)
 }

@@ -623,6 +623,16 @@ mod fuzz {
         b"311299Z FEB 99",
         b"<table class='cable'>",
         b"</table>",
+        b"\"",
+        b"\\\"",
+        b"\",\"",
+        b"\"5\",\"",
+        b"VZCZC",
+        b"FM AMEMBASSY X\nTO RUEHC/SECSTATE WASHDC\nINFO XMT ",
+        b"Classified By: ",
+        b"END SUMMARY",
+        b"1. (S/NF) ",
+        b"E.O. 12958: DECL: 02/30/2020",
     ];
 
     #[derive(Debug, Clone)]
@@ -689,6 +699,72 @@ mod fuzz {
         }
 
         #[test]
+        fn arbitrary_bytes_as_every_format(
+            which in 0usize..4,
+            bytes in proptest::collection::vec(any::<u8>(), 0..4096),
+        ) {
+            use cable::Format;
+            let f = [Format::WikileaksPage, Format::MirrorText, Format::BareText, Format::CablesCsv][which];
+            let out = cable::parse_as(&bytes, "fuzz", &SourceHints::default(), Some(f));
+            prop_assert!(out.record.is_some() || !out.findings.is_empty());
+        }
+
+        #[test]
+        fn arbitrary_tables_split_exactly(
+            bytes in proptest::collection::vec(
+                prop_oneof![
+                    Just(b'"'), Just(b','), Just(b'\n'), Just(b'\\'), Just(b'\r'), Just(b'1'),
+                    Just(b'A'), any::<u8>(),
+                ],
+                0..4096,
+            ),
+        ) {
+            let mut raw = Vec::new();
+            let mut n = 0u64;
+            cable::bulk::read_rows(&bytes[..], "fuzz.csv", &SourceHints::default(), |row| {
+                n += 1;
+                assert_eq!(row.number, n);
+                assert_eq!(row.offset, raw.len() as u64);
+                assert_eq!(row.len, row.raw.len() as u64);
+                if row.outcome.record.is_none() {
+                    assert!(row.outcome.findings.iter().any(|f| f.is_error()));
+                }
+                raw.extend_from_slice(&row.raw);
+            }).unwrap();
+            prop_assert_eq!(raw, bytes);
+        }
+
+        #[test]
+        fn mutated_tables_never_panic(muts in proptest::collection::vec(mutation(), 1..8)) {
+            let mut table = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/cables-sample.csv")).unwrap();
+            for m in &muts {
+                apply(&mut table, m);
+            }
+            let mut raw = Vec::new();
+            cable::bulk::read_rows(&table[..], "fuzz.csv", &SourceHints::default(), |row| {
+                if let Some(r) = &row.outcome.record {
+                    let n = r.text.chars().count();
+                    for run in &r.redaction.positions {
+                        assert!(run.offset + run.len <= n);
+                    }
+                }
+                raw.extend_from_slice(&row.raw);
+            }).unwrap();
+            prop_assert_eq!(raw, table);
+        }
+
+        #[test]
+        fn mutated_bare_texts_never_panic(muts in proptest::collection::vec(mutation(), 1..8)) {
+            let mut text = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/bare-cable.txt")).unwrap();
+            for m in &muts {
+                apply(&mut text, m);
+            }
+            let out = cable::parse_as(&text, "fuzz", &SourceHints::default(), Some(cable::Format::BareText));
+            prop_assert!(out.record.is_some() || !out.findings.is_empty());
+            let _ = cable::parse(&text, "fuzz", &SourceHints::default());
+        }
+
+        #[test]
         fn mutated_real_pages_never_panic(
             which in any::<usize>(),
             muts in proptest::collection::vec(mutation(), 1..6),
@@ -736,4 +812,294 @@ fn throughput() {
         n as f64 / secs,
         (bytes * rounds) as f64 / secs / 1e6
     );
+}
+
+/// The bulk table reader (`cables.csv`) and the bare cable text reader, on the project's own
+/// invented fixtures in `tests/data/` (never real data).
+mod bulk_and_bare {
+    use super::*;
+    use cablekeep::Code;
+    use cablekeep::cable::Format;
+    use cablekeep::cable::bulk::{self, BulkRow};
+    use std::io::{BufReader, BufWriter, Write};
+
+    const CSV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/cables-sample.csv");
+    const BARE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/bare-cable.txt");
+
+    fn read_all(bytes: &[u8], hints: &SourceHints) -> Vec<BulkRow> {
+        let mut rows = Vec::new();
+        bulk::read_rows(bytes, "cables.csv", hints, |r| rows.push(r)).expect("read");
+        rows
+    }
+
+    #[test]
+    fn sample_table() {
+        let bytes = std::fs::read(CSV).unwrap();
+        let rows = read_all(&bytes, &SourceHints::default());
+        assert_eq!(rows.len(), 5, "{rows:#?}");
+        // Every byte of the file is in exactly one row, in order.
+        let joined: Vec<u8> = rows.iter().flat_map(|r| r.raw.iter().copied()).collect();
+        assert_eq!(joined, bytes);
+        assert_eq!(
+            rows.iter().map(|r| r.number).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4, 5]
+        );
+        // Byte ranges: contiguous, covering the file.
+        let mut at = 0u64;
+        for r in &rows {
+            assert_eq!(r.offset, at);
+            assert_eq!(r.len, r.raw.len() as u64);
+            at += r.len;
+        }
+        assert_eq!(at, bytes.len() as u64);
+
+        let r = rows[0].outcome.record.as_ref().expect("row 1");
+        assert!(
+            rows[0].outcome.findings.is_empty(),
+            "{:?}",
+            rows[0].outcome.findings
+        );
+        assert_eq!(r.id, "10ATLANTIS7");
+        // The header's DTG wins over the table's time.
+        assert_eq!(r.created.as_deref(), Some("2010-01-13T14:29:00Z"));
+        assert_eq!(r.created_original.as_deref(), Some("1/13/2010 14:31"));
+        assert_eq!(r.classification.as_deref(), Some("CONFIDENTIAL"));
+        assert_eq!(r.origin.as_deref(), Some("Embassy Atlantis"));
+        assert_eq!(
+            r.subject.as_deref(),
+            Some("AN INVENTED CABLE ABOUT \"QUOTES\"")
+        );
+        assert!(r.text.contains("said \"no comment\" twice"));
+        assert_eq!(r.references, vec!["10ATLANTIS5", "09STATE12345"]);
+        assert_eq!(r.tags, vec!["PREL", "PGOV", "AQ"]);
+        assert_eq!(r.transmission_id.as_deref(), Some("VZCZCXYZ0001"));
+        assert_eq!(r.recipients[0].name, "SECSTATE WASHDC");
+        assert_eq!(r.info_recipients[0].name, "OCEANIA COLLECTIVE");
+        assert_eq!(r.classified_by, vec!["Jane Q. Public"]);
+        assert_eq!(r.reasons, vec!["1.4 (b)", "1.4 (d)"]);
+        assert_eq!(r.declassify.as_deref(), Some("2020-01-13"));
+        assert_eq!(
+            r.summary.as_deref(),
+            Some("Nothing of note happened in Atlantis.")
+        );
+        assert_eq!(r.paragraphs.len(), 2);
+        assert_eq!(r.paragraphs[1].marking.as_deref(), Some("U"));
+        assert_eq!(r.signers, vec!["PUBLIC"]);
+        assert_eq!(r.source.publisher.as_deref(), Some("WikiLeaks"));
+        assert_eq!(r.source.released.as_deref(), Some("2011-09-01"));
+        assert_eq!(
+            r.source.site_build.as_deref(),
+            Some("cablegate-201108300212")
+        );
+        assert_eq!(r.source.format.as_deref(), Some("cables-csv"));
+
+        let r2 = rows[1].outcome.record.as_ref().expect("row 2");
+        assert!(r2.text.contains("BACKSLASH \\ IN IT"));
+        assert!(r2.text.contains("Text line one.\nText line two."));
+
+        // Row 3 has four fields: a finding naming the file and the row, no record.
+        assert!(rows[2].outcome.record.is_none());
+        let f = &rows[2].outcome.findings[0];
+        assert_eq!(f.code, Code::BrokenMarkup);
+        assert_eq!(f.file, "cables.csv");
+        assert_eq!(f.entry.as_deref(), Some("row 3"));
+        assert!(f.is_error());
+
+        // Row 4 never closes its body quote: it ends where row 5 starts.
+        assert!(rows[3].outcome.record.is_none());
+        assert_eq!(rows[3].outcome.findings[0].entry.as_deref(), Some("row 4"));
+        let r5 = rows[4]
+            .outcome
+            .record
+            .as_ref()
+            .expect("row 5 after the broken one");
+        assert_eq!(r5.id, "10ATLANTIS10");
+        // No header: the table's own time.
+        assert_eq!(r5.created.as_deref(), Some("2010-02-01T10:05:00Z"));
+
+        // Hints override the provenance.
+        let hints = SourceHints {
+            publisher: Some("a mirror".into()),
+            ..SourceHints::default()
+        };
+        let rows = read_all(&bytes, &hints);
+        assert_eq!(
+            rows[0]
+                .outcome
+                .record
+                .as_ref()
+                .unwrap()
+                .source
+                .publisher
+                .as_deref(),
+            Some("a mirror")
+        );
+
+        // One row read on its own through parse_as.
+        let one = cable::parse_as(
+            &rows[0].raw,
+            "row",
+            &SourceHints::default(),
+            Some(Format::CablesCsv),
+        );
+        assert_eq!(one.record.unwrap().id, "10ATLANTIS7");
+    }
+
+    /// 200,000 synthetic rows in a temporary file stream through the reader one at a time: the
+    /// callback gets each row as it is read, and no row is longer than the rows written, so the
+    /// reader never held more than one row.
+    #[test]
+    fn large_table_streams_row_by_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cables.csv");
+        let n = 200_000u64;
+        let mut longest_written = 0usize;
+        {
+            let mut w = BufWriter::new(std::fs::File::create(&path).unwrap());
+            for i in 1..=n {
+                let row = format!(
+                    "\"{i}\",\"1/2/2009 3:04\",\"09SYNTH{i}\",\"Embassy Synth\",\"UNCLASSIFIED\",\"\",\"\",\"UNCLAS SYNTH {i:06}\nSUBJECT: ROW {i} WITH \\\"QUOTES\\\"\n\n1. Line.\nLine two.\n\nNAME\n\"\n"
+                );
+                longest_written = longest_written.max(row.len());
+                w.write_all(row.as_bytes()).unwrap();
+            }
+        }
+        let file_len = std::fs::metadata(&path).unwrap().len();
+        let reader = BufReader::with_capacity(64 * 1024, std::fs::File::open(&path).unwrap());
+        let mut count = 0u64;
+        let mut longest = 0usize;
+        let mut with_record = 0u64;
+        let summary = bulk::read_rows(reader, "cables.csv", &SourceHints::default(), |row| {
+            count += 1;
+            assert_eq!(row.number, count);
+            longest = longest.max(row.raw.len());
+            if let Some(r) = &row.outcome.record {
+                with_record += 1;
+                if count.is_multiple_of(50_000) {
+                    assert_eq!(r.id, format!("09SYNTH{count}"));
+                }
+            }
+        })
+        .unwrap();
+        assert_eq!(count, n);
+        assert_eq!(with_record, n);
+        assert_eq!(summary.rows, n);
+        assert_eq!(summary.bytes, file_len);
+        assert!(longest <= longest_written, "{longest} > {longest_written}");
+        assert_eq!(summary.longest_row, longest);
+        eprintln!("streamed {n} rows, {file_len} bytes; longest row held: {longest} bytes");
+    }
+
+    #[test]
+    fn bare_cable_text() {
+        let bytes = std::fs::read(BARE).unwrap();
+        assert_eq!(cable::detect(&bytes), Some(Format::BareText));
+        let hints = SourceHints {
+            publisher: Some("an archive".into()),
+            released: Some("2011-09-01".into()),
+            ..SourceHints::default()
+        };
+        let out = cable::parse(&bytes, "bare-cable.txt", &hints);
+        assert!(out.findings.is_empty(), "{:?}", out.findings);
+        let r = out.record.expect("record");
+        assert_eq!(r.id, "10ATLANTIS25");
+        assert_eq!(r.created.as_deref(), Some("2010-01-13T14:29:00Z"));
+        assert_eq!(r.classification.as_deref(), Some("SECRET"));
+        assert_eq!(r.origin.as_deref(), Some("Embassy Atlantis"));
+        assert_eq!(r.caveats, vec!["NOFORN", "SIPDIS"]);
+        assert_eq!(r.tags, vec!["PREL", "MARR", "AQ"]);
+        assert_eq!(r.subject.as_deref(), Some("AN INVENTED BARE CABLE"));
+        assert_eq!(r.references, vec!["10ATLANTIS7"]);
+        assert_eq!(r.classified_by, vec!["John Doe"]);
+        assert_eq!(r.recipients[0].precedence.as_deref(), Some("IMMEDIATE"));
+        assert_eq!(r.info_recipients[0].name, "OCEANIA COLLECTIVE");
+        assert_eq!(r.redaction.status, "redacted");
+        assert_eq!(r.redaction.runs, 1);
+        assert_eq!(r.source.format.as_deref(), Some("bare-text"));
+        assert_eq!(r.source.publisher.as_deref(), Some("an archive"));
+        assert_eq!(r.source.released.as_deref(), Some("2011-09-01"));
+        assert_eq!(r.signers, vec!["DOE"]);
+        let same = cable::parse_as(&bytes, "x", &hints, Some(Format::BareText));
+        assert_eq!(same.record.unwrap(), r);
+
+        // Without a date-time group or a DECL date there is no year, so no id: P002.
+        let no_year = "UNCLAS ATLANTIS 000001\n\nSUBJECT: NO DATE\nTAGS: PREL\n\nText.\n";
+        let out = cable::parse(no_year.as_bytes(), "x", &SourceHints::default());
+        assert!(out.record.is_none());
+        assert_eq!(out.findings[0].code, Code::MissingField);
+        // A DECL date gives a guessed year, with a warning.
+        let decl = "UNCLAS ATLANTIS 000001\n\nE.O. 12958: DECL: 01/13/2020\nSUBJECT: NO DTG\nTAGS: PREL\n\nText.\n";
+        let out = cable::parse(decl.as_bytes(), "x", &SourceHints::default());
+        assert_eq!(out.record.unwrap().id, "10ATLANTIS1");
+        assert!(out.findings.iter().any(|f| f.code == Code::MalformedField));
+    }
+
+    #[test]
+    fn format_names() {
+        for f in [
+            Format::WikileaksPage,
+            Format::MirrorText,
+            Format::BareText,
+            Format::CablesCsv,
+        ] {
+            assert_eq!(Format::from_name(f.as_str()), Some(f));
+        }
+        assert_eq!(Format::from_name(" Bare-Text "), Some(Format::BareText));
+        assert_eq!(Format::from_name("html"), None);
+        // Forcing a format on other bytes gives findings, not a panic.
+        let out = cable::parse_as(
+            b"hello",
+            "x",
+            &SourceHints::default(),
+            Some(Format::WikileaksPage),
+        );
+        assert!(out.record.is_none());
+        let out = cable::parse_as(
+            b"hello",
+            "x",
+            &SourceHints::default(),
+            Some(Format::CablesCsv),
+        );
+        assert!(out.findings.iter().any(|f| f.is_error()));
+    }
+}
+
+/// A record written before the new optional fields existed still reads, and a record without
+/// them serializes exactly as before (the new fields are skipped when empty).
+#[test]
+fn records_without_new_fields_still_read() {
+    let old = r#"{
+  "schema": "cablekeep-record/1",
+  "id": "05ALMATY4285",
+  "created": "2005-12-02T10:59:00Z",
+  "released": "2011-10-04",
+  "classification": "UNCLASSIFIED",
+  "caveats": [],
+  "origin": "US Office Almaty",
+  "tags": ["PGOV"],
+  "subject": "X",
+  "references": [],
+  "signers": [],
+  "redaction": {"status": "not-redacted", "runs": 0, "positions": [], "partial_extract": false},
+  "source": {"publisher": "cablebrowser-2", "url": null, "released": "2011-10-04"},
+  "text": "T"
+}"#;
+    let r: CableRecord = serde_json::from_str(old).expect("old record reads");
+    assert!(r.recipients.is_empty() && r.classified_by.is_empty() && r.summary.is_none());
+    let back = serde_json::to_value(&r).unwrap();
+    for k in [
+        "references_text",
+        "transmission_id",
+        "recipients",
+        "info_recipients",
+        "classified_by",
+        "classified_by_text",
+        "reasons",
+        "declassify",
+        "declassify_original",
+        "paragraphs",
+        "summary",
+    ] {
+        assert!(back.get(k).is_none(), "{k} written for an old record");
+    }
 }

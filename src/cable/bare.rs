@@ -27,7 +27,7 @@ use std::sync::LazyLock;
 static CLASS_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?x)^\s*(C\ O\ N\ F\ I\ D\ E\ N\ T\ I\ A\ L|S\ E\ C\ R\ E\ T|U\ N\ C\ L\ A\ S\ S\ I\ F\ I\ E\ D
-            |UNCLASSIFIED|UNCLAS|CONFIDENTIAL|SECRET|LIMITED\ OFFICIAL\ USE)\b
+            |UNCLASSIFIED|UNCLAS|CONFIDENTIAL|SECRET|LIMITED\ OFFICIAL\ USE)(?-u:\b)
           ((?:\s+(?:SENSITIVE|E\ F\ T\ O|EFTO|FOUO|NOFORN|SIPDIS|NODIS|EXDIS|LIMDIS|FOR\ OFFICIAL\ USE\ ONLY|//\S*))*)
           (?:\s+SECTION\s+\d+\s+OF\s+\d+)?
           (?:\s+([A-Z][A-Z.'\-]*(?:\ [A-Z][A-Z.'\-]*){0,3})\s+(\d{1,7}))?\s*$",
@@ -35,7 +35,7 @@ static CLASS_LINE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 static FIELD_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?m)^\s*(?:SUBJECT\s*:|SUBJ\s*:|TAGS?\b|E\.?\s?O\.?\s*12958)")
+    Regex::new(r"(?m)^\s*(?:SUBJECT\s*:|SUBJ\s*:|TAGS?(?-u:\b)|E\.?\s?O\.?\s*12958)")
         .expect("valid regex")
 });
 static SUBJECT_LINE: LazyLock<Regex> =

@@ -45,6 +45,11 @@ const FIELDS: usize = 8;
 pub struct BulkRow {
     /// The row's position in the file, from 1 (not the table's own row-number column).
     pub number: u64,
+    /// Where the row starts in the file, in bytes.
+    pub offset: u64,
+    /// The row's length in the file, line terminator included (`raw.len()`, except for a row
+    /// longer than [`MAX_ROW_BYTES`]).
+    pub len: u64,
     /// The row's exact bytes as they are in the file, line terminator included.
     pub raw: Vec<u8>,
     /// The row read as a cable; its findings name the file and carry `entry` = `row N`.
@@ -75,7 +80,14 @@ pub fn read_rows<R: BufRead>(
     mut each: impl FnMut(BulkRow),
 ) -> io::Result<BulkSummary> {
     let mut summary = BulkSummary::default();
-    split_rows(reader, |number, raw, problems| {
+    split_rows_with_offsets(reader, |row| {
+        let SplitRow {
+            number,
+            offset,
+            len,
+            raw,
+            problems,
+        } = row;
         let mut outcome = parse_row(&raw, name);
         for p in problems {
             outcome
@@ -89,13 +101,15 @@ pub fn read_rows<R: BufRead>(
             hints.apply(&mut r.source);
         }
         summary.rows += 1;
-        summary.bytes += raw.len() as u64;
+        summary.bytes += len;
         summary.longest_row = summary.longest_row.max(raw.len());
         if outcome.record.is_none() {
             summary.without_record += 1;
         }
         each(BulkRow {
             number,
+            offset,
+            len,
             raw,
             outcome,
         });
@@ -121,9 +135,57 @@ enum State {
 /// Splits a table into rows without reading them: calls `each(number, raw, problems)` for
 /// every row, where `problems` are framing problems (unterminated quote, overlong row).
 /// Holds at most one row in memory.
+///
+/// An overlong row's `raw` holds only its first [`MAX_ROW_BYTES`] bytes: for byte ranges of
+/// the file use [`split_rows_with_offsets`].
 pub fn split_rows<R: BufRead>(
-    mut reader: R,
+    reader: R,
     mut each: impl FnMut(u64, Vec<u8>, Vec<String>),
+) -> io::Result<()> {
+    split_rows_limited(reader, MAX_ROW_BYTES, |n, raw, p, _| each(n, raw, p))
+}
+
+/// One row of a table as [`split_rows_with_offsets`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitRow {
+    /// The row's position in the file, from 1.
+    pub number: u64,
+    /// Where the row starts in the file, in bytes.
+    pub offset: u64,
+    /// The row's length in the file, line terminator included. The rows' ranges
+    /// `offset..offset + len` cover the file exactly, in order, with no gap.
+    pub len: u64,
+    /// The row's bytes: all `len` of them, except for a row longer than [`MAX_ROW_BYTES`],
+    /// whose first bytes only are kept (a problem says so).
+    pub raw: Vec<u8>,
+    /// Framing problems: unterminated quote, overlong row.
+    pub problems: Vec<String>,
+}
+
+/// [`split_rows`] with each row's byte range in the file, so that a caller can keep rows as
+/// ranges of the file and read them again when needed.
+pub fn split_rows_with_offsets<R: BufRead>(
+    reader: R,
+    mut each: impl FnMut(SplitRow),
+) -> io::Result<()> {
+    let mut offset = 0u64;
+    split_rows_limited(reader, MAX_ROW_BYTES, |number, raw, problems, len| {
+        each(SplitRow {
+            number,
+            offset,
+            len,
+            raw,
+            problems,
+        });
+        offset += len;
+    })
+}
+
+/// [`split_rows`] with a given longest row.
+fn split_rows_limited<R: BufRead>(
+    mut reader: R,
+    max_row: usize,
+    mut each: impl FnMut(u64, Vec<u8>, Vec<String>, u64),
 ) -> io::Result<()> {
     let mut row: Vec<u8> = Vec::new();
     let mut state = State::FieldStart;
@@ -138,6 +200,7 @@ pub fn split_rows<R: BufRead>(
     // After an overlong row: skipping to the next row start.
     let mut skipping = false;
     let mut skipped: u64 = 0;
+    let mut pending: Option<(u64, Vec<u8>, Vec<String>)> = None;
     let mut at_line_start = false;
     let mut problems: Vec<String> = Vec::new();
 
@@ -178,9 +241,14 @@ pub fn split_rows<R: BufRead>(
                 }
                 if row.len() == prefix.len() {
                     skipping = false;
-                    problems.push(format!(
-                        "{skipped} bytes after the overlong row before this one were skipped"
-                    ));
+                    if let Some((n, raw, mut p)) = pending.take() {
+                        p.push(format!(
+                            "{skipped} bytes of the row after its first {} were skipped",
+                            raw.len()
+                        ));
+                        let total = raw.len() as u64 + skipped;
+                        each(n, raw, p, total);
+                    }
                     skipped = 0;
                     let start = std::mem::take(&mut row);
                     state = State::FieldStart;
@@ -194,17 +262,30 @@ pub fn split_rows<R: BufRead>(
                 }
                 continue;
             }
+            // Fast path: the run of ordinary bytes inside a quoted field (most of the file),
+            // copied at once; never past MAX_ROW_BYTES (the byte path reports that).
+            if state == State::Quoted && field_index > 0 && candidate.is_none() {
+                let from = i - 1;
+                let run = buf[from..]
+                    .iter()
+                    .position(|&c| c == b'"' || c == b'\\' || c == b'\n')
+                    .unwrap_or(len - from)
+                    .min(max_row.saturating_sub(row.len()));
+                if run > 0 {
+                    row.extend_from_slice(&buf[from..from + run]);
+                    i = from + run;
+                    continue;
+                }
+            }
             row.push(b);
             let prev_state = state;
             let end = step(&mut state, b, &mut field_index, &mut col1);
             if end {
                 number += 1;
                 last_col1 = col1_number(&col1).or(last_col1.map(|l| l + 1));
-                each(
-                    number,
-                    std::mem::take(&mut row),
-                    std::mem::take(&mut problems),
-                );
+                let r = std::mem::take(&mut row);
+                let l = r.len() as u64;
+                each(number, r, std::mem::take(&mut problems), l);
                 state = State::FieldStart;
                 field_index = 0;
                 col1.clear();
@@ -225,7 +306,9 @@ pub fn split_rows<R: BufRead>(
                             .to_string(),
                     );
                     last_col1 = col1_number(&col1).or(last_col1.map(|l| l + 1));
-                    each(number, std::mem::take(&mut row), p);
+                    let r = std::mem::take(&mut row);
+                    let l = r.len() as u64;
+                    each(number, r, p, l);
                     state = State::FieldStart;
                     field_index = 0;
                     col1.clear();
@@ -243,15 +326,16 @@ pub fn split_rows<R: BufRead>(
                     candidate = Some(row.len());
                 }
             }
-            if row.len() > MAX_ROW_BYTES {
+            if row.len() > max_row {
                 number += 1;
                 let mut p = std::mem::take(&mut problems);
                 p.push(format!(
-                    "row is longer than {MAX_ROW_BYTES} bytes: only its first bytes are kept and the rest up to the next row is skipped"
+                    "row is longer than {max_row} bytes: only its first bytes are kept and the rest up to the next row is skipped"
                 ));
                 prefix = expected_prefix(last_col1, &col1);
                 last_col1 = col1_number(&col1).or(last_col1.map(|l| l + 1));
-                each(number, std::mem::take(&mut row), p);
+                // Handed over once its end is found, with its true length.
+                pending = Some((number, std::mem::take(&mut row), p));
                 state = State::FieldStart;
                 field_index = 0;
                 col1.clear();
@@ -265,19 +349,21 @@ pub fn split_rows<R: BufRead>(
     if skipping {
         skipped += row.len() as u64;
         row.clear();
-        if skipped > 0 {
-            problems.push(format!(
-                "{skipped} bytes after the overlong row were skipped up to the end of the file"
+        if let Some((n, raw, mut p)) = pending.take() {
+            p.push(format!(
+                "{skipped} bytes of the row after its first {} were skipped, up to the end of the file",
+                raw.len()
             ));
-            number += 1;
-            each(number, Vec::new(), problems);
+            let total = raw.len() as u64 + skipped;
+            each(n, raw, p, total);
         }
     } else if !row.is_empty() {
         number += 1;
         if matches!(state, State::Quoted | State::Escape) {
             problems.push("unterminated quoted field at the end of the file".to_string());
         }
-        each(number, row, problems);
+        let l = row.len() as u64;
+        each(number, row, problems, l);
     }
     Ok(())
 }
@@ -678,6 +764,22 @@ mod tests {
             table_date("12/28/1966 18:48").as_deref(),
             Some("1966-12-28 18:48")
         );
+    }
+
+    #[test]
+    fn overlong_row_is_cut_and_skipped() {
+        let data = b"\"1\",\"d\",\"10X1\",\"E\",\"C\",\"\",\"H\",\"a very long body indeed\nwith lines\nand more\"\n\"2\",\"d\",\"10X2\",\"E\",\"C\",\"\",\"H\",\"B\"\n";
+        let mut out = Vec::new();
+        split_rows_limited(&data[..], 40, |n, raw, p, len| out.push((n, raw, p, len))).unwrap();
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!(out[0].1.len(), 41);
+        assert!(out[0].2[0].contains("longer than 40"));
+        assert!(out[0].2[1].contains("skipped"));
+        assert!(out[1].1.starts_with(b"\"2\",\""));
+        assert!(out[1].2.is_empty());
+        // The lengths cover the file exactly.
+        assert_eq!(out[0].3 + out[1].3, data.len() as u64);
+        assert_eq!(out[1].3, out[1].1.len() as u64);
     }
 
     #[test]

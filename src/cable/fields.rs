@@ -46,37 +46,39 @@ pub(super) struct BodyFields {
 const HEADER_LINES: usize = 120;
 
 static SUBJECT_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*(?:(?:SUBJECT|SUBJ)\b(?:\s*[:.])*|(?i:subject|subj)\s*:)\s*(.*)$")
+    Regex::new(r"^\s*(?:(?:SUBJECT|SUBJ)(?-u:\b)(?:\s*[:.])*|(?i:subject|subj|ubject)\s*:)\s*(.*)$")
         .expect("valid regex")
 });
-static TAGS_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)^\s*TAGS?\b\s*[:.]?\s*(.*)$").expect("valid regex"));
+static TAGS_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(?:TAGS?(?-u:\b)\s*[:.]?|(?:TAS|TABS|TGS|TAGES)\s*:)\s*(.*)$")
+        .expect("valid regex")
+});
 static REF_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*(?:(?:REFS?|REFTELS?|REFERENCES?|REFERENCE TELEGRAMS?)\b\s*[:.]?|(?i:refs?|ref\(s\)|reftels?)\s*:)\s*(.*)$")
+    Regex::new(r"^\s*(?:(?:REFS?|REFTELS?|REFERENCES?|REFERENCE TELEGRAMS?)(?-u:\b)\s*[:.]?|(?i:refs?|ref\(s\)|reftels?)\s*:)\s*(.*)$")
         .expect("valid regex")
 });
 /// A field that starts inside a line of a flattened header (`SUBJECT: X REF: A. MOSCOW 816
 /// Classified By: …`): the line is read as if the field started a new line.
 static INLINE_FIELD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i:\s(?:SUBJECT\s*:|SUBJ\s*:|REFS?\s*:|REF\(S\)\s*:|REFTELS?\s*:|TAGS\s*:|CLASSIFIED\s+BY\b|SENSITIVE\s+BUT\s+UNCLASSIFIED\b))|REFS?:|REF\(S\):|Classified\s+By\b|CLASSIFIED\s+BY\b|Sensitive\s+but\b")
+    Regex::new(r"(?i:\s(?:SUBJECT\s*:|SUBJ\s*:|REFS?\s*:|REF\(S\)\s*:|REFTELS?\s*:|TAGS\s*:|CLASSIFIED\s+BY(?-u:\b)|SENSITIVE\s+BUT\s+UNCLASSIFIED(?-u:\b)))|REFS?:|REF\(S\):|Classified\s+By(?-u:\b)|CLASSIFIED\s+BY(?-u:\b)|Sensitive\s+but(?-u:\b)")
         .expect("valid regex")
 });
 /// A page break marker inside a text: `PAGE 02 ROME 01196 01 OF 02 082030Z`,
 /// `PRETORIA 00000954 001.2 OF 004`.
 static PAGE_MARK: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\bPAGE\s+\d{2,3}\s+[A-Z][A-Z ]*?\s+\d{3,8}(?:\s+\d{2,3}\s+OF\s+\d{2,3})?\s+\d{6}Z|\b[A-Z]{3,}\s+\d{8}\s+\d{3}\.\d\s+OF\s+\d{3}\b|\s{5,}(?:UNCLASSIFIED|CONFIDENTIAL|SECRET|LIMITED OFFICIAL USE)\b")
+    Regex::new(r"PAGE\s+\d{2,3}\s+[A-Z][A-Z ]*?\s+\d{3,8}(?:\s+\d{2,3}\s+OF\s+\d{2,3})?\s+\d{6}Z|(?-u:\b)[A-Z]{3,}\s+\d{8}\s+\d{3}\.\d\s+OF\s+\d{3}(?-u:\b)|\s{5,}(?:UNCLASSIFIED|CONFIDENTIAL|SECRET|LIMITED OFFICIAL USE)(?-u:\b)")
         .expect("valid regex")
 });
 /// Lines that end a SUBJECT or REF block.
 static FIELD_START: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)^\s*(?:
-            (?:SUBJECT|SUBJ|TAGS?|REFS?|REFTELS?|REFERENCES?)\b
+            (?:SUBJECT|SUBJ|TAGS?|REFS?|REFTELS?|REFERENCES?)(?-u:\b)
           | CLASSIFIED\s+BY | CLASSIFIED\s*: | DERIVED\s+FROM
           | E\.?\s?O\.?\s+1\d{4} | EO\s+1\d{4}
-          | \d{1,2}\s*[.)]\s | \d{1,2}\.$ | \(\w{1,5}\)\s
-          | SUMMARY\b | BEGIN\s+SUMMARY | INFO\b | ACTION\b | PAGE\s+\d
-          | SIPDIS\b | SENSITIVE\b | NOFORN\b
+          | \d{1,2}\s*[.)]\s | \d{1,2}\s*[.)]\s*\(\w{1,5}\) | \d{1,2}\.$ | \(\w{1,5}\)\s
+          | SUMMARY(?-u:\b) | BEGIN\s+SUMMARY | INFO(?-u:\b) | ACTION(?-u:\b) | PAGE\s+\d
+          | SIPDIS(?-u:\b) | SENSITIVE(?-u:\b) | NOFORN(?-u:\b)
         )",
     )
     .expect("valid regex")
@@ -90,16 +92,23 @@ static BANNER: LazyLock<Regex> = LazyLock::new(|| {
 /// MOSCOW 001704`).
 static BANNER_START: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"^\s*(?:UNCLAS(?:SIFIED)?|CONFIDENTIAL|SECRET|C O N F I D E N T I A L|S E C R E T)\b",
+        r"^\s*(?:UNCLAS(?:SIFIED)?|CONFIDENTIAL|SECRET|C O N F I D E N T I A L|S E C R E T)(?-u:\b)",
     )
     .expect("valid regex")
 });
+static YEAR_AFTER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*\((\d{2})\)").expect("valid regex"));
+static MORE_SERIALS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*(?:AND|&)\s*(\d{2,7})(?-u:\b)").expect("valid regex"));
 static CABLE_REF: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:(\d{4}|\d{2})\s+)?([A-Z][A-Z]+(?:[ -][A-Z]+){0,2})\s+(\d{1,7})\b")
+    Regex::new(r"(?-u:\b)(?:\(?(\d{4}|\d{2})\)?[\s-]*)?([A-Z][A-Z]+(?:[ -][A-Z]+){0,2})\s*(\d{1,7})(?-u:\b)")
         .expect("valid regex")
 });
 static REF_BULLET_LINE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\s*\(?[A-Z][.)]\s").expect("valid regex"));
+    LazyLock::new(|| Regex::new(r"^\s*¶?\s*\(?[A-Z][.)]").expect("valid regex"));
+/// A line that goes on with a serial number: `00723  (C) Brasilia 01392`.
+static REF_SERIAL_LINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*\d{2,7}\s").expect("valid regex"));
 static REF_BULLET: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?:^|\s|;)\(?[A-Z]\s?[.)]\s|;").expect("valid regex"));
 static TAG_ONLY_LINE: LazyLock<Regex> =
@@ -213,7 +222,7 @@ fn is_banner(line: &str) -> bool {
     BANNER.is_match(line)
 }
 
-/// SUBJECT of a body text (see [`read`]).
+/// SUBJECT of a body text, joined across lines (HTML character references decoded).
 pub fn subject(body: &str) -> Option<String> {
     read(&super::text::unescape(body), None).subject
 }
@@ -245,9 +254,19 @@ pub(super) fn read(body: &str, year: Option<i32>) -> BodyFields {
             split_lines.push(line.to_string());
             continue;
         }
-        let line = PAGE_MARK.replace_all(line, "");
+        // Cheap checks first: most lines hold neither a page mark nor an inline field.
+        let line = if line.contains("PAGE ") || line.contains(" OF ") || line.contains("     ") {
+            PAGE_MARK.replace_all(line, "")
+        } else {
+            std::borrow::Cow::Borrowed(line)
+        };
         let mut rest: &str = &line;
-        while let Some(m) = INLINE_FIELD.find(rest) {
+        let may_inline = rest.contains(':')
+            || rest.contains("lassified")
+            || rest.contains("LASSIFIED")
+            || rest.contains("ensitive")
+            || rest.contains("ENSITIVE");
+        while let Some(m) = INLINE_FIELD.find(rest).filter(|_| may_inline) {
             if m.start() == 0 || rest[..m.start()].trim().is_empty() {
                 // At the start of the line: look for the next one after it.
                 match INLINE_FIELD.find_at(rest, m.end()) {
@@ -311,12 +330,19 @@ pub(super) fn read(body: &str, year: Option<i32>) -> BodyFields {
                 {
                     break;
                 }
+                // A sentence after an all-capital subject: "This is an action request."
+                if !s.chars().any(|c| c.is_lowercase())
+                    && s.chars().filter(|c| c.is_alphabetic()).count() > 10
+                    && l.chars().filter(|c| c.is_lowercase()).count() > 5
+                {
+                    break;
+                }
                 s.push(' ');
                 s.push_str(l.trim_end().trim_end_matches('\\'));
                 j += 1;
             }
             let s = s.trim_end_matches(|c: char| c == '-' || c.is_whitespace());
-            let s = collapse_ws(&s);
+            let s = collapse_ws(s);
             if !s.is_empty() {
                 f.subject = Some(s);
             }
@@ -355,15 +381,15 @@ pub(super) fn read(body: &str, year: Option<i32>) -> BodyFields {
             let mut j = i + 1;
             while j < lines.len() {
                 let l = lines[j];
-                if l.trim().is_empty()
-                    && lines
-                        .get(j + 1)
-                        .is_some_and(|n| REF_BULLET_LINE.is_match(n))
-                {
+                let bullet = |n: &str| {
+                    (REF_BULLET_LINE.is_match(n) && n.bytes().any(|b| b.is_ascii_digit()))
+                        || REF_SERIAL_LINE.is_match(n)
+                };
+                if l.trim().is_empty() && lines.get(j + 1).is_some_and(|n| bullet(n)) {
                     j += 1;
                     continue;
                 }
-                if l.trim().is_empty() || FIELD_START.is_match(l) || is_banner(l) {
+                if l.trim().is_empty() || (FIELD_START.is_match(l) && !bullet(l)) || is_banner(l) {
                     break;
                 }
                 s.push(' ');
@@ -418,7 +444,7 @@ pub fn split_tag_lines(lines: &[String]) -> Vec<String> {
         for ch in l.chars() {
             match ch {
                 '(' => {
-                    if depth == 0 && !cur.trim().is_empty() && !comma_mode {
+                    if depth == 0 && !cur.trim().is_empty() {
                         parts.push(std::mem::take(&mut cur));
                     }
                     depth += 1;
@@ -460,8 +486,20 @@ pub fn split_tag_lines(lines: &[String]) -> Vec<String> {
                 }
             })
             .collect();
+        // Runs of plain words are one tag (`ECONOMIC AFFAIRS`, `ECONOMY AND FINANCE`).
+        let parts = if comma_mode {
+            parts
+        } else {
+            join_word_runs(parts)
+        };
         for p in parts {
             let p = p.trim_matches(|c: char| c.is_whitespace() || c == '.');
+            let p = ["UNCLASSIFIED ", "CONFIDENTIAL ", "SECRET "]
+                .iter()
+                .fold(p, |p, b| p.strip_prefix(b).unwrap_or(p));
+            if CAVEATS.contains(&p) {
+                continue;
+            }
             let p = match p.strip_prefix('(').and_then(|x| x.strip_suffix(')')) {
                 Some(inner) => inner.trim(),
                 None => p,
@@ -470,6 +508,97 @@ pub fn split_tag_lines(lines: &[String]) -> Vec<String> {
             if !p.is_empty() && !out.contains(&p) {
                 out.push(p);
             }
+        }
+    }
+    out
+}
+
+/// Common TAGS subject codes (the State Department's Traffic Analysis by Geography and Subject),
+/// used only to take apart codes glued together by a lost separator (`PHUMBA`, `ETRDEINVECIN`).
+const TAG_CODES: &[&str] = &[
+    "AADP", "ABLD", "ABUD", "ADPM", "AEMR", "AFIN", "AGAO", "AINF", "AINR", "AINT", "AMED", "AMGT",
+    "AODE", "APCS", "APER", "ASCH", "ASEC", "ASIG", "AVERY", "BEXP", "BTIO", "CASC", "CDB", "CJAN",
+    "CMGT", "CPAS", "CVIS", "EAGR", "EAID", "EAIR", "ECIN", "ECON", "ECPS", "EFIN", "EFIS", "EIND",
+    "EINT", "EINV", "ELAB", "ELTN", "EMIN", "ENRG", "ENVR", "EPET", "ETRD", "ETTC", "EUN", "EWWT",
+    "IIP", "KAWC", "KBIO", "KCOR", "KCRM", "KDEM", "KFLO", "KFLU", "KFRD", "KGHG", "KHIV", "KIRF",
+    "KISL", "KJUS", "KMDR", "KNNP", "KOCI", "KPAL", "KPAO", "KPKO", "KSCA", "KSEP", "KSTH", "KTIA",
+    "KTIP", "KWBG", "KWMN", "MARR", "MASS", "MCAP", "MNUC", "MOPS", "OEXC", "OIIP", "OPDC", "OPRC",
+    "OREP", "OTRA", "OVIP", "PARM", "PBTS", "PGOV", "PHSA", "PHUM", "PINR", "PINS", "PMIL", "PREF",
+    "PREL", "PROP", "PTER", "SCUL", "SENV", "SMIG", "SNAR", "SOCI", "SPCE", "TBIO", "TINT", "TPHY",
+    "TRGY", "TSPA", "TSPL",
+];
+
+/// cablemap's canonical form of a tag list: upper case, codes glued together by a lost
+/// separator taken apart (`PHUMBA` → `PHUM`, `BA`), repeats dropped. Records keep the tags as
+/// written; this is for comparing with cablemap.
+pub fn canonical_tags(tags: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in tags {
+        for p in split_glued_codes(&t.to_uppercase()) {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Joins runs of plain words among whitespace-separated tags: a word is five letters or more
+/// and no known code; `AND`, `OF`, `IN` between two words joins them too.
+fn join_word_runs(parts: Vec<String>) -> Vec<String> {
+    let is_word = |t: &str| {
+        t.len() >= 5
+            && t.chars().all(|c| c.is_alphabetic())
+            && !TAG_CODES.contains(&t)
+            && split_glued_codes(t).len() == 1
+    };
+    let toks: Vec<String> = parts.into_iter().filter(|p| !p.trim().is_empty()).collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut prev_word = false;
+    let mut i = 0;
+    while i < toks.len() {
+        let t = toks[i].trim();
+        if is_word(t) && prev_word {
+            let last = out.last_mut().expect("a previous word");
+            last.push(' ');
+            last.push_str(t);
+        } else if prev_word
+            && matches!(t, "AND" | "OF" | "IN")
+            && toks.get(i + 1).is_some_and(|n| is_word(n.trim()))
+        {
+            let last = out.last_mut().expect("a previous word");
+            last.push(' ');
+            last.push_str(t);
+            i += 1;
+            continue;
+        } else {
+            out.push(t.to_string());
+        }
+        prev_word = is_word(t);
+        i += 1;
+    }
+    out
+}
+
+/// Takes apart a token of glued tag codes: 4-letter subject codes and 2-letter country codes,
+/// when every 4-letter piece is a known code (`PHUMBA` → `PHUM`, `BA`; `VEPREL` → `VE`, `PREL`).
+fn split_glued_codes(tok: &str) -> Vec<String> {
+    let t = tok.trim();
+    let whole = || vec![tok.to_string()];
+    if t.len() < 6 || !t.bytes().all(|b| b.is_ascii_uppercase()) || TAG_CODES.contains(&t) {
+        return whole();
+    }
+    let mut out = Vec::new();
+    let mut rest = t;
+    while !rest.is_empty() {
+        if rest.len() >= 4 && TAG_CODES.contains(&&rest[..4]) {
+            out.push(rest[..4].to_string());
+            rest = &rest[4..];
+        } else if rest.len() == 2 || (rest.len() >= 6 && TAG_CODES.contains(&&rest[2..6])) {
+            out.push(rest[..2].to_string());
+            rest = &rest[2..];
+        } else {
+            return whole();
         }
     }
     out
@@ -526,7 +655,7 @@ fn reference_items(text: &str, year: Option<i32>) -> Vec<(String, bool)> {
         if item.is_empty() {
             continue;
         }
-        let ids = cable_ids(&item.to_uppercase(), year);
+        let ids = cable_ids(&item.to_uppercase().replace(['\'', '’'], ""), year);
         if ids.is_empty() {
             let t = item.trim_matches(|c: char| c == ';' || c == ',' || c.is_whitespace());
             let bare = t.trim_start_matches(['(', ')']).trim();
@@ -559,10 +688,22 @@ fn cable_ids(item: &str, year: Option<i32>) -> Vec<String> {
         // Drop leading words that are not part of a station ("SEE STATE 123", "AND ROME 4").
         let mut words: Vec<&str> = c[2].split(' ').collect();
         while words.len() > 1
-            && matches!(
-                words[0],
-                "AND" | "OF" | "FOR" | "SEE" | "ALSO" | "IN" | "TO" | "THE"
-            )
+            && (words[0].len() == 1
+                || matches!(
+                    words[0],
+                    "AND"
+                        | "OF"
+                        | "FOR"
+                        | "SEE"
+                        | "ALSO"
+                        | "IN"
+                        | "TO"
+                        | "THE"
+                        | "REF"
+                        | "REFTEL"
+                        | "EMBASSY"
+                        | "AMEMBASSY"
+                ))
             && !(words[0] == "THE" && words[1] == "HAGUE")
         {
             words.remove(0);
@@ -594,11 +735,29 @@ fn cable_ids(item: &str, year: Option<i32>) -> Vec<String> {
             }
             None => year,
         };
+        // A year after the reference: "ASUNCION 701 (08)".
+        let y = match YEAR_AFTER.captures(after) {
+            Some(ya) if c.get(1).is_none() => {
+                let v: i32 = ya[1].parse().unwrap_or(0);
+                Some(if v >= 66 { 1900 + v } else { 2000 + v })
+            }
+            _ => y,
+        };
         let Some(y) = y else { continue };
         if let Some(id) = id::from_parts(y, &station_joined, &c[3])
             && !ids.contains(&id)
         {
             ids.push(id);
+        }
+        // More serials of the same station: "STATE 41252 AND 44603", "BRASILIA 2799, 2764".
+        let mut rest = after;
+        while let Some(m) = MORE_SERIALS.captures(rest) {
+            if let Some(id) = id::from_parts(y, &station_joined, &m[1])
+                && !ids.contains(&id)
+            {
+                ids.push(id);
+            }
+            rest = &rest[m.get(0).expect("match").end()..];
         }
     }
     ids
@@ -609,7 +768,7 @@ static TRAILING_SIGNER: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 static SKIP_TAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:NNNN|BT|#.*|[^A-Za-z0-9]+|\d{1,2}/\d{1,2}/\d{2,4}|\d{4}[A-Z]+\d+ - .*|Declassified/Released.*|Review \d.*|NOTE\b.*|PAGE \d.*|CORRECTION.*|\(Drafted.*|SIPDIS|HEADING AS RECEIVED.*)$")
+    Regex::new(r"^(?:NNNN|BT|#.*|[^A-Za-z0-9]+|\d{1,2}/\d{1,2}/\d{2,4}|\d{4}[A-Z]+\d+ - .*|Declassified/Released.*|Review \d.*|NOTE(?-u:\b).*|PAGE \d.*|CORRECTION.*|\(Drafted.*|SIPDIS|HEADING AS RECEIVED.*)$")
         .expect("valid regex")
 });
 
@@ -667,26 +826,30 @@ pub fn signers(body: &str) -> Vec<String> {
 
 // --- Classification statement, declassification, paragraphs, summary -----------------------
 
-static CLASSIFIED_BY: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\bclass?i?fi?ed\s*by\b\s*[:.;]?").expect("valid regex"));
+static CLASSIFIED_BY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?-u:\b)class?i?fi?ed\s*by(?-u:\b)\s*[:.;]?").expect("valid regex")
+});
 /// Where the "who" part of a classification statement ends: the reasons, the executive order.
 static WHO_END: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)
-        \bE\.?\s?O\.?\s*\d{5} | \bEO\b | \bre\s?a?\s?s0?o?n | \breas\b | \breaons | \brasons?
-      | \bse\s?ction\b | \b1\s?\.\s?\d\b | \breas0n | \bderived\b | \bper\s+1\.",
+        (?-u:\b)E\.?\s?O\.?\s*\d{5} | (?-u:\b)EO(?-u:\b) | (?-u:\b)re\s?a?\s?s0?o?n | (?-u:\b)reas(?-u:\b) | (?-u:\b)reaons | (?-u:\b)rasons?
+      | (?-u:\b)se\s?ction\s+1 | (?-u:\b)1\s?[.,]\s?\d(?-u:\b) | (?-u:\b)reas0n | (?-u:\b)derived(?-u:\b) | (?-u:\b)per\s+1\. | (?-u:\b)12958(?-u:\b)
+      | (?-u:\b)for\s+re",
     )
     .expect("valid regex")
 });
 /// A trailing connector left before the reasons: `for`, `under`, a broken `f or`.
 static WHO_TAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?:[\s,;:.\-]|\b(?:for|fo|fr|f|or|r|under|based\s+on|per|and|in|accordance|with|\(u\)))+$")
+    Regex::new(r"(?i)(?:[\s,;:.\-]|(?-u:\b)(?:f[o0]r|fo|fr|f|or|r|under|based\s+(?:up)?[o0]n|due\s+to|per|and|in|accordance|with|\(u\)))+$")
         .expect("valid regex")
 });
 /// A word broken across two lines of a fixed-width text: `Hoyt Y` / `ee for reasons`.
 static BROKEN_WORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b([A-Za-z]{1,4})[ \t]*\n[ \t]*([a-z]{1,6})\b").expect("valid regex")
+    Regex::new(r"(?-u:\b)([A-Za-z]{1,4})[ \t]*\n[ \t]*([a-z]{1,6})(?-u:\b)").expect("valid regex")
 });
+static D_AFFAIRES: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)(?-u:\b)d\s?,\s?aff").expect("valid regex"));
 static PARENS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\([^)]{0,20}\)").expect("valid regex"));
 static SECTION_14: LazyLock<Regex> =
@@ -695,23 +858,23 @@ static REASON_LETTER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(?:^|[^A-Za-z])([a-h])(?:$|[^A-Za-z])").expect("valid regex")
 });
 static DECL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\bE\.?\s?O\.?\s*12958\b\s*[:.,]?\s*(?:DECL(?:ASSIFY)?\b\s*[:.]?\s*)?([^\n]*)")
+    Regex::new(r"(?i)(?-u:\b)E\.?\s?O\.?\s*12958(?-u:\b)\s*[:.,]?\s*(?:DECL(?:ASSIFY)?(?-u:\b)\s*[:.]?\s*)?([^\n]*)")
         .expect("valid regex")
 });
 static DATE_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(\d{1,4})\s?[/.\-]\s?(\d{1,2})\s?[/.\-]\s?(\d{2,4})\b").expect("valid regex")
+    Regex::new(r"(?-u:\b)(\d{1,4})\s?[/.\-]\s?(\d{1,2})\s?[/.\-]\s?(\d{2,4})(?-u:\b)")
+        .expect("valid regex")
 });
 static PARAGRAPH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?m)^[ \t]*¶?[ \t]*(\d{1,3})[ \t]*[.)]([ \t]*\(([A-Z]{1,4}(?:/{1,2}[A-Z]{1,6}){0,3})\))?",
-    )
-    .expect("valid regex")
+    Regex::new(r"^(\d{1,3})[ \t]*[.)]([ \t]*\(([A-Z]{1,4}(?:/{1,2}[A-Z]{1,6}){0,3})\))?")
+        .expect("valid regex")
 });
-static SUMMARY_END: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\bEND\s+(?:OF\s+)?SUMMARY\b").expect("valid regex"));
+static SUMMARY_END: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?-u:\b)END\s+(?:OF\s+)?SUMMARY(?-u:\b)").expect("valid regex")
+});
 static SUMMARY_START: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\b(?:BEGIN\s+)?SUMMARY\b(?:\s*(?:AND|/|&)\s*(?:COMMENTS?|ACTION\s+REQUESTS?|INTRODUCTION|TABLE\s+OF\s+CONTENTS|RECOMMENDATIONS?))?(?:\s*[:.=\-‐]+)*",
+        r"(?i)(?-u:\b)(?:BEGIN\s+)?SUMMARY(?-u:\b)(?:\s*(?:AND|/|&)\s*(?:COMMENTS?|ACTION\s+REQUESTS?|INTRODUCTION|TABLE\s+OF\s+CONTENTS|RECOMMENDATIONS?))?(?:\s*[:.=\-‐]+)*",
     )
     .expect("valid regex")
 });
@@ -856,17 +1019,25 @@ fn is_title(tok: &str) -> bool {
         .trim_matches(|c: char| !c.is_alphanumeric())
         .to_ascii_uppercase()
         .replace('0', "O")
-        .replace('’', "'");
+        .replace('’', "'")
+        .replace('\\', "");
     TITLES.contains(&t.as_str())
         || tok.contains('/')
         || tok.starts_with('(')
         || t.starts_with("AMBASS")
         || t.starts_with("ABASS")
-        || t.starts_with("COUNS")
+        || t.contains("COUNS")
+        || t.contains("COUSEL")
+        || t == "COUN"
+        || t.starts_with("DIREC")
+        || (t.ends_with("MIN") && t.len() <= 7)
         || t.starts_with("D'AF")
 }
 
 fn is_initial(tok: &str) -> bool {
+    if tok.len() == 1 && tok.chars().all(|c| c.is_ascii_uppercase()) {
+        return true;
+    }
     let letters = tok.chars().filter(|c| c.is_alphanumeric()).count();
     tok.ends_with('.') && letters <= 2 || (tok.contains('.') && letters <= 3 && tok.len() <= 5)
 }
@@ -883,7 +1054,26 @@ fn is_suffix(tok: &str) -> bool {
 /// The classification statement: what follows `Classified By:` up to the end of its paragraph,
 /// white space collapsed. `None` when the text has none.
 pub fn classified_by_statement(text: &str) -> Option<String> {
-    let m = CLASSIFIED_BY.find(text)?;
+    let first = statement_at(text, 0)?;
+    // A first "statement" that names no one (`Classified By: ADANA 222 …`), or "CLASSIFIED BY
+    // LINE ADDED" (a note about the classification line): try the next.
+    let names_no_one = |st: &str| {
+        st.split([',', ';']).next().is_some_and(|p| {
+            p.split_whitespace()
+                .any(|w| w.len() >= 3 && w.bytes().all(|b| b.is_ascii_digit()))
+        }) || st.to_ascii_uppercase().starts_with("LINE")
+    };
+    if names_no_one(&first.0)
+        && let Some(next) = statement_at(text, first.1)
+    {
+        return Some(next.0);
+    }
+    Some(first.0)
+}
+
+/// The statement of the first `Classified By` at or after `from`, and where it ends.
+fn statement_at(text: &str, from: usize) -> Option<(String, usize)> {
+    let m = CLASSIFIED_BY.find_at(text, from)?;
     let mut rest = &text[m.end()..];
     // "Classified By: Classified by AIT DIR …": the repeated opening.
     while let Some(m2) = CLASSIFIED_BY.find(rest) {
@@ -894,14 +1084,20 @@ pub fn classified_by_statement(text: &str) -> Option<String> {
             break;
         }
     }
-    let end = rest
+    // The statement is short: look for its end in the next 600 bytes only.
+    let mut window = rest.len().min(600);
+    while !rest.is_char_boundary(window) {
+        window -= 1;
+    }
+    let near = &rest[..window];
+    let end = near
         .find("\n\n")
         .into_iter()
-        .chain(rest.find("\n \n"))
-        .chain(rest.find("\n\t\n"))
+        .chain(near.find("\n \n"))
+        .chain(near.find("\n\t\n"))
         .min()
-        .unwrap_or(rest.len());
-    let mut cut = end.min(600);
+        .unwrap_or(near.len());
+    let mut cut = end;
     while !rest.is_char_boundary(cut) {
         cut -= 1;
     }
@@ -927,7 +1123,8 @@ pub fn classified_by_statement(text: &str) -> Option<String> {
         }
     });
     let s = collapse_ws(&joined);
-    (!s.is_empty()).then_some(s)
+    let end_at = text.len() - rest.len() + cut;
+    (!s.is_empty()).then_some((s, end_at.max(m.end())))
 }
 
 /// The names of who classified the cable (cablemap's `classified_by`): the person named in the
@@ -951,6 +1148,13 @@ fn statement_names(statement: &str) -> Vec<String> {
         None => s,
     };
     let who = PARENS.replace_all(who, " ");
+    let who = D_AFFAIRES.replace_all(&who, "d'Aff");
+    // In a mixed-case statement, short all-capital words are offices (`DCM`, `EUR/PRA`).
+    let mixed = who.chars().any(|c| c.is_lowercase());
+    let title = |t: &str| {
+        is_title(t)
+            || (mixed && t.len() <= 4 && t.chars().all(|c| c.is_ascii_uppercase()) && t.len() > 1)
+    };
     let who = WHO_TAIL.replace(&who, "");
     let who = who.split(';').next().unwrap_or("");
     // The comma-separated part that names someone (`Charge d'Affaires, a.i., Arnold A. Chacon`,
@@ -958,7 +1162,7 @@ fn statement_names(statement: &str) -> Vec<String> {
     let parts: Vec<&str> = who.split(',').collect();
     let Some(k) = parts.iter().position(|p| {
         p.split(|c: char| c.is_whitespace() || c == '/' || c == ':')
-            .any(|t| !t.is_empty() && !is_title(t) && t != "-")
+            .any(|t| !t.is_empty() && !title(t) && t != "-")
     }) else {
         return Vec::new();
     };
@@ -976,14 +1180,38 @@ fn statement_names(statement: &str) -> Vec<String> {
         }
     }
     let name = parts[k];
-    // After a dash or a slash, what comes before is an office (`AF/C - MARY BETH LEONARD`).
+    // After a dash, what comes before is an office (`AF/C - MARY BETH LEONARD`).
+    let after_sep = name.contains(" - ") || name.contains(':');
     let name = name.rsplit(" - ").next().unwrap_or(name);
-    let toks: Vec<&str> = name
-        .split(|c: char| c.is_whitespace() || c == '/' || c == ':')
-        .map(|t| t.trim_end_matches('-'))
-        .filter(|t| !t.is_empty() && *t != "-")
-        .collect();
+    let mut toks: Vec<&str> = Vec::new();
+    for t in name.split(|c: char| c.is_whitespace() || c == ':') {
+        let t = t.trim_end_matches('-');
+        if t.is_empty() || t == "-" {
+            continue;
+        }
+        // `DCM/Ted`: an office and a name.
+        match t.rsplit_once('/') {
+            Some((office, n))
+                if n.len() > 1
+                    && n.starts_with(|c: char| c.is_uppercase())
+                    && n.chars().skip(1).all(|c| c.is_lowercase()) =>
+            {
+                toks.push(office);
+                toks.push(n);
+            }
+            _ => toks.push(t),
+        }
+    }
     let mut end = toks.len();
+    // Trailing lower-case abbreviations: `a.i.`, `a.y.`.
+    while end > 1
+        && toks[end - 1].contains('.')
+        && toks[end - 1]
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c == '.')
+    {
+        end -= 1;
+    }
     let mut trailing_suffix = String::new();
     while end > 1 && is_suffix(toks[end - 1]) {
         trailing_suffix = format!(" {}{trailing_suffix}", toks[end - 1]);
@@ -994,20 +1222,23 @@ fn statement_names(statement: &str) -> Vec<String> {
     }
     // Leading titles go; a short rest is the whole name (`Mary Grace McGeehan`).
     let mut first = 0;
-    while first < end && is_title(toks[first]) {
+    while first < end && title(toks[first]) {
         first += 1;
     }
-    let start = if end - first <= 3 && first > 0 {
+    let start = if end - first <= 3 && (first > 0 || after_sep) {
         first
     } else {
         let mut start = end - 1;
         let mut have_first = false;
         while start > first {
             let tok = toks[start - 1];
-            if is_title(tok) {
+            if title(tok) {
                 break;
             }
-            if is_initial(tok) {
+            if is_initial(tok)
+                && tok.starts_with(|c: char| c.is_uppercase() || c.is_ascii_digit())
+                && (!have_first || tok.contains('.'))
+            {
                 start -= 1;
                 continue;
             }
@@ -1026,7 +1257,7 @@ fn statement_names(statement: &str) -> Vec<String> {
     out.push_str(&trailing_suffix);
     out.push_str(&suffix);
     let out = out.trim().trim_end_matches(',').to_string();
-    if out.is_empty() || is_title(&out) {
+    if out.is_empty() || title(&out) {
         Vec::new()
     } else {
         vec![out]
@@ -1147,9 +1378,21 @@ pub struct Paragraph {
 /// before (so numbered lists inside a paragraph are not paragraphs).
 pub fn paragraphs(body: &str) -> Vec<Paragraph> {
     let mut out: Vec<Paragraph> = Vec::new();
-    for c in PARAGRAPH.captures_iter(body) {
+    for line in body.lines() {
+        // Only lines that start with a number (after blanks and a ¶) can open a paragraph.
+        let t = line.trim_start_matches([' ', '\t']);
+        let t = t
+            .strip_prefix('¶')
+            .unwrap_or(t)
+            .trim_start_matches([' ', '\t']);
+        if !t.starts_with(|c: char| c.is_ascii_digit()) {
+            continue;
+        }
+        let Some(c) = PARAGRAPH.captures(t) else {
+            continue;
+        };
         let whole = c.get(0).expect("match");
-        let after = &body[whole.end()..];
+        let after = &t[whole.end()..];
         let marking = c.get(3).map(|m| m.as_str().to_string());
         if marking.is_none() && !(after.is_empty() || after.starts_with([' ', '\t', '\n', '('])) {
             continue;

@@ -31,7 +31,7 @@ static PRECEDENCE: LazyLock<Regex> = LazyLock::new(|| {
 /// A line that ends the recipient lists: the end of the header block, a classification line,
 /// the start of the text.
 static LIST_END: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:BT\b|NNNN|UNCLAS|CONFIDENTIAL|SECRET|LIMITED OFFICIAL|C O N F|S E C R|SUBJECT|TAGS|E\.O\.|EO 1)")
+    Regex::new(r"^(?:BT(?-u:\b)|NNNN|UNCLAS|CONFIDENTIAL|SECRET|LIMITED OFFICIAL|C O N F|S E C R|SUBJECT|TAGS|E\.O\.|EO 1)")
         .expect("valid regex")
 });
 

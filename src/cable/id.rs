@@ -116,6 +116,10 @@ pub fn canonical_station(station: &str) -> String {
         "KUALALUMP" => "KUALALUMPUR",
         "BRAZILIA" => "BRASILIA",
         "VAT" => "VATICAN",
+        "BA" => "BUENOSAIRES",
+        "HCMC" => "HOCHIMINHCITY",
+        "PORTA" => "PORTAUPRINCE",
+        "BRAZIL" => "BRASILIA",
         "PORTOFPAIN" => "PORTOFSPAIN",
         other => other,
     };

@@ -215,7 +215,9 @@ fn apply_body_fields(rec: &mut CableRecord, bf: fields::BodyFields) {
             rec.caveats.push(c);
         }
     }
-    rec.references = bf.references;
+    // A cable does not reference itself (a page-break line can look like a reference).
+    let own = rec.id.clone();
+    rec.references = bf.references.into_iter().filter(|r| *r != own).collect();
     rec.references_text = bf.references_text;
     rec.signers = bf.signers;
     rec.classified_by = bf.classified_by;
