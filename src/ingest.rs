@@ -203,18 +203,28 @@ fn add_table(path: &Path, name: &str, max_bytes: u64, inputs: &mut Inputs) -> Re
     crate::cable::bulk::split_rows_with_offsets(reader, |row| {
         let entry = format!("row {}", row.number);
         for problem in row.problems {
-            inputs.findings.push(Finding::new(Code::BrokenMarkup, name, problem).at_entry(&entry));
+            inputs
+                .findings
+                .push(Finding::new(Code::BrokenMarkup, name, problem).at_entry(&entry));
         }
         if row.len > max_bytes {
             inputs.findings.push(
-                Finding::new(Code::InputTooLarge, name, format!("{} bytes is over the limit of {max_bytes}", row.len))
-                    .at_entry(entry),
+                Finding::new(
+                    Code::InputTooLarge,
+                    name,
+                    format!("{} bytes is over the limit of {max_bytes}", row.len),
+                )
+                .at_entry(entry),
             );
             return;
         }
         inputs.items.push(InputItem {
             name: format!("{name}#{:09}", row.number),
-            source: InputSource::Range { path: path.to_path_buf(), offset: row.offset, len: row.len },
+            source: InputSource::Range {
+                path: path.to_path_buf(),
+                offset: row.offset,
+                len: row.len,
+            },
             format: Some(Format::CablesCsv),
         });
     })

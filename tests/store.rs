@@ -448,3 +448,79 @@ fn a_zip_whose_manifest_was_lost_is_reported_and_never_removed() {
     );
     assert_eq!(std::fs::read(zip_of(store.path(), "ex", 2)).unwrap(), zip);
 }
+
+#[test]
+fn a_bulk_table_is_bundled_row_by_row_with_each_rows_exact_bytes() {
+    let store = temp_store();
+    let table = project_root().join("tests/data/cables-sample.csv");
+    // The fixture has two malformed rows: they are findings (exit 1) and kept as unparsed.
+    let out = bundle(store.path(), &[&table], "bulk", 1);
+    assert!(out.contains("cables-sample.csv#000000003"), "{out}");
+    let log = json_lines(&run_ok(cablekeep(store.path()).args(["log", "--json"]), 0));
+    assert_eq!(log[0]["counts"]["cables"], 3);
+    assert_eq!(log[0]["counts"]["unparsed"], 2);
+    run_ok(cablekeep(store.path()).arg("verify"), 0);
+    // The stored raw capture is exactly the row's bytes in the table.
+    let raw = cablekeep(store.path())
+        .args(["show", "10ATLANTIS7", "--raw"])
+        .output()
+        .unwrap()
+        .stdout;
+    let whole = std::fs::read(&table).unwrap();
+    assert!(raw.starts_with(b"\"1\",\"1/13/2010 14:31\",\"10ATLANTIS7\""));
+    assert!(whole.starts_with(&raw), "row 1 is the table's first bytes");
+    let record: serde_json::Value = serde_json::from_str(&run_ok(
+        cablekeep(store.path()).args(["show", "10ATLANTIS7", "--json"]),
+        0,
+    ))
+    .unwrap();
+    assert_eq!(record["source"]["format"], "cables-csv");
+    assert_eq!(
+        record["created"], "2010-01-13T14:29:00Z",
+        "the header's date-time group wins"
+    );
+}
+
+#[test]
+fn a_bare_text_takes_its_provenance_from_flags() {
+    let store = temp_store();
+    let bare = project_root().join("tests/data/bare-cable.txt");
+    let mut cmd = cablekeep(store.path());
+    cmd.arg("bundle").arg(&bare).args([
+        "-c",
+        "bare",
+        "--format",
+        "bare-text",
+        "--publisher",
+        "A Newspaper",
+        "--source-url",
+        "https://example.org/cables/atlantis-25.txt",
+        "--released",
+        "2011-02-03",
+        "--retrieved",
+        "2026-11-27",
+    ]);
+    run_ok(&mut cmd, 0);
+    let record: serde_json::Value = serde_json::from_str(&run_ok(
+        cablekeep(store.path()).args(["show", "10ATLANTIS25", "--json"]),
+        0,
+    ))
+    .unwrap();
+    assert_eq!(record["source"]["publisher"], "A Newspaper");
+    assert_eq!(
+        record["source"]["url"],
+        "https://example.org/cables/atlantis-25.txt"
+    );
+    assert_eq!(record["source"]["released"], "2011-02-03");
+    assert_eq!(record["source"]["retrieved"], "2026-11-27");
+    assert_eq!(record["source"]["format"], "bare-text");
+    assert_eq!(record["redaction"]["runs"], 1);
+    // A date that is not a date could not run.
+    run_ok(
+        cablekeep(store.path())
+            .arg("bundle")
+            .arg(&bare)
+            .args(["-c", "bare", "--released", "soon"]),
+        2,
+    );
+}
