@@ -41,6 +41,19 @@ pub fn normalize(s: &str) -> Option<String> {
         .map(|t| rfc3339(t.with_timezone(&Utc)))
 }
 
+/// An RFC 1123 HTTP date (`Thu, 31 May 2007 20:35:00 GMT`) for a `YYYY-MM-DD` date (at noon
+/// UTC, so that the day is right in every zone) or an RFC 3339 date-time. Used for Memento's
+/// `Accept-Datetime`.
+pub fn http_date(s: &str) -> Option<String> {
+    let s = s.trim();
+    let t = if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        d.and_hms_opt(12, 0, 0)?.and_utc()
+    } else {
+        DateTime::parse_from_rfc3339(s).ok()?.with_timezone(&Utc)
+    };
+    Some(t.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +66,9 @@ mod tests {
             Some("2010-12-01T15:58:50Z")
         );
         assert_eq!(normalize("04/10/2011"), None);
+        assert_eq!(
+            http_date("2010-12-08").as_deref(),
+            Some("Wed, 08 Dec 2010 12:00:00 GMT")
+        );
     }
 }
