@@ -177,7 +177,12 @@ fn compare(
 ) -> Result<ContentChange> {
     let before = load_record(a_archive, a)?;
     let after = load_record(b_archive, b)?;
-    Ok(compare_records(&a.name, &before.record, &b.name, &after.record))
+    Ok(compare_records(
+        &a.name,
+        &before.record,
+        &b.name,
+        &after.record,
+    ))
 }
 
 /// Compares two readings of one cable: text (line counts), redaction runs and metadata fields.

@@ -50,7 +50,9 @@ struct Server {
 }
 
 impl Server {
-    fn start(handler: impl Fn(&Request, &mut TcpStream, &Shared) + Send + Sync + 'static) -> Server {
+    fn start(
+        handler: impl Fn(&Request, &mut TcpStream, &Shared) + Send + Sync + 'static,
+    ) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -264,7 +266,11 @@ fn links_check_gives_every_case_its_state_and_logs_a_chain_verify_checks() {
             (_, 21) => {
                 let _ = s.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
                 let chunk = vec![b'x'; 64 * 1024];
-                while !shared.stop.load(Ordering::SeqCst) && s.write_all(&chunk).is_ok() {}
+                while !shared.stop.load(Ordering::SeqCst) {
+                    if s.write_all(&chunk).is_err() {
+                        break;
+                    }
+                }
             }
             (_, 22) => {
                 let _ = s.write_all(b"HTTP/1.1 200 OK\r\n");
@@ -305,8 +311,19 @@ fn links_check_gives_every_case_its_state_and_logs_a_chain_verify_checks() {
     assert_eq!(results.len(), 16, "{results:#?}");
     let r = by_cable(&results);
     let state = |n: u32| r[&id(n)]["state"].as_str().unwrap().to_string();
-    for key in ["cable", "url", "state", "http_status", "final_url", "memento"] {
-        assert!(r[&id(10)].get(key).is_some(), "no {key} in {:?}", r[&id(10)]);
+    for key in [
+        "cable",
+        "url",
+        "state",
+        "http_status",
+        "final_url",
+        "memento",
+    ] {
+        assert!(
+            r[&id(10)].get(key).is_some(),
+            "no {key} in {:?}",
+            r[&id(10)]
+        );
     }
     assert_eq!(state(10), "intact");
     assert_eq!(r[&id(10)]["memento"], serde_json::Value::Null);
@@ -338,9 +355,19 @@ fn links_check_gives_every_case_its_state_and_logs_a_chain_verify_checks() {
     assert_eq!(r[&id(18)]["hops"][0]["attempts"], 2);
     assert_eq!(state(19), "soft-404");
     assert_eq!(state(20), "soft-404");
-    assert!(r[&id(20)]["error"].as_str().unwrap().contains("10EXAMPLE202"));
+    assert!(
+        r[&id(20)]["error"]
+            .as_str()
+            .unwrap()
+            .contains("10EXAMPLE202")
+    );
     assert_eq!(state(21), "unreachable", "a body that never ends");
-    assert!(r[&id(21)]["error"].as_str().unwrap().contains("larger than"));
+    assert!(
+        r[&id(21)]["error"]
+            .as_str()
+            .unwrap()
+            .contains("larger than")
+    );
     assert_eq!(state(22), "unreachable", "headers that trickle forever");
     assert_eq!(state(23), "blocked");
     assert_eq!(state(24), "server-error");
@@ -350,9 +377,16 @@ fn links_check_gives_every_case_its_state_and_logs_a_chain_verify_checks() {
 
     // Every request named us; robots.txt was asked for once.
     let requests = a.shared.requests.lock().unwrap().clone();
-    assert!(requests.iter().all(|q| q.headers["user-agent"].starts_with("cablekeep/")
-        && q.headers["user-agent"].ends_with("(+link check)")));
-    assert_eq!(requests.iter().filter(|q| q.path == "/robots.txt").count(), 1);
+    assert!(
+        requests
+            .iter()
+            .all(|q| q.headers["user-agent"].starts_with("cablekeep/")
+                && q.headers["user-agent"].ends_with("(+link check)"))
+    );
+    assert_eq!(
+        requests.iter().filter(|q| q.path == "/robots.txt").count(),
+        1
+    );
     let gate = tg.shared.requests.lock().unwrap().clone();
     assert!(
         gate.iter()
@@ -365,31 +399,60 @@ fn links_check_gives_every_case_its_state_and_logs_a_chain_verify_checks() {
     let log = store.path().join("manifests/c/links.jsonl");
     let text = std::fs::read_to_string(&log).unwrap();
     assert_eq!(text.lines().count(), 16);
-    for field in ["prev", "cable", "url", "time", "state", "http_status", "final_url", "body_sha256", "memento", "hops"] {
+    for field in [
+        "prev",
+        "cable",
+        "url",
+        "time",
+        "state",
+        "http_status",
+        "final_url",
+        "body_sha256",
+        "memento",
+        "hops",
+    ] {
         let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         assert!(first.get(field).is_some(), "log line lacks {field}");
     }
     run_ok(cablekeep(store.path()).args(["verify", "-c", "c"]), 0);
 
     // Report and history read the log.
-    let report = run_ok(cablekeep(store.path()).args(["links", "report", "--json"]), 0);
+    let report = run_ok(
+        cablekeep(store.path()).args(["links", "report", "--json"]),
+        0,
+    );
     let report: serde_json::Value = serde_json::from_str(report.trim()).unwrap();
     assert_eq!(report["counts"]["intact"], 3);
     assert_eq!(report["counts"]["unreachable"], 4);
     assert_eq!(report["counts"]["soft-404"], 2);
-    let csv = run_ok(cablekeep(store.path()).args(["links", "report", "--csv"]), 0);
+    let csv = run_ok(
+        cablekeep(store.path()).args(["links", "report", "--csv"]),
+        0,
+    );
     assert_eq!(csv.lines().count(), 17);
-    let md = run_ok(cablekeep(store.path()).args(["links", "report", "--markdown"]), 0);
+    let md = run_ok(
+        cablekeep(store.path()).args(["links", "report", "--markdown"]),
+        0,
+    );
     assert!(md.contains("| 09EXAMPLE112 |"));
-    let history = run_ok(cablekeep(store.path()).args(["links", "history", &id(12)]), 0);
-    assert!(history.contains("gone") && history.contains("first check"), "{history}");
+    let history = run_ok(
+        cablekeep(store.path()).args(["links", "history", &id(12)]),
+        0,
+    );
+    assert!(
+        history.contains("gone") && history.contains("first check"),
+        "{history}"
+    );
 
     // Tampering with a logged line breaks the chain at the next line: verify exits 1 with L001.
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     lines[3] = lines[3].replacen("\"state\":\"", "\"state\":\"x", 1);
     lines[9] = lines[9].replacen("\"time\":\"", "\"time\":\"1", 1);
     std::fs::write(&log, lines.join("\n") + "\n").unwrap();
-    let out = run_ok(cablekeep(store.path()).args(["verify", "-c", "c", "--json"]), 1);
+    let out = run_ok(
+        cablekeep(store.path()).args(["verify", "-c", "c", "--json"]),
+        1,
+    );
     let codes = finding_codes(&out);
     assert_eq!(
         codes.iter().filter(|c| *c == "L001").count(),
@@ -433,7 +496,12 @@ fn links_check_reports_redactions_added_and_removed() {
     assert_eq!(r["07ALGIERS45"]["drift"]["redactions"], "added");
     assert_eq!(r["07ALGIERS45"]["drift"]["redaction_runs_live"], 7);
     assert_eq!(r["07ALGIERS45"]["drift"]["text_changed"], true);
-    assert!(!r["07ALGIERS45"]["drift"]["sample"].as_array().unwrap().is_empty());
+    assert!(
+        !r["07ALGIERS45"]["drift"]["sample"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     // The text form says it in words.
     let text = run_ok(
         cablekeep(store.path())
@@ -464,13 +532,17 @@ fn verify_links_exits_0_when_every_link_is_intact_and_1_when_not() {
     });
     let flags = common_flags(&a, None);
     let out = run_ok(
-        cablekeep(store.path()).args(["verify", "--links"]).args(&flags),
+        cablekeep(store.path())
+            .args(["verify", "--links"])
+            .args(&flags),
         0,
     );
     assert!(out.contains("2 links: 2 intact"), "{out}");
     broken.store(true, Ordering::SeqCst);
     let out = run_ok(
-        cablekeep(store.path()).args(["verify", "--links"]).args(&flags),
+        cablekeep(store.path())
+            .args(["verify", "--links"])
+            .args(&flags),
         1,
     );
     assert!(out.contains("2 gone"), "{out}");
@@ -545,7 +617,10 @@ fn links_check_keeps_the_per_host_limit_over_many_hosts() {
     for (h, server) in servers.iter().enumerate() {
         let prefix = format!("https://wikileaks.org/cable/2009/05/09EXAMPLE5{h:02}");
         flags.push("--remap".into());
-        flags.push(format!("{prefix} {}/cable/2009/05/09EXAMPLE5{h:02}", server.base()));
+        flags.push(format!(
+            "{prefix} {}/cable/2009/05/09EXAMPLE5{h:02}",
+            server.base()
+        ));
     }
     let started = Instant::now();
     let (code, results, stderr) = check(store.path(), &flags);

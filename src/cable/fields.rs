@@ -316,7 +316,7 @@ pub(super) fn read(body: &str, year: Option<i32>) -> BodyFields {
                 j += 1;
             }
             let s = s.trim_end_matches(|c: char| c == '-' || c.is_whitespace());
-            let s = collapse_ws(&s);
+            let s = collapse_ws(s);
             if !s.is_empty() {
                 f.subject = Some(s);
             }

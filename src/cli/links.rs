@@ -73,8 +73,7 @@ impl Default for LinkOptions {
     fn default() -> Self {
         use clap::FromArgMatches;
         let cmd = <LinkOptions as Args>::augment_args(clap::Command::new("links"));
-        LinkOptions::from_arg_matches(&cmd.get_matches_from(["links"]))
-            .expect("the defaults parse")
+        LinkOptions::from_arg_matches(&cmd.get_matches_from(["links"])).expect("the defaults parse")
     }
 }
 
@@ -345,7 +344,10 @@ fn report(collection: &str, latest: &[LinkResult], a: &ReportArgs) -> Result<()>
                 r.target_state.map(|s| s.to_string()).unwrap_or_default(),
                 r.http_status.map(|s| s.to_string()).unwrap_or_default(),
                 r.final_url.clone().unwrap_or_default(),
-                r.memento.as_ref().map(|m| m.url.clone()).unwrap_or_default(),
+                r.memento
+                    .as_ref()
+                    .map(|m| m.url.clone())
+                    .unwrap_or_default(),
                 r.memento
                     .as_ref()
                     .and_then(|m| m.datetime.clone())
@@ -374,7 +376,8 @@ fn csv_field(s: &str) -> String {
 }
 
 fn history(id: &str, events: &[linkcheck::log::Event], json: bool) -> Result<u8> {
-    let mine: Vec<&linkcheck::log::Event> = events.iter().filter(|e| e.result.cable == id).collect();
+    let mine: Vec<&linkcheck::log::Event> =
+        events.iter().filter(|e| e.result.cable == id).collect();
     if mine.is_empty() {
         bail!("the link log has no check of {id}");
     }

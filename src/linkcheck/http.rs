@@ -146,9 +146,7 @@ fn failure(e: ureq::Error) -> Failure {
         ureq::Error::Timeout(_) => FailureKind::Timeout,
         ureq::Error::HostNotFound => FailureKind::Dns,
         ureq::Error::ConnectionFailed => FailureKind::Connect,
-        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::TlsRequired => {
-            FailureKind::Tls
-        }
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::TlsRequired => FailureKind::Tls,
         ureq::Error::BadUri(_) | ureq::Error::Http(_) => FailureKind::BadUrl,
         ureq::Error::Io(io) => return io_failure_ref(io, e.to_string()),
         _ => FailureKind::Protocol,

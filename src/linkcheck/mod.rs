@@ -338,10 +338,12 @@ pub fn check(
         drop(tx);
         for result in rx {
             let checked = result.error.as_deref() != Some(NOT_CHECKED);
-            if options.log && checked && log_error.is_none() {
-                if let Err(e) = log::append(store, collection, std::slice::from_ref(&result)) {
-                    log_error = Some(e);
-                }
+            if options.log
+                && checked
+                && log_error.is_none()
+                && let Err(e) = log::append(store, collection, std::slice::from_ref(&result))
+            {
+                log_error = Some(e);
             }
             progress.inc(1);
             results.push(result);
@@ -458,11 +460,7 @@ impl Checker {
     }
 
     /// One request, with retries after 429 and 5xx; returns the last answer and the attempts.
-    fn request(
-        &self,
-        url: &str,
-        headers: &[(&str, &str)],
-    ) -> (Result<http::Response, Stop>, u32) {
+    fn request(&self, url: &str, headers: &[(&str, &str)]) -> (Result<http::Response, Stop>, u32) {
         let host = authority(url).to_string();
         let mut attempts = 0;
         loop {
@@ -642,11 +640,11 @@ impl Checker {
         } else {
             result.state = state;
         }
-        if !result.effective_state().is_ok() || result.state == State::Moved {
-            if let Some(timegate) = &self.options.timegate {
-                let released = target.capture.released.as_deref();
-                result.memento = self.memento(timegate, &target.url, released);
-            }
+        if (!result.effective_state().is_ok() || result.state == State::Moved)
+            && let Some(timegate) = &self.options.timegate
+        {
+            let released = target.capture.released.as_deref();
+            result.memento = self.memento(timegate, &target.url, released);
         }
         result.time = crate::time::rfc3339(crate::time::now());
         result
@@ -793,7 +791,9 @@ fn authority(url: &str) -> &str {
 /// `scheme://authority` and the rest (path and query, without fragment).
 fn split_origin(url: &str) -> (&str, &str) {
     let start = url.find("://").map_or(0, |i| i + 3);
-    let end = url[start..].find(['/', '?', '#']).map_or(url.len(), |i| start + i);
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
     let rest = &url[end..];
     let rest = rest.split('#').next().unwrap_or("");
     (&url[..end], rest)
@@ -856,10 +856,14 @@ fn robots_disallows(text: &str, agent: &str) -> Vec<String> {
         }
     }
     let agent = agent.to_ascii_lowercase();
-    let own = groups
+    let own = groups.iter().find(|(agents, _)| {
+        agents
+            .iter()
+            .any(|a| a != "*" && agent.contains(a.as_str()))
+    });
+    let any = groups
         .iter()
-        .find(|(agents, _)| agents.iter().any(|a| a != "*" && agent.contains(a.as_str())));
-    let any = groups.iter().find(|(agents, _)| agents.iter().any(|a| a == "*"));
+        .find(|(agents, _)| agents.iter().any(|a| a == "*"));
     own.or(any).map(|g| g.1.clone()).unwrap_or_default()
 }
 
@@ -962,10 +966,7 @@ mod tests {
             resolve(base, "c.html").as_deref(),
             Some("http://127.0.0.1:8080/cable/2009/05/c.html")
         );
-        assert_eq!(
-            resolve(base, "//h:1/d").as_deref(),
-            Some("http://h:1/d")
-        );
+        assert_eq!(resolve(base, "//h:1/d").as_deref(), Some("http://h:1/d"));
         assert_eq!(resolve(base, "https://x/y").as_deref(), Some("https://x/y"));
         assert_eq!(authority(base), "127.0.0.1:8080");
     }
