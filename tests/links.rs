@@ -205,7 +205,7 @@ fn id(n: u32) -> String {
 
 #[test]
 fn links_check_gives_every_case_its_state_and_logs_a_chain_verify_checks() {
-    let cases = 10..=25;
+    let cases = 10..=27;
     let pages: Vec<(String, Vec<u8>)> = cases
         .clone()
         .map(|n| (format!("{}.html", id(n)), page(&id(n))))
@@ -279,6 +279,12 @@ fn links_check_gives_every_case_its_state_and_logs_a_chain_verify_checks() {
                 }
             }
             (_, 23) => respond(s, 403, &[], b"forbidden"),
+            (_, 26) => {
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n");
+                while !shared.stop.load(Ordering::SeqCst) && s.write_all(b"<").is_ok() {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
             (_, 24) => respond(s, 503, &[], b"down"),
             _ => respond(s, 404, &[], b""),
         }
@@ -303,12 +309,23 @@ fn links_check_gives_every_case_its_state_and_logs_a_chain_verify_checks() {
         }
     });
 
+    // 09EXAMPLE127 points at a port nobody listens on (the first matching remap wins).
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut flags = vec![
+        "--remap".to_string(),
+        format!("https://wikileaks.org/cable/2009/05/09EXAMPLE127 http://127.0.0.1:{closed}/x"),
+    ];
+    flags.extend(common_flags(&a, Some(&tg)));
     let started = Instant::now();
-    let (code, results, stderr) = check(store.path(), &common_flags(&a, Some(&tg)));
+    let (code, results, stderr) = check(store.path(), &flags);
     let elapsed = started.elapsed();
     assert_eq!(code, 1, "{stderr}");
     assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
-    assert_eq!(results.len(), 16, "{results:#?}");
+    assert_eq!(results.len(), 18, "{results:#?}");
     let r = by_cable(&results);
     let state = |n: u32| r[&id(n)]["state"].as_str().unwrap().to_string();
     for key in [
@@ -374,6 +391,10 @@ fn links_check_gives_every_case_its_state_and_logs_a_chain_verify_checks() {
     assert_eq!(r[&id(24)]["hops"][0]["attempts"], 3);
     assert_eq!(state(25), "blocked");
     assert!(r[&id(25)]["error"].as_str().unwrap().contains("robots.txt"));
+    assert_eq!(state(26), "unreachable", "a body that trickles");
+    assert!(r[&id(26)]["error"].as_str().unwrap().contains("time-out"));
+    assert_eq!(state(27), "unreachable", "connection refused");
+    assert_eq!(r[&id(27)]["http_status"], serde_json::Value::Null);
 
     // Every request named us; robots.txt was asked for once.
     let requests = a.shared.requests.lock().unwrap().clone();
@@ -398,7 +419,7 @@ fn links_check_gives_every_case_its_state_and_logs_a_chain_verify_checks() {
     // The log holds every result, chained; verify checks the chain.
     let log = store.path().join("manifests/c/links.jsonl");
     let text = std::fs::read_to_string(&log).unwrap();
-    assert_eq!(text.lines().count(), 16);
+    assert_eq!(text.lines().count(), 18);
     for field in [
         "prev",
         "cable",
@@ -423,13 +444,13 @@ fn links_check_gives_every_case_its_state_and_logs_a_chain_verify_checks() {
     );
     let report: serde_json::Value = serde_json::from_str(report.trim()).unwrap();
     assert_eq!(report["counts"]["intact"], 3);
-    assert_eq!(report["counts"]["unreachable"], 4);
+    assert_eq!(report["counts"]["unreachable"], 6);
     assert_eq!(report["counts"]["soft-404"], 2);
     let csv = run_ok(
         cablekeep(store.path()).args(["links", "report", "--csv"]),
         0,
     );
-    assert_eq!(csv.lines().count(), 17);
+    assert_eq!(csv.lines().count(), 19);
     let md = run_ok(
         cablekeep(store.path()).args(["links", "report", "--markdown"]),
         0,
@@ -637,4 +658,56 @@ fn links_check_keeps_the_per_host_limit_over_many_hosts() {
     let max = global.1.load(Ordering::SeqCst);
     assert!(max <= 8, "{max} requests at once over all hosts");
     assert!(max >= 2, "requests ran in parallel");
+}
+
+#[test]
+fn links_check_keeps_to_the_run_time_limit() {
+    let pages: Vec<(String, Vec<u8>)> = (30..=33)
+        .map(|n| (format!("{}.html", id(n)), page(&id(n))))
+        .collect();
+    let store = store_with(&pages);
+    let a = Server::start(|req, s, shared| {
+        if req.path == "/robots.txt" {
+            return respond(s, 404, &[], b"");
+        }
+        while !shared.stop.load(Ordering::SeqCst) && s.write_all(b"").is_ok() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let mut flags = common_flags(&a, None);
+    let at = flags.iter().position(|f| f == "--timeout").unwrap();
+    flags.drain(at..at + 2);
+    flags.extend(
+        [
+            "--timeout",
+            "30",
+            "--max-run-time",
+            "2",
+            "--concurrency",
+            "1",
+        ]
+        .map(String::from),
+    );
+    let started = Instant::now();
+    let (code, results, stderr) = check(store.path(), &flags);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(results.len(), 4);
+    assert!(
+        results.iter().all(|r| r["state"] == "unreachable"),
+        "{results:#?}"
+    );
+    // Links never reached are reported but not logged as checked.
+    let not_checked = results
+        .iter()
+        .filter(|r| r["error"].as_str().unwrap_or("").starts_with("not checked"))
+        .count();
+    assert!(not_checked >= 2, "{results:#?}");
+    let log =
+        std::fs::read_to_string(store.path().join("manifests/c/links.jsonl")).unwrap_or_default();
+    assert_eq!(log.lines().count(), 4 - not_checked);
 }
