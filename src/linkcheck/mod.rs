@@ -776,9 +776,14 @@ impl Checker {
     }
 }
 
-/// `Retry-After` in its seconds form (an HTTP date is not understood: back-off instead).
+/// `Retry-After` in seconds or as an HTTP date; None (back off instead) when it is neither.
 fn retry_after(value: &str) -> Option<Duration> {
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .or_else(|| crate::time::seconds_until_http_date(value))
+        .map(Duration::from_secs)
 }
 
 /// The `host[:port]` of a URL, lower-cased comparison left to the caller.

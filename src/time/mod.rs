@@ -54,6 +54,15 @@ pub fn http_date(s: &str) -> Option<String> {
     Some(t.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
 }
 
+/// Seconds from the real current time until an HTTP date (`Retry-After: Wed, 21 Oct 2015
+/// 07:28:00 GMT`); 0 when it is past, None when it is no date.
+pub fn seconds_until_http_date(s: &str) -> Option<u64> {
+    let t = DateTime::parse_from_rfc2822(s.trim())
+        .ok()?
+        .with_timezone(&Utc);
+    Some((t - Utc::now()).num_seconds().max(0) as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +79,10 @@ mod tests {
             http_date("2010-12-08").as_deref(),
             Some("Wed, 08 Dec 2010 12:00:00 GMT")
         );
+        assert_eq!(
+            seconds_until_http_date("Wed, 08 Dec 2010 12:00:00 GMT"),
+            Some(0)
+        );
+        assert_eq!(seconds_until_http_date("soon"), None);
     }
 }
