@@ -24,7 +24,7 @@ fn main() {
     }
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::new(dir.path());
-    let found = ingest::collect(&[dev], ingest::DEFAULT_MAX_INPUT_BYTES).expect("pages");
+    let found = ingest::collect(&[dev], &ingest::Options::default()).expect("pages");
     let lock = store.lock(false).expect("lock");
     store
         .write_version(

@@ -8,6 +8,7 @@
 //! compared.
 
 use crate::archive::OpenArchive;
+use crate::cable::CableRecord;
 use crate::capture::{CaptureRef, IndexLine, StoredRecord};
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -159,7 +160,7 @@ fn consecutive(
         .collect()
 }
 
-fn load_record(archive: &OpenArchive, capture: &CaptureRef) -> Result<StoredRecord> {
+pub(crate) fn load_record(archive: &OpenArchive, capture: &CaptureRef) -> Result<StoredRecord> {
     let bytes = archive.read_required(&capture.record)?;
     serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
         path: archive.path.clone(),
@@ -176,7 +177,23 @@ fn compare(
 ) -> Result<ContentChange> {
     let before = load_record(a_archive, a)?;
     let after = load_record(b_archive, b)?;
-    let text_diff = similar::TextDiff::from_lines(&before.record.text, &after.record.text);
+    Ok(compare_records(
+        &a.name,
+        &before.record,
+        &b.name,
+        &after.record,
+    ))
+}
+
+/// Compares two readings of one cable: text (line counts), redaction runs and metadata fields.
+/// Used by `diff` for captures and by the link checker for a page fetched again.
+pub fn compare_records(
+    from_name: &str,
+    before: &CableRecord,
+    to_name: &str,
+    after: &CableRecord,
+) -> ContentChange {
+    let text_diff = similar::TextDiff::from_lines(&before.text, &after.text);
     let (mut added, mut removed) = (0, 0);
     for change in text_diff.iter_all_changes() {
         match change.tag() {
@@ -185,28 +202,45 @@ fn compare(
             similar::ChangeTag::Equal => {}
         }
     }
-    let (runs_from, runs_to) = (before.record.redaction.runs, after.record.redaction.runs);
+    let (runs_from, runs_to) = (before.redaction.runs, after.redaction.runs);
     let redaction = match runs_to.cmp(&runs_from) {
         std::cmp::Ordering::Greater => "gained",
         std::cmp::Ordering::Less => "lost",
-        std::cmp::Ordering::Equal
-            if before.record.redaction.positions != after.record.redaction.positions =>
-        {
+        std::cmp::Ordering::Equal if before.redaction.positions != after.redaction.positions => {
             "moved"
         }
         std::cmp::Ordering::Equal => "same",
     };
-    Ok(ContentChange {
-        from_capture: a.name.clone(),
-        to_capture: b.name.clone(),
-        text_changed: before.record.text != after.record.text,
+    ContentChange {
+        from_capture: from_name.to_string(),
+        to_capture: to_name.to_string(),
+        text_changed: before.text != after.text,
         lines_added: added,
         lines_removed: removed,
         redaction: redaction.to_string(),
         redaction_runs_from: runs_from,
         redaction_runs_to: runs_to,
-        fields: field_changes(&before, &after),
-    })
+        fields: field_changes(before, after),
+    }
+}
+
+/// Up to `max` changed lines of the text, each prefixed `+ ` or `- ` and cut to 100 characters:
+/// a short sample of what changed.
+pub fn changed_lines_sample(before: &str, after: &str, max: usize) -> Vec<String> {
+    similar::TextDiff::from_lines(before, after)
+        .iter_all_changes()
+        .filter_map(|c| {
+            let sign = match c.tag() {
+                similar::ChangeTag::Insert => "+",
+                similar::ChangeTag::Delete => "-",
+                similar::ChangeTag::Equal => return None,
+            };
+            let line = c.value().trim_end();
+            (!line.trim().is_empty())
+                .then(|| format!("{sign} {}", line.chars().take(100).collect::<String>()))
+        })
+        .take(max)
+        .collect()
 }
 
 /// The metadata fields compared between captures (text and provenance are compared apart).
@@ -222,9 +256,9 @@ const FIELDS: &[&str] = &[
     "signers",
 ];
 
-fn field_changes(before: &StoredRecord, after: &StoredRecord) -> Vec<FieldChange> {
-    let a = serde_json::to_value(&before.record).unwrap_or_default();
-    let b = serde_json::to_value(&after.record).unwrap_or_default();
+fn field_changes(before: &CableRecord, after: &CableRecord) -> Vec<FieldChange> {
+    let a = serde_json::to_value(before).unwrap_or_default();
+    let b = serde_json::to_value(after).unwrap_or_default();
     FIELDS
         .iter()
         .filter_map(|f| {

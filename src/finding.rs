@@ -77,6 +77,9 @@ codes! {
     VersionMissing = "M006", Error, "a version is missing or has no archive";
     IdentityMismatch = "M007", Error, "archive belongs to another collection or version";
     UncommittedArchive = "M008", Warning, "archive left without a sidecar manifest by an interrupted write";
+    // Link event log (verify).
+    LinkLogChainBroken = "L001", Error, "link log chain broken";
+    LinkLogMalformed = "L002", Error, "link log line unreadable or cut short";
 }
 
 impl fmt::Display for Code {

@@ -15,6 +15,7 @@
 //! * [`select`]: which cables a filter selects, and loading their records;
 //! * [`catalog`]: the SQLite/FTS5 catalog for search, and SQLite exports;
 //! * [`export`]: researcher exports (CSV, JSON Lines, SQLite, BagIt) with citations;
+//! * [`linkcheck`]: link rot: are the source pages still there and the same; the link event log;
 //! * [`stats`]: counts of cables by year, origin, classification, tag and redaction.
 //!
 //! Reading a page and sealing it into a collection's first version, then checking it:
@@ -59,6 +60,7 @@ pub mod finding;
 pub mod fsutil;
 pub mod hash;
 pub mod ingest;
+pub mod linkcheck;
 pub mod manifest;
 pub mod provenance;
 pub mod select;

@@ -128,6 +128,7 @@ pub fn verify_collection(
     let versions = store.versions(collection)?;
     let mut reports = Vec::new();
     let mut collection_findings = continuity_findings(store, collection, &versions)?;
+    collection_findings.extend(crate::linkcheck::log::verify_chain(store, collection));
     let chosen: Vec<u32> = match selection {
         Selection::All => versions.clone(),
         Selection::Latest => versions.last().copied().into_iter().collect(),

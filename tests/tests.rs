@@ -6,6 +6,7 @@ mod docs;
 mod expectations;
 mod export;
 mod kill;
+mod links;
 mod parse;
 mod store;
 mod tamper;

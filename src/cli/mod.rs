@@ -2,6 +2,7 @@
 //! stderr. Exit codes: 0 ok, 1 findings, 2 could not run.
 
 mod export;
+mod links;
 mod progress;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -72,6 +73,9 @@ enum Command {
     Search(export::SearchArgs),
     /// Count cables by year, origin, classification, tag and redaction status.
     Stats(export::StatsArgs),
+    /// Link rot: check that the source pages still hold the archived cables (`links check`),
+    /// report the link log (`links report`) and a cable's link history (`links history`).
+    Links(links::LinksArgs),
 }
 
 #[derive(Debug, Args)]
@@ -276,6 +280,12 @@ struct VerifyArgs {
     /// Print findings as JSON Lines.
     #[arg(long)]
     json: bool,
+    /// Also check every source link (as `links check`): exit 1 when any link is not intact or
+    /// equivalent.
+    #[arg(long, conflicts_with = "file")]
+    links: bool,
+    #[command(flatten)]
+    link: links::LinkOptions,
 }
 
 #[derive(Debug, Args)]
@@ -341,6 +351,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Export(a) => ctx.export(a),
         Command::Search(a) => ctx.search(a),
         Command::Stats(a) => ctx.stats(a),
+        Command::Links(a) => ctx.links(a),
     }
 }
 
@@ -443,6 +454,8 @@ impl Ctx {
             all: true,
             fast: false,
             json: false,
+            links: false,
+            link: links::LinkOptions::default(),
         })?;
         Ok(code.max(verified))
     }
@@ -757,11 +770,27 @@ impl Ctx {
             }
         };
         print_reports(&reports, a.json, a.fast)?;
-        Ok(if reports.iter().all(Report::is_clean) {
+        let mut code = if reports.iter().all(Report::is_clean) {
             EXIT_OK
         } else {
             EXIT_FINDINGS
-        })
+        };
+        if a.links {
+            let version = a.version.as_deref().map(parse_version).transpose()?;
+            let collections = match &a.collection {
+                Some(c) => vec![c.clone()],
+                None => self.store.collections()?,
+            };
+            let form = if a.json {
+                links::Form::Json
+            } else {
+                links::Form::Text
+            };
+            for c in collections {
+                code = code.max(self.check_links(&c, version, &a.link, form)?);
+            }
+        }
+        Ok(code)
     }
 }
 

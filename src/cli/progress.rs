@@ -32,6 +32,8 @@ impl Progress for Bar {
         }
         let template = if phase == "reading" {
             "{prefix:>10} [{bar:30}] {pos}/{len} pages, {per_sec}, ETA {eta}"
+        } else if phase == "links" {
+            "{prefix:>10} [{bar:30}] {pos}/{len} links, {per_sec}, ETA {eta}"
         } else {
             "{prefix:>10} [{bar:30}] {bytes}/{total_bytes}, {msg}, {bytes_per_sec}, ETA {eta}"
         };

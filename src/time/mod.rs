@@ -41,6 +41,28 @@ pub fn normalize(s: &str) -> Option<String> {
         .map(|t| rfc3339(t.with_timezone(&Utc)))
 }
 
+/// An RFC 1123 HTTP date (`Thu, 31 May 2007 20:35:00 GMT`) for a `YYYY-MM-DD` date (at noon
+/// UTC, so that the day is right in every zone) or an RFC 3339 date-time. Used for Memento's
+/// `Accept-Datetime`.
+pub fn http_date(s: &str) -> Option<String> {
+    let s = s.trim();
+    let t = if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        d.and_hms_opt(12, 0, 0)?.and_utc()
+    } else {
+        DateTime::parse_from_rfc3339(s).ok()?.with_timezone(&Utc)
+    };
+    Some(t.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+}
+
+/// Seconds from the real current time until an HTTP date (`Retry-After: Wed, 21 Oct 2015
+/// 07:28:00 GMT`); 0 when it is past, None when it is no date.
+pub fn seconds_until_http_date(s: &str) -> Option<u64> {
+    let t = DateTime::parse_from_rfc2822(s.trim())
+        .ok()?
+        .with_timezone(&Utc);
+    Some((t - Utc::now()).num_seconds().max(0) as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +75,14 @@ mod tests {
             Some("2010-12-01T15:58:50Z")
         );
         assert_eq!(normalize("04/10/2011"), None);
+        assert_eq!(
+            http_date("2010-12-08").as_deref(),
+            Some("Wed, 08 Dec 2010 12:00:00 GMT")
+        );
+        assert_eq!(
+            seconds_until_http_date("Wed, 08 Dec 2010 12:00:00 GMT"),
+            Some(0)
+        );
+        assert_eq!(seconds_until_http_date("soon"), None);
     }
 }

@@ -1,0 +1,177 @@
+//! The HTTP client of the link checker: the only module that imports the HTTP crate (ureq).
+//!
+//! One call is one request: redirects are never followed here (the checker follows them itself to
+//! record every hop), statuses are never errors, and the body is read up to a limit.
+
+use std::io::Read;
+use std::time::Duration;
+
+/// What the server answered.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    /// Header names in lower case, in the order received.
+    pub headers: Vec<(String, String)>,
+    /// The body, at most the limit.
+    pub body: Vec<u8>,
+    /// True when the body was longer than the limit and reading stopped there.
+    pub truncated: bool,
+}
+
+impl Response {
+    /// The first header of that (lower-case) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why no answer came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    Dns,
+    Connect,
+    Tls,
+    Timeout,
+    /// The URL cannot be requested (bad syntax, unsupported scheme).
+    BadUrl,
+    /// The connection broke or the server spoke no valid HTTP.
+    Protocol,
+}
+
+impl FailureKind {
+    /// A word for people: `dns`, `connection`, `tls`, `time-out`, `bad url`, `protocol`.
+    pub fn label(self) -> &'static str {
+        match self {
+            FailureKind::Dns => "dns",
+            FailureKind::Connect => "connection",
+            FailureKind::Tls => "tls",
+            FailureKind::Timeout => "time-out",
+            FailureKind::BadUrl => "bad url",
+            FailureKind::Protocol => "protocol",
+        }
+    }
+}
+
+/// A request that got no answer, and why.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+/// A client with the checker's settings.
+pub struct Client {
+    agent: ureq::Agent,
+    max_body: u64,
+}
+
+impl Client {
+    /// A client that identifies itself as `user_agent`, gives each request at most `timeout`
+    /// (connection, headers and body together) and reads at most `max_body` bytes of a body.
+    pub fn new(user_agent: &str, timeout: Duration, max_body: u64) -> Client {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(user_agent)
+            .timeout_global(Some(timeout))
+            .max_idle_connections_per_host(2)
+            .build();
+        Client {
+            agent: config.into(),
+            max_body,
+        }
+    }
+
+    /// One GET with extra request headers; never follows a redirect.
+    pub fn get(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        timeout: Duration,
+    ) -> Result<Response, Failure> {
+        let mut request = self.agent.get(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request
+            .config()
+            .timeout_global(Some(timeout))
+            .build()
+            .call()
+            .map_err(failure)?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_ascii_lowercase(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let mut reader = response.into_body().into_reader();
+        let mut body = Vec::new();
+        let mut chunk = vec![0u8; 64 * 1024];
+        let mut truncated = false;
+        loop {
+            match reader.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => {
+                    body.extend_from_slice(&chunk[..n]);
+                    if body.len() as u64 > self.max_body {
+                        body.truncate(self.max_body as usize);
+                        truncated = true;
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_failure(e)),
+            }
+        }
+        Ok(Response {
+            status,
+            headers,
+            body,
+            truncated,
+        })
+    }
+}
+
+fn failure(e: ureq::Error) -> Failure {
+    let kind = match &e {
+        ureq::Error::Timeout(_) => FailureKind::Timeout,
+        ureq::Error::HostNotFound => FailureKind::Dns,
+        ureq::Error::ConnectionFailed => FailureKind::Connect,
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::TlsRequired => FailureKind::Tls,
+        ureq::Error::BadUri(_) | ureq::Error::Http(_) => FailureKind::BadUrl,
+        ureq::Error::Io(io) => return io_failure_ref(io, e.to_string()),
+        _ => FailureKind::Protocol,
+    };
+    Failure {
+        kind,
+        message: e.to_string(),
+    }
+}
+
+fn io_failure(e: std::io::Error) -> Failure {
+    let message = e.to_string();
+    io_failure_ref(&e, message)
+}
+
+fn io_failure_ref(e: &std::io::Error, message: String) -> Failure {
+    use std::io::ErrorKind as K;
+    let lower = message.to_ascii_lowercase();
+    let kind = match e.kind() {
+        K::TimedOut | K::WouldBlock => FailureKind::Timeout,
+        K::ConnectionRefused | K::ConnectionReset | K::ConnectionAborted | K::NotConnected => {
+            FailureKind::Connect
+        }
+        _ if lower.contains("timeout") || lower.contains("timed out") => FailureKind::Timeout,
+        _ => FailureKind::Protocol,
+    };
+    Failure { kind, message }
+}
