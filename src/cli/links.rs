@@ -195,8 +195,16 @@ impl Ctx {
         form: Form,
     ) -> Result<u8> {
         let options = link.options()?;
+        let started = std::time::Instant::now();
         let results = linkcheck::check(&self.store, collection, version, &options, &self.bar)?;
+        let seconds = started.elapsed().as_secs_f64();
         print_results(collection, &results, form)?;
+        // Throughput goes to stderr with the other notes; stdout stays data only.
+        eprintln!(
+            "cablekeep: checked {} URLs in {seconds:.2} s ({:.1} URLs/s)",
+            results.len(),
+            results.len() as f64 / seconds.max(1e-9)
+        );
         Ok(exit_for(&results))
     }
 }
