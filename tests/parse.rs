@@ -784,36 +784,6 @@ mod fuzz {
     }
 }
 
-/// Throughput over the dev pages; meaningful in release mode:
-/// `cargo test --release --test tests parse::throughput -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn throughput() {
-    let Some(dev) = shared("cables/dev/cable") else {
-        return;
-    };
-    let pages: Vec<Vec<u8>> = html_files(&dev)
-        .iter()
-        .map(|p| std::fs::read(p).unwrap())
-        .collect();
-    let bytes: usize = pages.iter().map(Vec::len).sum();
-    let rounds = 10;
-    let start = std::time::Instant::now();
-    let mut n = 0usize;
-    for _ in 0..rounds {
-        for p in &pages {
-            let out = cable::parse(p, "x", &SourceHints::default());
-            n += out.record.is_some() as usize;
-        }
-    }
-    let secs = start.elapsed().as_secs_f64();
-    eprintln!(
-        "throughput: {n} pages in {secs:.2} s = {:.0} pages/s, {:.0} MB/s (one core)",
-        n as f64 / secs,
-        (bytes * rounds) as f64 / secs / 1e6
-    );
-}
-
 /// The bulk table reader (`cables.csv`) and the bare cable text reader, on the project's own
 /// invented fixtures in `tests/data/` (never real data).
 mod bulk_and_bare {
