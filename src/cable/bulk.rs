@@ -27,7 +27,7 @@
 //! `cables-csv`, unless the hints say otherwise.
 
 use super::text::{self, PARTIAL_EXTRACT};
-use super::{CableRecord, Format, ParseOutcome, RECORD_SCHEMA, dates, fields, id};
+use super::{Format, ParseOutcome, dates, fields, id};
 use crate::finding::{Code, Finding, Severity};
 use crate::provenance::{Redaction, Source, SourceHints};
 use std::io::{self, BufRead};
@@ -587,35 +587,12 @@ pub fn parse_row(raw: &[u8], name: &str) -> ParseOutcome {
     }
 
     // Id.
-    let raw_id = raw_id.trim();
-    let Some(canon) = id::canonicalize(raw_id) else {
-        let (code, what) = if raw_id.is_empty() {
-            (Code::MissingField, "no reference id".to_string())
-        } else {
-            (
-                Code::MalformedId,
-                format!("reference id {raw_id:?} cannot be read as an id"),
-            )
-        };
-        findings.push(error(code, name, format!("{what}; no record")));
+    let Some(mut rec) = super::start_record(Some(&raw_id), name, &mut findings) else {
         return ParseOutcome {
             record: None,
             findings,
         };
     };
-    let mut rec = CableRecord {
-        schema: RECORD_SCHEMA.to_string(),
-        id: canon.id.clone(),
-        ..CableRecord::default()
-    };
-    if canon.malformed {
-        findings.push(finding(
-            Code::MalformedId,
-            name,
-            format!("reference id {raw_id} is malformed; read as {}", canon.id),
-        ));
-        rec.id_original = Some(raw_id.to_string());
-    }
 
     let header = header.replace("\r\n", "\n");
     let body = body.replace("\r\n", "\n");

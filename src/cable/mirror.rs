@@ -15,8 +15,8 @@
 //!   URL derived from the id and the created month.
 
 use super::text::{self, PARTIAL_EXTRACT};
-use super::{CableRecord, Format, ParseOutcome, RECORD_SCHEMA, dates, fields, id};
-use crate::finding::{Code, Finding, Severity};
+use super::{Format, ParseOutcome, dates, fields, id};
+use crate::finding::{Code, Finding};
 use crate::provenance::{Redaction, Source};
 
 const TITLE: &str = "US embassy cable - ";
@@ -113,45 +113,12 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
 
     // Id.
     let raw_id = identifier.clone().filter(|s| !s.is_empty()).or(title_id);
-    let Some(raw_id) = raw_id else {
-        let mut f = Finding::new(
-            Code::MissingField,
-            name,
-            "no reference id on the page; no record",
-        );
-        f.severity = Severity::Error;
-        findings.push(f);
+    let Some(mut rec) = super::start_record(raw_id.as_deref(), name, &mut findings) else {
         return ParseOutcome {
             record: None,
             findings,
         };
     };
-    let Some(canon) = id::canonicalize(&raw_id) else {
-        let mut f = Finding::new(
-            Code::MalformedId,
-            name,
-            format!("reference id {raw_id:?} cannot be read as an id; no record"),
-        );
-        f.severity = Severity::Error;
-        findings.push(f);
-        return ParseOutcome {
-            record: None,
-            findings,
-        };
-    };
-    let mut rec = CableRecord {
-        schema: RECORD_SCHEMA.to_string(),
-        id: canon.id.clone(),
-        ..CableRecord::default()
-    };
-    if canon.malformed {
-        findings.push(Finding::new(
-            Code::MalformedId,
-            name,
-            format!("reference id {raw_id} is malformed; read as {}", canon.id),
-        ));
-        rec.id_original = Some(raw_id.trim().to_string());
-    }
     for (k, v) in [
         ("Identifier", &identifier),
         ("Origin", &origin),

@@ -208,6 +208,44 @@ pub fn parse_as(
     outcome
 }
 
+/// Starts the record of the cable a page names: its id canonicalized, the original kept (with a
+/// P006 warning) when it was malformed. Without a usable id there is no record: an error finding
+/// says why (P002 no id, P006 an id that cannot be read), and the caller keeps the page unparsed.
+fn start_record(
+    raw_id: Option<&str>,
+    name: &str,
+    findings: &mut Vec<Finding>,
+) -> Option<CableRecord> {
+    let error = |code, message: String| {
+        let mut f = Finding::new(code, name, message);
+        f.severity = crate::Severity::Error;
+        f
+    };
+    let Some(raw_id) = raw_id.map(str::trim).filter(|s| !s.is_empty()) else {
+        findings.push(error(
+            crate::Code::MissingField,
+            "no reference id on the page; no record".into(),
+        ));
+        return None;
+    };
+    let Some(canon) = id::canonicalize(raw_id) else {
+        let message = format!("reference id {raw_id:?} cannot be read as an id; no record");
+        findings.push(error(crate::Code::MalformedId, message));
+        return None;
+    };
+    let mut record = CableRecord {
+        schema: RECORD_SCHEMA.to_string(),
+        id: canon.id.clone(),
+        ..CableRecord::default()
+    };
+    if canon.malformed {
+        let message = format!("reference id {raw_id} is malformed; read as {}", canon.id);
+        findings.push(Finding::new(crate::Code::MalformedId, name, message));
+        record.id_original = Some(raw_id.to_string());
+    }
+    Some(record)
+}
+
 /// Copies what the body says of itself into the record (all readers).
 fn apply_body_fields(rec: &mut CableRecord, bf: fields::BodyFields) {
     for c in bf.caveats {

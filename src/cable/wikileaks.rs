@@ -15,8 +15,8 @@
 //!   heading's subject, as WikiLeaks' own index does.
 
 use super::text::{self, PARTIAL_EXTRACT};
-use super::{CableRecord, Format, ParseOutcome, RECORD_SCHEMA, dates, fields, id};
-use crate::finding::{Code, Finding, Severity};
+use super::{Format, ParseOutcome, dates, fields, id};
+use crate::finding::{Code, Finding};
 use crate::provenance::{Redaction, Source};
 
 /// True when the bytes look like a WikiLeaks cable page.
@@ -226,45 +226,12 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
     let raw_id = cell(0)
         .map(|c| c.text.clone())
         .or_else(|| h3_id.clone().filter(|s| !s.is_empty()));
-    let Some(raw_id) = raw_id else {
-        let mut f = finding(
-            Code::MissingField,
-            name,
-            "no reference id on the page; no record",
-        );
-        f.severity = Severity::Error;
-        findings.push(f);
+    let Some(mut rec) = super::start_record(raw_id.as_deref(), name, &mut findings) else {
         return ParseOutcome {
             record: None,
             findings,
         };
     };
-    let Some(canon) = id::canonicalize(&raw_id) else {
-        let mut f = finding(
-            Code::MalformedId,
-            name,
-            format!("reference id {raw_id:?} cannot be read as an id; no record"),
-        );
-        f.severity = Severity::Error;
-        findings.push(f);
-        return ParseOutcome {
-            record: None,
-            findings,
-        };
-    };
-    let mut rec = CableRecord {
-        schema: RECORD_SCHEMA.to_string(),
-        id: canon.id.clone(),
-        ..CableRecord::default()
-    };
-    if canon.malformed {
-        findings.push(finding(
-            Code::MalformedId,
-            name,
-            format!("reference id {raw_id} is malformed; read as {}", canon.id),
-        ));
-        rec.id_original = Some(raw_id.trim().to_string());
-    }
 
     // Source.
     let url = cell(0)
