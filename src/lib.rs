@@ -3,7 +3,8 @@
 //! The library holds all domain logic; the `cablekeep` binary is a thin CLI over it.
 //! Modules are named after the domain nouns they own:
 //!
-//! * [`cable`]: reading cable pages (WikiLeaks pages, mirror text pages) into records;
+//! * [`cable`]: reading cable pages (WikiLeaks pages, mirror text pages, bare texts, rows of the
+//!   2011 bulk table `cables.csv`) into records;
 //! * [`capture`]: raw captures, their bag paths, stored records and the cable index;
 //! * [`provenance`]: where a capture came from, when it was released, how it is redacted;
 //! * [`hash`]: SHA-256 / SHA-512 fixity digests computed in one pass;
