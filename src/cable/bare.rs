@@ -20,7 +20,7 @@
 use super::text::{self, PARTIAL_EXTRACT};
 use super::{CableRecord, Format, ParseOutcome, RECORD_SCHEMA, dates, fields, header, id};
 use crate::finding::{Code, Finding, Severity};
-use crate::provenance::{Redaction, Source};
+use crate::provenance::Source;
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -214,19 +214,7 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
     super::apply_body_fields(&mut rec, bf);
     super::apply_header(&mut rec, header_text);
 
-    let positions = text::redaction_runs(&full);
-    rec.redaction = Redaction {
-        status: if positions.is_empty() {
-            "not-redacted"
-        } else {
-            "redacted"
-        }
-        .to_string(),
-        runs: positions.len(),
-        positions,
-        partial_extract: full.contains(PARTIAL_EXTRACT),
-        statement: None,
-    };
+    rec.redaction = super::redaction_of(&full, false, full.contains(PARTIAL_EXTRACT), None);
     rec.text = full;
     rec.source = Source {
         encoding: Some(decoded.encoding.to_string()),

@@ -29,7 +29,7 @@
 use super::text::{self, PARTIAL_EXTRACT};
 use super::{Format, ParseOutcome, dates, fields, id};
 use crate::finding::{Code, Finding, Severity};
-use crate::provenance::{Redaction, Source, SourceHints};
+use crate::provenance::{Source, SourceHints};
 use std::io::{self, BufRead};
 
 /// The longest row kept whole (64 MiB; the longest real cable is far shorter).
@@ -648,14 +648,7 @@ pub fn parse_row(raw: &[u8], name: &str) -> ParseOutcome {
     }
 
     let mut bf = fields::read(&body, year);
-    if let Some(class) = &rec.classification {
-        for part in class.split("//").skip(1) {
-            let p = part.trim().to_string();
-            if !p.is_empty() && !rec.caveats.contains(&p) {
-                rec.caveats.push(p);
-            }
-        }
-    }
+    super::caveats_from_classification(&mut rec);
     rec.tags = std::mem::take(&mut bf.tags);
     rec.subject = bf.subject.take();
     let mut table_refs: Vec<String> = Vec::new();
@@ -684,19 +677,7 @@ pub fn parse_row(raw: &[u8], name: &str) -> ParseOutcome {
         full.push_str("\n\n");
     }
     full.push_str(&body);
-    let positions = text::redaction_runs(&full);
-    rec.redaction = Redaction {
-        status: if positions.is_empty() {
-            "not-redacted"
-        } else {
-            "redacted"
-        }
-        .to_string(),
-        runs: positions.len(),
-        positions,
-        partial_extract: full.contains(PARTIAL_EXTRACT),
-        statement: None,
-    };
+    rec.redaction = super::redaction_of(&full, false, full.contains(PARTIAL_EXTRACT), None);
     rec.text = full;
     rec.released = Some(RELEASE_DATE.to_string());
     rec.source = Source {

@@ -17,7 +17,7 @@
 use super::text::{self, PARTIAL_EXTRACT};
 use super::{Format, ParseOutcome, dates, fields, id};
 use crate::finding::{Code, Finding};
-use crate::provenance::{Redaction, Source};
+use crate::provenance::Source;
 
 const TITLE: &str = "US embassy cable - ";
 const FOOTER: &str = "Latest source of this page is ";
@@ -218,14 +218,7 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
         .map(dates::year)
         .or_else(|| id::year_of(&rec.id));
     let mut bf = fields::read(&body, year);
-    if let Some(class) = &rec.classification {
-        for part in class.split("//").skip(1) {
-            let p = part.trim().to_string();
-            if !p.is_empty() && !rec.caveats.contains(&p) {
-                rec.caveats.push(p);
-            }
-        }
-    }
+    super::caveats_from_classification(&mut rec);
     rec.tags = if bf.has_tags_line && !bf.tags.is_empty() {
         std::mem::take(&mut bf.tags)
     } else {
@@ -240,25 +233,13 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
     super::apply_header(&mut rec, &body[..header_end]);
 
     // Redaction.
-    let positions = text::redaction_runs(&body);
     let statement = redacted.filter(|s| !s.is_empty());
     let says_redacted = statement.as_deref().is_some_and(|s| {
         let l = s.to_ascii_lowercase();
         l.contains("redacted") && !l.contains("not redacted") && !l.contains("not been redacted")
     });
     partial |= body.contains(PARTIAL_EXTRACT);
-    rec.redaction = Redaction {
-        status: if !positions.is_empty() || says_redacted {
-            "redacted"
-        } else {
-            "not-redacted"
-        }
-        .to_string(),
-        runs: positions.len(),
-        positions,
-        partial_extract: partial,
-        statement,
-    };
+    rec.redaction = super::redaction_of(&body, says_redacted, partial, statement);
 
     // Source.
     let upstream_url = wikileaks.as_ref().and(created_date).map(|d| {

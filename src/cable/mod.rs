@@ -246,6 +246,38 @@ fn start_record(
     Some(record)
 }
 
+/// Adds the handling caveats the classification carries after `//` (e.g. `NOFORN`).
+fn caveats_from_classification(rec: &mut CableRecord) {
+    let Some(class) = &rec.classification else {
+        return;
+    };
+    for part in class.split("//").skip(1) {
+        let p = part.trim().to_string();
+        if !p.is_empty() && !rec.caveats.contains(&p) {
+            rec.caveats.push(p);
+        }
+    }
+}
+
+/// The redaction facts of a cable text: its runs of X, and whether it is redacted (runs found,
+/// or the publisher says so).
+fn redaction_of(
+    text: &str,
+    says_redacted: bool,
+    partial_extract: bool,
+    statement: Option<String>,
+) -> Redaction {
+    let positions = text::redaction_runs(text);
+    let redacted = !positions.is_empty() || says_redacted;
+    Redaction {
+        status: if redacted { "redacted" } else { "not-redacted" }.to_string(),
+        runs: positions.len(),
+        positions,
+        partial_extract,
+        statement,
+    }
+}
+
 /// Copies what the body says of itself into the record (all readers).
 fn apply_body_fields(rec: &mut CableRecord, bf: fields::BodyFields) {
     for c in bf.caveats {

@@ -17,7 +17,7 @@
 use super::text::{self, PARTIAL_EXTRACT};
 use super::{Format, ParseOutcome, dates, fields, id};
 use crate::finding::{Code, Finding};
-use crate::provenance::{Redaction, Source};
+use crate::provenance::Source;
 
 /// True when the bytes look like a WikiLeaks cable page.
 pub(super) fn looks_like(bytes: &[u8]) -> bool {
@@ -361,14 +361,7 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
 
     // Body fields.
     let mut bf = fields::read(&body, cable_year);
-    if let Some(class) = &rec.classification {
-        for part in class.split("//").skip(1) {
-            let p = part.trim().to_string();
-            if !p.is_empty() && !rec.caveats.contains(&p) {
-                rec.caveats.push(p);
-            }
-        }
-    }
+    super::caveats_from_classification(&mut rec);
     rec.tags = std::mem::take(&mut bf.tags);
     rec.subject = bf.subject.take().or(h3_subject);
     super::apply_body_fields(&mut rec, bf);
@@ -381,20 +374,8 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
         full.push_str("\n\n");
     }
     full.push_str(&body);
-    let positions = text::redaction_runs(&full);
     let partial = header.contains(PARTIAL_EXTRACT) || body.contains(PARTIAL_EXTRACT);
-    rec.redaction = Redaction {
-        status: if positions.is_empty() {
-            "not-redacted"
-        } else {
-            "redacted"
-        }
-        .to_string(),
-        runs: positions.len(),
-        positions,
-        partial_extract: partial,
-        statement: None,
-    };
+    rec.redaction = super::redaction_of(&full, false, partial, None);
     rec.text = full;
     rec.source = Source {
         publisher: Some("WikiLeaks".to_string()),
