@@ -272,7 +272,7 @@ pub fn merge_capture(line: &mut IndexLine, new: IndexLine) -> bool {
 }
 
 /// Serializes index lines as JSON Lines, sorted by id.
-pub fn write_jsonl<T: Serialize>(lines: &[T]) -> Vec<u8> {
+pub fn write_jsonl<'a, T: Serialize + 'a>(lines: impl IntoIterator<Item = &'a T>) -> Vec<u8> {
     let mut out = Vec::new();
     for line in lines {
         serde_json::to_writer(&mut out, line).expect("index line serializes");

@@ -14,7 +14,7 @@
 //! spans the renames; a zip left without a manifest by a killed writer (its marker still there) is
 //! removed by the next writer. Any other zip without a manifest is kept and reported.
 
-use crate::archive::{self, BagPlan, OpenArchive, Payload};
+use crate::archive::{self, BagPlan, CopiedFile, CopyFrom, OpenArchive, Spill};
 use crate::capture::{self, IndexLine, Ingested, UnparsedLine};
 use crate::error::{Error, IoContext, Result};
 use crate::finding::{Code, Finding};
@@ -25,7 +25,8 @@ use crate::manifest::{self, ArchiveFacts, BagFacts, Counts, PreviousLink, Versio
 use crate::provenance::SourceHints;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Reports progress of long work; the CLI draws it, the library only counts.
@@ -308,7 +309,11 @@ impl Store {
                 std::fs::remove_file(&path).at(&path)?;
             }
         }
-        for dir in [self.state_dir().join("stage"), self.blob_dir()] {
+        for dir in [
+            self.state_dir(),
+            self.state_dir().join("stage"),
+            self.blob_dir(),
+        ] {
             fsutil::remove_stale_temps(&dir)?;
         }
         Ok(removed)
@@ -334,7 +339,17 @@ impl Store {
             .map(|v| Base::open(self, collection, v))
             .transpose()?;
 
-        let ingested = ingest_all(&request.inputs, request.progress, &mut outcome.findings)?;
+        // Every new capture is compressed into the spill as it is read, so it is read, parsed,
+        // hashed and compressed once; bytes the previous version already holds are not spilled.
+        let spill = Spill::create(&self.state_dir())?;
+        let known: HashSet<&str> = base.as_ref().map_or_else(HashSet::new, |b| b.raw_paths());
+        let ingested = ingest_all(
+            &request.inputs,
+            &spill,
+            &known,
+            request.progress,
+            &mut outcome.findings,
+        )?;
         let mut snapshot = match (&base, request.replace) {
             (Some(b), false) => Snapshot::from_base(b),
             _ => Snapshot::default(),
@@ -366,8 +381,14 @@ impl Store {
             }
         }
         let version = previous.map_or(1, |v| v + 1);
-        let manifest =
-            self.commit_snapshot(collection, version, &snapshot, base.as_ref(), &request)?;
+        let manifest = self.commit_snapshot(
+            collection,
+            version,
+            &snapshot,
+            spill,
+            base.as_ref(),
+            &request,
+        )?;
         outcome.manifest = Some(manifest);
         Ok(outcome)
     }
@@ -377,30 +398,37 @@ impl Store {
         collection: &str,
         version: u32,
         snapshot: &Snapshot,
+        spill: Spill,
         base: Option<&Base>,
         request: &WriteRequest<'_>,
     ) -> Result<VersionManifest> {
         let folder = format!("{collection}-v{version}");
-        let payload = snapshot.payload(&request.inputs, base);
+        let files = snapshot.copied_files(&spill, base, request.progress)?;
         let plan = BagPlan {
             folder: folder.clone(),
             bag_info: bag_info(collection, version, request.message, snapshot, base),
             tag_files: vec![
                 (
                     archive::INDEX_FILE.to_string(),
-                    capture::write_jsonl(&snapshot.index_lines()),
+                    capture::write_jsonl(snapshot.cables.values()),
                 ),
                 (
                     archive::UNPARSED_FILE.to_string(),
-                    capture::write_jsonl(&snapshot.unparsed_lines()),
+                    capture::write_jsonl(snapshot.unparsed.values()),
                 ),
             ],
         };
         let dir = self.archive_dir(collection);
         let tmp = fsutil::temp_file_in(&dir)?;
         let file = tmp.as_file().try_clone().at(tmp.path())?;
-        request.progress.start("writing", payload.total_bytes());
-        let (_, written) = archive::write_bag(file, &plan, &payload, &|n| request.progress.inc(n))?;
+        request
+            .progress
+            .start("writing", files.iter().map(|f| f.bytes).sum());
+        let previous_zip = base.map(|b| b.archive.path.clone());
+        let (_, written) =
+            archive::write_bag_copying(file, &plan, files, spill, previous_zip.as_deref(), &|n| {
+                request.progress.inc(n)
+            })?;
         request.progress.finish();
         tmp.as_file().sync_all().at(tmp.path())?;
         let (zip_digests, zip_bytes) = hash::digest_file(tmp.path())?;
@@ -625,8 +653,9 @@ struct Base {
     archive: OpenArchive,
     lines: Vec<IndexLine>,
     unparsed: Vec<UnparsedLine>,
-    /// SHA-256 of every payload file, from the previous bag's manifest.
+    /// SHA-256 and SHA-512 of every payload file, from the previous bag's manifests.
     payload_sha256: HashMap<String, String>,
+    payload_sha512: HashMap<String, String>,
 }
 
 impl Base {
@@ -634,15 +663,8 @@ impl Base {
         let (manifest, manifest_bytes) = store.read_manifest(collection, version)?;
         let archive = OpenArchive::open(&store.zip_path(collection, version))?;
         let (lines, unparsed) = read_index(&archive)?;
-        let text = archive.read_required("manifest-sha256.txt")?;
-        let (entries, bad) = manifest::parse_manifest(&String::from_utf8_lossy(&text), 64);
-        if !bad.is_empty() {
-            return Err(Error::Corrupt {
-                path: archive.path.clone(),
-                message: "manifest-sha256.txt is damaged; run `cablekeep verify`".into(),
-            });
-        }
-        let payload_sha256 = entries.into_iter().map(|l| (l.path, l.digest)).collect();
+        let payload_sha256 = payload_manifest(&archive, &manifest, "sha256")?;
+        let payload_sha512 = payload_manifest(&archive, &manifest, "sha512")?;
         Ok(Base {
             version,
             manifest,
@@ -651,8 +673,97 @@ impl Base {
             lines,
             unparsed,
             payload_sha256,
+            payload_sha512,
         })
     }
+
+    /// The raw bytes' paths of every capture the version holds (parsed or not).
+    fn raw_paths(&self) -> HashSet<&str> {
+        self.lines
+            .iter()
+            .flat_map(|l| l.captures.iter().map(|c| c.raw.as_str()))
+            .chain(self.unparsed.iter().map(|u| u.raw.as_str()))
+            .collect()
+    }
+
+    /// A payload file copied from this version, with the digests its manifests give.
+    fn copied_file(&self, path: &str) -> Result<CopiedFile> {
+        let (Some(sha256), Some(sha512)) =
+            (self.payload_sha256.get(path), self.payload_sha512.get(path))
+        else {
+            return Err(self.damaged(format!("{path} is not in its payload manifests")));
+        };
+        let entry = self
+            .archive
+            .entry(path)
+            .ok_or_else(|| self.damaged(format!("{path} is missing from the zip")))?;
+        Ok(CopiedFile {
+            path: path.to_string(),
+            from: CopyFrom::Previous(entry.name.clone()),
+            digests: hash::Digests {
+                sha256: sha256.clone(),
+                sha512: sha512.clone(),
+            },
+            bytes: entry.uncompressed_size,
+        })
+    }
+
+    /// Inflates every file to be copied from this version and checks its SHA-256 (and the
+    /// zip's CRC-32) against the manifest, on all cores. Any difference stops the write.
+    fn check_copied(&self, files: &[CopiedFile], progress: &dyn Progress) -> Result<()> {
+        let copied: Vec<&CopiedFile> = files
+            .iter()
+            .filter(|f| matches!(f.from, CopyFrom::Previous(_)))
+            .collect();
+        progress.start("checking", copied.iter().map(|f| f.bytes).sum());
+        let result = copied.par_iter().try_for_each(|f| {
+            let entry = self
+                .archive
+                .entry(&f.path)
+                .ok_or_else(|| self.damaged(format!("{} is missing from the zip", f.path)))?;
+            let mut sha256 = Sha256::new();
+            let findings = self.archive.stream(entry, |chunk| sha256.update(chunk))?;
+            if !findings.is_empty() || hex::encode(sha256.finalize()) != f.digests.sha256 {
+                return Err(self.damaged(format!("{} does not match its manifest", f.path)));
+            }
+            progress.inc(f.bytes);
+            Ok(())
+        });
+        progress.finish();
+        result
+    }
+
+    fn damaged(&self, what: String) -> Error {
+        Error::Corrupt {
+            path: self.archive.path.clone(),
+            message: format!("{what}; run `cablekeep verify` before writing a new version"),
+        }
+    }
+}
+
+/// A payload manifest of a version's bag, checked against the digest its sidecar manifest
+/// records for it (so the digests carried into the next version are the committed ones).
+fn payload_manifest(
+    archive: &OpenArchive,
+    manifest: &VersionManifest,
+    algorithm: &str,
+) -> Result<HashMap<String, String>> {
+    let name = format!("manifest-{algorithm}.txt");
+    let text = archive.read_required(&name)?;
+    let recorded = manifest.bag.tag_files.get(&name).map(|d| d.sha256.as_str());
+    let damaged = |what: &str| Error::Corrupt {
+        path: archive.path.clone(),
+        message: format!("{name} {what}; run `cablekeep verify`"),
+    };
+    if recorded != Some(hash::sha256_hex(&text).as_str()) {
+        return Err(damaged("differs from the sidecar manifest's digest"));
+    }
+    let digest_len = if algorithm == "sha512" { 128 } else { 64 };
+    let (entries, bad) = manifest::parse_manifest(&String::from_utf8_lossy(&text), digest_len);
+    if !bad.is_empty() {
+        return Err(damaged("is damaged"));
+    }
+    Ok(entries.into_iter().map(|l| (l.path, l.digest)).collect())
 }
 
 /// Where a capture's bytes come from when the version is written.
@@ -756,62 +867,75 @@ impl Snapshot {
         self.cables.values().map(|l| l.captures.len() as u64).sum()
     }
 
-    fn index_lines(&self) -> Vec<IndexLine> {
-        self.cables.values().cloned().collect()
-    }
-
-    fn unparsed_lines(&self) -> Vec<UnparsedLine> {
-        self.unparsed.values().cloned().collect()
-    }
-
-    /// The payload files of the version, sorted by path.
-    fn payload<'a>(
+    /// The payload files of the version, sorted by path, each with where its compressed bytes
+    /// are copied from. Files copied from the previous version are checked against its
+    /// manifest first (inflated and hashed on all cores), so damage is never carried forward.
+    fn copied_files(
         &self,
-        inputs: &'a [(InputItem, SourceHints)],
-        base: Option<&'a Base>,
-    ) -> VersionPayload<'a> {
+        spill: &Spill,
+        base: Option<&Base>,
+        progress: &dyn Progress,
+    ) -> Result<Vec<CopiedFile>> {
         let mut files = Vec::new();
         for line in self.cables.values() {
             for c in &line.captures {
-                let origin = self.origins[&c.raw];
-                files.push(PayloadFile {
-                    path: c.raw.clone(),
-                    origin,
-                    kind: Kind::Raw,
-                    sha256: c.sha256.clone(),
-                    bytes: c.bytes,
-                });
-                files.push(PayloadFile {
-                    path: c.record.clone(),
-                    origin,
-                    kind: Kind::Record,
-                    sha256: c.sha256.clone(),
-                    bytes: c.bytes / 8,
-                });
+                for path in [&c.raw, &c.record] {
+                    files.push(self.copied_file(path, &c.raw, spill, base)?);
+                }
             }
         }
         for u in self.unparsed.values() {
-            files.push(PayloadFile {
-                path: u.raw.clone(),
-                origin: self.origins[&u.raw],
-                kind: Kind::Raw,
-                sha256: u.sha256.clone(),
-                bytes: u.bytes,
-            });
+            files.push(self.copied_file(&u.raw, &u.raw, spill, base)?);
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        VersionPayload {
-            files,
-            inputs,
-            base,
+        if let Some(base) = base {
+            base.check_copied(&files, progress)?;
+        }
+        Ok(files)
+    }
+
+    /// One payload file; `raw` names the capture it belongs to (its raw bytes' path).
+    fn copied_file(
+        &self,
+        path: &str,
+        raw: &str,
+        spill: &Spill,
+        base: Option<&Base>,
+    ) -> Result<CopiedFile> {
+        match (self.origins[raw], base) {
+            (Origin::Input(i), _) => {
+                let name = spill_name(i, path);
+                let spilled = spill.take(&name).ok_or_else(|| {
+                    Error::Invalid(format!("{path}: not read into the spill (internal error)"))
+                })?;
+                Ok(CopiedFile {
+                    path: path.to_string(),
+                    from: CopyFrom::Spill(name),
+                    digests: spilled.digests,
+                    bytes: spilled.bytes,
+                })
+            }
+            (Origin::Previous, Some(base)) => base.copied_file(path),
+            (Origin::Previous, None) => Err(Error::Invalid(format!(
+                "{path}: from a previous version, but there is none (internal error)"
+            ))),
         }
     }
 }
 
-/// Reads every input in parallel: digests and parse. Findings are collected; a page that
-/// cannot be read at all stops the write (nothing is stored yet, so nothing is lost).
+/// The name of input `input`'s file `path` in the spill. The input number keeps apart two
+/// inputs with the same bytes (their records differ by the input's name).
+fn spill_name(input: usize, path: &str) -> String {
+    format!("{input}/{path}")
+}
+
+/// Reads every input in parallel: digests, parse, and both of its files compressed into the
+/// spill (unless the previous version holds its bytes already). Findings are collected; a page
+/// that cannot be read at all stops the write (nothing is stored yet, so nothing is lost).
 fn ingest_all(
     inputs: &[(InputItem, SourceHints)],
+    spill: &Spill,
+    known: &HashSet<&str>,
     progress: &dyn Progress,
     findings: &mut Vec<Finding>,
 ) -> Result<Vec<(usize, Ingested)>> {
@@ -822,14 +946,7 @@ fn ingest_all(
         .map(|(i, (item, hints))| {
             let bytes = item.load()?;
             let (ingested, found) = capture::ingest(item, &bytes, hints);
-            let ingested = match ingested {
-                // Record bytes are made again when the version is written: not held in memory.
-                Ingested::Cable { line, .. } => Ingested::Cable {
-                    line,
-                    record_bytes: Vec::new(),
-                },
-                other => other,
-            };
+            let ingested = spill_capture(spill, known, i, bytes, ingested)?;
             progress.inc(1);
             Ok((i, ingested, found))
         })
@@ -844,84 +961,40 @@ fn ingest_all(
     Ok(out)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Raw,
-    Record,
-}
-
-struct PayloadFile {
-    path: String,
-    origin: Origin,
-    kind: Kind,
-    /// SHA-256 of the capture's raw bytes (for both its raw file and its record).
-    sha256: String,
-    /// Estimated size, for progress.
-    bytes: u64,
-}
-
-struct VersionPayload<'a> {
-    files: Vec<PayloadFile>,
-    inputs: &'a [(InputItem, SourceHints)],
-    base: Option<&'a Base>,
-}
-
-impl VersionPayload<'_> {
-    fn total_bytes(&self) -> u64 {
-        self.files.iter().map(|f| f.bytes).sum()
-    }
-
-    fn load_previous(&self, path: &str) -> Result<Vec<u8>> {
-        let base = self.base.expect("previous origin implies a base");
-        let data = base.archive.read_required(path)?;
-        let expected = base.payload_sha256.get(path);
-        if expected.map(String::as_str) != Some(hash::sha256_hex(&data).as_str()) {
-            return Err(Error::Corrupt {
-                path: base.archive.path.clone(),
-                message: format!(
-                    "{path} does not match the previous version's manifest; run `cablekeep verify` before writing a new version"
-                ),
-            });
+/// Compresses an ingested input's files into the spill and drops its record bytes, which are
+/// not needed again.
+fn spill_capture(
+    spill: &Spill,
+    known: &HashSet<&str>,
+    input: usize,
+    bytes: Vec<u8>,
+    ingested: Ingested,
+) -> Result<Ingested> {
+    match ingested {
+        Ingested::Cable { line, record_bytes } => {
+            let c = &line.captures[0];
+            if !known.contains(c.raw.as_str()) {
+                let digests = hash::Digests {
+                    sha256: c.sha256.clone(),
+                    sha512: c.sha512.clone(),
+                };
+                spill.add(&spill_name(input, &c.raw), &bytes, Some(digests))?;
+                spill.add(&spill_name(input, &c.record), &record_bytes, None)?;
+            }
+            Ok(Ingested::Cable {
+                line,
+                record_bytes: Vec::new(),
+            })
         }
-        Ok(data)
-    }
-
-    fn load_input(&self, file: &PayloadFile, i: usize) -> Result<Vec<u8>> {
-        let (item, hints) = &self.inputs[i];
-        let bytes = item.load()?;
-        if hash::sha256_hex(&bytes) != file.sha256 {
-            return Err(Error::Invalid(format!(
-                "{}: the input changed while it was being bundled; run again",
-                item.name
-            )));
-        }
-        match file.kind {
-            Kind::Raw => Ok(bytes),
-            Kind::Record => match capture::ingest(item, &bytes, hints).0 {
-                Ingested::Cable { record_bytes, .. } => Ok(record_bytes),
-                Ingested::Unparsed(_) => Err(Error::Invalid(format!(
-                    "{}: the page read differently the second time",
-                    item.name
-                ))),
-            },
-        }
-    }
-}
-
-impl Payload for VersionPayload<'_> {
-    fn count(&self) -> usize {
-        self.files.len()
-    }
-
-    fn path(&self, i: usize) -> &str {
-        &self.files[i].path
-    }
-
-    fn load(&self, i: usize) -> Result<Vec<u8>> {
-        let file = &self.files[i];
-        match file.origin {
-            Origin::Previous => self.load_previous(&file.path),
-            Origin::Input(n) => self.load_input(file, n),
+        Ingested::Unparsed(u) => {
+            if !known.contains(u.raw.as_str()) {
+                let digests = hash::Digests {
+                    sha256: u.sha256.clone(),
+                    sha512: u.sha512.clone(),
+                };
+                spill.add(&spill_name(input, &u.raw), &bytes, Some(digests))?;
+            }
+            Ok(Ingested::Unparsed(u))
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::finding::Finding;
 use crate::hash::{self, Digests};
 use crate::manifest;
 use rayon::prelude::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -78,29 +78,54 @@ pub fn write_bag(
     let mut sha256_lines = Vec::with_capacity(payload.count());
     let mut sha512_lines = Vec::with_capacity(payload.count());
     let mut bytes_total = 0u64;
-    let indices: Vec<usize> = (0..payload.count()).collect();
     let chunk_len = rayon::current_num_threads().max(1) * FILES_PER_THREAD;
+    let indices: Vec<usize> = (0..payload.count()).collect();
     for chunk in indices.chunks(chunk_len) {
-        let prepared: Vec<Result<(Digests, u64, write::Prepared)>> = chunk
+        let prepared: Vec<Result<PreparedFile>> = chunk
             .par_iter()
-            .map(|&i| {
-                let data = payload.load(i)?;
-                let digests = hash::digests(&data);
-                let entry = write::prepare(&format!("{folder}/{}", payload.path(i)), &data)
-                    .map_err(|e| Error::io(payload.path(i), e))?;
-                progress(data.len() as u64);
-                Ok((digests, data.len() as u64, entry))
-            })
+            .map(|&i| prepare_file(folder, payload, i, progress))
             .collect();
-        for (&i, item) in chunk.iter().zip(prepared) {
-            let (digests, len, entry) = item?;
-            zip.add(entry).map_err(|e| Error::io(payload.path(i), e))?;
-            bytes_total += len;
-            sha256_lines.push((digests.sha256, payload.path(i).to_string()));
-            sha512_lines.push((digests.sha512, payload.path(i).to_string()));
+        for file in prepared {
+            let file = file?;
+            let path = payload.path(file.index);
+            zip.add(file.entry).map_err(|e| Error::io(path, e))?;
+            bytes_total += file.len;
+            sha256_lines.push((file.digests.sha256, path.to_string()));
+            sha512_lines.push((file.digests.sha512, path.to_string()));
         }
     }
-    let payload_files = payload.count() as u64;
+    let payload = PayloadFacts {
+        files: payload.count() as u64,
+        bytes: bytes_total,
+        sha256_lines,
+        sha512_lines,
+    };
+    finish_bag(zip, plan, payload)
+}
+
+/// What the payload manifests and `Payload-Oxum` are made from.
+struct PayloadFacts {
+    files: u64,
+    bytes: u64,
+    /// (digest, path in the bag) in path order.
+    sha256_lines: Vec<(String, String)>,
+    sha512_lines: Vec<(String, String)>,
+}
+
+/// Writes the tag files after the payload (`bagit.txt`, `bag-info.txt`, the plan's own tag
+/// files, the payload manifests, then the tag manifests) and the central directory.
+fn finish_bag(
+    mut zip: write::ZipOut,
+    plan: &BagPlan,
+    payload: PayloadFacts,
+) -> Result<(File, WrittenBag)> {
+    let folder = &plan.folder;
+    let PayloadFacts {
+        files: payload_files,
+        bytes: bytes_total,
+        sha256_lines,
+        sha512_lines,
+    } = payload;
     let payload_oxum = format!("{bytes_total}.{payload_files}");
     let mut bag_info = plan.bag_info.clone();
     bag_info.push(("Payload-Oxum".into(), payload_oxum.clone()));
@@ -164,6 +189,164 @@ pub fn write_bag(
             zip_entries,
         },
     ))
+}
+
+/// Payload files compressed as soon as they are read, on any thread and in any order, into a
+/// temporary zip beside the archive; [`write_bag_copying`] then copies them raw, in path order,
+/// into the bag. So each input is read, parsed, hashed and compressed exactly once, and memory
+/// holds no more than the files in flight.
+pub struct Spill {
+    out: std::sync::Mutex<write::ZipOut>,
+    tmp: tempfile::NamedTempFile,
+    files: std::sync::Mutex<HashMap<String, SpilledFile>>,
+}
+
+/// A file in the spill: its digests and length (from the bytes that were compressed).
+#[derive(Debug, Clone)]
+pub struct SpilledFile {
+    pub digests: Digests,
+    pub bytes: u64,
+}
+
+impl Spill {
+    /// Starts a spill in `dir` (the collection's archive folder, so the copy stays on one disk;
+    /// a spill left by a killed run is removed by the next writer's recovery).
+    pub fn create(dir: &Path) -> Result<Spill> {
+        let tmp = crate::fsutil::temp_file_in(dir)?;
+        let file = tmp.as_file().try_clone().at(tmp.path())?;
+        Ok(Spill {
+            out: std::sync::Mutex::new(write::ZipOut::new(file)),
+            tmp,
+            files: std::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Hashes (unless `digests` already holds the bytes' digests) and compresses `data` on the
+    /// calling thread, then appends it under the unique `name`.
+    pub fn add(&self, name: &str, data: &[u8], digests: Option<Digests>) -> Result<()> {
+        let digests = digests.unwrap_or_else(|| hash::digests(data));
+        let entry = write::prepare(name, data).map_err(|e| Error::io(name, e))?;
+        self.out
+            .lock()
+            .map_err(|_| Error::Invalid("a spill writer panicked".into()))?
+            .add(entry)
+            .map_err(|e| Error::io(self.tmp.path(), e))?;
+        let file = SpilledFile {
+            digests,
+            bytes: data.len() as u64,
+        };
+        self.files
+            .lock()
+            .map_err(|_| Error::Invalid("a spill writer panicked".into()))?
+            .insert(name.to_string(), file);
+        Ok(())
+    }
+
+    /// The digests and length of a spilled file, handed over once (memory is per file).
+    pub fn take(&self, name: &str) -> Option<SpilledFile> {
+        self.files.lock().ok()?.remove(name)
+    }
+
+    /// Ends writing and opens the spill for copying.
+    fn into_source(self) -> Result<(tempfile::NamedTempFile, write::CopySource)> {
+        let out = self
+            .out
+            .into_inner()
+            .map_err(|_| Error::Invalid("a spill writer panicked".into()))?;
+        out.finish().map_err(|e| Error::io(self.tmp.path(), e))?;
+        let source = write::CopySource::open(self.tmp.path()).at(self.tmp.path())?;
+        Ok((self.tmp, source))
+    }
+}
+
+/// Where a payload file of [`write_bag_copying`] comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CopyFrom {
+    /// The spill, under this name.
+    Spill(String),
+    /// The previous version's archive, under this full entry name (with its bag folder).
+    Previous(String),
+}
+
+/// A payload file of [`write_bag_copying`]: its path in the bag, where its compressed bytes
+/// are, and its (already checked) digests and length.
+#[derive(Debug, Clone)]
+pub struct CopiedFile {
+    pub path: String,
+    pub from: CopyFrom,
+    pub digests: Digests,
+    pub bytes: u64,
+}
+
+/// Writes a whole bag as a zip into `file`, copying every payload file's compressed bytes raw
+/// from the spill or from the previous version's archive (`previous`), in the order of
+/// `files` (sorted by path). The caller has checked every copied file's digests already.
+pub fn write_bag_copying(
+    file: File,
+    plan: &BagPlan,
+    files: Vec<CopiedFile>,
+    spill: Spill,
+    previous: Option<&Path>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<(File, WrittenBag)> {
+    let (_spill_file, mut spilled) = spill.into_source()?;
+    let mut previous = previous
+        .map(|p| write::CopySource::open(p).at(p))
+        .transpose()?;
+    let mut zip = write::ZipOut::new(file);
+    let mut facts = PayloadFacts {
+        files: files.len() as u64,
+        bytes: 0,
+        sha256_lines: Vec::with_capacity(files.len()),
+        sha512_lines: Vec::with_capacity(files.len()),
+    };
+    for f in files {
+        let name = format!("{}/{}", plan.folder, f.path);
+        let copied = match (&f.from, previous.as_mut()) {
+            (CopyFrom::Spill(from), _) => zip.copy_raw(&mut spilled, from, &name),
+            (CopyFrom::Previous(from), Some(source)) => zip.copy_raw(source, from, &name),
+            (CopyFrom::Previous(_), None) => {
+                return Err(Error::Invalid(format!(
+                    "{}: to be copied from a previous version, but there is none",
+                    f.path
+                )));
+            }
+        };
+        copied.map_err(|e| Error::io(&f.path, e))?;
+        progress(f.bytes);
+        facts.bytes += f.bytes;
+        facts.sha256_lines.push((f.digests.sha256, f.path.clone()));
+        facts.sha512_lines.push((f.digests.sha512, f.path));
+    }
+    finish_bag(zip, plan, facts)
+}
+
+/// A payload file hashed and compressed, ready to append.
+struct PreparedFile {
+    index: usize,
+    len: u64,
+    digests: Digests,
+    entry: write::Prepared,
+}
+
+/// Loads, hashes and compresses one payload file (on a worker thread).
+fn prepare_file(
+    folder: &str,
+    payload: &dyn Payload,
+    index: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<PreparedFile> {
+    let data = payload.load(index)?;
+    let digests = hash::digests(&data);
+    let entry = write::prepare(&format!("{folder}/{}", payload.path(index)), &data)
+        .map_err(|e| Error::io(payload.path(index), e))?;
+    progress(data.len() as u64);
+    Ok(PreparedFile {
+        index,
+        len: data.len() as u64,
+        digests,
+        entry,
+    })
 }
 
 /// `42.6 MB`-style size for `Bag-Size` (decimal units, one decimal).

@@ -10,7 +10,7 @@ use zip::write::{SimpleFileOptions, ZipFileBuilder};
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
 /// The Deflate level used for every entry. Part of the format: changing it changes the bytes.
-pub const DEFLATE_LEVEL: i64 = 6;
+pub const DEFLATE_LEVEL: i64 = 1;
 
 /// An entry compressed off-thread, ready to append.
 pub struct Prepared(zip::write::PreparedZipFile);
@@ -65,6 +65,40 @@ impl ZipOut {
     pub fn finish(self) -> std::io::Result<File> {
         let buf = self.writer.finish().map_err(to_io)?;
         buf.into_inner().map_err(|e| e.into_error())
+    }
+}
+
+impl ZipOut {
+    /// Appends entry `name` of `source` under `new_name`, copying its compressed bytes as they
+    /// are: no inflating, no deflating. The entry keeps its own header fields, which cablekeep
+    /// always writes the same way (see the module notes), so the copy is what writing it anew
+    /// would give, except for the Deflate level of the version that first compressed it.
+    pub fn copy_raw(
+        &mut self,
+        source: &mut CopySource,
+        name: &str,
+        new_name: &str,
+    ) -> std::io::Result<()> {
+        let entry = source.archive.by_name_raw(name.as_bytes()).map_err(to_io)?;
+        self.writer
+            .raw_copy_file_rename(entry, new_name)
+            .map_err(to_io)?;
+        self.entries += 1;
+        Ok(())
+    }
+}
+
+/// A zip written by cablekeep, opened with the `zip` crate's reader so that its entries can be
+/// copied raw into another zip.
+pub struct CopySource {
+    archive: zip::ZipArchive<std::io::BufReader<File>>,
+}
+
+impl CopySource {
+    pub fn open(path: &std::path::Path) -> std::io::Result<CopySource> {
+        let file = File::open(path)?;
+        let archive = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(to_io)?;
+        Ok(CopySource { archive })
     }
 }
 
