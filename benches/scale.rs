@@ -9,8 +9,16 @@
 
 #[path = "scale/corpus.rs"]
 mod corpus;
+#[path = "scale/harness.rs"]
+mod harness;
+#[path = "scale/http.rs"]
+mod http;
+#[path = "scale/measure.rs"]
+mod measure;
 #[path = "scale/model.rs"]
 mod model;
+#[path = "scale/report.rs"]
+mod report;
 #[path = "scale/rng.rs"]
 mod rng;
 #[path = "scale/text.rs"]
@@ -79,6 +87,11 @@ fn parse_args() -> Result<Options, String> {
 }
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    // The benchmark re-runs itself as the measuring process of each timed command.
+    if args.get(1).map(String::as_str) == Some("--measure-child") {
+        return ExitCode::from(measure::child_main(&args[2..]) as u8);
+    }
     let o = match parse_args() {
         Ok(o) => o,
         Err(e) => {
@@ -115,5 +128,58 @@ fn main() -> ExitCode {
     if o.generate_only {
         return ExitCode::SUCCESS;
     }
-    ExitCode::SUCCESS
+    run_benchmark(&o, &spec, dir, summary)
+}
+
+fn run_benchmark(
+    o: &Options,
+    spec: &corpus::Spec,
+    dir: PathBuf,
+    summary: corpus::Summary,
+) -> ExitCode {
+    let mut ctx = match harness::Ctx::new(&o.dir, dir, summary.clone(), o.cables) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!(
+                "scale: cannot prepare the run folder under {}: {e}",
+                o.dir.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let pages = summary.pages;
+    eprintln!(
+        "timing with {} (logs in {})",
+        ctx.ck.display(),
+        ctx.logs.display()
+    );
+    harness::run_all(&mut ctx, pages);
+    let table = report::table(&ctx.rows);
+    println!(
+        "\n{} cables ({} pages), seed {}\n\n{table}",
+        o.cables, pages, o.seed
+    );
+    let json = report::json(spec, &summary, &ctx.rows);
+    if let Err(e) = report::write(&o.out, &json) {
+        eprintln!("scale: cannot write {}: {e}", o.out.display());
+        return ExitCode::FAILURE;
+    }
+    eprintln!("results written to {}", o.out.display());
+    // Timings are never asserted (CI runs --quick); a cablekeep command that failed is.
+    let failed: Vec<&str> = ctx
+        .rows
+        .iter()
+        .filter(|r| {
+            r.kind == "cablekeep"
+                && r.cost.as_ref().is_none_or(|c| c.exit_code != 0)
+                && !r.name.contains("links")
+        })
+        .map(|r| r.name.as_str())
+        .collect();
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("scale: cablekeep commands failed: {}", failed.join(", "));
+        ExitCode::FAILURE
+    }
 }
