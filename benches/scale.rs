@@ -153,7 +153,7 @@ fn run_benchmark(
         ctx.ck.display(),
         ctx.logs.display()
     );
-    harness::run_all(&mut ctx, pages);
+    harness::run_all(&mut ctx, pages, if o.quick { 20 } else { 50 });
     let table = report::table(&ctx.rows);
     println!(
         "\n{} cables ({} pages), seed {}\n\n{table}",

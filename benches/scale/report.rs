@@ -104,7 +104,7 @@ pub fn machine() -> serde_json::Value {
         "memory": proc_field("/proc/meminfo", "MemTotal"),
         "sha_ni": proc_field("/proc/cpuinfo", "flags").split(' ').any(|f| f == "sha_ni"),
         "kernel": first_line("uname", &["-sr"]),
-        "date": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "date": first_line("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]),
         "git_commit": first_line("git", &["-C", root, "rev-parse", "HEAD"]),
         "git_dirty": !first_line("git", &["-C", root, "status", "--porcelain", "--untracked-files=no"]).is_empty(),
         "cablekeep": first_line(env!("CARGO_BIN_EXE_cablekeep"), &["--version"]),
