@@ -11,3 +11,4 @@ cargo clippy --all-targets --locked -- -D warnings
 cargo test --benches --no-run --locked
 cargo test --doc --locked
 cargo test --lib --bins --tests --locked
+cargo bench --bench scale --locked -- --quick

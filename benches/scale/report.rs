@@ -1,0 +1,146 @@
+//! The results: a table on stdout and a JSON file, with the machine they came from, so runs
+//! can be compared over time.
+
+use super::corpus::{Spec, Summary};
+use super::harness::Row;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+fn per_s(n: u64, wall: f64) -> Option<f64> {
+    (n > 0 && wall > 0.0).then(|| n as f64 / wall)
+}
+
+fn fmt_opt(v: Option<f64>, digits: usize) -> String {
+    match v {
+        Some(x) if x.is_finite() => format!("{x:.digits$}"),
+        _ => "-".into(),
+    }
+}
+
+/// Ratio of a row's wall time to each of its baselines' (below 1: cablekeep is faster).
+fn ratios(row: &Row, rows: &[Row]) -> Vec<(String, f64)> {
+    let Some(own) = row.cost.as_ref() else {
+        return Vec::new();
+    };
+    row.versus
+        .iter()
+        .filter_map(|b| {
+            let base = rows.iter().find(|r| &r.name == b)?.cost.as_ref()?;
+            (base.wall_s > 0.0).then(|| (b.clone(), own.wall_s / base.wall_s))
+        })
+        .collect()
+}
+
+pub fn table(rows: &[Row]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "| command | wall s | CPU s | peak RSS MB | cables/s | MB/s | µs/cable | wall ratio to baselines | note |\n|---|---:|---:|---:|---:|---:|---:|---|---|"
+    );
+    for r in rows {
+        let Some(c) = r.cost.as_ref() else {
+            let _ = writeln!(s, "| {} | - | - | - | - | - | - | | {} |", r.name, r.note);
+            continue;
+        };
+        let mbs = per_s(r.bytes, c.wall_s).map(|b| b / 1e6);
+        let us = (r.cables > 0).then(|| c.wall_s * 1e6 / r.cables as f64);
+        let rs: Vec<String> = ratios(r, rows)
+            .iter()
+            .map(|(b, x)| format!("{x:.2}× {b}"))
+            .collect();
+        let rss = (c.peak_rss_mb > 0.0).then_some(c.peak_rss_mb);
+        let _ = writeln!(
+            s,
+            "| {} | {:.2} | {} | {} | {} | {} | {} | {} | {} |",
+            r.name,
+            c.wall_s,
+            fmt_opt(Some(c.cpu_s), 2),
+            fmt_opt(rss, 0),
+            fmt_opt(per_s(r.cables, c.wall_s), 0),
+            fmt_opt(mbs, 1),
+            fmt_opt(us, 1),
+            rs.join(", "),
+            r.note
+        );
+    }
+    s
+}
+
+fn first_line(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .ok()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+fn proc_field(file: &str, key: &str) -> String {
+    std::fs::read_to_string(file)
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_default()
+}
+
+pub fn machine() -> serde_json::Value {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let root = env!("CARGO_MANIFEST_DIR");
+    serde_json::json!({
+        "cpu": proc_field("/proc/cpuinfo", "model name"),
+        "cores": cores,
+        "memory": proc_field("/proc/meminfo", "MemTotal"),
+        "sha_ni": proc_field("/proc/cpuinfo", "flags").split(' ').any(|f| f == "sha_ni"),
+        "kernel": first_line("uname", &["-sr"]),
+        "date": first_line("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]),
+        "git_commit": first_line("git", &["-C", root, "rev-parse", "HEAD"]),
+        "git_dirty": !first_line("git", &["-C", root, "status", "--porcelain", "--untracked-files=no"]).is_empty(),
+        "cablekeep": first_line(env!("CARGO_BIN_EXE_cablekeep"), &["--version"]),
+    })
+}
+
+pub fn json(spec: &Spec, summary: &Summary, rows: &[Row]) -> serde_json::Value {
+    let out: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            let c = r.cost.clone().unwrap_or_default();
+            let num = |x: f64| if x.is_finite() { serde_json::json!(x) } else { serde_json::Value::Null };
+            serde_json::json!({
+                "command": r.name, "kind": r.kind, "measured": r.cost.is_some(),
+                "wall_s": num(c.wall_s), "cpu_s": num(c.cpu_s), "peak_rss_mb": num(c.peak_rss_mb),
+                "exit_code": c.exit_code, "cables": r.cables, "bytes": r.bytes,
+                "cables_per_s": per_s(r.cables, c.wall_s), "us_per_cable": (r.cables > 0 && r.cost.is_some()).then(|| c.wall_s * 1e6 / r.cables as f64),
+                "ratios": ratios(r, rows).into_iter().map(|(k, x)| (k, serde_json::json!(x))).collect::<serde_json::Map<_, _>>(), "note": r.note,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "schema": "cablekeep-bench-scale/1",
+        "machine": machine(),
+        "corpus": {
+            "seed": spec.seed, "cables": spec.cables, "pages": summary.pages,
+            "csv_bytes": summary.csv_bytes, "text_bytes": summary.text_bytes, "page_bytes": summary.page_bytes,
+            "mirror_bytes": summary.mirror_bytes, "v2_rows": summary.v2_rows, "generator_version": super::corpus::GENERATOR_VERSION,
+        },
+        "rows": out,
+    })
+}
+
+pub fn write(path: &Path, v: &serde_json::Value) -> std::io::Result<()> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    std::fs::write(path, serde_json::to_vec_pretty(v)?)
+}
