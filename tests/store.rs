@@ -524,3 +524,91 @@ fn a_bare_text_takes_its_provenance_from_flags() {
         2,
     );
 }
+
+/// The compressed bytes of every entry of a zip, by bag path (the bag folder cut off).
+fn compressed_entries(zip: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let archive = cablekeep::archive::OpenArchive::open(zip).unwrap();
+    let bytes = std::fs::read(zip).unwrap();
+    archive
+        .index
+        .entries
+        .iter()
+        .map(|e| {
+            let start = e.data_offset.expect("a readable local header") as usize;
+            let data = bytes[start..start + e.compressed_size as usize].to_vec();
+            let path = e.name.split_once('/').unwrap().1.to_string();
+            (path, data)
+        })
+        .collect()
+}
+
+#[test]
+fn a_new_version_copies_unchanged_entries_without_recompressing_them() {
+    let store = temp_store();
+    let first = tempfile::tempdir().unwrap();
+    let second = tempfile::tempdir().unwrap();
+    for name in ["09EXAMPLE101.html", "10EXAMPLE202.html"] {
+        std::fs::copy(examples().join(name), first.path().join(name)).unwrap();
+    }
+    std::fs::copy(
+        examples().join("06EXAMPLE303.txt"),
+        second.path().join("06EXAMPLE303.txt"),
+    )
+    .unwrap();
+    bundle(store.path(), &[first.path()], "ex", 0);
+    bundle(store.path(), &[second.path()], "ex", 0);
+    let v1 = compressed_entries(&zip_of(store.path(), "ex", 1));
+    let v2 = compressed_entries(&zip_of(store.path(), "ex", 2));
+    let carried: Vec<&String> = v1.keys().filter(|p| p.starts_with("data/")).collect();
+    assert_eq!(
+        carried.len(),
+        4,
+        "two captures, each raw bytes and a record"
+    );
+    for path in carried {
+        assert_eq!(v1[path], v2[path], "{path} was not copied byte for byte");
+    }
+    assert!(v2.keys().filter(|p| p.starts_with("data/")).count() > 4);
+    run_ok(cablekeep(store.path()).args(["verify", "--all"]), 0);
+}
+
+#[test]
+fn a_damaged_previous_version_stops_the_next_one_and_nothing_is_written() {
+    let store = temp_store();
+    let first = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        examples().join("09EXAMPLE101.html"),
+        first.path().join("09EXAMPLE101.html"),
+    )
+    .unwrap();
+    bundle(store.path(), &[first.path()], "ex", 0);
+    let zip = zip_of(store.path(), "ex", 1);
+    let archive = cablekeep::archive::OpenArchive::open(&zip).unwrap();
+    let raw = archive
+        .index
+        .entries
+        .iter()
+        .find(|e| e.name.ends_with(".html"))
+        .unwrap();
+    let mut bytes = std::fs::read(&zip).unwrap();
+    let middle = raw.data_offset.unwrap() as usize + raw.compressed_size as usize / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&zip, &bytes).unwrap();
+    let out = cablekeep(store.path())
+        .arg("bundle")
+        .arg(examples().join("10EXAMPLE202.html"))
+        .args(["-c", "ex"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("run `cablekeep verify`"), "{err}");
+    assert!(!zip_of(store.path(), "ex", 2).exists());
+    assert_eq!(std::fs::read(&zip).unwrap(), bytes, "v1 was left as it was");
+    let leftovers: Vec<_> = std::fs::read_dir(store.path().join(".cablekeep"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".cablekeep-tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "spill left behind: {leftovers:?}");
+}

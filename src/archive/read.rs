@@ -49,18 +49,30 @@ pub struct ZipIndex {
     pub file_len: u64,
     /// False when the end of central directory could not be found: nothing else was read.
     pub readable: bool,
+    /// Entry numbers sorted by name, made at the first lookup (so that looking up every entry
+    /// of a large archive costs n log n, not n squared).
+    by_name: std::sync::OnceLock<Vec<u32>>,
 }
 
 impl ZipIndex {
     /// The entry called `name`, if exactly one has that name.
     pub fn entry(&self, name: &str) -> Option<&Entry> {
-        let mut it = self.entries.iter().filter(|e| e.name == name);
-        let first = it.next()?;
-        if it.next().is_some() {
-            None
-        } else {
-            Some(first)
+        let order = self.by_name.get_or_init(|| {
+            let mut order: Vec<u32> = (0..self.entries.len() as u32).collect();
+            order.sort_by(|&a, &b| {
+                self.entries[a as usize]
+                    .name
+                    .cmp(&self.entries[b as usize].name)
+            });
+            order
+        });
+        let name_at = |i: usize| self.entries[order[i] as usize].name.as_str();
+        let first = order.partition_point(|&i| self.entries[i as usize].name.as_str() < name);
+        if first >= order.len() || name_at(first) != name {
+            return None;
         }
+        let unique = first + 1 == order.len() || name_at(first + 1) != name;
+        unique.then(|| &self.entries[order[first] as usize])
     }
 }
 
