@@ -11,9 +11,10 @@
 //! `tags`, `references`, `link_check_events` and the FTS5 table `cables_fts` over the subject
 //! and text of `cables` (external content, so Datasette finds it).
 
+use crate::archive::OpenArchive;
 use crate::error::{Error, Result};
 use crate::fsutil;
-use crate::select::{Facts, Filter, LoadedCable, VersionRef};
+use crate::select::{self, Facts, Filter, Keep, Need, Selected, VersionRef};
 use crate::store::{Progress, Store};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::Serialize;
@@ -69,85 +70,125 @@ fn db_error(path: &Path, e: rusqlite::Error) -> Error {
     }
 }
 
-/// One version and its loaded cables, to be written into a database.
-pub struct Part<'a> {
-    pub version: &'a VersionRef,
-    pub cables: &'a [LoadedCable],
+/// Writes a new database (a catalog or a SQLite export) a batch of cables at a time, inside one
+/// transaction, so that memory is bounded by the batch whatever the corpus. The statements and
+/// their order are those of one pass over all cables, so the file is the same byte for byte.
+pub struct DbWriter {
+    conn: Connection,
+    path: PathBuf,
 }
 
-/// Creates the tables in a new database at `path` and fills them. `meta` rows are added to the
-/// `meta` table. The file is complete when this returns (no journal is left beside it).
-pub fn write_database(
-    path: &Path,
-    meta: &[(String, String)],
-    parts: &[Part<'_>],
-    progress: &dyn Progress,
-) -> Result<()> {
-    let err = |e| db_error(path, e);
-    let mut conn = Connection::open(path).map_err(err)?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA page_size = 4096;",
-    )
-    .map_err(err)?;
-    conn.execute_batch(SCHEMA).map_err(err)?;
-    let tx = conn.transaction().map_err(err)?;
-    {
-        let mut m = tx
-            .prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)")
-            .map_err(err)?;
-        m.execute(params!["schema", CATALOG_SCHEMA]).map_err(err)?;
-        for (k, v) in meta {
-            m.execute(params![k, v]).map_err(err)?;
-        }
-        let total = parts.iter().map(|p| p.cables.len() as u64).sum();
-        progress.start("indexing", total);
-        for part in parts {
-            insert_part(&tx, part).map_err(err)?;
-            progress.inc(part.cables.len() as u64);
-        }
-        progress.finish();
-    }
-    tx.commit().map_err(err)?;
-    conn.execute_batch("INSERT INTO cables_fts (cables_fts) VALUES ('optimize'); VACUUM;")
+impl DbWriter {
+    /// Creates the tables in a new database at `path`.
+    pub fn create(path: &Path) -> Result<DbWriter> {
+        let err = |e| db_error(path, e);
+        let conn = Connection::open(path).map_err(err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA page_size = 4096;",
+        )
         .map_err(err)?;
-    conn.close().map_err(|(_, e)| err(e))
+        conn.execute_batch(SCHEMA).map_err(err)?;
+        // A larger page cache than the 2 MB default: far fewer pages spilled and read back
+        // while the FTS index and the tables grow; the file's bytes do not depend on it.
+        conn.execute_batch("PRAGMA cache_size = -32768; BEGIN")
+            .map_err(err)?;
+        Ok(DbWriter {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn insert_meta(&self, meta: &[(String, String)]) -> rusqlite::Result<()> {
+        let mut m = self
+            .conn
+            .prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2)")?;
+        m.execute(params!["schema", CATALOG_SCHEMA])?;
+        for (k, v) in meta {
+            m.execute(params![k, v])?;
+        }
+        Ok(())
+    }
+
+    /// Adds a version; its cables follow with [`DbWriter::add_cables`].
+    pub fn add_version(&self, v: &VersionRef) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO versions VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    v.collection,
+                    v.version,
+                    v.identifier,
+                    v.manifest_sha256,
+                    v.archive_sha256,
+                    v.created
+                ],
+            )
+            .map_err(|e| db_error(&self.path, e))?;
+        Ok(())
+    }
+
+    /// Adds cables of a collection (read with [`Need::sources`]).
+    pub fn add_cables(&mut self, collection: &str, cables: &[Selected]) -> Result<()> {
+        insert_cables(&self.conn, collection, cables).map_err(|e| db_error(&self.path, e))
+    }
+
+    /// Adds the `meta` rows (they may count the cables, so they come last; their row ids are
+    /// those of rows added first, and VACUUM lays tables out whatever the order of writing),
+    /// commits, optimizes the full-text index and compacts the file. The file is complete when
+    /// this returns (no journal is left beside it).
+    pub fn finish(self, meta: &[(String, String)]) -> Result<()> {
+        let err = |e| db_error(&self.path, e);
+        self.insert_meta(meta).map_err(err)?;
+        self.conn.execute_batch("COMMIT").map_err(err)?;
+        self.conn
+            .execute_batch("INSERT INTO cables_fts (cables_fts) VALUES ('optimize'); VACUUM;")
+            .map_err(err)?;
+        self.conn.close().map_err(|(_, e)| err(e))
+    }
 }
 
-fn insert_part(tx: &rusqlite::Transaction<'_>, part: &Part<'_>) -> rusqlite::Result<()> {
-    let v = part.version;
-    let c = &v.collection;
-    tx.execute(
-        "INSERT INTO versions VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            c,
-            v.version,
-            v.identifier,
-            v.manifest_sha256,
-            v.archive_sha256,
-            v.created
-        ],
-    )?;
-    let mut cables = tx.prepare(
+/// Streams the cables of a version that `keep` selects into a database.
+pub fn add_archive(
+    db: &mut DbWriter,
+    version: &VersionRef,
+    archive: &OpenArchive,
+    keep: Keep<'_>,
+    progress: &dyn Progress,
+) -> Result<usize> {
+    db.add_version(version)?;
+    let need = Need {
+        bytes: false,
+        sources: true,
+    };
+    progress.start("indexing", version.cables);
+    let n = select::stream(archive, keep, need, progress, |batch| {
+        db.add_cables(&version.collection, &batch)
+    });
+    progress.finish();
+    n
+}
+
+fn insert_cables(conn: &Connection, c: &str, batch: &[Selected]) -> rusqlite::Result<()> {
+    let mut cables = conn.prepare_cached(
         "INSERT INTO cables (collection, id, created, released, classification, caveats, origin,
          subject, signers, redaction_status, redaction_runs, partial_extract, captures,
          current_capture, publisher, source_url, upstream_url, text)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?;
     let mut fts =
-        tx.prepare("INSERT INTO cables_fts (rowid, subject, text) VALUES (?1, ?2, ?3)")?;
-    let mut captures = tx.prepare(
+        conn.prepare_cached("INSERT INTO cables_fts (rowid, subject, text) VALUES (?1, ?2, ?3)")?;
+    let mut captures = conn.prepare_cached(
         "INSERT INTO captures VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
          ?15, ?16, ?17, ?18, ?19)",
     )?;
-    let mut sources = tx.prepare(
+    let mut sources = conn.prepare_cached(
         "INSERT INTO sources VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
-    let mut tags = tx.prepare("INSERT INTO tags VALUES (?1, ?2, ?3, ?4)")?;
-    let mut refs = tx.prepare("INSERT INTO \"references\" VALUES (?1, ?2, ?3, ?4)")?;
-    for cable in part.cables {
+    let mut tags = conn.prepare_cached("INSERT INTO tags VALUES (?1, ?2, ?3, ?4)")?;
+    let mut refs = conn.prepare_cached("INSERT INTO \"references\" VALUES (?1, ?2, ?3, ?4)")?;
+    for cable in batch {
         let line = &cable.line;
-        let r = &cable.current().stored.record;
-        let current = &cable.current().stored.capture;
+        let r = &cable.record;
         cables.execute(params![
             c,
             line.id,
@@ -162,13 +203,13 @@ fn insert_part(tx: &rusqlite::Transaction<'_>, part: &Part<'_>) -> rusqlite::Res
             r.redaction.runs as i64,
             r.redaction.partial_extract,
             line.captures.len() as i64,
-            current.name,
+            r.capture.name,
             r.source.publisher,
             r.source.url,
             r.source.upstream_url,
             r.text,
         ])?;
-        let pk = tx.last_insert_rowid();
+        let pk = conn.last_insert_rowid();
         fts.execute(params![pk, r.subject, r.text])?;
         for (i, t) in r.tags.iter().enumerate() {
             tags.execute(params![c, line.id, i as i64, t])?;
@@ -177,7 +218,7 @@ fn insert_part(tx: &rusqlite::Transaction<'_>, part: &Part<'_>) -> rusqlite::Res
             refs.execute(params![c, line.id, i as i64, x])?;
         }
         let n = line.captures.len();
-        for (i, (cap, rec)) in line.captures.iter().zip(&cable.records).enumerate() {
+        for (i, (cap, s)) in line.captures.iter().zip(&cable.sources).enumerate() {
             captures.execute(params![
                 c,
                 line.id,
@@ -199,7 +240,6 @@ fn insert_part(tx: &rusqlite::Transaction<'_>, part: &Part<'_>) -> rusqlite::Res
                 cap.redaction.partial_extract,
                 i + 1 == n,
             ])?;
-            let s = &rec.stored.record.source;
             sources.execute(params![
                 c,
                 line.id,
@@ -265,21 +305,14 @@ impl Catalog {
         {
             return Ok((catalog, false));
         }
-        let mut loaded = Vec::new();
-        for v in &wanted {
-            let archive =
-                crate::archive::OpenArchive::open(&store.zip_path(&v.collection, v.version))?;
-            let (lines, _) = crate::store::read_index(&archive)?;
-            loaded.push(crate::select::load(&archive, lines, progress)?);
-        }
-        let parts: Vec<Part<'_>> = wanted
-            .iter()
-            .zip(&loaded)
-            .map(|(version, cables)| Part { version, cables })
-            .collect();
         let dir = path.parent().expect("catalog path has a folder");
         let tmp = fsutil::temp_file_in(dir)?;
-        write_database(tmp.path(), &[], &parts, progress)?;
+        let mut db = DbWriter::create(tmp.path())?;
+        for v in &wanted {
+            let archive = OpenArchive::open(&store.zip_path(&v.collection, v.version))?;
+            add_archive(&mut db, v, &archive, &|_| true, progress)?;
+        }
+        db.finish(&[])?;
         fsutil::persist(tmp, &path, false)?;
         Ok((Catalog::open_file(&path)?, true))
     }
@@ -298,19 +331,22 @@ impl Catalog {
         })
     }
 
-    /// A temporary catalog of one version's cables (for a version that is not the latest).
-    pub fn in_memory(version: &VersionRef, cables: &[LoadedCable]) -> Result<Catalog> {
+    /// A temporary catalog of the cables of a version that `keep` selects (for a version that is
+    /// not the latest), removed when it is dropped.
+    pub fn temporary(
+        version: &VersionRef,
+        archive: &OpenArchive,
+        keep: Keep<'_>,
+        progress: &dyn Progress,
+    ) -> Result<Catalog> {
         let tmp = tempfile::Builder::new()
             .prefix(fsutil::TEMP_PREFIX)
             .tempdir()
             .map_err(|e| Error::io(std::env::temp_dir(), e))?;
         let path = tmp.path().join("catalog.sqlite");
-        write_database(
-            &path,
-            &[],
-            &[Part { version, cables }],
-            &crate::store::NoProgress,
-        )?;
+        let mut db = DbWriter::create(&path)?;
+        add_archive(&mut db, version, archive, keep, progress)?;
+        db.finish(&[])?;
         let mut catalog = Catalog::open_file(&path)?;
         catalog._tmp = Some(tmp);
         Ok(catalog)
@@ -388,6 +424,10 @@ impl Catalog {
         Error::Invalid(format!("search query {query:?}: {e}"))
     }
 
+    /// Ranks the matches without their snippets, then makes snippets for the hits only: a
+    /// snippet re-reads its cable's text, so making one for every match (thousands for a common
+    /// word) before sorting was most of a search's time. Without other criteria the LIMIT is
+    /// given to SQLite, which then keeps only the best rows while it ranks.
     fn search_raw(
         &self,
         query: &str,
@@ -395,36 +435,54 @@ impl Catalog {
         filter: &Filter,
         limit: usize,
     ) -> rusqlite::Result<Vec<Hit>> {
+        let only_query = Filter {
+            query: None,
+            ..filter.clone()
+        }
+        .is_empty();
+        let sql_limit = if only_query {
+            i64::try_from(limit).unwrap_or(i64::MAX)
+        } else {
+            -1
+        };
         let mut stmt = self.conn.prepare_cached(
-            "SELECT c.collection, c.id, bm25(cables_fts) AS score, c.subject, c.created, c.origin,
-                    c.classification, snippet(cables_fts, -1, '[', ']', '...', 16),
-                    c.released, c.redaction_status, c.partial_extract,
-                    (SELECT group_concat(tag, char(10)) FROM tags t
-                      WHERE t.collection = c.collection AND t.cable = c.id)
-             FROM cables_fts JOIN cables c ON c.pk = cables_fts.rowid
-             WHERE cables_fts MATCH ?1 AND (?2 IS NULL OR c.collection = ?2)
-             ORDER BY score, c.collection, c.id",
+            "SELECT c.pk, c.collection, c.id, f.score, c.subject, c.created, c.origin,
+                    c.classification, c.released, c.redaction_status, c.partial_extract
+             FROM (SELECT rowid AS pk, bm25(cables_fts) AS score FROM cables_fts
+                   WHERE cables_fts MATCH ?1) f
+             JOIN cables c ON c.pk = f.pk
+             WHERE (?2 IS NULL OR c.collection = ?2)
+             ORDER BY f.score, c.collection, c.id
+             LIMIT ?3",
         )?;
-        let mut rows = stmt.query(params![query, collection])?;
+        let mut rows = stmt.query(params![query, collection, sql_limit])?;
         let mut hits = Vec::new();
-        while let Some(row) = rows.next()? {
+        while hits.len() < limit
+            && let Some(row) = rows.next()?
+        {
+            let pk: i64 = row.get(0)?;
             let hit = Hit {
-                collection: row.get(0)?,
-                id: row.get(1)?,
-                score: row.get(2)?,
-                subject: row.get(3)?,
-                created: row.get(4)?,
-                origin: row.get(5)?,
-                classification: row.get(6)?,
-                snippet: row.get::<_, Option<String>>(7)?.unwrap_or_default(),
+                collection: row.get(1)?,
+                id: row.get(2)?,
+                score: row.get(3)?,
+                subject: row.get(4)?,
+                created: row.get(5)?,
+                origin: row.get(6)?,
+                classification: row.get(7)?,
+                snippet: String::new(),
             };
+            if only_query {
+                hits.push((pk, hit));
+                continue;
+            }
             let released: Option<String> = row.get(8)?;
             let redaction: String = row.get(9)?;
             let partial: bool = row.get(10)?;
-            let tags: Vec<String> = row
-                .get::<_, Option<String>>(11)?
-                .map(|t| t.split('\n').map(str::to_string).collect())
-                .unwrap_or_default();
+            let tags = if filter.tags.is_empty() {
+                Vec::new()
+            } else {
+                self.tags_of(&hit.collection, &hit.id)?
+            };
             let facts = Facts {
                 id: &hit.id,
                 created: hit.created.as_deref(),
@@ -436,19 +494,61 @@ impl Catalog {
                 partial_extract: partial,
             };
             if filter.matches(&facts) {
-                hits.push(hit);
-                if hits.len() >= limit {
-                    break;
-                }
+                hits.push((pk, hit));
             }
         }
-        Ok(hits)
+        drop(rows);
+        hits.into_iter()
+            .map(|(pk, mut hit)| {
+                hit.snippet = self.snippet(query, pk)?;
+                Ok(hit)
+            })
+            .collect()
     }
 
-    /// The ids of the cables of `collection` whose subject or text matches `query`.
+    /// The best matching passage of one cable, matches in `[` `]`.
+    fn snippet(&self, query: &str, pk: i64) -> rusqlite::Result<String> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT snippet(cables_fts, -1, '[', ']', '...', 16) FROM cables_fts
+             WHERE cables_fts MATCH ?1 AND rowid = ?2",
+        )?;
+        let s: Option<Option<String>> = stmt
+            .query_row(params![query, pk], |r| r.get(0))
+            .optional()?;
+        Ok(s.flatten().unwrap_or_default())
+    }
+
+    fn tags_of(&self, collection: &str, id: &str) -> rusqlite::Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT tag FROM tags WHERE collection = ?1 AND cable = ?2 ORDER BY position",
+        )?;
+        stmt.query_map(params![collection, id], |r| r.get(0))?
+            .collect()
+    }
+
+    /// The ids of the cables of `collection` whose subject or text matches `query` (neither
+    /// ranked nor with snippets: only the set is wanted).
     pub fn matching_ids(&self, collection: &str, query: &str) -> Result<BTreeSet<String>> {
-        let hits = self.search(query, Some(collection), &Filter::default(), usize::MAX)?;
-        Ok(hits.into_iter().map(|h| h.id).collect())
+        match self.ids_raw(collection, query) {
+            Ok(ids) => Ok(ids),
+            Err(first) => {
+                let quoted = quote_words(query);
+                if quoted.is_empty() || quoted == query {
+                    return Err(self.query_error(query, first));
+                }
+                self.ids_raw(collection, &quoted)
+                    .map_err(|_| self.query_error(query, first))
+            }
+        }
+    }
+
+    fn ids_raw(&self, collection: &str, query: &str) -> rusqlite::Result<BTreeSet<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT c.id FROM cables_fts JOIN cables c ON c.pk = cables_fts.rowid
+             WHERE cables_fts MATCH ?1 AND c.collection = ?2",
+        )?;
+        stmt.query_map(params![query, collection], |r| r.get(0))?
+            .collect()
     }
 }
 

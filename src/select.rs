@@ -1,12 +1,15 @@
 //! Selections: which cables of a version an export, a search or the stats are about (a
-//! [`Filter`]), and loading the selected cables' stored records from an archive.
+//! [`Filter`]), and streaming the selected cables' stored records from an archive in batches.
 
-use crate::archive::OpenArchive;
-use crate::capture::{IndexLine, StoredRecord};
+use crate::archive::{Entry, INDEX_FILE, OpenArchive};
+use crate::capture::IndexLine;
 use crate::error::{Error, Result};
+use crate::provenance::Source;
 use crate::store::Progress;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, SyncSender};
 
 /// What cables to select. Every criterion given must hold; an empty filter selects every cable.
 /// Text comparisons ignore ASCII case.
@@ -232,6 +235,9 @@ pub struct VersionRef {
     pub created: String,
     /// The version's message.
     pub message: String,
+    /// How many cables the version holds (for progress).
+    #[serde(skip)]
+    pub cables: u64,
 }
 
 impl VersionRef {
@@ -246,6 +252,7 @@ impl VersionRef {
             archive_sha256: m.archive.sha256.clone(),
             created: m.created.clone(),
             message: m.message.clone(),
+            cables: m.counts.cables,
         })
     }
 
@@ -255,71 +262,351 @@ impl VersionRef {
     }
 }
 
-/// A stored record as read from a bag: parsed, and (for the current capture) its exact bytes.
-/// Fields the parser does not know are kept in the bytes.
-#[derive(Debug, Clone)]
-pub struct LoadedRecord {
-    pub stored: StoredRecord,
-    /// The record file's bytes, for the current capture only (empty for older captures).
-    pub bytes: Vec<u8>,
+/// How many selected cables are read at once: enough to keep every core busy, few enough that
+/// memory stays flat whatever the corpus (a batch holds its records, about 10 MB).
+pub const BATCH: usize = 512;
+
+/// The redaction facts of a stored record that exports use.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RedactionView {
+    pub status: String,
+    pub runs: usize,
+    pub partial_extract: bool,
 }
 
-/// A selected cable: its index line and the record of every capture, in the line's order.
+/// The capture facts of a stored record that exports use.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CaptureView {
+    pub name: String,
+    pub raw: String,
+    pub sha256: String,
+}
+
+/// The fields of a stored record (`cablekeep-record/1`) that exports, citations and the catalog
+/// use. Reading only these is much cheaper than a whole [`crate::capture::StoredRecord`]:
+/// serde skips the others (paragraphs, recipients, redaction positions...) without building
+/// them, and there is no flattened struct to buffer.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RecordView {
+    pub created: Option<String>,
+    pub released: Option<String>,
+    pub classification: Option<String>,
+    #[serde(default)]
+    pub caveats: Vec<String>,
+    pub origin: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub references: Vec<String>,
+    #[serde(default)]
+    pub signers: Vec<String>,
+    pub redaction: RedactionView,
+    pub source: Source,
+    pub text: String,
+    pub capture: CaptureView,
+}
+
+/// Only the provenance of an older capture's record (the catalog lists every capture's source).
+#[derive(Deserialize)]
+struct SourceView {
+    source: Source,
+}
+
+/// What a consumer of selected cables needs besides the current record's fields.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Need {
+    /// The current record's exact bytes (JSON Lines exports).
+    pub bytes: bool,
+    /// The source of every capture (the catalog and SQLite exports).
+    pub sources: bool,
+}
+
+/// A selected cable: its index line and what was read of its records.
 #[derive(Debug, Clone)]
-pub struct LoadedCable {
+pub struct Selected {
     pub line: IndexLine,
-    pub records: Vec<LoadedRecord>,
+    /// The current capture's record (the line's last capture).
+    pub record: RecordView,
+    /// The current record's bytes, when [`Need::bytes`]; else empty.
+    pub bytes: Vec<u8>,
+    /// Every capture's source in the line's order, when [`Need::sources`]; else empty.
+    pub sources: Vec<Source>,
 }
 
-impl LoadedCable {
-    /// The current capture's record (the last one).
-    pub fn current(&self) -> &LoadedRecord {
-        self.records.last().expect("a cable has a capture")
+/// An archive's entries by path in the bag, looked up in constant time. `OpenArchive::entry`
+/// searches the whole entry list for each name, so reading every record through it costs time
+/// quadratic in the number of cables (most of an export's time at 25,000 cables).
+pub struct Entries<'a> {
+    archive: &'a OpenArchive,
+    /// `None` for a name that more than one entry has (as `OpenArchive::entry` answers).
+    by_path: HashMap<&'a str, Option<&'a Entry>>,
+}
+
+impl<'a> Entries<'a> {
+    pub fn new(archive: &'a OpenArchive) -> Entries<'a> {
+        let mut by_path = HashMap::with_capacity(archive.index.entries.len());
+        for e in &archive.index.entries {
+            if let Some(p) = archive.bag_path(e) {
+                by_path
+                    .entry(p)
+                    .and_modify(|v| *v = None)
+                    .or_insert(Some(e));
+            }
+        }
+        Entries { archive, by_path }
+    }
+
+    /// The entry for a path inside the bag, if exactly one has it.
+    pub fn entry(&self, bag_path: &str) -> Option<&'a Entry> {
+        self.by_path.get(bag_path).copied().flatten()
+    }
+
+    /// Reads a file of the bag whole, failing as `OpenArchive::read_required` does when it is
+    /// missing or damaged.
+    pub fn read_required(&self, bag_path: &str) -> Result<Vec<u8>> {
+        let a = self.archive;
+        let corrupt = |message: String| Error::Corrupt {
+            path: a.path.clone(),
+            message,
+        };
+        let Some(entry) = self.entry(bag_path) else {
+            return Err(corrupt(format!(
+                "{bag_path} is missing from the archive; run `cablekeep verify`"
+            )));
+        };
+        let (data, findings) = crate::archive::read::read_entry(&a.file, entry, &a.label)
+            .map_err(|e| Error::io(&a.path, e))?;
+        match (data, findings.first()) {
+            (Some(d), None) => Ok(d),
+            (_, Some(f)) => Err(corrupt(format!(
+                "{bag_path} is damaged ({f}); run `cablekeep verify`"
+            ))),
+            (None, None) => Err(corrupt(format!(
+                "{bag_path} is missing from the archive; run `cablekeep verify`"
+            ))),
+        }
     }
 }
 
-/// Reads the records of the given cables from an archive, in parallel, keeping their order.
-/// Older captures' records are kept without their text, to bound memory.
-pub fn load(
+/// Which index lines to take.
+pub type Keep<'a> = &'a (dyn Fn(&IndexLine) -> bool + Sync);
+
+/// Streams the cables of an archive that `keep` selects, in index order, in batches of
+/// [`BATCH`], to `each`. Nothing grows with the corpus: the index is inflated and parsed line by
+/// line on its own thread, a batch's records are read and parsed in parallel while the previous
+/// batch is handed to `each`. `progress` counts index lines. Returns the number of cables.
+pub fn stream(
     archive: &OpenArchive,
-    lines: Vec<IndexLine>,
+    keep: Keep<'_>,
+    need: Need,
     progress: &dyn Progress,
-) -> Result<Vec<LoadedCable>> {
-    progress.start("loading", lines.len() as u64);
-    let out = lines
-        .into_par_iter()
-        .map(|line| {
-            let n = line.captures.len();
-            let mut records = Vec::with_capacity(n);
-            for (i, c) in line.captures.iter().enumerate() {
-                let bytes = archive.read_required(&c.record)?;
-                let mut stored: StoredRecord =
-                    serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
-                        path: archive.path.clone(),
-                        message: format!("{}: not a cablekeep record: {e}", c.record),
-                    })?;
-                let current = i + 1 == n;
-                if !current {
-                    stored.record.text = String::new();
-                    stored.record.redaction.positions = Vec::new();
+    each: impl FnMut(Vec<Selected>) -> Result<()> + Send,
+) -> Result<usize> {
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        s.spawn(move || stream_index(archive, keep, progress, &tx));
+        consume(&Entries::new(archive), need, rx, each)
+    })
+}
+
+/// Calls `each` with every line of an archive's index, in order, inflated and parsed as the
+/// index streams (nothing else is read). Returns the number of lines.
+pub fn for_each_line(archive: &OpenArchive, mut each: impl FnMut(&IndexLine)) -> Result<usize> {
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        s.spawn(move || stream_index(archive, &|_| true, &crate::store::NoProgress, &tx));
+        let mut n = 0;
+        for batch in rx {
+            for line in &batch? {
+                each(line);
+                n += 1;
+            }
+        }
+        Ok(n)
+    })
+}
+
+/// Reads the batches of lines from the index thread, loads each batch's records and hands the
+/// previous batch to `each` at the same time. Takes the receiver by value so that an early
+/// return drops it, which stops the index thread.
+fn consume(
+    archive: &Entries<'_>,
+    need: Need,
+    rx: Receiver<Result<Vec<IndexLine>>>,
+    mut each: impl FnMut(Vec<Selected>) -> Result<()> + Send,
+) -> Result<usize> {
+    let mut pending: Option<Vec<Selected>> = None;
+    let mut count = 0;
+    loop {
+        let next = rx.recv().ok().transpose()?;
+        if next.is_none() && pending.is_none() {
+            return Ok(count);
+        }
+        let done = pending.take();
+        let (loaded, written) = rayon::join(
+            || {
+                next.map(|lines| load_batch(archive, lines, need))
+                    .transpose()
+            },
+            || done.map_or(Ok(()), &mut each),
+        );
+        written?;
+        pending = loaded?;
+        count += pending.as_ref().map_or(0, Vec::len);
+    }
+}
+
+/// Inflates `cablekeep/index.jsonl` chunk by chunk, parses it line by line and sends the lines
+/// `keep` selects in batches. Stops early when the receiver is gone.
+fn stream_index(
+    archive: &OpenArchive,
+    keep: Keep<'_>,
+    progress: &dyn Progress,
+    tx: &SyncSender<Result<Vec<IndexLine>>>,
+) {
+    let corrupt = |message: String| Error::Corrupt {
+        path: archive.path.clone(),
+        message,
+    };
+    let Some(entry) = archive.entry(INDEX_FILE) else {
+        let _ = tx.send(Err(corrupt(format!(
+            "{INDEX_FILE} is missing from the archive; run `cablekeep verify`"
+        ))));
+        return;
+    };
+    let mut lines = LineSplitter::default();
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut stopped = false;
+    // One line at a time: parse, select, send full batches. False when reading must stop.
+    let take = |line: &[u8], number: usize, batch: &mut Vec<IndexLine>| -> bool {
+        match parse_index_line(line) {
+            Ok(None) => true,
+            Ok(Some(l)) => {
+                progress.inc(1);
+                if keep(&l) {
+                    batch.push(l);
                 }
-                records.push(LoadedRecord {
-                    stored,
-                    bytes: if current { bytes } else { Vec::new() },
-                });
+                batch.len() < BATCH || tx.send(Ok(std::mem::take(batch))).is_ok()
             }
-            if records.is_empty() {
-                return Err(Error::Corrupt {
-                    path: archive.path.clone(),
-                    message: format!("cable {} has no capture in the index", line.id),
-                });
+            Err(e) => {
+                let _ = tx.send(Err(corrupt(format!("{INDEX_FILE}: line {number}: {e}"))));
+                false
             }
-            progress.inc(1);
-            Ok(LoadedCable { line, records })
-        })
-        .collect();
-    progress.finish();
-    out
+        }
+    };
+    let streamed = archive.stream(entry, |chunk| {
+        if !stopped {
+            stopped = !lines.feed(chunk, |line, n| take(line, n, &mut batch));
+        }
+    });
+    if stopped {
+        return;
+    }
+    let end = match streamed {
+        Ok(findings) if findings.is_empty() => Ok(()),
+        Ok(findings) => Err(corrupt(format!(
+            "{INDEX_FILE} is damaged ({}); run `cablekeep verify`",
+            findings[0]
+        ))),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = end {
+        let _ = tx.send(Err(e));
+        return;
+    }
+    if lines.finish(|line, n| take(line, n, &mut batch)) && !batch.is_empty() {
+        let _ = tx.send(Ok(batch));
+    }
+}
+
+/// Splits a byte stream into lines (without `\n` or `\r\n`), numbering them from 1.
+#[derive(Default)]
+struct LineSplitter {
+    buf: Vec<u8>,
+    number: usize,
+}
+
+impl LineSplitter {
+    /// Adds bytes and calls `each` with every complete line; false as soon as `each` is.
+    fn feed(&mut self, chunk: &[u8], mut each: impl FnMut(&[u8], usize) -> bool) -> bool {
+        self.buf.extend_from_slice(chunk);
+        let mut start = 0;
+        let mut ok = true;
+        while let Some(end) = self.buf[start..].iter().position(|&b| b == b'\n') {
+            self.number += 1;
+            let line = &self.buf[start..start + end];
+            start += end + 1;
+            if !each(line.strip_suffix(b"\r").unwrap_or(line), self.number) {
+                ok = false;
+                break;
+            }
+        }
+        self.buf.drain(..start);
+        ok
+    }
+
+    /// The last line, when the stream does not end with a line break.
+    fn finish(&mut self, mut each: impl FnMut(&[u8], usize) -> bool) -> bool {
+        if self.buf.is_empty() {
+            return true;
+        }
+        self.number += 1;
+        let line = std::mem::take(&mut self.buf);
+        each(line.strip_suffix(b"\r").unwrap_or(&line), self.number)
+    }
+}
+
+/// An index line; `None` for a blank line (as [`crate::capture::read_jsonl`] skips them).
+fn parse_index_line(line: &[u8]) -> std::result::Result<Option<IndexLine>, String> {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(line)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+/// Reads and parses the records of a batch of lines in parallel, keeping their order.
+fn load_batch(archive: &Entries<'_>, lines: Vec<IndexLine>, need: Need) -> Result<Vec<Selected>> {
+    lines
+        .into_par_iter()
+        .map(|line| load_one(archive, line, need))
+        .collect()
+}
+
+fn load_one(archive: &Entries<'_>, line: IndexLine, need: Need) -> Result<Selected> {
+    let not_a_record = |path: &str, e: serde_json::Error| Error::Corrupt {
+        path: archive.archive.path.clone(),
+        message: format!("{path}: not a cablekeep record: {e}"),
+    };
+    let Some((current, older)) = line.captures.split_last() else {
+        return Err(Error::Corrupt {
+            path: archive.archive.path.clone(),
+            message: format!("cable {} has no capture in the index", line.id),
+        });
+    };
+    let mut sources = Vec::new();
+    if need.sources {
+        for c in older {
+            let bytes = archive.read_required(&c.record)?;
+            let view: SourceView =
+                serde_json::from_slice(&bytes).map_err(|e| not_a_record(&c.record, e))?;
+            sources.push(view.source);
+        }
+    }
+    let bytes = archive.read_required(&current.record)?;
+    let record: RecordView =
+        serde_json::from_slice(&bytes).map_err(|e| not_a_record(&current.record, e))?;
+    if need.sources {
+        sources.push(record.source.clone());
+    }
+    Ok(Selected {
+        line,
+        record,
+        bytes: if need.bytes { bytes } else { Vec::new() },
+        sources,
+    })
 }
 
 #[cfg(test)]

@@ -246,8 +246,13 @@ impl Ctx {
             &collection,
             a.version.as_deref().map(parse_version).transpose()?,
         )?;
-        let (lines, _) = self.store.read_index(&collection, version)?;
-        let s = cablekeep::stats::compute(&collection, &format!("{collection}@v{version}"), &lines);
+        let archive =
+            cablekeep::archive::OpenArchive::open(&self.store.zip_path(&collection, version))?;
+        let s = cablekeep::stats::of_archive(
+            &archive,
+            &collection,
+            &format!("{collection}@v{version}"),
+        )?;
         if a.json {
             json_line(&s)?;
             return Ok(EXIT_OK);

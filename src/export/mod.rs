@@ -15,16 +15,19 @@ pub use table::{COLUMNS, excel_safe};
 
 use crate::archive::{self, BagPlan, OpenArchive, Payload};
 use crate::capture::{self, IndexLine};
-use crate::catalog::{self, Catalog, Part};
+use crate::catalog::{Catalog, DbWriter};
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil;
 use crate::hash;
 use crate::manifest;
-use crate::select::{self, Facts, Filter, LoadedCable, VersionRef};
+use crate::select::{self, Facts, Filter, Need, VersionRef};
 use crate::store::{Progress, Store};
+use citation::Citations;
 use datapackage::Resource;
-use std::collections::HashMap;
-use std::io::Write;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeSet, HashMap};
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// The export formats.
@@ -99,57 +102,60 @@ fn data_file(format: Format) -> &'static str {
     }
 }
 
-/// Picks the cables of a version that pass `filter` (the full-text query through the store's
-/// catalog when the version is the latest, else through a catalog in memory) and loads them.
-pub fn select(
+/// The ids of the cables of a version whose text matches the filter's full-text query (through
+/// the store's catalog when the version is the latest, else through a temporary catalog of the
+/// cables the other criteria select); `None` without a query.
+pub fn query_ids(
     store: &Store,
     version: &VersionRef,
     archive: &OpenArchive,
     filter: &Filter,
     progress: &dyn Progress,
-) -> Result<Vec<LoadedCable>> {
-    let (lines, _) = crate::store::read_index(archive)?;
-    let lines: Vec<IndexLine> = lines
-        .into_iter()
-        .filter(|l| filter.matches(&Facts::of(l)))
-        .collect();
+) -> Result<Option<BTreeSet<String>>> {
     let Some(query) = &filter.query else {
-        return select::load(archive, lines, progress);
+        return Ok(None);
     };
-    let latest = store.latest(&version.collection)? == Some(version.version);
-    if latest {
+    let ids = if store.latest(&version.collection)? == Some(version.version) {
         let (catalog, _) = Catalog::open(store, progress)?;
-        let ids = catalog.matching_ids(&version.collection, query)?;
-        let lines = lines.into_iter().filter(|l| ids.contains(&l.id)).collect();
-        select::load(archive, lines, progress)
+        catalog.matching_ids(&version.collection, query)?
     } else {
-        let cables = select::load(archive, lines, progress)?;
-        let ids = Catalog::in_memory(version, &cables)?.matching_ids(&version.collection, query)?;
-        Ok(cables
-            .into_iter()
-            .filter(|c| ids.contains(&c.line.id))
-            .collect())
-    }
+        let keep = |l: &IndexLine| filter.matches(&Facts::of(l));
+        Catalog::temporary(version, archive, &keep, progress)?
+            .matching_ids(&version.collection, query)?
+    };
+    Ok(Some(ids))
 }
 
-/// Exports a selection of a collection version.
+/// How many cables and captures an export wrote, and its files and bytes.
+struct Written {
+    cables: usize,
+    captures: usize,
+    files: usize,
+    bytes: u64,
+}
+
+/// Exports a selection of a collection version. The selected cables are streamed from the
+/// archive in batches and written as they come, so memory does not grow with the selection
+/// (except for bags, whose index and manifests the archive writer holds whole).
 pub fn export(store: &Store, req: Request<'_>) -> Result<Outcome> {
     let v = store.resolve_version(req.collection, req.version)?;
     let version = VersionRef::read(store, req.collection, v)?;
     check_out(req.out)?;
     let archive = OpenArchive::open(&store.zip_path(req.collection, v))?;
-    let cables = select(store, &version, &archive, req.filter, req.progress)?;
-    let captures = cables.iter().map(|c| c.line.captures.len()).sum();
-    let (files, bytes) = match req.format {
-        Format::Bag | Format::Zip => write_bag_export(&req, &version, &archive, &cables)?,
-        _ => write_folder_export(&req, &version, &cables)?,
+    let ids = query_ids(store, &version, &archive, req.filter, req.progress)?;
+    let keep = |l: &IndexLine| {
+        req.filter.matches(&Facts::of(l)) && ids.as_ref().is_none_or(|ids| ids.contains(&l.id))
+    };
+    let w = match req.format {
+        Format::Bag | Format::Zip => write_bag_export(&req, &version, &archive, &keep)?,
+        _ => write_folder_export(&req, &version, &archive, &keep)?,
     };
     Ok(Outcome {
         version,
-        cables: cables.len(),
-        captures,
-        files,
-        bytes,
+        cables: w.cables,
+        captures: w.captures,
+        files: w.files,
+        bytes: w.bytes,
         out: req.out.to_path_buf(),
     })
 }
@@ -174,55 +180,133 @@ fn parent_of(path: &Path) -> PathBuf {
 }
 
 /// Compacts pretty-printed JSON onto one line, keeping every field and its order.
+#[cfg(test)]
 fn compact_json(pretty: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(pretty.len());
-    let (mut in_string, mut escaped) = (false, false);
-    for &b in pretty {
-        if in_string {
-            out.push(b);
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-        } else if b == b'"' {
-            in_string = true;
-            out.push(b);
-        } else if !b.is_ascii_whitespace() {
-            out.push(b);
-        }
-    }
+    compact_json_into(pretty, &mut out);
     out
 }
 
-/// The files every export carries besides its data: README, CITATION.cff, citations.
-fn common_files(
+/// Appends pretty-printed JSON compacted onto one line to `out`. Strings are copied whole, a
+/// slice at a time: most of a record is its text.
+fn compact_json_into(pretty: &[u8], out: &mut Vec<u8>) {
+    let mut i = 0;
+    while i < pretty.len() {
+        let b = pretty[i];
+        if b == b'"' {
+            let start = i;
+            i += 1;
+            while i < pretty.len() {
+                match pretty[i] {
+                    b'\\' => i += 2,
+                    b'"' => {
+                        i += 1;
+                        break;
+                    }
+                    _ => i += 1,
+                }
+            }
+            out.extend_from_slice(&pretty[start..i.min(pretty.len())]);
+        } else {
+            if !b.is_ascii_whitespace() {
+                out.push(b);
+            }
+            i += 1;
+        }
+    }
+}
+
+/// What the README and CITATION.cff say of the cables: how many, and their publishers.
+struct Summary {
+    cables: usize,
+    captures: usize,
+    publishers: BTreeSet<String>,
+}
+
+/// README.md and CITATION.cff, which every export carries besides its data and citations.
+fn readme_and_cff(
     req: &Request<'_>,
     version: &VersionRef,
-    cables: &[LoadedCable],
-    data_files: &[&str],
+    summary: &Summary,
 ) -> Vec<(String, Vec<u8>)> {
     let described = req.filter.describe();
     vec![
         (
             "README.md".to_string(),
-            readme(req, version, cables, &described, data_files).into_bytes(),
+            readme(req, version, summary, &described).into_bytes(),
         ),
         (
             "CITATION.cff".to_string(),
-            citation::cff(version, cables, &described, req.format.as_str()).into_bytes(),
-        ),
-        (
-            "citations.bib".to_string(),
-            citation::bibtex(version, cables).into_bytes(),
-        ),
-        (
-            "citations.json".to_string(),
-            citation::csl_json(version, cables),
+            citation::cff(
+                version,
+                summary.cables,
+                &summary.publishers,
+                &described,
+                req.format.as_str(),
+            )
+            .into_bytes(),
         ),
     ]
+}
+
+/// A file being written that keeps its SHA-256 and size as it goes, so that a data file is
+/// never read back (or held) to describe it.
+struct HashingFile {
+    out: BufWriter<File>,
+    sha256: Sha256,
+    bytes: u64,
+    path: PathBuf,
+}
+
+impl HashingFile {
+    fn create(path: PathBuf) -> Result<HashingFile> {
+        let file = File::create(&path).at(&path)?;
+        Ok(HashingFile {
+            out: BufWriter::with_capacity(1 << 16, file),
+            sha256: Sha256::new(),
+            bytes: 0,
+            path,
+        })
+    }
+
+    /// Flushes the file (it is synced with the others before the folder is published) and
+    /// returns its SHA-256 and size.
+    fn finish(self) -> Result<(String, u64)> {
+        self.out
+            .into_inner()
+            .map_err(|e| Error::io(&self.path, e.into_error()))?;
+        Ok((hex::encode(self.sha256.finalize()), self.bytes))
+    }
+}
+
+impl Write for HashingFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.sha256.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// SHA-256 and size of a file, streamed.
+fn sha256_file(path: &Path) -> Result<(String, u64)> {
+    let mut file = File::open(path).at(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut bytes = 0;
+    loop {
+        let n = file.read(&mut buf).at(path)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        bytes += n as u64;
+    }
+    Ok((hex::encode(h.finalize()), bytes))
 }
 
 fn resource_for(path: &str, data: &[u8]) -> Resource {
@@ -284,12 +368,14 @@ fn resource_for(path: &str, data: &[u8]) -> Resource {
 }
 
 /// csv, jsonl, sqlite: a folder with the data file, the common files, `datapackage.json` and
-/// `manifest-sha256.txt`, built under a temporary name and renamed into place.
+/// `manifest-sha256.txt`, built under a temporary name and renamed into place. The data file and
+/// the citations are written batch by batch as the cables are read.
 fn write_folder_export(
     req: &Request<'_>,
     version: &VersionRef,
-    cables: &[LoadedCable],
-) -> Result<(usize, u64)> {
+    archive: &OpenArchive,
+    keep: select::Keep<'_>,
+) -> Result<Written> {
     let parent = parent_of(req.out);
     std::fs::create_dir_all(&parent).at(&parent)?;
     let tmp = tempfile::Builder::new()
@@ -298,68 +384,150 @@ fn write_folder_export(
         .at(&parent)?;
     let dir = tmp.path();
     let data_name = data_file(req.format);
-    req.progress.start("writing", cables.len() as u64);
-    let data: Vec<u8> = match req.format {
-        Format::Csv => table::csv(cables, req.excel_safe)?,
+    let data_path = dir.join(data_name);
+    let mut cites = Citations::new(
+        version,
+        HashingFile::create(dir.join("citations.bib"))?,
+        HashingFile::create(dir.join("citations.json"))?,
+    )
+    .at(dir)?;
+    let mut captures = 0;
+    req.progress.start("exporting", version.cables);
+    let data = match req.format {
+        Format::Csv => {
+            let mut table =
+                table::CsvTable::new(HashingFile::create(data_path.clone())?, req.excel_safe)?;
+            select::stream(archive, keep, Need::default(), req.progress, |batch| {
+                for c in &batch {
+                    table.write(c)?;
+                    cites.add(c).at(&data_path)?;
+                    captures += c.line.captures.len();
+                }
+                Ok(())
+            })?;
+            table.finish()?.finish()?
+        }
         Format::Jsonl => {
-            let mut out = Vec::new();
-            for c in cables {
-                out.extend(compact_json(&c.current().bytes));
-                out.push(b'\n');
-            }
-            out
+            let mut out = HashingFile::create(data_path.clone())?;
+            let need = Need {
+                bytes: true,
+                sources: false,
+            };
+            let mut line = Vec::new();
+            select::stream(archive, keep, need, req.progress, |batch| {
+                for c in &batch {
+                    line.clear();
+                    compact_json_into(&c.bytes, &mut line);
+                    line.push(b'\n');
+                    out.write_all(&line).at(&data_path)?;
+                    cites.add(c).at(&data_path)?;
+                    captures += c.line.captures.len();
+                }
+                Ok(())
+            })?;
+            out.finish()?
         }
         Format::Sqlite => {
-            let path = dir.join(data_name);
-            let meta = export_meta(req, version, cables.len());
-            catalog::write_database(
-                &path,
-                &meta,
-                &[Part { version, cables }],
-                &crate::store::NoProgress,
-            )?;
-            std::fs::read(&path).at(&path)?
+            let mut db = DbWriter::create(&data_path)?;
+            db.add_version(version)?;
+            let need = Need {
+                bytes: false,
+                sources: true,
+            };
+            let n = select::stream(archive, keep, need, req.progress, |batch| {
+                db.add_cables(&version.collection, &batch)?;
+                for c in &batch {
+                    cites.add(c).at(&data_path)?;
+                    captures += c.line.captures.len();
+                }
+                Ok(())
+            })?;
+            db.finish(&export_meta(req, version, n))?;
+            sha256_file(&data_path)?
         }
         Format::Bag | Format::Zip => unreachable!("bags are written by write_bag_export"),
     };
-    req.progress.inc(cables.len() as u64);
     req.progress.finish();
-    let mut files: Vec<(String, Vec<u8>)> = vec![(data_name.to_string(), data)];
-    files.extend(common_files(req, version, cables, &[data_name]));
-    let described: Vec<Resource> = files
-        .iter()
-        .filter(|(n, _)| n != "README.md" && n != "CITATION.cff")
-        .map(|(n, d)| resource_for(n, d))
-        .collect();
-    files.push((
+    let (bib, csl, publishers, cables) = cites.finish().at(dir)?;
+    let summary = Summary {
+        cables,
+        captures,
+        publishers,
+    };
+    let described = vec![
+        resource_with(data_name, data),
+        resource_with("citations.bib", bib.finish()?),
+        resource_with("citations.json", csl.finish()?),
+    ];
+    let mut small = readme_and_cff(req, version, &summary);
+    small.push((
         "datapackage.json".to_string(),
-        datapackage::write(version, &req.filter.describe(), cables.len(), &described),
+        datapackage::write(version, &req.filter.describe(), cables, &described),
     ));
-    let lines: Vec<(String, String)> = files
+    let mut lines: Vec<(String, String)> = described
         .iter()
-        .map(|(n, d)| (hash::sha256_hex(d), n.clone()))
+        .map(|r| (r.sha256.clone(), r.path.clone()))
         .collect();
+    lines.extend(small.iter().map(|(n, d)| (hash::sha256_hex(d), n.clone())));
     let manifest_text =
         manifest::write_manifest(lines.iter().map(|(d, p)| (d.as_str(), p.as_str())));
-    files.push((
+    small.push((
         "manifest-sha256.txt".to_string(),
         manifest_text.into_bytes(),
     ));
-    let mut bytes = 0;
-    for (name, data) in &files {
+    let mut bytes: u64 = described.iter().map(|r| r.bytes).sum();
+    let mut paths: Vec<PathBuf> = described.iter().map(|r| dir.join(&r.path)).collect();
+    for (name, data) in &small {
         let path = dir.join(name);
-        write_synced(&path, data)?;
+        std::fs::write(&path, data).at(&path)?;
         bytes += data.len() as u64;
+        paths.push(path);
     }
-    let count = files.len();
+    sync_all(&paths, &[])?;
     finish_folder(tmp, req.out)?;
-    Ok((count, bytes))
+    Ok(Written {
+        cables,
+        captures,
+        files: paths.len(),
+        bytes,
+    })
 }
 
-fn write_synced(path: &Path, data: &[u8]) -> Result<()> {
-    let mut f = std::fs::File::create(path).at(path)?;
-    f.write_all(data).at(path)?;
-    f.sync_all().at(path)
+/// A data file's description from its digest and size.
+fn resource_with(path: &str, (sha256, bytes): (String, u64)) -> Resource {
+    let mut r = resource_for(path, &[]);
+    r.sha256 = sha256;
+    r.bytes = bytes;
+    r
+}
+
+/// Makes written files and folders durable before the rename that publishes them. All files
+/// are written first and synced here, several at a time: the file system then commits them in
+/// a few journal transactions instead of one per file. Folders are synced after their files.
+fn sync_all(files: &[PathBuf], dirs: &[PathBuf]) -> Result<()> {
+    const SYNCERS: usize = 16;
+    let sync = |paths: &[PathBuf]| -> Result<()> {
+        let chunk = paths.len().div_ceil(SYNCERS).max(1);
+        std::thread::scope(|s| {
+            let workers: Vec<_> = paths
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || -> Result<()> {
+                        for p in part {
+                            File::open(p).and_then(|f| f.sync_all()).at(p)?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            workers.into_iter().try_for_each(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(Error::Invalid("a sync thread failed".into())))
+            })
+        })
+    };
+    sync(files)?;
+    sync(dirs)
 }
 
 /// Gives a completed temporary folder its final name.
@@ -403,9 +571,11 @@ fn export_meta(req: &Request<'_>, version: &VersionRef, cables: usize) -> Vec<(S
 /// The payload of an export bag: the selected captures' raw bytes and records, copied from the
 /// archive and checked against its manifest.
 struct BagPayload<'a> {
-    archive: &'a OpenArchive,
+    archive: &'a select::Entries<'a>,
     /// Path and SHA-256 (from the archive's manifest), sorted by path.
     files: Vec<(String, String)>,
+    /// The archive's path, for errors.
+    path: &'a Path,
 }
 
 impl Payload for BagPayload<'_> {
@@ -422,7 +592,7 @@ impl Payload for BagPayload<'_> {
         let data = self.archive.read_required(path)?;
         if &hash::sha256_hex(&data) != sha256 {
             return Err(Error::Corrupt {
-                path: self.archive.path.clone(),
+                path: self.path.to_path_buf(),
                 message: format!(
                     "{path} does not match the archive's manifest; run `cablekeep verify`"
                 ),
@@ -433,13 +603,15 @@ impl Payload for BagPayload<'_> {
 }
 
 /// bag, zip: a BagIt bag with the selected captures as payload; the common files,
-/// `datapackage.json` and the selection's cable index are tag files.
+/// `datapackage.json` and the selection's cable index are tag files. The archive writer takes
+/// tag files whole, so the selection's index lines and citations are held in memory (not the
+/// records' text).
 fn write_bag_export(
     req: &Request<'_>,
     version: &VersionRef,
     archive: &OpenArchive,
-    cables: &[LoadedCable],
-) -> Result<(usize, u64)> {
+    keep: select::Keep<'_>,
+) -> Result<Written> {
     let text = archive.read_required("manifest-sha256.txt")?;
     let (entries, bad) = manifest::parse_manifest(&String::from_utf8_lossy(&text), 64);
     if !bad.is_empty() {
@@ -450,25 +622,35 @@ fn write_bag_export(
     }
     let digests: HashMap<String, String> =
         entries.into_iter().map(|l| (l.path, l.digest)).collect();
+    let mut lines: Vec<IndexLine> = Vec::new();
+    let mut cites = Citations::new(version, Vec::new(), Vec::new()).at(req.out)?;
+    req.progress.start("selecting", version.cables);
+    select::stream(archive, keep, Need::default(), req.progress, |batch| {
+        for c in batch {
+            cites.add(&c).at(req.out)?;
+            lines.push(c.line);
+        }
+        Ok(())
+    })?;
+    req.progress.finish();
+    let (bib, csl, publishers, cables) = cites.finish().at(req.out)?;
     let mut files = Vec::new();
-    for c in cables {
-        for cap in &c.line.captures {
-            for path in [&cap.raw, &cap.record] {
-                let sha = digests.get(path).ok_or_else(|| Error::Corrupt {
-                    path: archive.path.clone(),
-                    message: format!(
-                        "{path} is not in the archive's manifest; run `cablekeep verify`"
-                    ),
-                })?;
-                files.push((path.clone(), sha.clone()));
-            }
+    for cap in lines.iter().flat_map(|l| &l.captures) {
+        for path in [&cap.raw, &cap.record] {
+            let sha = digests.get(path).ok_or_else(|| Error::Corrupt {
+                path: archive.path.clone(),
+                message: format!("{path} is not in the archive's manifest; run `cablekeep verify`"),
+            })?;
+            files.push((path.clone(), sha.clone()));
         }
     }
+    drop(digests);
     files.sort();
+    let entries = select::Entries::new(archive);
     let mut described = Vec::new();
     let mut total = 0;
     for (path, sha) in &files {
-        let bytes = archive
+        let bytes = entries
             .entry(path)
             .map(|e| e.uncompressed_size)
             .ok_or_else(|| Error::Corrupt {
@@ -486,12 +668,19 @@ fn write_bag_export(
         }
         described.push(r);
     }
-    let lines: Vec<IndexLine> = cables.iter().map(|c| c.line.clone()).collect();
+    let summary = Summary {
+        cables,
+        captures: lines.iter().map(|l| l.captures.len()).sum(),
+        publishers,
+    };
     let mut tag_files = vec![(
         archive::INDEX_FILE.to_string(),
         capture::write_jsonl(&lines),
     )];
-    tag_files.extend(common_files(req, version, cables, &["data/"]));
+    drop(lines);
+    tag_files.extend(readme_and_cff(req, version, &summary));
+    tag_files.push(("citations.bib".to_string(), bib));
+    tag_files.push(("citations.json".to_string(), csl));
     for (n, d) in &tag_files {
         if n.ends_with(".bib") || n.ends_with(".json") || n.ends_with(".jsonl") {
             let mut r = resource_for(n, d);
@@ -505,15 +694,20 @@ fn write_bag_export(
     }
     tag_files.push((
         "datapackage.json".to_string(),
-        datapackage::write(version, &req.filter.describe(), cables.len(), &described),
+        datapackage::write(version, &req.filter.describe(), cables, &described),
     ));
+    drop(described);
     let folder = format!("{}-v{}-export", version.collection, version.version);
     let plan = BagPlan {
         folder: folder.clone(),
-        bag_info: bag_info(req, version, cables),
+        bag_info: bag_info(req, version, &summary),
         tag_files,
     };
-    let payload = BagPayload { archive, files };
+    let payload = BagPayload {
+        archive: &entries,
+        files,
+        path: &archive.path,
+    };
     let parent = parent_of(req.out);
     std::fs::create_dir_all(&parent).at(&parent)?;
     let tmp = fsutil::temp_file_in(&parent)?;
@@ -521,50 +715,71 @@ fn write_bag_export(
     req.progress.start("writing", total);
     let (_, written) = archive::write_bag(file, &plan, &payload, &|n| req.progress.inc(n))?;
     req.progress.finish();
-    let files = (written.zip_entries) as usize;
+    drop(plan);
+    let files = written.zip_entries as usize;
+    let done = |bytes| Written {
+        cables,
+        captures: summary.captures,
+        files,
+        bytes,
+    };
     if req.format == Format::Zip {
         let bytes = tmp.as_file().metadata().at(tmp.path())?.len();
         fsutil::persist(tmp, req.out, true)?;
-        return Ok((files, bytes));
+        return Ok(done(bytes));
     }
-    // A bag folder: the zip's bag, unpacked with cablekeep's own reader.
-    let zip = OpenArchive::open(tmp.path())?;
     let dir = tempfile::Builder::new()
         .prefix(fsutil::TEMP_PREFIX)
         .tempdir_in(&parent)
         .at(&parent)?;
+    let bytes = unpack_bag(tmp.path(), dir.path())?;
+    drop(tmp);
+    finish_folder(dir, req.out)?;
+    Ok(done(bytes))
+}
+
+/// Unpacks a bag zip (with cablekeep's own reader) into `dir`: every file is written, then all
+/// files and folders are synced at once. Returns the bytes written.
+fn unpack_bag(zip_path: &Path, dir: &Path) -> Result<u64> {
+    let zip = OpenArchive::open(zip_path)?;
     let mut bytes = 0;
+    let mut files = Vec::with_capacity(zip.index.entries.len());
+    let mut dirs = BTreeSet::new();
+    let mut data = Vec::new();
     for entry in &zip.index.entries {
         let rel = zip.bag_path(entry).ok_or_else(|| Error::Corrupt {
-            path: tmp.path().to_path_buf(),
+            path: zip_path.to_path_buf(),
             message: format!("{} is outside the bag folder", entry.name),
         })?;
-        let path = dir.path().join(rel);
-        if let Some(p) = path.parent() {
+        let path = dir.join(rel);
+        if let Some(p) = path.parent()
+            && !dirs.contains(p)
+        {
             std::fs::create_dir_all(p).at(p)?;
+            for d in p.ancestors().take_while(|d| d.starts_with(dir)) {
+                dirs.insert(d.to_path_buf());
+            }
         }
-        let mut data = Vec::with_capacity(entry.uncompressed_size as usize);
+        data.clear();
         let findings = zip.stream(entry, |chunk| data.extend_from_slice(chunk))?;
         if !findings.is_empty() {
             return Err(Error::Corrupt {
-                path: tmp.path().to_path_buf(),
+                path: zip_path.to_path_buf(),
                 message: format!("{}: {}", entry.name, findings[0]),
             });
         }
         bytes += data.len() as u64;
-        write_synced(&path, &data)?;
+        std::fs::write(&path, &data).at(&path)?;
+        files.push(path);
     }
-    drop(zip);
-    finish_folder(dir, req.out)?;
-    Ok((files, bytes))
+    dirs.remove(dir);
+    let dirs: Vec<PathBuf> = dirs.into_iter().collect();
+    sync_all(&files, &dirs)?;
+    Ok(bytes)
 }
 
-fn bag_info(
-    req: &Request<'_>,
-    version: &VersionRef,
-    cables: &[LoadedCable],
-) -> Vec<(String, String)> {
-    let captures: usize = cables.iter().map(|c| c.line.captures.len()).sum();
+fn bag_info(req: &Request<'_>, version: &VersionRef, summary: &Summary) -> Vec<(String, String)> {
+    let (cables, captures) = (summary.cables, summary.captures);
     vec![
         (
             "Bag-Software-Agent".into(),
@@ -590,7 +805,7 @@ fn bag_info(
             "External-Description".into(),
             format!(
                 "{} cables exported from the cablekeep archive {} ({})",
-                cables.len(),
+                cables,
                 version.identifier,
                 req.filter.describe()
             ),
@@ -604,19 +819,13 @@ fn bag_info(
             "Cablekeep-Source-Archive-SHA256".into(),
             version.archive_sha256.clone(),
         ),
-        ("Cablekeep-Cables".into(), cables.len().to_string()),
+        ("Cablekeep-Cables".into(), cables.to_string()),
         ("Cablekeep-Captures".into(), captures.to_string()),
     ]
 }
 
-fn readme(
-    req: &Request<'_>,
-    version: &VersionRef,
-    cables: &[LoadedCable],
-    filter: &str,
-    data_files: &[&str],
-) -> String {
-    let captures: usize = cables.iter().map(|c| c.line.captures.len()).sum();
+fn readme(req: &Request<'_>, version: &VersionRef, summary: &Summary, filter: &str) -> String {
+    let (cables, captures) = (summary.cables, summary.captures);
     let bag = matches!(req.format, Format::Bag | Format::Zip);
     let mut s = String::new();
     s.push_str(&format!(
@@ -627,7 +836,7 @@ fn readme(
         "This {} export holds {} cables ({} captures) selected from version {} of the collection \
          `{}`, an archive written by cablekeep on {}.\n\n",
         req.format.as_str(),
-        cables.len(),
+        cables,
         captures,
         version.version,
         version.collection,
@@ -669,7 +878,6 @@ fn readme(
              bag (RFC 8493).\n",
         ),
     }
-    let _ = data_files;
     s.push_str(
         "* `datapackage.json`: Frictionless Data Package describing the data files with their \
          sizes and SHA-256.\n\

@@ -2,7 +2,9 @@
 //! Written as CSV (the only user of the csv crate) and described in `datapackage.json`.
 
 use crate::error::{Error, Result};
-use crate::select::LoadedCable;
+use crate::select::Selected;
+use std::borrow::Cow;
+use std::io::Write;
 
 /// A column: name, Table Schema type, description.
 pub struct Column {
@@ -83,71 +85,108 @@ pub const COLUMNS: &[Column] = &[
     col("text", "string", "The cable text, markup removed"),
 ];
 
-/// The values of a cable's row, in column order.
-pub fn row(c: &LoadedCable) -> Vec<String> {
-    let r = &c.current().stored.record;
-    let cap = &c.current().stored.capture;
-    let o = |v: &Option<String>| v.clone().unwrap_or_default();
-    vec![
-        c.line.id.clone(),
-        o(&r.created),
-        o(&r.released),
-        o(&r.classification),
-        r.caveats.join("; "),
-        o(&r.origin),
-        r.tags.join("; "),
-        o(&r.subject),
-        r.references.join("; "),
-        r.signers.join("; "),
-        r.redaction.status.clone(),
-        r.redaction.runs.to_string(),
-        r.redaction.partial_extract.to_string(),
-        o(&r.source.publisher),
-        o(&r.source.url),
-        o(&r.source.upstream_url),
-        cap.name.clone(),
-        cap.sha256.clone(),
-        c.line.captures.len().to_string(),
-        r.text.clone(),
-    ]
+/// Writes the rows of an export's table as CSV, one batch of cables at a time, so that the table
+/// never has to be held whole.
+pub struct CsvTable<W: Write> {
+    writer: csv::Writer<W>,
+    excel: bool,
+}
+
+fn csv_error(e: csv::Error) -> Error {
+    Error::Invalid(format!("writing CSV: {e}"))
+}
+
+impl<W: Write> CsvTable<W> {
+    /// Starts the table with its header row (RFC 4180, `\n` line ends, UTF-8). `excel` defuses
+    /// cells that a spreadsheet would read as formulas.
+    pub fn new(out: W, excel: bool) -> Result<CsvTable<W>> {
+        let mut writer = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .buffer_capacity(1 << 16)
+            .from_writer(out);
+        writer
+            .write_record(COLUMNS.iter().map(|c| c.name))
+            .map_err(csv_error)?;
+        Ok(CsvTable { writer, excel })
+    }
+
+    /// Appends a cable's row.
+    pub fn write(&mut self, c: &Selected) -> Result<()> {
+        let r = &c.record;
+        let cells: [Cow<'_, str>; 20] = [
+            b(&c.line.id),
+            o(&r.created),
+            o(&r.released),
+            o(&r.classification),
+            j(&r.caveats),
+            o(&r.origin),
+            j(&r.tags),
+            o(&r.subject),
+            j(&r.references),
+            j(&r.signers),
+            b(&r.redaction.status),
+            Cow::Owned(r.redaction.runs.to_string()),
+            b(if r.redaction.partial_extract {
+                "true"
+            } else {
+                "false"
+            }),
+            o(&r.source.publisher),
+            o(&r.source.url),
+            o(&r.source.upstream_url),
+            b(&r.capture.name),
+            b(&r.capture.sha256),
+            Cow::Owned(c.line.captures.len().to_string()),
+            b(&r.text),
+        ];
+        if !self.excel {
+            return self
+                .writer
+                .write_record(cells.iter().map(|c| c.as_bytes()))
+                .map_err(csv_error);
+        }
+        let safe = cells.iter().zip(COLUMNS).map(|(v, col)| {
+            if col.kind == "string" {
+                excel_safe(v)
+            } else {
+                Cow::Borrowed(v.as_ref())
+            }
+        });
+        let safe: Vec<Cow<'_, str>> = safe.collect();
+        self.writer
+            .write_record(safe.iter().map(|c| c.as_bytes()))
+            .map_err(csv_error)
+    }
+
+    /// Flushes the table and returns the writer.
+    pub fn finish(self) -> Result<W> {
+        self.writer
+            .into_inner()
+            .map_err(|e| Error::Invalid(format!("writing CSV: {e}")))
+    }
+}
+
+fn o(v: &Option<String>) -> Cow<'_, str> {
+    Cow::Borrowed(v.as_deref().unwrap_or(""))
+}
+
+fn b(v: &str) -> Cow<'_, str> {
+    Cow::Borrowed(v)
+}
+
+/// A list cell: the items joined with `; `.
+fn j(v: &[String]) -> Cow<'static, str> {
+    Cow::Owned(v.join("; "))
 }
 
 /// Makes a cell safe to open in a spreadsheet: a cell starting with `=`, `+`, `-`, `@`, tab or
 /// carriage return would be read as a formula, so it gets a leading `'`.
-pub fn excel_safe(cell: &str) -> String {
+pub fn excel_safe(cell: &str) -> Cow<'_, str> {
     if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{cell}")
+        Cow::Owned(format!("'{cell}"))
     } else {
-        cell.to_string()
+        Cow::Borrowed(cell)
     }
-}
-
-/// The CSV bytes: a header row, then one row per cable (RFC 4180, `\n` line ends, UTF-8).
-pub fn csv(cables: &[LoadedCable], excel: bool) -> Result<Vec<u8>> {
-    let err = |e: csv::Error| Error::Invalid(format!("writing CSV: {e}"));
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
-    w.write_record(COLUMNS.iter().map(|c| c.name))
-        .map_err(err)?;
-    for c in cables {
-        let cells = row(c);
-        let kinds = COLUMNS.iter().map(|c| c.kind);
-        let cells: Vec<String> = cells
-            .into_iter()
-            .zip(kinds)
-            .map(|(v, k)| {
-                if excel && k == "string" {
-                    excel_safe(&v)
-                } else {
-                    v
-                }
-            })
-            .collect();
-        w.write_record(&cells).map_err(err)?;
-    }
-    w.into_inner()
-        .map_err(|e| Error::Invalid(format!("writing CSV: {e}")))
 }
 
 #[cfg(test)]
