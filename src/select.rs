@@ -1,14 +1,13 @@
 //! Selections: which cables of a version an export, a search or the stats are about (a
 //! [`Filter`]), and streaming the selected cables' stored records from an archive in batches.
 
-use crate::archive::{Entry, INDEX_FILE, OpenArchive};
+use crate::archive::{INDEX_FILE, OpenArchive};
 use crate::capture::IndexLine;
 use crate::error::{Error, Result};
 use crate::provenance::Source;
 use crate::store::Progress;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, SyncSender};
 
 /// What cables to select. Every criterion given must hold; an empty filter selects every cable.
@@ -334,61 +333,6 @@ pub struct Selected {
     pub sources: Vec<Source>,
 }
 
-/// An archive's entries by path in the bag, looked up in constant time. `OpenArchive::entry`
-/// searches the whole entry list for each name, so reading every record through it costs time
-/// quadratic in the number of cables (most of an export's time at 25,000 cables).
-pub struct Entries<'a> {
-    archive: &'a OpenArchive,
-    /// `None` for a name that more than one entry has (as `OpenArchive::entry` answers).
-    by_path: HashMap<&'a str, Option<&'a Entry>>,
-}
-
-impl<'a> Entries<'a> {
-    pub fn new(archive: &'a OpenArchive) -> Entries<'a> {
-        let mut by_path = HashMap::with_capacity(archive.index.entries.len());
-        for e in &archive.index.entries {
-            if let Some(p) = archive.bag_path(e) {
-                by_path
-                    .entry(p)
-                    .and_modify(|v| *v = None)
-                    .or_insert(Some(e));
-            }
-        }
-        Entries { archive, by_path }
-    }
-
-    /// The entry for a path inside the bag, if exactly one has it.
-    pub fn entry(&self, bag_path: &str) -> Option<&'a Entry> {
-        self.by_path.get(bag_path).copied().flatten()
-    }
-
-    /// Reads a file of the bag whole, failing as `OpenArchive::read_required` does when it is
-    /// missing or damaged.
-    pub fn read_required(&self, bag_path: &str) -> Result<Vec<u8>> {
-        let a = self.archive;
-        let corrupt = |message: String| Error::Corrupt {
-            path: a.path.clone(),
-            message,
-        };
-        let Some(entry) = self.entry(bag_path) else {
-            return Err(corrupt(format!(
-                "{bag_path} is missing from the archive; run `cablekeep verify`"
-            )));
-        };
-        let (data, findings) = crate::archive::read::read_entry(&a.file, entry, &a.label)
-            .map_err(|e| Error::io(&a.path, e))?;
-        match (data, findings.first()) {
-            (Some(d), None) => Ok(d),
-            (_, Some(f)) => Err(corrupt(format!(
-                "{bag_path} is damaged ({f}); run `cablekeep verify`"
-            ))),
-            (None, None) => Err(corrupt(format!(
-                "{bag_path} is missing from the archive; run `cablekeep verify`"
-            ))),
-        }
-    }
-}
-
 /// Which index lines to take.
 pub type Keep<'a> = &'a (dyn Fn(&IndexLine) -> bool + Sync);
 
@@ -406,7 +350,7 @@ pub fn stream(
     std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::sync_channel(2);
         s.spawn(move || stream_index(archive, keep, progress, &tx));
-        consume(&Entries::new(archive), need, rx, each)
+        consume(archive, need, rx, each)
     })
 }
 
@@ -431,7 +375,7 @@ pub fn for_each_line(archive: &OpenArchive, mut each: impl FnMut(&IndexLine)) ->
 /// previous batch to `each` at the same time. Takes the receiver by value so that an early
 /// return drops it, which stops the index thread.
 fn consume(
-    archive: &Entries<'_>,
+    archive: &OpenArchive,
     need: Need,
     rx: Receiver<Result<Vec<IndexLine>>>,
     mut each: impl FnMut(Vec<Selected>) -> Result<()> + Send,
@@ -568,21 +512,21 @@ fn parse_index_line(line: &[u8]) -> std::result::Result<Option<IndexLine>, Strin
 }
 
 /// Reads and parses the records of a batch of lines in parallel, keeping their order.
-fn load_batch(archive: &Entries<'_>, lines: Vec<IndexLine>, need: Need) -> Result<Vec<Selected>> {
+fn load_batch(archive: &OpenArchive, lines: Vec<IndexLine>, need: Need) -> Result<Vec<Selected>> {
     lines
         .into_par_iter()
         .map(|line| load_one(archive, line, need))
         .collect()
 }
 
-fn load_one(archive: &Entries<'_>, line: IndexLine, need: Need) -> Result<Selected> {
+fn load_one(archive: &OpenArchive, line: IndexLine, need: Need) -> Result<Selected> {
     let not_a_record = |path: &str, e: serde_json::Error| Error::Corrupt {
-        path: archive.archive.path.clone(),
+        path: archive.path.clone(),
         message: format!("{path}: not a cablekeep record: {e}"),
     };
     let Some((current, older)) = line.captures.split_last() else {
         return Err(Error::Corrupt {
-            path: archive.archive.path.clone(),
+            path: archive.path.clone(),
             message: format!("cable {} has no capture in the index", line.id),
         });
     };

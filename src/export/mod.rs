@@ -571,7 +571,7 @@ fn export_meta(req: &Request<'_>, version: &VersionRef, cables: usize) -> Vec<(S
 /// The payload of an export bag: the selected captures' raw bytes and records, copied from the
 /// archive and checked against its manifest.
 struct BagPayload<'a> {
-    archive: &'a select::Entries<'a>,
+    archive: &'a OpenArchive,
     /// Path and SHA-256 (from the archive's manifest), sorted by path.
     files: Vec<(String, String)>,
     /// The archive's path, for errors.
@@ -646,11 +646,10 @@ fn write_bag_export(
     }
     drop(digests);
     files.sort();
-    let entries = select::Entries::new(archive);
     let mut described = Vec::new();
     let mut total = 0;
     for (path, sha) in &files {
-        let bytes = entries
+        let bytes = archive
             .entry(path)
             .map(|e| e.uncompressed_size)
             .ok_or_else(|| Error::Corrupt {
@@ -704,7 +703,7 @@ fn write_bag_export(
         tag_files,
     };
     let payload = BagPayload {
-        archive: &entries,
+        archive,
         files,
         path: &archive.path,
     };
