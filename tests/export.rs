@@ -144,7 +144,7 @@ fn every_export_format_passes_the_peer_validators() {
         let dir = outs.path().join(format);
         let said = export(store, format, &dir, &[]);
         assert!(
-            said.contains("exported 399 cables (400 captures)"),
+            said.contains("exported 398 cables (400 captures)"),
             "{said}"
         );
         validate_common(&dir);
@@ -308,8 +308,8 @@ fn the_sqlite_export_opens_and_its_full_text_index_answers() {
         .split_whitespace()
         .map(|n| n.parse().unwrap())
         .collect();
-    assert_eq!(&counts[..3], &[399, 400, 400]);
-    assert!(counts[3] > 399 && counts[4] > 0);
+    assert_eq!(&counts[..3], &[398, 400, 400]);
+    assert!(counts[3] > 398 && counts[4] > 0);
     assert_eq!(
         counts[5], 0,
         "link_check_events is empty until the link checker exists"
@@ -342,7 +342,7 @@ fn csv_and_jsonl_exports_agree() {
 import csv, json, sys
 rows = list(csv.DictReader(open(sys.argv[1], newline='', encoding='utf-8')))
 recs = [json.loads(l) for l in open(sys.argv[2], encoding='utf-8')]
-assert len(rows) == len(recs) == 399, (len(rows), len(recs))
+assert len(rows) == len(recs) == 398, (len(rows), len(recs))
 o = lambda v: '' if v is None else v
 for row, r in zip(rows, recs):
     want = {
@@ -510,7 +510,7 @@ fn stats_count_by_year_origin_classification_tag_and_redaction() {
     let store = need_dev_store!();
     let out = run_ok(cablekeep(store).args(["stats", "--json"]), 0);
     let s = &json_lines(&out)[0];
-    assert_eq!(s["cables"], 399);
+    assert_eq!(s["cables"], 398);
     for facet in ["by_year", "by_origin", "by_classification", "by_redaction"] {
         let total: u64 = s[facet]
             .as_object()
@@ -518,7 +518,7 @@ fn stats_count_by_year_origin_classification_tag_and_redaction() {
             .values()
             .map(|v| v.as_u64().unwrap())
             .sum();
-        assert_eq!(total, 399, "{facet}");
+        assert_eq!(total, 398, "{facet}");
     }
     assert!(s["by_origin"]["Embassy London"].as_u64().unwrap() >= 30);
     assert!(s["by_tag"]["PREL"].as_u64().unwrap() > 200);

@@ -6,6 +6,7 @@
 //! cablemap's test fragments.
 
 use super::id;
+use super::tag_vocab;
 use super::text::collapse_ws;
 use regex::Regex;
 use std::sync::LazyLock;
@@ -50,7 +51,7 @@ static SUBJECT_RE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 static TAGS_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(?:TAGS?(?-u:\b)\s*[:.]?|(?:TAS|TABS|TGS|TAGES)\s*:)\s*(.*)$")
+    Regex::new(r"(?i)^\s*(?:TAGS?(?-u:\b)\s*[:.]?|(?:TAS|TABS|TGS|TAGES|AGS)\s*:)\s*(.*)$")
         .expect("valid regex")
 });
 static REF_RE: LazyLock<Regex> = LazyLock::new(|| {
@@ -60,7 +61,7 @@ static REF_RE: LazyLock<Regex> = LazyLock::new(|| {
 /// A field that starts inside a line of a flattened header (`SUBJECT: X REF: A. MOSCOW 816
 /// Classified By: …`): the line is read as if the field started a new line.
 static INLINE_FIELD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i:\s(?:SUBJECT\s*:|SUBJ\s*:|REFS?\s*:|REF\(S\)\s*:|REFTELS?\s*:|TAGS\s*:|CLASSIFIED\s+BY(?-u:\b)|SENSITIVE\s+BUT\s+UNCLASSIFIED(?-u:\b)))|REFS?:|REF\(S\):|Classified\s+By(?-u:\b)|CLASSIFIED\s+BY(?-u:\b)|Sensitive\s+but(?-u:\b)")
+    Regex::new(r"(?i:\s(?:SUBJECT\s*:|SUBJ\s*:|REFS?\s*:|REF\(S\)\s*:|REFTELS?\s*:|T?AGS\s*:|CLASSIFIED\s+BY(?-u:\b)|SENSITIVE\s+BUT\s+UNCLASSIFIED(?-u:\b)))|REFS?:|REF\(S\):|Classified\s+By(?-u:\b)|CLASSIFIED\s+BY(?-u:\b)|Sensitive\s+but(?-u:\b)")
         .expect("valid regex")
 });
 /// A page break marker inside a text: `PAGE 02 ROME 01196 01 OF 02 082030Z`,
@@ -98,6 +99,15 @@ static BANNER_START: LazyLock<Regex> = LazyLock::new(|| {
 });
 static YEAR_AFTER: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s*\((\d{2})\)").expect("valid regex"));
+/// A REF text that ends with a bullet's year and nothing after it: `… D. 03 `.
+static DANGLING_YEAR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:^|\s)\(?[A-Z][.)]\s*\d{2}\s*$").expect("valid regex"));
+/// A year typed with a letter O: `(B)O4 CHENNAI 0944`.
+static LETTER_O_YEAR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(^|[\s()])O(\d)(\s+[A-Z])").expect("valid regex"));
+/// A station joined to its serial by a colon or hyphen: `STATE: 73097`, `10-OTTAWA-57`.
+static JOINED_SERIAL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?-u:\b)([A-Z]{4,})(?::\s*|-)(\d)").expect("valid regex"));
 static MORE_SERIALS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s*(?:AND|&)\s*(\d{2,7})(?-u:\b)").expect("valid regex"));
 static CABLE_REF: LazyLock<Regex> = LazyLock::new(|| {
@@ -385,7 +395,14 @@ pub(super) fn read(body: &str, year: Option<i32>) -> BodyFields {
                     (REF_BULLET_LINE.is_match(n) && n.bytes().any(|b| b.is_ascii_digit()))
                         || REF_SERIAL_LINE.is_match(n)
                 };
-                if l.trim().is_empty() && lines.get(j + 1).is_some_and(|n| bullet(n)) {
+                // A blank line inside the block: go on when a bullet follows, or when the text
+                // so far ends with a year whose station and serial come after the blank
+                // (`D. 03` / `` / `HANOI 2323`).
+                if l.trim().is_empty()
+                    && lines.get(j + 1).is_some_and(|n| {
+                        bullet(n) || (DANGLING_YEAR.is_match(&s) && !n.trim().is_empty())
+                    })
+                {
                     j += 1;
                     continue;
                 }
@@ -433,6 +450,7 @@ pub(super) fn read(body: &str, year: Option<i32>) -> BodyFields {
 /// (`OVIP (STEINBERG, JAMES B.)` → `OVIP`, `STEINBERG, JAMES B.`). Repeated tags are dropped.
 pub fn split_tag_lines(lines: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    let mut pending: Vec<String> = Vec::new();
     let mut prev_comma = false;
     for line in lines {
         let l = line.trim();
@@ -486,12 +504,23 @@ pub fn split_tag_lines(lines: &[String]) -> Vec<String> {
                 }
             })
             .collect();
-        // Runs of plain words are one tag (`ECONOMIC AFFAIRS`, `ECONOMY AND FINANCE`).
-        let parts = if comma_mode {
-            parts
-        } else {
-            join_word_runs(parts)
-        };
+        // Whitespace-separated lines are read as one run, so that a tag broken over two lines
+        // (`COUNTRY` / `CLEARANCE`) stays one tag.
+        if !comma_mode {
+            pending.extend(parts);
+            continue;
+        }
+        push_tags(&mut out, whitespace_tags(std::mem::take(&mut pending)));
+        push_tags(&mut out, parts);
+    }
+    push_tags(&mut out, whitespace_tags(pending));
+    out
+}
+
+/// Adds tags to `out`: classification banners and caveats dropped, a parenthesised tag
+/// unwrapped, whitespace collapsed, repeats dropped.
+fn push_tags(out: &mut Vec<String>, parts: Vec<String>) {
+    {
         for p in parts {
             let p = p.trim_matches(|c: char| c.is_whitespace() || c == '.');
             let p = ["UNCLASSIFIED ", "CONFIDENTIAL ", "SECRET "]
@@ -510,7 +539,56 @@ pub fn split_tag_lines(lines: &[String]) -> Vec<String> {
             }
         }
     }
+}
+
+/// Reads a run of whitespace-separated tags: known multi-word tags first (`GOI EXTERNAL`,
+/// `GAZA DISENGAGEMENT`, see [`tag_vocab`]), then a visitor's name after `OVIP` (`OVIP CLINTON
+/// HILLARY` → `CLINTON, HILLARY`, the form tags give names in), then runs of plain words
+/// ([`join_word_runs`]).
+fn whitespace_tags(parts: Vec<String>) -> Vec<String> {
+    let toks: Vec<String> = parts
+        .iter()
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut run: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < toks.len() {
+        if let Some(n) = tag_vocab::phrase_len(&toks[i..]) {
+            out.extend(join_word_runs(std::mem::take(&mut run)));
+            out.push(toks[i..i + n].join(" "));
+            i += n;
+        } else if toks[i] == "OVIP"
+            && let Some(name) = visitor_name(&toks[i + 1..])
+        {
+            run.push(toks[i].clone());
+            out.extend(join_word_runs(std::mem::take(&mut run)));
+            out.push(name);
+            i += 3;
+        } else {
+            run.push(toks[i].clone());
+            i += 1;
+        }
+    }
+    out.extend(join_word_runs(run));
     out
+}
+
+/// The visitor an `OVIP` tag is followed by, as `SURNAME, GIVEN NAME`: a surname of three
+/// letters or more and a given name of five or more, neither a known tag code (codes have two
+/// or four letters, so a five-letter given name is never a code).
+fn visitor_name(toks: &[String]) -> Option<String> {
+    let [surname, given, ..] = toks else {
+        return None;
+    };
+    let plain = |t: &str, min: usize| {
+        t.len() >= min
+            && t.bytes().all(|b| b.is_ascii_uppercase())
+            && !TAG_CODES.contains(&t)
+            && !tag_vocab::is_known_tag(t)
+    };
+    (plain(surname, 3) && plain(given, 5)).then(|| format!("{surname}, {given}"))
 }
 
 /// Common TAGS subject codes (the State Department's Traffic Analysis by Geography and Subject),
@@ -529,12 +607,15 @@ const TAG_CODES: &[&str] = &[
 ];
 
 /// cablemap's canonical form of a tag list: upper case, codes glued together by a lost
-/// separator taken apart (`PHUMBA` → `PHUM`, `BA`), repeats dropped. Records keep the tags as
+/// separator taken apart (`PHUMBA` → `PHUM`, `BA`), typos and spelling variants mapped
+/// ([`tag_vocab::canonical`]: `MOPPS` → `MOPS`, `COUNTER TERRORISM` → `COUNTERTERRORISM`),
+/// repeats dropped. Records keep the tags as
 /// written; this is for comparing with cablemap.
 pub fn canonical_tags(tags: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for t in tags {
         for p in split_glued_codes(&t.to_uppercase()) {
+            let p = tag_vocab::canonical(&p, TAG_CODES);
             if !out.contains(&p) {
                 out.push(p);
             }
@@ -655,7 +736,10 @@ fn reference_items(text: &str, year: Option<i32>) -> Vec<(String, bool)> {
         if item.is_empty() {
             continue;
         }
-        let ids = cable_ids(&item.to_uppercase().replace(['\'', '’'], ""), year);
+        let ids = cable_ids(
+            &repair_ref_item(&item.to_uppercase().replace(['\'', '’'], "")),
+            year,
+        );
         if ids.is_empty() {
             let t = item.trim_matches(|c: char| c == ';' || c == ',' || c.is_whitespace());
             let bare = t.trim_start_matches(['(', ')']).trim();
@@ -672,6 +756,34 @@ fn reference_items(text: &str, year: Option<i32>) -> Vec<(String, bool)> {
         }
     }
     out
+}
+
+/// Repairs typing slips in a REF item that hide a cable id, each only where it gives a known
+/// station: `0TTAWA`/`SANTIAG0` (digits for the letters O and I), `O4 CHENNAI` (a letter O in
+/// the year), `STATE: 73097` and `10-OTTAWA-57` (a colon or hyphen before the serial).
+fn repair_ref_item(item: &str) -> String {
+    let words: Vec<String> = item
+        .split(' ')
+        .map(|w| {
+            let has_letter = w.bytes().any(|b| b.is_ascii_uppercase());
+            let digit_slip = w.bytes().any(|b| b == b'0' || b == b'1');
+            match id::station_of(w) {
+                Some(st) if has_letter && digit_slip => st,
+                _ => w.to_string(),
+            }
+        })
+        .collect();
+    let item = words.join(" ");
+    let item = LETTER_O_YEAR.replace_all(&item, "${1}0${2}${3}");
+    JOINED_SERIAL
+        .replace_all(&item, |c: &regex::Captures| {
+            if id::is_known_station(&id::canonical_station(&c[1])) {
+                format!("{} {}", &c[1], &c[2])
+            } else {
+                c[0].to_string()
+            }
+        })
+        .into_owned()
 }
 
 fn cable_ids(item: &str, year: Option<i32>) -> Vec<String> {
@@ -988,6 +1100,7 @@ const TITLES: &[&str] = &[
     "SECRETARY",
     "OFFICER",
     "CHIEF",
+    "CIEF",
     "MINISTER",
     "ATTACHE",
     "CG",

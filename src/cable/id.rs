@@ -3,13 +3,14 @@
 //! A Cablegate reference id is `YY` + station + serial, e.g. `05ALMATY4285`: a two-digit year,
 //! the station in upper case without spaces, and the serial without leading zeros.
 //!
-//! [`canonicalize`] repairs the structural damage seen in real page ids, without a station
-//! table: `SECTION01OF02`-style prefixes in all their misspellings (`ECTION`, `SCTION`,
-//! `SECTIN`, …), `EFTO`, `NOFORN`, `AMEMBASSY`/`EMBASSY`, `FSC` and `SIFIED` prefixes, a doubled
-//! year (`7575LIBREVILLE1895`), `TOSEC…` and `…Z<LETTERS><DIGITS>` suffixes, leading zeros, and
-//! a few station aliases ([`canonical_station`]). Typos inside station names (`07SOIA828`)
-//! need cablemap's station table and are left as they are.
+//! [`canonicalize`] repairs the structural damage seen in real page ids: `SECTION01OF02`-style
+//! prefixes in all their misspellings (`ECTION`, `SCTION`, `SECTIN`, …), `EFTO`, `NOFORN`,
+//! `AMEMBASSY`/`EMBASSY`, `FSC` and `SIFIED` prefixes, a doubled year (`7575LIBREVILLE1895`),
+//! `TOSEC…` and `…Z<LETTERS><DIGITS>` suffixes and leading zeros. Then the station: a few
+//! aliases ([`canonical_station`]), and typos corrected against the station table
+//! ([`super::stations`]) when exactly one station fits ([`correct_station`]).
 
+use super::stations;
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -79,11 +80,7 @@ pub fn canonicalize(raw: &str) -> Option<CanonicalId> {
             break;
         }
     }
-    let station: String = middle.chars().filter(|c| *c != '-').collect();
-    if station.is_empty() || !station.chars().all(|c| c.is_ascii_uppercase()) {
-        return None;
-    }
-    let station = canonical_station(&station);
+    let station = station_of(&middle.replace('-', ""))?;
     let serial = serial.trim_start_matches('0');
     let serial = if serial.is_empty() { "0" } else { serial };
     let id = format!("{yy}{station}{serial}");
@@ -91,10 +88,120 @@ pub fn canonicalize(raw: &str) -> Option<CanonicalId> {
     Some(CanonicalId { id, malformed })
 }
 
-/// Maps a few station spellings to the canonical station name (the alias map cablemap uses
-/// for the common cases): `SECSTATE` → `STATE`, `RIO` → `RIODEJANEIRO`, `USUN` →
-/// `USUNNEWYORK`, … Unknown stations are returned unchanged.
+/// The station a station string stands for: an alias mapped to its station (`SECSTATE` →
+/// `STATE`), else a typo corrected when exactly one station of the table fits
+/// ([`correct_station`]), else the string unchanged.
 pub fn canonical_station(station: &str) -> String {
+    if let Some(s) = alias(station) {
+        return s.to_string();
+    }
+    correct_station(station).unwrap_or(station).to_string()
+}
+
+/// True when `station` is in the station table (`super::stations`).
+pub fn is_known_station(station: &str) -> bool {
+    stations::is_known(station)
+}
+
+/// The canonical station of the station part of an id. Letters only: aliases and typos are
+/// mapped by [`canonical_station`]. With digits: `0` and `1` typed for `O` and `I` (`0TTAWA`,
+/// `TR1POLI`) are read as letters, but only when that gives a known station (directly or by
+/// correction), since digits are far more often a serial run into the station. `None` when the
+/// part is not a station.
+pub fn station_of(part: &str) -> Option<String> {
+    if part.is_empty() || !part.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    if part.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Some(canonical_station(part));
+    }
+    if !part.bytes().any(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    let letters: String = part
+        .chars()
+        .map(|c| match c {
+            '0' => 'O',
+            '1' => 'I',
+            c => c,
+        })
+        .collect();
+    if !letters.bytes().all(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    let station = canonical_station(&letters);
+    stations::is_known(&station).then_some(station)
+}
+
+/// The known station an unknown station string is a typo of, when exactly one fits. Tried in
+/// order, each only when the previous finds nothing (an ambiguous step ends the search, so a
+/// guess is never made between two stations):
+///
+/// 1. a garbled run: `Q` stands for one to three unreadable letters (`QRIPOLI`, `BUENOSQRES`,
+///    `AQNA` → `ASTANA`), the telegraph's mark for a damaged group;
+/// 2. one edit: a letter dropped, added, changed or two neighbours swapped (`TRIPOLII`,
+///    `BRASILA`, `KINSTON`, `WELLINGOTN`); a three-letter string only by a dropped letter
+///    (`BAU` → `BAKU`), since three-letter agency names (`NSA`, `FBI`) abound in REF lines;
+/// 3. a cut-off name: the string is the start of one station, at most three letters short
+///    (`HALIF` → `HALIFAX`, `SAOPAUL` → `SAOPAULO`).
+///
+/// Known stations and strings under three letters are never corrected.
+pub fn correct_station(station: &str) -> Option<&'static str> {
+    if station.len() < 3 || stations::is_known(station) {
+        return None;
+    }
+    let steps: [&dyn Fn(&str) -> bool; 3] = [
+        &|known| station.contains('Q') && garbled_match(station.as_bytes(), known.as_bytes()),
+        &|known| {
+            one_edit(station.as_bytes(), known.as_bytes())
+                && (station.len() > 3 || known.len() == 4)
+        },
+        &|known| {
+            station.len() >= 4 && known.len() <= station.len() + 3 && known.starts_with(station)
+        },
+    ];
+    for fits in steps {
+        let mut found = stations::all().iter().filter(|k| fits(k));
+        match (found.next(), found.next()) {
+            (Some(one), None) => return Some(one),
+            (Some(_), Some(_)) => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// True when `damaged` matches `known` with each `Q` of `damaged` standing for one to three
+/// letters of `known` and every other letter equal.
+fn garbled_match(damaged: &[u8], known: &[u8]) -> bool {
+    match damaged.split_first() {
+        None => known.is_empty(),
+        Some((b'Q', rest)) => (1..=3.min(known.len())).any(|n| garbled_match(rest, &known[n..])),
+        Some((c, rest)) => known.first() == Some(c) && garbled_match(rest, &known[1..]),
+    }
+}
+
+/// True when `a` and `b` differ by exactly one edit: one letter inserted, deleted or changed,
+/// or two adjacent letters swapped.
+pub(super) fn one_edit(a: &[u8], b: &[u8]) -> bool {
+    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (a, b) = (&a[prefix..], &b[prefix..]);
+    match (a.len(), b.len()) {
+        (0, 0) => false,
+        (la, lb) if la == lb => {
+            a[1..] == b[1..] || (la >= 2 && a[0] == b[1] && a[1] == b[0] && a[2..] == b[2..])
+        }
+        (la, lb) if la == lb + 1 => a[1..] == *b,
+        (la, lb) if la + 1 == lb => *a == b[1..],
+        _ => false,
+    }
+}
+
+/// The station an alias stands for: a few station spellings seen in real ids and REF lines
+/// (`SECSTATE` → `STATE`, `RIO` → `RIODEJANEIRO`, `USUN` → `USUNNEWYORK`, `PAUP` →
+/// `PORTAUPRINCE`, …): abbreviations and suffixed forms too far from the station for
+/// [`correct_station`].
+fn alias(station: &str) -> Option<&'static str> {
     let s = match station {
         "SECSTATE" | "SECTSTATE" | "SECTATE" | "SECSTATEWASHDC" | "STATEWASHDC" => "STATE",
         "SECDEFWASH" | "SECDEFWASHDC" => "SECDEF",
@@ -121,9 +228,9 @@ pub fn canonical_station(station: &str) -> String {
         "PORTA" => "PORTAUPRINCE",
         "BRAZIL" => "BRASILIA",
         "PORTOFPAIN" => "PORTOFSPAIN",
-        other => other,
+        _ => return None,
     };
-    s.to_string()
+    Some(s)
 }
 
 /// Builds a canonical id from a reference's parts: a four- or two-digit year, the station as
@@ -135,9 +242,7 @@ pub fn from_parts(year: i32, station: &str, serial: &str) -> Option<String> {
         .filter(|c| !c.is_whitespace() && *c != '-')
         .map(|c| c.to_ascii_uppercase())
         .collect();
-    if st.is_empty() || !st.chars().all(|c| c.is_ascii_uppercase()) {
-        return None;
-    }
+    let station = station_of(&st)?;
     if serial.is_empty() || serial.len() > 7 || !serial.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -146,7 +251,7 @@ pub fn from_parts(year: i32, station: &str, serial: &str) -> Option<String> {
     if serial.is_empty() {
         return None;
     }
-    Some(format!("{yy:02}{}{serial}", canonical_station(&st)))
+    Some(format!("{yy:02}{station}{serial}"))
 }
 
 /// The two-digit year of a canonical id, as a four-digit year (66–99 are 19xx).
@@ -245,6 +350,37 @@ mod tests {
         ] {
             assert_eq!(canon(raw), (want.to_string(), true), "{raw}");
         }
+    }
+
+    #[test]
+    fn station_typos() {
+        for (raw, want) in [
+            ("09TRIPOLII12", "09TRIPOLI12"),
+            ("09BRASILA12", "09BRASILIA12"),
+            ("01WELLINGOTN12", "01WELLINGTON12"),
+            ("09BAU339", "09BAKU339"),
+            ("08HALIF1234", "08HALIFAX1234"),
+            ("09SECTION02OF03QRIPOLI583", "09TRIPOLI583"),
+            ("07BUENOSQRES633", "07BUENOSAIRES633"),
+            ("07QXICO3307", "07MEXICO3307"),
+            ("10OTTAWA57", "10OTTAWA57"),
+        ] {
+            assert_eq!(canon(raw).0, want, "{raw}");
+        }
+        // 0 and 1 for O and I only when that gives a known station.
+        assert_eq!(canon("050TTAWA3518").0, "05OTTAWA3518");
+        // Ambiguous (ADANA or ASTANA), unknown but far from every station, or too short: kept.
+        assert_eq!(canon("10AQNA272"), ("10AQNA272".to_string(), false));
+        assert_eq!(canon("10ATLANTIS7"), ("10ATLANTIS7".to_string(), false));
+        assert_eq!(canon("10XY7"), ("10XY7".to_string(), false));
+        // Known stations one edit apart are both kept.
+        assert_eq!(canon("09KIEV1").0, "09KIEV1");
+        assert_eq!(canon("09KYIV1").0, "09KYIV1");
+        assert_eq!(correct_station("NSA"), None);
+        assert!(one_edit(b"TRIPOLII", b"TRIPOLI"));
+        assert!(one_edit(b"WELLINGOTN", b"WELLINGTON"));
+        assert!(!one_edit(b"SAME", b"SAME"));
+        assert!(!one_edit(b"AB", b"BAC"));
     }
 
     #[test]

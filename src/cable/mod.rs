@@ -15,6 +15,8 @@ pub mod fields;
 pub mod header;
 pub mod id;
 mod mirror;
+mod stations;
+mod tag_vocab;
 pub mod text;
 mod wikileaks;
 

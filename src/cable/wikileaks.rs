@@ -200,7 +200,12 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
                     name,
                     "cable table is not closed",
                 ));
-                rest.len().min(8000)
+                // Cut at a character boundary: an unclosed table may hold multi-byte text.
+                let mut cut = rest.len().min(8000);
+                while !rest.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                cut
             });
             table_cells(&rest[..end])
         }
