@@ -53,12 +53,23 @@ impl Hasher {
     }
 }
 
-/// Both digests of a byte slice.
+/// Both digests of a byte slice. Large slices are hashed with both algorithms side by side.
 pub fn digests(data: &[u8]) -> Digests {
-    let mut h = Hasher::new();
-    h.update(data);
-    h.finish()
+    if data.len() < PARALLEL_FROM {
+        let mut h = Hasher::new();
+        h.update(data);
+        return h.finish();
+    }
+    let (sha256, sha512) = rayon::join(|| Sha256::digest(data), || Sha512::digest(data));
+    Digests {
+        sha256: hex::encode(sha256),
+        sha512: hex::encode(sha512),
+    }
 }
+
+/// From this size on, the two digests are computed on two threads (below it, handing the work
+/// over costs more than it saves).
+const PARALLEL_FROM: usize = 1 << 20;
 
 /// SHA-256 of a byte slice, in hex.
 pub fn sha256_hex(data: &[u8]) -> String {

@@ -948,10 +948,27 @@ impl BagCheck<'_> {
             .filter(|p| !p.starts_with("data/"))
             .cloned()
             .collect();
+        // Tag files are few but can be large (the index and the payload manifests of a big
+        // collection): each is inflated and hashed on its own core.
+        let read: Vec<_> = tag_paths
+            .par_iter()
+            .map(|path| {
+                let entry = self.files[path.as_str()];
+                let result = archive::read::read_entry(&self.archive.file, entry, self.label)
+                    .map(|(data, found)| (data.map(|d| hash::digests(&d)), found));
+                (path, result)
+            })
+            .collect();
         let mut digests = BTreeMap::new();
-        for path in &tag_paths {
-            if let Some(data) = self.read(path) {
-                digests.insert(path.clone(), hash::digests(&data));
+        for (path, result) in read {
+            match result {
+                Ok((d, mut found)) => {
+                    self.findings.append(&mut found);
+                    if let Some(d) = d {
+                        digests.insert(path.clone(), d);
+                    }
+                }
+                Err(e) => self.finding(Code::DecompressFailed, path, e.to_string()),
             }
         }
         for alg in archive::ALGORITHMS {
