@@ -420,6 +420,22 @@ impl Catalog {
         }
     }
 
+    /// The catalog rows of a collection as a range, when they are contiguous (they are as the
+    /// catalog is built, one collection after the other), so the full-text index can be asked
+    /// for that collection's best matches alone.
+    fn contiguous_rows(&self, collection: &str) -> rusqlite::Result<Option<(i64, i64)>> {
+        self.conn
+            .prepare_cached("SELECT min(pk), max(pk), count(*) FROM cables WHERE collection = ?1")?
+            .query_row([collection], |r| {
+                let (first, last, n): (Option<i64>, Option<i64>, i64) =
+                    (r.get(0)?, r.get(1)?, r.get(2)?);
+                Ok(match (first, last) {
+                    (Some(a), Some(b)) if b - a + 1 == n => Some((a, b)),
+                    _ => None,
+                })
+            })
+    }
+
     fn query_error(&self, query: &str, e: rusqlite::Error) -> Error {
         Error::Invalid(format!("search query {query:?}: {e}"))
     }
@@ -445,17 +461,32 @@ impl Catalog {
         } else {
             -1
         };
+        // When every match of the collection is a candidate, the best `limit` are picked inside
+        // the full-text index, before any join: a common word matches most of the corpus, and
+        // joining every match with its cable row cost most of a search's time at full scale.
+        // Rows tied on the score at the cut are taken in catalog order.
+        let rows_of_collection = match collection {
+            Some(c) => self.contiguous_rows(c)?,
+            None => Some((i64::MIN, i64::MAX)),
+        };
+        let (fts_limit, (first_row, last_row)) = match rows_of_collection {
+            Some(range) if only_query => (sql_limit, range),
+            _ => (-1, (i64::MIN, i64::MAX)),
+        };
         let mut stmt = self.conn.prepare_cached(
             "SELECT c.pk, c.collection, c.id, f.score, c.subject, c.created, c.origin,
                     c.classification, c.released, c.redaction_status, c.partial_extract
              FROM (SELECT rowid AS pk, bm25(cables_fts) AS score FROM cables_fts
-                   WHERE cables_fts MATCH ?1) f
+                   WHERE cables_fts MATCH ?1 AND rowid BETWEEN ?5 AND ?6
+                   ORDER BY score, rowid LIMIT ?4) f
              JOIN cables c ON c.pk = f.pk
              WHERE (?2 IS NULL OR c.collection = ?2)
              ORDER BY f.score, c.collection, c.id
              LIMIT ?3",
         )?;
-        let mut rows = stmt.query(params![query, collection, sql_limit])?;
+        let mut rows = stmt.query(params![
+            query, collection, sql_limit, fts_limit, first_row, last_row
+        ])?;
         let mut hits = Vec::new();
         while hits.len() < limit
             && let Some(row) = rows.next()?

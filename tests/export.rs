@@ -525,3 +525,35 @@ fn stats_count_by_year_origin_classification_tag_and_redaction() {
     let text = run_ok(cablekeep(store).arg("stats"), 0);
     assert!(text.contains("by classification:"), "{text}");
 }
+
+/// The ids of a search's hits, best first.
+fn search_ids(store: &Path, args: &[&str]) -> Vec<String> {
+    let out = run_ok(cablekeep(store).arg("search").args(args).arg("--json"), 0);
+    json_lines(&out)
+        .iter()
+        .map(|h| h["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_limited_search_gives_the_head_of_the_full_ranking_in_each_collection() {
+    let dev = need_shared!("cables/dev");
+    let store = temp_store();
+    for (collection, input) in [("a", examples()), ("b", dev)] {
+        run_ok(
+            cablekeep(store.path())
+                .arg("bundle")
+                .arg(&input)
+                .args(["-c", collection]),
+            0,
+        );
+    }
+    for query in ["the", "state OR the", "th*"] {
+        for collection in ["a", "b"] {
+            let all = search_ids(store.path(), &[query, "-c", collection, "--limit", "1000"]);
+            let head = search_ids(store.path(), &[query, "-c", collection, "--limit", "5"]);
+            assert!(!all.is_empty(), "{query} in {collection}");
+            assert_eq!(head, all[..all.len().min(5)], "{query} in {collection}");
+        }
+    }
+}
