@@ -41,6 +41,7 @@ codes! {
     BrokenMarkup = "P004", Warning, "page markup is broken or truncated";
     MalformedField = "P005", Warning, "a field value cannot be interpreted";
     MalformedId = "P006", Warning, "reference id is malformed";
+    MalformedRow = "P007", Error, "a bulk table row cannot be read as a cable";
     UnsafeInputName = "I001", Error, "input zip member has an unsafe name and was skipped";
     InputTooLarge = "I002", Error, "input is larger than the size limit and was skipped";
     DuplicateCapture = "I003", Warning, "the same bytes were given more than once";

@@ -870,7 +870,7 @@ mod bulk_and_bare {
         // Row 3 has four fields: a finding naming the file and the row, no record.
         assert!(rows[2].outcome.record.is_none());
         let f = &rows[2].outcome.findings[0];
-        assert_eq!(f.code, Code::BrokenMarkup);
+        assert_eq!(f.code, Code::MalformedRow);
         assert_eq!(f.file, "cables.csv");
         assert_eq!(f.entry.as_deref(), Some("row 3"));
         assert!(f.is_error());

@@ -525,7 +525,7 @@ fn table_date(s: &str) -> Option<String> {
 pub fn parse_row(raw: &[u8], name: &str) -> ParseOutcome {
     let mut findings = Vec::new();
     if raw.iter().all(u8::is_ascii_whitespace) {
-        findings.push(error(Code::BrokenMarkup, name, "empty row; no record"));
+        findings.push(error(Code::MalformedRow, name, "empty row; no record"));
         return ParseOutcome {
             record: None,
             findings,
@@ -535,7 +535,7 @@ pub fn parse_row(raw: &[u8], name: &str) -> ParseOutcome {
         Ok(f) => f,
         Err(e) => {
             findings.push(error(
-                Code::BrokenMarkup,
+                Code::MalformedRow,
                 name,
                 format!("malformed cables.csv row ({e}); no record"),
             ));
