@@ -192,9 +192,9 @@ fn finish_bag(
 }
 
 /// Payload files compressed as soon as they are read, on any thread and in any order, into a
-/// temporary zip beside the archive; [`write_bag_copying`] then copies them raw, in path order,
-/// into the bag. So each input is read, parsed, hashed and compressed exactly once, and memory
-/// holds no more than the files in flight.
+/// temporary zip in the store's state folder; [`write_bag_copying`] then copies them raw, in path
+/// order, into the bag. So each input is read, parsed, hashed and compressed exactly once, and
+/// the only file bytes in memory are those of the files in flight (their digests are kept).
 pub struct Spill {
     out: std::sync::Mutex<write::ZipOut>,
     tmp: tempfile::NamedTempFile,
@@ -209,8 +209,8 @@ pub struct SpilledFile {
 }
 
 impl Spill {
-    /// Starts a spill in `dir` (the collection's archive folder, so the copy stays on one disk;
-    /// a spill left by a killed run is removed by the next writer's recovery).
+    /// Starts a spill in `dir` (the store's state folder: a spill left by a killed run is
+    /// removed by the next writer's recovery).
     pub fn create(dir: &Path) -> Result<Spill> {
         let tmp = crate::fsutil::temp_file_in(dir)?;
         let file = tmp.as_file().try_clone().at(tmp.path())?;
