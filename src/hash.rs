@@ -46,9 +46,91 @@ impl Hasher {
 
     /// The digests of everything added.
     pub fn finish(self) -> Digests {
+        let (sha256, sha512) = self.finish_bytes();
         Digests {
-            sha256: hex::encode(self.sha256.finalize()),
-            sha512: hex::encode(self.sha512.finalize()),
+            sha256: hex::encode(sha256),
+            sha512: hex::encode(sha512),
+        }
+    }
+
+    /// The digests of everything added, as bytes (cheaper to compare than hex).
+    pub fn finish_bytes(self) -> (Sha256Bytes, Sha512Bytes) {
+        (self.sha256.finalize().into(), self.sha512.finalize().into())
+    }
+}
+
+/// A SHA-256 digest as bytes.
+pub type Sha256Bytes = [u8; 32];
+/// A SHA-512 digest as bytes.
+pub type Sha512Bytes = [u8; 64];
+
+/// Decodes `N` bytes from `2 * N` hex digits (either case); None for anything else. Table-driven
+/// with one check at the end: verify decodes a million manifest digests this way, and a
+/// digit-by-digit check took most of the time of reading a manifest.
+pub fn hex_to_bytes<const N: usize>(hex: &str) -> Option<[u8; N]> {
+    let hex = hex.as_bytes();
+    if hex.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    let mut invalid = 0u8;
+    for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+        let (high, low) = (HEX_VALUE[pair[0] as usize], HEX_VALUE[pair[1] as usize]);
+        invalid |= high | low;
+        *byte = (high << 4) | (low & 0x0F);
+    }
+    (invalid & 0xF0 == 0).then_some(out)
+}
+
+/// The value of each byte as a hex digit, or 0xFF.
+const HEX_VALUE: [u8; 256] = {
+    let mut table = [0xFFu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// One of the two algorithms, fed on its own: a large stream is hashed with SHA-256 on one
+/// thread and SHA-512 on another.
+#[derive(Clone)]
+pub enum OneHasher {
+    Sha256(Sha256),
+    Sha512(Sha512),
+}
+
+impl OneHasher {
+    /// A fresh SHA-256.
+    pub fn sha256() -> Self {
+        OneHasher::Sha256(Sha256::new())
+    }
+
+    /// A fresh SHA-512.
+    pub fn sha512() -> Self {
+        OneHasher::Sha512(Sha512::new())
+    }
+
+    /// Adds bytes.
+    pub fn update(&mut self, data: &[u8]) {
+        match self {
+            OneHasher::Sha256(h) => h.update(data),
+            OneHasher::Sha512(h) => h.update(data),
+        }
+    }
+
+    /// The digest of everything added, in lower-case hex.
+    pub fn finish_hex(self) -> String {
+        match self {
+            OneHasher::Sha256(h) => hex::encode(h.finalize()),
+            OneHasher::Sha512(h) => hex::encode(h.finalize()),
         }
     }
 }
@@ -127,6 +209,18 @@ mod tests {
             digest_file(&path).unwrap(),
             (digests(&data), data.len() as u64)
         );
+    }
+
+    #[test]
+    fn hex_is_decoded_in_either_case_and_checked() {
+        assert_eq!(hex_to_bytes::<2>("0aFf"), Some([0x0a, 0xff]));
+        assert_eq!(hex_to_bytes::<2>("0aF"), None);
+        assert_eq!(hex_to_bytes::<2>("0aFg"), None);
+        assert_eq!(hex_to_bytes::<2>("0a F"), None);
+        assert_eq!(hex_to_bytes::<1>("é"), None);
+        let d = digests(b"abc");
+        let bytes: [u8; 32] = hex_to_bytes(&d.sha256).unwrap();
+        assert_eq!(hex::encode(bytes), d.sha256);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use crate::hash::Digests;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// The `format` value of every sidecar manifest written by this release.
 pub const SIDECAR_FORMAT: &str = "cablekeep-manifest/1";
@@ -36,32 +37,61 @@ pub fn parse_manifest(text: &str, digest_len: usize) -> (Vec<ManifestLine>, Vec<
     let mut lines = Vec::new();
     let mut bad = Vec::new();
     for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim_end_matches('\r');
-        if line.is_empty() {
-            continue;
+        match parse_manifest_line(raw, digest_len) {
+            Ok(None) => {}
+            Ok(Some((digest, path))) => lines.push(ManifestLine {
+                digest: digest.to_ascii_lowercase(),
+                path: path.into_owned(),
+            }),
+            Err(why) => bad.push((i + 1, why)),
         }
-        let Some((digest, rest)) = line.split_once([' ', '\t']) else {
-            bad.push((i + 1, format!("no path after the digest: {line:?}")));
-            continue;
-        };
-        let path = rest.trim_start_matches([' ', '\t']);
-        if digest.len() != digest_len || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
-            bad.push((
-                i + 1,
-                format!("not a {digest_len}-digit hex digest: {digest:?}"),
-            ));
-            continue;
-        }
-        if path.is_empty() {
-            bad.push((i + 1, "empty path".to_string()));
-            continue;
-        }
-        lines.push(ManifestLine {
-            digest: digest.to_ascii_lowercase(),
-            path: decode_path(path),
-        });
     }
     (lines, bad)
+}
+
+/// Parses one manifest line (without its line break): `Ok(None)` for a blank line, else the
+/// digest as written (hex, either case) and the decoded path.
+pub fn parse_manifest_line(
+    raw: &str,
+    digest_len: usize,
+) -> Result<Option<(&str, Cow<'_, str>)>, String> {
+    let Some((digest, path)) = split_manifest_line(raw)? else {
+        return Ok(None);
+    };
+    if digest.len() != digest_len || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(not_a_digest(digest, digest_len));
+    }
+    Ok(Some((digest, path)))
+}
+
+/// Splits a manifest line into its digest, not yet checked, and its decoded path. Borrows from
+/// the line, so that a manifest of a million lines can be read as it streams; a reader that
+/// decodes the digest itself checks it at the same time (see [`not_a_digest`] for the message).
+pub fn split_manifest_line(raw: &str) -> Result<Option<(&str, Cow<'_, str>)>, String> {
+    let line = raw.trim_end_matches('\r');
+    if line.is_empty() {
+        return Ok(None);
+    }
+    // memchr, not a char pattern: manifests of a million lines are read this way.
+    let Some(gap) = memchr::memchr2(b' ', b'\t', line.as_bytes()) else {
+        return Err(format!("no path after the digest: {line:?}"));
+    };
+    let (digest, rest) = (&line[..gap], &line[gap + 1..]);
+    let path = rest.trim_start_matches([' ', '\t']);
+    if path.is_empty() {
+        return Err("empty path".to_string());
+    }
+    let path = if path.contains('%') {
+        Cow::Owned(decode_path(path))
+    } else {
+        Cow::Borrowed(path)
+    };
+    Ok(Some((digest, path)))
+}
+
+/// What is wrong with a digest that is not `digest_len` hex digits.
+pub fn not_a_digest(digest: &str, digest_len: usize) -> String {
+    format!("not a {digest_len}-digit hex digest: {digest:?}")
 }
 
 /// Percent-encodes CR, LF and `%` (RFC 8493 §2.1.3).

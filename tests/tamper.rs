@@ -717,6 +717,81 @@ fn changed_payload_manifest_line_is_a_digest_and_tag_manifest_mismatch() {
         .lacks("B004");
 }
 
+#[test]
+fn manifest_lines_in_any_order_with_repeats_and_strangers_are_each_reported() {
+    let f = Fixture::one();
+    let folder = Fixture::folder(1);
+    let name = format!("{folder}/manifest-sha512.txt");
+    let text = String::from_utf8(read_entry_py(&f.zip(1), &name)).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 2, "the fixture has several payload files");
+    // Reversed (verify reads sorted manifests fastest, but any order is valid BagIt), the first
+    // line twice, a path the archive lacks twice, and a line with a short digest.
+    let stranger = format!("{}  data/cables/NOSUCH/x.json", "ab".repeat(64));
+    let mut edited: Vec<String> = lines.iter().rev().map(|l| l.to_string()).collect();
+    edited.push(lines[0].to_string());
+    edited.push(stranger.clone());
+    edited.push(stranger);
+    edited.push("abc  data/short-digest.txt".to_string());
+    let edited = edited.join("\n") + "\n";
+    rewrite_zip(&f.zip(1), &[], &[(&name, edited.as_bytes())], &[]);
+    let first_path = lines[0].split_once("  ").unwrap().1;
+    for v in [f.verify(&[]), f.verify(&["--fast"])] {
+        v.failed()
+            .has("B010", Some("manifest-sha512.txt"))
+            .has("B005", Some("data/cables/NOSUCH/x.json"))
+            .has("B003", Some("manifest-sha512.txt"))
+            .has("B008", Some("manifest-sha512.txt"))
+            .lacks("B006")
+            .lacks("B004");
+        let duplicates = v.matching("B010", None);
+        assert_eq!(
+            duplicates.len(),
+            2,
+            "the repeated line and the repeated stranger: {duplicates:?}"
+        );
+        assert_eq!(
+            v.matching("B005", None).len(),
+            1,
+            "the stranger is missing once"
+        );
+        assert!(
+            duplicates
+                .iter()
+                .any(|d| d["message"].as_str().unwrap().contains(first_path)),
+            "{duplicates:?}"
+        );
+    }
+}
+
+#[test]
+fn fast_mode_checks_tag_files_with_sha256_and_full_mode_with_both() {
+    let f = Fixture::one();
+    let folder = Fixture::folder(1);
+    let name = format!("{folder}/tagmanifest-sha512.txt");
+    let text = String::from_utf8(read_entry_py(&f.zip(1), &name)).unwrap();
+    // A wrong SHA-512 for bagit.txt: only a SHA-512 of the tag file can see it.
+    let edited: String = text
+        .lines()
+        .map(|l| match l.split_once("  ") {
+            Some((_, "bagit.txt")) => format!("{}  bagit.txt\n", "0".repeat(128)),
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    assert_ne!(edited, text);
+    rewrite_zip(&f.zip(1), &[], &[(&name, edited.as_bytes())], &[]);
+    f.verify(&[]).failed().has("B008", Some("bagit.txt"));
+    // The tag manifest itself changed, which the sidecar sees in both modes; fast mode does not
+    // compute SHA-512, so the bad line itself is not a B008 there.
+    let fast = f.verify(&["--fast"]);
+    fast.failed().has("M003", None);
+    assert!(
+        fast.matching("B008", Some("bagit.txt")).is_empty(),
+        "{}",
+        fast.context
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The sidecar manifest and the .sha256 file
 

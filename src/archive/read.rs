@@ -5,6 +5,7 @@
 
 use crate::error::{IoContext, Result};
 use crate::finding::{Code, Finding};
+use rayon::prelude::*;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
@@ -207,41 +208,55 @@ fn read_central_directory(
     label: &str,
     index: &mut ZipIndex,
 ) -> std::io::Result<()> {
-    let cd = read_at(file, end.cd_offset, end.cd_size as usize)?;
-    let mut pos = 0usize;
-    while pos < cd.len() {
-        if cd.len() - pos < 46 || le32(&cd[pos..]) != SIG_CENTRAL {
+    // Read through a buffer, not whole: the directory of the full corpus is ~60 MB.
+    let mut cd = std::io::BufReader::with_capacity(
+        1 << 20,
+        RangeReader {
+            file,
+            pos: end.cd_offset,
+            end: end.cd_offset.saturating_add(end.cd_size),
+        },
+    );
+    // The end record's count is not trusted further than the directory's size allows.
+    index
+        .entries
+        .reserve(end.entry_count.min(end.cd_size / 46) as usize);
+    let mut pos = 0u64;
+    let mut h = [0u8; 46];
+    let mut variable = Vec::new();
+    while pos < end.cd_size {
+        let fixed_read = end.cd_size - pos >= 46 && read_or_eof(&mut cd, &mut h)?;
+        if !fixed_read || le32(&h) != SIG_CENTRAL {
             index.findings.push(Finding::new(
                 Code::CentralDirectoryCorrupt,
                 label,
                 format!(
                     "no central directory record at offset {} (after {} entries); the rest of the directory is unreadable",
-                    end.cd_offset + pos as u64,
+                    end.cd_offset + pos,
                     index.entries.len()
                 ),
             ));
             return Ok(());
         }
-        let h = &cd[pos..];
         let name_len = le16(&h[28..]) as usize;
         let extra_len = le16(&h[30..]) as usize;
         let comment_len = le16(&h[32..]) as usize;
         let total = 46 + name_len + extra_len + comment_len;
-        if h.len() < total {
+        variable.resize(total - 46, 0);
+        if end.cd_size - pos < total as u64 || !read_or_eof(&mut cd, &mut variable)? {
             index.findings.push(Finding::new(
                 Code::CentralDirectoryCorrupt,
                 label,
                 format!(
                     "central directory record at offset {} runs past the directory",
-                    end.cd_offset + pos as u64
+                    end.cd_offset + pos
                 ),
             ));
             return Ok(());
         }
         let flags = le16(&h[8..]);
-        let raw_name = &h[46..46 + name_len];
         let mut entry = Entry {
-            name: decode_name(raw_name, flags),
+            name: decode_name(&variable[..name_len], flags),
             method: le16(&h[10..]),
             flags,
             crc32: le32(&h[16..]),
@@ -250,13 +265,9 @@ fn read_central_directory(
             local_header_offset: le32(&h[42..]) as u64,
             data_offset: None,
         };
-        apply_zip64_extra(
-            &h[46 + name_len..46 + name_len + extra_len],
-            &mut entry,
-            true,
-        );
+        apply_zip64_extra(&variable[name_len..name_len + extra_len], &mut entry, true);
         index.entries.push(entry);
-        pos += total;
+        pos += total as u64;
     }
     if index.entries.len() as u64 != end.entry_count {
         index.findings.push(Finding::new(
@@ -270,6 +281,15 @@ fn read_central_directory(
         ));
     }
     Ok(())
+}
+
+/// Fills `buf`; false when the data ends first (a truncated file is a finding, not an error).
+fn read_or_eof(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<bool> {
+    match reader.read_exact(buf) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Replaces 0xFFFFFFFF sizes and offsets with the values of the zip64 extra field (0x0001).
@@ -301,118 +321,125 @@ fn apply_zip64_extra(mut extra: &[u8], entry: &mut Entry, central: bool) {
     }
 }
 
+/// Reads every entry's local header (on all cores: half a million small reads for the whole
+/// corpus) and compares it with the central directory; sets where each entry's data starts.
 fn check_local_headers(file: &File, label: &str, index: &mut ZipIndex) -> std::io::Result<()> {
     let file_len = index.file_len;
-    let mut findings = Vec::new();
-    for entry in &mut index.entries {
-        let Some(h) = read_exact_at(file, entry.local_header_offset, 30, file_len)? else {
-            findings.push(
-                Finding::new(
-                    Code::LocalHeaderCorrupt,
-                    label,
-                    format!(
-                        "local header offset {} is past the end of the file",
-                        entry.local_header_offset
-                    ),
-                )
-                .at_entry(&entry.name),
-            );
-            continue;
-        };
-        if le32(&h) != SIG_LOCAL {
-            findings.push(
-                Finding::new(
-                    Code::LocalHeaderCorrupt,
-                    label,
-                    format!(
-                        "no local header signature at offset {}",
-                        entry.local_header_offset
-                    ),
-                )
-                .at_entry(&entry.name),
-            );
-            continue;
-        }
-        let name_len = le16(&h[26..]) as u64;
-        let extra_len = le16(&h[28..]) as u64;
-        let Some(var) = read_exact_at(
-            file,
-            entry.local_header_offset + 30,
-            (name_len + extra_len) as usize,
-            file_len,
-        )?
-        else {
-            findings.push(
-                Finding::new(
-                    Code::LocalHeaderCorrupt,
-                    label,
-                    "local header runs past the end of the file",
-                )
-                .at_entry(&entry.name),
-            );
-            continue;
-        };
-        let local_flags = le16(&h[6..]);
-        let mut local = Entry {
-            name: decode_name(&var[..name_len as usize], local_flags),
-            method: le16(&h[8..]),
-            flags: local_flags,
-            crc32: le32(&h[14..]),
-            compressed_size: le32(&h[18..]) as u64,
-            uncompressed_size: le32(&h[22..]) as u64,
-            local_header_offset: entry.local_header_offset,
-            data_offset: None,
-        };
-        apply_zip64_extra(&var[name_len as usize..], &mut local, false);
-        let mut differences = Vec::new();
-        if local.name != entry.name {
-            differences.push(format!("name {:?} vs {:?}", local.name, entry.name));
-        }
-        if local.method != entry.method {
-            differences.push(format!("method {} vs {}", local.method, entry.method));
-        }
-        if local.flags != entry.flags {
-            differences.push(format!(
-                "flags {:#06x} vs {:#06x}",
-                local.flags, entry.flags
-            ));
-        }
-        // With a data descriptor the local header may carry zeros; cablekeep never writes one,
-        // and the layout check accounts for it when others do.
-        if entry.flags & FLAG_DATA_DESCRIPTOR == 0 {
-            if local.crc32 != entry.crc32 {
-                differences.push(format!("crc32 {:08x} vs {:08x}", local.crc32, entry.crc32));
-            }
-            if local.compressed_size != entry.compressed_size {
-                differences.push(format!(
-                    "compressed size {} vs {}",
-                    local.compressed_size, entry.compressed_size
-                ));
-            }
-            if local.uncompressed_size != entry.uncompressed_size {
-                differences.push(format!(
-                    "size {} vs {}",
-                    local.uncompressed_size, entry.uncompressed_size
-                ));
-            }
-        }
-        if !differences.is_empty() {
-            findings.push(
-                Finding::new(
-                    Code::HeaderMismatch,
-                    label,
-                    format!(
-                        "local header vs central directory: {}",
-                        differences.join("; ")
-                    ),
-                )
-                .at_entry(&entry.name),
-            );
-        }
-        entry.data_offset = Some(entry.local_header_offset + 30 + name_len + extra_len);
-    }
+    let findings = index
+        .entries
+        .par_iter_mut()
+        .map(|entry| check_local_header(file, label, file_len, entry))
+        .filter_map(Result::transpose)
+        .collect::<std::io::Result<Vec<Finding>>>()?;
     index.findings.extend(findings);
     Ok(())
+}
+
+/// Room read after a local header in the same read: names and extra fields usually fit.
+const LOCAL_HEADER_SLACK: usize = 256;
+
+fn check_local_header(
+    file: &File,
+    label: &str,
+    file_len: u64,
+    entry: &mut Entry,
+) -> std::io::Result<Option<Finding>> {
+    let at = entry.local_header_offset;
+    let corrupt = |message: String| {
+        Ok(Some(
+            Finding::new(Code::LocalHeaderCorrupt, label, message).at_entry(&entry.name),
+        ))
+    };
+    let available = file_len
+        .saturating_sub(at)
+        .min((30 + LOCAL_HEADER_SLACK) as u64) as usize;
+    if available < 30 {
+        return corrupt(format!(
+            "local header offset {at} is past the end of the file"
+        ));
+    }
+    let mut h = read_at(file, at, available)?;
+    if h.len() < 30 {
+        return corrupt(format!(
+            "local header offset {at} is past the end of the file"
+        ));
+    }
+    if le32(&h) != SIG_LOCAL {
+        return corrupt(format!("no local header signature at offset {at}"));
+    }
+    let name_len = le16(&h[26..]) as usize;
+    let extra_len = le16(&h[28..]) as usize;
+    let header_len = 30 + name_len + extra_len;
+    if h.len() < header_len {
+        match read_exact_at(file, at, header_len, file_len)? {
+            Some(whole) => h = whole,
+            None => return corrupt("local header runs past the end of the file".to_string()),
+        }
+    }
+    let local_flags = le16(&h[6..]);
+    let raw_name = &h[30..30 + name_len];
+    let mut local = Entry {
+        // Decoded only when it differs: comparing bytes is enough for the usual case.
+        name: String::new(),
+        method: le16(&h[8..]),
+        flags: local_flags,
+        crc32: le32(&h[14..]),
+        compressed_size: le32(&h[18..]) as u64,
+        uncompressed_size: le32(&h[22..]) as u64,
+        local_header_offset: at,
+        data_offset: None,
+    };
+    apply_zip64_extra(&h[30 + name_len..header_len], &mut local, false);
+    let mut differences = Vec::new();
+    if raw_name != entry.name.as_bytes() {
+        let name = decode_name(raw_name, local_flags);
+        if name != entry.name {
+            differences.push(format!("name {name:?} vs {:?}", entry.name));
+        }
+    }
+    if local.method != entry.method {
+        differences.push(format!("method {} vs {}", local.method, entry.method));
+    }
+    if local.flags != entry.flags {
+        differences.push(format!(
+            "flags {:#06x} vs {:#06x}",
+            local.flags, entry.flags
+        ));
+    }
+    // With a data descriptor the local header may carry zeros; cablekeep never writes one,
+    // and the layout check accounts for it when others do.
+    if entry.flags & FLAG_DATA_DESCRIPTOR == 0 {
+        if local.crc32 != entry.crc32 {
+            differences.push(format!("crc32 {:08x} vs {:08x}", local.crc32, entry.crc32));
+        }
+        if local.compressed_size != entry.compressed_size {
+            differences.push(format!(
+                "compressed size {} vs {}",
+                local.compressed_size, entry.compressed_size
+            ));
+        }
+        if local.uncompressed_size != entry.uncompressed_size {
+            differences.push(format!(
+                "size {} vs {}",
+                local.uncompressed_size, entry.uncompressed_size
+            ));
+        }
+    }
+    entry.data_offset = Some(at + header_len as u64);
+    if differences.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(
+        Finding::new(
+            Code::HeaderMismatch,
+            label,
+            format!(
+                "local header vs central directory: {}",
+                differences.join("; ")
+            ),
+        )
+        .at_entry(&entry.name),
+    ))
 }
 
 /// Every byte of the file must belong to exactly one entry or to the directory records.
@@ -495,36 +522,97 @@ fn check_layout(end: &End, label: &str, index: &mut ZipIndex) {
 /// Names must be safe relative paths (no absolute paths, `..`, backslashes, control characters,
 /// empty components) and unique, also when compared case-insensitively.
 fn check_names(label: &str, index: &mut ZipIndex) {
-    let mut seen = std::collections::HashMap::new();
-    let mut findings = Vec::new();
-    for e in &index.entries {
-        if let Some(problem) = unsafe_name_problem(&e.name) {
-            findings.push(Finding::new(Code::UnsafeEntryName, label, problem).at_entry(&e.name));
+    let entries = &index.entries;
+    let mut numbered: Vec<(usize, Finding)> = entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| {
+            let problem = unsafe_name_problem(&e.name)?;
+            Some((
+                i,
+                Finding::new(Code::UnsafeEntryName, label, problem).at_entry(&e.name),
+            ))
+        })
+        .collect();
+    let duplicates = duplicates_by_hash(entries).unwrap_or_else(|| duplicates_by_sort(entries));
+    for (original, duplicate) in duplicates {
+        let (original, entry) = (&entries[original].name, &entries[duplicate]);
+        let message = if *original == entry.name {
+            "the name appears more than once".to_string()
+        } else {
+            format!("differs only in case from {original:?}")
+        };
+        numbered.push((
+            duplicate,
+            Finding::new(Code::DuplicateEntryName, label, message).at_entry(&entry.name),
+        ));
+    }
+    numbered.sort_by_key(|(i, _)| *i);
+    index.findings.extend(numbered.into_iter().map(|(_, f)| f));
+}
+
+/// Pairs (first entry, later entry) of names equal when folded to lower case, found through a
+/// map from each folded name's 64-bit hash to its first entry (no copy of any name: archives
+/// hold half a million). None when two different names share a hash, which the caller then
+/// settles by sorting.
+fn duplicates_by_hash(entries: &[Entry]) -> Option<Vec<(usize, usize)>> {
+    use std::hash::{BuildHasher, Hasher};
+    let state = std::collections::hash_map::RandomState::new();
+    let mut first: std::collections::HashMap<u64, u32> =
+        std::collections::HashMap::with_capacity(entries.len());
+    let mut folded = Vec::new();
+    let mut pairs = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        folded.clear();
+        if e.name.is_ascii() {
+            folded.extend(e.name.bytes().map(|c| c.to_ascii_lowercase()));
+        } else {
+            folded.extend_from_slice(e.name.to_lowercase().as_bytes());
         }
-        let folded = e.name.to_lowercase();
-        match seen.get(&folded) {
-            Some(first) if *first == e.name => findings.push(
-                Finding::new(
-                    Code::DuplicateEntryName,
-                    label,
-                    "the name appears more than once",
-                )
-                .at_entry(&e.name),
-            ),
-            Some(first) => findings.push(
-                Finding::new(
-                    Code::DuplicateEntryName,
-                    label,
-                    format!("differs only in case from {first:?}"),
-                )
-                .at_entry(&e.name),
-            ),
-            None => {
-                seen.insert(folded, e.name.clone());
+        let mut h = state.build_hasher();
+        h.write(&folded);
+        match first.entry(h.finish()) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(i as u32);
+            }
+            std::collections::hash_map::Entry::Occupied(o) => {
+                let original = *o.get() as usize;
+                if folded_cmp(&entries[original].name, &e.name) != std::cmp::Ordering::Equal {
+                    return None;
+                }
+                pairs.push((original, i));
             }
         }
     }
-    index.findings.extend(findings);
+    Some(pairs)
+}
+
+/// The same pairs as [`duplicates_by_hash`], by sorting entry numbers by folded name.
+fn duplicates_by_sort(entries: &[Entry]) -> Vec<(usize, usize)> {
+    let mut order: Vec<u32> = (0..entries.len() as u32).collect();
+    // Stable, so that of equal names the first in the zip comes first.
+    order.sort_by(|&a, &b| folded_cmp(&entries[a as usize].name, &entries[b as usize].name));
+    let mut pairs = Vec::new();
+    let mut group_first = None;
+    for pair in order.windows(2) {
+        let (a, b) = (pair[0] as usize, pair[1] as usize);
+        if folded_cmp(&entries[a].name, &entries[b].name) != std::cmp::Ordering::Equal {
+            group_first = None;
+            continue;
+        }
+        pairs.push((*group_first.get_or_insert(a), b));
+    }
+    pairs
+}
+
+/// Compares names as their lower-case forms would compare, without building them for ASCII.
+fn folded_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        let fold = |c: u8| c.to_ascii_lowercase();
+        a.bytes().map(fold).cmp(b.bytes().map(fold))
+    } else {
+        a.to_lowercase().cmp(&b.to_lowercase())
+    }
 }
 
 /// Why a zip entry name is unsafe to extract, if it is.
@@ -591,12 +679,15 @@ pub fn stream_entry(
     };
     let mut crc = crc32fast::Hasher::new();
     let mut total = 0u64;
-    let mut buf = vec![0u8; 64 * 1024];
+    // Buffers no larger than the entry (plus one byte to see it end): most entries are a few
+    // KB, and zeroing 64 KB buffers for half a million of them cost more than inflating some.
+    let buffer_for = |size: u64| (size.saturating_add(1)).min(64 * 1024) as usize;
+    let mut buf = vec![0u8; buffer_for(entry.uncompressed_size)];
     let limit = entry.uncompressed_size;
     let mut reader: Box<dyn Read> = match entry.method {
         METHOD_STORED => Box::new(raw),
         METHOD_DEFLATE => Box::new(flate2::read::DeflateDecoder::new(
-            std::io::BufReader::with_capacity(64 * 1024, raw),
+            std::io::BufReader::with_capacity(buffer_for(entry.compressed_size), raw),
         )),
         m => {
             return Ok(vec![
@@ -784,6 +875,49 @@ fn le64(b: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn named(name: &str) -> Entry {
+        Entry {
+            name: name.to_string(),
+            method: METHOD_DEFLATE,
+            flags: 0,
+            crc32: 0,
+            compressed_size: 0,
+            uncompressed_size: 0,
+            local_header_offset: 0,
+            data_offset: None,
+        }
+    }
+
+    #[test]
+    fn duplicate_names_are_found_alike_by_hash_and_by_sort() {
+        let names = [
+            "b/x.txt", "a/X.txt", "a/x.txt", "b/x.txt", "ÄB/é", "äb/É", "a/x.TXT", "c", "b/x.txt",
+        ];
+        let entries: Vec<Entry> = names.iter().map(|n| named(n)).collect();
+        let mut by_hash = duplicates_by_hash(&entries).expect("no hash collision here");
+        by_hash.sort();
+        let mut by_sort = duplicates_by_sort(&entries);
+        by_sort.sort();
+        assert_eq!(by_hash, vec![(0, 3), (0, 8), (1, 2), (1, 6), (4, 5)]);
+        assert_eq!(by_hash, by_sort);
+        let mut index = ZipIndex {
+            entries,
+            ..ZipIndex::default()
+        };
+        check_names("t.zip", &mut index);
+        let found: Vec<(&str, &str)> = index
+            .findings
+            .iter()
+            .map(|f| (f.entry.as_deref().unwrap_or(""), f.message.as_str()))
+            .collect();
+        assert_eq!(
+            found[0],
+            ("a/x.txt", "differs only in case from \"a/X.txt\"")
+        );
+        assert_eq!(found[1], ("b/x.txt", "the name appears more than once"));
+        assert_eq!(found.len(), 5, "{found:?}");
+    }
 
     #[test]
     fn unsafe_names_are_named() {

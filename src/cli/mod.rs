@@ -274,7 +274,8 @@ struct VerifyArgs {
     /// Check every version (the default checks the latest, plus the whole chain's links).
     #[arg(long, conflicts_with = "file")]
     all: bool,
-    /// Check structure, listings, sizes and Payload-Oxum without re-hashing the payload.
+    /// Check structure, listings, sizes, Payload-Oxum and the tag files (SHA-256 only) without
+    /// re-hashing the payload.
     #[arg(long)]
     fast: bool,
     /// Print findings as JSON Lines.

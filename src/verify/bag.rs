@@ -1,0 +1,1098 @@
+//! The bag inside an archive (RFC 8493 and cablekeep's additions): structure, `bagit.txt`,
+//! `bag-info.txt`, both payload manifests, the tag manifests, Payload-Oxum, the cable index and,
+//! in full mode, every payload digest.
+//!
+//! Memory follows the number of entries, not the size of the tag files: the large tag files (the
+//! payload manifests and the index: hundreds of MB for the whole Cablegate corpus) are inflated
+//! once, as a stream, while one thread hashes them with SHA-256, another with SHA-512 and a third
+//! reads their lines. What a payload manifest leaves behind is one digest in bytes per payload
+//! file, in a table aligned with the bag's sorted file list; every lookup is a binary search in
+//! that list, never a map of strings.
+
+use super::{Options, Report};
+use crate::archive::{self, Entry, OpenArchive};
+use crate::capture::{IndexLine, UnparsedLine};
+use crate::error::Result;
+use crate::finding::{Code, Finding};
+use crate::hash::{self, Hasher, OneHasher, Sha256Bytes, Sha512Bytes};
+use crate::manifest;
+use crate::store::Progress;
+use rayon::prelude::*;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::sync::Arc;
+
+/// What the bag says of itself, gathered while checking it, for the sidecar comparison.
+#[derive(Debug, Default)]
+pub(super) struct BagSeen {
+    pub folder: Option<String>,
+    pub bag_info: Vec<(String, String)>,
+    pub tag_digests: BTreeMap<String, TagDigests>,
+    pub payload_oxum: Option<String>,
+    pub cables: u64,
+    pub captures: u64,
+    pub unparsed: u64,
+    pub payload_files: u64,
+    pub payload_bytes: u64,
+}
+
+/// A tag file's digests. Fast mode hashes tag files with SHA-256 only: a tag file whose SHA-256
+/// and CRC-32 match is intact, and SHA-512 (no instructions for it on common CPUs) would take
+/// most of fast mode's time on a large collection (its index and manifests are ~400 MB).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct TagDigests {
+    pub sha256: String,
+    /// None in fast mode.
+    pub sha512: Option<String>,
+}
+
+impl TagDigests {
+    /// The digest for `alg`, when it was computed.
+    fn get(&self, alg: &str) -> Option<&str> {
+        match alg {
+            "sha256" => Some(&self.sha256),
+            _ => self.sha512.as_deref(),
+        }
+    }
+
+    /// True when every digest computed equals the recorded one.
+    pub fn agree_with(&self, recorded: &hash::Digests) -> bool {
+        self.sha256 == recorded.sha256 && self.sha512.as_ref().is_none_or(|d| *d == recorded.sha512)
+    }
+}
+
+/// Checks the bag inside an archive: structure, bagit.txt, bag-info.txt, manifests, tag
+/// manifests, Payload-Oxum, the cable index and (in full mode) every payload digest.
+pub(super) fn check_bag(
+    archive: &OpenArchive,
+    options: Options,
+    progress: &dyn Progress,
+) -> Result<(Report, BagSeen)> {
+    let mut report = Report {
+        archive: archive.path.clone(),
+        entries: archive.index.entries.len() as u64,
+        ..Report::default()
+    };
+    let mut seen = BagSeen::default();
+    report
+        .findings
+        .extend(archive.index.findings.iter().cloned());
+    if !archive.index.readable {
+        return Ok((report, seen));
+    }
+    let Some(folder) = bag_folder(archive, &mut report.findings) else {
+        return Ok((report, seen));
+    };
+    let files = BagFiles::new(archive, &folder);
+    seen.folder = Some(folder);
+    let mut bag = BagCheck {
+        archive,
+        fast: options.fast,
+        label: archive.label.as_str(),
+        files: &files,
+        findings: Vec::new(),
+    };
+
+    bag.check_declaration();
+    seen.bag_info = bag.check_bag_info();
+    let payload = files.payload();
+    seen.payload_files = payload.len() as u64;
+    seen.payload_bytes = payload.iter().map(|(_, e)| e.uncompressed_size).sum();
+    seen.payload_oxum =
+        manifest::bag_info_value(&seen.bag_info, "Payload-Oxum").map(str::to_string);
+    bag.check_oxum(
+        seen.payload_oxum.as_deref(),
+        seen.payload_bytes,
+        seen.payload_files,
+    );
+    let streamed = bag.stream_tag_files()?;
+    bag.check_listing("sha256", &streamed.sha256);
+    bag.check_listing("sha512", &streamed.sha512);
+    seen.tag_digests = bag.check_tag_manifests(streamed.tag_digests);
+    bag.check_index_digests(&streamed.index_sha256, &streamed.sha256.digests);
+    bag.findings.extend(streamed.index_findings);
+    bag.report_strays(&streamed.referenced);
+    seen.cables = streamed.cables;
+    seen.captures = streamed.captures;
+    seen.unparsed = streamed.unparsed;
+    let mut findings = bag.findings;
+    if !options.fast {
+        let expected = (&streamed.sha256.digests[..], &streamed.sha512.digests[..]);
+        let (bytes, mut payload_findings) = hash_payload(archive, payload, expected, progress)?;
+        report.bytes_hashed = bytes;
+        findings.append(&mut payload_findings);
+    }
+    report.findings.extend(findings);
+    Ok((report, seen))
+}
+
+/// The bag folder: the one top-level folder holding `bagit.txt`. Entries outside it are findings.
+fn bag_folder(archive: &OpenArchive, findings: &mut Vec<Finding>) -> Option<String> {
+    let candidates: Vec<&str> = archive
+        .index
+        .entries
+        .iter()
+        .filter_map(|e| e.name.strip_suffix("/bagit.txt"))
+        .filter(|f| !f.contains('/'))
+        .collect();
+    let folder = match candidates.as_slice() {
+        [one] => one.to_string(),
+        [] => {
+            findings.push(Finding::new(
+                Code::BagitDeclaration,
+                &archive.label,
+                "no <folder>/bagit.txt: the zip holds no bag",
+            ));
+            return None;
+        }
+        many => {
+            findings.push(Finding::new(
+                Code::BagitDeclaration,
+                &archive.label,
+                format!("{} bag folders; an archive holds exactly one", many.len()),
+            ));
+            return None;
+        }
+    };
+    let prefix = format!("{folder}/");
+    for e in &archive.index.entries {
+        if !e.name.starts_with(&prefix) {
+            findings.push(
+                Finding::new(
+                    Code::UnsafeEntryName,
+                    &archive.label,
+                    format!("outside the bag folder {folder:?}"),
+                )
+                .at_entry(&e.name),
+            );
+        }
+    }
+    Some(folder)
+}
+
+/// The files of the bag by path inside the bag, sorted (directory entries left out; of two
+/// entries with one name, the first). The payload, `data/...`, is one contiguous run of them.
+struct BagFiles<'a> {
+    all: Vec<(&'a str, &'a Entry)>,
+    payload: Range<usize>,
+}
+
+impl<'a> BagFiles<'a> {
+    fn new(archive: &'a OpenArchive, folder: &str) -> Self {
+        let prefix = format!("{folder}/");
+        let mut all: Vec<(&str, &Entry)> = archive
+            .index
+            .entries
+            .iter()
+            .filter_map(|e| {
+                let path = e.name.strip_prefix(&prefix)?;
+                (!path.is_empty() && !path.ends_with('/')).then_some((path, e))
+            })
+            .collect();
+        // A stable sort keeps entries of one name in zip order, so dedup keeps the first.
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        all.dedup_by(|later, earlier| later.0 == earlier.0);
+        let start = all.partition_point(|(p, _)| *p < "data/");
+        let end = start + all[start..].partition_point(|(p, _)| p.starts_with("data/"));
+        BagFiles {
+            all,
+            payload: start..end,
+        }
+    }
+
+    fn contains(&self, path: &str) -> bool {
+        self.all.binary_search_by(|(p, _)| (*p).cmp(path)).is_ok()
+    }
+
+    fn get(&self, path: &str) -> Option<&'a Entry> {
+        let i = self.all.binary_search_by(|(p, _)| (*p).cmp(path)).ok()?;
+        Some(self.all[i].1)
+    }
+
+    fn payload(&self) -> &[(&'a str, &'a Entry)] {
+        &self.all[self.payload.clone()]
+    }
+
+    /// Where a payload file stands in [`Self::payload`].
+    fn payload_position(&self, path: &str) -> Option<usize> {
+        self.payload()
+            .binary_search_by(|(p, _)| (*p).cmp(path))
+            .ok()
+    }
+
+    /// The tag files: every file outside `data/`.
+    fn tag_paths(&self) -> Vec<&'a str> {
+        let (before, rest) = self.all.split_at(self.payload.start);
+        let after = &rest[self.payload.len()..];
+        before.iter().chain(after).map(|(p, _)| *p).collect()
+    }
+}
+
+/// Finds payload files by path when they are asked for mostly in sorted order (as cablekeep
+/// writes manifests and the index): the next file is tried first, then a binary search.
+#[derive(Default)]
+struct Cursor {
+    next: usize,
+}
+
+impl Cursor {
+    fn find(&mut self, files: &BagFiles<'_>, path: &str) -> Option<usize> {
+        let payload = files.payload();
+        let position = match payload.get(self.next) {
+            Some((p, _)) if *p == path => self.next,
+            _ => files.payload_position(path)?,
+        };
+        self.next = position + 1;
+        Some(position)
+    }
+}
+
+/// A payload manifest as read: each payload file's digest, by position in the sorted payload.
+#[derive(Default)]
+struct PayloadDigests<const N: usize> {
+    digests: Vec<Option<[u8; N]>>,
+    /// Paths it lists that the archive does not hold, sorted, once each.
+    unknown: Vec<String>,
+}
+
+/// What reading the tag files leaves: both payload manifests as digest tables, what the index
+/// says of each raw capture, and the digests of every tag file.
+struct TagPass {
+    sha256: PayloadDigests<32>,
+    sha512: PayloadDigests<64>,
+    tag_digests: BTreeMap<String, TagDigests>,
+    /// The SHA-256 the index gives each raw capture, by payload position.
+    index_sha256: Vec<Option<Sha256Bytes>>,
+    /// The index's and the unparsed inputs' list's own findings (reported after the listings).
+    index_findings: Vec<Finding>,
+    /// Payload files named by the index or by the unparsed inputs' list.
+    referenced: Vec<bool>,
+    cables: u64,
+    captures: u64,
+    unparsed: u64,
+}
+
+/// A tag file, hashed (and perhaps read line by line) as it streamed.
+struct Streamed {
+    /// None when its data could not be read whole.
+    digests: Option<TagDigests>,
+    findings: Vec<Finding>,
+}
+
+struct BagCheck<'a> {
+    archive: &'a OpenArchive,
+    /// Fast mode: tag files are hashed with SHA-256 only.
+    fast: bool,
+    label: &'a str,
+    files: &'a BagFiles<'a>,
+    findings: Vec<Finding>,
+}
+
+impl BagCheck<'_> {
+    fn finding(&mut self, code: Code, entry: &str, message: impl Into<String>) {
+        self.findings
+            .push(Finding::new(code, self.label, message).at_entry(entry));
+    }
+
+    /// Reads a small tag file; data findings (CRC, inflate) are kept.
+    fn read(&mut self, path: &str) -> Option<Vec<u8>> {
+        let entry = self.files.get(path)?;
+        match archive::read::read_entry(&self.archive.file, entry, self.label) {
+            Ok((data, mut found)) => {
+                self.findings.append(&mut found);
+                data
+            }
+            Err(e) => {
+                self.finding(Code::DecompressFailed, path, e.to_string());
+                None
+            }
+        }
+    }
+
+    fn check_declaration(&mut self) {
+        let Some(data) = self.read("bagit.txt") else {
+            self.finding(Code::BagitDeclaration, "bagit.txt", "missing or unreadable");
+            return;
+        };
+        if data.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            self.finding(
+                Code::BagitDeclaration,
+                "bagit.txt",
+                "starts with a byte-order mark",
+            );
+        }
+        let text = String::from_utf8_lossy(&data);
+        let lines: Vec<&str> = text.lines().collect();
+        let version_ok = lines
+            .first()
+            .and_then(|l| l.strip_prefix("BagIt-Version: "))
+            .is_some_and(|v| {
+                let mut parts = v.split('.');
+                let ok = |p: Option<&str>| {
+                    p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                };
+                ok(parts.next()) && ok(parts.next()) && parts.next().is_none()
+            });
+        let encoding_ok = lines
+            .get(1)
+            .is_some_and(|l| *l == "Tag-File-Character-Encoding: UTF-8");
+        if lines.len() != 2 || !version_ok || !encoding_ok {
+            self.finding(
+                Code::BagitDeclaration,
+                "bagit.txt",
+                "expected exactly `BagIt-Version: M.N` and `Tag-File-Character-Encoding: UTF-8`",
+            );
+        }
+    }
+
+    fn check_bag_info(&mut self) -> Vec<(String, String)> {
+        let Some(data) = self.read("bag-info.txt") else {
+            self.finding(Code::BagInfo, "bag-info.txt", "missing or unreadable");
+            return Vec::new();
+        };
+        let (fields, bad) = manifest::parse_bag_info(&String::from_utf8_lossy(&data));
+        for line in bad {
+            self.finding(
+                Code::BagInfo,
+                "bag-info.txt",
+                format!("line {line} is not `Label: value`"),
+            );
+        }
+        for label in [
+            "Payload-Oxum",
+            "Bagging-Date",
+            "External-Identifier",
+            "Bag-Group-Identifier",
+            "Bag-Size",
+        ] {
+            let n = fields
+                .iter()
+                .filter(|(l, _)| l.eq_ignore_ascii_case(label))
+                .count();
+            if n > 1 {
+                self.finding(
+                    Code::BagInfo,
+                    "bag-info.txt",
+                    format!("{label} appears {n} times; it must not repeat"),
+                );
+            }
+        }
+        fields
+    }
+
+    fn check_oxum(&mut self, oxum: Option<&str>, bytes: u64, files: u64) {
+        let actual = format!("{bytes}.{files}");
+        match oxum {
+            None => self.finding(
+                Code::PayloadOxum,
+                "bag-info.txt",
+                format!("no Payload-Oxum (the payload is {actual})"),
+            ),
+            Some(o) if o != actual => self.finding(
+                Code::PayloadOxum,
+                "bag-info.txt",
+                format!("Payload-Oxum says {o}, the payload is {actual}"),
+            ),
+            Some(_) => {}
+        }
+    }
+
+    /// Streams a tag file through both hashers and, when given, a line reader. None when the bag
+    /// has no such file.
+    fn stream_tag(&self, path: &str, lines: Option<LineSink<'_>>) -> Option<Streamed> {
+        let entry = self.files.get(path)?;
+        let (mut sha256, mut sha512) = (OneHasher::sha256(), OneHasher::sha512());
+        let mut hash256 = |piece: &[u8]| sha256.update(piece);
+        let mut hash512 = |piece: &[u8]| sha512.update(piece);
+        let mut splitter = lines.map(LineSplitter::new);
+        let mut read_lines = |piece: &[u8]| {
+            if let Some(s) = splitter.as_mut() {
+                s.feed(piece);
+            }
+        };
+        let mut sinks: Vec<Sink<'_>> = vec![&mut hash256, &mut read_lines];
+        if !self.fast {
+            sinks.push(&mut hash512);
+        }
+        let streamed = fan_out(self.archive, entry, &mut sinks);
+        drop(sinks);
+        if let Some(s) = splitter.as_mut() {
+            s.finish();
+        }
+        let findings = match streamed {
+            Ok(findings) => findings,
+            Err(e) => {
+                return Some(Streamed {
+                    digests: None,
+                    findings: vec![
+                        Finding::new(Code::DecompressFailed, self.label, e.to_string())
+                            .at_entry(path),
+                    ],
+                });
+            }
+        };
+        let unreadable = findings.iter().any(|f| {
+            matches!(
+                f.code,
+                Code::DecompressFailed | Code::LocalHeaderCorrupt | Code::UnsupportedEntry
+            )
+        });
+        let fast = self.fast;
+        let digests = (!unreadable).then(|| TagDigests {
+            sha256: sha256.finish_hex(),
+            sha512: (!fast).then(|| sha512.finish_hex()),
+        });
+        Some(Streamed { digests, findings })
+    }
+
+    /// Reads every tag file at once, each on its own threads: both payload manifests into
+    /// digest tables, the index and the unparsed inputs' list line by line, and every tag file
+    /// through both hashers.
+    fn stream_tag_files(&mut self) -> Result<TagPass> {
+        let files = self.files;
+        let payload_len = files.payload().len();
+        let mut m256 = ManifestReader::<32>::new("manifest-sha256.txt", files, self.label);
+        let mut m512 = ManifestReader::<64>::new("manifest-sha512.txt", files, self.label);
+        let mut unparsed = UnparsedReader {
+            files,
+            label: self.label,
+            referenced: vec![false; payload_len],
+            count: 0,
+            findings: Vec::new(),
+        };
+        let mut index = IndexReader {
+            files,
+            label: self.label,
+            sha256: vec![None; payload_len],
+            referenced: vec![false; payload_len],
+            cursor: Cursor::default(),
+            cables: 0,
+            captures: 0,
+            findings: Vec::new(),
+        };
+        let read_apart = [
+            archive::INDEX_FILE,
+            "manifest-sha256.txt",
+            "manifest-sha512.txt",
+            archive::UNPARSED_FILE,
+        ];
+        let others: Vec<&str> = files
+            .tag_paths()
+            .into_iter()
+            .filter(|p| !read_apart.contains(p))
+            .collect();
+        let this = &*self;
+        let (streamed, other_streams) = std::thread::scope(|s| {
+            let handles = [
+                s.spawn(|| {
+                    let mut read = |l: &[u8], n: usize| index.line(l, n);
+                    this.stream_tag(archive::INDEX_FILE, Some(&mut read))
+                }),
+                s.spawn(|| {
+                    let mut read = |l: &[u8], n: usize| m256.line(l, n);
+                    this.stream_tag("manifest-sha256.txt", Some(&mut read))
+                }),
+                s.spawn(|| {
+                    let mut read = |l: &[u8], n: usize| m512.line(l, n);
+                    this.stream_tag("manifest-sha512.txt", Some(&mut read))
+                }),
+                s.spawn(|| {
+                    let mut read = |l: &[u8], n: usize| unparsed.line(l, n);
+                    this.stream_tag(archive::UNPARSED_FILE, Some(&mut read))
+                }),
+            ];
+            let others: Vec<_> = others
+                .par_iter()
+                .map(|p| (*p, this.stream_tag(p, None)))
+                .collect();
+            let streamed = handles.map(|h| h.join().expect("a tag file reader panicked"));
+            (streamed, others)
+        });
+        let mut tag_digests = BTreeMap::new();
+        let named = read_apart.into_iter().zip(streamed);
+        for (path, streamed) in named.chain(other_streams) {
+            let Some(mut streamed) = streamed else {
+                continue;
+            };
+            self.findings.append(&mut streamed.findings);
+            if let Some(d) = streamed.digests {
+                tag_digests.insert(path.to_string(), d);
+            }
+        }
+        let sha256 = m256.finish(&mut self.findings, files.contains("manifest-sha256.txt"));
+        let sha512 = m512.finish(&mut self.findings, files.contains("manifest-sha512.txt"));
+        let mut index_findings = Vec::new();
+        for (name, present) in [
+            (archive::INDEX_FILE, files.contains(archive::INDEX_FILE)),
+            (
+                archive::UNPARSED_FILE,
+                files.contains(archive::UNPARSED_FILE),
+            ),
+        ] {
+            if !present {
+                index_findings.push(
+                    Finding::new(Code::IndexMismatch, self.label, "missing or unreadable")
+                        .at_entry(name),
+                );
+            }
+        }
+        index_findings.append(&mut index.findings);
+        index_findings.append(&mut unparsed.findings);
+        let referenced = index
+            .referenced
+            .iter()
+            .zip(&unparsed.referenced)
+            .map(|(a, b)| *a || *b)
+            .collect();
+        Ok(TagPass {
+            sha256,
+            sha512,
+            tag_digests,
+            index_sha256: index.sha256,
+            index_findings,
+            referenced,
+            cables: index.cables,
+            captures: index.captures,
+            unparsed: unparsed.count,
+        })
+    }
+
+    /// The index must give each raw capture the SHA-256 the manifest gives it.
+    fn check_index_digests(
+        &mut self,
+        index: &[Option<Sha256Bytes>],
+        manifest: &[Option<Sha256Bytes>],
+    ) {
+        let payload = self.files.payload();
+        for (((path, _), said), listed) in payload.iter().zip(index).zip(manifest) {
+            if let (Some(said), Some(listed)) = (said, listed)
+                && said != listed
+            {
+                let cable = path
+                    .strip_prefix("data/cables/")
+                    .and_then(|rest| rest.split('/').next())
+                    .unwrap_or("?");
+                self.findings.push(
+                    Finding::new(
+                        Code::IndexMismatch,
+                        self.label,
+                        format!(
+                            "cable {cable}: the index and the manifest give {path} different digests"
+                        ),
+                    )
+                    .at_entry(archive::INDEX_FILE),
+                );
+            }
+        }
+    }
+
+    /// Both directions: every manifest line has a file, every payload file is in the manifest.
+    fn check_listing<const N: usize>(&mut self, alg: &str, manifest: &PayloadDigests<N>) {
+        for path in &manifest.unknown {
+            self.findings.push(
+                Finding::new(
+                    Code::PayloadMissing,
+                    self.label,
+                    format!("listed in manifest-{alg}.txt but not in the archive"),
+                )
+                .at_entry(path.clone()),
+            );
+        }
+        for ((path, _), digest) in self.files.payload().iter().zip(&manifest.digests) {
+            if digest.is_none() {
+                self.findings.push(
+                    Finding::new(
+                        Code::PayloadUnlisted,
+                        self.label,
+                        format!("not listed in manifest-{alg}.txt"),
+                    )
+                    .at_entry(path.to_string()),
+                );
+            }
+        }
+    }
+
+    /// Parses a tag manifest into path → digest; every malformed and duplicate line is a finding.
+    fn read_tag_manifest(&mut self, name: &str, alg: &str) -> HashMap<String, String> {
+        let digest_len = if alg == "sha256" { 64 } else { 128 };
+        let Some(data) = self.read(name) else {
+            self.finding(Code::ManifestMalformed, name, "missing or unreadable");
+            return HashMap::new();
+        };
+        let (lines, bad) = manifest::parse_manifest(&String::from_utf8_lossy(&data), digest_len);
+        for (line, why) in bad {
+            self.finding(Code::ManifestMalformed, name, format!("line {line}: {why}"));
+        }
+        let mut map = HashMap::new();
+        for line in lines {
+            if let Some(problem) = archive::read::unsafe_name_problem(&line.path) {
+                self.finding(
+                    Code::ManifestMalformed,
+                    name,
+                    format!("unsafe path {:?}: {problem}", line.path),
+                );
+                continue;
+            }
+            if map.insert(line.path.clone(), line.digest).is_some() {
+                self.finding(
+                    Code::DuplicateManifestEntry,
+                    name,
+                    format!("lists {:?} more than once", line.path),
+                );
+            }
+        }
+        map
+    }
+
+    /// Tag manifests: present for both algorithms, listing every tag file but themselves and no
+    /// payload file, with matching digests. Takes and returns the digests of every tag file.
+    fn check_tag_manifests(
+        &mut self,
+        digests: BTreeMap<String, TagDigests>,
+    ) -> BTreeMap<String, TagDigests> {
+        let tag_paths = self.files.tag_paths();
+        for alg in archive::ALGORITHMS {
+            let name = format!("tagmanifest-{alg}.txt");
+            let listed = self.read_tag_manifest(&name, alg);
+            let mut listed_paths: Vec<&String> = listed.keys().collect();
+            listed_paths.sort();
+            for path in listed_paths {
+                let expected = &listed[path];
+                if path.starts_with("data/") || path.starts_with("tagmanifest-") {
+                    self.finding(
+                        Code::TagFileUnlisted,
+                        &name,
+                        format!("lists {path:?}, which a tag manifest must not list"),
+                    );
+                    continue;
+                }
+                match digests.get(path) {
+                    None => self.findings.push(
+                        Finding::new(
+                            Code::TagFileUnlisted,
+                            self.label,
+                            format!("listed in {name} but not in the archive"),
+                        )
+                        .at_entry(path.clone()),
+                    ),
+                    Some(d) => {
+                        let Some(actual) = d.get(alg) else {
+                            continue;
+                        };
+                        if actual != expected {
+                            self.findings.push(
+                                Finding::new(
+                                    Code::TagDigestMismatch,
+                                    self.label,
+                                    format!("{alg} is {actual}, {name} says {expected}"),
+                                )
+                                .at_entry(path.clone()),
+                            );
+                        }
+                    }
+                }
+            }
+            for path in &tag_paths {
+                if !path.starts_with("tagmanifest-") && !listed.contains_key(*path) {
+                    self.findings.push(
+                        Finding::new(
+                            Code::TagFileUnlisted,
+                            self.label,
+                            format!("tag file not listed in {name}"),
+                        )
+                        .at_entry(path.to_string()),
+                    );
+                }
+            }
+        }
+        digests
+    }
+
+    /// Payload files that neither the index nor the unparsed inputs' list names.
+    fn report_strays(&mut self, referenced: &[bool]) {
+        for ((path, _), named) in self.files.payload().iter().zip(referenced) {
+            if !named {
+                self.findings.push(
+                    Finding::new(
+                        Code::IndexMismatch,
+                        self.label,
+                        format!("payload file {path} belongs to no cable in the index"),
+                    )
+                    .at_entry(archive::INDEX_FILE),
+                );
+            }
+        }
+    }
+}
+
+/// Reads a payload manifest line by line into a digest table aligned with the sorted payload.
+struct ManifestReader<'a, const N: usize> {
+    name: &'static str,
+    files: &'a BagFiles<'a>,
+    label: &'a str,
+    table: PayloadDigests<N>,
+    cursor: Cursor,
+    findings: Vec<Finding>,
+}
+
+impl<'a, const N: usize> ManifestReader<'a, N> {
+    fn new(name: &'static str, files: &'a BagFiles<'a>, label: &'a str) -> Self {
+        ManifestReader {
+            name,
+            files,
+            label,
+            table: PayloadDigests {
+                digests: vec![None; files.payload().len()],
+                unknown: Vec::new(),
+            },
+            cursor: Cursor::default(),
+            findings: Vec::new(),
+        }
+    }
+
+    fn malformed(&mut self, message: String) {
+        self.findings
+            .push(Finding::new(Code::ManifestMalformed, self.label, message).at_entry(self.name));
+    }
+
+    fn duplicate(&mut self, path: &str) {
+        self.findings.push(
+            Finding::new(
+                Code::DuplicateManifestEntry,
+                self.label,
+                format!("lists {path:?} more than once"),
+            )
+            .at_entry(self.name),
+        );
+    }
+
+    fn line(&mut self, raw: &[u8], number: usize) {
+        // Lossy only when needed: from_utf8_lossy walks the line even when it is valid.
+        let text = match std::str::from_utf8(raw) {
+            Ok(t) => std::borrow::Cow::Borrowed(t),
+            Err(_) => String::from_utf8_lossy(raw),
+        };
+        let (digest, path) = match manifest::split_manifest_line(&text) {
+            Ok(None) => return,
+            Ok(Some(line)) => line,
+            Err(why) => return self.malformed(format!("line {number}: {why}")),
+        };
+        let Some(bytes) = hash::hex_to_bytes::<N>(digest) else {
+            let why = manifest::not_a_digest(digest, 2 * N);
+            return self.malformed(format!("line {number}: {why}"));
+        };
+        if !path.starts_with("data/") {
+            return self.malformed(format!("lists {path:?}, which is outside data/"));
+        }
+        // A path the archive holds had its name checked with the zip's entries.
+        let Some(position) = self.cursor.find(self.files, &path) else {
+            if let Some(problem) = archive::read::unsafe_name_problem(&path) {
+                return self.malformed(format!("unsafe path {path:?}: {problem}"));
+            }
+            self.table.unknown.push(path.into_owned());
+            return;
+        };
+        if self.table.digests[position].replace(bytes).is_some() {
+            self.duplicate(&path);
+        }
+    }
+
+    /// The table, with the findings kept. A missing manifest is a finding.
+    fn finish(mut self, findings: &mut Vec<Finding>, present: bool) -> PayloadDigests<N> {
+        if !present {
+            self.malformed("missing or unreadable".to_string());
+        }
+        let mut unknown = std::mem::take(&mut self.table.unknown);
+        unknown.sort();
+        let mut once: Vec<String> = Vec::with_capacity(unknown.len());
+        for path in unknown {
+            if once.last() == Some(&path) {
+                self.duplicate(&path);
+            } else {
+                once.push(path);
+            }
+        }
+        self.table.unknown = once;
+        findings.append(&mut self.findings);
+        self.table
+    }
+}
+
+/// Reads `cablekeep/unparsed.jsonl` line by line.
+struct UnparsedReader<'a> {
+    files: &'a BagFiles<'a>,
+    label: &'a str,
+    referenced: Vec<bool>,
+    count: u64,
+    findings: Vec<Finding>,
+}
+
+impl UnparsedReader<'_> {
+    fn line(&mut self, raw: &[u8], number: usize) {
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        let line: UnparsedLine = match serde_json::from_slice(raw) {
+            Ok(l) => l,
+            Err(e) => {
+                self.findings.push(
+                    Finding::new(
+                        Code::IndexMismatch,
+                        self.label,
+                        format!("line {number}: {e}"),
+                    )
+                    .at_entry(archive::UNPARSED_FILE),
+                );
+                return;
+            }
+        };
+        self.count += 1;
+        match self.files.payload_position(&line.raw) {
+            Some(position) => self.referenced[position] = true,
+            None if self.files.contains(&line.raw) => {}
+            None => self.findings.push(
+                Finding::new(
+                    Code::IndexMismatch,
+                    self.label,
+                    format!("names {}, which is not in the archive", line.raw),
+                )
+                .at_entry(archive::UNPARSED_FILE),
+            ),
+        }
+    }
+}
+
+/// Reads `cablekeep/index.jsonl` line by line: every capture it names must exist, with the
+/// SHA-256 the manifest gives.
+struct IndexReader<'a> {
+    files: &'a BagFiles<'a>,
+    label: &'a str,
+    /// The SHA-256 given for each raw capture, by payload position.
+    sha256: Vec<Option<Sha256Bytes>>,
+    referenced: Vec<bool>,
+    cursor: Cursor,
+    cables: u64,
+    captures: u64,
+    findings: Vec<Finding>,
+}
+
+impl IndexReader<'_> {
+    fn mismatch(&mut self, message: String) {
+        self.findings.push(
+            Finding::new(Code::IndexMismatch, self.label, message).at_entry(archive::INDEX_FILE),
+        );
+    }
+
+    fn line(&mut self, raw: &[u8], number: usize) {
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        let line: IndexLine = match serde_json::from_slice(raw) {
+            Ok(l) => l,
+            Err(e) => return self.mismatch(format!("line {number}: {e}")),
+        };
+        self.cables += 1;
+        self.captures += line.captures.len() as u64;
+        for c in &line.captures {
+            let raw = self.locate(&line.id, &c.raw);
+            self.locate(&line.id, &c.record);
+            let Some(raw) = raw else {
+                continue;
+            };
+            if let Some(digest) = hash::hex_to_bytes(&c.sha256) {
+                self.sha256[raw] = Some(digest);
+            } else {
+                self.mismatch(format!(
+                    "cable {}: {:?} is not a SHA-256 in hex (for {})",
+                    line.id, c.sha256, c.raw
+                ));
+            }
+        }
+    }
+
+    /// Marks a file the index names as referenced; a finding when the archive lacks it.
+    /// Returns its position in the payload.
+    fn locate(&mut self, id: &str, path: &str) -> Option<usize> {
+        let position = self.cursor.find(self.files, path);
+        match position {
+            Some(p) => self.referenced[p] = true,
+            None if self.files.contains(path) => {}
+            None => self.mismatch(format!(
+                "cable {id} names {path}, which is not in the archive"
+            )),
+        }
+        position
+    }
+}
+
+/// Splits a stream into lines (without `\n` or `\r\n`), numbered from 1, for a line reader.
+struct LineSplitter<'f> {
+    partial: Vec<u8>,
+    number: usize,
+    each: LineSink<'f>,
+}
+
+impl<'f> LineSplitter<'f> {
+    fn new(each: LineSink<'f>) -> Self {
+        LineSplitter {
+            partial: Vec::new(),
+            number: 0,
+            each,
+        }
+    }
+
+    fn emit(&mut self, line: &[u8]) {
+        self.number += 1;
+        (self.each)(line.strip_suffix(b"\r").unwrap_or(line), self.number);
+    }
+
+    fn feed(&mut self, mut piece: &[u8]) {
+        while let Some(end) = memchr::memchr(b'\n', piece) {
+            if self.partial.is_empty() {
+                self.emit(&piece[..end]);
+            } else {
+                let mut line = std::mem::take(&mut self.partial);
+                line.extend_from_slice(&piece[..end]);
+                self.emit(&line);
+            }
+            piece = &piece[end + 1..];
+        }
+        self.partial.extend_from_slice(piece);
+    }
+
+    /// The last line, when the stream does not end with a line break.
+    fn finish(&mut self) {
+        if !self.partial.is_empty() {
+            let line = std::mem::take(&mut self.partial);
+            self.emit(&line);
+        }
+    }
+}
+
+/// Takes a stream's bytes, piece by piece, on a thread of its own.
+type Sink<'a> = &'a mut (dyn FnMut(&[u8]) + Send);
+
+/// Takes a stream's lines with their numbers.
+type LineSink<'a> = &'a mut (dyn FnMut(&[u8], usize) + Send);
+
+/// Bytes handed from the inflating thread to the sinks at a time.
+const PIECE: usize = 1 << 20;
+
+/// Inflates an entry once and hands its bytes, in order, to every sink, each sink on a thread
+/// of its own (so that hashing twice and parsing take the time of the slowest, not the sum).
+/// Returns the findings about the entry's data.
+fn fan_out(archive: &OpenArchive, entry: &Entry, sinks: &mut [Sink<'_>]) -> Result<Vec<Finding>> {
+    std::thread::scope(|scope| {
+        let senders: Vec<_> = sinks
+            .iter_mut()
+            .map(|sink| {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Arc<Vec<u8>>>(4);
+                let sink: &mut (dyn FnMut(&[u8]) + Send) = &mut **sink;
+                scope.spawn(move || rx.into_iter().for_each(|piece| sink(&piece)));
+                tx
+            })
+            .collect();
+        let hand_over = |piece: Vec<u8>| {
+            let piece = Arc::new(piece);
+            for tx in &senders {
+                // A sink only stops early by panicking, which the scope reports.
+                let _ = tx.send(Arc::clone(&piece));
+            }
+        };
+        let mut piece = Vec::with_capacity(PIECE);
+        let streamed = archive.stream(entry, |bytes| {
+            piece.extend_from_slice(bytes);
+            if piece.len() >= PIECE {
+                hand_over(std::mem::replace(&mut piece, Vec::with_capacity(PIECE)));
+            }
+        });
+        if !piece.is_empty() {
+            hand_over(piece);
+        }
+        drop(senders);
+        streamed
+    })
+}
+
+/// Inflates and hashes every payload entry on all cores and compares both digests with the
+/// manifests' tables. Returns the bytes hashed and the findings, in path order.
+fn hash_payload(
+    archive: &OpenArchive,
+    payload: &[(&str, &Entry)],
+    expected: (&[Option<Sha256Bytes>], &[Option<Sha512Bytes>]),
+    progress: &dyn Progress,
+) -> Result<(u64, Vec<Finding>)> {
+    let total: u64 = payload.iter().map(|(_, e)| e.uncompressed_size).sum();
+    progress.start("verifying", total);
+    let result = payload
+        .par_iter()
+        .enumerate()
+        .map(|(position, (path, entry))| {
+            let listed = (expected.0[position], expected.1[position]);
+            let checked = check_payload_file(archive, path, entry, listed);
+            progress.inc(entry.uncompressed_size);
+            checked
+        })
+        .try_reduce(
+            || (0, Vec::new()),
+            |(bytes_a, mut findings_a), (bytes_b, mut findings_b)| {
+                findings_a.append(&mut findings_b);
+                Ok((bytes_a + bytes_b, findings_a))
+            },
+        );
+    progress.finish();
+    result
+}
+
+/// Inflates and hashes one payload file; findings when it cannot be read or a digest differs.
+fn check_payload_file(
+    archive: &OpenArchive,
+    path: &str,
+    entry: &Entry,
+    listed: (Option<Sha256Bytes>, Option<Sha512Bytes>),
+) -> Result<(u64, Vec<Finding>)> {
+    let mut hasher = Hasher::new();
+    let mut findings = archive.stream(entry, |chunk| hasher.update(chunk))?;
+    let len = hasher.len();
+    let (sha256, sha512) = hasher.finish_bytes();
+    let unreadable = findings.iter().any(|f| {
+        matches!(
+            f.code,
+            Code::DecompressFailed | Code::LocalHeaderCorrupt | Code::UnsupportedEntry
+        )
+    });
+    let mismatch = |alg: &str, actual: &[u8], listed: &[u8]| {
+        Finding::new(
+            Code::PayloadDigestMismatch,
+            &archive.label,
+            format!(
+                "{alg} is {}, manifest-{alg}.txt says {}",
+                hex::encode(actual),
+                hex::encode(listed)
+            ),
+        )
+        .at_entry(path.to_string())
+    };
+    if unreadable {
+        findings.push(
+            Finding::new(
+                Code::PayloadDigestMismatch,
+                &archive.label,
+                "the data cannot be read whole, so it cannot match the manifests",
+            )
+            .at_entry(path.to_string()),
+        );
+        return Ok((len, findings));
+    }
+    if let Some(listed) = listed.0
+        && listed != sha256
+    {
+        findings.push(mismatch("sha256", &sha256, &listed));
+    }
+    if let Some(listed) = listed.1
+        && listed != sha512
+    {
+        findings.push(mismatch("sha512", &sha512, &listed));
+    }
+    Ok((len, findings))
+}

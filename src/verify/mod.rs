@@ -1,0 +1,602 @@
+//! Verification: every byte of an archive against its manifests, the archive against its sidecar
+//! manifest, and each version against the one before it. Every problem is a finding; nothing
+//! stops at the first one.
+//!
+//! Full mode inflates and hashes every entry (SHA-256, SHA-512 and the zip CRC-32 in one pass, on
+//! all cores, streaming). Fast mode checks structure, listings, sizes, Payload-Oxum and the tag
+//! files (with SHA-256 only), without reading the payload. Neither holds a tag file whole: see
+//! [`bag`].
+
+mod bag;
+
+use crate::archive::OpenArchive;
+use crate::error::Result;
+use crate::finding::{Code, Finding};
+use crate::hash;
+use crate::manifest::{self, VersionManifest};
+use crate::store::{Progress, Store};
+use bag::{BagSeen, check_bag};
+use std::path::{Path, PathBuf};
+
+/// How thoroughly to check.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Skip re-hashing the payload (structure, listings, sizes and Payload-Oxum only).
+    pub fast: bool,
+}
+
+/// The result of checking one archive.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// The archive checked.
+    pub archive: PathBuf,
+    /// `<collection>@v<N>` when known.
+    pub identifier: Option<String>,
+    pub entries: u64,
+    /// Uncompressed bytes read and hashed (0 in fast mode).
+    pub bytes_hashed: u64,
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    /// True when no finding is an error.
+    pub fn is_clean(&self) -> bool {
+        !self.findings.iter().any(Finding::is_error)
+    }
+}
+
+/// Checks an archive on its own, without a store: zip structure, the bag, and the sidecar
+/// manifest when one is given or found beside it (`<name>.json` in the same folder, or the store
+/// layout's `manifests/<collection>/`), and the `.sha256` file when present.
+pub fn verify_file(
+    zip: &Path,
+    sidecar: Option<&Path>,
+    options: Options,
+    progress: &dyn Progress,
+) -> Result<Report> {
+    let archive = OpenArchive::open(zip)?;
+    let (mut report, seen) = check_bag(&archive, options, progress)?;
+    let sidecar_path = sidecar.map(Path::to_path_buf).or_else(|| find_sidecar(zip));
+    let mut sidecar = None;
+    let mut computed = None;
+    if let Some(path) = sidecar_path {
+        match read_sidecar(&path) {
+            Ok((m, _)) => {
+                report.identifier = Some(m.identifier.clone());
+                check_bag_identity(&archive, &seen, &m.identifier, &mut report.findings);
+                computed = compare_sidecar(&archive, &m, &seen, options, &mut report.findings)?;
+                sidecar = Some(m);
+            }
+            Err(f) => report.findings.push(f),
+        }
+    }
+    let checksum = PathBuf::from(format!("{}.sha256", zip.display()));
+    if checksum.exists() {
+        let reference = ChecksumReference::choose(computed, sidecar.as_ref(), options);
+        check_checksum_file(&archive, &checksum, reference, &mut report.findings)?;
+    }
+    Ok(report)
+}
+
+fn find_sidecar(zip: &Path) -> Option<PathBuf> {
+    let stem = zip.file_stem()?.to_string_lossy().into_owned();
+    let beside = zip.with_file_name(format!("{stem}.json"));
+    if beside.exists() {
+        return Some(beside);
+    }
+    // <store>/archives/<collection>/<zip> → <store>/manifests/<collection>/<stem>.json
+    let collection_dir = zip.parent()?;
+    let store = collection_dir.parent()?.parent()?;
+    let candidate = store
+        .join("manifests")
+        .join(collection_dir.file_name()?)
+        .join(format!("{stem}.json"));
+    candidate.exists().then_some(candidate)
+}
+
+/// Which versions of a collection to check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    Latest,
+    One(u32),
+    All,
+}
+
+/// Checks versions of a stored collection: each selected archive, its sidecar, its `.sha256`, its
+/// link to the previous version; and for the whole collection, every manifest's link in the hash
+/// chain and the continuity (no gaps, no uncommitted archives).
+pub fn verify_collection(
+    store: &Store,
+    collection: &str,
+    selection: Selection,
+    options: Options,
+    progress: &dyn Progress,
+) -> Result<Vec<Report>> {
+    let versions = store.versions(collection)?;
+    let mut reports = Vec::new();
+    let mut collection_findings = continuity_findings(store, collection, &versions)?;
+    collection_findings.extend(crate::linkcheck::log::verify_chain(store, collection));
+    let chosen: Vec<u32> = match selection {
+        Selection::All => versions.clone(),
+        Selection::Latest => versions.last().copied().into_iter().collect(),
+        Selection::One(v) if versions.contains(&v) => vec![v],
+        Selection::One(v) => {
+            return Err(crate::Error::NotFound(format!(
+                "collection {collection:?} has no version v{v}"
+            )));
+        }
+    };
+    if chosen.is_empty() && collection_findings.is_empty() {
+        return Err(crate::Error::NotFound(format!(
+            "collection {collection:?} has no versions in {}",
+            store.root().display()
+        )));
+    }
+    // The chain is checked end to end whatever is selected: manifests are small.
+    for &v in versions.iter().filter(|v| !chosen.contains(v)) {
+        let path = store.manifest_path(collection, v);
+        match read_sidecar(&path) {
+            Ok((m, _)) => {
+                check_sidecar_identity(&m, collection, v, &path, &mut collection_findings);
+                check_chain(store, collection, v, &m, &path, &mut collection_findings);
+                check_unselected_archive(store, collection, v, &m, &mut collection_findings);
+            }
+            Err(f) => collection_findings.push(f),
+        }
+    }
+    for v in chosen {
+        reports.push(verify_version(store, collection, v, options, progress)?);
+    }
+    if !collection_findings.is_empty() {
+        let mut report = Report {
+            archive: store.archive_dir(collection),
+            identifier: Some(collection.to_string()),
+            ..Report::default()
+        };
+        report.findings.append(&mut collection_findings);
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
+/// What can be checked of a version without reading its zip: that it is there, has the size the
+/// sidecar records, and a `.sha256` file that agrees with the sidecar.
+fn check_unselected_archive(
+    store: &Store,
+    collection: &str,
+    version: u32,
+    m: &VersionManifest,
+    findings: &mut Vec<Finding>,
+) {
+    let zip = store.zip_path(collection, version);
+    let label = zip.display().to_string();
+    match std::fs::metadata(&zip) {
+        Err(_) => findings.push(Finding::new(
+            Code::VersionMissing,
+            &label,
+            "the archive of this version is missing",
+        )),
+        Ok(meta) if meta.len() != m.archive.bytes => findings.push(Finding::new(
+            Code::ArchiveDigestMismatch,
+            &label,
+            format!(
+                "the zip is {} bytes, the manifest says {}",
+                meta.len(),
+                m.archive.bytes
+            ),
+        )),
+        Ok(_) => {}
+    }
+    let checksum = store.checksum_path(collection, version);
+    let expected = format!("{}  {}\n", m.archive.sha256, m.archive.file);
+    if std::fs::read_to_string(&checksum).ok().as_deref() != Some(expected.as_str()) {
+        findings.push(Finding::new(
+            Code::ChecksumFile,
+            checksum.display().to_string(),
+            "missing, or disagrees with the sidecar manifest",
+        ));
+    }
+}
+
+/// Gaps in the version numbers, and zips that never got a manifest.
+fn continuity_findings(store: &Store, collection: &str, versions: &[u32]) -> Result<Vec<Finding>> {
+    let mut findings = Vec::new();
+    let dir = store.manifest_dir(collection).display().to_string();
+    if let Some(&last) = versions.last() {
+        for v in 1..last {
+            if !versions.contains(&v) {
+                findings.push(Finding::new(
+                    Code::VersionMissing,
+                    &dir,
+                    format!("v{v} has no manifest, though v{last} exists"),
+                ));
+            }
+        }
+    }
+    for v in store.archive_versions(collection)? {
+        if versions.contains(&v) {
+            continue;
+        }
+        let zip = store.zip_path(collection, v).display().to_string();
+        if store.pending_marker(collection, v).exists() {
+            findings.push(Finding::new(Code::UncommittedArchive, zip, "no sidecar manifest: a write was interrupted before its commit point; the next write removes it"));
+        } else {
+            findings.push(Finding::new(Code::VersionMissing, zip, format!("the zip of v{v} has no sidecar manifest, and no write was under way: the manifest was lost")));
+        }
+    }
+    Ok(findings)
+}
+
+/// Checks one stored version.
+pub fn verify_version(
+    store: &Store,
+    collection: &str,
+    version: u32,
+    options: Options,
+    progress: &dyn Progress,
+) -> Result<Report> {
+    let zip = store.zip_path(collection, version);
+    let manifest_path = store.manifest_path(collection, version);
+    let identifier = format!("{collection}@v{version}");
+    let mut findings = Vec::new();
+    let sidecar = match read_sidecar(&manifest_path) {
+        Ok(s) => Some(s),
+        Err(f) => {
+            findings.push(f);
+            None
+        }
+    };
+    if let Some((m, _)) = &sidecar {
+        check_sidecar_identity(m, collection, version, &manifest_path, &mut findings);
+        check_chain(store, collection, version, m, &manifest_path, &mut findings);
+    }
+    if !zip.exists() {
+        findings.push(Finding::new(
+            Code::VersionMissing,
+            zip.display().to_string(),
+            "the archive of this version is missing",
+        ));
+        return Ok(Report {
+            archive: zip,
+            identifier: Some(identifier),
+            findings,
+            ..Report::default()
+        });
+    }
+    let archive = OpenArchive::open(&zip)?;
+    let (mut report, seen) = check_bag(&archive, options, progress)?;
+    report.identifier = Some(identifier.clone());
+    report.findings.splice(0..0, findings);
+    check_bag_identity(&archive, &seen, &identifier, &mut report.findings);
+    let mut computed = None;
+    if let Some((m, _)) = &sidecar {
+        computed = compare_sidecar(&archive, m, &seen, options, &mut report.findings)?;
+        check_previous_in_bag(m, &seen, &archive, &mut report.findings);
+    }
+    let reference = ChecksumReference::choose(computed, sidecar.as_ref().map(|s| &s.0), options);
+    check_checksum_file(
+        &archive,
+        &store.checksum_path(collection, version),
+        reference,
+        &mut report.findings,
+    )?;
+    Ok(report)
+}
+
+/// The bag's External-Identifier must be the identifier it is stored or described as.
+fn check_bag_identity(
+    archive: &OpenArchive,
+    seen: &BagSeen,
+    identifier: &str,
+    findings: &mut Vec<Finding>,
+) {
+    if let Some(found) = manifest::bag_info_value(&seen.bag_info, "External-Identifier")
+        && found != identifier
+    {
+        findings.push(
+            Finding::new(
+                Code::IdentityMismatch,
+                &archive.label,
+                format!(
+                    "the bag says it is {found:?}, but it is stored or described as {identifier}"
+                ),
+            )
+            .at_entry("bag-info.txt"),
+        );
+    }
+}
+
+fn read_sidecar(path: &Path) -> std::result::Result<(VersionManifest, Vec<u8>), Finding> {
+    let label = path.display().to_string();
+    let bytes = std::fs::read(path)
+        .map_err(|e| Finding::new(Code::SidecarUnreadable, &label, e.to_string()))?;
+    let manifest: VersionManifest = serde_json::from_slice(&bytes).map_err(|e| {
+        Finding::new(
+            Code::SidecarUnreadable,
+            &label,
+            format!("not a cablekeep manifest: {e}"),
+        )
+    })?;
+    if manifest.format != manifest::SIDECAR_FORMAT {
+        return Err(Finding::new(
+            Code::SidecarUnreadable,
+            &label,
+            format!("unknown manifest format {:?}", manifest.format),
+        ));
+    }
+    Ok((manifest, bytes))
+}
+
+fn check_sidecar_identity(
+    m: &VersionManifest,
+    collection: &str,
+    version: u32,
+    path: &Path,
+    findings: &mut Vec<Finding>,
+) {
+    let expected = format!("{collection}@v{version}");
+    if m.collection != collection
+        || m.version != version
+        || m.identifier != expected
+        || m.archive.file != Store::zip_name(collection, version)
+    {
+        findings.push(Finding::new(
+            Code::IdentityMismatch,
+            path.display().to_string(),
+            format!(
+                "the manifest describes {:?} ({}), but it is stored as {expected}",
+                m.identifier, m.archive.file
+            ),
+        ));
+    }
+}
+
+/// The hash chain: each manifest names the SHA-256 of the previous manifest and archive.
+fn check_chain(
+    store: &Store,
+    collection: &str,
+    version: u32,
+    m: &VersionManifest,
+    path: &Path,
+    findings: &mut Vec<Finding>,
+) {
+    let label = path.display().to_string();
+    match (&m.previous, version) {
+        (None, 1) => {}
+        (None, _) => findings.push(Finding::new(
+            Code::ChainBroken,
+            &label,
+            format!("v{version} names no previous version"),
+        )),
+        (Some(_), 1) => findings.push(Finding::new(
+            Code::ChainBroken,
+            &label,
+            "v1 names a previous version",
+        )),
+        (Some(link), _) => {
+            if link.version != version - 1 {
+                findings.push(Finding::new(
+                    Code::ChainBroken,
+                    &label,
+                    format!(
+                        "names v{} as previous, expected v{}",
+                        link.version,
+                        version - 1
+                    ),
+                ));
+            }
+            match read_sidecar(&store.manifest_path(collection, version - 1)) {
+                Ok((prev, prev_bytes)) => {
+                    let actual = hash::sha256_hex(&prev_bytes);
+                    if actual != link.manifest_sha256 {
+                        findings.push(Finding::new(Code::ChainBroken, &label, format!("previous manifest's SHA-256 is {actual}, this manifest recorded {}", link.manifest_sha256)));
+                    }
+                    if prev.archive.sha256 != link.archive_sha256 {
+                        findings.push(Finding::new(
+                            Code::ChainBroken,
+                            &label,
+                            "the previous archive's SHA-256 differs from the one recorded here",
+                        ));
+                    }
+                }
+                Err(_) => findings.push(Finding::new(
+                    Code::ChainBroken,
+                    &label,
+                    format!(
+                        "the previous version's manifest (v{}) cannot be read",
+                        version - 1
+                    ),
+                )),
+            }
+        }
+    }
+}
+
+/// The bag also records the previous archive's digest, so the chain survives in the zip alone.
+fn check_previous_in_bag(
+    m: &VersionManifest,
+    seen: &BagSeen,
+    archive: &OpenArchive,
+    findings: &mut Vec<Finding>,
+) {
+    let in_bag = manifest::bag_info_value(&seen.bag_info, "Cablekeep-Previous-Archive-SHA256");
+    let in_sidecar = m.previous.as_ref().map(|p| p.archive_sha256.as_str());
+    if seen.folder.is_some() && in_bag != in_sidecar {
+        findings.push(
+            Finding::new(
+                Code::ChainBroken,
+                &archive.label,
+                "bag-info.txt and the sidecar manifest name different previous archives",
+            )
+            .at_entry("bag-info.txt"),
+        );
+    }
+}
+
+/// The zip file against the sidecar: its digests and size, and the facts about the bag.
+fn compare_sidecar(
+    archive: &OpenArchive,
+    m: &VersionManifest,
+    seen: &BagSeen,
+    options: Options,
+    findings: &mut Vec<Finding>,
+) -> Result<Option<String>> {
+    let label = &archive.label;
+    let mut computed = None;
+    if archive.index.file_len != m.archive.bytes {
+        findings.push(Finding::new(
+            Code::ArchiveDigestMismatch,
+            label,
+            format!(
+                "the zip is {} bytes, the manifest says {}",
+                archive.index.file_len, m.archive.bytes
+            ),
+        ));
+    } else if !options.fast {
+        let (digests, _) = hash::digest_file(&archive.path)?;
+        if digests.sha256 != m.archive.sha256 {
+            findings.push(Finding::new(
+                Code::ArchiveDigestMismatch,
+                label,
+                format!(
+                    "the zip's SHA-256 is {}, the manifest says {}",
+                    digests.sha256, m.archive.sha256
+                ),
+            ));
+        }
+        if digests.sha512 != m.archive.sha512 {
+            findings.push(Finding::new(
+                Code::ArchiveDigestMismatch,
+                label,
+                "the zip's SHA-512 differs from the manifest",
+            ));
+        }
+        computed = Some(digests.sha256);
+    }
+    let mut differences = Vec::new();
+    if seen.folder.as_deref() != Some(m.bag.folder.as_str()) {
+        differences.push(format!(
+            "bag folder {:?} vs {:?}",
+            seen.folder, m.bag.folder
+        ));
+    }
+    if seen.payload_oxum.as_deref() != Some(m.bag.payload_oxum.as_str()) {
+        differences.push(format!(
+            "Payload-Oxum {:?} vs {:?}",
+            seen.payload_oxum, m.bag.payload_oxum
+        ));
+    }
+    for (name, digests) in &m.bag.tag_files {
+        match seen.tag_digests.get(name) {
+            Some(d) if d.agree_with(digests) => {}
+            Some(_) => differences.push(format!("tag file {name} has other digests")),
+            None => differences.push(format!("tag file {name} is missing")),
+        }
+    }
+    for name in seen.tag_digests.keys() {
+        if !m.bag.tag_files.contains_key(name) {
+            differences.push(format!("tag file {name} is not in the manifest"));
+        }
+    }
+    let counts = [
+        ("cables", seen.cables, m.counts.cables),
+        ("captures", seen.captures, m.counts.captures),
+        ("unparsed", seen.unparsed, m.counts.unparsed),
+        ("payload files", seen.payload_files, m.counts.payload_files),
+        ("payload bytes", seen.payload_bytes, m.counts.payload_bytes),
+        (
+            "zip entries",
+            archive.index.entries.len() as u64,
+            m.counts.zip_entries,
+        ),
+    ];
+    for (what, actual, recorded) in counts {
+        if actual != recorded {
+            differences.push(format!(
+                "{what}: {actual} in the archive, {recorded} in the manifest"
+            ));
+        }
+    }
+    for d in differences {
+        findings.push(Finding::new(Code::SidecarMismatch, label, d));
+    }
+    Ok(computed)
+}
+
+/// What the `.sha256` file is compared with.
+enum ChecksumReference {
+    /// The zip's SHA-256, computed in this run.
+    Computed(String),
+    /// The sidecar's record of it (fast mode: nothing is hashed).
+    Recorded(String),
+    /// Compute it now (full mode, no sidecar).
+    Compute,
+    /// Only the file's form is checked (fast mode, no sidecar).
+    FormOnly,
+}
+
+impl ChecksumReference {
+    fn choose(
+        computed: Option<String>,
+        sidecar: Option<&VersionManifest>,
+        options: Options,
+    ) -> Self {
+        match (computed, sidecar) {
+            (Some(d), _) => ChecksumReference::Computed(d),
+            (None, Some(m)) if options.fast => {
+                ChecksumReference::Recorded(m.archive.sha256.clone())
+            }
+            (None, _) if options.fast => ChecksumReference::FormOnly,
+            (None, _) => ChecksumReference::Compute,
+        }
+    }
+}
+
+/// The `.sha256` file must exist (for stored versions), name the zip, and give its digest.
+fn check_checksum_file(
+    archive: &OpenArchive,
+    path: &Path,
+    reference: ChecksumReference,
+    findings: &mut Vec<Finding>,
+) -> Result<()> {
+    let label = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            findings.push(Finding::new(Code::ChecksumFile, &label, e.to_string()));
+            return Ok(());
+        }
+    };
+    let zip_name = archive
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (lines, bad) = manifest::parse_manifest(&text, 64);
+    if !bad.is_empty() || lines.len() != 1 || lines[0].path.trim_start_matches('*') != zip_name {
+        findings.push(Finding::new(
+            Code::ChecksumFile,
+            &label,
+            format!("expected one line `<sha256>  {zip_name}`"),
+        ));
+        return Ok(());
+    }
+    let recorded = &lines[0].digest;
+    let (actual, what) = match reference {
+        ChecksumReference::Computed(d) => (d, "the zip's SHA-256 is"),
+        ChecksumReference::Recorded(d) => (d, "the sidecar manifest records"),
+        ChecksumReference::Compute => (
+            hash::digest_file(&archive.path)?.0.sha256,
+            "the zip's SHA-256 is",
+        ),
+        ChecksumReference::FormOnly => return Ok(()),
+    };
+    if *recorded != actual {
+        findings.push(Finding::new(
+            Code::ChecksumFile,
+            &label,
+            format!("says {recorded}, {what} {actual}"),
+        ));
+    }
+    Ok(())
+}
