@@ -660,7 +660,7 @@ pub fn stream_entry(
     file: &File,
     entry: &Entry,
     label: &str,
-    mut sink: impl FnMut(&[u8]),
+    sink: impl FnMut(&[u8]),
 ) -> std::io::Result<Vec<Finding>> {
     let Some(data_offset) = entry.data_offset else {
         return Ok(vec![
@@ -672,6 +672,23 @@ pub fn stream_entry(
             .at_entry(&entry.name),
         ]);
     };
+    if entry.method == METHOD_DEFLATE
+        && entry.compressed_size <= WHOLE_ENTRY_LIMIT
+        && entry.uncompressed_size <= WHOLE_ENTRY_LIMIT
+    {
+        return inflate_whole(file, entry, data_offset, label, sink);
+    }
+    stream_in_pieces(file, entry, data_offset, label, sink)
+}
+
+/// [`stream_entry`] for any entry, 64 KB at a time.
+fn stream_in_pieces(
+    file: &File,
+    entry: &Entry,
+    data_offset: u64,
+    label: &str,
+    mut sink: impl FnMut(&[u8]),
+) -> std::io::Result<Vec<Finding>> {
     let raw = RangeReader {
         file,
         pos: data_offset,
@@ -763,6 +780,126 @@ pub fn stream_entry(
         );
     }
     Ok(findings)
+}
+
+/// Deflate entries up to this size (compressed and inflated) are inflated in one call by
+/// libdeflate, which is about 1.7 times as fast as inflating a stream (measured on the
+/// corpus's entries); larger ones are streamed, so memory stays bounded per thread.
+const WHOLE_ENTRY_LIMIT: u64 = 16 << 20;
+
+/// A thread's decompressor and buffers, kept between entries (half a million of them in a
+/// large archive: allocating each anew showed in profiles).
+struct WholeInflater {
+    decompressor: libdeflater::Decompressor,
+    compressed: Vec<u8>,
+    inflated: Vec<u8>,
+}
+
+thread_local! {
+    static WHOLE_INFLATER: std::cell::RefCell<WholeInflater> = std::cell::RefCell::new(WholeInflater {
+        decompressor: libdeflater::Decompressor::new(),
+        compressed: Vec::new(),
+        inflated: Vec::new(),
+    });
+}
+
+/// [`stream_entry`] for a Deflate entry small enough to hold: read whole, inflated in one
+/// call, checked, and handed to `sink` in one piece. The same findings as streaming it.
+fn inflate_whole(
+    file: &File,
+    entry: &Entry,
+    data_offset: u64,
+    label: &str,
+    sink: impl FnMut(&[u8]),
+) -> std::io::Result<Vec<Finding>> {
+    WHOLE_INFLATER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut inflater) => inflater.inflate(file, entry, data_offset, label, sink),
+        // Only when a sink reads another entry on the same thread: use fresh buffers.
+        Err(_) => WholeInflater {
+            decompressor: libdeflater::Decompressor::new(),
+            compressed: Vec::new(),
+            inflated: Vec::new(),
+        }
+        .inflate(file, entry, data_offset, label, sink),
+    })
+}
+
+impl WholeInflater {
+    fn inflate(
+        &mut self,
+        file: &File,
+        entry: &Entry,
+        data_offset: u64,
+        label: &str,
+        mut sink: impl FnMut(&[u8]),
+    ) -> std::io::Result<Vec<Finding>> {
+        let finding = |message: String| {
+            Ok(vec![
+                Finding::new(Code::DecompressFailed, label, message).at_entry(&entry.name),
+            ])
+        };
+        self.compressed.resize(entry.compressed_size as usize, 0);
+        let mut read = 0;
+        while read < self.compressed.len() {
+            let n = pread(
+                file,
+                &mut self.compressed[read..],
+                data_offset + read as u64,
+            )?;
+            if n == 0 {
+                return finding("after 0 bytes: entry data runs past the end of the file".into());
+            }
+            read += n;
+        }
+        let limit = entry.uncompressed_size;
+        // One byte more than recorded, so that longer data shows as longer, not as an error.
+        self.inflated.resize(limit as usize + 1, 0);
+        let inflated = match self
+            .decompressor
+            .deflate_decompress(&self.compressed, &mut self.inflated)
+        {
+            Ok(n) if n as u64 > limit => {
+                return finding(format!("data is longer than the recorded size {limit}"));
+            }
+            Ok(n) => &self.inflated[..n],
+            Err(libdeflater::DecompressionError::InsufficientSpace) => {
+                return finding(format!("data is longer than the recorded size {limit}"));
+            }
+            Err(libdeflater::DecompressionError::BadData) => {
+                return finding("after 0 bytes: the data is not valid Deflate".into());
+            }
+        };
+        let mut findings = Vec::new();
+        if inflated.len() as u64 != limit {
+            findings.push(
+                Finding::new(
+                    Code::DecompressFailed,
+                    label,
+                    format!(
+                        "data is {} bytes, the directory says {limit}",
+                        inflated.len()
+                    ),
+                )
+                .at_entry(&entry.name),
+            );
+        }
+        let actual = crc32fast::hash(inflated);
+        if actual != entry.crc32 {
+            findings.push(
+                Finding::new(
+                    Code::CrcMismatch,
+                    label,
+                    format!(
+                        "CRC-32 is {actual:08x}, the directory says {:08x}",
+                        entry.crc32
+                    ),
+                )
+                .at_entry(&entry.name),
+            );
+        }
+        sink(inflated);
+        Ok(findings)
+    }
 }
 
 /// Reads a whole entry into memory (for tag files and records, which are small). Findings about
@@ -886,6 +1023,84 @@ mod tests {
             uncompressed_size: 0,
             local_header_offset: 0,
             data_offset: None,
+        }
+    }
+
+    /// What reading an entry gave: its bytes and its findings' codes and messages.
+    type Read = (Vec<u8>, Vec<(Code, String)>);
+
+    /// Reads an entry both ways: whole (libdeflate) and in pieces (zlib-rs).
+    fn both_ways(file: &File, entry: &Entry) -> [Read; 2] {
+        let whole = {
+            let mut data = Vec::new();
+            let f = inflate_whole(file, entry, 0, "t", |b| data.extend_from_slice(b)).unwrap();
+            (data, f)
+        };
+        let pieces = {
+            let mut data = Vec::new();
+            let f = stream_in_pieces(file, entry, 0, "t", |b| data.extend_from_slice(b)).unwrap();
+            (data, f)
+        };
+        [whole, pieces].map(|(data, findings)| {
+            let kinds = findings.into_iter().map(|f| (f.code, f.message)).collect();
+            (data, kinds)
+        })
+    }
+
+    #[test]
+    fn whole_and_streamed_inflating_agree_on_good_and_bad_data() {
+        use std::io::Write;
+        let text: Vec<u8> = (0..50_000u32)
+            .flat_map(|i| (i % 97).to_le_bytes())
+            .collect();
+        let mut encoder =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(&text).unwrap();
+        let compressed = encoder.finish().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data");
+        std::fs::write(&path, &compressed).unwrap();
+        let file = File::open(&path).unwrap();
+        let good = Entry {
+            crc32: crc32fast::hash(&text),
+            compressed_size: compressed.len() as u64,
+            uncompressed_size: text.len() as u64,
+            ..named("e")
+        };
+        let [whole, pieces] = both_ways(&file, &good);
+        assert_eq!(whole, (text.clone(), vec![]));
+        assert_eq!(pieces, whole);
+        let cases = [
+            Entry {
+                crc32: good.crc32 ^ 1,
+                ..good.clone()
+            },
+            Entry {
+                uncompressed_size: good.uncompressed_size + 5,
+                ..good.clone()
+            },
+            Entry {
+                uncompressed_size: good.uncompressed_size - 5,
+                ..good.clone()
+            },
+            Entry {
+                compressed_size: good.compressed_size + 10,
+                ..good.clone()
+            },
+            Entry {
+                compressed_size: good.compressed_size / 2,
+                ..good.clone()
+            },
+        ];
+        for bad in cases {
+            let [whole, pieces] = both_ways(&file, &bad);
+            let codes = |r: &Read| r.1.iter().map(|(c, _)| *c).collect::<Vec<_>>();
+            assert!(!whole.1.is_empty(), "{bad:?}: no finding");
+            assert_eq!(
+                codes(&whole),
+                codes(&pieces),
+                "{bad:?}: {whole:?} vs {pieces:?}"
+            );
         }
     }
 

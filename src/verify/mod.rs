@@ -4,8 +4,8 @@
 //!
 //! Full mode inflates and hashes every entry (SHA-256, SHA-512 and the zip CRC-32 in one pass, on
 //! all cores, streaming). Fast mode checks structure, listings, sizes, Payload-Oxum and the tag
-//! files (with SHA-256 only), without reading the payload. Neither holds a tag file whole: see
-//! [`bag`].
+//! files (with SHA-256 only), without reading the payload. Neither holds a tag file whole (see
+//! the `bag` module).
 
 mod bag;
 
