@@ -438,6 +438,32 @@ impl OpenArchive {
         }
     }
 
+    /// Hands the bytes of a file of the bag to `use_bytes`, without a copy where it can (see
+    /// [`read::with_intact_entry`]), failing like [`Self::read_required`] when the file is
+    /// missing or damaged. For reading many records quickly.
+    pub fn with_required<R>(
+        &self,
+        bag_path: &str,
+        use_bytes: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R> {
+        let Some(entry) = self.entry(bag_path) else {
+            return Err(Error::Corrupt {
+                path: self.path.clone(),
+                message: format!("{bag_path} is missing from the archive; run `cablekeep verify`"),
+            });
+        };
+        match read::with_intact_entry(&self.file, entry, &self.label, use_bytes).at(&self.path)? {
+            Ok(r) => Ok(r),
+            Err(findings) => Err(Error::Corrupt {
+                path: self.path.clone(),
+                message: format!(
+                    "{bag_path} is damaged ({}); run `cablekeep verify`",
+                    findings.first().map(|f| f.to_string()).unwrap_or_default()
+                ),
+            }),
+        }
+    }
+
     /// Streams an entry's bytes to `sink`; returns findings about its data.
     pub fn stream(&self, entry: &Entry, sink: impl FnMut(&[u8])) -> Result<Vec<Finding>> {
         read::stream_entry(&self.file, entry, &self.label, sink).at(&self.path)

@@ -810,33 +810,75 @@ fn inflate_whole(
     entry: &Entry,
     data_offset: u64,
     label: &str,
-    sink: impl FnMut(&[u8]),
+    mut sink: impl FnMut(&[u8]),
 ) -> std::io::Result<Vec<Finding>> {
-    WHOLE_INFLATER.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut inflater) => inflater.inflate(file, entry, data_offset, label, sink),
-        // Only when a sink reads another entry on the same thread: use fresh buffers.
-        Err(_) => WholeInflater {
-            decompressor: libdeflater::Decompressor::new(),
-            compressed: Vec::new(),
-            inflated: Vec::new(),
+    with_whole_inflater(|inflater| {
+        let (inflated, findings) = inflater.inflate(file, entry, data_offset, label)?;
+        if let Some(len) = inflated {
+            sink(&inflater.inflated[..len]);
         }
-        .inflate(file, entry, data_offset, label, sink),
+        Ok(findings)
     })
 }
 
+/// Runs `work` with this thread's inflater, or with a fresh one when it is in use (only when
+/// the code handed an entry's bytes reads another entry on the same thread).
+fn with_whole_inflater<R>(work: impl FnOnce(&mut WholeInflater) -> R) -> R {
+    WHOLE_INFLATER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut inflater) => work(&mut inflater),
+        Err(_) => work(&mut WholeInflater {
+            decompressor: libdeflater::Decompressor::new(),
+            compressed: Vec::new(),
+            inflated: Vec::new(),
+        }),
+    })
+}
+
+/// Reads a whole entry and hands its bytes to `use_bytes` only when they are intact (no
+/// finding at all), without copying them for a Deflate entry up to 16 MB (it is inflated into
+/// this thread's reused buffer). Returns what `use_bytes` returned, or else the findings.
+pub fn with_intact_entry<R>(
+    file: &File,
+    entry: &Entry,
+    label: &str,
+    use_bytes: impl FnOnce(&[u8]) -> R,
+) -> std::io::Result<std::result::Result<R, Vec<Finding>>> {
+    let whole = entry.method == METHOD_DEFLATE
+        && entry.compressed_size <= WHOLE_ENTRY_LIMIT
+        && entry.uncompressed_size <= WHOLE_ENTRY_LIMIT;
+    match entry.data_offset {
+        Some(data_offset) if whole => with_whole_inflater(|inflater| {
+            let (inflated, findings) = inflater.inflate(file, entry, data_offset, label)?;
+            Ok(match inflated {
+                Some(len) if findings.is_empty() => Ok(use_bytes(&inflater.inflated[..len])),
+                _ => Err(findings),
+            })
+        }),
+        _ => {
+            let (data, findings) = read_entry(file, entry, label)?;
+            Ok(match data {
+                Some(data) if findings.is_empty() => Ok(use_bytes(&data)),
+                _ => Err(findings),
+            })
+        }
+    }
+}
+
 impl WholeInflater {
+    /// Inflates an entry into `self.inflated`; returns the length inflated (None when the data
+    /// cannot be read whole) and the findings.
     fn inflate(
         &mut self,
         file: &File,
         entry: &Entry,
         data_offset: u64,
         label: &str,
-        mut sink: impl FnMut(&[u8]),
-    ) -> std::io::Result<Vec<Finding>> {
-        let finding = |message: String| {
-            Ok(vec![
-                Finding::new(Code::DecompressFailed, label, message).at_entry(&entry.name),
-            ])
+    ) -> std::io::Result<(Option<usize>, Vec<Finding>)> {
+        let failed = |message: String| {
+            Ok((
+                None,
+                vec![Finding::new(Code::DecompressFailed, label, message).at_entry(&entry.name)],
+            ))
         };
         self.compressed.resize(entry.compressed_size as usize, 0);
         let mut read = 0;
@@ -847,38 +889,36 @@ impl WholeInflater {
                 data_offset + read as u64,
             )?;
             if n == 0 {
-                return finding("after 0 bytes: entry data runs past the end of the file".into());
+                return failed("after 0 bytes: entry data runs past the end of the file".into());
             }
             read += n;
         }
         let limit = entry.uncompressed_size;
         // One byte more than recorded, so that longer data shows as longer, not as an error.
         self.inflated.resize(limit as usize + 1, 0);
-        let inflated = match self
+        let len = match self
             .decompressor
             .deflate_decompress(&self.compressed, &mut self.inflated)
         {
             Ok(n) if n as u64 > limit => {
-                return finding(format!("data is longer than the recorded size {limit}"));
+                return failed(format!("data is longer than the recorded size {limit}"));
             }
-            Ok(n) => &self.inflated[..n],
+            Ok(n) => n,
             Err(libdeflater::DecompressionError::InsufficientSpace) => {
-                return finding(format!("data is longer than the recorded size {limit}"));
+                return failed(format!("data is longer than the recorded size {limit}"));
             }
             Err(libdeflater::DecompressionError::BadData) => {
-                return finding("after 0 bytes: the data is not valid Deflate".into());
+                return failed("after 0 bytes: the data is not valid Deflate".into());
             }
         };
+        let inflated = &self.inflated[..len];
         let mut findings = Vec::new();
-        if inflated.len() as u64 != limit {
+        if len as u64 != limit {
             findings.push(
                 Finding::new(
                     Code::DecompressFailed,
                     label,
-                    format!(
-                        "data is {} bytes, the directory says {limit}",
-                        inflated.len()
-                    ),
+                    format!("data is {len} bytes, the directory says {limit}"),
                 )
                 .at_entry(&entry.name),
             );
@@ -897,8 +937,7 @@ impl WholeInflater {
                 .at_entry(&entry.name),
             );
         }
-        sink(inflated);
-        Ok(findings)
+        Ok((Some(len), findings))
     }
 }
 
@@ -1070,6 +1109,18 @@ mod tests {
         let [whole, pieces] = both_ways(&file, &good);
         assert_eq!(whole, (text.clone(), vec![]));
         assert_eq!(pieces, whole);
+        let located = Entry {
+            data_offset: Some(0),
+            ..good.clone()
+        };
+        let intact = with_intact_entry(&file, &located, "t", |b| b.to_vec()).unwrap();
+        assert_eq!(intact.unwrap(), text);
+        let damaged = Entry {
+            crc32: good.crc32 ^ 1,
+            ..located
+        };
+        let refused = with_intact_entry(&file, &damaged, "t", |b| b.to_vec()).unwrap();
+        assert_eq!(refused.unwrap_err()[0].code, Code::CrcMismatch);
         let cases = [
             Entry {
                 crc32: good.crc32 ^ 1,
