@@ -1,13 +1,16 @@
 //! Selections: which cables of a version an export, a search or the stats are about (a
 //! [`Filter`]), and streaming the selected cables' stored records from an archive in batches.
 
-use crate::archive::{INDEX_FILE, OpenArchive};
+use crate::archive::read::{MAX_IN_MEMORY_ENTRY, METHOD_DEFLATE, METHOD_STORED};
+use crate::archive::{Entry, INDEX_FILE, OpenArchive};
 use crate::capture::IndexLine;
 use crate::error::{Error, Result};
 use crate::provenance::Source;
 use crate::store::Progress;
 use rayon::prelude::*;
+use flate2::{Decompress, FlushDecompress, Status};
 use serde::{Deserialize, Serialize};
+use std::fs::File;
 use std::sync::mpsc::{Receiver, SyncSender};
 
 /// What cables to select. Every criterion given must hold; an empty filter selects every cable.
@@ -345,12 +348,32 @@ pub fn stream(
     keep: Keep<'_>,
     need: Need,
     progress: &dyn Progress,
-    each: impl FnMut(Vec<Selected>) -> Result<()> + Send,
+    mut each: impl FnMut(Vec<Selected>) -> Result<()> + Send,
+) -> Result<usize> {
+    stream_mapped(archive, keep, need, progress, &Ok, |chunks| {
+        each(chunks.into_iter().flatten().collect())
+    })
+}
+
+/// What [`stream_mapped`] makes of a chunk of selected cables, on the worker threads.
+pub type Map<'a, T> = &'a (dyn Fn(Vec<Selected>) -> Result<T> + Sync);
+
+/// Like [`stream`], but each batch is cut into chunks of up to [`CHUNK`] cables that `map`
+/// turns into whatever `each` needs (formatted rows, say) in parallel, as the chunk's records
+/// are read: the single consumer then only writes what was made for it. `each` gets a batch's
+/// chunks in index order. Returns the number of cables.
+pub fn stream_mapped<T: Send>(
+    archive: &OpenArchive,
+    keep: Keep<'_>,
+    need: Need,
+    progress: &dyn Progress,
+    map: Map<'_, T>,
+    each: impl FnMut(Vec<T>) -> Result<()> + Send,
 ) -> Result<usize> {
     std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::sync_channel(2);
         s.spawn(move || stream_index(archive, keep, progress, &tx));
-        consume(archive, need, rx, each)
+        consume(archive, need, rx, map, each)
     })
 }
 
@@ -371,33 +394,34 @@ pub fn for_each_line(archive: &OpenArchive, mut each: impl FnMut(&IndexLine)) ->
     })
 }
 
-/// Reads the batches of lines from the index thread, loads each batch's records and hands the
-/// previous batch to `each` at the same time. Takes the receiver by value so that an early
-/// return drops it, which stops the index thread.
-fn consume(
+/// Reads the batches of lines from the index thread, loads and maps each batch's records and
+/// hands the previous batch to `each` at the same time. Takes the receiver by value so that an
+/// early return drops it, which stops the index thread.
+fn consume<T: Send>(
     archive: &OpenArchive,
     need: Need,
     rx: Receiver<Result<Vec<IndexLine>>>,
-    mut each: impl FnMut(Vec<Selected>) -> Result<()> + Send,
+    map: Map<'_, T>,
+    mut each: impl FnMut(Vec<T>) -> Result<()> + Send,
 ) -> Result<usize> {
-    let mut pending: Option<Vec<Selected>> = None;
+    let mut pending: Option<Vec<T>> = None;
     let mut count = 0;
     loop {
         let next = rx.recv().ok().transpose()?;
         if next.is_none() && pending.is_none() {
             return Ok(count);
         }
+        count += next.as_ref().map_or(0, Vec::len);
         let done = pending.take();
         let (loaded, written) = rayon::join(
             || {
-                next.map(|lines| load_batch(archive, lines, need))
+                next.map(|lines| load_batch(archive, lines, need, map))
                     .transpose()
             },
             || done.map_or(Ok(()), &mut each),
         );
         written?;
         pending = loaded?;
-        count += pending.as_ref().map_or(0, Vec::len);
     }
 }
 
@@ -511,15 +535,38 @@ fn parse_index_line(line: &[u8]) -> std::result::Result<Option<IndexLine>, Strin
         .map_err(|e| e.to_string())
 }
 
-/// Reads and parses the records of a batch of lines in parallel, keeping their order.
-fn load_batch(archive: &OpenArchive, lines: Vec<IndexLine>, need: Need) -> Result<Vec<Selected>> {
+/// How many cables of a batch one worker reads and maps at a time: enough that a chunk's output
+/// is written with few large writes, few enough that both cores share a batch evenly.
+pub const CHUNK: usize = 32;
+
+/// Reads, parses and maps the records of a batch of lines in parallel, a chunk at a time,
+/// keeping their order.
+fn load_batch<T: Send>(
+    archive: &OpenArchive,
+    lines: Vec<IndexLine>,
+    need: Need,
+    map: Map<'_, T>,
+) -> Result<Vec<T>> {
     lines
         .into_par_iter()
-        .map(|line| load_one(archive, line, need))
+        .chunks(CHUNK)
+        .map(|chunk| {
+            let mut reader = RecordReader::default();
+            let selected = chunk
+                .into_iter()
+                .map(|line| load_one(archive, &mut reader, line, need))
+                .collect::<Result<Vec<_>>>()?;
+            map(selected)
+        })
         .collect()
 }
 
-fn load_one(archive: &OpenArchive, line: IndexLine, need: Need) -> Result<Selected> {
+fn load_one(
+    archive: &OpenArchive,
+    reader: &mut RecordReader,
+    line: IndexLine,
+    need: Need,
+) -> Result<Selected> {
     let not_a_record = |path: &str, e: serde_json::Error| Error::Corrupt {
         path: archive.path.clone(),
         message: format!("{path}: not a cablekeep record: {e}"),
@@ -533,13 +580,13 @@ fn load_one(archive: &OpenArchive, line: IndexLine, need: Need) -> Result<Select
     let mut sources = Vec::new();
     if need.sources {
         for c in older {
-            let bytes = archive.read_required(&c.record)?;
+            let bytes = reader.read(archive, &c.record)?;
             let view: SourceView =
                 serde_json::from_slice(&bytes).map_err(|e| not_a_record(&c.record, e))?;
             sources.push(view.source);
         }
     }
-    let bytes = archive.read_required(&current.record)?;
+    let bytes = reader.read(archive, &current.record)?;
     let record: RecordView =
         serde_json::from_slice(&bytes).map_err(|e| not_a_record(&current.record, e))?;
     if need.sources {
@@ -551,6 +598,86 @@ fn load_one(archive: &OpenArchive, line: IndexLine, need: Need) -> Result<Select
         bytes: if need.bytes { bytes } else { Vec::new() },
         sources,
     })
+}
+
+/// Reads stored records whole, the common case quickly: the compressed bytes in one positioned
+/// read, inflated in one call straight into a buffer of the recorded size by an inflater that is
+/// reset, not rebuilt, between records (building one, and the streaming reader's 64 KiB buffer,
+/// cost more than a small record's inflating). Anything unusual (another method, a size or
+/// CRC-32 that does not match, an I/O error) is left to [`OpenArchive::read_required`], which
+/// reads the entry again and says what is wrong: this path only ever returns intact bytes.
+struct RecordReader {
+    inflater: Decompress,
+    compressed: Vec<u8>,
+}
+
+impl Default for RecordReader {
+    fn default() -> Self {
+        RecordReader {
+            // Zip entries are raw deflate streams, without a zlib header.
+            inflater: Decompress::new(false),
+            compressed: Vec::new(),
+        }
+    }
+}
+
+impl RecordReader {
+    /// The bytes of the file `bag_path` of the archive's bag.
+    fn read(&mut self, archive: &OpenArchive, bag_path: &str) -> Result<Vec<u8>> {
+        match archive.entry(bag_path).and_then(|e| self.intact(archive, e)) {
+            Some(bytes) => Ok(bytes),
+            None => archive.read_required(bag_path),
+        }
+    }
+
+    /// An entry's bytes when they are read and checked without trouble; `None` otherwise.
+    fn intact(&mut self, archive: &OpenArchive, entry: &Entry) -> Option<Vec<u8>> {
+        let offset = entry.data_offset?;
+        if entry.uncompressed_size > MAX_IN_MEMORY_ENTRY
+            || entry.compressed_size > MAX_IN_MEMORY_ENTRY
+        {
+            return None;
+        }
+        let size = usize::try_from(entry.uncompressed_size).ok()?;
+        let data = match entry.method {
+            METHOD_STORED => {
+                let mut data = vec![0; size];
+                read_exact_at(&archive.file, &mut data, offset).ok()?;
+                data
+            }
+            METHOD_DEFLATE => {
+                let compressed = usize::try_from(entry.compressed_size).ok()?;
+                self.compressed.resize(compressed, 0);
+                read_exact_at(&archive.file, &mut self.compressed, offset).ok()?;
+                self.inflate(size)?
+            }
+            _ => return None,
+        };
+        (crc32fast::hash(&data) == entry.crc32).then_some(data)
+    }
+
+    /// Inflates the compressed bytes read, which must give exactly `size` bytes.
+    fn inflate(&mut self, size: usize) -> Option<Vec<u8>> {
+        self.inflater.reset(false);
+        // One byte of room more than the recorded size, so that a longer stream shows.
+        let mut data = Vec::with_capacity(size + 1);
+        let status = self
+            .inflater
+            .decompress_vec(&self.compressed, &mut data, FlushDecompress::Finish)
+            .ok()?;
+        (status == Status::StreamEnd && data.len() == size).then_some(data)
+    }
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+/// Elsewhere the quick path is not taken: every record is read by the archive's own reader.
+#[cfg(not(unix))]
+fn read_exact_at(_: &File, _: &mut [u8], _: u64) -> std::io::Result<()> {
+    Err(std::io::ErrorKind::Unsupported.into())
 }
 
 #[cfg(test)]

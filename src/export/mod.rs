@@ -394,34 +394,21 @@ fn write_folder_export(
     let mut captures = 0;
     req.progress.start("exporting", version.cables);
     let data = match req.format {
-        Format::Csv => {
-            let mut table =
-                table::CsvTable::new(HashingFile::create(data_path.clone())?, req.excel_safe)?;
-            select::stream(archive, keep, Need::default(), req.progress, |batch| {
-                for c in &batch {
-                    table.write(c)?;
-                    cites.add(c).at(&data_path)?;
-                    captures += c.line.captures.len();
-                }
-                Ok(())
-            })?;
-            table.finish()?.finish()?
-        }
-        Format::Jsonl => {
+        Format::Csv | Format::Jsonl => {
             let mut out = HashingFile::create(data_path.clone())?;
+            if req.format == Format::Csv {
+                out.write_all(&table::header()?).at(&data_path)?;
+            }
             let need = Need {
-                bytes: true,
+                bytes: req.format == Format::Jsonl,
                 sources: false,
             };
-            let mut line = Vec::new();
-            select::stream(archive, keep, need, req.progress, |batch| {
-                for c in &batch {
-                    line.clear();
-                    compact_json_into(&c.bytes, &mut line);
-                    line.push(b'\n');
-                    out.write_all(&line).at(&data_path)?;
-                    cites.add(c).at(&data_path)?;
-                    captures += c.line.captures.len();
+            let made = |chunk: Vec<select::Selected>| made_for_file(req, version, &chunk);
+            select::stream_mapped(archive, keep, need, req.progress, &made, |batch| {
+                for m in batch {
+                    out.write_all(&m.data).at(&data_path)?;
+                    cites.append(m.cited).at(&data_path)?;
+                    captures += m.captures;
                 }
                 Ok(())
             })?;
@@ -434,13 +421,18 @@ fn write_folder_export(
                 bytes: false,
                 sources: true,
             };
-            let n = select::stream(archive, keep, need, req.progress, |batch| {
-                db.add_cables(&version.collection, &batch)?;
-                for c in &batch {
-                    cites.add(c).at(&data_path)?;
-                    captures += c.line.captures.len();
+            let cited = |chunk: Vec<select::Selected>| {
+                let cited = citation::cite(version, &chunk);
+                Ok((chunk, cited))
+            };
+            let n = select::stream_mapped(archive, keep, need, req.progress, &cited, |batch| {
+                let mut cables = Vec::with_capacity(select::BATCH);
+                for (chunk, cited) in batch {
+                    cites.append(cited).at(&data_path)?;
+                    captures += chunk.iter().map(|c| c.line.captures.len()).sum::<usize>();
+                    cables.extend(chunk);
                 }
-                Ok(())
+                db.add_cables(&version.collection, &cables)
             })?;
             db.finish(&export_meta(req, version, n))?;
             sha256_file(&data_path)?
@@ -490,6 +482,37 @@ fn write_folder_export(
         captures,
         files: paths.len(),
         bytes,
+    })
+}
+
+/// What the workers make of a chunk of selected cables for a CSV or JSON Lines export: the
+/// chunk's part of the data file and of the citations.
+struct Made {
+    data: Vec<u8>,
+    cited: citation::CitedCables,
+    captures: usize,
+}
+
+/// A chunk's CSV rows or JSON lines (each record compacted onto one line), and its citations.
+fn made_for_file(
+    req: &Request<'_>,
+    version: &VersionRef,
+    chunk: &[select::Selected],
+) -> Result<Made> {
+    let data = if req.format == Format::Csv {
+        table::format_rows(chunk, req.excel_safe)?
+    } else {
+        let mut lines = Vec::with_capacity(chunk.iter().map(|c| c.bytes.len()).sum());
+        for c in chunk {
+            compact_json_into(&c.bytes, &mut lines);
+            lines.push(b'\n');
+        }
+        lines
+    };
+    Ok(Made {
+        data,
+        cited: citation::cite(version, chunk),
+        captures: chunk.iter().map(|c| c.line.captures.len()).sum(),
     })
 }
 
@@ -625,10 +648,15 @@ fn write_bag_export(
     let mut lines: Vec<IndexLine> = Vec::new();
     let mut cites = Citations::new(version, Vec::new(), Vec::new()).at(req.out)?;
     req.progress.start("selecting", version.cables);
-    select::stream(archive, keep, Need::default(), req.progress, |batch| {
-        for c in batch {
-            cites.add(&c).at(req.out)?;
-            lines.push(c.line);
+    // The records are dropped on the worker threads: only the lines and citations are kept.
+    let cited = |chunk: Vec<select::Selected>| {
+        let cited = citation::cite(version, &chunk);
+        Ok((chunk.into_iter().map(|c| c.line).collect::<Vec<_>>(), cited))
+    };
+    select::stream_mapped(archive, keep, Need::default(), req.progress, &cited, |batch| {
+        for (chunk, cited) in batch {
+            cites.append(cited).at(req.out)?;
+            lines.extend(chunk);
         }
         Ok(())
     })?;
