@@ -8,7 +8,6 @@ use crate::error::{Error, Result};
 use crate::provenance::Source;
 use crate::store::Progress;
 use rayon::prelude::*;
-use flate2::{Decompress, FlushDecompress, Status};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::sync::mpsc::{Receiver, SyncSender};
@@ -582,56 +581,77 @@ fn load_one(
         for c in older {
             let bytes = reader.read(archive, &c.record)?;
             let view: SourceView =
-                serde_json::from_slice(&bytes).map_err(|e| not_a_record(&c.record, e))?;
+                serde_json::from_slice(bytes).map_err(|e| not_a_record(&c.record, e))?;
             sources.push(view.source);
         }
     }
     let bytes = reader.read(archive, &current.record)?;
     let record: RecordView =
-        serde_json::from_slice(&bytes).map_err(|e| not_a_record(&current.record, e))?;
+        serde_json::from_slice(bytes).map_err(|e| not_a_record(&current.record, e))?;
     if need.sources {
         sources.push(record.source.clone());
     }
     Ok(Selected {
+        bytes: if need.bytes {
+            bytes.to_vec()
+        } else {
+            Vec::new()
+        },
         line,
         record,
-        bytes: if need.bytes { bytes } else { Vec::new() },
         sources,
     })
 }
 
 /// Reads stored records whole, the common case quickly: the compressed bytes in one positioned
-/// read, inflated in one call straight into a buffer of the recorded size by an inflater that is
-/// reset, not rebuilt, between records (building one, and the streaming reader's 64 KiB buffer,
-/// cost more than a small record's inflating). Anything unusual (another method, a size or
-/// CRC-32 that does not match, an I/O error) is left to [`OpenArchive::read_required`], which
-/// reads the entry again and says what is wrong: this path only ever returns intact bytes.
+/// read, inflated in one call (by libdeflate, about 1.6 times as fast as zlib-rs on records)
+/// into a buffer that is reused from record to record. Building a streaming inflater and its
+/// 64 KiB buffers per record cost more than a small record's inflating. Anything unusual
+/// (another method, a size or CRC-32 that does not match, an I/O error) is left to
+/// [`OpenArchive::read_required`], which reads the entry again and says what is wrong: this
+/// path only ever gives intact bytes.
 struct RecordReader {
-    inflater: Decompress,
+    inflater: libdeflater::Decompressor,
     compressed: Vec<u8>,
+    data: Vec<u8>,
 }
 
 impl Default for RecordReader {
     fn default() -> Self {
         RecordReader {
-            // Zip entries are raw deflate streams, without a zlib header.
-            inflater: Decompress::new(false),
+            inflater: libdeflater::Decompressor::new(),
             compressed: Vec::new(),
+            data: Vec::new(),
         }
     }
 }
 
+/// The first `len` bytes of a reused buffer, grown (and zeroed) only when it is too short.
+fn room(buf: &mut Vec<u8>, len: usize) -> &mut [u8] {
+    if buf.len() < len {
+        buf.resize(len, 0);
+    }
+    &mut buf[..len]
+}
+
 impl RecordReader {
-    /// The bytes of the file `bag_path` of the archive's bag.
-    fn read(&mut self, archive: &OpenArchive, bag_path: &str) -> Result<Vec<u8>> {
-        match archive.entry(bag_path).and_then(|e| self.intact(archive, e)) {
-            Some(bytes) => Ok(bytes),
-            None => archive.read_required(bag_path),
+    /// The bytes of the file `bag_path` of the archive's bag, valid until the next read.
+    fn read(&mut self, archive: &OpenArchive, bag_path: &str) -> Result<&[u8]> {
+        let quick = archive
+            .entry(bag_path)
+            .and_then(|e| self.intact(archive, e));
+        match quick {
+            Some(len) => Ok(&self.data[..len]),
+            None => {
+                self.data = archive.read_required(bag_path)?;
+                Ok(&self.data)
+            }
         }
     }
 
-    /// An entry's bytes when they are read and checked without trouble; `None` otherwise.
-    fn intact(&mut self, archive: &OpenArchive, entry: &Entry) -> Option<Vec<u8>> {
+    /// Reads an entry into `data` and returns its length, when it is read and checked without
+    /// trouble; `None` otherwise.
+    fn intact(&mut self, archive: &OpenArchive, entry: &Entry) -> Option<usize> {
         let offset = entry.data_offset?;
         if entry.uncompressed_size > MAX_IN_MEMORY_ENTRY
             || entry.compressed_size > MAX_IN_MEMORY_ENTRY
@@ -641,31 +661,25 @@ impl RecordReader {
         let size = usize::try_from(entry.uncompressed_size).ok()?;
         let data = match entry.method {
             METHOD_STORED => {
-                let mut data = vec![0; size];
-                read_exact_at(&archive.file, &mut data, offset).ok()?;
+                let data = room(&mut self.data, size);
+                read_exact_at(&archive.file, data, offset).ok()?;
                 data
             }
             METHOD_DEFLATE => {
-                let compressed = usize::try_from(entry.compressed_size).ok()?;
-                self.compressed.resize(compressed, 0);
-                read_exact_at(&archive.file, &mut self.compressed, offset).ok()?;
-                self.inflate(size)?
+                let compressed = room(
+                    &mut self.compressed,
+                    usize::try_from(entry.compressed_size).ok()?,
+                );
+                read_exact_at(&archive.file, compressed, offset).ok()?;
+                let data = room(&mut self.data, size);
+                // An error, or fewer bytes than recorded; more do not fit and are an error.
+                let n = self.inflater.deflate_decompress(compressed, data).ok()?;
+                (n == size).then_some(())?;
+                data
             }
             _ => return None,
         };
-        (crc32fast::hash(&data) == entry.crc32).then_some(data)
-    }
-
-    /// Inflates the compressed bytes read, which must give exactly `size` bytes.
-    fn inflate(&mut self, size: usize) -> Option<Vec<u8>> {
-        self.inflater.reset(false);
-        // One byte of room more than the recorded size, so that a longer stream shows.
-        let mut data = Vec::with_capacity(size + 1);
-        let status = self
-            .inflater
-            .decompress_vec(&self.compressed, &mut data, FlushDecompress::Finish)
-            .ok()?;
-        (status == Status::StreamEnd && data.len() == size).then_some(data)
+        (crc32fast::hash(data) == entry.crc32).then_some(size)
     }
 }
 
@@ -727,6 +741,61 @@ mod tests {
             ..base
         };
         assert!(!other.matches(&f));
+    }
+
+    /// A zip with one bag folder holding a deflated, a stored and an empty file.
+    fn small_zip(path: &std::path::Path, text: &[u8]) {
+        use std::io::Write;
+        use zip::write::SimpleFileOptions;
+        let mut z = zip::ZipWriter::new(File::create(path).unwrap());
+        let deflated =
+            SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        let stored = deflated.compression_method(zip::CompressionMethod::Stored);
+        for (name, options, data) in [
+            ("bag/a.json", deflated, text),
+            ("bag/b.json", stored, text),
+            ("bag/empty.json", deflated, &b""[..]),
+        ] {
+            z.start_file(name, options).unwrap();
+            z.write_all(data).unwrap();
+        }
+        z.finish().unwrap();
+    }
+
+    #[test]
+    fn records_read_whole_are_the_archives_bytes_and_damage_is_told_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.zip");
+        let text: Vec<u8> = (0..50_000u32)
+            .flat_map(|i| format!("{{\"n\": {i}, \"t\": \"a\\nb\"}}\n").into_bytes())
+            .collect();
+        small_zip(&path, &text);
+        let archive = OpenArchive::open(&path).unwrap();
+        let mut reader = RecordReader::default();
+        for p in ["a.json", "b.json", "empty.json", "a.json"] {
+            let expected = archive.read_required(p).unwrap();
+            assert_eq!(reader.read(&archive, p).unwrap(), expected, "{p}");
+        }
+        let missing = archive.read_required("c.json").unwrap_err().to_string();
+        assert_eq!(
+            reader.read(&archive, "c.json").unwrap_err().to_string(),
+            missing
+        );
+
+        // A flipped byte in each file's data: the archive's reader says what is wrong.
+        let mut bytes = std::fs::read(&path).unwrap();
+        for p in ["a.json", "b.json"] {
+            let e = archive.entry(p).unwrap();
+            let middle = e.data_offset.unwrap() + e.compressed_size / 2;
+            bytes[middle as usize] ^= 0x55;
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let archive = OpenArchive::open(&path).unwrap();
+        for p in ["a.json", "b.json"] {
+            let expected = archive.read_required(p).unwrap_err().to_string();
+            assert!(expected.contains("is damaged"), "{expected}");
+            assert_eq!(reader.read(&archive, p).unwrap_err().to_string(), expected);
+        }
     }
 
     #[test]
