@@ -429,3 +429,218 @@ pub fn cff(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::sample_cable;
+    use serde_json::json;
+
+    // The citations as the export code first wrote them (a serde_json map, `format!` per
+    // field): what is written now must be the same, byte for byte.
+
+    /// Escapes text for a BibTeX field in braces.
+    fn old_bib_escape(s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        for ch in s.chars() {
+            match ch {
+                '\\' => out.push_str("\\textbackslash{}"),
+                '{' => out.push_str("\\{"),
+                '}' => out.push_str("\\}"),
+                '&' | '%' | '$' | '#' | '_' => {
+                    out.push('\\');
+                    out.push(ch);
+                }
+                '~' => out.push_str("\\textasciitilde{}"),
+                '^' => out.push_str("\\textasciicircum{}"),
+                '\n' | '\r' | '\t' => out.push(' '),
+                c => out.push(c),
+            }
+        }
+        out
+    }
+
+    /// A cable's `@misc` entry in `citations.bib`, keyed by its reference id.
+    fn old_bibtex_entry(version: &VersionRef, c: &Selected, out: &mut String) {
+        let c = cited(c);
+        let mut fields: Vec<(&str, String)> = vec![
+            ("title", format!("{{{}}}", old_bib_escape(&c.title))),
+            (
+                "author",
+                format!(
+                    "{{{}}}",
+                    old_bib_escape(c.origin.unwrap_or("United States Department of State"))
+                ),
+            ),
+        ];
+        if let Some(d) = c.created {
+            fields.push(("date", old_bib_escape(d)));
+            if let Some(y) = d.get(..4) {
+                fields.push(("year", old_bib_escape(y)));
+            }
+            if let Some(m) = d.get(5..7).and_then(|m| m.parse::<usize>().ok())
+                && (1..=12).contains(&m)
+            {
+                fields.push(("month", MONTHS[m - 1].to_string()));
+            }
+        }
+        fields.push((
+            "howpublished",
+            old_bib_escape(&format!(
+                "Diplomatic cable {}{}",
+                c.id,
+                c.publisher
+                    .map(|p| format!(", released by {p}"))
+                    .unwrap_or_default()
+            )),
+        ));
+        if let Some(u) = c.url {
+            fields.push(("url", u.replace(['{', '}'], "")));
+        }
+        if let Some(r) = c.released {
+            fields.push(("urldate", old_bib_escape(r)));
+        }
+        fields.push((
+            "note",
+            old_bib_escape(&format!(
+                "Reference id {}. Released {}. Archived as {}, capture {} (raw bytes sha256:{}) in {}",
+                c.id,
+                c.released.unwrap_or("on an unknown date"),
+                c.raw,
+                c.capture,
+                c.capture_sha256,
+                archive_note(version)
+            )),
+        ));
+        out.push_str(&format!("@misc{{{},\n", c.id));
+        for (name, value) in fields {
+            let value = if name == "month" {
+                value
+            } else {
+                format!("{{{value}}}")
+            };
+            out.push_str(&format!("  {name:<12} = {value},\n"));
+        }
+        out.push_str("}\n\n");
+    }
+
+    fn old_date_parts(d: &str) -> Option<serde_json::Value> {
+        let parts: Vec<i64> = d
+            .split('-')
+            .map(|p| p.parse().ok())
+            .collect::<Option<_>>()?;
+        (!parts.is_empty() && parts.len() <= 3).then(|| json!({ "date-parts": [parts] }))
+    }
+
+    /// A cable's CSL-JSON `document` item in `citations.json`.
+    fn old_csl_item(version: &VersionRef, c: &Selected) -> serde_json::Value {
+        let c = cited(c);
+        let mut item = serde_json::Map::new();
+        item.insert("id".into(), json!(c.id));
+        item.insert("type".into(), json!("document"));
+        item.insert("genre".into(), json!("Diplomatic cable"));
+        item.insert("title".into(), json!(c.title));
+        item.insert("number".into(), json!(c.id));
+        item.insert(
+            "author".into(),
+            json!([{ "literal": c.origin.unwrap_or("United States Department of State") }]),
+        );
+        if let Some(d) = c.created.and_then(old_date_parts) {
+            item.insert("issued".into(), d);
+        }
+        if let Some(d) = c.released.and_then(old_date_parts) {
+            item.insert("available-date".into(), d);
+        }
+        if let Some(p) = c.publisher {
+            item.insert("publisher".into(), json!(p));
+        }
+        if let Some(u) = c.url {
+            item.insert("URL".into(), json!(u));
+        }
+        item.insert(
+            "archive".into(),
+            json!(format!("cablekeep {}", version.identifier)),
+        );
+        item.insert("archive_location".into(), json!(c.raw));
+        item.insert(
+            "note".into(),
+            json!(format!(
+                "Released {}. Capture {} (raw bytes sha256:{}) in {}",
+                c.released.unwrap_or("on an unknown date"),
+                c.capture,
+                c.capture_sha256,
+                archive_note(version)
+            )),
+        );
+        serde_json::Value::Object(item)
+    }
+
+    fn version() -> VersionRef {
+        VersionRef {
+            collection: "dev".into(),
+            version: 2,
+            identifier: "dev@v2".into(),
+            manifest_sha256: "ab".repeat(32),
+            archive_sha256: "cd".repeat(32),
+            created: "2026-11-27T10:00:00Z".into(),
+            message: "m".into(),
+            cables: 3,
+        }
+    }
+
+    /// Cables with every character BibTeX escapes, no origin, publisher or dates, odd dates.
+    fn tricky() -> Vec<Selected> {
+        vec![
+            sample_cable("08MADRID1", json!({})),
+            sample_cable(
+                "08MADRID2",
+                json!({
+                    "subject": "50% of $5 & #1_{x}~^\\ \"q\"\n\tend — é",
+                    "origin": null,
+                    "created": "2008-13-04",
+                    "released": null,
+                    "source": {"publisher": null, "url": null, "released": "2011",
+                               "upstream_url": "https://e.org/{a}?b=1&c=2"}
+                }),
+            ),
+            sample_cable(
+                "08MADRID3",
+                json!({"subject": "  ", "created": "1990", "released": "2011-x-01",
+                       "source": {"publisher": "Cable {Browser}", "url": null, "released": null}}),
+            ),
+        ]
+    }
+
+    #[test]
+    fn citations_are_what_the_first_writer_wrote() {
+        let v = version();
+        let cables = tricky();
+        let mut bib = String::new();
+        let mut items = Vec::new();
+        for c in &cables {
+            old_bibtex_entry(&v, c, &mut bib);
+            items.push(old_csl_item(&v, c));
+        }
+        let expected_csl = serde_json::to_string_pretty(&items).unwrap() + "\n";
+        let mut cites = Citations::new(&v, Vec::new(), Vec::new()).unwrap();
+        cites.append(cite(&v, &cables[..2])).unwrap();
+        cites.append(cite(&v, &cables[2..])).unwrap();
+        let (b, j, publishers, n) = cites.finish().unwrap();
+        assert_eq!(String::from_utf8(b).unwrap(), bibtex_head(&v) + &bib);
+        assert_eq!(String::from_utf8(j).unwrap(), expected_csl);
+        assert_eq!(n, 3);
+        let publishers: Vec<&str> = publishers.iter().map(String::as_str).collect();
+        assert_eq!(publishers, ["Cable {Browser}", "WikiLeaks"]);
+    }
+
+    #[test]
+    fn no_cables_make_an_empty_array() {
+        let v = version();
+        let (b, j, _, n) = Citations::new(&v, Vec::new(), Vec::new())
+            .unwrap()
+            .finish()
+            .unwrap();
+        assert_eq!((String::from_utf8(b).unwrap(), n), (bibtex_head(&v), 0));
+        assert_eq!(j, b"[]\n");
+    }
+}

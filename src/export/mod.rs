@@ -256,12 +256,14 @@ struct HashingFile {
     sha256: Sha256,
     bytes: u64,
     path: PathBuf,
+    syncer: Syncer,
 }
 
 impl HashingFile {
     fn create(path: PathBuf) -> Result<HashingFile> {
         let file = File::create(&path).at(&path)?;
         Ok(HashingFile {
+            syncer: Syncer::start(&file).at(&path)?,
             out: BufWriter::with_capacity(1 << 16, file),
             sha256: Sha256::new(),
             bytes: 0,
@@ -275,6 +277,7 @@ impl HashingFile {
         self.out
             .into_inner()
             .map_err(|e| Error::io(&self.path, e.into_error()))?;
+        self.syncer.stop().at(&self.path)?;
         Ok((hex::encode(self.sha256.finalize()), self.bytes))
     }
 }
@@ -284,11 +287,60 @@ impl Write for HashingFile {
         let n = self.out.write(buf)?;
         self.sha256.update(&buf[..n]);
         self.bytes += n as u64;
+        self.syncer.wrote(n);
         Ok(n)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
+    }
+}
+
+/// How much a data file grows between two background syncs.
+const SYNC_EVERY: usize = 128 << 20;
+
+/// Syncs a file being written on a thread of its own, every [`SYNC_EVERY`] bytes. An export's
+/// files are all synced before the folder is published; a file of gigabytes would then make
+/// the export wait a second or more for the disk at the end, while now most of it is on disk
+/// by then, written while the next cables were read.
+struct Syncer {
+    wake: Option<std::sync::mpsc::SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+    unsynced: usize,
+}
+
+impl Syncer {
+    fn start(file: &File) -> std::io::Result<Syncer> {
+        let file = file.try_clone()?;
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::spawn(move || woken.iter().try_for_each(|()| file.sync_data()));
+        Ok(Syncer {
+            wake: Some(wake),
+            thread: Some(thread),
+            unsynced: 0,
+        })
+    }
+
+    /// Counts bytes written; wakes the thread when enough were. A sync still under way is not
+    /// waited for: the next one takes what this one would have.
+    fn wrote(&mut self, bytes: usize) {
+        self.unsynced += bytes;
+        if self.unsynced >= SYNC_EVERY
+            && let Some(wake) = &self.wake
+        {
+            let _ = wake.try_send(());
+            self.unsynced = 0;
+        }
+    }
+
+    /// Stops the thread and says whether a sync failed.
+    fn stop(mut self) -> std::io::Result<()> {
+        self.wake = None;
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(synced)) => synced,
+            Some(Err(_)) => Err(std::io::Error::other("the sync thread failed")),
+            None => Ok(()),
+        }
     }
 }
 
@@ -653,13 +705,20 @@ fn write_bag_export(
         let cited = citation::cite(version, &chunk);
         Ok((chunk.into_iter().map(|c| c.line).collect::<Vec<_>>(), cited))
     };
-    select::stream_mapped(archive, keep, Need::default(), req.progress, &cited, |batch| {
-        for (chunk, cited) in batch {
-            cites.append(cited).at(req.out)?;
-            lines.extend(chunk);
-        }
-        Ok(())
-    })?;
+    select::stream_mapped(
+        archive,
+        keep,
+        Need::default(),
+        req.progress,
+        &cited,
+        |batch| {
+            for (chunk, cited) in batch {
+                cites.append(cited).at(req.out)?;
+                lines.extend(chunk);
+            }
+            Ok(())
+        },
+    )?;
     req.progress.finish();
     let (bib, csl, publishers, cables) = cites.finish().at(req.out)?;
     let mut files = Vec::new();
@@ -936,6 +995,49 @@ fn readme(req: &Request<'_>, version: &VersionRef, summary: &Summary, filter: &s
         version.identifier, version.manifest_sha256
     ));
     s
+}
+
+/// A selected cable for tests: a plain record whose fields `record` replaces or adds (a JSON
+/// object), with the index line of one capture.
+#[cfg(test)]
+pub(crate) fn sample_cable(id: &str, record: serde_json::Value) -> select::Selected {
+    let mut r = serde_json::json!({
+        "created": "2008-03-04T10:00:00Z",
+        "released": "2011-08-30",
+        "classification": "SECRET//NOFORN",
+        "caveats": ["SIPDIS"],
+        "origin": "Embassy Madrid",
+        "tags": ["PREL", "SP"],
+        "subject": "A SUBJECT",
+        "references": ["08MADRID1"],
+        "signers": ["AGUIRRE"],
+        "redaction": {"status": "not-redacted", "runs": 0, "partial_extract": false},
+        "source": {"publisher": "WikiLeaks", "url": "https://example.org/cable", "released": "2011-08-30"},
+        "text": "UNCLAS MADRID 000001\n\n1. (U) Text.",
+        "capture": {"name": "2011-08-30_0123456789ab", "raw": "data/cables/X/x.html", "sha256": "0123456789ab"}
+    });
+    for (k, v) in record.as_object().expect("an object") {
+        r[k] = v.clone();
+    }
+    let capture = serde_json::json!({
+        "name": "2011-08-30_0123456789ab", "raw": "data/cables/X/x.html",
+        "record": "data/cables/X/x.json", "input": "x.html", "bytes": 1, "sha256": "01",
+        "sha512": "01", "text_sha256": "01", "format": "wikileaks-page",
+        "released": "2011-08-30", "site_build": null, "retrieved": null,
+        "redaction": {"status": "not-redacted", "runs": 0, "partial_extract": false}
+    });
+    let line = serde_json::json!({
+        "id": id, "created": null, "released": null, "classification": null, "origin": null,
+        "subject": null, "tags": [],
+        "redaction": {"status": "not-redacted", "runs": 0, "partial_extract": false},
+        "captures": [capture.clone(), capture]
+    });
+    select::Selected {
+        line: serde_json::from_value(line).expect("an index line"),
+        record: serde_json::from_value(r).expect("a record"),
+        bytes: Vec::new(),
+        sources: Vec::new(),
+    }
 }
 
 #[cfg(test)]

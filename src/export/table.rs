@@ -201,6 +201,120 @@ pub fn excel_safe(cell: &str) -> Cow<'_, str> {
 mod tests {
     use super::*;
 
+    use crate::export::sample_cable;
+    use serde_json::json;
+
+    /// Cables whose cells need quoting (quotes, commas, line breaks, a carriage return), are
+    /// empty, or would be formulas in a spreadsheet.
+    fn tricky() -> Vec<Selected> {
+        vec![
+            sample_cable("08MADRID1", json!({})),
+            sample_cable(
+                "08MADRID2",
+                json!({
+                    "subject": "SAY \"NO\", THEY SAID",
+                    "text": "line one\r\nline \"two\"\n\n, end",
+                    "tags": ["=HYPERLINK(\"x\")", "SP"],
+                    "origin": "-Embassy",
+                    "signers": [],
+                    "caveats": ["@A", "+B"],
+                    "redaction": {"status": "redacted", "runs": 3, "partial_extract": true},
+                    "source": {"publisher": null, "url": null, "released": null,
+                               "upstream_url": "=cmd|' /C calc'!A0"}
+                }),
+            ),
+            sample_cable(
+                "08MADRID3",
+                json!({"created": null, "subject": "\tTAB", "text": "", "references": []}),
+            ),
+        ]
+    }
+
+    /// A cable's cells, spelt out by hand.
+    fn cells(c: &Selected, excel: bool) -> Vec<String> {
+        let r = &c.record;
+        let text = |v: &str| {
+            if excel && v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+                format!("'{v}")
+            } else {
+                v.to_string()
+            }
+        };
+        let opt = |v: &Option<String>| text(v.as_deref().unwrap_or(""));
+        vec![
+            text(&c.line.id),
+            opt(&r.created),
+            opt(&r.released),
+            opt(&r.classification),
+            text(&r.caveats.join("; ")),
+            opt(&r.origin),
+            text(&r.tags.join("; ")),
+            opt(&r.subject),
+            text(&r.references.join("; ")),
+            text(&r.signers.join("; ")),
+            text(&r.redaction.status),
+            r.redaction.runs.to_string(),
+            r.redaction.partial_extract.to_string(),
+            opt(&r.source.publisher),
+            opt(&r.source.url),
+            opt(&r.source.upstream_url),
+            text(&r.capture.name),
+            text(&r.capture.sha256),
+            c.line.captures.len().to_string(),
+            text(&r.text),
+        ]
+    }
+
+    /// The table as one csv writer writes it, the header and every row in turn.
+    fn one_writer(cables: &[Selected], excel: bool) -> Vec<u8> {
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(Vec::new());
+        w.write_record(COLUMNS.iter().map(|c| c.name)).unwrap();
+        for c in cables {
+            w.write_record(cells(c, excel)).unwrap();
+        }
+        w.into_inner().unwrap()
+    }
+
+    #[test]
+    fn rows_made_apart_join_into_what_one_writer_writes() {
+        let cables = tricky();
+        for excel in [false, true] {
+            let mut table = header().unwrap();
+            // Chunks of one and two cables, as the workers make them.
+            table.extend(format_rows(&cables[..1], excel).unwrap());
+            table.extend(format_rows(&cables[1..], excel).unwrap());
+            assert_eq!(
+                String::from_utf8(table).unwrap(),
+                String::from_utf8(one_writer(&cables, excel)).unwrap(),
+                "excel: {excel}"
+            );
+        }
+    }
+
+    #[test]
+    fn tricky_cells_are_quoted_and_defused() {
+        let plain = String::from_utf8(format_rows(&tricky()[1..2], false).unwrap()).unwrap();
+        assert!(plain.contains(",\"SAY \"\"NO\"\", THEY SAID\","), "{plain}");
+        assert!(
+            plain.ends_with(",\"line one\r\nline \"\"two\"\"\n\n, end\"\n"),
+            "{plain}"
+        );
+        assert!(plain.contains(",\"=HYPERLINK(\"\"x\"\"); SP\","), "{plain}");
+        let excel = String::from_utf8(format_rows(&tricky()[1..2], true).unwrap()).unwrap();
+        assert!(
+            excel.contains(",\"'=HYPERLINK(\"\"x\"\"); SP\","),
+            "{excel}"
+        );
+        assert!(excel.contains(",'-Embassy,"), "{excel}");
+        assert!(excel.contains(",'@A; +B,"), "{excel}");
+        assert!(
+            excel.contains(",redacted,3,true,,,'=cmd|' /C calc'!A0,"),
+            "{excel}"
+        );
+    }
+
     #[test]
     fn formula_cells_are_defused() {
         for bad in ["=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)", "\tx", "\rx"] {
