@@ -653,14 +653,20 @@ impl RecordReader {
     /// trouble; `None` otherwise.
     fn intact(&mut self, archive: &OpenArchive, entry: &Entry) -> Option<usize> {
         let offset = entry.data_offset?;
-        if entry.uncompressed_size > MAX_IN_MEMORY_ENTRY
+        // Deflate never inflates a byte to more than 1,032: a larger recorded size is a lie
+        // (a zip bomb, say) that must not make the buffer grow.
+        let most = entry
+            .compressed_size
+            .saturating_mul(1032)
+            .saturating_add(1024);
+        if entry.uncompressed_size > MAX_IN_MEMORY_ENTRY.min(most)
             || entry.compressed_size > MAX_IN_MEMORY_ENTRY
         {
             return None;
         }
         let size = usize::try_from(entry.uncompressed_size).ok()?;
         let data = match entry.method {
-            METHOD_STORED => {
+            METHOD_STORED if entry.compressed_size == entry.uncompressed_size => {
                 let data = room(&mut self.data, size);
                 read_exact_at(&archive.file, data, offset).ok()?;
                 data
@@ -674,7 +680,9 @@ impl RecordReader {
                 let data = room(&mut self.data, size);
                 // An error, or fewer bytes than recorded; more do not fit and are an error.
                 let n = self.inflater.deflate_decompress(compressed, data).ok()?;
-                (n == size).then_some(())?;
+                if n != size {
+                    return None;
+                }
                 data
             }
             _ => return None,
