@@ -345,12 +345,32 @@ pub fn stream(
     keep: Keep<'_>,
     need: Need,
     progress: &dyn Progress,
-    each: impl FnMut(Vec<Selected>) -> Result<()> + Send,
+    mut each: impl FnMut(Vec<Selected>) -> Result<()> + Send,
+) -> Result<usize> {
+    stream_mapped(archive, keep, need, progress, &Ok, |chunks| {
+        each(chunks.into_iter().flatten().collect())
+    })
+}
+
+/// What [`stream_mapped`] makes of a chunk of selected cables, on the worker threads.
+pub type Map<'a, T> = &'a (dyn Fn(Vec<Selected>) -> Result<T> + Sync);
+
+/// Like [`stream`], but each batch is cut into chunks of up to [`CHUNK`] cables that `map`
+/// turns into whatever `each` needs (formatted rows, say) in parallel, as the chunk's records
+/// are read: the single consumer then only writes what was made for it. `each` gets a batch's
+/// chunks in index order. Returns the number of cables.
+pub fn stream_mapped<T: Send>(
+    archive: &OpenArchive,
+    keep: Keep<'_>,
+    need: Need,
+    progress: &dyn Progress,
+    map: Map<'_, T>,
+    each: impl FnMut(Vec<T>) -> Result<()> + Send,
 ) -> Result<usize> {
     std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::sync_channel(2);
         s.spawn(move || stream_index(archive, keep, progress, &tx));
-        consume(archive, need, rx, each)
+        consume(archive, need, rx, map, each)
     })
 }
 
@@ -371,33 +391,34 @@ pub fn for_each_line(archive: &OpenArchive, mut each: impl FnMut(&IndexLine)) ->
     })
 }
 
-/// Reads the batches of lines from the index thread, loads each batch's records and hands the
-/// previous batch to `each` at the same time. Takes the receiver by value so that an early
-/// return drops it, which stops the index thread.
-fn consume(
+/// Reads the batches of lines from the index thread, loads and maps each batch's records and
+/// hands the previous batch to `each` at the same time. Takes the receiver by value so that an
+/// early return drops it, which stops the index thread.
+fn consume<T: Send>(
     archive: &OpenArchive,
     need: Need,
     rx: Receiver<Result<Vec<IndexLine>>>,
-    mut each: impl FnMut(Vec<Selected>) -> Result<()> + Send,
+    map: Map<'_, T>,
+    mut each: impl FnMut(Vec<T>) -> Result<()> + Send,
 ) -> Result<usize> {
-    let mut pending: Option<Vec<Selected>> = None;
+    let mut pending: Option<Vec<T>> = None;
     let mut count = 0;
     loop {
         let next = rx.recv().ok().transpose()?;
         if next.is_none() && pending.is_none() {
             return Ok(count);
         }
+        count += next.as_ref().map_or(0, Vec::len);
         let done = pending.take();
         let (loaded, written) = rayon::join(
             || {
-                next.map(|lines| load_batch(archive, lines, need))
+                next.map(|lines| load_batch(archive, lines, need, map))
                     .transpose()
             },
             || done.map_or(Ok(()), &mut each),
         );
         written?;
         pending = loaded?;
-        count += pending.as_ref().map_or(0, Vec::len);
     }
 }
 
@@ -511,11 +532,28 @@ fn parse_index_line(line: &[u8]) -> std::result::Result<Option<IndexLine>, Strin
         .map_err(|e| e.to_string())
 }
 
-/// Reads and parses the records of a batch of lines in parallel, keeping their order.
-fn load_batch(archive: &OpenArchive, lines: Vec<IndexLine>, need: Need) -> Result<Vec<Selected>> {
+/// How many cables of a batch one worker reads and maps at a time: enough that a chunk's output
+/// is written with few large writes, few enough that both cores share a batch evenly.
+pub const CHUNK: usize = 32;
+
+/// Reads, parses and maps the records of a batch of lines in parallel, a chunk at a time,
+/// keeping their order.
+fn load_batch<T: Send>(
+    archive: &OpenArchive,
+    lines: Vec<IndexLine>,
+    need: Need,
+    map: Map<'_, T>,
+) -> Result<Vec<T>> {
     lines
         .into_par_iter()
-        .map(|line| load_one(archive, line, need))
+        .chunks(CHUNK)
+        .map(|chunk| {
+            let selected = chunk
+                .into_iter()
+                .map(|line| load_one(archive, line, need))
+                .collect::<Result<Vec<_>>>()?;
+            map(selected)
+        })
         .collect()
 }
 
@@ -533,22 +571,32 @@ fn load_one(archive: &OpenArchive, line: IndexLine, need: Need) -> Result<Select
     let mut sources = Vec::new();
     if need.sources {
         for c in older {
-            let bytes = archive.read_required(&c.record)?;
-            let view: SourceView =
-                serde_json::from_slice(&bytes).map_err(|e| not_a_record(&c.record, e))?;
+            // Records are parsed straight from the archive's inflating buffer (no copy).
+            let view: SourceView = archive
+                .with_required(&c.record, |bytes| serde_json::from_slice(bytes))?
+                .map_err(|e| not_a_record(&c.record, e))?;
             sources.push(view.source);
         }
     }
-    let bytes = archive.read_required(&current.record)?;
-    let record: RecordView =
-        serde_json::from_slice(&bytes).map_err(|e| not_a_record(&current.record, e))?;
+    let (record, bytes) = archive.with_required(&current.record, |bytes| {
+        let record = serde_json::from_slice::<RecordView>(bytes);
+        (
+            record,
+            if need.bytes {
+                bytes.to_vec()
+            } else {
+                Vec::new()
+            },
+        )
+    })?;
+    let record = record.map_err(|e| not_a_record(&current.record, e))?;
     if need.sources {
         sources.push(record.source.clone());
     }
     Ok(Selected {
+        bytes,
         line,
         record,
-        bytes: if need.bytes { bytes } else { Vec::new() },
         sources,
     })
 }

@@ -469,3 +469,60 @@ impl OpenArchive {
         read::stream_entry(&self.file, entry, &self.label, sink).at(&self.path)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A zip with one bag folder holding a deflated, a stored and an empty file.
+    fn small_zip(path: &std::path::Path, text: &[u8]) {
+        use std::io::Write;
+        use zip::write::SimpleFileOptions;
+        let mut z = zip::ZipWriter::new(File::create(path).unwrap());
+        let deflated =
+            SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        let stored = deflated.compression_method(zip::CompressionMethod::Stored);
+        for (name, options, data) in [
+            ("bag/a.json", deflated, text),
+            ("bag/b.json", stored, text),
+            ("bag/empty.json", deflated, &b""[..]),
+        ] {
+            z.start_file(name, options).unwrap();
+            z.write_all(data).unwrap();
+        }
+        z.finish().unwrap();
+    }
+
+    #[test]
+    fn records_read_whole_are_the_archives_bytes_and_damage_is_told_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.zip");
+        let text: Vec<u8> = (0..50_000u32)
+            .flat_map(|i| format!("{{\"n\": {i}, \"t\": \"a\\nb\"}}\n").into_bytes())
+            .collect();
+        small_zip(&path, &text);
+        let archive = OpenArchive::open(&path).unwrap();
+        let read = |archive: &OpenArchive, p: &str| archive.with_required(p, |b| b.to_vec());
+        for p in ["a.json", "b.json", "empty.json", "a.json"] {
+            let expected = archive.read_required(p).unwrap();
+            assert_eq!(read(&archive, p).unwrap(), expected, "{p}");
+        }
+        let missing = archive.read_required("c.json").unwrap_err().to_string();
+        assert_eq!(read(&archive, "c.json").unwrap_err().to_string(), missing);
+
+        // A flipped byte in each file's data: the archive's reader says what is wrong.
+        let mut bytes = std::fs::read(&path).unwrap();
+        for p in ["a.json", "b.json"] {
+            let e = archive.entry(p).unwrap();
+            let middle = e.data_offset.unwrap() + e.compressed_size / 2;
+            bytes[middle as usize] ^= 0x55;
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let archive = OpenArchive::open(&path).unwrap();
+        for p in ["a.json", "b.json"] {
+            let expected = archive.read_required(p).unwrap_err().to_string();
+            assert!(expected.contains("is damaged"), "{expected}");
+            assert_eq!(read(&archive, p).unwrap_err().to_string(), expected);
+        }
+    }
+}

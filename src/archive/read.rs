@@ -672,10 +672,7 @@ pub fn stream_entry(
             .at_entry(&entry.name),
         ]);
     };
-    if entry.method == METHOD_DEFLATE
-        && entry.compressed_size <= WHOLE_ENTRY_LIMIT
-        && entry.uncompressed_size <= WHOLE_ENTRY_LIMIT
-    {
+    if whole_inflatable(entry) {
         return inflate_whole(file, entry, data_offset, label, sink);
     }
     stream_in_pieces(file, entry, data_offset, label, sink)
@@ -787,6 +784,19 @@ fn stream_in_pieces(
 /// corpus's entries); larger ones are streamed, so memory stays bounded per thread.
 const WHOLE_ENTRY_LIMIT: u64 = 16 << 20;
 
+/// True for a Deflate entry to inflate in one call. Deflate never makes more than 1,032 bytes
+/// of one, so a larger recorded size is a lie (a zip bomb, say) that must not size a buffer:
+/// such an entry is streamed, and its real length reported.
+fn whole_inflatable(entry: &Entry) -> bool {
+    let most = entry
+        .compressed_size
+        .saturating_mul(1032)
+        .saturating_add(1024);
+    entry.method == METHOD_DEFLATE
+        && entry.compressed_size <= WHOLE_ENTRY_LIMIT
+        && entry.uncompressed_size <= WHOLE_ENTRY_LIMIT.min(most)
+}
+
 /// A thread's decompressor and buffers, kept between entries (half a million of them in a
 /// large archive: allocating each anew showed in profiles).
 struct WholeInflater {
@@ -843,9 +853,7 @@ pub fn with_intact_entry<R>(
     label: &str,
     use_bytes: impl FnOnce(&[u8]) -> R,
 ) -> std::io::Result<std::result::Result<R, Vec<Finding>>> {
-    let whole = entry.method == METHOD_DEFLATE
-        && entry.compressed_size <= WHOLE_ENTRY_LIMIT
-        && entry.uncompressed_size <= WHOLE_ENTRY_LIMIT;
+    let whole = whole_inflatable(entry);
     match entry.data_offset {
         Some(data_offset) if whole => with_whole_inflater(|inflater| {
             let (inflated, findings) = inflater.inflate(file, entry, data_offset, label)?;

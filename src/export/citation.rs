@@ -3,14 +3,15 @@
 //! the release date and the archive version with its sidecar manifest digest.
 
 use crate::select::{Selected, VersionRef};
-use serde_json::json;
+use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::io::{self, Write};
 
 /// What every cable citation says of the cable.
 struct Cited<'a> {
     id: &'a str,
-    title: String,
+    title: Cow<'a, str>,
     origin: Option<&'a str>,
     created: Option<&'a str>,
     released: Option<&'a str>,
@@ -26,11 +27,10 @@ fn cited(c: &Selected) -> Cited<'_> {
     let cap = &r.capture;
     Cited {
         id: &c.line.id,
-        title: r
-            .subject
-            .clone()
-            .filter(|s| !s.trim().is_empty())
-            .unwrap_or_else(|| format!("Cable {}", c.line.id)),
+        title: match r.subject.as_deref() {
+            Some(s) if !s.trim().is_empty() => Cow::Borrowed(s),
+            _ => Cow::Owned(format!("Cable {}", c.line.id)),
+        },
         origin: r.origin.as_deref(),
         created: r.created.as_deref().map(day),
         released: r
@@ -60,25 +60,29 @@ fn archive_note(v: &VersionRef) -> String {
     )
 }
 
-/// Escapes text for a BibTeX field in braces.
-fn bib_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '\\' => out.push_str("\\textbackslash{}"),
-            '{' => out.push_str("\\{"),
-            '}' => out.push_str("\\}"),
-            '&' | '%' | '$' | '#' | '_' => {
+/// Who a cable is by when its origin is unknown.
+const DEFAULT_AUTHOR: &str = "United States Department of State";
+
+/// Appends text escaped for a BibTeX field in braces. Runs of plain text are copied whole: the
+/// characters that need escaping are all ASCII, so a byte search finds them.
+fn bib_escape_into(s: &str, out: &mut String) {
+    let special = |b: &u8| b"\\{}&%$#_~^\n\r\t".contains(b);
+    let mut rest = s;
+    while let Some(i) = rest.bytes().position(|b| special(&b)) {
+        out.push_str(&rest[..i]);
+        match rest.as_bytes()[i] {
+            b'\\' => out.push_str("\\textbackslash{}"),
+            b'~' => out.push_str("\\textasciitilde{}"),
+            b'^' => out.push_str("\\textasciicircum{}"),
+            b'\n' | b'\r' | b'\t' => out.push(' '),
+            b => {
                 out.push('\\');
-                out.push(ch);
+                out.push(char::from(b));
             }
-            '~' => out.push_str("\\textasciitilde{}"),
-            '^' => out.push_str("\\textasciicircum{}"),
-            '\n' | '\r' | '\t' => out.push(' '),
-            c => out.push(c),
         }
+        rest = &rest[i + 1..];
     }
-    out
+    out.push_str(rest);
 }
 
 const MONTHS: [&str; 12] = [
@@ -94,119 +98,153 @@ fn bibtex_head(version: &VersionRef) -> String {
     )
 }
 
-/// A cable's `@misc` entry in `citations.bib`, keyed by its reference id.
-fn bibtex_entry(version: &VersionRef, c: &Selected, out: &mut String) {
+/// Starts a field of a BibTeX entry: its name, aligned, and ` = `.
+fn bib_field(out: &mut String, name: &str) {
+    out.push_str("  ");
+    out.push_str(name);
+    out.push_str(&"            "[name.len().min(12)..]);
+    out.push_str(" = ");
+}
+
+/// A field whose value is text, escaped, in braces (`doubled` adds a second pair, which keeps
+/// BibTeX styles from changing the case of titles and names).
+fn bib_text_field(out: &mut String, name: &str, parts: &[&str], doubled: bool) {
+    bib_field(out, name);
+    out.push_str(if doubled { "{{" } else { "{" });
+    for p in parts {
+        bib_escape_into(p, out);
+    }
+    out.push_str(if doubled { "}},\n" } else { "},\n" });
+}
+
+/// A cable's `@misc` entry in `citations.bib`, keyed by its reference id. `note` is the archive
+/// version's [`archive_note`].
+fn bibtex_entry(note: &str, c: &Selected, out: &mut String) {
     let c = cited(c);
-    let mut fields: Vec<(&str, String)> = vec![
-        ("title", format!("{{{}}}", bib_escape(&c.title))),
-        (
-            "author",
-            format!(
-                "{{{}}}",
-                bib_escape(c.origin.unwrap_or("United States Department of State"))
-            ),
-        ),
-    ];
+    out.push_str("@misc{");
+    out.push_str(c.id);
+    out.push_str(",\n");
+    bib_text_field(out, "title", &[&c.title], true);
+    bib_text_field(out, "author", &[c.origin.unwrap_or(DEFAULT_AUTHOR)], true);
     if let Some(d) = c.created {
-        fields.push(("date", bib_escape(d)));
+        bib_text_field(out, "date", &[d], false);
         if let Some(y) = d.get(..4) {
-            fields.push(("year", bib_escape(y)));
+            bib_text_field(out, "year", &[y], false);
         }
         if let Some(m) = d.get(5..7).and_then(|m| m.parse::<usize>().ok())
             && (1..=12).contains(&m)
         {
-            fields.push(("month", MONTHS[m - 1].to_string()));
+            bib_field(out, "month");
+            out.push_str(MONTHS[m - 1]);
+            out.push_str(",\n");
         }
     }
-    fields.push((
-        "howpublished",
-        bib_escape(&format!(
-            "Diplomatic cable {}{}",
-            c.id,
-            c.publisher
-                .map(|p| format!(", released by {p}"))
-                .unwrap_or_default()
-        )),
-    ));
+    let (by, publisher) = match c.publisher {
+        Some(p) => (", released by ", p),
+        None => ("", ""),
+    };
+    let howpublished = ["Diplomatic cable ", c.id, by, publisher];
+    bib_text_field(out, "howpublished", &howpublished, false);
     if let Some(u) = c.url {
-        fields.push(("url", u.replace(['{', '}'], "")));
+        bib_field(out, "url");
+        out.push('{');
+        out.extend(u.chars().filter(|&ch| ch != '{' && ch != '}'));
+        out.push_str("},\n");
     }
     if let Some(r) = c.released {
-        fields.push(("urldate", bib_escape(r)));
+        bib_text_field(out, "urldate", &[r], false);
     }
-    fields.push((
-        "note",
-        bib_escape(&format!(
-            "Reference id {}. Released {}. Archived as {}, capture {} (raw bytes sha256:{}) in {}",
-            c.id,
-            c.released.unwrap_or("on an unknown date"),
-            c.raw,
-            c.capture,
-            c.capture_sha256,
-            archive_note(version)
-        )),
-    ));
-    out.push_str(&format!("@misc{{{},\n", c.id));
-    for (name, value) in fields {
-        let value = if name == "month" {
-            value
-        } else {
-            format!("{{{value}}}")
-        };
-        out.push_str(&format!("  {name:<12} = {value},\n"));
-    }
+    let released = c.released.unwrap_or("on an unknown date");
+    let note = [
+        "Reference id ",
+        c.id,
+        ". Released ",
+        released,
+        ". Archived as ",
+        c.raw,
+        ", capture ",
+        c.capture,
+        " (raw bytes sha256:",
+        c.capture_sha256,
+        ") in ",
+        note,
+    ];
+    bib_text_field(out, "note", &note, false);
     out.push_str("}\n\n");
 }
 
-fn date_parts(d: &str) -> Option<serde_json::Value> {
+/// A CSL-JSON `document` item. The fields are in the order of their names, as a JSON map
+/// (serde_json's, a B-tree) would write them.
+#[derive(Serialize)]
+struct CslItem<'a> {
+    #[serde(rename = "URL", skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+    archive: &'a str,
+    archive_location: &'a str,
+    author: [CslName<'a>; 1],
+    #[serde(rename = "available-date", skip_serializing_if = "Option::is_none")]
+    available_date: Option<CslDate>,
+    genre: &'static str,
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issued: Option<CslDate>,
+    note: String,
+    number: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    publisher: Option<&'a str>,
+    title: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+struct CslName<'a> {
+    literal: &'a str,
+}
+
+#[derive(Serialize)]
+struct CslDate {
+    #[serde(rename = "date-parts")]
+    date_parts: [Vec<i64>; 1],
+}
+
+/// A day's CSL date (`2010-02-28` gives `[[2010, 2, 28]]`); `None` unless it is one to three
+/// numbers joined with `-`.
+fn date_parts(d: &str) -> Option<CslDate> {
     let parts: Vec<i64> = d
         .split('-')
         .map(|p| p.parse().ok())
         .collect::<Option<_>>()?;
-    (!parts.is_empty() && parts.len() <= 3).then(|| json!({ "date-parts": [parts] }))
+    (!parts.is_empty() && parts.len() <= 3).then_some(CslDate {
+        date_parts: [parts],
+    })
 }
 
-/// A cable's CSL-JSON `document` item in `citations.json`.
-fn csl_item(version: &VersionRef, c: &Selected) -> serde_json::Value {
-    let c = cited(c);
-    let mut item = serde_json::Map::new();
-    item.insert("id".into(), json!(c.id));
-    item.insert("type".into(), json!("document"));
-    item.insert("genre".into(), json!("Diplomatic cable"));
-    item.insert("title".into(), json!(c.title));
-    item.insert("number".into(), json!(c.id));
-    item.insert(
-        "author".into(),
-        json!([{ "literal": c.origin.unwrap_or("United States Department of State") }]),
-    );
-    if let Some(d) = c.created.and_then(date_parts) {
-        item.insert("issued".into(), d);
-    }
-    if let Some(d) = c.released.and_then(date_parts) {
-        item.insert("available-date".into(), d);
-    }
-    if let Some(p) = c.publisher {
-        item.insert("publisher".into(), json!(p));
-    }
-    if let Some(u) = c.url {
-        item.insert("URL".into(), json!(u));
-    }
-    item.insert(
-        "archive".into(),
-        json!(format!("cablekeep {}", version.identifier)),
-    );
-    item.insert("archive_location".into(), json!(c.raw));
-    item.insert(
-        "note".into(),
-        json!(format!(
-            "Released {}. Capture {} (raw bytes sha256:{}) in {}",
+/// A cable's CSL-JSON `document` item in `citations.json`. `archive` is `cablekeep <version>`,
+/// `note` the version's [`archive_note`].
+fn csl_item<'a>(archive: &'a str, note: &str, c: &'a Cited<'a>) -> CslItem<'a> {
+    CslItem {
+        url: c.url,
+        archive,
+        archive_location: c.raw,
+        author: [CslName {
+            literal: c.origin.unwrap_or(DEFAULT_AUTHOR),
+        }],
+        available_date: c.released.and_then(date_parts),
+        genre: "Diplomatic cable",
+        id: c.id,
+        issued: c.created.and_then(date_parts),
+        note: format!(
+            "Released {}. Capture {} (raw bytes sha256:{}) in {note}",
             c.released.unwrap_or("on an unknown date"),
             c.capture,
             c.capture_sha256,
-            archive_note(version)
-        )),
-    );
-    serde_json::Value::Object(item)
+        ),
+        number: c.id,
+        publisher: c.publisher,
+        title: &c.title,
+        kind: "document",
+    }
 }
 
 /// A YAML double-quoted scalar (JSON string syntax is valid YAML).
@@ -214,58 +252,94 @@ fn yq(s: &str) -> String {
     serde_json::to_string(s).expect("a string serializes")
 }
 
-/// Writes `citations.bib` and `citations.json` a cable at a time (byte for byte what one call
-/// over all cables would write) and gathers what `CITATION.cff` says of them.
-pub struct Citations<'a, W: Write> {
-    version: &'a VersionRef,
+/// The citations of some cables, made apart (on the worker threads) and appended by
+/// [`Citations::append`] in order.
+#[derive(Debug, Default)]
+pub struct CitedCables {
+    /// The cables' `@misc` entries.
+    bib: Vec<u8>,
+    /// The cables' CSL-JSON items, indented as array items and separated by `,\n`.
+    csl: Vec<u8>,
+    /// The distinct non-blank publishers of the cables' current captures.
+    publishers: BTreeSet<String>,
+    cables: usize,
+}
+
+/// Cites some cables.
+pub fn cite(version: &VersionRef, cables: &[Selected]) -> CitedCables {
+    let note = archive_note(version);
+    let archive = format!("cablekeep {}", version.identifier);
+    let mut cited = CitedCables::default();
+    let mut entry = String::new();
+    let mut item = Vec::new();
+    for c in cables {
+        entry.clear();
+        bibtex_entry(&note, c, &mut entry);
+        cited.bib.extend_from_slice(entry.as_bytes());
+        if cited.cables > 0 {
+            cited.csl.extend_from_slice(b",\n");
+        }
+        item.clear();
+        serde_json::to_writer_pretty(&mut item, &csl_item(&archive, &note, &self::cited(c)))
+            .expect("a citation serializes");
+        indent_into(&item, &mut cited.csl);
+        if let Some(p) = c.record.source.publisher.as_deref()
+            && !p.trim().is_empty()
+            && !cited.publishers.contains(p)
+        {
+            cited.publishers.insert(p.to_string());
+        }
+        cited.cables += 1;
+    }
+    cited
+}
+
+/// Appends pretty-printed JSON indented by two more spaces, as an item of a pretty-printed
+/// array. A JSON text has no raw line break inside a string, so every line is indented.
+fn indent_into(json: &[u8], out: &mut Vec<u8>) {
+    for (i, line) in json.split(|&b| b == b'\n').enumerate() {
+        if i > 0 {
+            out.push(b'\n');
+        }
+        out.extend_from_slice(b"  ");
+        out.extend_from_slice(line);
+    }
+}
+
+/// Writes `citations.bib` and `citations.json` a few cables at a time (byte for byte what one
+/// call over all cables would write) and gathers what `CITATION.cff` says of them.
+pub struct Citations<W: Write> {
     bib: W,
     csl: W,
     /// The current captures' publishers.
     pub publishers: BTreeSet<String>,
     /// Cables cited so far.
     pub cables: usize,
-    entry: String,
 }
 
-impl<'a, W: Write> Citations<'a, W> {
+impl<W: Write> Citations<W> {
     /// Starts both files.
-    pub fn new(version: &'a VersionRef, mut bib: W, csl: W) -> io::Result<Self> {
+    pub fn new(version: &VersionRef, mut bib: W, csl: W) -> io::Result<Self> {
         bib.write_all(bibtex_head(version).as_bytes())?;
         Ok(Citations {
-            version,
             bib,
             csl,
             publishers: BTreeSet::new(),
             cables: 0,
-            entry: String::new(),
         })
     }
 
-    /// Cites a cable.
-    pub fn add(&mut self, c: &Selected) -> io::Result<()> {
-        self.entry.clear();
-        bibtex_entry(self.version, c, &mut self.entry);
-        self.bib.write_all(self.entry.as_bytes())?;
-        // serde_json's pretty array puts each item on new lines indented by two spaces; a JSON
-        // text has no raw line break inside a string, so indenting every line is the same.
-        let item = serde_json::to_string_pretty(&csl_item(self.version, c))
-            .expect("a citation serializes");
+    /// Appends the citations of the next cables.
+    pub fn append(&mut self, cited: CitedCables) -> io::Result<()> {
+        if cited.cables == 0 {
+            return Ok(());
+        }
+        self.bib.write_all(&cited.bib)?;
         self.csl
             .write_all(if self.cables == 0 { b"[\n" } else { b",\n" })?;
-        for (i, line) in item.split('\n').enumerate() {
-            if i > 0 {
-                self.csl.write_all(b"\n")?;
-            }
-            self.csl.write_all(b"  ")?;
-            self.csl.write_all(line.as_bytes())?;
-        }
-        if let Some(p) = c.record.source.publisher.as_deref()
-            && !p.trim().is_empty()
-            && !self.publishers.contains(p)
-        {
-            self.publishers.insert(p.to_string());
-        }
-        self.cables += 1;
+        self.csl.write_all(&cited.csl)?;
+        self.publishers.extend(cited.publishers);
+        self.cables += cited.cables;
         Ok(())
     }
 
@@ -354,4 +428,219 @@ pub fn cff(
         out.push_str(&format!("  - {}\n", yq(k)));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::sample_cable;
+    use serde_json::json;
+
+    // The citations as the export code first wrote them (a serde_json map, `format!` per
+    // field): what is written now must be the same, byte for byte.
+
+    /// Escapes text for a BibTeX field in braces.
+    fn old_bib_escape(s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        for ch in s.chars() {
+            match ch {
+                '\\' => out.push_str("\\textbackslash{}"),
+                '{' => out.push_str("\\{"),
+                '}' => out.push_str("\\}"),
+                '&' | '%' | '$' | '#' | '_' => {
+                    out.push('\\');
+                    out.push(ch);
+                }
+                '~' => out.push_str("\\textasciitilde{}"),
+                '^' => out.push_str("\\textasciicircum{}"),
+                '\n' | '\r' | '\t' => out.push(' '),
+                c => out.push(c),
+            }
+        }
+        out
+    }
+
+    /// A cable's `@misc` entry in `citations.bib`, keyed by its reference id.
+    fn old_bibtex_entry(version: &VersionRef, c: &Selected, out: &mut String) {
+        let c = cited(c);
+        let mut fields: Vec<(&str, String)> = vec![
+            ("title", format!("{{{}}}", old_bib_escape(&c.title))),
+            (
+                "author",
+                format!(
+                    "{{{}}}",
+                    old_bib_escape(c.origin.unwrap_or("United States Department of State"))
+                ),
+            ),
+        ];
+        if let Some(d) = c.created {
+            fields.push(("date", old_bib_escape(d)));
+            if let Some(y) = d.get(..4) {
+                fields.push(("year", old_bib_escape(y)));
+            }
+            if let Some(m) = d.get(5..7).and_then(|m| m.parse::<usize>().ok())
+                && (1..=12).contains(&m)
+            {
+                fields.push(("month", MONTHS[m - 1].to_string()));
+            }
+        }
+        fields.push((
+            "howpublished",
+            old_bib_escape(&format!(
+                "Diplomatic cable {}{}",
+                c.id,
+                c.publisher
+                    .map(|p| format!(", released by {p}"))
+                    .unwrap_or_default()
+            )),
+        ));
+        if let Some(u) = c.url {
+            fields.push(("url", u.replace(['{', '}'], "")));
+        }
+        if let Some(r) = c.released {
+            fields.push(("urldate", old_bib_escape(r)));
+        }
+        fields.push((
+            "note",
+            old_bib_escape(&format!(
+                "Reference id {}. Released {}. Archived as {}, capture {} (raw bytes sha256:{}) in {}",
+                c.id,
+                c.released.unwrap_or("on an unknown date"),
+                c.raw,
+                c.capture,
+                c.capture_sha256,
+                archive_note(version)
+            )),
+        ));
+        out.push_str(&format!("@misc{{{},\n", c.id));
+        for (name, value) in fields {
+            let value = if name == "month" {
+                value
+            } else {
+                format!("{{{value}}}")
+            };
+            out.push_str(&format!("  {name:<12} = {value},\n"));
+        }
+        out.push_str("}\n\n");
+    }
+
+    fn old_date_parts(d: &str) -> Option<serde_json::Value> {
+        let parts: Vec<i64> = d
+            .split('-')
+            .map(|p| p.parse().ok())
+            .collect::<Option<_>>()?;
+        (!parts.is_empty() && parts.len() <= 3).then(|| json!({ "date-parts": [parts] }))
+    }
+
+    /// A cable's CSL-JSON `document` item in `citations.json`.
+    fn old_csl_item(version: &VersionRef, c: &Selected) -> serde_json::Value {
+        let c = cited(c);
+        let mut item = serde_json::Map::new();
+        item.insert("id".into(), json!(c.id));
+        item.insert("type".into(), json!("document"));
+        item.insert("genre".into(), json!("Diplomatic cable"));
+        item.insert("title".into(), json!(c.title));
+        item.insert("number".into(), json!(c.id));
+        item.insert(
+            "author".into(),
+            json!([{ "literal": c.origin.unwrap_or("United States Department of State") }]),
+        );
+        if let Some(d) = c.created.and_then(old_date_parts) {
+            item.insert("issued".into(), d);
+        }
+        if let Some(d) = c.released.and_then(old_date_parts) {
+            item.insert("available-date".into(), d);
+        }
+        if let Some(p) = c.publisher {
+            item.insert("publisher".into(), json!(p));
+        }
+        if let Some(u) = c.url {
+            item.insert("URL".into(), json!(u));
+        }
+        item.insert(
+            "archive".into(),
+            json!(format!("cablekeep {}", version.identifier)),
+        );
+        item.insert("archive_location".into(), json!(c.raw));
+        item.insert(
+            "note".into(),
+            json!(format!(
+                "Released {}. Capture {} (raw bytes sha256:{}) in {}",
+                c.released.unwrap_or("on an unknown date"),
+                c.capture,
+                c.capture_sha256,
+                archive_note(version)
+            )),
+        );
+        serde_json::Value::Object(item)
+    }
+
+    fn version() -> VersionRef {
+        VersionRef {
+            collection: "dev".into(),
+            version: 2,
+            identifier: "dev@v2".into(),
+            manifest_sha256: "ab".repeat(32),
+            archive_sha256: "cd".repeat(32),
+            created: "2026-11-27T10:00:00Z".into(),
+            message: "m".into(),
+            cables: 3,
+        }
+    }
+
+    /// Cables with every character BibTeX escapes, no origin, publisher or dates, odd dates.
+    fn tricky() -> Vec<Selected> {
+        vec![
+            sample_cable("08MADRID1", json!({})),
+            sample_cable(
+                "08MADRID2",
+                json!({
+                    "subject": "50% of $5 & #1_{x}~^\\ \"q\"\n\tend — é",
+                    "origin": null,
+                    "created": "2008-13-04",
+                    "released": null,
+                    "source": {"publisher": null, "url": null, "released": "2011",
+                               "upstream_url": "https://e.org/{a}?b=1&c=2"}
+                }),
+            ),
+            sample_cable(
+                "08MADRID3",
+                json!({"subject": "  ", "created": "1990", "released": "2011-x-01",
+                       "source": {"publisher": "Cable {Browser}", "url": null, "released": null}}),
+            ),
+        ]
+    }
+
+    #[test]
+    fn citations_are_what_the_first_writer_wrote() {
+        let v = version();
+        let cables = tricky();
+        let mut bib = String::new();
+        let mut items = Vec::new();
+        for c in &cables {
+            old_bibtex_entry(&v, c, &mut bib);
+            items.push(old_csl_item(&v, c));
+        }
+        let expected_csl = serde_json::to_string_pretty(&items).unwrap() + "\n";
+        let mut cites = Citations::new(&v, Vec::new(), Vec::new()).unwrap();
+        cites.append(cite(&v, &cables[..2])).unwrap();
+        cites.append(cite(&v, &cables[2..])).unwrap();
+        let (b, j, publishers, n) = cites.finish().unwrap();
+        assert_eq!(String::from_utf8(b).unwrap(), bibtex_head(&v) + &bib);
+        assert_eq!(String::from_utf8(j).unwrap(), expected_csl);
+        assert_eq!(n, 3);
+        let publishers: Vec<&str> = publishers.iter().map(String::as_str).collect();
+        assert_eq!(publishers, ["Cable {Browser}", "WikiLeaks"]);
+    }
+
+    #[test]
+    fn no_cables_make_an_empty_array() {
+        let v = version();
+        let (b, j, _, n) = Citations::new(&v, Vec::new(), Vec::new())
+            .unwrap()
+            .finish()
+            .unwrap();
+        assert_eq!((String::from_utf8(b).unwrap(), n), (bibtex_head(&v), 0));
+        assert_eq!(j, b"[]\n");
+    }
 }

@@ -256,12 +256,14 @@ struct HashingFile {
     sha256: Sha256,
     bytes: u64,
     path: PathBuf,
+    syncer: Syncer,
 }
 
 impl HashingFile {
     fn create(path: PathBuf) -> Result<HashingFile> {
         let file = File::create(&path).at(&path)?;
         Ok(HashingFile {
+            syncer: Syncer::start(&file).at(&path)?,
             out: BufWriter::with_capacity(1 << 16, file),
             sha256: Sha256::new(),
             bytes: 0,
@@ -275,6 +277,7 @@ impl HashingFile {
         self.out
             .into_inner()
             .map_err(|e| Error::io(&self.path, e.into_error()))?;
+        self.syncer.stop().at(&self.path)?;
         Ok((hex::encode(self.sha256.finalize()), self.bytes))
     }
 }
@@ -284,11 +287,60 @@ impl Write for HashingFile {
         let n = self.out.write(buf)?;
         self.sha256.update(&buf[..n]);
         self.bytes += n as u64;
+        self.syncer.wrote(n);
         Ok(n)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
+    }
+}
+
+/// How much a data file grows between two background syncs.
+const SYNC_EVERY: usize = 128 << 20;
+
+/// Syncs a file being written on a thread of its own, every [`SYNC_EVERY`] bytes. An export's
+/// files are all synced before the folder is published; a file of gigabytes would then make
+/// the export wait a second or more for the disk at the end, while now most of it is on disk
+/// by then, written while the next cables were read.
+struct Syncer {
+    wake: Option<std::sync::mpsc::SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+    unsynced: usize,
+}
+
+impl Syncer {
+    fn start(file: &File) -> std::io::Result<Syncer> {
+        let file = file.try_clone()?;
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::spawn(move || woken.iter().try_for_each(|()| file.sync_data()));
+        Ok(Syncer {
+            wake: Some(wake),
+            thread: Some(thread),
+            unsynced: 0,
+        })
+    }
+
+    /// Counts bytes written; wakes the thread when enough were. A sync still under way is not
+    /// waited for: the next one takes what this one would have.
+    fn wrote(&mut self, bytes: usize) {
+        self.unsynced += bytes;
+        if self.unsynced >= SYNC_EVERY
+            && let Some(wake) = &self.wake
+        {
+            let _ = wake.try_send(());
+            self.unsynced = 0;
+        }
+    }
+
+    /// Stops the thread and says whether a sync failed.
+    fn stop(mut self) -> std::io::Result<()> {
+        self.wake = None;
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(synced)) => synced,
+            Some(Err(_)) => Err(std::io::Error::other("the sync thread failed")),
+            None => Ok(()),
+        }
     }
 }
 
@@ -394,34 +446,21 @@ fn write_folder_export(
     let mut captures = 0;
     req.progress.start("exporting", version.cables);
     let data = match req.format {
-        Format::Csv => {
-            let mut table =
-                table::CsvTable::new(HashingFile::create(data_path.clone())?, req.excel_safe)?;
-            select::stream(archive, keep, Need::default(), req.progress, |batch| {
-                for c in &batch {
-                    table.write(c)?;
-                    cites.add(c).at(&data_path)?;
-                    captures += c.line.captures.len();
-                }
-                Ok(())
-            })?;
-            table.finish()?.finish()?
-        }
-        Format::Jsonl => {
+        Format::Csv | Format::Jsonl => {
             let mut out = HashingFile::create(data_path.clone())?;
+            if req.format == Format::Csv {
+                out.write_all(&table::header()?).at(&data_path)?;
+            }
             let need = Need {
-                bytes: true,
+                bytes: req.format == Format::Jsonl,
                 sources: false,
             };
-            let mut line = Vec::new();
-            select::stream(archive, keep, need, req.progress, |batch| {
-                for c in &batch {
-                    line.clear();
-                    compact_json_into(&c.bytes, &mut line);
-                    line.push(b'\n');
-                    out.write_all(&line).at(&data_path)?;
-                    cites.add(c).at(&data_path)?;
-                    captures += c.line.captures.len();
+            let made = |chunk: Vec<select::Selected>| made_for_file(req, version, &chunk);
+            select::stream_mapped(archive, keep, need, req.progress, &made, |batch| {
+                for m in batch {
+                    out.write_all(&m.data).at(&data_path)?;
+                    cites.append(m.cited).at(&data_path)?;
+                    captures += m.captures;
                 }
                 Ok(())
             })?;
@@ -434,13 +473,18 @@ fn write_folder_export(
                 bytes: false,
                 sources: true,
             };
-            let n = select::stream(archive, keep, need, req.progress, |batch| {
-                db.add_cables(&version.collection, &batch)?;
-                for c in &batch {
-                    cites.add(c).at(&data_path)?;
-                    captures += c.line.captures.len();
+            let cited = |chunk: Vec<select::Selected>| {
+                let cited = citation::cite(version, &chunk);
+                Ok((chunk, cited))
+            };
+            let n = select::stream_mapped(archive, keep, need, req.progress, &cited, |batch| {
+                let mut cables = Vec::with_capacity(select::BATCH);
+                for (chunk, cited) in batch {
+                    cites.append(cited).at(&data_path)?;
+                    captures += chunk.iter().map(|c| c.line.captures.len()).sum::<usize>();
+                    cables.extend(chunk);
                 }
-                Ok(())
+                db.add_cables(&version.collection, &cables)
             })?;
             db.finish(&export_meta(req, version, n))?;
             sha256_file(&data_path)?
@@ -490,6 +534,37 @@ fn write_folder_export(
         captures,
         files: paths.len(),
         bytes,
+    })
+}
+
+/// What the workers make of a chunk of selected cables for a CSV or JSON Lines export: the
+/// chunk's part of the data file and of the citations.
+struct Made {
+    data: Vec<u8>,
+    cited: citation::CitedCables,
+    captures: usize,
+}
+
+/// A chunk's CSV rows or JSON lines (each record compacted onto one line), and its citations.
+fn made_for_file(
+    req: &Request<'_>,
+    version: &VersionRef,
+    chunk: &[select::Selected],
+) -> Result<Made> {
+    let data = if req.format == Format::Csv {
+        table::format_rows(chunk, req.excel_safe)?
+    } else {
+        let mut lines = Vec::with_capacity(chunk.iter().map(|c| c.bytes.len()).sum());
+        for c in chunk {
+            compact_json_into(&c.bytes, &mut lines);
+            lines.push(b'\n');
+        }
+        lines
+    };
+    Ok(Made {
+        data,
+        cited: citation::cite(version, chunk),
+        captures: chunk.iter().map(|c| c.line.captures.len()).sum(),
     })
 }
 
@@ -625,13 +700,25 @@ fn write_bag_export(
     let mut lines: Vec<IndexLine> = Vec::new();
     let mut cites = Citations::new(version, Vec::new(), Vec::new()).at(req.out)?;
     req.progress.start("selecting", version.cables);
-    select::stream(archive, keep, Need::default(), req.progress, |batch| {
-        for c in batch {
-            cites.add(&c).at(req.out)?;
-            lines.push(c.line);
-        }
-        Ok(())
-    })?;
+    // The records are dropped on the worker threads: only the lines and citations are kept.
+    let cited = |chunk: Vec<select::Selected>| {
+        let cited = citation::cite(version, &chunk);
+        Ok((chunk.into_iter().map(|c| c.line).collect::<Vec<_>>(), cited))
+    };
+    select::stream_mapped(
+        archive,
+        keep,
+        Need::default(),
+        req.progress,
+        &cited,
+        |batch| {
+            for (chunk, cited) in batch {
+                cites.append(cited).at(req.out)?;
+                lines.extend(chunk);
+            }
+            Ok(())
+        },
+    )?;
     req.progress.finish();
     let (bib, csl, publishers, cables) = cites.finish().at(req.out)?;
     let mut files = Vec::new();
@@ -908,6 +995,49 @@ fn readme(req: &Request<'_>, version: &VersionRef, summary: &Summary, filter: &s
         version.identifier, version.manifest_sha256
     ));
     s
+}
+
+/// A selected cable for tests: a plain record whose fields `record` replaces or adds (a JSON
+/// object), with the index line of one capture.
+#[cfg(test)]
+pub(crate) fn sample_cable(id: &str, record: serde_json::Value) -> select::Selected {
+    let mut r = serde_json::json!({
+        "created": "2008-03-04T10:00:00Z",
+        "released": "2011-08-30",
+        "classification": "SECRET//NOFORN",
+        "caveats": ["SIPDIS"],
+        "origin": "Embassy Madrid",
+        "tags": ["PREL", "SP"],
+        "subject": "A SUBJECT",
+        "references": ["08MADRID1"],
+        "signers": ["AGUIRRE"],
+        "redaction": {"status": "not-redacted", "runs": 0, "partial_extract": false},
+        "source": {"publisher": "WikiLeaks", "url": "https://example.org/cable", "released": "2011-08-30"},
+        "text": "UNCLAS MADRID 000001\n\n1. (U) Text.",
+        "capture": {"name": "2011-08-30_0123456789ab", "raw": "data/cables/X/x.html", "sha256": "0123456789ab"}
+    });
+    for (k, v) in record.as_object().expect("an object") {
+        r[k] = v.clone();
+    }
+    let capture = serde_json::json!({
+        "name": "2011-08-30_0123456789ab", "raw": "data/cables/X/x.html",
+        "record": "data/cables/X/x.json", "input": "x.html", "bytes": 1, "sha256": "01",
+        "sha512": "01", "text_sha256": "01", "format": "wikileaks-page",
+        "released": "2011-08-30", "site_build": null, "retrieved": null,
+        "redaction": {"status": "not-redacted", "runs": 0, "partial_extract": false}
+    });
+    let line = serde_json::json!({
+        "id": id, "created": null, "released": null, "classification": null, "origin": null,
+        "subject": null, "tags": [],
+        "redaction": {"status": "not-redacted", "runs": 0, "partial_extract": false},
+        "captures": [capture.clone(), capture]
+    });
+    select::Selected {
+        line: serde_json::from_value(line).expect("an index line"),
+        record: serde_json::from_value(r).expect("a record"),
+        bytes: Vec::new(),
+        sources: Vec::new(),
+    }
 }
 
 #[cfg(test)]

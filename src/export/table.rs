@@ -1,10 +1,10 @@
 //! The flat table of an export: one row per cable (its current capture), lists joined with `; `.
-//! Written as CSV (the only user of the csv crate) and described in `datapackage.json`.
+//! Written as CSV (the only user of the csv crate) and described in `datapackage.json`. The
+//! table is never held whole: its rows are formatted a chunk of cables at a time.
 
 use crate::error::{Error, Result};
 use crate::select::Selected;
 use std::borrow::Cow;
-use std::io::Write;
 
 /// A column: name, Table Schema type, description.
 pub struct Column {
@@ -85,85 +85,93 @@ pub const COLUMNS: &[Column] = &[
     col("text", "string", "The cable text, markup removed"),
 ];
 
-/// Writes the rows of an export's table as CSV, one batch of cables at a time, so that the table
-/// never has to be held whole.
-pub struct CsvTable<W: Write> {
-    writer: csv::Writer<W>,
-    excel: bool,
-}
-
 fn csv_error(e: csv::Error) -> Error {
     Error::Invalid(format!("writing CSV: {e}"))
 }
 
-impl<W: Write> CsvTable<W> {
-    /// Starts the table with its header row (RFC 4180, `\n` line ends, UTF-8). `excel` defuses
-    /// cells that a spreadsheet would read as formulas.
-    pub fn new(out: W, excel: bool) -> Result<CsvTable<W>> {
-        let mut writer = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::Any(b'\n'))
-            .buffer_capacity(1 << 16)
-            .from_writer(out);
-        writer
-            .write_record(COLUMNS.iter().map(|c| c.name))
-            .map_err(csv_error)?;
-        Ok(CsvTable { writer, excel })
-    }
+/// A CSV writer to memory in the table's dialect: RFC 4180, `\n` line ends, UTF-8. The header
+/// and the rows are written apart (the rows on the worker threads, a chunk of cables at a time)
+/// by writers built here, so that the pieces join into one table, byte for byte what one writer
+/// would have written.
+fn csv_writer(out: Vec<u8>) -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(out)
+}
 
-    /// Appends a cable's row.
-    pub fn write(&mut self, c: &Selected) -> Result<()> {
-        let r = &c.record;
-        let cells: [Cow<'_, str>; 20] = [
-            b(&c.line.id),
-            o(&r.created),
-            o(&r.released),
-            o(&r.classification),
-            j(&r.caveats),
-            o(&r.origin),
-            j(&r.tags),
-            o(&r.subject),
-            j(&r.references),
-            j(&r.signers),
-            b(&r.redaction.status),
-            Cow::Owned(r.redaction.runs.to_string()),
-            b(if r.redaction.partial_extract {
-                "true"
-            } else {
-                "false"
-            }),
-            o(&r.source.publisher),
-            o(&r.source.url),
-            o(&r.source.upstream_url),
-            b(&r.capture.name),
-            b(&r.capture.sha256),
-            Cow::Owned(c.line.captures.len().to_string()),
-            b(&r.text),
-        ];
-        if !self.excel {
-            return self
-                .writer
-                .write_record(cells.iter().map(|c| c.as_bytes()))
-                .map_err(csv_error);
+/// What a CSV writer wrote to memory.
+fn written(writer: csv::Writer<Vec<u8>>) -> Result<Vec<u8>> {
+    writer
+        .into_inner()
+        .map_err(|e| Error::Invalid(format!("writing CSV: {}", e.error())))
+}
+
+/// The table's header row.
+pub fn header() -> Result<Vec<u8>> {
+    let mut writer = csv_writer(Vec::new());
+    writer
+        .write_record(COLUMNS.iter().map(|c| c.name))
+        .map_err(csv_error)?;
+    written(writer)
+}
+
+/// The CSV rows of some cables, one per cable, in order. `excel` defuses cells that a
+/// spreadsheet would read as formulas.
+pub fn format_rows(cables: &[Selected], excel: bool) -> Result<Vec<u8>> {
+    // A row is about as long as the cable's text; the rest is a few hundred bytes.
+    let guess = cables.iter().map(|c| c.record.text.len() + 512).sum();
+    let mut writer = csv_writer(Vec::with_capacity(guess));
+    for c in cables {
+        write_row(&mut writer, c, excel)?;
+    }
+    written(writer)
+}
+
+/// Writes a cable's row.
+fn write_row(writer: &mut csv::Writer<Vec<u8>>, c: &Selected, excel: bool) -> Result<()> {
+    let r = &c.record;
+    let cells: [Cow<'_, str>; 20] = [
+        b(&c.line.id),
+        o(&r.created),
+        o(&r.released),
+        o(&r.classification),
+        j(&r.caveats),
+        o(&r.origin),
+        j(&r.tags),
+        o(&r.subject),
+        j(&r.references),
+        j(&r.signers),
+        b(&r.redaction.status),
+        Cow::Owned(r.redaction.runs.to_string()),
+        b(if r.redaction.partial_extract {
+            "true"
+        } else {
+            "false"
+        }),
+        o(&r.source.publisher),
+        o(&r.source.url),
+        o(&r.source.upstream_url),
+        b(&r.capture.name),
+        b(&r.capture.sha256),
+        Cow::Owned(c.line.captures.len().to_string()),
+        b(&r.text),
+    ];
+    if !excel {
+        return writer
+            .write_record(cells.iter().map(|c| c.as_bytes()))
+            .map_err(csv_error);
+    }
+    let safe = cells.iter().zip(COLUMNS).map(|(v, col)| {
+        if col.kind == "string" {
+            excel_safe(v)
+        } else {
+            Cow::Borrowed(v.as_ref())
         }
-        let safe = cells.iter().zip(COLUMNS).map(|(v, col)| {
-            if col.kind == "string" {
-                excel_safe(v)
-            } else {
-                Cow::Borrowed(v.as_ref())
-            }
-        });
-        let safe: Vec<Cow<'_, str>> = safe.collect();
-        self.writer
-            .write_record(safe.iter().map(|c| c.as_bytes()))
-            .map_err(csv_error)
-    }
-
-    /// Flushes the table and returns the writer.
-    pub fn finish(self) -> Result<W> {
-        self.writer
-            .into_inner()
-            .map_err(|e| Error::Invalid(format!("writing CSV: {e}")))
-    }
+    });
+    let safe: Vec<Cow<'_, str>> = safe.collect();
+    writer
+        .write_record(safe.iter().map(|c| c.as_bytes()))
+        .map_err(csv_error)
 }
 
 fn o(v: &Option<String>) -> Cow<'_, str> {
@@ -192,6 +200,120 @@ pub fn excel_safe(cell: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::export::sample_cable;
+    use serde_json::json;
+
+    /// Cables whose cells need quoting (quotes, commas, line breaks, a carriage return), are
+    /// empty, or would be formulas in a spreadsheet.
+    fn tricky() -> Vec<Selected> {
+        vec![
+            sample_cable("08MADRID1", json!({})),
+            sample_cable(
+                "08MADRID2",
+                json!({
+                    "subject": "SAY \"NO\", THEY SAID",
+                    "text": "line one\r\nline \"two\"\n\n, end",
+                    "tags": ["=HYPERLINK(\"x\")", "SP"],
+                    "origin": "-Embassy",
+                    "signers": [],
+                    "caveats": ["@A", "+B"],
+                    "redaction": {"status": "redacted", "runs": 3, "partial_extract": true},
+                    "source": {"publisher": null, "url": null, "released": null,
+                               "upstream_url": "=cmd|' /C calc'!A0"}
+                }),
+            ),
+            sample_cable(
+                "08MADRID3",
+                json!({"created": null, "subject": "\tTAB", "text": "", "references": []}),
+            ),
+        ]
+    }
+
+    /// A cable's cells, spelt out by hand.
+    fn cells(c: &Selected, excel: bool) -> Vec<String> {
+        let r = &c.record;
+        let text = |v: &str| {
+            if excel && v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+                format!("'{v}")
+            } else {
+                v.to_string()
+            }
+        };
+        let opt = |v: &Option<String>| text(v.as_deref().unwrap_or(""));
+        vec![
+            text(&c.line.id),
+            opt(&r.created),
+            opt(&r.released),
+            opt(&r.classification),
+            text(&r.caveats.join("; ")),
+            opt(&r.origin),
+            text(&r.tags.join("; ")),
+            opt(&r.subject),
+            text(&r.references.join("; ")),
+            text(&r.signers.join("; ")),
+            text(&r.redaction.status),
+            r.redaction.runs.to_string(),
+            r.redaction.partial_extract.to_string(),
+            opt(&r.source.publisher),
+            opt(&r.source.url),
+            opt(&r.source.upstream_url),
+            text(&r.capture.name),
+            text(&r.capture.sha256),
+            c.line.captures.len().to_string(),
+            text(&r.text),
+        ]
+    }
+
+    /// The table as one csv writer writes it, the header and every row in turn.
+    fn one_writer(cables: &[Selected], excel: bool) -> Vec<u8> {
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(Vec::new());
+        w.write_record(COLUMNS.iter().map(|c| c.name)).unwrap();
+        for c in cables {
+            w.write_record(cells(c, excel)).unwrap();
+        }
+        w.into_inner().unwrap()
+    }
+
+    #[test]
+    fn rows_made_apart_join_into_what_one_writer_writes() {
+        let cables = tricky();
+        for excel in [false, true] {
+            let mut table = header().unwrap();
+            // Chunks of one and two cables, as the workers make them.
+            table.extend(format_rows(&cables[..1], excel).unwrap());
+            table.extend(format_rows(&cables[1..], excel).unwrap());
+            assert_eq!(
+                String::from_utf8(table).unwrap(),
+                String::from_utf8(one_writer(&cables, excel)).unwrap(),
+                "excel: {excel}"
+            );
+        }
+    }
+
+    #[test]
+    fn tricky_cells_are_quoted_and_defused() {
+        let plain = String::from_utf8(format_rows(&tricky()[1..2], false).unwrap()).unwrap();
+        assert!(plain.contains(",\"SAY \"\"NO\"\", THEY SAID\","), "{plain}");
+        assert!(
+            plain.ends_with(",\"line one\r\nline \"\"two\"\"\n\n, end\"\n"),
+            "{plain}"
+        );
+        assert!(plain.contains(",\"=HYPERLINK(\"\"x\"\"); SP\","), "{plain}");
+        let excel = String::from_utf8(format_rows(&tricky()[1..2], true).unwrap()).unwrap();
+        assert!(
+            excel.contains(",\"'=HYPERLINK(\"\"x\"\"); SP\","),
+            "{excel}"
+        );
+        assert!(excel.contains(",'-Embassy,"), "{excel}");
+        assert!(excel.contains(",'@A; +B,"), "{excel}");
+        assert!(
+            excel.contains(",redacted,3,true,,,'=cmd|' /C calc'!A0,"),
+            "{excel}"
+        );
+    }
 
     #[test]
     fn formula_cells_are_defused() {
