@@ -771,13 +771,15 @@ impl Catalog {
                 .then_with(|| a.hit.id.cmp(&b.hit.id))
         });
         hits.truncate(limit);
-        hits.into_iter()
-            .map(|c| {
-                let mut hit = c.hit;
-                hit.snippet = self.snippet(query, c.pk)?;
-                Ok(hit)
+        let pks: Vec<i64> = hits.iter().map(|c| c.pk).collect();
+        let mut snippets = self.snippets(query, &pks)?;
+        Ok(hits
+            .into_iter()
+            .map(|c| Hit {
+                snippet: snippets.remove(&c.pk).unwrap_or_default(),
+                ..c.hit
             })
-            .collect()
+            .collect())
     }
 
     /// The hits among the best `candidates` matches (all matches when `None`) that are in the
@@ -824,6 +826,45 @@ impl Catalog {
                 let (first, last): (Option<i64>, Option<i64>) = (r.get(0)?, r.get(1)?);
                 Ok((first.unwrap_or(1), last.unwrap_or(0)))
             })
+    }
+
+    /// The best matching passage of each of these cables, matches in `[` `]`.
+    ///
+    /// Each statement with a prefix query (`develop*`) first merges the entries of every
+    /// indexed word with that prefix, whatever rows it then reads: 9 ms at 250,000 cables for
+    /// `develop*`, so 20 snippets made one by one took 190 ms. A prefix query's snippets are
+    /// therefore made by one statement over the hits' rows (25 ms), others one by one (each a
+    /// direct lookup, under 0.2 ms, where one statement over the rows would read every match
+    /// between them). A snippet depends only on its row and the query, so both give the same.
+    fn snippets(
+        &self,
+        query: &str,
+        pks: &[i64],
+    ) -> rusqlite::Result<std::collections::HashMap<i64, String>> {
+        let (Some(&first), Some(&last)) = (pks.iter().min(), pks.iter().max()) else {
+            return Ok(Default::default());
+        };
+        if !query.contains('*') {
+            return pks
+                .iter()
+                .map(|&pk| Ok((pk, self.snippet(query, pk)?)))
+                .collect();
+        }
+        let rows = format!(
+            "[{}]",
+            pks.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+        );
+        self.conn
+            .prepare_cached(
+                "SELECT rowid, snippet(cables_fts, -1, '[', ']', '...', 16) FROM cables_fts
+                 WHERE cables_fts MATCH ?1 AND rowid BETWEEN ?2 AND ?3
+                 AND +rowid IN (SELECT value FROM json_each(?4))",
+            )?
+            .query_map(params![query, first, last, rows], |r| {
+                let snippet: Option<String> = r.get(1)?;
+                Ok((r.get(0)?, snippet.unwrap_or_default()))
+            })?
+            .collect()
     }
 
     /// The best matching passage of one cable, matches in `[` `]`.
@@ -1069,6 +1110,22 @@ mod tests {
             }
         }
         assert_eq!(compared, 5 * 3 * 4 * 3 * 3);
+    }
+
+    #[test]
+    fn snippets_made_together_are_those_made_one_by_one() {
+        let (_dir, catalog) = made_up_catalog(300);
+        for query in ["b*", "minister OR p*", "oil"] {
+            let hits = catalog
+                .search_with(query, None, &Filter::default(), 20, Tuning::default())
+                .unwrap();
+            assert!(!hits.is_empty(), "{query}");
+            for h in hits {
+                let pk: i64 = h.id.trim_start_matches("10X").parse().unwrap();
+                assert_eq!(h.snippet, catalog.snippet(query, pk).unwrap(), "{query}");
+                assert!(h.snippet.contains('['), "{query}: {}", h.snippet);
+            }
+        }
     }
 
     #[test]
