@@ -7,13 +7,15 @@
 //! lost, and which metadata fields changed. For an added cable, all its consecutive captures are
 //! compared.
 
-use crate::archive::OpenArchive;
+use crate::archive::{INDEX_FILE, OpenArchive};
 use crate::cable::CableRecord;
 use crate::capture::{CaptureRef, IndexLine, StoredRecord};
 use crate::error::{Error, Result};
+use crate::select;
 use crate::store::Store;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender};
 
 /// The difference between two versions.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -48,7 +50,26 @@ impl CableChange {
         removed: Vec<String>,
         comparisons: Vec<ContentChange>,
     ) -> Self {
-        let has = |r: &str| comparisons.iter().any(|c| c.redaction == r);
+        let mut change = CableChange {
+            id: id.to_string(),
+            captures_added: added,
+            captures_removed: removed,
+            comparisons,
+            ..CableChange::default()
+        };
+        change.summarize();
+        change
+    }
+
+    /// Adds a comparison made later (see [`diff`]) and sums up again.
+    fn add_comparison(&mut self, comparison: ContentChange) {
+        self.comparisons.push(comparison);
+        self.summarize();
+    }
+
+    /// Sets `redaction` and `text_changed` from the comparisons.
+    fn summarize(&mut self) {
+        let has = |r: &str| self.comparisons.iter().any(|c| c.redaction == r);
         let redaction = match (has("gained"), has("lost")) {
             (true, true) => "gained-and-lost",
             (true, false) => "gained",
@@ -56,14 +77,8 @@ impl CableChange {
             _ if has("moved") => "moved",
             _ => "same",
         };
-        CableChange {
-            id: id.to_string(),
-            captures_added: added,
-            captures_removed: removed,
-            redaction: redaction.to_string(),
-            text_changed: comparisons.iter().any(|c| c.text_changed),
-            comparisons,
-        }
+        self.redaction = redaction.to_string();
+        self.text_changed = self.comparisons.iter().any(|c| c.text_changed);
     }
 }
 
@@ -92,59 +107,297 @@ pub struct FieldChange {
 }
 
 /// Compares two versions of a collection.
+///
+/// Both indexes are sorted by cable id (the store writes them from an ordered map), so they are
+/// merged as they stream, each on its own thread: what the diff keeps grows with the number of
+/// changes, not with the corpus. Records are read only for the captures that are compared.
+///
+/// Opening an archive reads its whole central directory (two entries per capture), the largest
+/// memory cost left; so only one archive keeps it at a time. The older one keeps only its index
+/// during the merge, and is opened again afterwards only when a cable's current capture was
+/// removed (its record is then compared with the new current one).
 pub fn diff(store: &Store, collection: &str, from: u32, to: u32) -> Result<VersionDiff> {
-    let from_archive = OpenArchive::open(&store.zip_path(collection, from))?;
+    let from_path = store.zip_path(collection, from);
+    let from_index = keep_entries(OpenArchive::open(&from_path)?, |p| p == INDEX_FILE);
     let to_archive = OpenArchive::open(&store.zip_path(collection, to))?;
-    let (old_lines, _) = crate::store::read_index(&from_archive)?;
-    let (new_lines, _) = crate::store::read_index(&to_archive)?;
-    let old: BTreeMap<&str, &IndexLine> = old_lines.iter().map(|l| (l.id.as_str(), l)).collect();
-    let new: BTreeMap<&str, &IndexLine> = new_lines.iter().map(|l| (l.id.as_str(), l)).collect();
-    let mut out = VersionDiff {
+    let out = VersionDiff {
         collection: collection.to_string(),
         from,
         to,
         ..VersionDiff::default()
     };
-    for id in old.keys() {
-        if !new.contains_key(id) {
-            out.removed.push(id.to_string());
-        }
+    let (mut out, deferred) = merge_indexes(&from_index, &to_archive, out)?;
+    drop(from_index);
+    if deferred.is_empty() {
+        return Ok(out);
     }
-    for (id, line) in &new {
-        match old.get(id) {
-            None => {
-                let added: Vec<String> = line.captures.iter().map(|c| c.name.clone()).collect();
-                let comparisons = consecutive(&to_archive, line, |_| true)?;
-                out.added
-                    .push(CableChange::new(id, added, Vec::new(), comparisons));
-            }
-            Some(before) => {
-                let names = |l: &IndexLine| {
-                    l.captures
-                        .iter()
-                        .map(|c| c.name.clone())
-                        .collect::<Vec<_>>()
-                };
-                let (was, is) = (names(before), names(line));
-                if was == is {
-                    out.unchanged += 1;
-                    continue;
-                }
-                let added: Vec<String> = is.iter().filter(|n| !was.contains(n)).cloned().collect();
-                let removed: Vec<String> =
-                    was.iter().filter(|n| !is.contains(n)).cloned().collect();
-                let mut comparisons = consecutive(&to_archive, line, |c| added.contains(&c.name))?;
-                if let (Some(a), Some(b)) = (before.current(), line.current())
-                    && removed.contains(&a.name)
-                {
-                    comparisons.push(compare(&from_archive, a, &to_archive, b)?);
-                }
-                out.changed
-                    .push(CableChange::new(id, added, removed, comparisons));
-            }
+    let wanted: std::collections::HashSet<&str> =
+        deferred.iter().map(|d| d.to.1.as_str()).collect();
+    let to_records = keep_entries(to_archive, |p| wanted.contains(p));
+    let from_archive = OpenArchive::open(&from_path)?;
+    for d in deferred {
+        let (a, b) = (d.from, d.to);
+        let change = compare((&from_archive, &a.0, &a.1), (&to_records, &b.0, &b.1))?;
+        if let Some(cable) = out.changed.get_mut(d.changed) {
+            cable.add_comparison(change);
         }
     }
     Ok(out)
+}
+
+/// Drops the entries of an opened archive that `keep` (given each entry's path in the bag) does
+/// not select, and the memory they hold. The archive can still read the entries it kept.
+fn keep_entries(mut archive: OpenArchive, keep: impl Fn(&str) -> bool) -> OpenArchive {
+    let all = std::mem::take(&mut archive.index);
+    let kept: Vec<_> = all
+        .entries
+        .into_iter()
+        .filter(|e| archive.bag_path(e).is_some_and(&keep))
+        .collect();
+    // A fresh index: its lookup table is built again, for the kept entries only.
+    let mut index = crate::archive::ZipIndex::default();
+    index.entries = kept;
+    index.findings = all.findings;
+    index.file_len = all.file_len;
+    index.readable = all.readable;
+    archive.index = index;
+    archive
+}
+
+/// A comparison of a cable's current capture in the older version with the one in the newer,
+/// made after the merge (see [`diff`]): (capture name, record path) on each side.
+struct Deferred {
+    /// Which of the diff's changed cables it belongs to.
+    changed: usize,
+    from: (String, String),
+    to: (String, String),
+}
+
+/// Merges the two indexes by id, the older one streamed on its own thread. Returns the diff and
+/// the comparisons that need the older version's records.
+fn merge_indexes(
+    from_index: &OpenArchive,
+    to_archive: &OpenArchive,
+    out: VersionDiff,
+) -> Result<(VersionDiff, Vec<Deferred>)> {
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        s.spawn(|| send_old_cables(from_index, tx));
+        let mut merge = Merge {
+            to: to_archive,
+            old: OldCables::new(rx),
+            new_order: IdOrder::default(),
+            error: None,
+            out,
+            deferred: Vec::new(),
+        };
+        let streamed = select::for_each_line(to_archive, |line| merge.step(line));
+        merge.finish(streamed)
+    })
+}
+
+/// What the diff keeps of a cable of the older version: its capture names, oldest first, and
+/// where its current capture's record is.
+struct OldCable {
+    id: String,
+    captures: Vec<String>,
+    current_record: Option<String>,
+}
+
+impl OldCable {
+    fn of(line: &IndexLine) -> OldCable {
+        OldCable {
+            id: line.id.clone(),
+            captures: line.captures.iter().map(|c| c.name.clone()).collect(),
+            current_record: line.current().map(|c| c.record.clone()),
+        }
+    }
+}
+
+/// Streams the older version's cables to the merge in batches. Stops sending (the index is still
+/// read to its end, which `for_each_line` cannot cut short) once the merge has hung up.
+fn send_old_cables(archive: &OpenArchive, tx: SyncSender<Result<Vec<OldCable>>>) {
+    let mut batch = Vec::with_capacity(select::BATCH);
+    let mut order = IdOrder::default();
+    let mut failed = None;
+    let mut hung_up = false;
+    let streamed = select::for_each_line(archive, |line| {
+        if hung_up || failed.is_some() {
+            return;
+        }
+        if let Err(e) = order.check(&archive.path, &line.id) {
+            failed = Some(e);
+            return;
+        }
+        batch.push(OldCable::of(line));
+        if batch.len() == select::BATCH {
+            hung_up = tx.send(Ok(std::mem::take(&mut batch))).is_err();
+        }
+    });
+    let last = match (streamed, failed) {
+        (Err(e), _) | (Ok(_), Some(e)) => Err(e),
+        (Ok(_), None) => Ok(batch),
+    };
+    if !hung_up {
+        let _ = tx.send(last);
+    }
+}
+
+/// The older version's cables as they arrive from [`send_old_cables`], one at a time.
+struct OldCables {
+    /// `None` once the merge has failed: dropping the receiver stops the sender.
+    rx: Option<Receiver<Result<Vec<OldCable>>>>,
+    batch: std::iter::Peekable<std::vec::IntoIter<OldCable>>,
+}
+
+impl OldCables {
+    fn new(rx: Receiver<Result<Vec<OldCable>>>) -> OldCables {
+        OldCables {
+            rx: Some(rx),
+            batch: Vec::new().into_iter().peekable(),
+        }
+    }
+
+    /// The next cable without taking it; `None` at the end.
+    fn peek(&mut self) -> Result<Option<&OldCable>> {
+        while self.batch.peek().is_none() {
+            let Some(next) = self.rx.as_ref().and_then(|rx| rx.recv().ok()) else {
+                return Ok(None);
+            };
+            self.batch = next?.into_iter().peekable();
+        }
+        Ok(self.batch.peek())
+    }
+
+    fn take(&mut self) -> Option<OldCable> {
+        self.batch.next()
+    }
+
+    fn hang_up(&mut self) {
+        self.rx = None;
+    }
+}
+
+/// Checks that an index lists its cables in strictly increasing id order, as the store writes
+/// them: the merge depends on it, and a line out of order means the archive was damaged or not
+/// written by cablekeep.
+#[derive(Default)]
+struct IdOrder {
+    last: Option<String>,
+}
+
+impl IdOrder {
+    fn check(&mut self, archive: &Path, id: &str) -> Result<()> {
+        if let Some(last) = &self.last
+            && id <= last.as_str()
+        {
+            return Err(Error::Corrupt {
+                path: archive.to_path_buf(),
+                message: format!(
+                    "{INDEX_FILE} lists cable {id} after {last}, out of id order (the store \
+                     writes it sorted by id); run `cablekeep verify`"
+                ),
+            });
+        }
+        let last = self.last.get_or_insert_with(String::new);
+        last.clear();
+        last.push_str(id);
+        Ok(())
+    }
+}
+
+/// The merge of the two indexes by id, fed the newer version's lines in order.
+struct Merge<'a> {
+    to: &'a OpenArchive,
+    old: OldCables,
+    new_order: IdOrder,
+    /// The first error; later lines are skipped (the newer index still streams to its end).
+    error: Option<Error>,
+    out: VersionDiff,
+    deferred: Vec<Deferred>,
+}
+
+impl Merge<'_> {
+    fn step(&mut self, line: &IndexLine) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(e) = self.merge_line(line) {
+            self.error = Some(e);
+            self.old.hang_up();
+        }
+    }
+
+    /// Older cables before this line's id were removed; then the line's cable is either in both
+    /// versions or added.
+    fn merge_line(&mut self, line: &IndexLine) -> Result<()> {
+        self.new_order.check(&self.to.path, &line.id)?;
+        while let Some(old) = self.old.peek()?
+            && old.id.as_str() < line.id.as_str()
+        {
+            let removed = self.old.take().map(|o| o.id).unwrap_or_default();
+            self.out.removed.push(removed);
+        }
+        match self.old.peek()? {
+            Some(old) if old.id == line.id => {
+                let Some(before) = self.old.take() else {
+                    return Ok(());
+                };
+                self.in_both(&before, line)
+            }
+            _ => self.added(line),
+        }
+    }
+
+    fn added(&mut self, line: &IndexLine) -> Result<()> {
+        let added: Vec<String> = line.captures.iter().map(|c| c.name.clone()).collect();
+        let comparisons = consecutive(self.to, line, |_| true)?;
+        self.out
+            .added
+            .push(CableChange::new(&line.id, added, Vec::new(), comparisons));
+        Ok(())
+    }
+
+    fn in_both(&mut self, before: &OldCable, line: &IndexLine) -> Result<()> {
+        let was = &before.captures;
+        if was.len() == line.captures.len()
+            && was.iter().zip(&line.captures).all(|(a, b)| *a == b.name)
+        {
+            self.out.unchanged += 1;
+            return Ok(());
+        }
+        let is: Vec<String> = line.captures.iter().map(|c| c.name.clone()).collect();
+        let added: Vec<String> = is.iter().filter(|n| !was.contains(n)).cloned().collect();
+        let removed: Vec<String> = was.iter().filter(|n| !is.contains(n)).cloned().collect();
+        let comparisons = consecutive(self.to, line, |c| added.contains(&c.name))?;
+        if let (Some(a_name), Some(a_record), Some(b)) =
+            (was.last(), before.current_record.as_ref(), line.current())
+            && removed.contains(a_name)
+        {
+            self.deferred.push(Deferred {
+                changed: self.out.changed.len(),
+                from: (a_name.clone(), a_record.clone()),
+                to: (b.name.clone(), b.record.clone()),
+            });
+        }
+        self.out
+            .changed
+            .push(CableChange::new(&line.id, added, removed, comparisons));
+        Ok(())
+    }
+
+    /// The older cables after the newer index's last line were removed.
+    fn finish(mut self, streamed: Result<usize>) -> Result<(VersionDiff, Vec<Deferred>)> {
+        streamed?;
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        while self.old.peek()?.is_some() {
+            let removed = self.old.take().map(|o| o.id).unwrap_or_default();
+            self.out.removed.push(removed);
+        }
+        Ok((self.out, self.deferred))
+    }
 }
 
 /// Compares each pair of consecutive captures of a cable where `is_new` holds for either side.
@@ -156,31 +409,42 @@ fn consecutive(
     line.captures
         .windows(2)
         .filter(|pair| is_new(&pair[0]) || is_new(&pair[1]))
-        .map(|pair| compare(archive, &pair[0], archive, &pair[1]))
+        .map(|pair| {
+            compare(
+                (archive, &pair[0].name, &pair[0].record),
+                (archive, &pair[1].name, &pair[1].record),
+            )
+        })
         .collect()
 }
 
 pub(crate) fn load_record(archive: &OpenArchive, capture: &CaptureRef) -> Result<StoredRecord> {
-    let bytes = archive.read_required(&capture.record)?;
+    load_record_at(archive, &capture.record)
+}
+
+/// Reads and parses the stored record at `record` (a path in the bag).
+fn load_record_at(archive: &OpenArchive, record: &str) -> Result<StoredRecord> {
+    let bytes = archive.read_required(record)?;
     serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
         path: archive.path.clone(),
-        message: format!("{}: {e}", capture.record),
+        message: format!("{record}: {e}"),
     })
 }
 
+/// A capture to compare: the archive holding it, its name and its record's path in the bag.
+type Side<'a> = (&'a OpenArchive, &'a str, &'a str);
+
 /// Compares two captures of one cable by their stored records.
 fn compare(
-    a_archive: &OpenArchive,
-    a: &CaptureRef,
-    b_archive: &OpenArchive,
-    b: &CaptureRef,
+    (a_archive, a_name, a_record): Side<'_>,
+    (b_archive, b_name, b_record): Side<'_>,
 ) -> Result<ContentChange> {
-    let before = load_record(a_archive, a)?;
-    let after = load_record(b_archive, b)?;
+    let before = load_record_at(a_archive, a_record)?;
+    let after = load_record_at(b_archive, b_record)?;
     Ok(compare_records(
-        &a.name,
+        a_name,
         &before.record,
-        &b.name,
+        b_name,
         &after.record,
     ))
 }
@@ -273,4 +537,26 @@ fn field_changes(before: &CableRecord, after: &CableRecord) -> Vec<FieldChange> 
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_index_out_of_id_order_is_an_error_naming_the_archive() {
+        let mut order = IdOrder::default();
+        let zip = Path::new("x-v1.zip");
+        for id in ["10A1", "10A2", "10B1"] {
+            order.check(zip, id).unwrap();
+        }
+        let err = order.check(zip, "10A3").unwrap_err().to_string();
+        assert!(err.contains("x-v1.zip"), "{err}");
+        assert!(err.contains("10A3 after 10B1"), "{err}");
+        assert!(err.contains("cablekeep verify"), "{err}");
+        assert!(
+            order.check(zip, "10B1").is_err(),
+            "a repeated id is out of order too"
+        );
+    }
 }

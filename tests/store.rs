@@ -612,3 +612,121 @@ fn a_damaged_previous_version_stops_the_next_one_and_nothing_is_written() {
         .collect();
     assert!(leftovers.is_empty(), "spill left behind: {leftovers:?}");
 }
+
+/// A bulk-table row for cable `10ATLANTIS<n>` (row number `n`, so that the same cable gives the
+/// same bytes again), its text marked with `variant`.
+fn table_row(n: u32, variant: &str) -> String {
+    format!(
+        "\"{n}\",\"1/13/2010 14:31\",\"10ATLANTIS{n}\",\"Embassy Atlantis\",\"UNCLASSIFIED\",\"\",\"\",\
+         \"UNCLAS ATLANTIS {n:06}\n\nTAGS: PREL, AQ\nSUBJECT: CABLE {n}\n\n1. Text {variant}.\n\"\n"
+    )
+}
+
+fn write_table(dir: &Path, name: &str, rows: &[(u32, &str)]) -> PathBuf {
+    let path = dir.join(name);
+    let text: String = rows.iter().map(|(n, v)| table_row(*n, v)).collect();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn ids(values: &serde_json::Value, key: &str) -> Vec<String> {
+    values[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .map_or_else(|| v["id"].to_string(), str::to_string)
+        })
+        .map(|id| {
+            id.trim_matches('"')
+                .trim_start_matches("10ATLANTIS")
+                .to_string()
+        })
+        .collect()
+}
+
+/// The diff merges the two indexes by id: cables added, removed and changed before the first,
+/// between and after the last of the other version's ids all come out, in id order.
+#[test]
+fn diff_finds_changes_at_the_start_middle_and_end_of_the_id_order() {
+    let store = temp_store();
+    let inputs = tempfile::tempdir().unwrap();
+    // Ids sort as text: 10ATLANTIS0 < 10ATLANTIS10 < ... < 10ATLANTIS15 < 10ATLANTIS150 < ... < 10ATLANTIS99.
+    let v1: Vec<(u32, &str)> = (10..=19).map(|n| (n, "one")).collect();
+    let table = write_table(inputs.path(), "v1.csv", &v1);
+    bundle(store.path(), &[&table], "t", 0);
+    // v2 adds a capture to the first, a middle and the last cable, and adds three cables.
+    let v2 = [
+        (10, "two"),
+        (15, "two"),
+        (19, "two"),
+        (0, "one"),
+        (150, "one"),
+        (99, "one"),
+    ];
+    let table = write_table(inputs.path(), "v2.csv", &v2);
+    bundle(store.path(), &[&table], "t", 0);
+    let diff = &json_lines(&run_ok(
+        cablekeep(store.path()).args(["diff", "v1", "v2", "--json"]),
+        0,
+    ))[0];
+    assert_eq!(ids(diff, "added"), ["0", "150", "99"], "{diff}");
+    assert_eq!(ids(diff, "changed"), ["10", "15", "19"], "{diff}");
+    assert!(ids(diff, "removed").is_empty(), "{diff}");
+    assert_eq!(diff["unchanged"], 7);
+    for c in diff["changed"].as_array().unwrap() {
+        assert_eq!(c["captures_added"].as_array().unwrap().len(), 1, "{c}");
+        assert_eq!(c["comparisons"].as_array().unwrap().len(), 1, "{c}");
+        assert_eq!(c["text_changed"], true, "{c}");
+    }
+
+    // v3 keeps only what it is given: the first, a middle and the last cable go, and cable 12's
+    // only capture is replaced (its old current capture is compared with the new one).
+    let v3: Vec<(u32, &str)> = (10..=19)
+        .map(|n| (n, if n == 12 { "three" } else { "one" }))
+        .collect();
+    let table = write_table(inputs.path(), "v3.csv", &v3);
+    run_ok(
+        cablekeep(store.path())
+            .arg("bundle")
+            .arg(&table)
+            .args(["-c", "t", "--replace"]),
+        0,
+    );
+    let diff = &json_lines(&run_ok(
+        cablekeep(store.path()).args(["diff", "v2", "v3", "--json"]),
+        0,
+    ))[0];
+    assert_eq!(ids(diff, "removed"), ["0", "150", "99"], "{diff}");
+    assert!(ids(diff, "added").is_empty(), "{diff}");
+    let changed = ids(diff, "changed");
+    assert!(changed.contains(&"12".to_string()), "{diff}");
+    let twelve = diff["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "10ATLANTIS12")
+        .unwrap();
+    assert_eq!(twelve["captures_removed"].as_array().unwrap().len(), 1);
+    let last = twelve["comparisons"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        last["from_capture"], twelve["captures_removed"][0],
+        "{twelve}"
+    );
+    assert_eq!(last["to_capture"], twelve["captures_added"][0], "{twelve}");
+    assert_eq!(twelve["text_changed"], true);
+
+    let human = run_ok(cablekeep(store.path()).args(["diff", "v2", "v3"]), 0);
+    let removed: Vec<&str> = human.lines().filter(|l| l.starts_with("- ")).collect();
+    assert_eq!(
+        removed,
+        ["- 10ATLANTIS0", "- 10ATLANTIS150", "- 10ATLANTIS99"],
+        "{human}"
+    );
+}
