@@ -765,6 +765,33 @@ fn manifest_lines_in_any_order_with_repeats_and_strangers_are_each_reported() {
 }
 
 #[test]
+fn an_index_out_of_id_order_is_an_index_mismatch() {
+    let f = Fixture::one();
+    let folder = Fixture::folder(1);
+    let name = format!("{folder}/cablekeep/index.jsonl");
+    let text = String::from_utf8(read_entry_py(&f.zip(1), &name)).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() < 2 {
+        eprintln!("SKIPPED: the sample pages gave fewer than two cables");
+        return;
+    }
+    let mut swapped = lines.clone();
+    swapped.swap(0, 1);
+    let edited = swapped.join("\n") + "\n";
+    rewrite_zip(&f.zip(1), &[], &[(&name, edited.as_bytes())], &[]);
+    for v in [f.verify(&[]), f.verify(&["--fast"])] {
+        v.failed().has("B011", Some("cablekeep/index.jsonl"));
+        assert!(
+            v.matching("B011", None)
+                .iter()
+                .any(|m| m["message"].as_str().unwrap().contains("sorted by id")),
+            "{}",
+            v.context
+        );
+    }
+}
+
+#[test]
 fn fast_mode_checks_tag_files_with_sha256_and_full_mode_with_both() {
     let f = Fixture::one();
     let folder = Fixture::folder(1);

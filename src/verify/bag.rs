@@ -466,6 +466,7 @@ impl BagCheck<'_> {
             sha256: vec![None; payload_len],
             referenced: vec![false; payload_len],
             cursor: Cursor::default(),
+            previous_id: None,
             cables: 0,
             captures: 0,
             findings: Vec::new(),
@@ -871,6 +872,7 @@ struct IndexReader<'a> {
     sha256: Vec<Option<Sha256Bytes>>,
     referenced: Vec<bool>,
     cursor: Cursor,
+    previous_id: Option<String>,
     cables: u64,
     captures: u64,
     findings: Vec<Finding>,
@@ -891,6 +893,21 @@ impl IndexReader<'_> {
             Ok(l) => l,
             Err(e) => return self.mismatch(format!("line {number}: {e}")),
         };
+        // The format keeps the index sorted by id (readers such as `diff` merge two indexes).
+        if let Some(previous) = &self.previous_id
+            && line.id <= *previous
+        {
+            let why = if line.id == *previous {
+                "repeats"
+            } else {
+                "comes after"
+            };
+            self.mismatch(format!(
+                "line {number}: cable {} {why} cable {previous}: the index must be sorted by id",
+                line.id
+            ));
+        }
+        self.previous_id = Some(line.id.clone());
         self.cables += 1;
         self.captures += line.captures.len() as u64;
         for c in &line.captures {

@@ -55,16 +55,21 @@ pub fn verify_file(
     progress: &dyn Progress,
 ) -> Result<Report> {
     let archive = OpenArchive::open(zip)?;
-    let (mut report, seen) = check_bag(&archive, options, progress)?;
+    let (mut report, seen, zip_digests) = check_bag_and_zip(&archive, options, progress)?;
     let sidecar_path = sidecar.map(Path::to_path_buf).or_else(|| find_sidecar(zip));
     let mut sidecar = None;
-    let mut computed = None;
     if let Some(path) = sidecar_path {
         match read_sidecar(&path) {
             Ok((m, _)) => {
                 report.identifier = Some(m.identifier.clone());
                 check_bag_identity(&archive, &seen, &m.identifier, &mut report.findings);
-                computed = compare_sidecar(&archive, &m, &seen, options, &mut report.findings)?;
+                compare_sidecar(
+                    &archive,
+                    &m,
+                    &seen,
+                    zip_digests.as_ref(),
+                    &mut report.findings,
+                );
                 sidecar = Some(m);
             }
             Err(f) => report.findings.push(f),
@@ -72,7 +77,8 @@ pub fn verify_file(
     }
     let checksum = PathBuf::from(format!("{}.sha256", zip.display()));
     if checksum.exists() {
-        let reference = ChecksumReference::choose(computed, sidecar.as_ref(), options);
+        let computed = zip_digests.map(|d| d.sha256);
+        let reference = ChecksumReference::choose(computed, sidecar.as_ref());
         check_checksum_file(&archive, &checksum, reference, &mut report.findings)?;
     }
     Ok(report)
@@ -264,16 +270,22 @@ pub fn verify_version(
         });
     }
     let archive = OpenArchive::open(&zip)?;
-    let (mut report, seen) = check_bag(&archive, options, progress)?;
+    let (mut report, seen, zip_digests) = check_bag_and_zip(&archive, options, progress)?;
     report.identifier = Some(identifier.clone());
     report.findings.splice(0..0, findings);
     check_bag_identity(&archive, &seen, &identifier, &mut report.findings);
-    let mut computed = None;
     if let Some((m, _)) = &sidecar {
-        computed = compare_sidecar(&archive, m, &seen, options, &mut report.findings)?;
+        compare_sidecar(
+            &archive,
+            m,
+            &seen,
+            zip_digests.as_ref(),
+            &mut report.findings,
+        );
         check_previous_in_bag(m, &seen, &archive, &mut report.findings);
     }
-    let reference = ChecksumReference::choose(computed, sidecar.as_ref().map(|s| &s.0), options);
+    let computed = zip_digests.map(|d| d.sha256);
+    let reference = ChecksumReference::choose(computed, sidecar.as_ref().map(|s| &s.0));
     check_checksum_file(
         &archive,
         &store.checksum_path(collection, version),
@@ -433,16 +445,35 @@ fn check_previous_in_bag(
     }
 }
 
-/// The zip file against the sidecar: its digests and size, and the facts about the bag.
+/// Checks the bag and, in full mode, hashes the whole zip at the same time: the zip's digests
+/// (SHA-512 most of all) would otherwise leave a core idle at the end of a long run.
+fn check_bag_and_zip(
+    archive: &OpenArchive,
+    options: Options,
+    progress: &dyn Progress,
+) -> Result<(Report, BagSeen, Option<hash::Digests>)> {
+    if options.fast {
+        let (report, seen) = check_bag(archive, options, progress)?;
+        return Ok((report, seen, None));
+    }
+    let (bag, zip) = rayon::join(
+        || check_bag(archive, options, progress),
+        || hash::digest_file(&archive.path),
+    );
+    let (report, seen) = bag?;
+    Ok((report, seen, Some(zip?.0)))
+}
+
+/// The zip file against the sidecar: its digests (when computed: full mode) and size, and the
+/// facts about the bag.
 fn compare_sidecar(
     archive: &OpenArchive,
     m: &VersionManifest,
     seen: &BagSeen,
-    options: Options,
+    zip_digests: Option<&hash::Digests>,
     findings: &mut Vec<Finding>,
-) -> Result<Option<String>> {
+) {
     let label = &archive.label;
-    let mut computed = None;
     if archive.index.file_len != m.archive.bytes {
         findings.push(Finding::new(
             Code::ArchiveDigestMismatch,
@@ -452,8 +483,7 @@ fn compare_sidecar(
                 archive.index.file_len, m.archive.bytes
             ),
         ));
-    } else if !options.fast {
-        let (digests, _) = hash::digest_file(&archive.path)?;
+    } else if let Some(digests) = zip_digests {
         if digests.sha256 != m.archive.sha256 {
             findings.push(Finding::new(
                 Code::ArchiveDigestMismatch,
@@ -471,7 +501,6 @@ fn compare_sidecar(
                 "the zip's SHA-512 differs from the manifest",
             ));
         }
-        computed = Some(digests.sha256);
     }
     let mut differences = Vec::new();
     if seen.folder.as_deref() != Some(m.bag.folder.as_str()) {
@@ -520,7 +549,6 @@ fn compare_sidecar(
     for d in differences {
         findings.push(Finding::new(Code::SidecarMismatch, label, d));
     }
-    Ok(computed)
 }
 
 /// What the `.sha256` file is compared with.
@@ -529,25 +557,17 @@ enum ChecksumReference {
     Computed(String),
     /// The sidecar's record of it (fast mode: nothing is hashed).
     Recorded(String),
-    /// Compute it now (full mode, no sidecar).
-    Compute,
     /// Only the file's form is checked (fast mode, no sidecar).
     FormOnly,
 }
 
 impl ChecksumReference {
-    fn choose(
-        computed: Option<String>,
-        sidecar: Option<&VersionManifest>,
-        options: Options,
-    ) -> Self {
+    /// `computed` is the zip's SHA-256 when this run hashed the zip (full mode).
+    fn choose(computed: Option<String>, sidecar: Option<&VersionManifest>) -> Self {
         match (computed, sidecar) {
             (Some(d), _) => ChecksumReference::Computed(d),
-            (None, Some(m)) if options.fast => {
-                ChecksumReference::Recorded(m.archive.sha256.clone())
-            }
-            (None, _) if options.fast => ChecksumReference::FormOnly,
-            (None, _) => ChecksumReference::Compute,
+            (None, Some(m)) => ChecksumReference::Recorded(m.archive.sha256.clone()),
+            (None, None) => ChecksumReference::FormOnly,
         }
     }
 }
@@ -585,10 +605,6 @@ fn check_checksum_file(
     let (actual, what) = match reference {
         ChecksumReference::Computed(d) => (d, "the zip's SHA-256 is"),
         ChecksumReference::Recorded(d) => (d, "the sidecar manifest records"),
-        ChecksumReference::Compute => (
-            hash::digest_file(&archive.path)?.0.sha256,
-            "the zip's SHA-256 is",
-        ),
         ChecksumReference::FormOnly => return Ok(()),
     };
     if *recorded != actual {
