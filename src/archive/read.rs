@@ -751,32 +751,39 @@ fn stream_in_pieces(
         crc.update(&buf[..n]);
         sink(&buf[..n]);
     }
+    Ok(length_and_crc_findings(entry, label, total, crc.finalize()))
+}
+
+/// What is wrong with an entry read to its end: its length and CRC-32 against the directory's.
+fn length_and_crc_findings(entry: &Entry, label: &str, length: u64, crc32: u32) -> Vec<Finding> {
     let mut findings = Vec::new();
-    if total != limit {
+    if length != entry.uncompressed_size {
         findings.push(
             Finding::new(
                 Code::DecompressFailed,
                 label,
-                format!("data is {total} bytes, the directory says {limit}"),
+                format!(
+                    "data is {length} bytes, the directory says {}",
+                    entry.uncompressed_size
+                ),
             )
             .at_entry(&entry.name),
         );
     }
-    let actual = crc.finalize();
-    if actual != entry.crc32 {
+    if crc32 != entry.crc32 {
         findings.push(
             Finding::new(
                 Code::CrcMismatch,
                 label,
                 format!(
-                    "CRC-32 is {actual:08x}, the directory says {:08x}",
+                    "CRC-32 is {crc32:08x}, the directory says {:08x}",
                     entry.crc32
                 ),
             )
             .at_entry(&entry.name),
         );
     }
-    Ok(findings)
+    findings
 }
 
 /// Deflate entries up to this size (compressed and inflated) are inflated in one call by
@@ -919,32 +926,8 @@ impl WholeInflater {
                 return failed("after 0 bytes: the data is not valid Deflate".into());
             }
         };
-        let inflated = &self.inflated[..len];
-        let mut findings = Vec::new();
-        if len as u64 != limit {
-            findings.push(
-                Finding::new(
-                    Code::DecompressFailed,
-                    label,
-                    format!("data is {len} bytes, the directory says {limit}"),
-                )
-                .at_entry(&entry.name),
-            );
-        }
-        let actual = crc32fast::hash(inflated);
-        if actual != entry.crc32 {
-            findings.push(
-                Finding::new(
-                    Code::CrcMismatch,
-                    label,
-                    format!(
-                        "CRC-32 is {actual:08x}, the directory says {:08x}",
-                        entry.crc32
-                    ),
-                )
-                .at_entry(&entry.name),
-            );
-        }
+        let crc32 = crc32fast::hash(&self.inflated[..len]);
+        let findings = length_and_crc_findings(entry, label, len as u64, crc32);
         Ok((Some(len), findings))
     }
 }
