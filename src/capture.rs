@@ -281,6 +281,44 @@ pub fn write_jsonl<'a, T: Serialize + 'a>(lines: impl IntoIterator<Item = &'a T>
     out
 }
 
+/// Splits a byte stream into lines (without `\n` or `\r\n`), numbering them from 1: JSON
+/// Lines and manifests are read this way as they are inflated, never whole.
+#[derive(Default)]
+pub struct LineSplitter {
+    buf: Vec<u8>,
+    number: usize,
+}
+
+impl LineSplitter {
+    /// Adds bytes and calls `each` with every complete line; false as soon as `each` is.
+    pub fn feed(&mut self, chunk: &[u8], mut each: impl FnMut(&[u8], usize) -> bool) -> bool {
+        self.buf.extend_from_slice(chunk);
+        let mut start = 0;
+        let mut ok = true;
+        while let Some(end) = memchr::memchr(b'\n', &self.buf[start..]) {
+            self.number += 1;
+            let line = &self.buf[start..start + end];
+            start += end + 1;
+            if !each(line.strip_suffix(b"\r").unwrap_or(line), self.number) {
+                ok = false;
+                break;
+            }
+        }
+        self.buf.drain(..start);
+        ok
+    }
+
+    /// The last line, when the stream does not end with a line break.
+    pub fn finish(&mut self, mut each: impl FnMut(&[u8], usize) -> bool) -> bool {
+        if self.buf.is_empty() {
+            return true;
+        }
+        self.number += 1;
+        let line = std::mem::take(&mut self.buf);
+        each(line.strip_suffix(b"\r").unwrap_or(&line), self.number)
+    }
+}
+
 /// Parses JSON Lines; the error names the 1-based line that does not parse.
 pub fn read_jsonl<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<Vec<T>, String> {
     let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;

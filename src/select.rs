@@ -440,7 +440,7 @@ fn stream_index(
         ))));
         return;
     };
-    let mut lines = LineSplitter::default();
+    let mut lines = crate::capture::LineSplitter::default();
     let mut batch = Vec::with_capacity(BATCH);
     let mut stopped = false;
     // One line at a time: parse, select, send full batches. False when reading must stop.
@@ -482,43 +482,6 @@ fn stream_index(
     }
     if lines.finish(|line, n| take(line, n, &mut batch)) && !batch.is_empty() {
         let _ = tx.send(Ok(batch));
-    }
-}
-
-/// Splits a byte stream into lines (without `\n` or `\r\n`), numbering them from 1.
-#[derive(Default)]
-struct LineSplitter {
-    buf: Vec<u8>,
-    number: usize,
-}
-
-impl LineSplitter {
-    /// Adds bytes and calls `each` with every complete line; false as soon as `each` is.
-    fn feed(&mut self, chunk: &[u8], mut each: impl FnMut(&[u8], usize) -> bool) -> bool {
-        self.buf.extend_from_slice(chunk);
-        let mut start = 0;
-        let mut ok = true;
-        while let Some(end) = self.buf[start..].iter().position(|&b| b == b'\n') {
-            self.number += 1;
-            let line = &self.buf[start..start + end];
-            start += end + 1;
-            if !each(line.strip_suffix(b"\r").unwrap_or(line), self.number) {
-                ok = false;
-                break;
-            }
-        }
-        self.buf.drain(..start);
-        ok
-    }
-
-    /// The last line, when the stream does not end with a line break.
-    fn finish(&mut self, mut each: impl FnMut(&[u8], usize) -> bool) -> bool {
-        if self.buf.is_empty() {
-            return true;
-        }
-        self.number += 1;
-        let line = std::mem::take(&mut self.buf);
-        each(line.strip_suffix(b"\r").unwrap_or(&line), self.number)
     }
 }
 

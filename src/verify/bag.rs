@@ -11,7 +11,7 @@
 
 use super::{Options, Report};
 use crate::archive::{self, Entry, OpenArchive};
-use crate::capture::{IndexLine, UnparsedLine};
+use crate::capture::{IndexLine, LineSplitter, UnparsedLine};
 use crate::error::Result;
 use crate::finding::{Code, Finding};
 use crate::hash::{self, Hasher, OneHasher, Sha256Bytes, Sha512Bytes};
@@ -399,15 +399,18 @@ impl BagCheck<'_> {
 
     /// Streams a tag file through both hashers and, when given, a line reader. None when the bag
     /// has no such file.
-    fn stream_tag(&self, path: &str, lines: Option<LineSink<'_>>) -> Option<Streamed> {
+    fn stream_tag(&self, path: &str, mut lines: Option<LineSink<'_>>) -> Option<Streamed> {
         let entry = self.files.get(path)?;
         let (mut sha256, mut sha512) = (OneHasher::sha256(), OneHasher::sha512());
         let mut hash256 = |piece: &[u8]| sha256.update(piece);
         let mut hash512 = |piece: &[u8]| sha512.update(piece);
-        let mut splitter = lines.map(LineSplitter::new);
+        let mut splitter = LineSplitter::default();
         let mut read_lines = |piece: &[u8]| {
-            if let Some(s) = splitter.as_mut() {
-                s.feed(piece);
+            if let Some(each) = lines.as_mut() {
+                splitter.feed(piece, |line, number| {
+                    each(line, number);
+                    true
+                });
             }
         };
         let mut sinks: Vec<Sink<'_>> = vec![&mut hash256, &mut read_lines];
@@ -416,8 +419,11 @@ impl BagCheck<'_> {
         }
         let streamed = fan_out(self.archive, entry, &mut sinks);
         drop(sinks);
-        if let Some(s) = splitter.as_mut() {
-            s.finish();
+        if let Some(each) = lines.as_mut() {
+            splitter.finish(|line, number| {
+                each(line, number);
+                true
+            });
         }
         let findings = match streamed {
             Ok(findings) => findings,
@@ -939,50 +945,6 @@ impl IndexReader<'_> {
             )),
         }
         position
-    }
-}
-
-/// Splits a stream into lines (without `\n` or `\r\n`), numbered from 1, for a line reader.
-struct LineSplitter<'f> {
-    partial: Vec<u8>,
-    number: usize,
-    each: LineSink<'f>,
-}
-
-impl<'f> LineSplitter<'f> {
-    fn new(each: LineSink<'f>) -> Self {
-        LineSplitter {
-            partial: Vec::new(),
-            number: 0,
-            each,
-        }
-    }
-
-    fn emit(&mut self, line: &[u8]) {
-        self.number += 1;
-        (self.each)(line.strip_suffix(b"\r").unwrap_or(line), self.number);
-    }
-
-    fn feed(&mut self, mut piece: &[u8]) {
-        while let Some(end) = memchr::memchr(b'\n', piece) {
-            if self.partial.is_empty() {
-                self.emit(&piece[..end]);
-            } else {
-                let mut line = std::mem::take(&mut self.partial);
-                line.extend_from_slice(&piece[..end]);
-                self.emit(&line);
-            }
-            piece = &piece[end + 1..];
-        }
-        self.partial.extend_from_slice(piece);
-    }
-
-    /// The last line, when the stream does not end with a line break.
-    fn finish(&mut self) {
-        if !self.partial.is_empty() {
-            let line = std::mem::take(&mut self.partial);
-            self.emit(&line);
-        }
     }
 }
 
