@@ -5,8 +5,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Draws one bar per phase on stderr; a phase measured in bytes shows bytes, entries done,
-/// throughput and the time left.
+/// Draws one bar per phase on stderr: items done, or for a phase measured in bytes (verifying,
+/// writing an export) bytes and entries done; throughput and the time left.
 pub struct Bar {
     bar: Mutex<Option<ProgressBar>>,
     /// Calls to `inc` in this phase: one per page read or entry written or verified.
@@ -25,21 +25,35 @@ impl Bar {
     }
 }
 
+/// What a phase counts when it does not count bytes: the store's phases count pages read and
+/// files packed, the catalog and export count cables, the link checker links.
+fn unit_of(phase: &str) -> Option<&'static str> {
+    match phase {
+        "reading" => Some("pages"),
+        "packing" => Some("files"),
+        "indexing" | "exporting" | "selecting" => Some("cables"),
+        "links" => Some("links"),
+        _ => None,
+    }
+}
+
 impl Progress for Bar {
     fn start(&self, phase: &str, total: u64) {
         if !self.enabled {
             return;
         }
-        let template = if phase == "reading" {
-            "{prefix:>10} [{bar:30}] {pos}/{len} pages, {per_sec}, ETA {eta}"
-        } else if phase == "links" {
-            "{prefix:>10} [{bar:30}] {pos}/{len} links, {per_sec}, ETA {eta}"
-        } else {
-            "{prefix:>10} [{bar:30}] {bytes}/{total_bytes}, {msg}, {bytes_per_sec}, ETA {eta}"
+        let template = match unit_of(phase) {
+            Some(unit) => format!(
+                "{{prefix:>10}} [{{bar:30}}] {{pos}}/{{len}} {unit}, {{per_sec}}, ETA {{eta}}"
+            ),
+            None => {
+                "{prefix:>10} [{bar:30}] {bytes}/{total_bytes}, {msg}, {bytes_per_sec}, ETA {eta}"
+                    .to_string()
+            }
         };
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
             .with_style(
-                ProgressStyle::with_template(template)
+                ProgressStyle::with_template(&template)
                     .expect("valid template")
                     .progress_chars("=> "),
             );
