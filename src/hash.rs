@@ -59,6 +59,47 @@ impl Hasher {
     }
 }
 
+/// Both digests of one file as bytes: what a payload file carries from where it was hashed to
+/// the manifests that list it (a quarter of the memory of the hex strings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DigestBytes {
+    pub sha256: Sha256Bytes,
+    pub sha512: Sha512Bytes,
+}
+
+impl DigestBytes {
+    /// Both digests of `data` (on two threads when it is large).
+    pub fn of(data: &[u8]) -> DigestBytes {
+        if data.len() < PARALLEL_FROM {
+            let mut h = Hasher::new();
+            h.update(data);
+            let (sha256, sha512) = h.finish_bytes();
+            return DigestBytes { sha256, sha512 };
+        }
+        let (sha256, sha512) = rayon::join(|| Sha256::digest(data), || Sha512::digest(data));
+        DigestBytes {
+            sha256: sha256.into(),
+            sha512: sha512.into(),
+        }
+    }
+
+    /// From hex digests; None when either is not a digest of its length.
+    pub fn from_hex(digests: &Digests) -> Option<DigestBytes> {
+        Some(DigestBytes {
+            sha256: hex_to_bytes(&digests.sha256)?,
+            sha512: hex_to_bytes(&digests.sha512)?,
+        })
+    }
+
+    /// The digests in lower-case hex.
+    pub fn to_hex(&self) -> Digests {
+        Digests {
+            sha256: hex::encode(self.sha256),
+            sha512: hex::encode(self.sha512),
+        }
+    }
+}
+
 /// A SHA-256 digest as bytes.
 pub type Sha256Bytes = [u8; 32];
 /// A SHA-512 digest as bytes.

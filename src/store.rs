@@ -14,12 +14,15 @@
 //! spans the renames; a zip left without a manifest by a killed writer (its marker still there) is
 //! removed by the next writer. Any other zip without a manifest is kept and reported.
 
-use crate::archive::{self, BagPlan, CopiedFile, CopyFrom, OpenArchive, Spill};
+use crate::archive::{
+    self, BagPlan, BagWriter, Entry, OpenArchive, Spill, SpillReader, SpillRef, Spool, Spooled,
+    TagData,
+};
 use crate::capture::{self, IndexLine, Ingested, UnparsedLine};
 use crate::error::{Error, IoContext, Result};
 use crate::finding::{Code, Finding};
 use crate::fsutil::{self, StoreLock};
-use crate::hash;
+use crate::hash::{self, DigestBytes};
 use crate::ingest::InputItem;
 use crate::manifest::{self, ArchiveFacts, BagFacts, Counts, PreviousLink, VersionManifest};
 use crate::provenance::SourceHints;
@@ -320,6 +323,10 @@ impl Store {
     }
 
     /// Writes the next version of a collection, or nothing when the inputs add nothing new.
+    ///
+    /// Memory stays small as the collection grows: captures are compressed into the spill as
+    /// they are read, index lines live in a journal on disk, and per cable only its id, where
+    /// its line is, and a 16-byte key of each capture are held.
     pub fn write_version(
         &self,
         lock: &StoreLock,
@@ -333,62 +340,65 @@ impl Store {
             previous,
             ..WriteOutcome::default()
         };
+        let scratch = self.state_dir();
+        let mut journal = LineJournal::create(&scratch)?;
         // The previous version is read even with --replace: the new version chains to it and
         // copies the captures it still holds.
         let base = previous
-            .map(|v| Base::open(self, collection, v))
+            .map(|v| Base::open(self, collection, v, &mut journal))
             .transpose()?;
 
         // Every new capture is compressed into the spill as it is read, so it is read, parsed,
         // hashed and compressed once; bytes the previous version already holds are not spilled.
-        let spill = Spill::create(&self.state_dir())?;
-        let known: HashSet<&str> = base.as_ref().map_or_else(HashSet::new, |b| b.raw_paths());
-        let ingested = ingest_all(
-            &request.inputs,
-            &spill,
-            &known,
-            request.progress,
-            &mut outcome.findings,
-        )?;
+        let spill = Spill::create(&scratch)?;
         let mut snapshot = match (&base, request.replace) {
             (Some(b), false) => Snapshot::from_base(b),
             _ => Snapshot::default(),
         };
-        for (i, item) in ingested {
-            if snapshot.add(i, item) {
-                outcome.new_captures += 1;
-            } else {
-                outcome.duplicate_captures += 1;
-                let (input, _) = &request.inputs[i];
-                outcome.findings.push(Finding::new(
+        let known = base.as_ref().map(|b| &b.raw_keys);
+        let mut duplicates = Vec::new();
+        ingest_all(
+            &request,
+            &spill,
+            known,
+            &mut outcome.findings,
+            |input, item| {
+                if snapshot.add(&mut journal, item)? {
+                    outcome.new_captures += 1;
+                } else {
+                    outcome.duplicate_captures += 1;
+                    let (input, _) = &request.inputs[input];
+                    duplicates.push(Finding::new(
                     Code::DuplicateCapture,
                     &input.name,
                     "the same bytes are already in the collection or among the inputs; kept once",
                 ));
-            }
-        }
+                }
+                Ok(())
+            },
+        )?;
+        outcome.findings.append(&mut duplicates);
         if let Some(b) = &base {
             if request.replace {
                 outcome.removed_cables = b
                     .lines
-                    .iter()
-                    .filter(|l| !snapshot.cables.contains_key(&l.id))
+                    .keys()
+                    .filter(|id| !snapshot.cables.contains_key(*id))
                     .count() as u64;
-                snapshot.reuse_from(b);
+                snapshot.reuse_from(&mut journal, b)?;
             }
             if snapshot.same_as(b) {
                 return Ok(outcome);
             }
         }
         let version = previous.map_or(1, |v| v + 1);
-        let manifest = self.commit_snapshot(
-            collection,
-            version,
-            &snapshot,
+        let written = Written {
+            snapshot: &snapshot,
+            journal: &mut journal,
             spill,
-            base.as_ref(),
-            &request,
-        )?;
+            base: base.as_ref(),
+        };
+        let manifest = self.commit_snapshot(collection, version, written, &request)?;
         outcome.manifest = Some(manifest);
         Ok(outcome)
     }
@@ -397,39 +407,41 @@ impl Store {
         &self,
         collection: &str,
         version: u32,
-        snapshot: &Snapshot,
-        spill: Spill,
-        base: Option<&Base>,
+        written: Written<'_>,
         request: &WriteRequest<'_>,
     ) -> Result<VersionManifest> {
+        let Written {
+            snapshot,
+            journal,
+            spill,
+            base,
+        } = written;
         let folder = format!("{collection}-v{version}");
-        let files = snapshot.copied_files(&spill, base, request.progress)?;
+        let scratch = self.state_dir();
         let plan = BagPlan {
             folder: folder.clone(),
             bag_info: bag_info(collection, version, request.message, snapshot, base),
             tag_files: vec![
                 (
                     archive::INDEX_FILE.to_string(),
-                    capture::write_jsonl(snapshot.cables.values()),
+                    TagData::Spooled(snapshot.spool_index(journal, &scratch)?),
                 ),
                 (
                     archive::UNPARSED_FILE.to_string(),
-                    capture::write_jsonl(snapshot.unparsed.values()),
+                    TagData::Bytes(capture::write_jsonl(snapshot.unparsed.values())),
                 ),
             ],
         };
         let dir = self.archive_dir(collection);
         let tmp = fsutil::temp_file_in(&dir)?;
         let file = tmp.as_file().try_clone().at(tmp.path())?;
-        request
-            .progress
-            .start("writing", files.iter().map(|f| f.bytes).sum());
-        let previous_zip = base.map(|b| b.archive.path.clone());
-        let (_, written) =
-            archive::write_bag_copying(file, &plan, files, spill, previous_zip.as_deref(), &|n| {
-                request.progress.inc(n)
-            })?;
+        let mut bag = BagWriter::new(file, &folder, &scratch)?;
+        let spill = spill.into_reader()?;
+        request.progress.start("packing", snapshot.payload_files());
+        snapshot.write_payload(journal, &spill, base, &mut bag, request.progress)?;
         request.progress.finish();
+        drop(spill);
+        let (_, written) = bag.finish(plan)?;
         tmp.as_file().sync_all().at(tmp.path())?;
         let (zip_digests, zip_bytes) = hash::digest_file(tmp.path())?;
         let zip_path = self.zip_path(collection, version);
@@ -462,7 +474,7 @@ impl Store {
             },
             counts: Counts {
                 cables: snapshot.cables.len() as u64,
-                captures: snapshot.capture_count(),
+                captures: snapshot.captures,
                 unparsed: snapshot.unparsed.len() as u64,
                 payload_files: written.payload_files,
                 payload_bytes: written.payload_bytes,
@@ -630,19 +642,147 @@ fn numbered_files(dir: &Path, prefix: &str, suffix: &str) -> Result<Vec<u32>> {
     Ok(out)
 }
 
+/// What [`Store::commit_snapshot`] writes: the snapshot, the journal its lines are in, the
+/// spilled captures and the previous version.
+struct Written<'a> {
+    snapshot: &'a Snapshot,
+    journal: &'a mut LineJournal,
+    spill: Spill,
+    base: Option<&'a Base>,
+}
+
+/// The index lines of the versions being read and written, as JSON, in a temporary file: a
+/// line is appended when it is read or changed, and found again by its [`Slot`]. So a cable
+/// costs memory only for its id and slot (its line is ~1 KB: 250 MB for the whole corpus).
+struct LineJournal {
+    writer: std::io::BufWriter<std::fs::File>,
+    end: u64,
+    dir: PathBuf,
+}
+
+/// Where an index line is in the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Slot {
+    offset: u64,
+    len: u32,
+}
+
+impl LineJournal {
+    fn create(dir: &Path) -> Result<LineJournal> {
+        let file = tempfile::tempfile_in(dir).at(dir)?;
+        Ok(LineJournal {
+            writer: std::io::BufWriter::with_capacity(1 << 20, file),
+            end: 0,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    fn append(&mut self, line: &IndexLine) -> Result<Slot> {
+        use std::io::Write;
+        let bytes = serde_json::to_vec(line).expect("an index line serializes");
+        self.writer.write_all(&bytes).at(&self.dir)?;
+        let slot = Slot {
+            offset: self.end,
+            len: u32::try_from(bytes.len())
+                .map_err(|_| Error::Invalid(format!("{}: index line too long", line.id)))?,
+        };
+        self.end += bytes.len() as u64;
+        Ok(slot)
+    }
+
+    /// The bytes of a line (its JSON, without a line break).
+    fn bytes(&mut self, slot: Slot, buf: &mut Vec<u8>) -> Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::FileExt;
+        self.writer.flush().at(&self.dir)?;
+        buf.resize(slot.len as usize, 0);
+        self.writer
+            .get_ref()
+            .read_exact_at(buf, slot.offset)
+            .at(&self.dir)
+    }
+
+    fn read(&mut self, slot: Slot) -> Result<IndexLine> {
+        let mut buf = Vec::new();
+        self.bytes(slot, &mut buf)?;
+        serde_json::from_slice(&buf)
+            .map_err(|e| Error::Invalid(format!("the index journal is damaged: {e}")))
+    }
+}
+
+/// A capture's raw path, as a 128-bit key (the first half of its SHA-256): the sets of
+/// captures held and seen keep these instead of the paths.
+type PathKey = u128;
+
+fn path_key(path: &str) -> PathKey {
+    let digest = Sha256::digest(path.as_bytes());
+    u128::from_le_bytes(digest[..16].try_into().expect("16 bytes"))
+}
+
 /// Reads the cable index and unparsed list of an archive, which must be intact.
 pub fn read_index(archive: &OpenArchive) -> Result<(Vec<IndexLine>, Vec<UnparsedLine>)> {
-    let parse = |name: &str| -> Result<Vec<u8>> { archive.read_required(name) };
-    let lines = capture::read_jsonl(&parse(archive::INDEX_FILE)?).map_err(|e| Error::Corrupt {
-        path: archive.path.clone(),
-        message: format!("{}: {e}", archive::INDEX_FILE),
+    let mut lines = Vec::new();
+    stream_index(archive, |line| {
+        lines.push(line);
+        Ok(())
     })?;
-    let unparsed =
-        capture::read_jsonl(&parse(archive::UNPARSED_FILE)?).map_err(|e| Error::Corrupt {
-            path: archive.path.clone(),
-            message: format!("{}: {e}", archive::UNPARSED_FILE),
-        })?;
-    Ok((lines, unparsed))
+    Ok((lines, read_unparsed(archive)?))
+}
+
+/// Hands every line of an archive's cable index to `each`, as the index is inflated (it is
+/// never held whole). The archive must be intact.
+fn stream_index(
+    archive: &OpenArchive,
+    mut each: impl FnMut(IndexLine) -> Result<()>,
+) -> Result<()> {
+    let damaged = |what: String| Error::Corrupt {
+        path: archive.path.clone(),
+        message: format!("{}: {what}", archive::INDEX_FILE),
+    };
+    let entry = archive
+        .entry(archive::INDEX_FILE)
+        .ok_or_else(|| damaged("missing from the archive; run `cablekeep verify`".to_string()))?;
+    let mut splitter = capture::LineSplitter::default();
+    let mut failed: Option<Error> = None;
+    let mut take = |line: &[u8], number: usize| -> bool {
+        if line.is_empty() {
+            return true;
+        }
+        let parsed = serde_json::from_slice(line)
+            .map_err(|e| damaged(format!("line {number}: {e}")))
+            .and_then(&mut each);
+        match parsed {
+            Ok(()) => true,
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        }
+    };
+    let mut going = true;
+    let findings = archive.stream(entry, |chunk| {
+        if going {
+            going = splitter.feed(chunk, &mut take);
+        }
+    })?;
+    if going {
+        splitter.finish(&mut take);
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    if let Some(f) = findings.first() {
+        return Err(damaged(format!("is damaged ({f}); run `cablekeep verify`")));
+    }
+    Ok(())
+}
+
+fn read_unparsed(archive: &OpenArchive) -> Result<Vec<UnparsedLine>> {
+    let bytes = archive.read_required(archive::UNPARSED_FILE)?;
+    capture::read_jsonl(&bytes).map_err(|e| Error::Corrupt {
+        path: archive.path.clone(),
+        message: format!("{}: {e}", archive::UNPARSED_FILE),
+    })
 }
 
 /// The previous version, which a new version builds on.
@@ -651,20 +791,35 @@ struct Base {
     manifest: VersionManifest,
     manifest_bytes: Vec<u8>,
     archive: OpenArchive,
-    lines: Vec<IndexLine>,
+    /// Its cables' index lines, in the journal.
+    lines: BTreeMap<Box<str>, Slot>,
     unparsed: Vec<UnparsedLine>,
-    /// SHA-256 and SHA-512 of every payload file, from the previous bag's manifests.
-    payload_sha256: HashMap<String, String>,
-    payload_sha512: HashMap<String, String>,
+    /// The raw bytes' paths of every capture it holds (parsed or not).
+    raw_keys: HashSet<PathKey>,
+    captures: u64,
 }
 
 impl Base {
-    fn open(store: &Store, collection: &str, version: u32) -> Result<Base> {
+    fn open(
+        store: &Store,
+        collection: &str,
+        version: u32,
+        journal: &mut LineJournal,
+    ) -> Result<Base> {
         let (manifest, manifest_bytes) = store.read_manifest(collection, version)?;
         let archive = OpenArchive::open(&store.zip_path(collection, version))?;
-        let (lines, unparsed) = read_index(&archive)?;
-        let payload_sha256 = payload_manifest(&archive, &manifest, "sha256")?;
-        let payload_sha512 = payload_manifest(&archive, &manifest, "sha512")?;
+        let mut lines = BTreeMap::new();
+        let mut raw_keys = HashSet::new();
+        let mut captures = 0;
+        stream_index(&archive, |line| {
+            raw_keys.extend(line.captures.iter().map(|c| path_key(&c.raw)));
+            captures += line.captures.len() as u64;
+            let slot = journal.append(&line)?;
+            lines.insert(line.id.into_boxed_str(), slot);
+            Ok(())
+        })?;
+        let unparsed = read_unparsed(&archive)?;
+        raw_keys.extend(unparsed.iter().map(|u| path_key(&u.raw)));
         Ok(Base {
             version,
             manifest,
@@ -672,65 +827,32 @@ impl Base {
             archive,
             lines,
             unparsed,
-            payload_sha256,
-            payload_sha512,
+            raw_keys,
+            captures,
         })
     }
 
-    /// The raw bytes' paths of every capture the version holds (parsed or not).
-    fn raw_paths(&self) -> HashSet<&str> {
-        self.lines
-            .iter()
-            .flat_map(|l| l.captures.iter().map(|c| c.raw.as_str()))
-            .chain(self.unparsed.iter().map(|u| u.raw.as_str()))
-            .collect()
+    /// The payload manifests of this version, checked against the digests its sidecar manifest
+    /// records for them and ready to be read in path order.
+    fn manifests(&self, scratch: &Path) -> Result<(ManifestCursor<32>, ManifestCursor<64>)> {
+        Ok((
+            ManifestCursor::open(self, "sha256", scratch)?,
+            ManifestCursor::open(self, "sha512", scratch)?,
+        ))
     }
 
-    /// A payload file copied from this version, with the digests its manifests give.
-    fn copied_file(&self, path: &str) -> Result<CopiedFile> {
-        let (Some(sha256), Some(sha512)) =
-            (self.payload_sha256.get(path), self.payload_sha512.get(path))
-        else {
-            return Err(self.damaged(format!("{path} is not in its payload manifests")));
-        };
-        let entry = self
-            .archive
-            .entry(path)
-            .ok_or_else(|| self.damaged(format!("{path} is missing from the zip")))?;
-        Ok(CopiedFile {
-            path: path.to_string(),
-            from: CopyFrom::Previous(entry.name.clone()),
-            digests: hash::Digests {
-                sha256: sha256.clone(),
-                sha512: sha512.clone(),
-            },
-            bytes: entry.uncompressed_size,
-        })
-    }
-
-    /// Inflates every file to be copied from this version and checks its SHA-256 (and the
-    /// zip's CRC-32) against the manifest, on all cores. Any difference stops the write.
-    fn check_copied(&self, files: &[CopiedFile], progress: &dyn Progress) -> Result<()> {
-        let copied: Vec<&CopiedFile> = files
-            .iter()
-            .filter(|f| matches!(f.from, CopyFrom::Previous(_)))
-            .collect();
-        progress.start("checking", copied.iter().map(|f| f.bytes).sum());
-        let result = copied.par_iter().try_for_each(|f| {
-            let entry = self
-                .archive
-                .entry(&f.path)
-                .ok_or_else(|| self.damaged(format!("{} is missing from the zip", f.path)))?;
+    /// Inflates each file to be copied from this version and checks its SHA-256 (and the zip's
+    /// CRC-32) against the manifest, on all cores. Any difference stops the write.
+    fn check_copied(&self, files: &[(&Entry, DigestBytes)]) -> Result<()> {
+        files.par_iter().try_for_each(|(entry, digests)| {
             let mut sha256 = Sha256::new();
             let findings = self.archive.stream(entry, |chunk| sha256.update(chunk))?;
-            if !findings.is_empty() || hex::encode(sha256.finalize()) != f.digests.sha256 {
-                return Err(self.damaged(format!("{} does not match its manifest", f.path)));
+            let sha256: hash::Sha256Bytes = sha256.finalize().into();
+            if !findings.is_empty() || sha256 != digests.sha256 {
+                return Err(self.damaged(format!("{} does not match its manifest", entry.name)));
             }
-            progress.inc(f.bytes);
             Ok(())
-        });
-        progress.finish();
-        result
+        })
     }
 
     fn damaged(&self, what: String) -> Error {
@@ -741,60 +863,118 @@ impl Base {
     }
 }
 
-/// A payload manifest of a version's bag, checked against the digest its sidecar manifest
-/// records for it (so the digests carried into the next version are the committed ones).
-fn payload_manifest(
-    archive: &OpenArchive,
-    manifest: &VersionManifest,
-    algorithm: &str,
-) -> Result<HashMap<String, String>> {
-    let name = format!("manifest-{algorithm}.txt");
-    let text = archive.read_required(&name)?;
-    let recorded = manifest.bag.tag_files.get(&name).map(|d| d.sha256.as_str());
-    let damaged = |what: &str| Error::Corrupt {
-        path: archive.path.clone(),
-        message: format!("{name} {what}; run `cablekeep verify`"),
-    };
-    if recorded != Some(hash::sha256_hex(&text).as_str()) {
-        return Err(damaged("differs from the sidecar manifest's digest"));
+/// A payload manifest of the previous version, inflated to a temporary file and read forward
+/// in path order: the files copied from that version are wanted in path order too, so their
+/// digests are found by reading on, and no table of digests is built.
+struct ManifestCursor<const N: usize> {
+    lines: std::io::Lines<std::io::BufReader<std::fs::File>>,
+    name: String,
+    archive: PathBuf,
+}
+
+impl<const N: usize> ManifestCursor<N> {
+    fn open(base: &Base, algorithm: &str, scratch: &Path) -> Result<ManifestCursor<N>> {
+        use std::io::{Seek, Write};
+        let name = format!("manifest-{algorithm}.txt");
+        let damaged = |what: &str| Error::Corrupt {
+            path: base.archive.path.clone(),
+            message: format!("{name} {what}; run `cablekeep verify`"),
+        };
+        let entry = base
+            .archive
+            .entry(&name)
+            .ok_or_else(|| damaged("is missing"))?;
+        let mut out = std::io::BufWriter::new(tempfile::tempfile_in(scratch).at(scratch)?);
+        let mut sha256 = Sha256::new();
+        let mut written = Ok(());
+        let findings = base.archive.stream(entry, |chunk| {
+            sha256.update(chunk);
+            if written.is_ok() {
+                written = out.write_all(chunk);
+            }
+        })?;
+        written.at(scratch)?;
+        let recorded = base
+            .manifest
+            .bag
+            .tag_files
+            .get(&name)
+            .map(|d| d.sha256.as_str());
+        if !findings.is_empty() || recorded != Some(hex::encode(sha256.finalize()).as_str()) {
+            return Err(damaged("differs from the sidecar manifest's digest"));
+        }
+        let mut file = out.into_inner().map_err(|e| e.into_error()).at(scratch)?;
+        file.seek(std::io::SeekFrom::Start(0)).at(scratch)?;
+        Ok(ManifestCursor {
+            lines: std::io::BufRead::lines(std::io::BufReader::with_capacity(1 << 20, file)),
+            name,
+            archive: base.archive.path.clone(),
+        })
     }
-    let digest_len = if algorithm == "sha512" { 128 } else { 64 };
-    let (entries, bad) = manifest::parse_manifest(&String::from_utf8_lossy(&text), digest_len);
-    if !bad.is_empty() {
-        return Err(damaged("is damaged"));
+
+    /// The digest of `path`, reading on until its line. Paths must be asked for in order.
+    fn find(&mut self, path: &str) -> Result<[u8; N]> {
+        let damaged = |what: String| Error::Corrupt {
+            path: self.archive.clone(),
+            message: format!("{}: {what}; run `cablekeep verify`", self.name),
+        };
+        for line in self.lines.by_ref() {
+            let line = line.map_err(|e| damaged(e.to_string()))?;
+            let Some((digest, listed)) = manifest::split_manifest_line(&line).map_err(&damaged)?
+            else {
+                continue;
+            };
+            match listed.as_ref().cmp(path) {
+                std::cmp::Ordering::Less => continue,
+                std::cmp::Ordering::Equal => {
+                    return hash::hex_to_bytes(digest)
+                        .ok_or_else(|| damaged(manifest::not_a_digest(digest, N * 2)));
+                }
+                std::cmp::Ordering::Greater => break,
+            }
+        }
+        Err(damaged(format!(
+            "does not list {path} (or is out of order)"
+        )))
     }
-    Ok(entries.into_iter().map(|l| (l.path, l.digest)).collect())
 }
 
 /// Where a capture's bytes come from when the version is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Origin {
-    /// Input number i of the request.
-    Input(usize),
+    /// Read from an input: its raw bytes and (for a parsed page) its record in the spill.
+    Input {
+        raw: SpillRef,
+        record: Option<SpillRef>,
+    },
     /// The previous version's archive.
     Previous,
 }
 
-/// The content of the version being written: cables with their captures, and unparsed inputs.
+/// The content of the version being written: cables (their lines in the journal) and
+/// unparsed inputs.
 #[derive(Default)]
 struct Snapshot {
-    cables: BTreeMap<String, IndexLine>,
+    cables: BTreeMap<Box<str>, Slot>,
+    captures: u64,
     unparsed: BTreeMap<String, UnparsedLine>,
-    /// Where each capture's raw bytes (by bag path) come from.
-    origins: HashMap<String, Origin>,
+    /// Where each capture's bytes (by raw path) come from.
+    origins: HashMap<PathKey, Origin>,
 }
 
 impl Snapshot {
     fn from_base(base: &Base) -> Snapshot {
-        let mut s = Snapshot::default();
-        for line in &base.lines {
-            for c in &line.captures {
-                s.origins.insert(c.raw.clone(), Origin::Previous);
-            }
-            s.cables.insert(line.id.clone(), line.clone());
-        }
+        let mut s = Snapshot {
+            cables: base.lines.clone(),
+            captures: base.captures,
+            ..Snapshot::default()
+        };
+        s.origins = base
+            .raw_keys
+            .iter()
+            .map(|k| (*k, Origin::Previous))
+            .collect();
         for u in &base.unparsed {
-            s.origins.insert(u.raw.clone(), Origin::Previous);
             s.unparsed.insert(u.raw.clone(), u.clone());
         }
         s
@@ -802,56 +982,78 @@ impl Snapshot {
 
     /// With `--replace`, captures that the previous version already had are copied from it
     /// rather than re-read, so their records stay exactly as they were.
-    fn reuse_from(&mut self, base: &Base) {
-        let previous: std::collections::HashSet<&str> = base
-            .lines
-            .iter()
-            .flat_map(|l| l.captures.iter().map(|c| c.raw.as_str()))
-            .chain(base.unparsed.iter().map(|u| u.raw.as_str()))
-            .collect();
-        for (raw, origin) in self.origins.iter_mut() {
-            if previous.contains(raw.as_str()) {
+    fn reuse_from(&mut self, journal: &mut LineJournal, base: &Base) -> Result<()> {
+        for (key, origin) in self.origins.iter_mut() {
+            if base.raw_keys.contains(key) {
                 *origin = Origin::Previous;
             }
         }
-        for line in base.lines.iter() {
-            if let Some(mine) = self.cables.get_mut(&line.id) {
-                for c in mine.captures.iter_mut() {
-                    if let Some(old) = line.captures.iter().find(|o| o.raw == c.raw) {
-                        *c = old.clone();
-                    }
+        for (id, base_slot) in &base.lines {
+            let Some(slot) = self.cables.get_mut(id) else {
+                continue;
+            };
+            let mut mine = journal.read(*slot)?;
+            let old = journal.read(*base_slot)?;
+            let mut changed = false;
+            for c in mine.captures.iter_mut() {
+                if let Some(o) = old.captures.iter().find(|o| o.raw == c.raw)
+                    && o != c
+                {
+                    *c = o.clone();
+                    changed = true;
                 }
             }
+            if changed {
+                *slot = journal.append(&mine)?;
+            }
         }
+        Ok(())
     }
 
     /// Adds an ingested input; false when its bytes are already there.
-    fn add(&mut self, input: usize, item: Ingested) -> bool {
-        match item {
+    fn add(&mut self, journal: &mut LineJournal, item: Spilled) -> Result<bool> {
+        let origin = match item.refs {
+            Some((raw, record)) => Origin::Input { raw, record },
+            // Bytes the previous version holds were not spilled: with --replace they are
+            // copied from it (see `reuse_from`); otherwise they are a duplicate (below).
+            None => Origin::Previous,
+        };
+        match item.ingested {
             Ingested::Cable { line, .. } => {
-                let raw = line.captures[0].raw.clone();
-                if self.origins.contains_key(&raw) {
-                    return false;
+                let key = path_key(&line.captures[0].raw);
+                if self.origins.contains_key(&key) {
+                    return Ok(false);
                 }
-                let added = match self.cables.get_mut(&line.id) {
-                    Some(existing) => capture::merge_capture(existing, line),
+                let added = match self.cables.get(line.id.as_str()).copied() {
+                    Some(slot) => {
+                        let mut existing = journal.read(slot)?;
+                        let merged = capture::merge_capture(&mut existing, line);
+                        if merged {
+                            let slot = journal.append(&existing)?;
+                            self.cables.insert(existing.id.into_boxed_str(), slot);
+                        }
+                        merged
+                    }
                     None => {
-                        self.cables.insert(line.id.clone(), line);
+                        let slot = journal.append(&line)?;
+                        self.cables.insert(line.id.into_boxed_str(), slot);
                         true
                     }
                 };
                 if added {
-                    self.origins.insert(raw, Origin::Input(input));
+                    self.origins.insert(key, origin);
+                    self.captures += 1;
                 }
-                added
+                Ok(added)
             }
             Ingested::Unparsed(u) => {
-                if self.origins.contains_key(&u.raw) {
-                    return false;
+                let key = path_key(&u.raw);
+                if self.origins.contains_key(&key) {
+                    return Ok(false);
                 }
-                self.origins.insert(u.raw.clone(), Origin::Input(input));
+                self.origins.insert(key, origin);
                 self.unparsed.insert(u.raw.clone(), u);
-                true
+                Ok(true)
             }
         }
     }
@@ -859,142 +1061,257 @@ impl Snapshot {
     /// True when this snapshot holds exactly the captures of the base version.
     fn same_as(&self, base: &Base) -> bool {
         self.origins.values().all(|o| *o == Origin::Previous)
-            && self.origins.len()
-                == base.lines.iter().map(|l| l.captures.len()).sum::<usize>() + base.unparsed.len()
+            && self.origins.len() as u64 == base.captures + base.unparsed.len() as u64
     }
 
-    fn capture_count(&self) -> u64 {
-        self.cables.values().map(|l| l.captures.len() as u64).sum()
+    /// How many payload files the version has: a raw file and a record per capture, and each
+    /// unparsed input.
+    fn payload_files(&self) -> u64 {
+        2 * self.captures + self.unparsed.len() as u64
     }
 
-    /// The payload files of the version, sorted by path, each with where its compressed bytes
-    /// are copied from. Files copied from the previous version are checked against its
-    /// manifest first (inflated and hashed on all cores), so damage is never carried forward.
-    fn copied_files(
+    /// The cable index, one line per cable sorted by id, spooled from the journal.
+    fn spool_index(&self, journal: &mut LineJournal, scratch: &Path) -> Result<Spooled> {
+        let mut spool = Spool::create(scratch)?;
+        let mut buf = Vec::new();
+        for slot in self.cables.values() {
+            journal.bytes(*slot, &mut buf)?;
+            buf.push(b'\n');
+            spool.write(&buf)?;
+        }
+        spool.finish()
+    }
+
+    /// Writes every payload file into `bag` in path order: cables in the order of their
+    /// folders (`data/cables/<ID>/`), each cable's files sorted, then the unparsed inputs. New
+    /// files are copied raw from the spill; files the previous version holds are checked
+    /// against its manifests (a batch at a time, on all cores) and copied raw from its zip.
+    fn write_payload(
         &self,
-        spill: &Spill,
+        journal: &mut LineJournal,
+        spill: &SpillReader,
         base: Option<&Base>,
+        bag: &mut BagWriter,
         progress: &dyn Progress,
-    ) -> Result<Vec<CopiedFile>> {
-        let mut files = Vec::new();
-        for line in self.cables.values() {
-            for c in &line.captures {
-                for path in [&c.raw, &c.record] {
-                    files.push(self.copied_file(path, &c.raw, spill, base)?);
+    ) -> Result<()> {
+        let mut cursors = base.map(|b| b.manifests(bag.scratch())).transpose()?;
+        let mut ids: Vec<(&str, Slot)> = self.cables.iter().map(|(id, s)| (&**id, *s)).collect();
+        // Paths sort by `<ID>/`, which is not always the order of the ids alone.
+        ids.sort_by(|a, b| a.0.bytes().chain(*b"/").cmp(b.0.bytes().chain(*b"/")));
+        let mut files: Vec<PlannedFile> = Vec::new();
+        for batch in ids.chunks(COPY_BATCH) {
+            files.clear();
+            for (id, slot) in batch {
+                let line = journal.read(*slot)?;
+                self.plan_cable(id, line, &mut files)?;
+            }
+            self.write_batch(&mut files, spill, base, cursors.as_mut(), bag, progress)?;
+        }
+        files.clear();
+        for u in self.unparsed.values() {
+            files.push(PlannedFile {
+                path: u.raw.clone(),
+                origin: self.origins[&path_key(&u.raw)],
+                record: false,
+            });
+        }
+        self.write_batch(&mut files, spill, base, cursors.as_mut(), bag, progress)
+    }
+
+    /// A cable's payload files, sorted by path.
+    fn plan_cable(&self, id: &str, line: IndexLine, files: &mut Vec<PlannedFile>) -> Result<()> {
+        let first = files.len();
+        let folder = format!("data/cables/{id}/");
+        for c in line.captures {
+            let origin = *self.origins.get(&path_key(&c.raw)).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "{}: a capture without an origin (internal error)",
+                    c.raw
+                ))
+            })?;
+            for (path, record) in [(c.raw, false), (c.record, true)] {
+                if !path.starts_with(&folder) {
+                    return Err(Error::Invalid(format!(
+                        "{path}: not in its cable's folder {folder} (the index is damaged)"
+                    )));
+                }
+                files.push(PlannedFile {
+                    path,
+                    origin,
+                    record,
+                });
+            }
+        }
+        files[first..].sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(())
+    }
+
+    fn write_batch(
+        &self,
+        files: &mut [PlannedFile],
+        spill: &SpillReader,
+        base: Option<&Base>,
+        cursors: Option<&mut (ManifestCursor<32>, ManifestCursor<64>)>,
+        bag: &mut BagWriter,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let copied = match (base, cursors) {
+            (Some(base), Some(cursors)) => previous_files(files, base, cursors)?,
+            _ => Vec::new(),
+        };
+        if let Some(base) = base {
+            base.check_copied(&copied)?;
+        }
+        let mut copied = copied.into_iter();
+        for f in files.iter() {
+            match f.origin {
+                Origin::Input { raw, record } => {
+                    let at = if f.record { record } else { Some(raw) };
+                    let at = at.ok_or_else(|| {
+                        Error::Invalid(format!("{}: not in the spill (internal error)", f.path))
+                    })?;
+                    bag.add_spilled(&f.path, spill, at)?;
+                }
+                Origin::Previous => {
+                    let (Some(base), Some((entry, digests))) = (base, copied.next()) else {
+                        return Err(Error::Invalid(format!(
+                            "{}: from a previous version, but there is none (internal error)",
+                            f.path
+                        )));
+                    };
+                    bag.add_from_archive(&f.path, &base.archive, entry, &digests)?;
                 }
             }
-        }
-        for u in self.unparsed.values() {
-            files.push(self.copied_file(&u.raw, &u.raw, spill, base)?);
-        }
-        files.sort_by(|a, b| a.path.cmp(&b.path));
-        if let Some(base) = base {
-            base.check_copied(&files, progress)?;
-        }
-        Ok(files)
-    }
-
-    /// One payload file; `raw` names the capture it belongs to (its raw bytes' path).
-    fn copied_file(
-        &self,
-        path: &str,
-        raw: &str,
-        spill: &Spill,
-        base: Option<&Base>,
-    ) -> Result<CopiedFile> {
-        match (self.origins[raw], base) {
-            (Origin::Input(i), _) => {
-                let name = spill_name(i, path);
-                let spilled = spill.take(&name).ok_or_else(|| {
-                    Error::Invalid(format!("{path}: not read into the spill (internal error)"))
-                })?;
-                Ok(CopiedFile {
-                    path: path.to_string(),
-                    from: CopyFrom::Spill(name),
-                    digests: spilled.digests,
-                    bytes: spilled.bytes,
-                })
-            }
-            (Origin::Previous, Some(base)) => base.copied_file(path),
-            (Origin::Previous, None) => Err(Error::Invalid(format!(
-                "{path}: from a previous version, but there is none (internal error)"
-            ))),
-        }
-    }
-}
-
-/// The name of input `input`'s file `path` in the spill. The input number keeps apart two
-/// inputs with the same bytes (their records differ by the input's name).
-fn spill_name(input: usize, path: &str) -> String {
-    format!("{input}/{path}")
-}
-
-/// Reads every input in parallel: digests, parse, and both of its files compressed into the
-/// spill (unless the previous version holds its bytes already). Findings are collected; a page
-/// that cannot be read at all stops the write (nothing is stored yet, so nothing is lost).
-fn ingest_all(
-    inputs: &[(InputItem, SourceHints)],
-    spill: &Spill,
-    known: &HashSet<&str>,
-    progress: &dyn Progress,
-    findings: &mut Vec<Finding>,
-) -> Result<Vec<(usize, Ingested)>> {
-    progress.start("reading", inputs.len() as u64);
-    let results: Vec<Result<(usize, Ingested, Vec<Finding>)>> = inputs
-        .par_iter()
-        .enumerate()
-        .map(|(i, (item, hints))| {
-            let bytes = item.load()?;
-            let (ingested, found) = capture::ingest(item, &bytes, hints);
-            let ingested = spill_capture(spill, known, i, bytes, ingested)?;
             progress.inc(1);
-            Ok((i, ingested, found))
-        })
-        .collect();
-    progress.finish();
-    let mut out = Vec::with_capacity(results.len());
-    for r in results {
-        let (i, ingested, mut found) = r?;
-        findings.append(&mut found);
-        out.push((i, ingested));
+        }
+        Ok(())
+    }
+}
+
+/// How many cables' files are planned, checked and written at a time: enough to keep both
+/// cores busy checking copied files, few enough that the batch's paths take little memory.
+const COPY_BATCH: usize = 4096;
+
+/// A payload file of the version being written.
+struct PlannedFile {
+    path: String,
+    origin: Origin,
+    /// The capture's record (else its raw bytes).
+    record: bool,
+}
+
+/// The entries and manifest digests of the files of a batch that come from the previous
+/// version, in order.
+fn previous_files<'b>(
+    files: &[PlannedFile],
+    base: &'b Base,
+    (sha256, sha512): &mut (ManifestCursor<32>, ManifestCursor<64>),
+) -> Result<Vec<(&'b Entry, DigestBytes)>> {
+    let mut out = Vec::new();
+    for f in files.iter().filter(|f| f.origin == Origin::Previous) {
+        let entry = base
+            .archive
+            .entry(&f.path)
+            .ok_or_else(|| base.damaged(format!("{} is missing from the zip", f.path)))?;
+        let digests = DigestBytes {
+            sha256: sha256.find(&f.path)?,
+            sha512: sha512.find(&f.path)?,
+        };
+        out.push((entry, digests));
     }
     Ok(out)
+}
+
+/// An input read and its files spilled: the capture, and where its raw bytes and record are in
+/// the spill (None when the previous version holds its bytes and nothing was spilled).
+struct Spilled {
+    ingested: Ingested,
+    refs: Option<(SpillRef, Option<SpillRef>)>,
+}
+
+/// How many inputs are read in parallel before their captures are added to the snapshot, in
+/// input order (so the result does not depend on which thread finished first).
+const INGEST_BATCH: usize = 2048;
+
+/// Reads every input in parallel, a batch at a time: digests, parse, and its files compressed
+/// into the spill (unless the previous version holds its bytes already); then hands each
+/// capture to `add` in input order. Findings are collected; a page that cannot be read at all
+/// stops the write (nothing is stored yet, so nothing is lost).
+fn ingest_all(
+    request: &WriteRequest<'_>,
+    spill: &Spill,
+    known: Option<&HashSet<PathKey>>,
+    findings: &mut Vec<Finding>,
+    mut add: impl FnMut(usize, Spilled) -> Result<()>,
+) -> Result<()> {
+    let inputs = &request.inputs;
+    request.progress.start("reading", inputs.len() as u64);
+    let numbered: Vec<usize> = (0..inputs.len()).collect();
+    for batch in numbered.chunks(INGEST_BATCH) {
+        let results: Vec<Result<(Spilled, Vec<Finding>)>> = batch
+            .par_iter()
+            .map(|&i| {
+                let (item, hints) = &inputs[i];
+                let bytes = item.load()?;
+                let (ingested, found) = capture::ingest(item, &bytes, hints);
+                let spilled = spill_capture(spill, known, bytes, ingested)?;
+                request.progress.inc(1);
+                Ok((spilled, found))
+            })
+            .collect();
+        for (&i, r) in batch.iter().zip(results) {
+            let (spilled, mut found) = r?;
+            findings.append(&mut found);
+            add(i, spilled)?;
+        }
+    }
+    request.progress.finish();
+    Ok(())
 }
 
 /// Compresses an ingested input's files into the spill and drops its record bytes, which are
 /// not needed again.
 fn spill_capture(
     spill: &Spill,
-    known: &HashSet<&str>,
-    input: usize,
+    known: Option<&HashSet<PathKey>>,
     bytes: Vec<u8>,
     ingested: Ingested,
-) -> Result<Ingested> {
+) -> Result<Spilled> {
+    let is_known = |raw: &str| known.is_some_and(|k| k.contains(&path_key(raw)));
+    let digests_of = |sha256: &str, sha512: &str| {
+        DigestBytes::from_hex(&hash::Digests {
+            sha256: sha256.to_string(),
+            sha512: sha512.to_string(),
+        })
+    };
     match ingested {
         Ingested::Cable { line, record_bytes } => {
             let c = &line.captures[0];
-            if !known.contains(c.raw.as_str()) {
-                let digests = hash::Digests {
-                    sha256: c.sha256.clone(),
-                    sha512: c.sha512.clone(),
-                };
-                spill.add(&spill_name(input, &c.raw), &bytes, Some(digests))?;
-                spill.add(&spill_name(input, &c.record), &record_bytes, None)?;
-            }
-            Ok(Ingested::Cable {
-                line,
-                record_bytes: Vec::new(),
+            let refs = if is_known(&c.raw) {
+                None
+            } else {
+                let raw = spill.add(&bytes, digests_of(&c.sha256, &c.sha512))?;
+                let record = spill.add(&record_bytes, None)?;
+                Some((raw, Some(record)))
+            };
+            Ok(Spilled {
+                ingested: Ingested::Cable {
+                    line,
+                    record_bytes: Vec::new(),
+                },
+                refs,
             })
         }
         Ingested::Unparsed(u) => {
-            if !known.contains(u.raw.as_str()) {
-                let digests = hash::Digests {
-                    sha256: u.sha256.clone(),
-                    sha512: u.sha512.clone(),
-                };
-                spill.add(&spill_name(input, &u.raw), &bytes, Some(digests))?;
-            }
-            Ok(Ingested::Unparsed(u))
+            let refs = if is_known(&u.raw) {
+                None
+            } else {
+                Some((spill.add(&bytes, digests_of(&u.sha256, &u.sha512))?, None))
+            };
+            Ok(Spilled {
+                ingested: Ingested::Unparsed(u),
+                refs,
+            })
         }
     }
 }
@@ -1045,7 +1362,7 @@ fn bag_info(
         ),
         (
             "Cablekeep-Captures".to_string(),
-            snapshot.capture_count().to_string(),
+            snapshot.captures.to_string(),
         ),
         (
             "Cablekeep-Unparsed".to_string(),

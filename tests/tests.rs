@@ -2,6 +2,7 @@
 
 mod util;
 
+mod compress;
 mod docs;
 mod expectations;
 mod export;

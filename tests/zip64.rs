@@ -32,7 +32,7 @@ fn seventy_thousand_entries_use_zip64_and_verify() {
         tag_files: vec![],
     };
     let file = std::fs::File::create(&path).unwrap();
-    let (_, written) = archive::write_bag(file, &plan, &Tiny(names), &|_| {}).unwrap();
+    let (_, written) = archive::write_bag(file, dir.path(), plan, &Tiny(names), &|_| {}).unwrap();
     assert!(written.zip_entries > 65_535);
 
     let index = archive::read::open(&path).unwrap();

@@ -1,22 +1,24 @@
 //! Archives: one immutable zip per version, holding one BagIt 1.0 bag (see `docs/FORMAT.md`).
 //!
-//! Writing goes through [`write`] (the `zip` crate); reading and checking through [`read`], an
-//! independent parser, so that a bug in one library cannot hide itself in verification.
+//! Writing goes through [`write`] (cablekeep's own zip writer, flat in memory, whose bytes the
+//! tests compare with the `zip` crate's writer); reading and checking through [`read`], a
+//! hardened reader that reports every defect it meets. Neither trusts the other: the tests read
+//! what cablekeep writes with the `zip` crate, Python's `zipfile` and bagit.py too.
 
 pub mod read;
 mod write;
 
 use crate::error::{Error, IoContext, Result};
 use crate::finding::Finding;
-use crate::hash::{self, Digests};
+use crate::hash::{self, DigestBytes, Digests};
 use crate::manifest;
 use rayon::prelude::*;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
 pub use read::{Entry, ZipIndex};
-pub use write::read_input_zip;
+pub use write::{Compressed, DEFLATE_LEVEL, EntryFacts, compress, read_input_zip};
 
 /// The format name written into `bag-info.txt` as `Cablekeep-Format`.
 pub const FORMAT_NAME: &str = "cablekeep archive format 1";
@@ -34,14 +36,21 @@ pub const UNPARSED_FILE: &str = "cablekeep/unparsed.jsonl";
 const FILES_PER_THREAD: usize = 8;
 
 /// What a bag holds besides its payload.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct BagPlan {
     /// The bag's top-level folder in the zip, e.g. `dev-v1`.
     pub folder: String,
     /// `bag-info.txt` labels in order; `Payload-Oxum` and `Bag-Size` are appended when known.
     pub bag_info: Vec<(String, String)>,
     /// Other tag files (paths relative to the bag folder), e.g. the cable index.
-    pub tag_files: Vec<(String, Vec<u8>)>,
+    pub tag_files: Vec<(String, TagData)>,
+}
+
+/// The bytes of a tag file: held, or spooled to a temporary file when they could be large.
+#[derive(Debug)]
+pub enum TagData {
+    Bytes(Vec<u8>),
+    Spooled(Spooled),
 }
 
 /// A payload file to write: its path in the bag (starting `data/`) and a way to get its bytes.
@@ -67,146 +76,317 @@ pub struct WrittenBag {
 
 /// Writes a whole bag as a zip into `file`. Payload files are loaded, hashed and compressed in
 /// parallel, in chunks, and appended in path order; `progress` is called with each file's size.
+/// Temporary files go to `scratch`.
 pub fn write_bag(
     file: File,
-    plan: &BagPlan,
+    scratch: &Path,
+    plan: BagPlan,
     payload: &dyn Payload,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<(File, WrittenBag)> {
-    let folder = &plan.folder;
-    let mut zip = write::ZipOut::new(file);
-    let mut sha256_lines = Vec::with_capacity(payload.count());
-    let mut sha512_lines = Vec::with_capacity(payload.count());
-    let mut bytes_total = 0u64;
+    let mut bag = BagWriter::new(file, &plan.folder, scratch)?;
     let chunk_len = rayon::current_num_threads().max(1) * FILES_PER_THREAD;
     let indices: Vec<usize> = (0..payload.count()).collect();
     for chunk in indices.chunks(chunk_len) {
         let prepared: Vec<Result<PreparedFile>> = chunk
             .par_iter()
-            .map(|&i| prepare_file(folder, payload, i, progress))
+            .map(|&i| prepare_file(payload, i, progress))
             .collect();
         for file in prepared {
             let file = file?;
-            let path = payload.path(file.index);
-            zip.add(file.entry).map_err(|e| Error::io(path, e))?;
-            bytes_total += file.len;
-            sha256_lines.push((file.digests.sha256, path.to_string()));
-            sha512_lines.push((file.digests.sha512, path.to_string()));
+            bag.add_compressed(payload.path(file.index), &file.entry, &file.digests)?;
         }
     }
-    let payload = PayloadFacts {
-        files: payload.count() as u64,
-        bytes: bytes_total,
-        sha256_lines,
-        sha512_lines,
-    };
-    finish_bag(zip, plan, payload)
+    bag.finish(plan)
 }
 
-/// What the payload manifests and `Payload-Oxum` are made from.
-struct PayloadFacts {
+/// Bytes written to a temporary file and hashed as they are written: a tag file too large to
+/// hold (the cable index, a payload manifest).
+#[derive(Debug)]
+pub struct Spooled {
+    file: File,
+    digests: Digests,
+}
+
+/// A [`Spooled`] file being written.
+pub struct Spool {
+    out: std::io::BufWriter<File>,
+    hasher: hash::Hasher,
+    dir: PathBuf,
+}
+
+impl Spool {
+    /// A new spool in `dir` (the file has no name: it goes away when dropped).
+    pub fn create(dir: &Path) -> Result<Spool> {
+        let file = tempfile::tempfile_in(dir).at(dir)?;
+        Ok(Spool {
+            out: std::io::BufWriter::with_capacity(1 << 20, file),
+            hasher: hash::Hasher::new(),
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        use std::io::Write;
+        self.hasher.update(bytes);
+        self.out.write_all(bytes).at(&self.dir)
+    }
+
+    pub fn finish(self) -> Result<Spooled> {
+        let file = self
+            .out
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .at(&self.dir)?;
+        Ok(Spooled {
+            file,
+            digests: self.hasher.finish(),
+        })
+    }
+}
+
+/// A bag being written into a zip: payload files in path order (their manifest lines spooled
+/// as they come), then [`BagWriter::finish`] adds the tag files. Memory does not grow with the
+/// number of files.
+pub struct BagWriter {
+    zip: write::ZipOut,
+    folder: String,
+    manifests: [Spool; 2],
     files: u64,
     bytes: u64,
-    /// (digest, path in the bag) in path order.
-    sha256_lines: Vec<(String, String)>,
-    sha512_lines: Vec<(String, String)>,
+    scratch: PathBuf,
+    /// The last path added, to refuse one out of order (the format keeps them sorted).
+    last_path: String,
 }
 
-/// Writes the tag files after the payload (`bagit.txt`, `bag-info.txt`, the plan's own tag
-/// files, the payload manifests, then the tag manifests) and the central directory.
-fn finish_bag(
-    mut zip: write::ZipOut,
-    plan: &BagPlan,
-    payload: PayloadFacts,
-) -> Result<(File, WrittenBag)> {
-    let folder = &plan.folder;
-    let PayloadFacts {
-        files: payload_files,
-        bytes: bytes_total,
-        sha256_lines,
-        sha512_lines,
-    } = payload;
-    let payload_oxum = format!("{bytes_total}.{payload_files}");
-    let mut bag_info = plan.bag_info.clone();
-    bag_info.push(("Payload-Oxum".into(), payload_oxum.clone()));
-    bag_info.push(("Bag-Size".into(), human_size(bytes_total)));
+impl BagWriter {
+    /// Starts a bag with top folder `folder` in `file`; temporary files go to `scratch`.
+    pub fn new(file: File, folder: &str, scratch: &Path) -> Result<BagWriter> {
+        Ok(BagWriter {
+            zip: write::ZipOut::new(file, scratch).at(scratch)?,
+            folder: folder.to_string(),
+            manifests: [Spool::create(scratch)?, Spool::create(scratch)?],
+            files: 0,
+            bytes: 0,
+            scratch: scratch.to_path_buf(),
+            last_path: String::new(),
+        })
+    }
 
-    let mut tags: Vec<(String, Vec<u8>)> = vec![
-        ("bagit.txt".into(), BAGIT_TXT.as_bytes().to_vec()),
-        (
-            "bag-info.txt".into(),
-            manifest::write_bag_info(&bag_info).into_bytes(),
-        ),
-    ];
-    tags.extend(plan.tag_files.iter().cloned());
-    tags.push((
-        "manifest-sha256.txt".into(),
-        manifest::write_manifest(sha256_lines.iter().map(|(d, p)| (d.as_str(), p.as_str())))
-            .into_bytes(),
-    ));
-    tags.push((
-        "manifest-sha512.txt".into(),
-        manifest::write_manifest(sha512_lines.iter().map(|(d, p)| (d.as_str(), p.as_str())))
-            .into_bytes(),
-    ));
-    let mut tag_digests: BTreeMap<String, Digests> = tags
-        .iter()
-        .map(|(name, data)| (name.clone(), hash::digests(data)))
-        .collect();
-    for alg in ALGORITHMS {
-        let lines: Vec<(String, String)> = tag_digests
+    /// Adds a payload file compressed by [`compress`].
+    pub fn add_compressed(
+        &mut self,
+        path: &str,
+        entry: &Compressed,
+        digests: &DigestBytes,
+    ) -> Result<()> {
+        self.list(path, digests, entry.facts.uncompressed)?;
+        let name = self.entry_name(path);
+        self.zip
+            .add_compressed(&name, entry)
+            .map_err(|e| Error::io(path, e))
+    }
+
+    /// Adds a payload file whose compressed bytes are copied from `source` at `offset`.
+    pub fn add_copied(
+        &mut self,
+        path: &str,
+        facts: EntryFacts,
+        source: &File,
+        offset: u64,
+        digests: &DigestBytes,
+    ) -> Result<()> {
+        self.list(path, digests, facts.uncompressed)?;
+        let name = self.entry_name(path);
+        self.zip
+            .add_copied(&name, facts, source, offset)
+            .map_err(|e| Error::io(path, e))
+    }
+
+    /// Adds a payload file from the spill.
+    pub fn add_spilled(&mut self, path: &str, spill: &SpillReader, at: SpillRef) -> Result<()> {
+        let spilled = spill.entry(at)?;
+        self.add_copied(
+            path,
+            spilled.facts,
+            &spill.file,
+            spilled.data_offset,
+            &spilled.digests,
+        )
+    }
+
+    /// Adds a payload file copied from another archive (an earlier version), whose digests
+    /// the caller has checked.
+    pub fn add_from_archive(
+        &mut self,
+        path: &str,
+        archive: &OpenArchive,
+        entry: &Entry,
+        digests: &DigestBytes,
+    ) -> Result<()> {
+        let Some(offset) = entry.data_offset else {
+            return Err(Error::Corrupt {
+                path: archive.path.clone(),
+                message: format!("{} has no readable local header", entry.name),
+            });
+        };
+        let facts = EntryFacts {
+            method: entry.method,
+            crc32: entry.crc32,
+            compressed: entry.compressed_size,
+            uncompressed: entry.uncompressed_size,
+        };
+        self.add_copied(path, facts, &archive.file, offset, digests)
+    }
+
+    /// Where the writer makes its temporary files.
+    pub fn scratch(&self) -> &Path {
+        &self.scratch
+    }
+
+    fn entry_name(&self, path: &str) -> String {
+        format!("{}/{path}", self.folder)
+    }
+
+    /// Lists a payload file in both manifests (and counts it), refusing paths out of order.
+    fn list(&mut self, path: &str, digests: &DigestBytes, bytes: u64) -> Result<()> {
+        if self.files > 0 && path <= self.last_path.as_str() {
+            return Err(Error::Invalid(format!(
+                "{path}: payload files must be added in path order, once each (internal error)"
+            )));
+        }
+        self.last_path.clear();
+        self.last_path.push_str(path);
+        let encoded = manifest::encode_path(path);
+        let mut hex = [0u8; 128];
+        for (spool, digest) in self
+            .manifests
+            .iter_mut()
+            .zip([&digests.sha256[..], &digests.sha512[..]])
+        {
+            let hex = &mut hex[..digest.len() * 2];
+            hex::encode_to_slice(digest, hex).expect("the buffer fits the digest");
+            spool.write(hex)?;
+            spool.write(b"  ")?;
+            spool.write(encoded.as_bytes())?;
+            spool.write(b"\n")?;
+        }
+        self.files += 1;
+        self.bytes += bytes;
+        Ok(())
+    }
+
+    /// Writes the tag files after the payload (`bagit.txt`, `bag-info.txt`, the plan's own
+    /// tag files, the payload manifests, then the tag manifests) and the central directory.
+    pub fn finish(self, plan: BagPlan) -> Result<(File, WrittenBag)> {
+        let BagWriter {
+            mut zip,
+            folder,
+            manifests: [sha256, sha512],
+            files,
+            bytes,
+            scratch,
+            ..
+        } = self;
+        let payload_oxum = format!("{bytes}.{files}");
+        let mut bag_info = plan.bag_info;
+        bag_info.push(("Payload-Oxum".into(), payload_oxum.clone()));
+        bag_info.push(("Bag-Size".into(), human_size(bytes)));
+
+        let mut tags: Vec<(String, TagData)> = vec![
+            (
+                "bagit.txt".into(),
+                TagData::Bytes(BAGIT_TXT.as_bytes().to_vec()),
+            ),
+            (
+                "bag-info.txt".into(),
+                TagData::Bytes(manifest::write_bag_info(&bag_info).into_bytes()),
+            ),
+        ];
+        tags.extend(plan.tag_files);
+        tags.push((
+            "manifest-sha256.txt".into(),
+            TagData::Spooled(sha256.finish()?),
+        ));
+        tags.push((
+            "manifest-sha512.txt".into(),
+            TagData::Spooled(sha512.finish()?),
+        ));
+        let mut tag_digests: BTreeMap<String, Digests> = tags
             .iter()
-            .map(|(name, d)| {
-                (
-                    if alg == "sha256" {
-                        d.sha256.clone()
-                    } else {
-                        d.sha512.clone()
-                    },
-                    name.clone(),
-                )
+            .map(|(name, data)| {
+                let digests = match data {
+                    TagData::Bytes(b) => hash::digests(b),
+                    TagData::Spooled(s) => s.digests.clone(),
+                };
+                (name.clone(), digests)
             })
             .collect();
-        let text = manifest::write_manifest(lines.iter().map(|(d, p)| (d.as_str(), p.as_str())));
-        tags.push((format!("tagmanifest-{alg}.txt"), text.into_bytes()));
+        for alg in ALGORITHMS {
+            let text = manifest::write_manifest(tag_digests.iter().map(|(name, d)| {
+                let digest = if alg == "sha256" {
+                    &d.sha256
+                } else {
+                    &d.sha512
+                };
+                (digest.as_str(), name.as_str())
+            }));
+            tags.push((
+                format!("tagmanifest-{alg}.txt"),
+                TagData::Bytes(text.into_bytes()),
+            ));
+        }
+        for (name, data) in &mut tags[..] {
+            let entry = format!("{folder}/{name}");
+            let added = match data {
+                TagData::Bytes(b) => zip.add_bytes(&entry, b),
+                TagData::Spooled(s) => zip.add_file(&entry, &mut s.file),
+            };
+            added.map_err(|e| Error::io(&scratch, e))?;
+        }
+        for (name, data) in &tags[tags.len() - 2..] {
+            if let TagData::Bytes(b) = data {
+                tag_digests.insert(name.clone(), hash::digests(b));
+            }
+        }
+        let zip_entries = zip.entries();
+        let file = zip.finish().map_err(|e| Error::io(&folder, e))?;
+        Ok((
+            file,
+            WrittenBag {
+                payload_files: files,
+                payload_bytes: bytes,
+                payload_oxum,
+                tag_files: tag_digests,
+                zip_entries,
+            },
+        ))
     }
-    for (name, data) in &tags {
-        zip.add_bytes(&format!("{folder}/{name}"), data)
-            .map_err(|e| Error::io(name, e))?;
-    }
-    for (name, data) in &tags[tags.len() - 2..] {
-        tag_digests.insert(name.clone(), hash::digests(data));
-    }
-    let zip_entries = zip.entries();
-    let file = zip.finish().map_err(|e| Error::io(folder, e))?;
-    Ok((
-        file,
-        WrittenBag {
-            payload_files,
-            payload_bytes: bytes_total,
-            payload_oxum,
-            tag_files: tag_digests,
-            zip_entries,
-        },
-    ))
 }
 
 /// Payload files compressed as soon as they are read, on any thread and in any order, into a
-/// temporary zip in the store's state folder; [`write_bag_copying`] then copies them raw, in path
+/// temporary file in the store's state folder; a [`BagWriter`] then copies them raw, in path
 /// order, into the bag. So each input is read, parsed, hashed and compressed exactly once, and
-/// the only file bytes in memory are those of the files in flight (their digests are kept).
+/// the only file bytes in memory are those of the files in flight. Each spilled file is its
+/// header ([`SPILL_HEADER`] bytes: method, CRC-32, sizes, both digests) then its compressed
+/// bytes; the caller keeps only where it starts.
 pub struct Spill {
-    out: std::sync::Mutex<write::ZipOut>,
+    out: std::sync::Mutex<SpillOut>,
     tmp: tempfile::NamedTempFile,
-    files: std::sync::Mutex<HashMap<String, SpilledFile>>,
 }
 
-/// A file in the spill: its digests and length (from the bytes that were compressed).
-#[derive(Debug, Clone)]
-pub struct SpilledFile {
-    pub digests: Digests,
-    pub bytes: u64,
+struct SpillOut {
+    writer: std::io::BufWriter<File>,
+    position: u64,
 }
+
+/// Where a file starts in the spill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpillRef(pub u64);
+
+/// The spill's header of each file: method (2), CRC-32 (4), compressed and uncompressed sizes
+/// (8 + 8), SHA-256 (32), SHA-512 (64).
+const SPILL_HEADER: usize = 2 + 4 + 8 + 8 + 32 + 64;
 
 impl Spill {
     /// Starts a spill in `dir` (the store's state folder: a spill left by a killed run is
@@ -215,135 +395,113 @@ impl Spill {
         let tmp = crate::fsutil::temp_file_in(dir)?;
         let file = tmp.as_file().try_clone().at(tmp.path())?;
         Ok(Spill {
-            out: std::sync::Mutex::new(write::ZipOut::new(file)),
+            out: std::sync::Mutex::new(SpillOut {
+                writer: std::io::BufWriter::with_capacity(1 << 20, file),
+                position: 0,
+            }),
             tmp,
-            files: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
     /// Hashes (unless `digests` already holds the bytes' digests) and compresses `data` on the
-    /// calling thread, then appends it under the unique `name`.
-    pub fn add(&self, name: &str, data: &[u8], digests: Option<Digests>) -> Result<()> {
-        let digests = digests.unwrap_or_else(|| hash::digests(data));
-        let entry = write::prepare(name, data).map_err(|e| Error::io(name, e))?;
-        self.out
+    /// calling thread, then appends it.
+    pub fn add(&self, data: &[u8], digests: Option<DigestBytes>) -> Result<SpillRef> {
+        use std::io::Write;
+        let digests = digests.unwrap_or_else(|| DigestBytes::of(data));
+        let entry = write::compress(data);
+        let mut header = Vec::with_capacity(SPILL_HEADER);
+        header.extend_from_slice(&entry.facts.method.to_le_bytes());
+        header.extend_from_slice(&entry.facts.crc32.to_le_bytes());
+        header.extend_from_slice(&entry.facts.compressed.to_le_bytes());
+        header.extend_from_slice(&entry.facts.uncompressed.to_le_bytes());
+        header.extend_from_slice(&digests.sha256);
+        header.extend_from_slice(&digests.sha512);
+        let mut out = self
+            .out
             .lock()
-            .map_err(|_| Error::Invalid("a spill writer panicked".into()))?
-            .add(entry)
-            .map_err(|e| Error::io(self.tmp.path(), e))?;
-        let file = SpilledFile {
-            digests,
-            bytes: data.len() as u64,
-        };
-        self.files
-            .lock()
-            .map_err(|_| Error::Invalid("a spill writer panicked".into()))?
-            .insert(name.to_string(), file);
-        Ok(())
-    }
-
-    /// The digests and length of a spilled file, handed over once (memory is per file).
-    pub fn take(&self, name: &str) -> Option<SpilledFile> {
-        self.files.lock().ok()?.remove(name)
+            .map_err(|_| Error::Invalid("a spill writer panicked".into()))?;
+        let at = SpillRef(out.position);
+        let written = out
+            .writer
+            .write_all(&header)
+            .and_then(|_| out.writer.write_all(&entry.data));
+        written.at(self.tmp.path())?;
+        out.position += (SPILL_HEADER + entry.data.len()) as u64;
+        Ok(at)
     }
 
     /// Ends writing and opens the spill for copying.
-    fn into_source(self) -> Result<(tempfile::NamedTempFile, write::CopySource)> {
+    pub fn into_reader(self) -> Result<SpillReader> {
         let out = self
             .out
             .into_inner()
             .map_err(|_| Error::Invalid("a spill writer panicked".into()))?;
-        out.finish().map_err(|e| Error::io(self.tmp.path(), e))?;
-        let source = write::CopySource::open(self.tmp.path()).at(self.tmp.path())?;
-        Ok((self.tmp, source))
+        let file = out
+            .writer
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .at(self.tmp.path())?;
+        Ok(SpillReader {
+            file,
+            _tmp: self.tmp,
+        })
     }
 }
 
-/// Where a payload file of [`write_bag_copying`] comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CopyFrom {
-    /// The spill, under this name.
-    Spill(String),
-    /// The previous version's archive, under this full entry name (with its bag folder).
-    Previous(String),
-}
-
-/// A payload file of [`write_bag_copying`]: its path in the bag, where its compressed bytes
-/// are, and its (already checked) digests and length.
-#[derive(Debug, Clone)]
-pub struct CopiedFile {
-    pub path: String,
-    pub from: CopyFrom,
-    pub digests: Digests,
-    pub bytes: u64,
-}
-
-/// Writes a whole bag as a zip into `file`, copying every payload file's compressed bytes raw
-/// from the spill or from the previous version's archive (`previous`), in the order of
-/// `files` (sorted by path). The caller has checked every copied file's digests already.
-pub fn write_bag_copying(
+/// A finished spill, read back for copying.
+pub struct SpillReader {
     file: File,
-    plan: &BagPlan,
-    files: Vec<CopiedFile>,
-    spill: Spill,
-    previous: Option<&Path>,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<(File, WrittenBag)> {
-    let (_spill_file, mut spilled) = spill.into_source()?;
-    let mut previous = previous
-        .map(|p| write::CopySource::open(p).at(p))
-        .transpose()?;
-    let mut zip = write::ZipOut::new(file);
-    let mut facts = PayloadFacts {
-        files: files.len() as u64,
-        bytes: 0,
-        sha256_lines: Vec::with_capacity(files.len()),
-        sha512_lines: Vec::with_capacity(files.len()),
-    };
-    for f in files {
-        let name = format!("{}/{}", plan.folder, f.path);
-        let copied = match (&f.from, previous.as_mut()) {
-            (CopyFrom::Spill(from), _) => zip.copy_raw(&mut spilled, from, &name),
-            (CopyFrom::Previous(from), Some(source)) => zip.copy_raw(source, from, &name),
-            (CopyFrom::Previous(_), None) => {
-                return Err(Error::Invalid(format!(
-                    "{}: to be copied from a previous version, but there is none",
-                    f.path
-                )));
-            }
-        };
-        copied.map_err(|e| Error::io(&f.path, e))?;
-        progress(f.bytes);
-        facts.bytes += f.bytes;
-        facts.sha256_lines.push((f.digests.sha256, f.path.clone()));
-        facts.sha512_lines.push((f.digests.sha512, f.path));
+    _tmp: tempfile::NamedTempFile,
+}
+
+/// A file in the spill: what its zip headers record, its digests, where its data starts.
+struct SpilledEntry {
+    facts: EntryFacts,
+    digests: DigestBytes,
+    data_offset: u64,
+}
+
+impl SpillReader {
+    fn entry(&self, at: SpillRef) -> Result<SpilledEntry> {
+        use std::os::unix::fs::FileExt;
+        let mut h = [0u8; SPILL_HEADER];
+        self.file.read_exact_at(&mut h, at.0).at(self._tmp.path())?;
+        let u64_at = |i: usize| u64::from_le_bytes(h[i..i + 8].try_into().expect("8 bytes"));
+        Ok(SpilledEntry {
+            facts: EntryFacts {
+                method: u16::from_le_bytes([h[0], h[1]]),
+                crc32: u32::from_le_bytes(h[2..6].try_into().expect("4 bytes")),
+                compressed: u64_at(6),
+                uncompressed: u64_at(14),
+            },
+            digests: DigestBytes {
+                sha256: h[22..54].try_into().expect("32 bytes"),
+                sha512: h[54..118].try_into().expect("64 bytes"),
+            },
+            data_offset: at.0 + SPILL_HEADER as u64,
+        })
     }
-    finish_bag(zip, plan, facts)
 }
 
 /// A payload file hashed and compressed, ready to append.
 struct PreparedFile {
     index: usize,
-    len: u64,
-    digests: Digests,
-    entry: write::Prepared,
+    digests: DigestBytes,
+    entry: Compressed,
 }
 
 /// Loads, hashes and compresses one payload file (on a worker thread).
 fn prepare_file(
-    folder: &str,
     payload: &dyn Payload,
     index: usize,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<PreparedFile> {
     let data = payload.load(index)?;
-    let digests = hash::digests(&data);
-    let entry = write::prepare(&format!("{folder}/{}", payload.path(index)), &data)
-        .map_err(|e| Error::io(payload.path(index), e))?;
+    let digests = DigestBytes::of(&data);
+    let entry = write::compress(&data);
     progress(data.len() as u64);
     Ok(PreparedFile {
         index,
-        len: data.len() as u64,
         digests,
         entry,
     })

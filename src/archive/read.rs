@@ -1,5 +1,5 @@
-//! A hardened zip reader, written independently of the `zip` crate that writes archives, so that
-//! verification does not trust the writer's own library. It never stops at the first problem:
+//! A hardened zip reader, written separately from the writer and without the `zip` crate, so that
+//! verification shares no code with what wrote the archive. It never stops at the first problem:
 //! every structural defect it meets becomes a finding, and entries it can still locate stay
 //! readable.
 

@@ -787,7 +787,10 @@ fn write_bag_export(
     let plan = BagPlan {
         folder: folder.clone(),
         bag_info: bag_info(req, version, &summary),
-        tag_files,
+        tag_files: tag_files
+            .into_iter()
+            .map(|(name, bytes)| (name, archive::TagData::Bytes(bytes)))
+            .collect(),
     };
     let payload = BagPayload {
         archive,
@@ -799,9 +802,8 @@ fn write_bag_export(
     let tmp = fsutil::temp_file_in(&parent)?;
     let file = tmp.reopen().at(tmp.path())?;
     req.progress.start("writing", total);
-    let (_, written) = archive::write_bag(file, &plan, &payload, &|n| req.progress.inc(n))?;
+    let (_, written) = archive::write_bag(file, &parent, plan, &payload, &|n| req.progress.inc(n))?;
     req.progress.finish();
-    drop(plan);
     let files = written.zip_entries as usize;
     let done = |bytes| Written {
         cables,
