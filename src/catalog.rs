@@ -137,12 +137,32 @@ impl DbWriter {
     /// commits, optimizes the full-text index and compacts the file. The file is complete when
     /// this returns (no journal is left beside it).
     pub fn finish(self, meta: &[(String, String)]) -> Result<()> {
+        self.finish_with(meta, false)
+    }
+
+    /// [`DbWriter::finish`] for a store's catalog: also writes what search ranks common words
+    /// from (see [`write_ranking_data`]), recorded in `meta` as [`RANKING_LAYOUT`].
+    fn finish_catalog(self, meta: &[(String, String)]) -> Result<()> {
+        let mut meta = meta.to_vec();
+        meta.push((RANKING_KEY.into(), RANKING_LAYOUT.into()));
+        self.finish_with(&meta, true)
+    }
+
+    fn finish_with(self, meta: &[(String, String)], ranking_data: bool) -> Result<()> {
         let err = |e| db_error(&self.path, e);
         self.insert_meta(meta).map_err(err)?;
         self.conn.execute_batch("COMMIT").map_err(err)?;
         self.conn
-            .execute_batch("INSERT INTO cables_fts (cables_fts) VALUES ('optimize'); VACUUM;")
+            .execute_batch("INSERT INTO cables_fts (cables_fts) VALUES ('optimize')")
             .map_err(err)?;
+        if ranking_data {
+            let sizes = RankingSizes {
+                min_rows: RANKED_TERM_MIN_ROWS,
+                best_rows: BEST_ROWS_PER_TERM,
+            };
+            write_ranking_data(&self.conn, &self.path, sizes).map_err(err)?;
+        }
+        self.conn.execute_batch("VACUUM").map_err(err)?;
         self.conn.close().map_err(|(_, e)| err(e))
     }
 }
@@ -313,7 +333,7 @@ impl Catalog {
             add_archive(&mut db, v, &archive, &|_| true, progress)?;
         }
         let meta = row_ranges(&db, &wanted)?;
-        db.finish(&meta)?;
+        db.finish_catalog(&meta)?;
         fsutil::persist(tmp, &path, false)?;
         Ok((Catalog::open_file(&path)?, true))
     }
@@ -393,7 +413,18 @@ impl Catalog {
             .map_err(|e| self.err(e))?
             .iter()
             .all(Option::is_some);
-        Ok(have == want && ranges_known)
+        // A catalog made before common words' postings were stored is rebuilt: without them a
+        // common word is ranked by FTS5's bm25() on every matching row (130 ms at 250,000 cables).
+        let ranking: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [RANKING_KEY],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(have == want && ranges_known && ranking.as_deref() == Some(RANKING_LAYOUT))
     }
 
     /// The versions the catalog indexes.
@@ -516,6 +547,56 @@ const ROWS_PER_WORKER: i64 = 20_000;
 const FILTERED_CANDIDATES_PER_HIT: usize = 64;
 const MIN_FILTERED_CANDIDATES: usize = 4096;
 
+/// The same for matches ranked from stored postings, tried first: keeping the best 4096 of a
+/// common word's matches in order takes twice as long as ranking them for 20 hits, and
+/// filters such as a common tag (one cable in nine) find their hits among far fewer.
+const STORED_CANDIDATES_PER_HIT: usize = 16;
+const MIN_STORED_CANDIDATES: usize = 256;
+
+/// How many of the best matches each try of [`Catalog::filtered`] ranks; the last try, all.
+/// Most searches find their hits among the best few thousand matches: FTS5 then keeps only
+/// those in a small heap instead of sorting every match (it computes every match's score
+/// whatever the number kept, so it takes many at once); from stored postings a few hundred are
+/// tried first.
+fn candidate_tries(limit: usize, first: Option<usize>, stored: bool) -> Vec<Option<usize>> {
+    let per_hit = |per, min| Some(limit.saturating_mul(per).max(min));
+    match (first, stored) {
+        (Some(first), _) => vec![Some(first), None],
+        (None, false) => vec![
+            per_hit(FILTERED_CANDIDATES_PER_HIT, MIN_FILTERED_CANDIDATES),
+            None,
+        ],
+        (None, true) => vec![
+            per_hit(STORED_CANDIDATES_PER_HIT, MIN_STORED_CANDIDATES),
+            per_hit(FILTERED_CANDIDATES_PER_HIT, MIN_FILTERED_CANDIDATES),
+            None,
+        ],
+    }
+}
+
+/// Below this many hits, their snippets are made on one thread.
+const MIN_SNIPPETS_TO_SHARE: usize = 8;
+
+/// The best matching passage of one cable, matches in `[` `]`.
+fn snippet(conn: &Connection, query: &str, pk: i64) -> rusqlite::Result<String> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT snippet(cables_fts, -1, '[', ']', '...', 16) FROM cables_fts
+         WHERE cables_fts MATCH ?1 AND rowid = ?2",
+    )?;
+    let s: Option<Option<String>> = stmt
+        .query_row(params![query, pk], |r| r.get(0))
+        .optional()?;
+    Ok(s.flatten().unwrap_or_default())
+}
+
+/// A second connection to a catalog, for another thread.
+fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
+    Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+}
+
 /// The ranking of one slice of the catalog's rows.
 const RANK_SQL: &str = "SELECT rowid, bm25(cables_fts) AS score FROM cables_fts
      WHERE cables_fts MATCH ?1 AND rowid BETWEEN ?2 AND ?3
@@ -561,8 +642,19 @@ fn split_rows((first, last): (i64, i64), parts: usize) -> Vec<(i64, i64)> {
 struct Tuning {
     /// Threads that rank (default: one per core, see [`Catalog::workers_for`]).
     workers: Option<usize>,
-    /// Matches first checked against a filter (default: see [`FILTERED_CANDIDATES_PER_HIT`]).
+    /// Matches first checked against a filter (default: see [`candidate_tries`]).
     first_candidates: Option<usize>,
+    /// Rank every match with FTS5's bm25(), never from stored postings (see
+    /// [`Catalog::rank_stored`]).
+    fts_only: bool,
+}
+
+/// How the matches are ranked: from stored postings when the query allows it, else by FTS5 on
+/// this many threads.
+#[derive(Debug, Clone, Copy)]
+struct Ranker<'q> {
+    stored: Option<&'q StoredQuery>,
+    workers: usize,
 }
 
 /// The cable row of a ranked match, with what the filter looks at.
@@ -589,13 +681,31 @@ impl Catalog {
     }
 
     /// The matches among `rows` in ranking order (score, then row): all, or the best `limit`.
+    /// From stored postings when the query's words allow it ([`Catalog::rank_stored`]), else by
+    /// FTS5 ([`Catalog::rank_fts`]); both give the same matches and scores, in the same order.
+    fn rank(
+        &self,
+        query: &str,
+        rows: (i64, i64),
+        limit: Option<usize>,
+        ranker: Ranker<'_>,
+    ) -> rusqlite::Result<Vec<Ranked>> {
+        if let Some(q) = ranker.stored
+            && let Some(ranked) = self.rank_stored(q, rows, limit)?
+        {
+            return Ok(ranked);
+        }
+        self.rank_fts(query, rows, limit, ranker.workers)
+    }
+
+    /// The matches among `rows` in ranking order, ranked by FTS5.
     ///
     /// FTS5 computes bm25 for every match before it can sort, about 0.8 microseconds each, so a
     /// word found in most of 250,000 cables took 200 ms on one core. The rows are cut into
     /// slices ranked side by side, each on its own connection. A match's score does not depend
     /// on the slice (bm25 takes the corpus statistics from the whole index), so the best
     /// `limit` of the merged slices are the best `limit` of the whole, in the same order.
-    fn rank(
+    fn rank_fts(
         &self,
         query: &str,
         rows: (i64, i64),
@@ -611,13 +721,7 @@ impl Catalog {
             let handles: Vec<_> = others
                 .iter()
                 .map(|&slice| {
-                    s.spawn(move || {
-                        let conn = Connection::open_with_flags(
-                            path,
-                            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                        )?;
-                        rank_rows(&conn, query, slice, limit)
-                    })
+                    s.spawn(move || rank_rows(&open_read_only(path)?, query, slice, limit))
                 })
                 .collect();
             let mut all = rank_rows(&self.conn, query, *mine, limit)?;
@@ -721,6 +825,10 @@ impl Catalog {
         limit: usize,
         tuning: Tuning,
     ) -> rusqlite::Result<Vec<Hit>> {
+        // One read transaction for the whole search: otherwise each statement takes and
+        // releases the file's shared lock and checks that the file has not changed (a read and
+        // an fstat), a third of the cost of checking a match against a filter.
+        let _read = self.conn.unchecked_transaction()?;
         let filter = Filter {
             query: None,
             ..filter.clone()
@@ -732,35 +840,22 @@ impl Catalog {
             },
             None => (self.all_rows()?, filter.is_empty()),
         };
-        let workers = tuning.workers.unwrap_or_else(|| Self::workers_for(rows));
+        let stored = match tuning.fts_only {
+            true => None,
+            false => self.stored_query(query)?,
+        };
+        let ranker = Ranker {
+            stored: stored.as_ref(),
+            workers: tuning.workers.unwrap_or_else(|| Self::workers_for(rows)),
+        };
         let mut hits: Vec<Candidate> = Vec::new();
         if all_rows_wanted {
-            for m in self.rank(query, rows, Some(limit), workers)? {
+            for m in self.rank(query, rows, Some(limit), ranker)? {
                 hits.extend(self.candidate(m)?);
             }
         } else {
-            // Most searches find their hits among the best few thousand matches: rank only
-            // those (SQLite keeps them in a small heap instead of sorting every match), and
-            // rank every match only when that was not enough.
-            let first_try = tuning.first_candidates.unwrap_or_else(|| {
-                limit
-                    .saturating_mul(FILTERED_CANDIDATES_PER_HIT)
-                    .max(MIN_FILTERED_CANDIDATES)
-            });
-            hits = match self.filtered(
-                query,
-                rows,
-                collection,
-                &filter,
-                limit,
-                Some(first_try),
-                workers,
-            )? {
-                Some(found) => found,
-                None => self
-                    .filtered(query, rows, collection, &filter, limit, None, workers)?
-                    .unwrap_or_default(),
-            };
+            let tries = candidate_tries(limit, tuning.first_candidates, stored.is_some());
+            hits = self.filtered(query, rows, collection, &filter, limit, &tries, ranker)?;
         }
         hits.sort_by(|a, b| {
             a.hit
@@ -772,7 +867,8 @@ impl Catalog {
         });
         hits.truncate(limit);
         let pks: Vec<i64> = hits.iter().map(|c| c.pk).collect();
-        let mut snippets = self.snippets(query, &pks)?;
+        let snippet_query = stored.as_ref().map(StoredQuery::as_fts5);
+        let mut snippets = self.snippets(snippet_query.as_deref().unwrap_or(query), &pks)?;
         Ok(hits
             .into_iter()
             .map(|c| Hit {
@@ -782,10 +878,11 @@ impl Catalog {
             .collect())
     }
 
-    /// The hits among the best `candidates` matches (all matches when `None`) that are in the
-    /// collection and pass the filter: read in ranking order until `limit` pass and the next
-    /// match scores worse than the last of them. `None` when the candidates ran out before that
-    /// and there may be more matches.
+    /// The matches that are in the collection and pass the filter, read in ranking order until
+    /// `limit` pass and the next match scores worse than the last of them. The best
+    /// `candidates` matches of each try are ranked (the last try ranks all) until that happens;
+    /// a try goes on from where the one before stopped, as the best `n` matches begin with the
+    /// best `m < n`.
     #[allow(clippy::too_many_arguments)]
     fn filtered(
         &self,
@@ -794,28 +891,35 @@ impl Catalog {
         collection: Option<&str>,
         filter: &Filter,
         limit: usize,
-        candidates: Option<usize>,
-        workers: usize,
-    ) -> rusqlite::Result<Option<Vec<Candidate>>> {
-        let ranked = self.rank(query, rows, candidates, workers)?;
-        let all_seen = candidates.is_none_or(|n| ranked.len() < n);
+        tries: &[Option<usize>],
+        ranker: Ranker<'_>,
+    ) -> rusqlite::Result<Vec<Candidate>> {
         let mut hits = Vec::new();
+        let mut checked = 0;
         let mut cut: Option<f64> = None;
-        for m in ranked {
-            if cut.is_some_and(|worst| m.score > worst) {
-                return Ok(Some(hits));
-            }
-            let Some(c) = self.candidate(m)? else {
-                continue;
-            };
-            if self.passes(&c, collection, filter)? {
-                hits.push(c);
-                if hits.len() == limit {
-                    cut = Some(m.score);
+        for &candidates in tries {
+            let ranked = self.rank(query, rows, candidates, ranker)?;
+            let all_seen = candidates.is_none_or(|n| ranked.len() < n);
+            for m in ranked.into_iter().skip(checked) {
+                checked += 1;
+                if cut.is_some_and(|worst| m.score > worst) {
+                    return Ok(hits);
+                }
+                let Some(c) = self.candidate(m)? else {
+                    continue;
+                };
+                if self.passes(&c, collection, filter)? {
+                    hits.push(c);
+                    if hits.len() == limit {
+                        cut = Some(m.score);
+                    }
                 }
             }
+            if all_seen || limit == 0 {
+                break;
+            }
         }
-        Ok((all_seen || limit == 0).then_some(hits))
+        Ok(hits)
     }
 
     /// The first and last row of the whole catalog (any collection).
@@ -845,10 +949,7 @@ impl Catalog {
             return Ok(Default::default());
         };
         if !query.contains('*') {
-            return pks
-                .iter()
-                .map(|&pk| Ok((pk, self.snippet(query, pk)?)))
-                .collect();
+            return self.snippets_apart(query, pks);
         }
         let rows = format!(
             "[{}]",
@@ -867,16 +968,41 @@ impl Catalog {
             .collect()
     }
 
+    /// Snippets made one by one: the second half of them on a second connection and thread,
+    /// when there are enough to pay for it (opening a connection costs about as much as three
+    /// snippets of a common word, 0.15 ms each at 250,000 cables).
+    fn snippets_apart(
+        &self,
+        query: &str,
+        pks: &[i64],
+    ) -> rusqlite::Result<std::collections::HashMap<i64, String>> {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let (mine, theirs) = match cores > 1 && pks.len() >= MIN_SNIPPETS_TO_SHARE {
+            true => pks.split_at(pks.len() / 2),
+            false => (pks, &[][..]),
+        };
+        let one_by_one = |conn: &Connection, pks: &[i64]| {
+            pks.iter()
+                .map(|&pk| Ok((pk, snippet(conn, query, pk)?)))
+                .collect::<rusqlite::Result<Vec<_>>>()
+        };
+        let path = self.path.as_path();
+        std::thread::scope(|s| {
+            let other = (!theirs.is_empty())
+                .then(|| s.spawn(move || one_by_one(&open_read_only(path)?, theirs)));
+            let mut all: std::collections::HashMap<i64, String> =
+                one_by_one(&self.conn, mine)?.into_iter().collect();
+            if let Some(h) = other {
+                all.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?);
+            }
+            Ok(all)
+        })
+    }
+
     /// The best matching passage of one cable, matches in `[` `]`.
+    #[cfg(test)]
     fn snippet(&self, query: &str, pk: i64) -> rusqlite::Result<String> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT snippet(cables_fts, -1, '[', ']', '...', 16) FROM cables_fts
-             WHERE cables_fts MATCH ?1 AND rowid = ?2",
-        )?;
-        let s: Option<Option<String>> = stmt
-            .query_row(params![query, pk], |r| r.get(0))
-            .optional()?;
-        Ok(s.flatten().unwrap_or_default())
+        snippet(&self.conn, query, pk)
     }
 
     fn tags_of(&self, collection: &str, id: &str) -> rusqlite::Result<Vec<String>> {
@@ -917,9 +1043,898 @@ impl Catalog {
 fn quote_words(query: &str) -> String {
     query
         .split_whitespace()
-        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+        .map(fts5_string)
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `b"c` -> `"b""c"`: a text as an FTS5 string (a phrase of its tokens).
+fn fts5_string(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+// Ranking common words from stored postings.
+//
+// FTS5's bm25() costs about a microsecond per matching row, and before it ranks a single row it
+// counts every row of each phrase (its IDF): a word found in most of 250,000 cables takes
+// 130 ms to rank, 7 ms even for one row. The catalog therefore stores, for each term found in
+// many rows, its postings (every row it is in, with its frequency there) and each row's length,
+// and search ranks queries made only of such terms from them, computing bm25 exactly as FTS5
+// does. The build checks, for every stored posting, that this gives FTS5's own score to the
+// bit; a term that fails is not stored and its queries are ranked by FTS5.
+
+/// The `meta` key recording the layout of the ranking data: a catalog without it, or with
+/// another layout, is rebuilt.
+const RANKING_KEY: &str = "ranking";
+const RANKING_LAYOUT: &str = "postings/1";
+
+/// The tokenizer of `cables_fts` (the one in [`SCHEMA`]; a test checks).
+const TOKENIZER: &str = "porter unicode61";
+
+/// Terms found in at least this many rows have their postings stored; FTS5 ranks a rarer term's
+/// matches in a few milliseconds.
+const RANKED_TERM_MIN_ROWS: i64 = 4096;
+
+/// How many of a term's best rows are stored in ranking order, with their scores: a query of
+/// that term alone (the commonest kind) needs neither its postings nor the row lengths, and a
+/// filter letting one match in 50 through finds 20 hits among them.
+const BEST_ROWS_PER_TERM: usize = 1024;
+
+/// Terms whose postings are computed between two writes: bounds the memory of the build.
+const POSTINGS_PER_WRITE: usize = 16;
+
+const RANKING_SCHEMA: &str = "
+CREATE TABLE ranking_corpus (
+    documents INTEGER NOT NULL, tokens INTEGER NOT NULL, first_row INTEGER NOT NULL,
+    lengths BLOB NOT NULL);
+CREATE TABLE ranking_terms (
+    term TEXT PRIMARY KEY, documents INTEGER NOT NULL, postings BLOB, best BLOB) WITHOUT ROWID;
+";
+
+/// bm25's constants in FTS5 (fts5Bm25Function).
+const K1: f64 = 1.2;
+const B: f64 = 0.75;
+
+/// The IDF FTS5 gives a phrase found in `hits` of `documents` rows (fts5Bm25GetData).
+fn bm25_idf(documents: i64, hits: i64) -> f64 {
+    let idf = (((documents - hits) as f64 + 0.5) / (hits as f64 + 0.5)).ln();
+    if idf <= 0.0 { 1e-6 } else { idf }
+}
+
+/// FTS5's bm25() of a row from each phrase's IDF and frequency in the row, and the row's length
+/// in tokens (fts5Bm25Function): the same operations in the same order, so the same double.
+fn bm25(phrases: impl IntoIterator<Item = (f64, f64)>, length: f64, avgdl: f64) -> f64 {
+    bm25_normed(phrases, length_norm(length, avgdl))
+}
+
+/// The part of bm25's denominator that depends on the row's length only. FTS5 computes it again
+/// for each phrase, the same way, so computing it once per row gives the same double.
+fn length_norm(length: f64, avgdl: f64) -> f64 {
+    K1 * (1.0 - B + B * length / avgdl)
+}
+
+/// [`bm25`] from the row's [`length_norm`].
+fn bm25_normed(phrases: impl IntoIterator<Item = (f64, f64)>, norm: f64) -> f64 {
+    let mut score = 0.0;
+    for (idf, freq) in phrases {
+        score += idf * ((freq * (K1 + 1.0)) / (freq + norm));
+    }
+    // FTS5 multiplies by -1.0, which is negation.
+    -score
+}
+
+/// The frequency of a term in a row of this length that gives the row `score` as a query of
+/// that term alone: bm25 solved for it, then checked by computing bm25 again.
+fn frequency_of(score: f64, idf: f64, length: f64, avgdl: f64) -> Option<u32> {
+    let c = -score;
+    let norm = length_norm(length, avgdl);
+    let guess = (c * norm / (idf * (K1 + 1.0) - c)).round();
+    if !(guess.is_finite() && guess >= 1.0 && guess < f64::from(u32::MAX)) {
+        return None;
+    }
+    let guess = guess as u32;
+    [guess, guess - 1, guess + 1]
+        .into_iter()
+        .filter(|&f| f >= 1)
+        .find(|&f| bm25([(idf, f64::from(f))], length, avgdl).to_bits() == score.to_bits())
+}
+
+/// What bm25() takes from the whole index: the number of rows and of tokens (whose ratio is
+/// the average length), and each row's length in tokens, all columns (by row from `first_row`,
+/// 4 bytes little-endian each, as stored; `u32::MAX` for a row the index does not have).
+struct Corpus {
+    documents: i64,
+    tokens: i64,
+    first_row: i64,
+    lengths: Vec<u8>,
+}
+
+impl Corpus {
+    /// Reads the row lengths FTS5 keeps (`cables_fts_docsize`: a varint per column).
+    fn of_index(conn: &Connection) -> rusqlite::Result<Corpus> {
+        let mut stmt = conn.prepare("SELECT id, sz FROM cables_fts_docsize ORDER BY id")?;
+        let mut rows = stmt.query([])?;
+        let mut corpus = Corpus {
+            documents: 0,
+            tokens: 0,
+            first_row: 0,
+            lengths: Vec::new(),
+        };
+        while let Some(row) = rows.next()? {
+            let (id, sizes): (i64, Vec<u8>) = (row.get(0)?, row.get(1)?);
+            let tokens = column_sizes(&sizes).sum::<u64>();
+            if corpus.documents == 0 {
+                corpus.first_row = id;
+            }
+            let at = usize::try_from(id - corpus.first_row).unwrap_or(usize::MAX);
+            let missing = at.saturating_sub(corpus.lengths.len() / 4);
+            corpus
+                .lengths
+                .extend(std::iter::repeat_n(0xff, missing * 4));
+            let length = u32::try_from(tokens).unwrap_or(u32::MAX);
+            corpus.lengths.extend(length.to_le_bytes());
+            corpus.documents += 1;
+            corpus.tokens += i64::try_from(tokens).unwrap_or(i64::MAX);
+        }
+        Ok(corpus)
+    }
+
+    fn save(&self, conn: &Connection) -> rusqlite::Result<()> {
+        conn.execute(
+            "INSERT INTO ranking_corpus VALUES (?1, ?2, ?3, ?4)",
+            params![self.documents, self.tokens, self.first_row, self.lengths],
+        )?;
+        Ok(())
+    }
+
+    fn load(conn: &Connection) -> rusqlite::Result<Option<Corpus>> {
+        conn.prepare_cached("SELECT documents, tokens, first_row, lengths FROM ranking_corpus")?
+            .query_row([], |r| {
+                Ok(Corpus {
+                    documents: r.get(0)?,
+                    tokens: r.get(1)?,
+                    first_row: r.get(2)?,
+                    lengths: r.get(3)?,
+                })
+            })
+            .optional()
+    }
+
+    /// The first and last row whose length is known.
+    fn rows(&self) -> (i64, i64) {
+        let n = i64::try_from(self.lengths.len() / 4).unwrap_or(i64::MAX);
+        (self.first_row, self.first_row.saturating_add(n - 1))
+    }
+
+    /// The average row length, as FTS5 computes it.
+    fn avgdl(&self) -> f64 {
+        self.tokens as f64 / self.documents as f64
+    }
+
+    fn length(&self, row: i64) -> Option<f64> {
+        let at = usize::try_from(row.checked_sub(self.first_row)?).ok()?;
+        let bytes = self.lengths.get(at.checked_mul(4)?..)?.first_chunk::<4>()?;
+        let length = u32::from_le_bytes(*bytes);
+        (length != u32::MAX).then_some(f64::from(length))
+    }
+}
+
+/// The values of a `cables_fts_docsize` record: SQLite varints (big-endian groups of 7 bits,
+/// the high bit set on all but the last; a ninth byte gives 8 bits).
+fn column_sizes(mut bytes: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    std::iter::from_fn(move || {
+        let mut value = 0u64;
+        for i in 0..9 {
+            let (&b, rest) = bytes.split_first()?;
+            bytes = rest;
+            if i == 8 {
+                return Some(value << 8 | u64::from(b));
+            }
+            value = value << 7 | u64::from(b & 0x7f);
+            if b & 0x80 == 0 {
+                return Some(value);
+            }
+        }
+        None
+    })
+}
+
+/// Postings as bytes: for each row in order, its distance from the previous one and the
+/// term's frequency in it, each a LEB128 varint.
+fn encode_postings(postings: &[(i64, u32)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(postings.len() * 2);
+    let mut previous = 0;
+    for &(row, freq) in postings {
+        push_leb128(&mut out, row.abs_diff(previous));
+        push_leb128(&mut out, u64::from(freq));
+        previous = row;
+    }
+    out
+}
+
+fn push_leb128(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// A cursor over postings as [`encode_postings`] wrote them, read as it moves (a common term's
+/// postings are ~250,000 rows: decoding them into a vector first cost more than ranking them).
+#[derive(Clone)]
+struct Postings<'b> {
+    bytes: &'b [u8],
+    /// The row and frequency it is at (`None` at the end, or when the bytes are not postings).
+    at: Option<(i64, u32)>,
+    /// Rows in the postings (the term's IDF counts them).
+    len: usize,
+}
+
+impl<'b> Postings<'b> {
+    fn new(bytes: &'b [u8], len: usize) -> Postings<'b> {
+        let mut p = Postings {
+            bytes,
+            at: None,
+            len,
+        };
+        p.at = p.read(0);
+        p
+    }
+
+    /// The next posting after row `previous` (the bytes are left as they are if it is damaged).
+    fn read(&mut self, previous: i64) -> Option<(i64, u32)> {
+        let mut bytes = self.bytes;
+        let row = previous.checked_add_unsigned(next_leb128(&mut bytes)?)?;
+        let freq = u32::try_from(next_leb128(&mut bytes)?).ok()?;
+        self.bytes = bytes;
+        Some((row, freq))
+    }
+
+    fn advance(&mut self) {
+        self.at = self.at.and_then(|(row, _)| self.read(row));
+    }
+
+    /// Moves to the first row at or after `row`.
+    fn skip_to(&mut self, row: i64) {
+        while self.at.is_some_and(|(r, _)| r < row) {
+            self.advance();
+        }
+    }
+}
+
+/// The postings [`encode_postings`] wrote, whole (`None` if the bytes are not such postings).
+#[cfg(test)]
+fn decode_postings(bytes: &[u8]) -> Option<Vec<(i64, u32)>> {
+    let mut p = Postings::new(bytes, 0);
+    let mut all = Vec::new();
+    while let Some(posting) = p.at {
+        all.push(posting);
+        p.advance();
+    }
+    p.bytes.is_empty().then_some(all)
+}
+
+fn next_leb128(bytes: &mut &[u8]) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&b, rest) = bytes.split_first()?;
+        *bytes = rest;
+        v |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// The terms each text becomes in the index, in order, told by FTS5's tokenizer on an
+/// in-memory table (the tokenizer makes the same terms of a text in a query).
+fn terms_of_texts<S: AsRef<str>>(texts: &[S]) -> rusqlite::Result<Vec<Vec<String>>> {
+    let conn = Connection::open_in_memory()?;
+    // Contentless, without row sizes: only the terms are wanted, and creating fewer shadow
+    // tables takes a third of the time.
+    conn.execute_batch(&format!(
+        "CREATE VIRTUAL TABLE words USING fts5 (
+             word, tokenize = '{TOKENIZER}', content = '', columnsize = 0);
+         CREATE VIRTUAL TABLE words_terms USING fts5vocab (words, 'instance');"
+    ))?;
+    let mut insert = conn.prepare("INSERT INTO words (rowid, word) VALUES (?1, ?2)")?;
+    for (i, text) in texts.iter().enumerate() {
+        insert.execute(params![i as i64, text.as_ref()])?;
+    }
+    let mut terms = vec![Vec::new(); texts.len()];
+    let mut stmt = conn.prepare("SELECT doc, term FROM words_terms ORDER BY doc, offset")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let (doc, term): (i64, String) = (row.get(0)?, row.get(1)?);
+        if let Some(t) = usize::try_from(doc).ok().and_then(|d| terms.get_mut(d)) {
+            t.push(term);
+        }
+    }
+    Ok(terms)
+}
+
+/// Which terms [`write_ranking_data`] stores postings of (those in at least `min_rows` rows),
+/// and how many of their best rows in ranking order.
+#[derive(Debug, Clone, Copy)]
+struct RankingSizes {
+    min_rows: i64,
+    best_rows: usize,
+}
+
+/// Writes a catalog's ranking data: each row's length, every term of the full-text index with
+/// the number of rows it is in, and for the terms in many rows ([`RankingSizes`]) their
+/// postings and best rows, when the postings give every row exactly FTS5's score
+/// ([`ranking_of_term`]). The catalog's other connections are free, so the terms are ranked on
+/// every core.
+fn write_ranking_data(conn: &Connection, path: &Path, sizes: RankingSizes) -> rusqlite::Result<()> {
+    conn.execute_batch(RANKING_SCHEMA)?;
+    let corpus = Corpus::of_index(conn)?;
+    let common = write_terms(conn, &corpus, sizes.min_rows)?;
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    // `documents` becomes the number of rows the term's query found, from which FTS5 computed
+    // the IDF of the scores the postings were checked against (the vocabulary's count is the same).
+    let mut update = conn.prepare(
+        "UPDATE ranking_terms SET documents = ?2, postings = ?3, best = ?4 WHERE term = ?1",
+    )?;
+    for group in common.chunks(POSTINGS_PER_WRITE) {
+        let ranked = on_connections(path, group, workers, |c, term| {
+            ranking_of_term(c, &corpus, term, sizes.best_rows)
+        })?;
+        conn.execute_batch("BEGIN")?;
+        for (term, r) in group.iter().zip(ranked) {
+            if let Some(r) = r {
+                update.execute(params![term, r.rows, r.postings, r.best])?;
+            }
+        }
+        conn.execute_batch("COMMIT")?;
+    }
+    Ok(())
+}
+
+/// Writes the row lengths and every term of the full-text index with the number of rows it is
+/// in, and returns the terms in at least `min_rows` rows that can be ranked from postings
+/// ([`self_quoting`]). The whole vocabulary (310,000 terms at full scale) is dropped before the
+/// terms are ranked.
+fn write_terms(conn: &Connection, corpus: &Corpus, min_rows: i64) -> rusqlite::Result<Vec<String>> {
+    let terms = vocabulary(conn)?;
+    let common = self_quoting(terms.iter().filter(|t| t.1 >= min_rows).map(|t| &t.0))?;
+    conn.execute_batch("BEGIN")?;
+    corpus.save(conn)?;
+    let mut insert = conn.prepare("INSERT INTO ranking_terms (term, documents) VALUES (?1, ?2)")?;
+    for (term, documents) in &terms {
+        insert.execute(params![term, documents])?;
+    }
+    conn.execute_batch("COMMIT")?;
+    Ok(common)
+}
+
+/// Every term of the full-text index and the number of rows it is in.
+fn vocabulary(conn: &Connection) -> rusqlite::Result<Vec<(String, i64)>> {
+    conn.execute_batch(
+        "CREATE VIRTUAL TABLE temp.ranking_vocab USING fts5vocab (main, cables_fts, 'row')",
+    )?;
+    let terms = conn
+        .prepare("SELECT term, doc FROM temp.ranking_vocab")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect();
+    conn.execute_batch("DROP TABLE temp.ranking_vocab")?;
+    terms
+}
+
+/// The terms that a query of the term as an FTS5 string (`"term"`) searches for exactly:
+/// postings are computed with that query, and looked up by the terms of the user's query.
+fn self_quoting<'t>(terms: impl Iterator<Item = &'t String>) -> rusqlite::Result<Vec<String>> {
+    let terms: Vec<&String> = terms.collect();
+    let tokens = terms_of_texts(&terms)?;
+    Ok(terms
+        .into_iter()
+        .zip(tokens)
+        .filter(|(term, tokens)| tokens.len() == 1 && &tokens[0] == *term)
+        .map(|(term, _)| term.clone())
+        .collect())
+}
+
+/// `f` of every item, on `workers` threads each with its own read-only connection to `path`.
+fn on_connections<T: Sync, R: Send>(
+    path: &Path,
+    items: &[T],
+    workers: usize,
+    f: impl Fn(&Connection, &T) -> rusqlite::Result<R> + Sync,
+) -> rusqlite::Result<Vec<R>> {
+    let workers = workers.clamp(1, items.len().max(1));
+    let f = &f;
+    let parts = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                s.spawn(move || {
+                    let conn = open_read_only(path)?;
+                    items
+                        .iter()
+                        .skip(w)
+                        .step_by(workers)
+                        .map(|item| f(&conn, item))
+                        .collect::<rusqlite::Result<Vec<R>>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect::<rusqlite::Result<Vec<Vec<R>>>>()
+    })?;
+    // Item i was done by thread i % workers, as its (i / workers)-th.
+    let mut parts: Vec<_> = parts.into_iter().map(Vec::into_iter).collect();
+    Ok((0..items.len())
+        .filter_map(|i| parts[i % workers].next())
+        .collect())
+}
+
+/// What is stored of a term for ranking: the number of rows it is in, its postings
+/// ([`encode_postings`]) and its best rows in ranking order ([`encode_best`]).
+struct TermRanking {
+    rows: i64,
+    postings: Vec<u8>,
+    best: Vec<u8>,
+}
+
+/// A term's [`TermRanking`], when bm25 computed from its postings gives every row of the term
+/// exactly the score FTS5 gives it for the query `"term"`; `None` otherwise (FTS5 ranks that
+/// term).
+fn ranking_of_term(
+    conn: &Connection,
+    corpus: &Corpus,
+    term: &str,
+    best_rows: usize,
+) -> rusqlite::Result<Option<TermRanking>> {
+    let scored: Vec<Ranked> = conn
+        .prepare_cached("SELECT rowid, bm25(cables_fts) FROM cables_fts WHERE cables_fts MATCH ?1")?
+        .query_map([fts5_string(term)], |r| {
+            Ok(Ranked {
+                pk: r.get(0)?,
+                score: r.get(1)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let rows = scored.len() as i64;
+    let idf = bm25_idf(corpus.documents, rows);
+    let avgdl = corpus.avgdl();
+    let postings: Option<Vec<(i64, u32)>> = scored
+        .iter()
+        .map(|m| {
+            Some((
+                m.pk,
+                frequency_of(m.score, idf, corpus.length(m.pk)?, avgdl)?,
+            ))
+        })
+        .collect();
+    Ok(postings.map(|p| TermRanking {
+        rows,
+        postings: encode_postings(&p),
+        best: encode_best(&best_first(scored, Some(best_rows))),
+    }))
+}
+
+/// The best rows of a term as bytes: each row and its score, 8 bytes little-endian each.
+fn encode_best(best: &[Ranked]) -> Vec<u8> {
+    best.iter()
+        .flat_map(|m| m.pk.to_le_bytes().into_iter().chain(m.score.to_le_bytes()))
+        .collect()
+}
+
+fn decode_best(bytes: &[u8]) -> Vec<Ranked> {
+    bytes
+        .chunks_exact(16)
+        .map(|b| {
+            let (pk, score) = b.split_at(8);
+            Ranked {
+                pk: i64::from_le_bytes(pk.try_into().unwrap_or_default()),
+                score: f64::from_le_bytes(score.try_into().unwrap_or_default()),
+            }
+        })
+        .collect()
+}
+
+/// A query that stored postings can rank: words, each maybe a prefix (`develop*`), all required
+/// (`a b`) or joined by `OR` (`a OR b`). Only plain ASCII words: anything else, FTS5 ranks.
+#[derive(Debug, PartialEq)]
+struct WordQuery<'q> {
+    words: Vec<Word<'q>>,
+    any: bool,
+}
+
+#[derive(Debug, PartialEq)]
+struct Word<'q> {
+    text: &'q str,
+    prefix: bool,
+}
+
+/// A [`WordQuery`] with each word replaced by the one term of the index it searches for, which
+/// has stored postings.
+#[derive(Debug)]
+struct StoredQuery {
+    terms: Vec<String>,
+    any: bool,
+}
+
+impl StoredQuery {
+    /// The query in FTS5 syntax, each word written as its term (`develop*` as `"develop"` when
+    /// that is the only term it starts): the same matches, scores and snippets, but a prefix
+    /// query's snippets cost 25 ms at 250,000 cables (every term with the prefix is looked up
+    /// first), a term's a fraction of a millisecond.
+    fn as_fts5(&self) -> String {
+        let words: Vec<String> = self.terms.iter().map(|t| fts5_string(t)).collect();
+        words.join(if self.any { " OR " } else { " " })
+    }
+}
+
+/// The query as a [`WordQuery`], when it is one.
+fn word_query(query: &str) -> Option<WordQuery<'_>> {
+    // Split where FTS5's query parser does (fts5ExprIsspace): other spaces, such as U+00A0,
+    // are part of a bareword, which is then a phrase of its tokens.
+    let parts: Vec<&str> = query
+        .split([' ', '\t', '\n', '\r'])
+        .filter(|p| !p.is_empty())
+        .collect();
+    let joined_by_or = parts.len() >= 3
+        && parts.len() % 2 == 1
+        && parts.iter().skip(1).step_by(2).all(|&p| p == "OR");
+    let words: Option<Vec<Word<'_>>> = if joined_by_or {
+        parts.iter().step_by(2).map(|p| word(p)).collect()
+    } else {
+        parts.iter().map(|p| word(p)).collect()
+    };
+    let words = words.filter(|w| !w.is_empty())?;
+    Some(WordQuery {
+        words,
+        any: joined_by_or,
+    })
+}
+
+/// One word of a [`WordQuery`]: ASCII letters and digits, maybe followed by `*`; not one of
+/// FTS5's operators.
+fn word(part: &str) -> Option<Word<'_>> {
+    let (text, prefix) = match part.strip_suffix('*') {
+        Some(text) => (text, true),
+        None => (part, false),
+    };
+    let plain = !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric());
+    let operator = matches!(text, "AND" | "OR" | "NOT" | "NEAR");
+    (plain && !operator).then_some(Word { text, prefix })
+}
+
+/// The matches of `rows` that `lists` (each phrase's postings, in the query's order) give: rows
+/// in any list (`any`) or in all of them, scored by [`bm25`], in ranking order (score, then
+/// row): all, or the best `limit`. `None` if a row has no recorded length (never in a catalog)
+/// or the postings are damaged.
+fn rank_postings(
+    corpus: &Corpus,
+    mut lists: Vec<Postings<'_>>,
+    any: bool,
+    (first, last): (i64, i64),
+    limit: Option<usize>,
+) -> Option<Vec<Ranked>> {
+    let idfs: Vec<f64> = lists
+        .iter()
+        .map(|l| bm25_idf(corpus.documents, l.len as i64))
+        .collect();
+    let avgdl = corpus.avgdl();
+    lists.iter_mut().for_each(|l| l.skip_to(first));
+    let mut best = Best::new(limit);
+    if let [list] = &mut lists[..] {
+        // One word: every row of its postings matches (half the time of the loop below).
+        while let Some((row, freq)) = list.at.filter(|&(row, _)| row <= last) {
+            let norm = length_norm(corpus.length(row)?, avgdl);
+            let score = bm25_normed([(idfs[0], f64::from(freq))], norm);
+            best.offer(Ranked { pk: row, score });
+            list.advance();
+        }
+        return (list.bytes.is_empty() || list.at.is_some()).then(|| best.into_sorted());
+    }
+    let mut freqs = vec![0.0; lists.len()];
+    loop {
+        let next = lists.iter().fold(None, |next: Option<i64>, l| match l.at {
+            Some((row, _)) => Some(next.map_or(row, |n| n.min(row))),
+            None => next,
+        });
+        let Some(row) = next.filter(|&row| row <= last) else {
+            break;
+        };
+        let mut found = 0;
+        for (list, freq) in lists.iter_mut().zip(freqs.iter_mut()) {
+            *freq = match list.at {
+                Some((r, f)) if r == row => {
+                    list.advance();
+                    found += 1;
+                    f64::from(f)
+                }
+                _ => 0.0,
+            };
+        }
+        if any || found == lists.len() {
+            let phrases = idfs.iter().copied().zip(freqs.iter().copied());
+            let norm = length_norm(corpus.length(row)?, avgdl);
+            best.offer(Ranked {
+                pk: row,
+                score: bm25_normed(phrases, norm),
+            });
+        }
+    }
+    // Postings that stop before their end are damaged.
+    lists
+        .iter()
+        .all(|l| l.bytes.is_empty() || l.at.is_some())
+        .then(|| best.into_sorted())
+}
+
+/// Below this many postings in all, [`rank_postings_in_halves`] stays on one thread.
+const MIN_POSTINGS_TO_SHARE: usize = 50_000;
+
+/// [`rank_postings`], the two halves of the rows side by side when there are two cores and
+/// enough postings. The second thread reads the first half's postings without scoring them to
+/// find where its half starts (varints are read in order), which costs a third of scoring them:
+/// a query of two common words is ranked in about two thirds of the time.
+fn rank_postings_in_halves(
+    corpus: &Corpus,
+    lists: Vec<Postings<'_>>,
+    any: bool,
+    rows: (i64, i64),
+    limit: Option<usize>,
+) -> Option<Vec<Ranked>> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let postings: usize = lists.iter().map(|l| l.len).sum();
+    if cores > 1 && postings >= MIN_POSTINGS_TO_SHARE {
+        rank_halves(corpus, lists, any, rows, limit)
+    } else {
+        rank_postings(corpus, lists, any, rows, limit)
+    }
+}
+
+/// [`rank_postings`] of each half of the rows, on two threads.
+fn rank_halves(
+    corpus: &Corpus,
+    lists: Vec<Postings<'_>>,
+    any: bool,
+    rows: (i64, i64),
+    limit: Option<usize>,
+) -> Option<Vec<Ranked>> {
+    let indexed = corpus.rows();
+    let halves = split_rows((rows.0.max(indexed.0), rows.1.min(indexed.1)), 2);
+    let &[mine, theirs] = &halves[..] else {
+        return rank_postings(corpus, lists, any, rows, limit);
+    };
+    let their_lists = lists.clone();
+    let (mine, theirs) = std::thread::scope(|s| {
+        let other = s.spawn(move || rank_postings(corpus, their_lists, any, theirs, limit));
+        let mine = rank_postings(corpus, lists, any, mine, limit);
+        (
+            mine,
+            other
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        )
+    });
+    let mut all = mine?;
+    all.extend(theirs?);
+    Some(best_first(all, limit))
+}
+
+/// The matches in ranking order: all, or the best `limit`.
+fn best_first(mut ranked: Vec<Ranked>, limit: Option<usize>) -> Vec<Ranked> {
+    if let Some(limit) = limit
+        && ranked.len() > limit
+    {
+        ranked.select_nth_unstable_by(limit.saturating_sub(1), by_score_then_row);
+        ranked.truncate(limit);
+    }
+    ranked.sort_by(by_score_then_row);
+    ranked
+}
+
+/// The best matches offered, in ranking order: all, or the best `limit` (kept in a heap whose
+/// top is the worst of them, so that a common word's 250,000 matches are never all kept).
+struct Best {
+    limit: Option<usize>,
+    heap: std::collections::BinaryHeap<InRankingOrder>,
+}
+
+/// A match ordered as [`by_score_then_row`] orders them.
+struct InRankingOrder(Ranked);
+
+impl PartialEq for InRankingOrder {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for InRankingOrder {}
+
+impl PartialOrd for InRankingOrder {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for InRankingOrder {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        by_score_then_row(&self.0, &other.0)
+    }
+}
+
+impl Best {
+    fn new(limit: Option<usize>) -> Best {
+        Best {
+            limit,
+            heap: std::collections::BinaryHeap::new(),
+        }
+    }
+
+    fn offer(&mut self, m: Ranked) {
+        let m = InRankingOrder(m);
+        match self.limit {
+            Some(limit) if self.heap.len() >= limit => {
+                if self.heap.peek().is_some_and(|worst| m < *worst) {
+                    self.heap.pop();
+                    self.heap.push(m);
+                }
+            }
+            _ => self.heap.push(m),
+        }
+    }
+
+    fn into_sorted(self) -> Vec<Ranked> {
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|m| m.0)
+            .collect()
+    }
+}
+
+impl Catalog {
+    /// The query as a [`StoredQuery`], when it is a [`WordQuery`] each of whose words is one
+    /// term with stored postings (a prefix: that of exactly one term of the index).
+    fn stored_query(&self, query: &str) -> rusqlite::Result<Option<StoredQuery>> {
+        let Some(q) = word_query(query) else {
+            return Ok(None);
+        };
+        if !self.has_ranking_data()? {
+            return Ok(None);
+        }
+        let Some(terms) = self.terms_of(&q)? else {
+            return Ok(None);
+        };
+        for term in &terms {
+            if !self.has_postings(term)? {
+                return Ok(None);
+            }
+        }
+        Ok(Some(StoredQuery { terms, any: q.any }))
+    }
+
+    /// The matches among `rows` ranked from stored postings, exactly as [`Catalog::rank_fts`]
+    /// ranks them (`None` if the postings or row lengths are missing or damaged).
+    fn rank_stored(
+        &self,
+        q: &StoredQuery,
+        rows: (i64, i64),
+        limit: Option<usize>,
+    ) -> rusqlite::Result<Option<Vec<Ranked>>> {
+        if let ([term], Some(limit)) = (&q.terms[..], limit)
+            && let Some(best) = self.best_rows(term, rows, limit)?
+        {
+            return Ok(Some(best));
+        }
+        let mut stored = Vec::with_capacity(q.terms.len());
+        for term in &q.terms {
+            match self.postings(term)? {
+                Some(p) => stored.push(p),
+                None => return Ok(None),
+            }
+        }
+        let Some(corpus) = Corpus::load(&self.conn)? else {
+            return Ok(None);
+        };
+        let lists = stored
+            .iter()
+            .map(|(bytes, len)| Postings::new(bytes, *len))
+            .collect();
+        Ok(rank_postings_in_halves(&corpus, lists, q.any, rows, limit))
+    }
+
+    /// The best `limit` matches of a term among `rows`, from its stored best rows, when they
+    /// hold that many (rows of the term that are not among them rank after all that are) or all
+    /// of the term's rows.
+    fn best_rows(
+        &self,
+        term: &str,
+        rows: (i64, i64),
+        limit: usize,
+    ) -> rusqlite::Result<Option<Vec<Ranked>>> {
+        let found: Option<(Option<Vec<u8>>, i64)> = self
+            .conn
+            .prepare_cached("SELECT best, documents FROM ranking_terms WHERE term = ?1")?
+            .query_row([term], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((Some(bytes), documents)) = found else {
+            return Ok(None);
+        };
+        let stored = decode_best(&bytes);
+        let complete = usize::try_from(documents).is_ok_and(|n| n <= stored.len());
+        let mut best: Vec<Ranked> = stored
+            .into_iter()
+            .filter(|m| (rows.0..=rows.1).contains(&m.pk))
+            .collect();
+        if best.len() >= limit {
+            best.truncate(limit);
+            return Ok(Some(best));
+        }
+        Ok(complete.then_some(best))
+    }
+
+    fn has_postings(&self, term: &str) -> rusqlite::Result<bool> {
+        self.conn
+            .prepare_cached("SELECT postings IS NOT NULL FROM ranking_terms WHERE term = ?1")?
+            .query_row([term], |r| r.get(0))
+            .optional()
+            .map(|found| found.unwrap_or(false))
+    }
+
+    fn has_ranking_data(&self) -> rusqlite::Result<bool> {
+        self.conn
+            .prepare_cached("SELECT count(*) FROM sqlite_master WHERE name = 'ranking_terms'")?
+            .query_row([], |r| r.get::<_, i64>(0))
+            .map(|n| n > 0)
+    }
+
+    /// The index term each word of the query searches for, when each is exactly one.
+    fn terms_of(&self, q: &WordQuery<'_>) -> rusqlite::Result<Option<Vec<String>>> {
+        let texts: Vec<&str> = q.words.iter().map(|w| w.text).collect();
+        let tokens = terms_of_texts(&texts)?;
+        let mut terms = Vec::with_capacity(tokens.len());
+        for (word, mut tokens) in q.words.iter().zip(tokens) {
+            let (Some(token), None) = (tokens.pop(), tokens.pop()) else {
+                return Ok(None);
+            };
+            let term = if word.prefix {
+                self.only_term_with_prefix(&token)?
+            } else {
+                Some(token)
+            };
+            match term {
+                Some(term) => terms.push(term),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(terms))
+    }
+
+    /// The term of the index that `prefix` starts, when it is the only one.
+    fn only_term_with_prefix(&self, prefix: &str) -> rusqlite::Result<Option<String>> {
+        let first_two: Vec<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT term FROM ranking_terms WHERE term >= ?1 ORDER BY term LIMIT 2",
+            )?
+            .query_map([prefix], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut with_prefix = first_two.into_iter().filter(|t| t.starts_with(prefix));
+        Ok(match (with_prefix.next(), with_prefix.next()) {
+            (Some(term), None) => Some(term),
+            _ => None,
+        })
+    }
+
+    /// A term's stored postings and the number of rows they hold (`None` when it has none).
+    fn postings(&self, term: &str) -> rusqlite::Result<Option<(Vec<u8>, usize)>> {
+        let found: Option<(Option<Vec<u8>>, i64)> = self
+            .conn
+            .prepare_cached("SELECT postings, documents FROM ranking_terms WHERE term = ?1")?
+            .query_row([term], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        Ok(found.and_then(|(bytes, documents)| Some((bytes?, usize::try_from(documents).ok()?))))
+    }
 }
 
 #[cfg(test)]
@@ -931,7 +1946,8 @@ mod tests {
     ];
 
     /// A catalog of `n` made-up cables, the first half in collection `a`, the rest in `b` (only
-    /// `a`'s row range recorded), with texts of repeated words so that scores vary and tie.
+    /// `a`'s row range recorded), with texts of repeated words so that scores vary and tie, and
+    /// the postings of every term stored for ranking.
     fn made_up_catalog(n: usize) -> (tempfile::TempDir, Catalog) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("catalog.sqlite");
@@ -946,9 +1962,15 @@ mod tests {
         };
         for pk in 1..=n {
             let collection = if pk <= n / 2 { "a" } else { "b" };
-            let words: Vec<&str> = (0..3 + next(12))
+            let mut words: Vec<&str> = (0..3 + next(12))
                 .map(|_| WORDS[next(WORDS.len())])
                 .collect();
+            // Rarer words, whose IDF (unlike that of words in most rows) is not clamped.
+            for (word, one_in) in [("treaty", 8), ("embargo", 25)] {
+                if next(one_in) == 0 {
+                    words.insert(next(words.len()), word);
+                }
+            }
             let text = words.join(" ");
             let subject = WORDS[next(WORDS.len())];
             let origin = ["Embassy X", "Embassy Y"][next(2)];
@@ -986,6 +2008,12 @@ mod tests {
             params![rows_key("a"), format!("1 {}", n / 2)],
         )
         .unwrap();
+        // Few best rows per term, so that searches also go past them.
+        let sizes = RankingSizes {
+            min_rows: 1,
+            best_rows: 40,
+        };
+        write_ranking_data(&conn, &path, sizes).unwrap();
         drop(conn);
         let catalog = Catalog::open_file(&path).unwrap();
         (dir, catalog)
@@ -1077,21 +2105,36 @@ mod tests {
             },
         ];
         let mut compared = 0;
-        for query in [
+        let tunings = [
+            (1, None, true),
+            (3, None, true),
+            (2, Some(3), true),
+            (1, None, false),
+            (2, Some(3), false),
+        ];
+        // Ranked by FTS5 (phrases, prefixes of several terms) and from stored postings.
+        let queries = [
             "minister",
             "oil OR gas",
             "\"prime minister\"",
             "b*",
             "talks",
-        ] {
+            "treaty",
+            "oil gas",
+            "treaty OR oil OR embargo",
+            "bud*",
+            "embargo talks",
+        ];
+        for query in queries {
             for collection in [None, Some("a"), Some("b")] {
                 for filter in &filters {
                     for limit in [1, 5, 1000] {
                         let before = search_before(&catalog, query, collection, filter, limit);
-                        for (workers, first_candidates) in [(1, None), (3, None), (2, Some(3))] {
+                        for (workers, first_candidates, fts_only) in tunings {
                             let tuning = Tuning {
                                 workers: Some(workers),
                                 first_candidates,
+                                fts_only,
                             };
                             let now: Vec<(String, String, f64)> = catalog
                                 .search_with(query, collection, filter, limit, tuning)
@@ -1109,7 +2152,157 @@ mod tests {
                 }
             }
         }
-        assert_eq!(compared, 5 * 3 * 4 * 3 * 3);
+        assert_eq!(compared, queries.len() * 3 * 4 * 3 * tunings.len());
+    }
+
+    #[test]
+    fn stored_postings_rank_every_match_as_fts5_does() {
+        let (_dir, catalog) = made_up_catalog(600);
+        for query in [
+            "minister",
+            "Minister",
+            "oil OR gas",
+            "gas OR oil",
+            "oil gas",
+            "oil oil",
+            "treaty",
+            "treaty OR oil OR embargo",
+            "embargo OR treaty OR gas OR prime",
+            "embargo talks treaty",
+            "bud*",
+            "bord* OR embargo",
+            "elect*",
+        ] {
+            for rows in [(i64::MIN, i64::MAX), (1, 300), (97, 412), (600, 600)] {
+                for limit in [None, Some(1), Some(7)] {
+                    let q = catalog
+                        .stored_query(query)
+                        .unwrap()
+                        .expect("stored postings");
+                    let stored = catalog.rank_stored(&q, rows, limit).unwrap();
+                    let fts = catalog.rank_fts(query, rows, limit, 1).unwrap();
+                    assert_eq!(stored, Some(fts), "{query}, rows {rows:?}, limit {limit:?}");
+                }
+            }
+        }
+        // The same ranking in two halves side by side (used for long postings only).
+        let corpus = Corpus::load(&catalog.conn).unwrap().unwrap();
+        for query in ["oil OR gas", "embargo talks treaty", "minister"] {
+            let q = catalog.stored_query(query).unwrap().unwrap();
+            let stored: Vec<(Vec<u8>, usize)> = q
+                .terms
+                .iter()
+                .map(|t| catalog.postings(t).unwrap().unwrap())
+                .collect();
+            let lists = || stored.iter().map(|(b, n)| Postings::new(b, *n)).collect();
+            for rows in [(i64::MIN, i64::MAX), (97, 412), (600, 600)] {
+                for limit in [None, Some(7)] {
+                    let whole = rank_postings(&corpus, lists(), q.any, rows, limit);
+                    let halves = rank_halves(&corpus, lists(), q.any, rows, limit);
+                    assert_eq!(halves, whole, "{query}, rows {rows:?}, limit {limit:?}");
+                }
+            }
+        }
+        for not_plain_words in [
+            "\"prime minister\"",
+            "b*",
+            "oil NOT gas",
+            "NEAR(oil gas)",
+            "nothere",
+        ] {
+            let stored = catalog.stored_query(not_plain_words).unwrap();
+            assert!(stored.is_none(), "{not_plain_words}");
+        }
+    }
+
+    #[test]
+    fn search_from_stored_postings_gives_the_hits_and_snippets_of_fts5() {
+        let (_dir, catalog) = made_up_catalog(300);
+        let exact = Tuning {
+            fts_only: true,
+            ..Tuning::default()
+        };
+        for query in ["oil OR gas", "treaty", "bud*", "oil gas"] {
+            for collection in [None, Some("a")] {
+                let filter = Filter::default();
+                let now = catalog.search_with(query, collection, &filter, 20, Tuning::default());
+                let before = catalog.search_with(query, collection, &filter, 20, exact);
+                assert_eq!(now.unwrap(), before.unwrap(), "{query} in {collection:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn only_plain_words_make_a_word_query() {
+        let w = |text, prefix| Word { text, prefix };
+        assert_eq!(
+            word_query("oil OR gas*"),
+            Some(WordQuery {
+                words: vec![w("oil", false), w("gas", true)],
+                any: true
+            })
+        );
+        assert_eq!(
+            word_query(" oil \t gas\n"),
+            Some(WordQuery {
+                words: vec![w("oil", false), w("gas", false)],
+                any: false
+            })
+        );
+        for other in [
+            "",
+            "oil OR",
+            "OR oil",
+            "oil OR gas talks",
+            "oil AND gas",
+            "\"oil\"",
+            "oil*gas",
+            "gas**",
+            "*",
+            "pétrole",
+            "oil NOT gas",
+            "NEAR(oil gas)",
+            "subject:oil",
+            "-oil",
+            "oil_gas",
+            "oil\u{a0}gas",
+            "oil\u{c}gas",
+            "oil *",
+        ] {
+            assert_eq!(word_query(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn the_tokenizer_is_that_of_the_index() {
+        assert!(SCHEMA.contains(&format!("tokenize = '{TOKENIZER}'")));
+        let terms = terms_of_texts(&["Ministers", "oil", "a-b"]).unwrap();
+        assert_eq!(terms, [vec!["minist"], vec!["oil"], vec!["a", "b"]]);
+    }
+
+    #[test]
+    fn frequencies_come_back_from_bm25_scores() {
+        let avgdl = 640.0 / 3.0;
+        for idf in [1e-6, bm25_idf(1000, 3), bm25_idf(1000, 400)] {
+            for length in [1.0, 17.0, 213.0, 5000.0, 70000.0] {
+                for freq in (1..3000).step_by(7) {
+                    let score = bm25([(idf, f64::from(freq))], length, avgdl);
+                    let back = frequency_of(score, idf, length, avgdl).expect("a frequency");
+                    let again = bm25([(idf, f64::from(back))], length, avgdl);
+                    assert_eq!(again.to_bits(), score.to_bits(), "{idf} {length} {freq}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn postings_and_row_lengths_read_back() {
+        let postings = [(1, 1), (2, 300), (130, 7), (1 << 40, u32::MAX)];
+        let bytes = encode_postings(&postings);
+        assert_eq!(decode_postings(&bytes).unwrap(), postings);
+        assert_eq!(decode_postings(&[0x80]), None);
+        let sizes: Vec<u64> = column_sizes(&[0x05, 0x81, 0x00, 0x7f]).collect();
+        assert_eq!(sizes, [5, 128, 127]);
     }
 
     #[test]
