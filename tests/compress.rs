@@ -1,11 +1,12 @@
-//! Entries are compressed to exactly the bytes earlier releases wrote (the `zip` crate's writer,
-//! that is `flate2::write::DeflateEncoder`), so bundling the same cables again with a newer
-//! cablekeep gives a byte-identical archive. Synthetic text does not show the difference between
+//! Entries are compressed to exactly the bytes the `zip` crate's writer gives (that is,
+//! `flate2::write::DeflateEncoder` fed the whole entry), which wrote cablekeep's archives before
+//! cablekeep wrote its zips itself: the same cables still give byte-identical archives, and
+//! standard tools can reproduce an entry. Synthetic text does not show the difference between
 //! ways of driving the compressor; real pages do (about 1 in 20 of them).
 
 use std::io::Write;
 
-fn as_earlier_releases_compress(data: &[u8]) -> Vec<u8> {
+fn as_the_zip_crate_compresses(data: &[u8]) -> Vec<u8> {
     let level = flate2::Compression::new(cablekeep::archive::DEFLATE_LEVEL);
     let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), level);
     encoder.write_all(data).unwrap();
@@ -24,7 +25,7 @@ fn pages_under(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
 }
 
 #[test]
-fn real_pages_compress_to_the_bytes_of_earlier_releases() {
+fn real_pages_compress_to_the_bytes_of_the_zip_crates_writer() {
     let dev = crate::need_shared!("cables/dev/cable");
     let mut pages = Vec::new();
     pages_under(&dev, &mut pages);
@@ -40,8 +41,8 @@ fn real_pages_compress_to_the_bytes_of_earlier_releases() {
         for data in [text.clone(), text.repeat(3)] {
             let ours = cablekeep::archive::compress(&data);
             assert!(
-                ours.data == as_earlier_releases_compress(&data),
-                "{} ({} bytes) compresses to other bytes than earlier releases wrote",
+                ours.data == as_the_zip_crate_compresses(&data),
+                "{} ({} bytes) compresses to other bytes than the zip crate's writer gives",
                 page.display(),
                 data.len()
             );

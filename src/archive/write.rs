@@ -91,11 +91,12 @@ const FLATE2_WRITER_CHUNK: usize = 32 * 1024;
 /// change the compressed bytes of tag files larger than this.
 const PIECE: usize = 4 << 20;
 
-/// Deflate driven exactly as `flate2::write::DeflateEncoder` (and so the `zip` crate that wrote
-/// cablekeep's first archives) drives it when it is given an entry in one `write_all`: input
-/// without flushing, output in 32 KiB chunks, a fresh chunk for the end. The compressor's bytes
-/// depend on how it is called, so anything else gives a different (equally valid) stream, and
-/// archives that differ from earlier releases' for the same cables.
+/// Deflate driven exactly as `flate2::write::DeflateEncoder` (and so the `zip` crate's writer,
+/// which wrote cablekeep's archives before) drives it when it is given an entry in one
+/// `write_all`: input without flushing, output in 32 KiB chunks, a fresh chunk for the end. The
+/// compressor's bytes depend on how it is called, so anything else gives a different (equally
+/// valid) stream: the same cables would give other archives than before, and anyone wanting to
+/// reproduce an archive with standard tools would have to know the calls.
 ///
 /// Input may come in pieces (a tag file read from disk): a call that stops because its input
 /// ran out leaves the output chunk as it is, and the next call goes on filling it. The bytes
@@ -104,7 +105,7 @@ const PIECE: usize = 4 << 20;
 /// finds), so files are read in pieces of a fixed size, [`PIECE`], and the same bytes always
 /// give the same stream. Usually it is also the stream of all input at once (28 MB of real
 /// pages give the same bytes, a test checks), but not always: the 37.5 MB `manifest-sha512.txt`
-/// of a 100,000-cable bag differed in its last 16 KB from what cablekeep 0.1 wrote.
+/// of a 100,000-cable bag differed in its last 16 KB from the zip crate's bytes.
 struct WriterLikeDeflate<'a> {
     deflater: &'a mut flate2::Compress,
     chunk: [u8; FLATE2_WRITER_CHUNK],
