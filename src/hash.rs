@@ -223,7 +223,7 @@ pub fn digest_file(path: &Path) -> Result<(Digests, u64)> {
 }
 
 /// Reads until `buf` is full or the end of the file; returns how much was read.
-fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+pub(crate) fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match file.read(&mut buf[filled..]) {

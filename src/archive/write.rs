@@ -168,20 +168,6 @@ impl<'a> WriterLikeDeflate<'a> {
     }
 }
 
-/// Reads until `buffer` is full or the file ends; returns how many bytes were read.
-fn read_full(source: &mut File, buffer: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buffer.len() {
-        match source.read(&mut buffer[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
-}
-
 /// A zip being written to a file, entry by entry, strictly front to back.
 pub struct ZipOut {
     out: BufWriter<File>,
@@ -250,7 +236,7 @@ impl ZipOut {
             let mut deflater = cell.borrow_mut();
             let mut deflate = WriterLikeDeflate::new(&mut deflater);
             loop {
-                let n = read_full(source, &mut piece)?;
+                let n = crate::hash::read_full(source, &mut piece)?;
                 if n == 0 {
                     return deflate.finish(&mut sink);
                 }
