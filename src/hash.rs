@@ -90,14 +90,6 @@ impl DigestBytes {
             sha512: hex_to_bytes(&digests.sha512)?,
         })
     }
-
-    /// The digests in lower-case hex.
-    pub fn to_hex(&self) -> Digests {
-        Digests {
-            sha256: hex::encode(self.sha256),
-            sha512: hex::encode(self.sha512),
-        }
-    }
 }
 
 /// A SHA-256 digest as bytes.
