@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::Path;
 
 /// The two digests cablekeep records for every file, in lower-case hex.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Digests {
     pub sha256: String,
     pub sha512: String,
@@ -214,6 +214,79 @@ pub fn digest_file(path: &Path) -> Result<(Digests, u64)> {
     Ok((digests, len))
 }
 
+/// SHA-256 and SHA-512 of a byte stream that is being written elsewhere, computed on two
+/// background threads (one per algorithm) as the stream's chunks are handed over. Writing a
+/// 2.3 GB archive and then reading it back to hash it cost `bundle` about 5 s at the end, with
+/// one core idle; hashed as it is written, the digests are ready when the last byte is.
+pub struct StreamDigests {
+    sha256: Worker<Sha256>,
+    sha512: Worker<Sha512>,
+    bytes: u64,
+}
+
+/// A thread that feeds the chunks it receives to one digest.
+struct Worker<D> {
+    chunks: std::sync::mpsc::SyncSender<std::sync::Arc<Vec<u8>>>,
+    thread: std::thread::JoinHandle<D>,
+}
+
+/// How many chunks may wait for a hashing thread before the writer waits for it.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+impl<D: Digest + Send + 'static> Worker<D> {
+    fn start() -> Self {
+        let (chunks, received) =
+            std::sync::mpsc::sync_channel::<std::sync::Arc<Vec<u8>>>(CHUNKS_IN_FLIGHT);
+        let thread = std::thread::spawn(move || {
+            let mut digest = D::new();
+            for chunk in received {
+                digest.update(&chunk[..]);
+            }
+            digest
+        });
+        Worker { chunks, thread }
+    }
+
+    fn finish(self) -> D {
+        drop(self.chunks);
+        match self.thread.join() {
+            Ok(digest) => digest,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+impl StreamDigests {
+    /// Starts the two hashing threads.
+    pub fn start() -> Self {
+        StreamDigests {
+            sha256: Worker::start(),
+            sha512: Worker::start(),
+            bytes: 0,
+        }
+    }
+
+    /// Hands the next chunk of the stream over; waits when the threads are behind.
+    pub fn update(&mut self, chunk: Vec<u8>) {
+        self.bytes += chunk.len() as u64;
+        let chunk = std::sync::Arc::new(chunk);
+        // A thread only stops early by panicking, which `finish` passes on.
+        let _ = self.sha256.chunks.send(chunk.clone());
+        let _ = self.sha512.chunks.send(chunk);
+    }
+
+    /// The digests of every chunk handed over, in order, and how many bytes they were.
+    pub fn finish(self) -> (Digests, u64) {
+        let sha256 = self.sha256.finish().finalize();
+        let sha512 = self.sha512.finish().finalize();
+        let digests = Digests {
+            sha256: hex::encode(sha256),
+            sha512: hex::encode(sha512),
+        };
+        (digests, self.bytes)
+    }
+}
+
 /// Reads until `buf` is full or the end of the file; returns how much was read.
 pub(crate) fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
@@ -231,6 +304,17 @@ pub(crate) fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stream_handed_over_in_chunks_gets_the_digests_of_its_bytes() {
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut stream = StreamDigests::start();
+        for chunk in data.chunks(1 << 20).chain(std::iter::once(&[][..])) {
+            stream.update(chunk.to_vec());
+        }
+        assert_eq!(stream.finish(), (digests(&data), data.len() as u64));
+        assert_eq!(StreamDigests::start().finish(), (digests(b""), 0));
+    }
 
     #[test]
     fn a_file_gets_the_digests_of_its_bytes() {

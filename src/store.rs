@@ -443,7 +443,7 @@ impl Store {
         drop(spill);
         let (_, written) = bag.finish(plan)?;
         tmp.as_file().sync_all().at(tmp.path())?;
-        let (zip_digests, zip_bytes) = hash::digest_file(tmp.path())?;
+        let (zip_digests, zip_bytes) = (written.zip_digests.clone(), written.zip_bytes);
         let zip_path = self.zip_path(collection, version);
         let marker = self.pending_marker(collection, version);
         fsutil::atomic_write(&marker, b"")?;

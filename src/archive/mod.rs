@@ -72,6 +72,10 @@ pub struct WrittenBag {
     /// Digests of every tag file (every non-payload file), keyed by path in the bag.
     pub tag_files: BTreeMap<String, Digests>,
     pub zip_entries: u64,
+    /// SHA-256 and SHA-512 of the whole zip file, hashed as it was written.
+    pub zip_digests: Digests,
+    /// The zip file's length.
+    pub zip_bytes: u64,
 }
 
 /// Writes a whole bag as a zip into `file`. Payload files are loaded, hashed and compressed in
@@ -350,10 +354,12 @@ impl BagWriter {
             }
         }
         let zip_entries = zip.entries();
-        let file = zip.finish().map_err(|e| Error::io(&folder, e))?;
+        let zip = zip.finish().map_err(|e| Error::io(&folder, e))?;
         Ok((
-            file,
+            zip.file,
             WrittenBag {
+                zip_digests: zip.digests,
+                zip_bytes: zip.bytes,
                 payload_files: files,
                 payload_bytes: bytes,
                 payload_oxum,

@@ -19,6 +19,8 @@ use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
+use crate::hash;
+
 /// The Deflate level used for every entry. Part of the format: changing it changes the bytes.
 pub const DEFLATE_LEVEL: u32 = 1;
 /// The compression method cablekeep writes.
@@ -168,9 +170,75 @@ impl<'a> WriterLikeDeflate<'a> {
     }
 }
 
+/// How many bytes [`DigestingFile`] gathers before it writes them and hands them to the
+/// hashing threads.
+const OUT_CHUNK: usize = 1 << 20;
+
+/// A file written front to back through a buffer, each full buffer written and then handed to
+/// [`hash::StreamDigests`]: the zip's own digests are known when it is finished, without
+/// reading it back.
+struct DigestingFile {
+    file: File,
+    buffer: Vec<u8>,
+    digests: hash::StreamDigests,
+}
+
+impl DigestingFile {
+    fn new(file: File) -> Self {
+        DigestingFile {
+            file,
+            buffer: Vec::with_capacity(OUT_CHUNK),
+            digests: hash::StreamDigests::start(),
+        }
+    }
+
+    /// Writes what is buffered and hands it over for hashing.
+    fn write_buffer(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        self.file.write_all(&self.buffer)?;
+        let full = std::mem::replace(&mut self.buffer, Vec::with_capacity(OUT_CHUNK));
+        self.digests.update(full);
+        Ok(())
+    }
+
+    /// Writes the rest; returns the file (not yet synced), its digests and its length.
+    fn finish(mut self) -> std::io::Result<(File, hash::Digests, u64)> {
+        self.write_buffer()?;
+        let (digests, bytes) = self.digests.finish();
+        Ok((self.file, digests, bytes))
+    }
+}
+
+impl Write for DigestingFile {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let n = data.len().min(OUT_CHUNK - self.buffer.len());
+        self.buffer.extend_from_slice(&data[..n]);
+        if self.buffer.len() == OUT_CHUNK {
+            self.write_buffer()?;
+        }
+        Ok(n)
+    }
+
+    /// Does nothing: bytes are written a whole buffer at a time, and [`DigestingFile::finish`]
+    /// writes the last one.
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A finished zip file: the file (not yet synced), the SHA-256 and SHA-512 of all its bytes,
+/// and its length.
+pub struct ZipFile {
+    pub file: File,
+    pub digests: hash::Digests,
+    pub bytes: u64,
+}
+
 /// A zip being written to a file, entry by entry, strictly front to back.
 pub struct ZipOut {
-    out: BufWriter<File>,
+    out: DigestingFile,
     /// Bytes written to `out` so far: where the next local header starts.
     position: u64,
     /// The central directory, written as entries are added, appended at the end.
@@ -186,7 +254,7 @@ impl ZipOut {
     /// temporary files are made in `scratch` and removed when done.
     pub fn new(file: File, scratch: &Path) -> std::io::Result<Self> {
         Ok(ZipOut {
-            out: BufWriter::with_capacity(1 << 20, file),
+            out: DigestingFile::new(file),
             position: 0,
             central: BufWriter::with_capacity(1 << 20, tempfile::tempfile_in(scratch)?),
             central_len: 0,
@@ -265,9 +333,9 @@ impl ZipOut {
         self.entries
     }
 
-    /// Writes the central directory and the end records, and flushes; returns the file (not
-    /// yet synced).
-    pub fn finish(mut self) -> std::io::Result<File> {
+    /// Writes the central directory and the end records; returns the file (not yet synced)
+    /// with its digests and length.
+    pub fn finish(mut self) -> std::io::Result<ZipFile> {
         let central_start = self.position;
         let mut central = self.central.into_inner().map_err(|e| e.into_error())?;
         central.seek(SeekFrom::Start(0))?;
@@ -279,7 +347,12 @@ impl ZipOut {
             central_len: self.central_len,
         };
         self.out.write_all(&end.bytes())?;
-        self.out.into_inner().map_err(|e| e.into_error())
+        let (file, digests, bytes) = self.out.finish()?;
+        Ok(ZipFile {
+            file,
+            digests,
+            bytes,
+        })
     }
 
     /// Writes an entry's local header and its central directory record.
@@ -541,10 +614,16 @@ mod tests {
                 }
             }
         }
-        let mut file = out.finish().unwrap();
+        let ZipFile {
+            mut file,
+            digests,
+            bytes: len,
+        } = out.finish().unwrap();
         let mut bytes = Vec::new();
         file.seek(SeekFrom::Start(0)).unwrap();
         file.read_to_end(&mut bytes).unwrap();
+        // The digests hashed as the zip was written are those of the bytes on disk.
+        assert_eq!((digests, len), (hash::digests(&bytes), bytes.len() as u64));
         bytes
     }
 
