@@ -13,7 +13,9 @@ use crate::capture::{CaptureRef, IndexLine, StoredRecord};
 use crate::error::{Error, Result};
 use crate::select;
 use crate::store::Store;
+use rayon::prelude::*;
 use serde::Serialize;
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender};
 
@@ -109,89 +111,118 @@ pub struct FieldChange {
 /// Compares two versions of a collection.
 ///
 /// Both indexes are sorted by cable id (the store writes them from an ordered map), so they are
-/// merged as they stream, each on its own thread: what the diff keeps grows with the number of
-/// changes, not with the corpus. Records are read only for the captures that are compared.
-///
-/// Opening an archive reads its whole central directory (two entries per capture), the largest
-/// memory cost left; so only one archive keeps it at a time. The older one keeps only its index
-/// during the merge, and is opened again afterwards only when a cable's current capture was
-/// removed (its record is then compared with the new current one).
+/// merged as they stream, each on its own thread, and the merge notes the comparisons to make.
+/// Only then are the records of those comparisons read, on all cores. Each archive is opened
+/// twice, each time keeping only the entries read (its index, then the records compared), not
+/// its whole central directory (two entries per capture): what the diff holds grows with the
+/// number of changes, not with the corpus.
 pub fn diff(store: &Store, collection: &str, from: u32, to: u32) -> Result<VersionDiff> {
     let from_path = store.zip_path(collection, from);
-    let from_index = keep_entries(OpenArchive::open(&from_path)?, |p| p == INDEX_FILE);
-    let to_archive = OpenArchive::open(&store.zip_path(collection, to))?;
+    let to_path = store.zip_path(collection, to);
+    let only_index = |path: &str| path == INDEX_FILE;
+    let from_index = OpenArchive::open_selected(&from_path, &only_index)?;
+    let to_index = OpenArchive::open_selected(&to_path, &only_index)?;
     let out = VersionDiff {
         collection: collection.to_string(),
         from,
         to,
         ..VersionDiff::default()
     };
-    let (mut out, deferred) = merge_indexes(&from_index, &to_archive, out)?;
-    drop(from_index);
-    if deferred.is_empty() {
-        return Ok(out);
-    }
-    let wanted: std::collections::HashSet<&str> =
-        deferred.iter().map(|d| d.to.1.as_str()).collect();
-    let to_records = keep_entries(to_archive, |p| wanted.contains(p));
-    let from_archive = OpenArchive::open(&from_path)?;
-    for d in deferred {
-        let (a, b) = (d.from, d.to);
-        let change = compare((&from_archive, &a.0, &a.1), (&to_records, &b.0, &b.1))?;
-        if let Some(cable) = out.changed.get_mut(d.changed) {
-            cable.add_comparison(change);
-        }
-    }
+    let (mut out, pending) = merge_indexes(&from_index, &to_index, out)?;
+    drop((from_index, to_index));
+    compare_pending(&mut out, &pending, &from_path, &to_path)?;
     Ok(out)
 }
 
-/// Drops the entries of an opened archive that `keep` (given each entry's path in the bag) does
-/// not select, and the memory they hold. The archive can still read the entries it kept.
-fn keep_entries(mut archive: OpenArchive, keep: impl Fn(&str) -> bool) -> OpenArchive {
-    let all = std::mem::take(&mut archive.index);
-    let kept: Vec<_> = all
-        .entries
-        .into_iter()
-        .filter(|e| archive.bag_path(e).is_some_and(&keep))
-        .collect();
-    // A fresh index: its lookup table is built again, for the kept entries only.
-    let mut index = crate::archive::ZipIndex::default();
-    index.entries = kept;
-    index.findings = all.findings;
-    index.file_len = all.file_len;
-    index.readable = all.readable;
-    archive.index = index;
-    archive
+/// Which cable of the diff a comparison belongs to.
+#[derive(Debug, Clone, Copy)]
+enum CableAt {
+    Added(usize),
+    Changed(usize),
 }
 
-/// A comparison of a cable's current capture in the older version with the one in the newer,
-/// made after the merge (see [`diff`]): (capture name, record path) on each side.
-struct Deferred {
-    /// Which of the diff's changed cables it belongs to.
-    changed: usize,
+/// A comparison the merge found to make: (capture name, record path) on each side. The later
+/// side is always in the newer version; the earlier one too, but for the comparison of a removed
+/// current capture with the new current one.
+struct Pending {
+    cable: CableAt,
     from: (String, String),
+    from_older_version: bool,
     to: (String, String),
 }
 
-/// Merges the two indexes by id, the older one streamed on its own thread. Returns the diff and
-/// the comparisons that need the older version's records.
+/// Makes the comparisons the merge noted, in parallel, and adds each to its cable in the order
+/// noted.
+fn compare_pending(
+    out: &mut VersionDiff,
+    pending: &[Pending],
+    from_path: &Path,
+    to_path: &Path,
+) -> Result<()> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let (mut in_older, mut in_newer) = (HashSet::new(), HashSet::new());
+    for p in pending {
+        let from_side = if p.from_older_version {
+            &mut in_older
+        } else {
+            &mut in_newer
+        };
+        from_side.insert(p.from.1.as_str());
+        in_newer.insert(p.to.1.as_str());
+    }
+    let newer = OpenArchive::open_selected(to_path, &|path| in_newer.contains(path))?;
+    let older = match in_older.is_empty() {
+        true => None,
+        false => Some(OpenArchive::open_selected(from_path, &|path| {
+            in_older.contains(path)
+        })?),
+    };
+    let changes = pending
+        .par_iter()
+        .map(|p| {
+            let from_archive = match (&older, p.from_older_version) {
+                (Some(older), true) => older,
+                _ => &newer,
+            };
+            compare(
+                (from_archive, &p.from.0, &p.from.1),
+                (&newer, &p.to.0, &p.to.1),
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
+    for (p, change) in pending.iter().zip(changes) {
+        let cable = match p.cable {
+            CableAt::Added(i) => out.added.get_mut(i),
+            CableAt::Changed(i) => out.changed.get_mut(i),
+        };
+        if let Some(cable) = cable {
+            cable.add_comparison(change);
+        }
+    }
+    Ok(())
+}
+
+/// Merges the two indexes by id, the older one streamed on its own thread. Returns the diff
+/// without its comparisons, and the comparisons to make.
 fn merge_indexes(
     from_index: &OpenArchive,
-    to_archive: &OpenArchive,
+    to_index: &OpenArchive,
     out: VersionDiff,
-) -> Result<(VersionDiff, Vec<Deferred>)> {
+) -> Result<(VersionDiff, Vec<Pending>)> {
     std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::sync_channel(2);
         s.spawn(|| send_old_cables(from_index, tx));
         let mut merge = Merge {
-            to: to_archive,
+            to: to_index,
             old: OldCables::new(rx),
             new_order: IdOrder::default(),
             error: None,
             out,
-            deferred: Vec::new(),
+            pending: Vec::new(),
         };
-        let streamed = select::for_each_line(to_archive, |line| merge.step(line));
+        let streamed = select::for_each_line(to_index, |line| merge.step(line));
         merge.finish(streamed)
     })
 }
@@ -308,13 +339,14 @@ impl IdOrder {
 
 /// The merge of the two indexes by id, fed the newer version's lines in order.
 struct Merge<'a> {
+    /// The newer version's archive (for its path).
     to: &'a OpenArchive,
     old: OldCables,
     new_order: IdOrder,
     /// The first error; later lines are skipped (the newer index still streams to its end).
     error: Option<Error>,
     out: VersionDiff,
-    deferred: Vec<Deferred>,
+    pending: Vec<Pending>,
 }
 
 impl Merge<'_> {
@@ -351,10 +383,11 @@ impl Merge<'_> {
 
     fn added(&mut self, line: &IndexLine) -> Result<()> {
         let added: Vec<String> = line.captures.iter().map(|c| c.name.clone()).collect();
-        let comparisons = consecutive(self.to, line, |_| true)?;
+        let at = CableAt::Added(self.out.added.len());
+        self.consecutive(at, line, |_| true);
         self.out
             .added
-            .push(CableChange::new(&line.id, added, Vec::new(), comparisons));
+            .push(CableChange::new(&line.id, added, Vec::new(), Vec::new()));
         Ok(())
     }
 
@@ -369,25 +402,49 @@ impl Merge<'_> {
         let is: Vec<String> = line.captures.iter().map(|c| c.name.clone()).collect();
         let added: Vec<String> = is.iter().filter(|n| !was.contains(n)).cloned().collect();
         let removed: Vec<String> = was.iter().filter(|n| !is.contains(n)).cloned().collect();
-        let comparisons = consecutive(self.to, line, |c| added.contains(&c.name))?;
+        let at = CableAt::Changed(self.out.changed.len());
+        self.consecutive(at, line, |c| added.contains(&c.name));
         if let (Some(a_name), Some(a_record), Some(b)) =
             (was.last(), before.current_record.as_ref(), line.current())
             && removed.contains(a_name)
         {
-            self.deferred.push(Deferred {
-                changed: self.out.changed.len(),
+            self.pending.push(Pending {
+                cable: at,
                 from: (a_name.clone(), a_record.clone()),
+                from_older_version: true,
                 to: (b.name.clone(), b.record.clone()),
             });
         }
         self.out
             .changed
-            .push(CableChange::new(&line.id, added, removed, comparisons));
+            .push(CableChange::new(&line.id, added, removed, Vec::new()));
         Ok(())
     }
 
+    /// Notes a comparison of each pair of consecutive captures of a cable (in the newer
+    /// version) where `is_new` holds for either side.
+    fn consecutive(
+        &mut self,
+        cable: CableAt,
+        line: &IndexLine,
+        is_new: impl Fn(&CaptureRef) -> bool,
+    ) {
+        let pairs = line
+            .captures
+            .windows(2)
+            .filter(|pair| is_new(&pair[0]) || is_new(&pair[1]));
+        for pair in pairs {
+            self.pending.push(Pending {
+                cable,
+                from: (pair[0].name.clone(), pair[0].record.clone()),
+                from_older_version: false,
+                to: (pair[1].name.clone(), pair[1].record.clone()),
+            });
+        }
+    }
+
     /// The older cables after the newer index's last line were removed.
-    fn finish(mut self, streamed: Result<usize>) -> Result<(VersionDiff, Vec<Deferred>)> {
+    fn finish(mut self, streamed: Result<usize>) -> Result<(VersionDiff, Vec<Pending>)> {
         streamed?;
         if let Some(e) = self.error.take() {
             return Err(e);
@@ -396,26 +453,8 @@ impl Merge<'_> {
             let removed = self.old.take().map(|o| o.id).unwrap_or_default();
             self.out.removed.push(removed);
         }
-        Ok((self.out, self.deferred))
+        Ok((self.out, self.pending))
     }
-}
-
-/// Compares each pair of consecutive captures of a cable where `is_new` holds for either side.
-fn consecutive(
-    archive: &OpenArchive,
-    line: &IndexLine,
-    is_new: impl Fn(&CaptureRef) -> bool,
-) -> Result<Vec<ContentChange>> {
-    line.captures
-        .windows(2)
-        .filter(|pair| is_new(&pair[0]) || is_new(&pair[1]))
-        .map(|pair| {
-            compare(
-                (archive, &pair[0].name, &pair[0].record),
-                (archive, &pair[1].name, &pair[1].record),
-            )
-        })
-        .collect()
 }
 
 pub(crate) fn load_record(archive: &OpenArchive, capture: &CaptureRef) -> Result<StoredRecord> {

@@ -543,7 +543,19 @@ pub struct OpenArchive {
 impl OpenArchive {
     /// Opens and structurally checks a zip. Only I/O failures are errors.
     pub fn open(path: &Path) -> Result<OpenArchive> {
-        let index = read::open(path)?;
+        Self::with_index(path, read::open(path)?)
+    }
+
+    /// Opens a zip for reading only the entries whose path in the bag (the name without its top
+    /// folder) `keep` selects: memory that does not grow with the archive, for a reader that
+    /// needs a few entries. The structural checks cover the kept entries only
+    /// ([`read::open_selected`]); `verify` opens the whole.
+    pub fn open_selected(path: &Path, keep: &dyn Fn(&str) -> bool) -> Result<OpenArchive> {
+        let in_bag = |name: &str| name.split_once('/').is_some_and(|(_, p)| keep(p));
+        Self::with_index(path, read::open_selected(path, &in_bag)?)
+    }
+
+    fn with_index(path: &Path, index: ZipIndex) -> Result<OpenArchive> {
         let file = File::open(path).at(path)?;
         let mut tops: Vec<&str> = index
             .entries
@@ -688,5 +700,45 @@ mod tests {
             assert!(expected.contains("is damaged"), "{expected}");
             assert_eq!(read(&archive, p).unwrap_err().to_string(), expected);
         }
+    }
+
+    #[test]
+    fn an_archive_opened_for_some_entries_holds_and_reads_only_those() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.zip");
+        let text = b"{\"n\": 1}\n".repeat(1000);
+        small_zip(&path, &text);
+        let whole = OpenArchive::open(&path).unwrap();
+        let some = OpenArchive::open_selected(&path, &|p| p == "b.json").unwrap();
+        assert_eq!(some.folder.as_deref(), Some("bag"));
+        let names: Vec<&str> = some.index.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["bag/b.json"]);
+        assert_eq!(
+            some.index.entry("bag/b.json"),
+            whole.index.entry("bag/b.json")
+        );
+        assert_eq!(some.read_required("b.json").unwrap(), text);
+        assert!(some.read_required("a.json").is_err());
+        // The whole file's layout is only checked when every entry is read: the bytes of the
+        // entries left out are not "unexplained".
+        assert!(
+            whole.index.findings.is_empty(),
+            "{:?}",
+            whole.index.findings
+        );
+        assert!(some.index.findings.is_empty(), "{:?}", some.index.findings);
+
+        // A damaged central directory is still found, and counted over every record.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = bytes
+            .windows(4)
+            .rposition(|w| w == [0x50, 0x4b, 0x01, 0x02])
+            .unwrap();
+        bytes[at] ^= 0xff;
+        std::fs::write(&path, &bytes).unwrap();
+        let some = OpenArchive::open_selected(&path, &|p| p == "b.json").unwrap();
+        let codes: Vec<_> = some.index.findings.iter().map(|f| f.code).collect();
+        assert_eq!(codes, [crate::finding::Code::CentralDirectoryCorrupt]);
+        assert!(some.index.findings[0].message.contains("after 2 entries"));
     }
 }

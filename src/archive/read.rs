@@ -80,6 +80,19 @@ impl ZipIndex {
 /// Reads and checks the structure of the zip at `path`. I/O failures are errors; everything
 /// wrong with the bytes is a finding.
 pub fn open(path: &Path) -> Result<ZipIndex> {
+    open_with(path, None)
+}
+
+/// Reads the entries of the zip at `path` whose names `keep` selects, and nothing of the others
+/// but their central directory records: for a reader that needs a few entries of a large
+/// archive (`diff` reads the two cable indexes, then the records of the changed cables), with
+/// memory that does not grow with the archive. Findings are about the kept entries only; the
+/// checks that need every entry (the layout of the whole file) are `open`'s.
+pub fn open_selected(path: &Path, keep: &dyn Fn(&str) -> bool) -> Result<ZipIndex> {
+    open_with(path, Some(keep))
+}
+
+fn open_with(path: &Path, keep: Option<&dyn Fn(&str) -> bool>) -> Result<ZipIndex> {
     let file = File::open(path).at(path)?;
     let file_len = file.metadata().at(path)?.len();
     let label = path.display().to_string();
@@ -91,9 +104,11 @@ pub fn open(path: &Path) -> Result<ZipIndex> {
         return Ok(index);
     };
     index.readable = true;
-    read_central_directory(&file, &end, &label, &mut index).at(path)?;
+    read_central_directory(&file, &end, &label, keep, &mut index).at(path)?;
     check_local_headers(&file, &label, &mut index).at(path)?;
-    check_layout(&end, &label, &mut index);
+    if keep.is_none() {
+        check_layout(&end, &label, &mut index);
+    }
     check_names(&label, &mut index);
     Ok(index)
 }
@@ -206,6 +221,7 @@ fn read_central_directory(
     file: &File,
     end: &End,
     label: &str,
+    keep: Option<&dyn Fn(&str) -> bool>,
     index: &mut ZipIndex,
 ) -> std::io::Result<()> {
     // Read through a buffer, not whole: the directory of the full corpus is ~60 MB.
@@ -218,9 +234,12 @@ fn read_central_directory(
         },
     );
     // The end record's count is not trusted further than the directory's size allows.
-    index
-        .entries
-        .reserve(end.entry_count.min(end.cd_size / 46) as usize);
+    if keep.is_none() {
+        index
+            .entries
+            .reserve(end.entry_count.min(end.cd_size / 46) as usize);
+    }
+    let mut records = 0u64;
     let mut pos = 0u64;
     let mut h = [0u8; 46];
     let mut variable = Vec::new();
@@ -231,9 +250,8 @@ fn read_central_directory(
                 Code::CentralDirectoryCorrupt,
                 label,
                 format!(
-                    "no central directory record at offset {} (after {} entries); the rest of the directory is unreadable",
+                    "no central directory record at offset {} (after {records} entries); the rest of the directory is unreadable",
                     end.cd_offset + pos,
-                    index.entries.len()
                 ),
             ));
             return Ok(());
@@ -254,9 +272,17 @@ fn read_central_directory(
             ));
             return Ok(());
         }
+        pos += total as u64;
+        records += 1;
+        let raw_name = &variable[..name_len];
+        if let Some(keep) = keep
+            && !keep(&String::from_utf8_lossy(raw_name))
+        {
+            continue;
+        }
         let flags = le16(&h[8..]);
         let mut entry = Entry {
-            name: decode_name(&variable[..name_len], flags),
+            name: decode_name(raw_name, flags),
             method: le16(&h[10..]),
             flags,
             crc32: le32(&h[16..]),
@@ -267,16 +293,14 @@ fn read_central_directory(
         };
         apply_zip64_extra(&variable[name_len..name_len + extra_len], &mut entry, true);
         index.entries.push(entry);
-        pos += total as u64;
     }
-    if index.entries.len() as u64 != end.entry_count {
+    if records != end.entry_count {
         index.findings.push(Finding::new(
             Code::CentralDirectoryCorrupt,
             label,
             format!(
-                "end record says {} entries, central directory holds {}",
+                "end record says {} entries, central directory holds {records}",
                 end.entry_count,
-                index.entries.len()
             ),
         ));
     }
