@@ -119,9 +119,8 @@ pub struct FieldChange {
 pub fn diff(store: &Store, collection: &str, from: u32, to: u32) -> Result<VersionDiff> {
     let from_path = store.zip_path(collection, from);
     let to_path = store.zip_path(collection, to);
-    let only_index = |path: &str| path == INDEX_FILE;
-    let from_index = OpenArchive::open_selected(&from_path, &only_index)?;
-    let to_index = OpenArchive::open_selected(&to_path, &only_index)?;
+    let from_index = OpenArchive::open_index(&from_path)?;
+    let to_index = OpenArchive::open_index(&to_path)?;
     let out = VersionDiff {
         collection: collection.to_string(),
         from,
@@ -173,11 +172,12 @@ fn compare_pending(
         in_newer.insert(p.to.1.as_str());
     }
     let newer = OpenArchive::open_selected(to_path, &|path| in_newer.contains(path))?;
-    let older = match in_older.is_empty() {
-        true => None,
-        false => Some(OpenArchive::open_selected(from_path, &|path| {
+    let older = if in_older.is_empty() {
+        None
+    } else {
+        Some(OpenArchive::open_selected(from_path, &|path| {
             in_older.contains(path)
-        })?),
+        })?)
     };
     let changes = pending
         .par_iter()

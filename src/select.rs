@@ -391,6 +391,18 @@ pub fn for_each_line(archive: &OpenArchive, mut each: impl FnMut(&IndexLine)) ->
     })
 }
 
+/// The index line of cable `id` (upper case, as the index writes ids), streamed from an
+/// archive's index: nothing but that line is kept.
+pub fn find_line(archive: &OpenArchive, id: &str) -> Result<Option<IndexLine>> {
+    let mut found = None;
+    for_each_line(archive, |line| {
+        if found.is_none() && line.id == id {
+            found = Some(line.clone());
+        }
+    })?;
+    Ok(found)
+}
+
 /// Reads the batches of lines from the index thread, loads and maps each batch's records and
 /// hands the previous batch to `each` at the same time. Takes the receiver by value so that an
 /// early return drops it, which stops the index thread.

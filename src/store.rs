@@ -263,16 +263,6 @@ impl Store {
         Ok((manifest, bytes))
     }
 
-    /// Reads a version's cable index and unparsed list from its zip.
-    pub fn read_index(
-        &self,
-        collection: &str,
-        version: u32,
-    ) -> Result<(Vec<IndexLine>, Vec<UnparsedLine>)> {
-        let archive = OpenArchive::open(&self.zip_path(collection, version))?;
-        read_index(&archive)
-    }
-
     /// Cleans up after a killed writer: temporary files and zips that never got a manifest.
     /// Needs the lock. Returns what was removed.
     pub fn recover(&self, _lock: &StoreLock) -> Result<Vec<PathBuf>> {

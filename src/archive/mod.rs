@@ -529,6 +529,12 @@ pub fn human_size(bytes: u64) -> String {
     }
 }
 
+/// Whether a path in the bag is the cable index or a capture's normalized record
+/// (`data/cables/<ID>/<capture>.json`; raw captures end `.html`, `.txt` or `.csv`).
+pub fn is_index_or_record(path: &str) -> bool {
+    path == INDEX_FILE || (path.starts_with("data/cables/") && path.ends_with(".json"))
+}
+
 /// An archive opened for reading: its structure checked, its bag folder found.
 pub struct OpenArchive {
     pub path: PathBuf,
@@ -553,6 +559,18 @@ impl OpenArchive {
     pub fn open_selected(path: &Path, keep: &dyn Fn(&str) -> bool) -> Result<OpenArchive> {
         let in_bag = |name: &str| name.split_once('/').is_some_and(|(_, p)| keep(p));
         Self::with_index(path, read::open_selected(path, &in_bag)?)
+    }
+
+    /// Opens a zip for reading its cable index only (`diff`'s merge, `stats`, finding a cable).
+    pub fn open_index(path: &Path) -> Result<OpenArchive> {
+        Self::open_selected(path, &|p| p == INDEX_FILE)
+    }
+
+    /// Opens a zip for reading its cable index and its captures' normalized records only
+    /// ([`is_index_or_record`]): what exports, the catalog and `show` read. A third of the
+    /// entries of a cablekeep archive, and a third of the memory of [`OpenArchive::open`].
+    pub fn open_records(path: &Path) -> Result<OpenArchive> {
+        Self::open_selected(path, &is_index_or_record)
     }
 
     fn with_index(path: &Path, index: ZipIndex) -> Result<OpenArchive> {
@@ -699,6 +717,25 @@ mod tests {
             let expected = archive.read_required(p).unwrap_err().to_string();
             assert!(expected.contains("is damaged"), "{expected}");
             assert_eq!(read(&archive, p).unwrap_err().to_string(), expected);
+        }
+    }
+
+    #[test]
+    fn records_and_the_index_are_told_from_raw_captures_and_tag_files() {
+        for path in [
+            INDEX_FILE,
+            "data/cables/08MADRID1/2011-01-02_0123456789ab.json",
+        ] {
+            assert!(is_index_or_record(path), "{path}");
+        }
+        for path in [
+            "data/cables/08MADRID1/2011-01-02_0123456789ab.html",
+            "data/cables/08MADRID1/2011-01-02_0123456789ab.csv",
+            UNPARSED_FILE,
+            "manifest-sha256.txt",
+            "bagit.txt",
+        ] {
+            assert!(!is_index_or_record(path), "{path}");
         }
     }
 

@@ -246,8 +246,9 @@ impl Ctx {
             &collection,
             a.version.as_deref().map(parse_version).transpose()?,
         )?;
-        let archive =
-            cablekeep::archive::OpenArchive::open(&self.store.zip_path(&collection, version))?;
+        let archive = cablekeep::archive::OpenArchive::open_index(
+            &self.store.zip_path(&collection, version),
+        )?;
         let s = cablekeep::stats::of_archive(
             &archive,
             &collection,

@@ -682,14 +682,12 @@ impl Ctx {
             &collection,
             a.version.as_deref().map(parse_version).transpose()?,
         )?;
-        let archive =
-            cablekeep::archive::OpenArchive::open(&self.store.zip_path(&collection, version))?;
-        let (lines, _) = cablekeep::store::read_index(&archive)?;
+        let zip = self.store.zip_path(&collection, version);
         let id = a.id.to_ascii_uppercase();
-        let line = lines
-            .iter()
-            .find(|l| l.id == id)
+        let index = cablekeep::archive::OpenArchive::open_index(&zip)?;
+        let line = cablekeep::select::find_line(&index, &id)?
             .ok_or_else(|| anyhow!("{collection}@v{version} has no cable {id}"))?;
+        drop(index);
         let capture = match &a.capture {
             Some(name) => line
                 .captures
@@ -700,6 +698,8 @@ impl Ctx {
                 .current()
                 .ok_or_else(|| anyhow!("cable {id} has no capture"))?,
         };
+        let wanted = |path: &str| path == capture.raw || path == capture.record;
+        let archive = cablekeep::archive::OpenArchive::open_selected(&zip, &wanted)?;
         if a.raw {
             out().write_all(&archive.read_required(&capture.raw)?)?;
             return Ok(EXIT_OK);
@@ -711,7 +711,7 @@ impl Ctx {
         }
         let stored: StoredRecord =
             serde_json::from_slice(&bytes).with_context(|| capture.record.clone())?;
-        print_record(&stored, line, &format!("{collection}@v{version}"))?;
+        print_record(&stored, &line, &format!("{collection}@v{version}"))?;
         Ok(EXIT_OK)
     }
 

@@ -141,7 +141,12 @@ pub fn export(store: &Store, req: Request<'_>) -> Result<Outcome> {
     let v = store.resolve_version(req.collection, req.version)?;
     let version = VersionRef::read(store, req.collection, v)?;
     check_out(req.out)?;
-    let archive = OpenArchive::open(&store.zip_path(req.collection, v))?;
+    let zip = store.zip_path(req.collection, v);
+    // Bags copy every file of the selected cables; the other formats read records only.
+    let archive = match req.format {
+        Format::Bag | Format::Zip => OpenArchive::open(&zip)?,
+        _ => OpenArchive::open_records(&zip)?,
+    };
     let ids = query_ids(store, &version, &archive, req.filter, req.progress)?;
     let keep = |l: &IndexLine| {
         req.filter.matches(&Facts::of(l)) && ids.as_ref().is_none_or(|ids| ids.contains(&l.id))

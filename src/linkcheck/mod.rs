@@ -21,7 +21,8 @@ use crate::archive::OpenArchive;
 use crate::capture::CaptureRef;
 use crate::error::{Error, Result};
 use crate::provenance::SourceHints;
-use crate::store::{Progress, Store};
+use crate::select;
+use crate::store::{NoProgress, Progress, Store};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, mpsc};
@@ -258,29 +259,35 @@ struct Target {
     capture: CaptureRef,
 }
 
-/// Collects the links of a version: for each cable and URL, the latest capture naming it.
+/// Collects the links of a version: for each cable and URL, the latest capture naming it. The
+/// cables stream from the archive in batches; only each capture's source is read.
 fn targets(archive: &OpenArchive) -> Result<Vec<Target>> {
-    let (lines, _) = crate::store::read_index(archive)?;
     let mut out: BTreeMap<(String, String), Target> = BTreeMap::new();
-    for line in &lines {
-        for capture in &line.captures {
-            let stored = crate::diff::load_record(archive, capture)?;
-            let source = &stored.record.source;
-            for (field, url) in [("url", &source.url), ("upstream_url", &source.upstream_url)] {
-                if let Some(url) = url.as_deref().filter(|u| !u.trim().is_empty()) {
-                    out.insert(
-                        (line.id.clone(), url.to_string()),
-                        Target {
-                            cable: line.id.clone(),
-                            url: url.to_string(),
-                            field,
-                            capture: capture.clone(),
-                        },
-                    );
+    let need = select::Need {
+        bytes: false,
+        sources: true,
+    };
+    select::stream(archive, &|_| true, need, &NoProgress, |batch| {
+        for cable in batch {
+            let line = &cable.line;
+            for (capture, source) in line.captures.iter().zip(&cable.sources) {
+                for (field, url) in [("url", &source.url), ("upstream_url", &source.upstream_url)] {
+                    if let Some(url) = url.as_deref().filter(|u| !u.trim().is_empty()) {
+                        out.insert(
+                            (line.id.clone(), url.to_string()),
+                            Target {
+                                cable: line.id.clone(),
+                                url: url.to_string(),
+                                field,
+                                capture: capture.clone(),
+                            },
+                        );
+                    }
                 }
             }
         }
-    }
+        Ok(())
+    })?;
     Ok(out.into_values().collect())
 }
 
@@ -294,7 +301,8 @@ pub fn check(
     progress: &dyn Progress,
 ) -> Result<Vec<LinkResult>> {
     let version = store.resolve_version(collection, version)?;
-    let archive = OpenArchive::open(&store.zip_path(collection, version))?;
+    // The index and the records are all the checker reads.
+    let archive = OpenArchive::open_records(&store.zip_path(collection, version))?;
     let targets = targets(&archive)?;
     let checker = Checker::new(options.clone());
     let total = targets.len();
