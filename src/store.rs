@@ -15,8 +15,8 @@
 //! removed by the next writer. Any other zip without a manifest is kept and reported.
 
 use crate::archive::{
-    self, BagPlan, BagWriter, Entry, OpenArchive, Spill, SpillReader, SpillRef, Spool, Spooled,
-    TagData,
+    self, BagPlan, BagWriter, DirectoryCursor, Entry, OpenArchive, Spill, SpillReader, SpillRef,
+    Spool, Spooled, TagData,
 };
 use crate::capture::{self, IndexLine, Ingested, UnparsedLine};
 use crate::error::{Error, IoContext, Result};
@@ -780,6 +780,8 @@ struct Base {
     version: u32,
     manifest: VersionManifest,
     manifest_bytes: Vec<u8>,
+    /// Its archive, opened for its tag files only: the payload files copied from it are found
+    /// by [`PreviousFiles`].
     archive: OpenArchive,
     /// Its cables' index lines, in the journal.
     lines: BTreeMap<Box<str>, Slot>,
@@ -797,7 +799,8 @@ impl Base {
         journal: &mut LineJournal,
     ) -> Result<Base> {
         let (manifest, manifest_bytes) = store.read_manifest(collection, version)?;
-        let archive = OpenArchive::open(&store.zip_path(collection, version))?;
+        let tag_files = |path: &str| !path.starts_with("data/");
+        let archive = OpenArchive::open_selected(&store.zip_path(collection, version), &tag_files)?;
         let mut lines = BTreeMap::new();
         let mut raw_keys = HashSet::new();
         let mut captures = 0;
@@ -824,7 +827,7 @@ impl Base {
 
     /// The payload manifests of this version, checked against the digests its sidecar manifest
     /// records for them and ready to be read in path order.
-    fn manifests(&self, scratch: &Path) -> Result<(ManifestCursor<32>, ManifestCursor<64>)> {
+    fn manifests(&self, scratch: &Path) -> Result<ManifestCursors> {
         Ok((
             ManifestCursor::open(self, "sha256", scratch)?,
             ManifestCursor::open(self, "sha512", scratch)?,
@@ -833,7 +836,7 @@ impl Base {
 
     /// Inflates each file to be copied from this version and checks its SHA-256 (and the zip's
     /// CRC-32) against the manifest, on all cores. Any difference stops the write.
-    fn check_copied(&self, files: &[(&Entry, DigestBytes)]) -> Result<()> {
+    fn check_copied(&self, files: &[(Entry, DigestBytes)]) -> Result<()> {
         files.par_iter().try_for_each(|(entry, digests)| {
             let mut sha256 = Sha256::new();
             let findings = self.archive.stream(entry, |chunk| sha256.update(chunk))?;
@@ -850,6 +853,44 @@ impl Base {
             path: self.archive.path.clone(),
             message: format!("{what}; run `cablekeep verify` before writing a new version"),
         }
+    }
+}
+
+/// Where the payload files of the previous version are, found by reading its central directory
+/// forward: they are copied in path order, the order cablekeep lists them in, so no table of
+/// its entries is built (~140 bytes each: 70 MB for the full corpus). Only when a file is not
+/// where that order puts it (an archive written otherwise, or damaged) is the whole directory
+/// read into a table, which then answers.
+struct PreviousFiles<'a> {
+    base: &'a Base,
+    cursor: DirectoryCursor<'a>,
+    table: Option<OpenArchive>,
+}
+
+impl<'a> PreviousFiles<'a> {
+    fn new(base: &'a Base) -> Result<Self> {
+        Ok(PreviousFiles {
+            base,
+            cursor: base.archive.directory_cursor()?,
+            table: None,
+        })
+    }
+
+    /// The entry of the payload file at `path` (in the bag), with where its data starts.
+    fn find(&mut self, path: &str) -> Result<Entry> {
+        if self.table.is_none() {
+            let folder = self.base.archive.folder.as_deref().unwrap_or_default();
+            let found = self.cursor.find(&format!("{folder}/{path}"));
+            if let Some(entry) = found.at(&self.base.archive.path)? {
+                return Ok(entry);
+            }
+            self.table = Some(OpenArchive::open(&self.base.archive.path)?);
+        }
+        let table = self.table.as_ref().expect("the table was just read");
+        table
+            .entry(path)
+            .cloned()
+            .ok_or_else(|| self.base.damaged(format!("{path} is missing from the zip")))
     }
 }
 
@@ -1085,6 +1126,7 @@ impl Snapshot {
         progress: &dyn Progress,
     ) -> Result<()> {
         let mut cursors = base.map(|b| b.manifests(bag.scratch())).transpose()?;
+        let mut previous = base.map(PreviousFiles::new).transpose()?;
         let mut ids: Vec<(&str, Slot)> = self.cables.iter().map(|(id, s)| (&**id, *s)).collect();
         // Paths sort by `<ID>/`, which is not always the order of the ids alone.
         ids.sort_by(|a, b| a.0.bytes().chain(*b"/").cmp(b.0.bytes().chain(*b"/")));
@@ -1095,7 +1137,8 @@ impl Snapshot {
                 let line = journal.read(*slot)?;
                 self.plan_cable(id, line, &mut files)?;
             }
-            self.write_batch(&mut files, spill, base, cursors.as_mut(), bag, progress)?;
+            let from = previous.as_mut().zip(cursors.as_mut());
+            self.write_batch(&mut files, spill, from, bag, progress)?;
         }
         files.clear();
         for u in self.unparsed.values() {
@@ -1105,7 +1148,8 @@ impl Snapshot {
                 record: false,
             });
         }
-        self.write_batch(&mut files, spill, base, cursors.as_mut(), bag, progress)
+        let from = previous.as_mut().zip(cursors.as_mut());
+        self.write_batch(&mut files, spill, from, bag, progress)
     }
 
     /// A cable's payload files, sorted by path.
@@ -1136,22 +1180,24 @@ impl Snapshot {
         Ok(())
     }
 
+    /// Writes a batch of planned files: from the spill, or copied from the previous version
+    /// (`previous`: where its files are, and its manifests), checked first.
     fn write_batch(
         &self,
         files: &mut [PlannedFile],
         spill: &SpillReader,
-        base: Option<&Base>,
-        cursors: Option<&mut (ManifestCursor<32>, ManifestCursor<64>)>,
+        previous: Option<(&mut PreviousFiles<'_>, &mut ManifestCursors)>,
         bag: &mut BagWriter,
         progress: &dyn Progress,
     ) -> Result<()> {
-        let copied = match (base, cursors) {
-            (Some(base), Some(cursors)) => previous_files(files, base, cursors)?,
-            _ => Vec::new(),
+        let (base, copied) = match previous {
+            Some((previous, manifests)) => {
+                let copied = previous_files(files, previous, manifests)?;
+                previous.base.check_copied(&copied)?;
+                (Some(previous.base), copied)
+            }
+            None => (None, Vec::new()),
         };
-        if let Some(base) = base {
-            base.check_copied(&copied)?;
-        }
         let mut copied = copied.into_iter();
         for f in files.iter() {
             match f.origin {
@@ -1169,7 +1215,7 @@ impl Snapshot {
                             f.path
                         )));
                     };
-                    bag.add_from_archive(&f.path, &base.archive, entry, &digests)?;
+                    bag.add_from_archive(&f.path, &base.archive, &entry, &digests)?;
                 }
             }
             progress.inc(1);
@@ -1190,19 +1236,19 @@ struct PlannedFile {
     record: bool,
 }
 
+/// The previous version's payload manifests, read forward (SHA-256, SHA-512).
+type ManifestCursors = (ManifestCursor<32>, ManifestCursor<64>);
+
 /// The entries and manifest digests of the files of a batch that come from the previous
 /// version, in order.
-fn previous_files<'b>(
+fn previous_files(
     files: &[PlannedFile],
-    base: &'b Base,
-    (sha256, sha512): &mut (ManifestCursor<32>, ManifestCursor<64>),
-) -> Result<Vec<(&'b Entry, DigestBytes)>> {
+    previous: &mut PreviousFiles<'_>,
+    (sha256, sha512): &mut ManifestCursors,
+) -> Result<Vec<(Entry, DigestBytes)>> {
     let mut out = Vec::new();
     for f in files.iter().filter(|f| f.origin == Origin::Previous) {
-        let entry = base
-            .archive
-            .entry(&f.path)
-            .ok_or_else(|| base.damaged(format!("{} is missing from the zip", f.path)))?;
+        let entry = previous.find(&f.path)?;
         let digests = DigestBytes {
             sha256: sha256.find(&f.path)?,
             sha512: sha512.find(&f.path)?,

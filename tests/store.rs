@@ -216,6 +216,87 @@ fn expected_version_changes(versions: &Path) -> std::collections::BTreeMap<Strin
         .collect()
 }
 
+/// Rewrites a zip's central directory with its records in reverse order (the entries' local
+/// headers and data stay where they are): a valid zip that lists its files out of path order.
+fn reverse_central_directory(zip: &Path) {
+    let mut bytes = std::fs::read(zip).unwrap();
+    let le = |b: &[u8], n: usize| {
+        b[..n]
+            .iter()
+            .rev()
+            .fold(0usize, |v, x| v << 8 | *x as usize)
+    };
+    let eocd = bytes
+        .windows(4)
+        .rposition(|w| w == [0x50, 0x4b, 0x05, 0x06])
+        .unwrap();
+    let (size, offset) = (le(&bytes[eocd + 12..], 4), le(&bytes[eocd + 16..], 4));
+    let mut records = Vec::new();
+    let mut at = offset;
+    while at < offset + size {
+        let h = &bytes[at..];
+        let len = 46 + le(&h[28..], 2) + le(&h[30..], 2) + le(&h[32..], 2);
+        records.push(bytes[at..at + len].to_vec());
+        at += len;
+    }
+    records.reverse();
+    bytes.splice(offset..offset + size, records.concat());
+    std::fs::write(zip, bytes).unwrap();
+}
+
+#[test]
+fn a_second_version_is_the_same_when_the_first_lists_its_files_out_of_order() {
+    let dev = need_shared!("cables/dev");
+    let versions = need_shared!("cables/versions");
+    let sorted = temp_store();
+    run_ok(
+        cablekeep(sorted.path())
+            .env("SOURCE_DATE_EPOCH", "1300000000")
+            .arg("bundle")
+            .arg(&dev)
+            .args(["-c", "dev"]),
+        0,
+    );
+    // The next version copies v1's files, found by reading v1's directory forward; when v1
+    // lists them out of order, they are found through a table of the whole directory instead.
+    let reversed = temp_store();
+    copy_tree(sorted.path(), reversed.path());
+    reverse_central_directory(&zip_of(reversed.path(), "dev", 1));
+    let listed = |store: &Path| {
+        let archive = cablekeep::archive::OpenArchive::open(&zip_of(store, "dev", 1)).unwrap();
+        assert!(
+            archive.index.findings.is_empty(),
+            "{:?}",
+            archive.index.findings
+        );
+        archive
+            .index
+            .entries
+            .into_iter()
+            .map(|e| e.name)
+            .collect::<Vec<_>>()
+    };
+    let mut order = listed(reversed.path());
+    assert_ne!(order, listed(sorted.path()));
+    order.reverse();
+    assert_eq!(order, listed(sorted.path()));
+    for store in [&sorted, &reversed] {
+        run_ok(
+            cablekeep(store.path())
+                .env("SOURCE_DATE_EPOCH", "1300000000")
+                .arg("bundle")
+                .arg(&versions)
+                .args(["-c", "dev"]),
+            0,
+        );
+    }
+    let v2 = |store: &Path| std::fs::read(zip_of(store, "dev", 2)).unwrap();
+    assert!(
+        v2(sorted.path()) == v2(reversed.path()),
+        "the second versions differ"
+    );
+}
+
 #[test]
 fn bundling_the_same_inputs_again_writes_nothing() {
     let store = temp_store();

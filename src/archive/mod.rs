@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-pub use read::{Entry, ZipIndex};
+pub use read::{DirectoryCursor, Entry, ZipIndex};
 pub use write::{Compressed, DEFLATE_LEVEL, EntryFacts, compress, read_input_zip};
 
 /// The format name written into `bag-info.txt` as `Cablekeep-Format`.
@@ -662,6 +662,12 @@ impl OpenArchive {
     pub fn stream(&self, entry: &Entry, sink: impl FnMut(&[u8])) -> Result<Vec<Finding>> {
         read::stream_entry(&self.file, entry, &self.label, sink).at(&self.path)
     }
+
+    /// The zip's central directory, to be read forward by name ([`DirectoryCursor`]), whatever
+    /// entries this opening kept.
+    pub fn directory_cursor(&self) -> Result<DirectoryCursor<'_>> {
+        DirectoryCursor::new(&self.file, &self.label).at(&self.path)
+    }
 }
 
 #[cfg(test)]
@@ -737,6 +743,36 @@ mod tests {
         ] {
             assert!(!is_index_or_record(path), "{path}");
         }
+    }
+
+    #[test]
+    fn the_directory_read_forward_finds_entries_in_its_order_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.zip");
+        small_zip(&path, &b"{\"n\": 1}\n".repeat(1000));
+        let whole = OpenArchive::open(&path).unwrap();
+        let none = OpenArchive::open_selected(&path, &|_| false).unwrap();
+        assert!(none.index.entries.is_empty());
+        let mut cursor = none.directory_cursor().unwrap();
+        let mut find = |name: &str| cursor.find(name).unwrap();
+        // Found with where its data starts, as the whole directory's table has it.
+        assert_eq!(find("bag/a.json").as_ref(), whole.index.entry("bag/a.json"));
+        assert!(
+            whole
+                .index
+                .entry("bag/a.json")
+                .unwrap()
+                .data_offset
+                .is_some()
+        );
+        // Not listed: the next name sorts after it (and is kept for the next question).
+        assert_eq!(find("bag/aa.json"), None);
+        assert_eq!(find("bag/b.json").as_ref(), whole.index.entry("bag/b.json"));
+        // Listed, but behind the cursor.
+        assert_eq!(find("bag/a.json"), None);
+        let empty = find("bag/empty.json");
+        assert_eq!(empty.as_ref(), whole.index.entry("bag/empty.json"));
+        assert_eq!(find("bag/z.json"), None);
     }
 
     #[test]

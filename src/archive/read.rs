@@ -224,65 +224,126 @@ fn read_central_directory(
     keep: Option<&dyn Fn(&str) -> bool>,
     index: &mut ZipIndex,
 ) -> std::io::Result<()> {
-    // Read through a buffer, not whole: the directory of the full corpus is ~60 MB.
-    let mut cd = std::io::BufReader::with_capacity(
-        1 << 20,
-        RangeReader {
-            file,
-            pos: end.cd_offset,
-            end: end.cd_offset.saturating_add(end.cd_size),
-        },
-    );
     // The end record's count is not trusted further than the directory's size allows.
     if keep.is_none() {
         index
             .entries
             .reserve(end.entry_count.min(end.cd_size / 46) as usize);
     }
-    let mut records = 0u64;
-    let mut pos = 0u64;
-    let mut h = [0u8; 46];
-    let mut variable = Vec::new();
-    while pos < end.cd_size {
-        let fixed_read = end.cd_size - pos >= 46 && read_or_eof(&mut cd, &mut h)?;
-        if !fixed_read || le32(&h) != SIG_CENTRAL {
-            index.findings.push(Finding::new(
-                Code::CentralDirectoryCorrupt,
-                label,
-                format!(
-                    "no central directory record at offset {} (after {records} entries); the rest of the directory is unreadable",
-                    end.cd_offset + pos,
-                ),
-            ));
-            return Ok(());
+    let mut records = CentralRecords::new(file, end);
+    loop {
+        match records.advance()? {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(message) => {
+                index
+                    .findings
+                    .push(Finding::new(Code::CentralDirectoryCorrupt, label, message));
+                return Ok(());
+            }
         }
-        let name_len = le16(&h[28..]) as usize;
-        let extra_len = le16(&h[30..]) as usize;
-        let comment_len = le16(&h[32..]) as usize;
-        let total = 46 + name_len + extra_len + comment_len;
-        variable.resize(total - 46, 0);
-        if end.cd_size - pos < total as u64 || !read_or_eof(&mut cd, &mut variable)? {
-            index.findings.push(Finding::new(
-                Code::CentralDirectoryCorrupt,
-                label,
-                format!(
-                    "central directory record at offset {} runs past the directory",
-                    end.cd_offset + pos
-                ),
-            ));
-            return Ok(());
-        }
-        pos += total as u64;
-        records += 1;
-        let raw_name = &variable[..name_len];
         if let Some(keep) = keep
-            && !keep(&String::from_utf8_lossy(raw_name))
+            && !keep(&String::from_utf8_lossy(records.raw_name()))
         {
             continue;
         }
+        index.entries.push(records.entry());
+    }
+    if records.count != end.entry_count {
+        index.findings.push(Finding::new(
+            Code::CentralDirectoryCorrupt,
+            label,
+            format!(
+                "end record says {} entries, central directory holds {}",
+                end.entry_count, records.count
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The central directory's records, read forward through a buffer (the directory of the full
+/// corpus is ~60 MB), one at a time: only the current record is held.
+struct CentralRecords<'a> {
+    cd: std::io::BufReader<RangeReader<'a>>,
+    cd_offset: u64,
+    cd_size: u64,
+    /// Bytes of the directory read so far.
+    pos: u64,
+    /// Records read so far.
+    count: u64,
+    fixed: [u8; 46],
+    /// The current record's name, extra field and comment.
+    variable: Vec<u8>,
+}
+
+impl<'a> CentralRecords<'a> {
+    fn new(file: &'a File, end: &End) -> Self {
+        CentralRecords {
+            cd: std::io::BufReader::with_capacity(
+                1 << 20,
+                RangeReader {
+                    file,
+                    pos: end.cd_offset,
+                    end: end.cd_offset.saturating_add(end.cd_size),
+                },
+            ),
+            cd_offset: end.cd_offset,
+            cd_size: end.cd_size,
+            pos: 0,
+            count: 0,
+            fixed: [0; 46],
+            variable: Vec::new(),
+        }
+    }
+
+    /// Reads the next record. `Ok(false)` at the end of the directory; `Err` with a message when
+    /// the directory is damaged here (nothing after it can be read).
+    fn advance(&mut self) -> std::io::Result<std::result::Result<bool, String>> {
+        if self.pos >= self.cd_size {
+            return Ok(Ok(false));
+        }
+        let at = self.cd_offset + self.pos;
+        let fixed_read =
+            self.cd_size - self.pos >= 46 && read_or_eof(&mut self.cd, &mut self.fixed)?;
+        if !fixed_read || le32(&self.fixed) != SIG_CENTRAL {
+            return Ok(Err(format!(
+                "no central directory record at offset {at} (after {} entries); the rest of the directory is unreadable",
+                self.count
+            )));
+        }
+        let total = 46 + self.name_len() + self.extra_len() + le16(&self.fixed[32..]) as usize;
+        self.variable.resize(total - 46, 0);
+        if self.cd_size - self.pos < total as u64 || !read_or_eof(&mut self.cd, &mut self.variable)?
+        {
+            return Ok(Err(format!(
+                "central directory record at offset {at} runs past the directory"
+            )));
+        }
+        self.pos += total as u64;
+        self.count += 1;
+        Ok(Ok(true))
+    }
+
+    fn name_len(&self) -> usize {
+        le16(&self.fixed[28..]) as usize
+    }
+
+    fn extra_len(&self) -> usize {
+        le16(&self.fixed[30..]) as usize
+    }
+
+    /// The current record's name as stored.
+    fn raw_name(&self) -> &[u8] {
+        &self.variable[..self.name_len()]
+    }
+
+    /// The current record as an entry (where its data starts is not known yet).
+    fn entry(&self) -> Entry {
+        let h = &self.fixed;
         let flags = le16(&h[8..]);
         let mut entry = Entry {
-            name: decode_name(raw_name, flags),
+            name: decode_name(self.raw_name(), flags),
             method: le16(&h[10..]),
             flags,
             crc32: le32(&h[16..]),
@@ -291,20 +352,85 @@ fn read_central_directory(
             local_header_offset: le32(&h[42..]) as u64,
             data_offset: None,
         };
-        apply_zip64_extra(&variable[name_len..name_len + extra_len], &mut entry, true);
-        index.entries.push(entry);
+        let (name_len, extra_len) = (self.name_len(), self.extra_len());
+        apply_zip64_extra(
+            &self.variable[name_len..name_len + extra_len],
+            &mut entry,
+            true,
+        );
+        entry
     }
-    if records != end.entry_count {
-        index.findings.push(Finding::new(
-            Code::CentralDirectoryCorrupt,
+}
+
+/// A zip's central directory read forward, for a reader that wants entries by name in the
+/// order the directory lists them: cablekeep lists payload files sorted by path, and copies
+/// them into the next version in that order. Nothing but the current record is held, where
+/// [`open`] builds a table of every entry (~140 bytes each: 70 MB for the full corpus).
+pub struct DirectoryCursor<'a> {
+    file: &'a File,
+    label: &'a str,
+    file_len: u64,
+    /// None when the directory cannot be found, is damaged, or has been read to its end.
+    records: Option<CentralRecords<'a>>,
+    /// A record read but not asked for yet (its name sorts after the last one asked for).
+    peeked: Option<Entry>,
+}
+
+impl<'a> DirectoryCursor<'a> {
+    pub fn new(file: &'a File, label: &'a str) -> std::io::Result<Self> {
+        let file_len = file.metadata()?.len();
+        let end = find_end(file, file_len, label, &mut Vec::new())?;
+        Ok(DirectoryCursor {
+            file,
             label,
-            format!(
-                "end record says {} entries, central directory holds {records}",
-                end.entry_count,
-            ),
-        ));
+            file_len,
+            records: end.map(|end| CentralRecords::new(file, &end)),
+            peeked: None,
+        })
     }
-    Ok(())
+
+    /// The entry called `name`, with where its data starts, reading on past the records listed
+    /// before it. None when the directory lists a name that sorts after `name` first, ends, or
+    /// is damaged, or when the entry's local header differs from its record: the entry is then
+    /// missing, listed out of order or damaged, and the caller looks it up in a whole
+    /// [`ZipIndex`], which says which.
+    pub fn find(&mut self, name: &str) -> std::io::Result<Option<Entry>> {
+        loop {
+            let entry = match self.peeked.take() {
+                Some(entry) => entry,
+                None => match self.next_record()? {
+                    Some(entry) => entry,
+                    None => return Ok(None),
+                },
+            };
+            match entry.name.as_str().cmp(name) {
+                std::cmp::Ordering::Less => continue,
+                std::cmp::Ordering::Greater => {
+                    self.peeked = Some(entry);
+                    return Ok(None);
+                }
+                std::cmp::Ordering::Equal => {
+                    let mut entry = entry;
+                    let finding =
+                        check_local_header(self.file, self.label, self.file_len, &mut entry)?;
+                    return Ok(finding.is_none().then_some(entry));
+                }
+            }
+        }
+    }
+
+    fn next_record(&mut self) -> std::io::Result<Option<Entry>> {
+        let Some(records) = self.records.as_mut() else {
+            return Ok(None);
+        };
+        match records.advance()? {
+            Ok(true) => Ok(Some(records.entry())),
+            Ok(false) | Err(_) => {
+                self.records = None;
+                Ok(None)
+            }
+        }
+    }
 }
 
 /// Fills `buf`; false when the data ends first (a truncated file is a finding, not an error).
