@@ -248,15 +248,14 @@ fn reverse_central_directory(zip: &Path) {
 fn a_second_version_is_the_same_when_the_first_lists_its_files_out_of_order() {
     let dev = need_shared!("cables/dev");
     let versions = need_shared!("cables/versions");
+    // A fixed time, so that the two stores' versions can be compared byte for byte.
+    let bundle = |store: &Path, input: &Path| {
+        let mut command = cablekeep(store);
+        command.env("SOURCE_DATE_EPOCH", "1300000000");
+        run_ok(command.arg("bundle").arg(input).args(["-c", "dev"]), 0);
+    };
     let sorted = temp_store();
-    run_ok(
-        cablekeep(sorted.path())
-            .env("SOURCE_DATE_EPOCH", "1300000000")
-            .arg("bundle")
-            .arg(&dev)
-            .args(["-c", "dev"]),
-        0,
-    );
+    bundle(sorted.path(), &dev);
     // The next version copies v1's files, found by reading v1's directory forward; when v1
     // lists them out of order, they are found through a table of the whole directory instead.
     let reversed = temp_store();
@@ -281,14 +280,7 @@ fn a_second_version_is_the_same_when_the_first_lists_its_files_out_of_order() {
     order.reverse();
     assert_eq!(order, listed(sorted.path()));
     for store in [&sorted, &reversed] {
-        run_ok(
-            cablekeep(store.path())
-                .env("SOURCE_DATE_EPOCH", "1300000000")
-                .arg("bundle")
-                .arg(&versions)
-                .args(["-c", "dev"]),
-            0,
-        );
+        bundle(store.path(), &versions);
     }
     let v2 = |store: &Path| std::fs::read(zip_of(store, "dev", 2)).unwrap();
     assert!(

@@ -553,9 +553,9 @@ impl OpenArchive {
     }
 
     /// Opens a zip for reading only the entries whose path in the bag (the name without its top
-    /// folder) `keep` selects: memory that does not grow with the archive, for a reader that
-    /// needs a few entries. The structural checks cover the kept entries only
-    /// ([`read::open_selected`]); `verify` opens the whole.
+    /// folder) `keep` selects: memory that grows with the entries kept, not with the archive.
+    /// The structural checks cover the kept entries only ([`read::open_selected`]); `verify`
+    /// opens the whole.
     pub fn open_selected(path: &Path, keep: &dyn Fn(&str) -> bool) -> Result<OpenArchive> {
         let in_bag = |name: &str| name.split_once('/').is_some_and(|(_, p)| keep(p));
         Self::with_index(path, read::open_selected(path, &in_bag)?)

@@ -84,10 +84,11 @@ pub fn open(path: &Path) -> Result<ZipIndex> {
 }
 
 /// Reads the entries of the zip at `path` whose names `keep` selects, and nothing of the others
-/// but their central directory records: for a reader that needs a few entries of a large
-/// archive (`diff` reads the two cable indexes, then the records of the changed cables), with
-/// memory that does not grow with the archive. Findings are about the kept entries only; the
-/// checks that need every entry (the layout of the whole file) are `open`'s.
+/// but their central directory records: for a reader that needs some entries of a large
+/// archive (`diff` the two cable indexes, then the records of the changed cables; exports the
+/// index and the records), with memory that grows with the entries kept only. Findings are
+/// about the kept entries only; the checks that need every entry (the layout of the whole
+/// file) are `open`'s.
 pub fn open_selected(path: &Path, keep: &dyn Fn(&str) -> bool) -> Result<ZipIndex> {
     open_with(path, Some(keep))
 }
@@ -365,7 +366,7 @@ impl<'a> CentralRecords<'a> {
 /// A zip's central directory read forward, for a reader that wants entries by name in the
 /// order the directory lists them: cablekeep lists payload files sorted by path, and copies
 /// them into the next version in that order. Nothing but the current record is held, where
-/// [`open`] builds a table of every entry (~140 bytes each: 70 MB for the full corpus).
+/// [`open`] builds a table of every entry (~140 bytes each: ~100 MB for the full corpus).
 pub struct DirectoryCursor<'a> {
     file: &'a File,
     label: &'a str,
