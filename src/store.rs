@@ -709,16 +709,6 @@ fn path_key(path: &str) -> PathKey {
     u128::from_le_bytes(digest[..16].try_into().expect("16 bytes"))
 }
 
-/// Reads the cable index and unparsed list of an archive, which must be intact.
-pub fn read_index(archive: &OpenArchive) -> Result<(Vec<IndexLine>, Vec<UnparsedLine>)> {
-    let mut lines = Vec::new();
-    stream_index(archive, |line| {
-        lines.push(line);
-        Ok(())
-    })?;
-    Ok((lines, read_unparsed(archive)?))
-}
-
 /// Hands every line of an archive's cable index to `each`, as the index is inflated (it is
 /// never held whole). The archive must be intact.
 fn stream_index(
