@@ -674,18 +674,22 @@ fn check_layout(end: &End, label: &str, index: &mut ZipIndex) {
 /// empty components) and unique, also when compared case-insensitively.
 fn check_names(label: &str, index: &mut ZipIndex) {
     let entries = &index.entries;
-    let mut numbered: Vec<(usize, Finding)> = entries
-        .iter()
-        .enumerate()
-        .filter_map(|(i, e)| {
-            let problem = unsafe_name_problem(&e.name)?;
-            Some((
-                i,
-                Finding::new(Code::UnsafeEntryName, label, problem).at_entry(&e.name),
-            ))
-        })
-        .collect();
-    let duplicates = duplicates_by_hash(entries).unwrap_or_else(|| duplicates_by_sort(entries));
+    let (mut numbered, duplicates) = rayon::join(
+        || {
+            entries
+                .par_iter()
+                .enumerate()
+                .filter_map(|(i, e)| {
+                    let problem = unsafe_name_problem(&e.name)?;
+                    Some((
+                        i,
+                        Finding::new(Code::UnsafeEntryName, label, problem).at_entry(&e.name),
+                    ))
+                })
+                .collect::<Vec<(usize, Finding)>>()
+        },
+        || duplicate_names(entries),
+    );
     for (original, duplicate) in duplicates {
         let (original, entry) = (&entries[original].name, &entries[duplicate]);
         let message = if *original == entry.name {
@@ -700,6 +704,24 @@ fn check_names(label: &str, index: &mut ZipIndex) {
     }
     numbered.sort_by_key(|(i, _)| *i);
     index.findings.extend(numbered.into_iter().map(|(_, f)| f));
+}
+
+/// Pairs (first entry, later entry) of names equal when folded to lower case. A zip whose
+/// directory is already (nearly) sorted, as cablekeep writes it, is settled by a sort that
+/// merges its few sorted runs in linear time; any other, through a hash map.
+fn duplicate_names(entries: &[Entry]) -> Vec<(usize, usize)> {
+    /// More sorted runs than this and sorting would cost n log n.
+    const FEW_RUNS: usize = 16;
+    let mut descents = 0;
+    for pair in entries.windows(2) {
+        if folded_cmp(&pair[0].name, &pair[1].name) == std::cmp::Ordering::Greater {
+            descents += 1;
+            if descents >= FEW_RUNS {
+                return duplicates_by_hash(entries).unwrap_or_else(|| duplicates_by_sort(entries));
+            }
+        }
+    }
+    duplicates_by_sort(entries)
 }
 
 /// Pairs (first entry, later entry) of names equal when folded to lower case, found through a
@@ -759,15 +781,40 @@ fn duplicates_by_sort(entries: &[Entry]) -> Vec<(usize, usize)> {
 /// Compares names as their lower-case forms would compare, without building them for ASCII.
 fn folded_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     if a.is_ascii() && b.is_ascii() {
-        let fold = |c: u8| c.to_ascii_lowercase();
-        a.bytes().map(fold).cmp(b.bytes().map(fold))
+        // Names in one folder share long prefixes: skip the identical bytes a word at a time.
+        let same = common_prefix_len(a.as_bytes(), b.as_bytes());
+        let fold = |c: &u8| c.to_ascii_lowercase();
+        a.as_bytes()[same..]
+            .iter()
+            .map(fold)
+            .cmp(b.as_bytes()[same..].iter().map(fold))
     } else {
         a.to_lowercase().cmp(&b.to_lowercase())
     }
 }
 
+/// How many leading bytes two byte strings share.
+fn common_prefix_len(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n && a[i..i + 8] == b[i..i + 8] {
+        i += 8;
+    }
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    i
+}
+
 /// Why a zip entry name is unsafe to extract, if it is.
 pub fn unsafe_name_problem(name: &str) -> Option<String> {
+    if plainly_safe(name) {
+        return None;
+    }
+    unsafe_name_problem_in_full(name)
+}
+
+fn unsafe_name_problem_in_full(name: &str) -> Option<String> {
     if name.is_empty() {
         return Some("empty name".into());
     }
@@ -791,6 +838,34 @@ pub fn unsafe_name_problem(name: &str) -> Option<String> {
         return Some("empty, `.` or `..` path component".into());
     }
     None
+}
+
+/// The usual name, settled in one pass: printable ASCII without a backslash, not starting with
+/// `/`, `~` or a drive letter, and no empty, `.` or `..` component (one trailing slash, as a
+/// folder entry has, aside). False only sends a name to the full check.
+fn plainly_safe(name: &str) -> bool {
+    let b = name.as_bytes();
+    if b.is_empty() || b[0] == b'/' || b[0] == b'~' || b.get(1) == Some(&b':') {
+        return false;
+    }
+    let mut component_start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        if !(0x20..0x7f).contains(&c) || c == b'\\' {
+            return false;
+        }
+        if c == b'/' {
+            if !ordinary_component(&b[component_start..i]) {
+                return false;
+            }
+            component_start = i + 1;
+        }
+    }
+    component_start == b.len() || ordinary_component(&b[component_start..])
+}
+
+/// A path component other than empty, `.` and `..`.
+fn ordinary_component(c: &[u8]) -> bool {
+    !matches!(c, b"" | b"." | b"..")
 }
 
 fn decode_name(raw: &[u8], flags: u16) -> String {
@@ -1350,6 +1425,52 @@ mod tests {
         ] {
             assert_eq!(unsafe_name_problem(good), None, "{good:?}");
         }
+    }
+
+    /// The one-pass check may only send names on to the full check, never pass an unsafe one.
+    #[test]
+    fn the_quick_name_check_never_passes_an_unsafe_name() {
+        let parts = [
+            "", "a", ".", "..", "/", "//", "\\", "~", "C:", "é", "\u{1}", "\u{7f}", "x.txt",
+        ];
+        let mut checked = 0;
+        for a in parts {
+            for b in parts {
+                for c in parts {
+                    let name = format!("{a}{b}{c}");
+                    if plainly_safe(&name) {
+                        assert_eq!(unsafe_name_problem_in_full(&name), None, "{name:?}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 100, "{checked}");
+        assert!(plainly_safe("bag/data/cables/05ALMATY4285/x.txt"));
+        assert!(plainly_safe("bag/data/"));
+        assert!(!plainly_safe("bag//"));
+    }
+
+    /// A sorted directory (cablekeep's) takes the sorting path; the pairs are the same.
+    #[test]
+    fn a_sorted_directory_finds_the_same_duplicates() {
+        let names = [
+            "a/X.txt",
+            "a/x.txt",
+            "a/x.txt",
+            "b",
+            "c/D",
+            "c/d",
+            "bagit.txt",
+            "B",
+        ];
+        let entries: Vec<Entry> = names.iter().map(|n| named(n)).collect();
+        let mut quick = duplicate_names(&entries);
+        quick.sort();
+        let mut by_hash = duplicates_by_hash(&entries).expect("no hash collision here");
+        by_hash.sort();
+        assert_eq!(quick, vec![(0, 1), (0, 2), (3, 7), (4, 5)]);
+        assert_eq!(quick, by_hash);
     }
 
     #[test]

@@ -63,12 +63,24 @@ fn archive_note(v: &VersionRef) -> String {
 /// Who a cable is by when its origin is unknown.
 const DEFAULT_AUTHOR: &str = "United States Department of State";
 
+/// The bytes that a BibTeX field in braces cannot hold as they are, as a table: a search
+/// through a list of 13 for every byte of every title cost more than the rest of the entry.
+const BIB_SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let special = b"\\{}&%$#_~^\n\r\t";
+    let mut i = 0;
+    while i < special.len() {
+        table[special[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
 /// Appends text escaped for a BibTeX field in braces. Runs of plain text are copied whole: the
 /// characters that need escaping are all ASCII, so a byte search finds them.
 fn bib_escape_into(s: &str, out: &mut String) {
-    let special = |b: &u8| b"\\{}&%$#_~^\n\r\t".contains(b);
     let mut rest = s;
-    while let Some(i) = rest.bytes().position(|b| special(&b)) {
+    while let Some(i) = rest.bytes().position(|b| BIB_SPECIAL[b as usize]) {
         out.push_str(&rest[..i]);
         match rest.as_bytes()[i] {
             b'\\' => out.push_str("\\textbackslash{}"),
