@@ -214,7 +214,7 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
     super::apply_body_fields(&mut rec, bf);
     super::apply_header(&mut rec, header_text);
 
-    rec.redaction = super::redaction_of(&full, false, full.contains(PARTIAL_EXTRACT), None);
+    rec.redaction = super::redaction_of(&full, false, text::contains(&full, PARTIAL_EXTRACT), None);
     rec.text = full;
     rec.source = Source {
         encoding: Some(decoded.encoding.to_string()),

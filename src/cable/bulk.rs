@@ -693,7 +693,7 @@ pub fn parse_row(raw: &[u8], name: &str) -> ParseOutcome {
         full.push_str("\n\n");
     }
     full.push_str(&body);
-    rec.redaction = super::redaction_of(&full, false, full.contains(PARTIAL_EXTRACT), None);
+    rec.redaction = super::redaction_of(&full, false, text::contains(&full, PARTIAL_EXTRACT), None);
     rec.text = full;
     rec.released = Some(RELEASE_DATE.to_string());
     rec.source = Source {

@@ -7,7 +7,7 @@
 
 use super::id;
 use super::tag_vocab;
-use super::text::collapse_ws;
+use super::text::{self, collapse_ws};
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -1543,9 +1543,9 @@ pub fn summary(body: &str) -> Option<String> {
                 .find(&body[..e.start()])
                 .map(|m| m.start())
                 .or_else(|| {
-                    CLASSIFIED_BY
-                        .find(&body[..e.start()])
-                        .and_then(|m| body[m.end()..e.start()].find("\n\n").map(|i| m.end() + i))
+                    CLASSIFIED_BY.find(&body[..e.start()]).and_then(|m| {
+                        text::find(&body[m.end()..e.start()], "\n\n").map(|i| m.end() + i)
+                    })
                 })
                 .unwrap_or(0);
             (from, e.start())
@@ -1555,11 +1555,15 @@ pub fn summary(body: &str) -> Option<String> {
                 return None;
             }
             let rest = &body[s.end()..];
-            let stop = [rest.find("\n\n"), rest.find("\n \n"), rest.find("-----")]
-                .into_iter()
-                .flatten()
-                .min()
-                .unwrap_or(rest.len());
+            let stop = [
+                text::find(rest, "\n\n"),
+                text::find(rest, "\n \n"),
+                text::find(rest, "-----"),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(rest.len());
             (s.end(), s.end() + stop)
         }
         (None, None) => return None,

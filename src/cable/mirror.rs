@@ -238,7 +238,7 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
         let l = s.to_ascii_lowercase();
         l.contains("redacted") && !l.contains("not redacted") && !l.contains("not been redacted")
     });
-    partial |= body.contains(PARTIAL_EXTRACT);
+    partial |= text::contains(&body, PARTIAL_EXTRACT);
     rec.redaction = super::redaction_of(&body, says_redacted, partial, statement);
 
     // Source.

@@ -215,7 +215,7 @@ pub(super) fn collapse_ws(s: &str) -> String {
 /// are in characters (Unicode scalar values) from the start of `text`.
 pub fn redaction_runs(text: &str) -> Vec<RedactionRun> {
     let mut runs = Vec::new();
-    if !text.contains("XXXXX") {
+    if !contains(text, "XXXXX") {
         return runs;
     }
     let mut prev: Option<char> = None;
@@ -254,6 +254,18 @@ fn is_word(c: Option<char>) -> bool {
 }
 
 /// The sentence WikiLeaks and mirrors use to mark partial extracts.
+/// Where `needle` first occurs in `hay`, found with SIMD (`memchr::memmem`): `str::find` with
+/// a string needle was 4 % of `bundle`'s CPU, scanning whole cable texts for what most of them
+/// do not hold.
+pub(super) fn find(hay: &str, needle: &str) -> Option<usize> {
+    memchr::memmem::find(hay.as_bytes(), needle.as_bytes())
+}
+
+/// Whether `needle` occurs in `hay` (see [`find`]).
+pub(super) fn contains(hay: &str, needle: &str) -> bool {
+    find(hay, needle).is_some()
+}
+
 pub(super) const PARTIAL_EXTRACT: &str = "This record is a partial extract of the original cable";
 
 #[cfg(test)]

@@ -379,7 +379,8 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
         full.push_str("\n\n");
     }
     full.push_str(&body);
-    let partial = header.contains(PARTIAL_EXTRACT) || body.contains(PARTIAL_EXTRACT);
+    let partial =
+        text::contains(&header, PARTIAL_EXTRACT) || text::contains(&body, PARTIAL_EXTRACT);
     rec.redaction = super::redaction_of(&full, false, partial, None);
     rec.text = full;
     rec.source = Source {
