@@ -118,6 +118,55 @@ impl StoreLock {
     }
 }
 
+/// How much a file grows between two background syncs.
+pub const SYNC_EVERY: usize = 128 << 20;
+
+/// Syncs a file being written on a thread of its own, every [`SYNC_EVERY`] bytes. A file is
+/// synced before it is published (an export's folder, a version's zip); a file of gigabytes
+/// would then make the writer wait seconds for the disk at the end (2.3 GB: ~2.7 s on the
+/// benchmark machine), while this way most of it is on disk by then, written while the next
+/// cables were read.
+pub struct Syncer {
+    wake: Option<std::sync::mpsc::SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+    unsynced: usize,
+}
+
+impl Syncer {
+    pub fn start(file: &File) -> std::io::Result<Syncer> {
+        let file = file.try_clone()?;
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::spawn(move || woken.iter().try_for_each(|()| file.sync_data()));
+        Ok(Syncer {
+            wake: Some(wake),
+            thread: Some(thread),
+            unsynced: 0,
+        })
+    }
+
+    /// Counts bytes written; wakes the thread when enough were. A sync still under way is not
+    /// waited for: the next one takes what this one would have.
+    pub fn wrote(&mut self, bytes: usize) {
+        self.unsynced += bytes;
+        if self.unsynced >= SYNC_EVERY
+            && let Some(wake) = &self.wake
+        {
+            let _ = wake.try_send(());
+            self.unsynced = 0;
+        }
+    }
+
+    /// Stops the thread and says whether a sync failed.
+    pub fn stop(mut self) -> std::io::Result<()> {
+        self.wake = None;
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(synced)) => synced,
+            Some(Err(_)) => Err(std::io::Error::other("the sync thread failed")),
+            None => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

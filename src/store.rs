@@ -408,29 +408,42 @@ impl Store {
         } = written;
         let folder = format!("{collection}-v{version}");
         let scratch = self.state_dir();
-        let plan = BagPlan {
-            folder: folder.clone(),
-            bag_info: bag_info(collection, version, request.message, snapshot, base),
-            tag_files: vec![
-                (
-                    archive::INDEX_FILE.to_string(),
-                    TagData::Spooled(snapshot.spool_index(journal, &scratch)?),
-                ),
-                (
-                    archive::UNPARSED_FILE.to_string(),
-                    TagData::Bytes(capture::write_jsonl(snapshot.unparsed.values())),
-                ),
-            ],
-        };
+        let index = snapshot.spool_index(journal, &scratch)?;
         let dir = self.archive_dir(collection);
         let tmp = fsutil::temp_file_in(&dir)?;
         let file = tmp.as_file().try_clone().at(tmp.path())?;
         let mut bag = BagWriter::new(file, &folder, &scratch)?;
         let spill = spill.into_reader()?;
         request.progress.start("packing", snapshot.payload_files());
-        snapshot.write_payload(journal, &spill, base, &mut bag, request.progress)?;
+        // The index is complete before the payload is copied, and copying leaves a core mostly
+        // free (the zip's SHA-512 takes the other): the index is compressed meanwhile.
+        let (copied, index) = std::thread::scope(|s| {
+            let scratch = &scratch;
+            let compressing = s.spawn(move || -> Result<Spooled> {
+                let mut index = index;
+                index.compress(archive::INDEX_FILE, scratch)?;
+                Ok(index)
+            });
+            let copied = snapshot.write_payload(journal, &spill, base, &mut bag, request.progress);
+            match compressing.join() {
+                Ok(index) => (copied, index),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
+        copied?;
         request.progress.finish();
         drop(spill);
+        let plan = BagPlan {
+            folder: folder.clone(),
+            bag_info: bag_info(collection, version, request.message, snapshot, base),
+            tag_files: vec![
+                (archive::INDEX_FILE.to_string(), TagData::Spooled(index?)),
+                (
+                    archive::UNPARSED_FILE.to_string(),
+                    TagData::Bytes(capture::write_jsonl(snapshot.unparsed.values())),
+                ),
+            ],
+        };
         let (_, written) = bag.finish(plan)?;
         tmp.as_file().sync_all().at(tmp.path())?;
         let (zip_digests, zip_bytes) = (written.zip_digests.clone(), written.zip_bytes);

@@ -110,6 +110,22 @@ pub fn write_bag(
 pub struct Spooled {
     file: File,
     digests: Digests,
+    /// Its zip entry's bytes (in a temporary file) and facts, once compressed.
+    compressed: Option<(File, EntryFacts)>,
+}
+
+impl Spooled {
+    /// Compresses the file for its zip entry ahead of [`BagWriter::finish`], which then only
+    /// copies it: a caller may do this on another thread while the payload is written (the
+    /// cable index is known before the payload is copied). `name` names it in errors.
+    pub fn compress(&mut self, name: &str, scratch: &Path) -> Result<(&File, EntryFacts)> {
+        let done = match self.compressed.take() {
+            Some(done) => done,
+            None => write::compress_file(name, &mut self.file, scratch).at(scratch)?,
+        };
+        let (file, facts) = self.compressed.insert(done);
+        Ok((&*file, *facts))
+    }
 }
 
 /// A [`Spooled`] file being written.
@@ -145,6 +161,7 @@ impl Spool {
         Ok(Spooled {
             file,
             digests: self.hasher.finish(),
+            compressed: None,
         })
     }
 }
@@ -340,11 +357,21 @@ impl BagWriter {
                 TagData::Bytes(text.into_bytes()),
             ));
         }
+        // The large tag files (the index and the payload manifests: hundreds of MB for the
+        // whole corpus) are compressed side by side, then appended in order.
+        tags.par_iter_mut()
+            .try_for_each(|(name, data)| match data {
+                TagData::Spooled(s) => s.compress(name, &scratch).map(|_| ()),
+                TagData::Bytes(_) => Ok(()),
+            })?;
         for (name, data) in &mut tags[..] {
             let entry = format!("{folder}/{name}");
             let added = match data {
                 TagData::Bytes(b) => zip.add_bytes(&entry, b),
-                TagData::Spooled(s) => zip.add_file(&entry, &mut s.file),
+                TagData::Spooled(s) => {
+                    let (file, facts) = s.compress(name, &scratch)?;
+                    zip.add_compressed_file(&entry, file, facts)
+                }
             };
             added.map_err(|e| Error::io(&scratch, e))?;
         }

@@ -88,6 +88,49 @@ pub fn compress(data: &[u8]) -> Compressed {
     }
 }
 
+/// Compresses the whole of `source` (from its start) into a temporary file in `scratch`, as it
+/// streams, in pieces of [`PIECE`]: the bytes and facts of a zip entry for a tag file too large
+/// to hold. `name` names the entry in errors. Safe to call on several threads at once (each
+/// has its own compressor), which is how a bag's large tag files are compressed side by side.
+pub fn compress_file(
+    name: &str,
+    source: &mut File,
+    scratch: &Path,
+) -> std::io::Result<(File, EntryFacts)> {
+    source.seek(SeekFrom::Start(0))?;
+    let compressed = tempfile::tempfile_in(scratch)?;
+    let mut crc = crc32fast::Hasher::new();
+    let mut sink = BufWriter::with_capacity(1 << 20, compressed);
+    let mut piece = vec![0; PIECE];
+    let mut length = 0u64;
+    DEFLATER.with(|cell| {
+        let mut deflater = cell.borrow_mut();
+        let mut deflate = WriterLikeDeflate::new(&mut deflater);
+        loop {
+            let n = crate::hash::read_full(source, &mut piece)?;
+            if n == 0 {
+                return deflate.finish(&mut sink);
+            }
+            crc.update(&piece[..n]);
+            length += n as u64;
+            deflate.feed(&piece[..n], &mut sink)?;
+        }
+    })?;
+    let compressed = sink.into_inner().map_err(|e| e.into_error())?;
+    let facts = EntryFacts {
+        method: METHOD_DEFLATE,
+        crc32: crc.finalize(),
+        compressed: compressed.metadata()?.len(),
+        uncompressed: length,
+    };
+    if facts.uncompressed != source.metadata()?.len() {
+        return Err(std::io::Error::other(format!(
+            "{name}: the file changed while it was compressed"
+        )));
+    }
+    Ok((compressed, facts))
+}
+
 /// The output space `flate2::write::DeflateEncoder` gives each call into the compressor.
 const FLATE2_WRITER_CHUNK: usize = 32 * 1024;
 /// The size of the pieces a file is compressed in (the last may be shorter). Changing it may
@@ -177,20 +220,23 @@ const OUT_CHUNK: usize = 1 << 20;
 
 /// A file written front to back through a buffer, each full buffer written and then handed to
 /// [`hash::StreamDigests`]: the zip's own digests are known when it is finished, without
-/// reading it back.
+/// reading it back. It is synced as it grows ([`crate::fsutil::Syncer`]), so that the sync
+/// before the version is published finds little left to write.
 struct DigestingFile {
     file: File,
     buffer: Vec<u8>,
     digests: hash::StreamDigests,
+    syncer: crate::fsutil::Syncer,
 }
 
 impl DigestingFile {
-    fn new(file: File) -> Self {
-        DigestingFile {
+    fn new(file: File) -> std::io::Result<Self> {
+        Ok(DigestingFile {
+            syncer: crate::fsutil::Syncer::start(&file)?,
             file,
             buffer: Vec::with_capacity(OUT_CHUNK),
             digests: hash::StreamDigests::start(),
-        }
+        })
     }
 
     /// Writes what is buffered and hands it over for hashing.
@@ -199,6 +245,7 @@ impl DigestingFile {
             return Ok(());
         }
         self.file.write_all(&self.buffer)?;
+        self.syncer.wrote(self.buffer.len());
         let full = std::mem::replace(&mut self.buffer, Vec::with_capacity(OUT_CHUNK));
         self.digests.update(full);
         Ok(())
@@ -207,6 +254,7 @@ impl DigestingFile {
     /// Writes the rest; returns the file (not yet synced), its digests and its length.
     fn finish(mut self) -> std::io::Result<(File, hash::Digests, u64)> {
         self.write_buffer()?;
+        self.syncer.stop()?;
         let (digests, bytes) = self.digests.finish();
         Ok((self.file, digests, bytes))
     }
@@ -246,21 +294,18 @@ pub struct ZipOut {
     central: BufWriter<File>,
     central_len: u64,
     entries: u64,
-    /// Where temporary files go (the central directory, streamed tag files).
-    scratch: std::path::PathBuf,
 }
 
 impl ZipOut {
     /// Starts a zip in `file` (normally a temporary file that is renamed into place later);
-    /// temporary files are made in `scratch` and removed when done.
+    /// the central directory is gathered in a temporary file in `scratch`, removed when done.
     pub fn new(file: File, scratch: &Path) -> std::io::Result<Self> {
         Ok(ZipOut {
-            out: DigestingFile::new(file),
+            out: DigestingFile::new(file)?,
             position: 0,
             central: BufWriter::with_capacity(1 << 20, tempfile::tempfile_in(scratch)?),
             central_len: 0,
             entries: 0,
-            scratch: scratch.to_path_buf(),
         })
     }
 
@@ -292,41 +337,14 @@ impl ZipOut {
         Ok(())
     }
 
-    /// Appends an entry whose bytes are the whole of `source`, compressed as they stream (for
-    /// tag files too large to hold: the cable index, the payload manifests).
-    pub fn add_file(&mut self, name: &str, source: &mut File) -> std::io::Result<()> {
-        source.seek(SeekFrom::Start(0))?;
-        let compressed = tempfile::tempfile_in(&self.scratch)?;
-        let mut crc = crc32fast::Hasher::new();
-        let mut sink = BufWriter::with_capacity(1 << 20, compressed);
-        let mut piece = vec![0; PIECE];
-        let mut length = 0u64;
-        DEFLATER.with(|cell| {
-            let mut deflater = cell.borrow_mut();
-            let mut deflate = WriterLikeDeflate::new(&mut deflater);
-            loop {
-                let n = crate::hash::read_full(source, &mut piece)?;
-                if n == 0 {
-                    return deflate.finish(&mut sink);
-                }
-                crc.update(&piece[..n]);
-                length += n as u64;
-                deflate.feed(&piece[..n], &mut sink)?;
-            }
-        })?;
-        let compressed = sink.into_inner().map_err(|e| e.into_error())?;
-        let facts = EntryFacts {
-            method: METHOD_DEFLATE,
-            crc32: crc.finalize(),
-            compressed: compressed.metadata()?.len(),
-            uncompressed: length,
-        };
-        if facts.uncompressed != source.metadata()?.len() {
-            return Err(std::io::Error::other(format!(
-                "{name}: the file changed while it was compressed"
-            )));
-        }
-        self.add_copied(name, facts, &compressed, 0)
+    /// Appends an entry compressed beforehand by [`compress_file`].
+    pub fn add_compressed_file(
+        &mut self,
+        name: &str,
+        compressed: &File,
+        facts: EntryFacts,
+    ) -> std::io::Result<()> {
+        self.add_copied(name, facts, compressed, 0)
     }
 
     /// How many entries were added.
@@ -611,7 +629,8 @@ mod tests {
                 _ => {
                     let mut source = tempfile::tempfile().unwrap();
                     source.write_all(data).unwrap();
-                    out.add_file(name, &mut source).unwrap();
+                    let (compressed, facts) = compress_file(name, &mut source, dir.path()).unwrap();
+                    out.add_compressed_file(name, &compressed, facts).unwrap();
                 }
             }
         }

@@ -261,14 +261,14 @@ struct HashingFile {
     sha256: Sha256,
     bytes: u64,
     path: PathBuf,
-    syncer: Syncer,
+    syncer: fsutil::Syncer,
 }
 
 impl HashingFile {
     fn create(path: PathBuf) -> Result<HashingFile> {
         let file = File::create(&path).at(&path)?;
         Ok(HashingFile {
-            syncer: Syncer::start(&file).at(&path)?,
+            syncer: fsutil::Syncer::start(&file).at(&path)?,
             out: BufWriter::with_capacity(1 << 16, file),
             sha256: Sha256::new(),
             bytes: 0,
@@ -298,54 +298,6 @@ impl Write for HashingFile {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
-    }
-}
-
-/// How much a data file grows between two background syncs.
-const SYNC_EVERY: usize = 128 << 20;
-
-/// Syncs a file being written on a thread of its own, every [`SYNC_EVERY`] bytes. An export's
-/// files are all synced before the folder is published; a file of gigabytes would then make
-/// the export wait a second or more for the disk at the end, while now most of it is on disk
-/// by then, written while the next cables were read.
-struct Syncer {
-    wake: Option<std::sync::mpsc::SyncSender<()>>,
-    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
-    unsynced: usize,
-}
-
-impl Syncer {
-    fn start(file: &File) -> std::io::Result<Syncer> {
-        let file = file.try_clone()?;
-        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
-        let thread = std::thread::spawn(move || woken.iter().try_for_each(|()| file.sync_data()));
-        Ok(Syncer {
-            wake: Some(wake),
-            thread: Some(thread),
-            unsynced: 0,
-        })
-    }
-
-    /// Counts bytes written; wakes the thread when enough were. A sync still under way is not
-    /// waited for: the next one takes what this one would have.
-    fn wrote(&mut self, bytes: usize) {
-        self.unsynced += bytes;
-        if self.unsynced >= SYNC_EVERY
-            && let Some(wake) = &self.wake
-        {
-            let _ = wake.try_send(());
-            self.unsynced = 0;
-        }
-    }
-
-    /// Stops the thread and says whether a sync failed.
-    fn stop(mut self) -> std::io::Result<()> {
-        self.wake = None;
-        match self.thread.take().map(|t| t.join()) {
-            Some(Ok(synced)) => synced,
-            Some(Err(_)) => Err(std::io::Error::other("the sync thread failed")),
-            None => Ok(()),
-        }
     }
 }
 
