@@ -11,9 +11,9 @@ use std::path::Path;
 /// `sha2` has no SHA-512 instructions to use on today's x86 CPUs (SHA-NI covers SHA-256 only),
 /// and its AVX2 code ran at 245-376 MB/s on the benchmark machine where `ring`'s ran at 345-465
 /// MB/s, the same buffers one after the other (`docs/PERFORMANCE.md`). SHA-512 was a sixth of
-/// `bundle`'s CPU and nearly half of `verify`'s, so cablekeep takes `ring`'s. Everything else uses the
-/// `Digest` trait as it would with `sha2::Sha512`; a test checks that the two give the same
-/// digests for every length up to several blocks and for input fed in pieces.
+/// `bundle`'s CPU and nearly half of `verify`'s, so cablekeep takes `ring`'s. Everything else
+/// uses the `Digest` trait as it would with `sha2::Sha512`; a test checks that the two give the
+/// same digests for every length up to several blocks and for input fed in pieces.
 #[derive(Clone)]
 pub struct Sha512(ring::digest::Context);
 
