@@ -78,16 +78,53 @@ impl Fixture {
 
     /// `verify --json` of the store with extra arguments.
     fn verify(&self, args: &[&str]) -> Verdict {
-        let mut cmd = cablekeep(self.path());
-        cmd.args(["verify", "--json"]).args(args);
-        Verdict::of(run(&mut cmd), format!("{cmd:?}"))
+        self.verify_both_ways(None, args)
     }
 
     /// The standalone `verify --json FILE.zip` (its sidecar and `.sha256` are found beside it).
     fn verify_file(&self, zip: &Path, args: &[&str]) -> Verdict {
-        let mut cmd = cablekeep(self.path());
-        cmd.args(["verify", "--json"]).arg(zip).args(args);
-        Verdict::of(run(&mut cmd), format!("{cmd:?}"))
+        self.verify_both_ways(Some(zip), args)
+    }
+
+    /// Runs `verify` as asked, then again with every archive opened whole (`--whole`: the tables
+    /// other archives get instead of the chunk-by-chunk check of cablekeep's layout), and
+    /// requires the same exit code and the same findings of both.
+    fn verify_both_ways(&self, zip: Option<&Path>, args: &[&str]) -> Verdict {
+        let verdict = |whole: bool| {
+            let mut cmd = cablekeep(self.path());
+            cmd.args(["verify", "--json"]).args(zip).args(args);
+            if whole {
+                cmd.arg("--whole");
+            }
+            Verdict::of(run(&mut cmd), format!("{cmd:?}"))
+        };
+        let (streamed, whole) = (verdict(false), verdict(true));
+        let sorted = |v: &Verdict| {
+            let mut lines: Vec<String> = v.findings.iter().map(Value::to_string).collect();
+            lines.sort();
+            lines
+        };
+        assert_eq!(
+            (streamed.code, sorted(&streamed)),
+            (whole.code, sorted(&whole)),
+            "checked a chunk at a time and whole, an archive gives other findings:\n{}\n{}",
+            streamed.context,
+            whole.context
+        );
+        streamed
+    }
+
+    /// Whether `verify` checks version v's zip a chunk at a time (an archive in cablekeep's
+    /// layout) rather than opening it whole.
+    fn streamed(&self, v: u32) -> bool {
+        let options = cablekeep::verify::Options {
+            fast: true,
+            whole: false,
+        };
+        let progress = cablekeep::store::NoProgress;
+        cablekeep::verify::verify_file(&self.zip(v), None, options, &progress)
+            .unwrap()
+            .streamed
     }
 
     fn read_zip(&self, v: u32) -> Vec<u8> {
@@ -344,25 +381,49 @@ fn flip(b: &mut [u8], at: usize, mask: u8) {
 /// Rewrites a zip with Python's `zipfile`: every entry copied with its own compression, but
 /// `drop` left out, `replace` given new bytes, and `add` appended (Deflate).
 fn rewrite_zip(zip: &Path, drop: &[&str], replace: &[(&str, &[u8])], add: &[(&str, &[u8])]) {
+    rewrite_zip_in_order(zip, drop, replace, add, &[]);
+}
+
+/// [`rewrite_zip`], and `insert` entries put among the others where their names sort (before the
+/// first entry whose name sorts after theirs), as cablekeep would have put them.
+fn rewrite_zip_in_order(
+    zip: &Path,
+    drop: &[&str],
+    replace: &[(&str, &[u8])],
+    add: &[(&str, &[u8])],
+    insert: &[(&str, &[u8])],
+) {
     const SCRIPT: &str = r#"
 import json, sys, zipfile
 src, dst, ops = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 replace = {n: bytes(d) for n, d in ops["replace"]}
+pending = sorted(ops["insert"])
+def write_new(zout, name, data):
+    zi = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    zi.compress_type = zipfile.ZIP_DEFLATED
+    zout.writestr(zi, bytes(data))
 with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
     for info in zin.infolist():
+        while pending and pending[0][0] < info.filename:
+            write_new(zout, *pending.pop(0))
         if info.filename in ops["drop"]:
             continue
         data = replace.get(info.filename)
         zout.writestr(info, zin.read(info) if data is None else data)
-    for name, data in ops["add"]:
-        zi = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-        zi.compress_type = zipfile.ZIP_DEFLATED
-        zout.writestr(zi, bytes(data))
+    for name, data in pending + ops["add"]:
+        write_new(zout, name, data)
 "#;
+    let pairs = |entries: &[(&str, &[u8])]| -> Vec<(String, Vec<u8>)> {
+        entries
+            .iter()
+            .map(|(n, d)| (n.to_string(), d.to_vec()))
+            .collect()
+    };
     let ops = serde_json::json!({
         "drop": drop,
-        "replace": replace.iter().map(|(n, d)| (n, d.to_vec())).collect::<Vec<_>>(),
-        "add": add.iter().map(|(n, d)| (n, d.to_vec())).collect::<Vec<_>>(),
+        "replace": pairs(replace),
+        "add": pairs(add),
+        "insert": pairs(insert),
     });
     let tmp = zip.with_extension("rewritten");
     let out = std::process::Command::new("python3")
@@ -402,6 +463,10 @@ fn read_entry_py(zip: &Path, name: &str) -> Vec<u8> {
 #[test]
 fn untouched_store_verifies_clean_in_every_mode() {
     let f = Fixture::two();
+    assert!(
+        f.streamed(1) && f.streamed(2),
+        "cablekeep's own archives are streamed"
+    );
     f.verify(&[]).clean();
     f.verify(&["--all"]).clean();
     f.verify(&["--all", "--fast"]).clean();
@@ -431,6 +496,7 @@ fn flipped_bit_in_entry_data_names_every_damaged_entry() {
     flip(&mut zip, a.data + a.compressed / 2, 0x10);
     flip(&mut zip, b.data + b.compressed / 2, 0x04);
     f.write_zip(1, &zip);
+    assert!(f.streamed(1), "damaged data keeps the layout");
 
     for v in [f.verify(&[]), f.verify_file(&f.zip(1), &[])] {
         v.failed();
@@ -498,6 +564,7 @@ fn flipped_bits_in_local_headers_are_header_mismatches() {
     // c: the local header's signature.
     flip(&mut zip, c.local, 0x01);
     f.write_zip(1, &zip);
+    assert!(f.streamed(1), "damaged local headers keep the layout");
     for v in [f.verify(&[]), f.verify_file(&f.zip(1), &[])] {
         v.failed()
             .has("Z004", Some(&a.name))
@@ -545,6 +612,7 @@ fn flipped_crc_in_central_directory_is_reported_for_that_entry() {
     flip(&mut zip, a.central + 16, 0x01);
     flip(&mut zip, b.central + 19, 0x40);
     f.write_zip(1, &zip);
+    assert!(f.streamed(1), "a damaged CRC keeps the layout");
     for v in [f.verify(&[]), f.verify_file(&f.zip(1), &[])] {
         v.failed();
         for e in [a, b] {
@@ -618,6 +686,7 @@ fn deleted_payload_entry_is_missing_from_bag_and_sidecar() {
     let zip = f.read_zip(1);
     let a = payload_entries(&zip)[0].clone();
     rewrite_zip(&f.zip(1), &[&a.name], &[], &[]);
+    assert!(f.streamed(1), "a deleted entry keeps the layout");
     for v in [
         f.verify(&[]),
         f.verify(&["--fast"]),
@@ -654,6 +723,64 @@ fn added_payload_entry_is_unlisted_everywhere() {
             v.matching("B006", Some(bag_path(&extra))).len(),
             2,
             "one B006 per payload manifest:\n{}",
+            v.context
+        );
+    }
+}
+
+#[test]
+fn payload_and_listings_that_disagree_in_sorted_order_are_each_reported() {
+    // Damage that keeps cablekeep's order, so that verify still checks the archive a chunk at a
+    // time and its merge of the directory with the manifests and the index has to find it: a
+    // payload file no manifest or cable names, manifest lines for files the archive lacks
+    // before, between and after the payload, an unsafe one, and a capture the index names
+    // that is gone.
+    let f = Fixture::one();
+    let folder = Fixture::folder(1);
+    let zip = f.read_zip(1);
+    let payload = payload_entries(&zip);
+    let (first, gone) = (bag_path(&payload[0].name), &payload[1]);
+    let extra = format!("{first}-extra.txt");
+    let name = format!("{folder}/manifest-sha256.txt");
+    let text = String::from_utf8(read_entry_py(&f.zip(1), &name)).unwrap();
+    let fake = |path: &str| format!("{}  {path}\n", "ab".repeat(32));
+    let mut lines: Vec<String> = text.lines().map(|l| format!("{l}\n")).collect();
+    lines.push(fake("data/0-before-everything.txt"));
+    lines.push(fake(&format!("{first}-between.txt")));
+    lines.push(fake("data/zzz-after-everything.txt"));
+    lines.push(fake("data/zzz/../../escape.txt"));
+    lines.sort_by(|a, b| {
+        a.split_once("  ")
+            .unwrap()
+            .1
+            .cmp(b.split_once("  ").unwrap().1)
+    });
+    let edited = lines.concat();
+    rewrite_zip_in_order(
+        &f.zip(1),
+        &[&gone.name],
+        &[(&name, edited.as_bytes())],
+        &[],
+        &[(&format!("{folder}/{extra}"), b"no manifest lists me")],
+    );
+    assert!(f.streamed(1), "the damage keeps the order");
+    for v in [
+        f.verify(&[]),
+        f.verify(&["--fast"]),
+        f.verify_file(&f.zip(1), &[]),
+    ] {
+        v.failed()
+            .has("B006", Some(&extra))
+            .has("B005", Some("data/0-before-everything.txt"))
+            .has("B005", Some(&format!("{first}-between.txt")))
+            .has("B005", Some("data/zzz-after-everything.txt"))
+            .has("B003", Some("manifest-sha256.txt"))
+            .has("B005", Some(bag_path(&gone.name)))
+            .has("B011", Some("cablekeep/index.jsonl"));
+        assert_eq!(
+            v.matching("B006", Some(&extra)).len(),
+            2,
+            "unlisted in both payload manifests:\n{}",
             v.context
         );
     }
@@ -703,6 +830,7 @@ fn changed_payload_manifest_line_is_a_digest_and_tag_manifest_mismatch() {
     let changed = String::from_utf8(changed).unwrap();
     let edited = text.replacen(digest, &changed, 1);
     rewrite_zip(&f.zip(1), &[], &[(&name, edited.as_bytes())], &[]);
+    assert!(f.streamed(1), "a changed digest keeps the manifest sorted");
     for v in [f.verify(&[]), f.verify_file(&f.zip(1), &[])] {
         v.failed()
             .has("B004", Some(path))
@@ -735,6 +863,7 @@ fn manifest_lines_in_any_order_with_repeats_and_strangers_are_each_reported() {
     edited.push("abc  data/short-digest.txt".to_string());
     let edited = edited.join("\n") + "\n";
     rewrite_zip(&f.zip(1), &[], &[(&name, edited.as_bytes())], &[]);
+    assert!(!f.streamed(1), "a manifest out of order is checked whole");
     let first_path = lines[0].split_once("  ").unwrap().1;
     for v in [f.verify(&[]), f.verify(&["--fast"])] {
         v.failed()
@@ -779,6 +908,7 @@ fn an_index_out_of_id_order_is_an_index_mismatch() {
     swapped.swap(0, 1);
     let edited = swapped.join("\n") + "\n";
     rewrite_zip(&f.zip(1), &[], &[(&name, edited.as_bytes())], &[]);
+    assert!(!f.streamed(1), "an index out of order is checked whole");
     for v in [f.verify(&[]), f.verify(&["--fast"])] {
         v.failed().has("B011", Some("cablekeep/index.jsonl"));
         assert!(

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-pub use read::{DirectoryCursor, Entry, ZipIndex};
+pub use read::{Chunk, DirectoryCursor, DirectoryStream, Entry, ZipIndex};
 pub use write::{Compressed, DEFLATE_LEVEL, EntryFacts, compress, read_input_zip};
 
 /// The format name written into `bag-info.txt` as `Cablekeep-Format`.
@@ -688,6 +688,12 @@ impl OpenArchive {
     /// Streams an entry's bytes to `sink`; returns findings about its data.
     pub fn stream(&self, entry: &Entry, sink: impl FnMut(&[u8])) -> Result<Vec<Finding>> {
         read::stream_entry(&self.file, entry, &self.label, sink).at(&self.path)
+    }
+
+    /// [`Self::stream`] in pieces of 64 KB whatever the entry's size (memory that does not
+    /// follow the size of a large tag file).
+    pub fn stream_in_pieces(&self, entry: &Entry, sink: impl FnMut(&[u8])) -> Result<Vec<Finding>> {
+        read::stream_entry_in_pieces(&self.file, entry, &self.label, sink).at(&self.path)
     }
 
     /// The zip's central directory, to be read forward by name ([`DirectoryCursor`]), whatever

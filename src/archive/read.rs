@@ -15,7 +15,6 @@ const SIG_CENTRAL: u32 = 0x0201_4b50;
 const SIG_EOCD: u32 = 0x0605_4b50;
 const SIG_ZIP64_EOCD: u32 = 0x0606_4b50;
 const SIG_ZIP64_LOCATOR: u32 = 0x0706_4b50;
-const SIG_DATA_DESCRIPTOR: u32 = 0x0807_4b50;
 const EOCD_LEN: u64 = 22;
 const MAX_COMMENT: u64 = 0xFFFF;
 const FLAG_ENCRYPTED: u16 = 1;
@@ -434,6 +433,136 @@ impl<'a> DirectoryCursor<'a> {
     }
 }
 
+/// The central directory read forward a chunk of entries at a time, with [`open`]'s structural
+/// checks made on each chunk (local headers, the file's layout, methods, unsafe names), for a
+/// reader that must not hold the whole directory: `verify` of a large archive. It needs the
+/// entries to lie in the file in directory order (as every zip writer puts them) and a directory
+/// that reads whole; [`Chunk::Unstreamable`] says when the archive is otherwise, and the caller
+/// then opens it whole. Duplicate names are the caller's to rule out: it knows the order the
+/// names must come in.
+pub struct DirectoryStream<'a> {
+    file: &'a File,
+    label: &'a str,
+    file_len: u64,
+    cd_offset: u64,
+    entry_count: u64,
+    records: CentralRecords<'a>,
+    /// The previous entry's local header offset.
+    previous_offset: Option<u64>,
+    layout: LayoutWalk,
+    headers: Vec<Finding>,
+    unsupported: Vec<Finding>,
+    names: Vec<Finding>,
+}
+
+/// What [`DirectoryStream::next_chunk`] read.
+pub enum Chunk {
+    /// The next entries in directory order, with where their data starts.
+    Entries(Vec<Entry>),
+    /// The directory has been read to its end.
+    End,
+    /// The archive cannot be checked a chunk at a time; why.
+    Unstreamable(String),
+}
+
+impl<'a> DirectoryStream<'a> {
+    /// Finds the directory. `Err` with why when the end records are damaged or odd in any way
+    /// (the whole-archive reader reports what is wrong).
+    pub fn new(file: &'a File, label: &'a str) -> std::io::Result<Result<Self, String>> {
+        let file_len = file.metadata()?.len();
+        let mut end_findings = Vec::new();
+        let end = find_end(file, file_len, label, &mut end_findings)?;
+        let Some(end) = end.filter(|_| end_findings.is_empty()) else {
+            return Ok(Err("the end records are damaged".to_string()));
+        };
+        Ok(Ok(DirectoryStream {
+            file,
+            label,
+            file_len,
+            cd_offset: end.cd_offset,
+            entry_count: end.entry_count,
+            records: CentralRecords::new(file, &end),
+            previous_offset: None,
+            layout: LayoutWalk::default(),
+            headers: Vec::new(),
+            unsupported: Vec::new(),
+            names: Vec::new(),
+        }))
+    }
+
+    /// Reads up to `max` more entries and checks them.
+    pub fn next_chunk(&mut self, max: usize) -> std::io::Result<Chunk> {
+        let mut entries = Vec::with_capacity(max);
+        while entries.len() < max {
+            match self.records.advance()? {
+                Ok(true) => entries.push(self.records.entry()),
+                Ok(false) => break,
+                Err(why) => return Ok(Chunk::Unstreamable(why)),
+            }
+        }
+        if entries.is_empty() {
+            if self.records.count != self.entry_count {
+                return Ok(Chunk::Unstreamable(
+                    "the end record's entry count differs from the directory's".to_string(),
+                ));
+            }
+            return Ok(Chunk::End);
+        }
+        for e in &entries {
+            if self
+                .previous_offset
+                .is_some_and(|p| e.local_header_offset <= p)
+            {
+                return Ok(Chunk::Unstreamable(format!(
+                    "{} lies before the entry listed ahead of it",
+                    e.name
+                )));
+            }
+            self.previous_offset = Some(e.local_header_offset);
+        }
+        self.check(&mut entries)?;
+        Ok(Chunk::Entries(entries))
+    }
+
+    /// [`open`]'s checks of single entries, in the order `open` reports them.
+    fn check(&mut self, entries: &mut [Entry]) -> std::io::Result<()> {
+        let (file, label, file_len) = (self.file, self.label, self.file_len);
+        let headers = entries
+            .par_iter_mut()
+            .map(|entry| check_local_header(file, label, file_len, entry))
+            .filter_map(Result::transpose)
+            .collect::<std::io::Result<Vec<Finding>>>()?;
+        self.headers.extend(headers);
+        for e in entries.iter() {
+            if let Some(stop) = span_end(e) {
+                self.layout
+                    .span(e.local_header_offset, stop, &e.name, label);
+            }
+        }
+        self.unsupported
+            .extend(entries.iter().filter_map(|e| unsupported(e, label)));
+        let names: Vec<Finding> = entries
+            .par_iter()
+            .filter_map(|e| {
+                let problem = unsafe_name_problem(&e.name)?;
+                Some(Finding::new(Code::UnsafeEntryName, label, problem).at_entry(&e.name))
+            })
+            .collect();
+        self.names.extend(names);
+        Ok(())
+    }
+
+    /// Every structural finding, in the order [`open`] gives them (the directory read to its end).
+    pub fn finish(mut self) -> Vec<Finding> {
+        self.layout.finish(self.cd_offset, self.label);
+        let mut findings = self.headers;
+        findings.append(&mut self.layout.findings);
+        findings.append(&mut self.unsupported);
+        findings.append(&mut self.names);
+        findings
+    }
+}
+
 /// Fills `buf`; false when the data ends first (a truncated file is a finding, not an error).
 fn read_or_eof(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<bool> {
     match reader.read_exact(buf) {
@@ -598,76 +727,91 @@ fn check_layout(end: &End, label: &str, index: &mut ZipIndex) {
     let mut spans: Vec<(u64, u64, &str)> = index
         .entries
         .iter()
-        .filter_map(|e| {
-            let start = e.local_header_offset;
-            let data_end = e.data_offset?.checked_add(e.compressed_size)?;
-            let descriptor = if e.flags & FLAG_DATA_DESCRIPTOR != 0 {
-                16
-            } else {
-                0
-            };
-            Some((start, data_end + descriptor, e.name.as_str()))
-        })
+        .filter_map(|e| Some((e.local_header_offset, span_end(e)?, e.name.as_str())))
         .collect();
     spans.sort();
-    let mut findings = Vec::new();
-    let mut cursor = 0u64;
+    let mut walk = LayoutWalk::default();
     for (start, stop, name) in &spans {
-        if *start > cursor {
-            findings.push(
+        walk.span(*start, *stop, name, label);
+    }
+    walk.finish(end.cd_offset, label);
+    let unsupported = index.entries.iter().filter_map(|e| unsupported(e, label));
+    let findings: Vec<Finding> = walk.findings.into_iter().chain(unsupported).collect();
+    index.findings.extend(findings);
+}
+
+/// Where an entry's bytes end (its data and any data descriptor), when its data was located.
+fn span_end(e: &Entry) -> Option<u64> {
+    let data_end = e.data_offset?.checked_add(e.compressed_size)?;
+    // Allowed by the zip format, but the descriptor is then the only place the sizes are.
+    let descriptor = if e.flags & FLAG_DATA_DESCRIPTOR != 0 {
+        16
+    } else {
+        0
+    };
+    Some(data_end + descriptor)
+}
+
+/// The entries' spans of the file taken in order of their start: gaps and overlaps are findings.
+#[derive(Default)]
+struct LayoutWalk {
+    /// Where the spans seen so far end.
+    cursor: u64,
+    any: bool,
+    findings: Vec<Finding>,
+}
+
+impl LayoutWalk {
+    fn span(&mut self, start: u64, stop: u64, name: &str, label: &str) {
+        let cursor = self.cursor;
+        if start > cursor {
+            self.findings.push(
                 Finding::new(
                     Code::StrayBytes,
                     label,
                     format!("{} unexplained bytes at offset {cursor}", start - cursor),
                 )
-                .at_entry(*name),
+                .at_entry(name),
             );
-        } else if *start < cursor {
-            findings.push(Finding::new(Code::StrayBytes, label, format!("entry at offset {start} overlaps the previous entry (which ends at {cursor})")).at_entry(*name));
+        } else if start < cursor {
+            self.findings.push(Finding::new(Code::StrayBytes, label, format!("entry at offset {start} overlaps the previous entry (which ends at {cursor})")).at_entry(name));
         }
-        cursor = cursor.max(*stop);
+        self.cursor = cursor.max(stop);
+        self.any = true;
     }
-    if cursor < end.cd_offset && !spans.is_empty() {
-        findings.push(Finding::new(
-            Code::StrayBytes,
-            label,
-            format!(
-                "{} unexplained bytes before the central directory at {}",
-                end.cd_offset - cursor,
-                end.cd_offset
-            ),
-        ));
-    } else if cursor > end.cd_offset {
-        findings.push(Finding::new(
-            Code::StrayBytes,
-            label,
-            format!(
-                "entry data runs into the central directory at {}",
-                end.cd_offset
-            ),
-        ));
-    }
-    for e in &index.entries {
-        if e.flags & FLAG_ENCRYPTED != 0 {
-            findings.push(
-                Finding::new(Code::UnsupportedEntry, label, "entry is encrypted").at_entry(&e.name),
-            );
-        } else if e.method != METHOD_STORED && e.method != METHOD_DEFLATE {
-            findings.push(
-                Finding::new(
-                    Code::UnsupportedEntry,
-                    label,
-                    format!("compression method {}", e.method),
-                )
-                .at_entry(&e.name),
-            );
-        }
-        if e.flags & FLAG_DATA_DESCRIPTOR != 0 {
-            // Allowed by the zip format, but the descriptor is then the only place the sizes are.
-            let _ = SIG_DATA_DESCRIPTOR;
+
+    /// The last span must end where the central directory starts.
+    fn finish(&mut self, cd_offset: u64, label: &str) {
+        if self.cursor < cd_offset && self.any {
+            self.findings.push(Finding::new(
+                Code::StrayBytes,
+                label,
+                format!(
+                    "{} unexplained bytes before the central directory at {cd_offset}",
+                    cd_offset - self.cursor,
+                ),
+            ));
+        } else if self.cursor > cd_offset {
+            self.findings.push(Finding::new(
+                Code::StrayBytes,
+                label,
+                format!("entry data runs into the central directory at {cd_offset}"),
+            ));
         }
     }
-    index.findings.extend(findings);
+}
+
+/// An entry cablekeep cannot read: encrypted, or compressed with another method than Stored
+/// and Deflate.
+fn unsupported(e: &Entry, label: &str) -> Option<Finding> {
+    let why = if e.flags & FLAG_ENCRYPTED != 0 {
+        "entry is encrypted".to_string()
+    } else if e.method != METHOD_STORED && e.method != METHOD_DEFLATE {
+        format!("compression method {}", e.method)
+    } else {
+        return None;
+    };
+    Some(Finding::new(Code::UnsupportedEntry, label, why).at_entry(&e.name))
 }
 
 /// Names must be safe relative paths (no absolute paths, `..`, backslashes, control characters,
@@ -779,7 +923,7 @@ fn duplicates_by_sort(entries: &[Entry]) -> Vec<(usize, usize)> {
 }
 
 /// Compares names as their lower-case forms would compare, without building them for ASCII.
-fn folded_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+pub fn folded_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     if a.is_ascii() && b.is_ascii() {
         // Names in one folder share long prefixes: skip the identical bytes a word at a time.
         let same = common_prefix_len(a.as_bytes(), b.as_bytes());
@@ -889,19 +1033,35 @@ pub fn stream_entry(
     sink: impl FnMut(&[u8]),
 ) -> std::io::Result<Vec<Finding>> {
     let Some(data_offset) = entry.data_offset else {
-        return Ok(vec![
-            Finding::new(
-                Code::LocalHeaderCorrupt,
-                label,
-                "entry data cannot be located",
-            )
-            .at_entry(&entry.name),
-        ]);
+        return Ok(vec![unlocated(entry, label)]);
     };
     if whole_inflatable(entry) {
         return inflate_whole(file, entry, data_offset, label, sink);
     }
     stream_in_pieces(file, entry, data_offset, label, sink)
+}
+
+/// [`stream_entry`] 64 KB at a time whatever the entry's size, for a reader whose memory must
+/// not follow the entries' sizes: a file of up to 16 MB is otherwise inflated whole, in one call.
+pub fn stream_entry_in_pieces(
+    file: &File,
+    entry: &Entry,
+    label: &str,
+    sink: impl FnMut(&[u8]),
+) -> std::io::Result<Vec<Finding>> {
+    let Some(data_offset) = entry.data_offset else {
+        return Ok(vec![unlocated(entry, label)]);
+    };
+    stream_in_pieces(file, entry, data_offset, label, sink)
+}
+
+fn unlocated(entry: &Entry, label: &str) -> Finding {
+    Finding::new(
+        Code::LocalHeaderCorrupt,
+        label,
+        "entry data cannot be located",
+    )
+    .at_entry(&entry.name)
 }
 
 /// [`stream_entry`] for any entry, 64 KB at a time.

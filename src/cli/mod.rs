@@ -278,6 +278,10 @@ struct VerifyArgs {
     /// re-hashing the payload.
     #[arg(long)]
     fast: bool,
+    /// Hold tables of every entry instead of checking an archive in cablekeep's layout a chunk at
+    /// a time (what other archives always get; the findings are the same). For comparing the two.
+    #[arg(long, hide = true)]
+    whole: bool,
     /// Print findings as JSON Lines.
     #[arg(long)]
     json: bool,
@@ -454,6 +458,7 @@ impl Ctx {
             version: None,
             all: true,
             fast: false,
+            whole: false,
             json: false,
             links: false,
             link: links::LinkOptions::default(),
@@ -733,7 +738,10 @@ impl Ctx {
     }
 
     fn verify(&self, a: VerifyArgs) -> Result<u8> {
-        let options = verify::Options { fast: a.fast };
+        let options = verify::Options {
+            fast: a.fast,
+            whole: a.whole,
+        };
         let reports = match &a.file {
             Some(file) => vec![verify::verify_file(
                 file,

@@ -11,16 +11,20 @@
 
 use super::{Options, Report};
 use crate::archive::{self, Entry, OpenArchive};
-use crate::capture::{IndexLine, LineSplitter, UnparsedLine};
+use crate::capture::{CaptureRef, IndexLine, LineSplitter, UnparsedLine};
 use crate::error::Result;
 use crate::finding::{Code, Finding};
 use crate::hash::{self, Hasher, OneHasher, Sha256Bytes, Sha512Bytes};
 use crate::manifest;
 use crate::store::Progress;
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::sync::Arc;
+
+mod stream;
+pub(super) use stream::check_streamed;
 
 /// What the bag says of itself, gathered while checking it, for the sidecar comparison.
 #[derive(Debug, Default)]
@@ -34,6 +38,8 @@ pub(super) struct BagSeen {
     pub unparsed: u64,
     pub payload_files: u64,
     pub payload_bytes: u64,
+    /// The zip's entries, directories and all.
+    pub zip_entries: u64,
 }
 
 /// A tag file's digests. Fast mode hashes tag files with SHA-256 only: a tag file whose SHA-256
@@ -73,7 +79,10 @@ pub(super) fn check_bag(
         entries: archive.index.entries.len() as u64,
         ..Report::default()
     };
-    let mut seen = BagSeen::default();
+    let mut seen = BagSeen {
+        zip_entries: archive.index.entries.len() as u64,
+        ..BagSeen::default()
+    };
     report
         .findings
         .extend(archive.index.findings.iter().cloned());
@@ -472,9 +481,7 @@ impl BagCheck<'_> {
             sha256: vec![None; payload_len],
             referenced: vec![false; payload_len],
             cursor: Cursor::default(),
-            previous_id: None,
-            cables: 0,
-            captures: 0,
+            lines: IndexLines::default(),
             findings: Vec::new(),
         };
         let read_apart = [
@@ -558,8 +565,8 @@ impl BagCheck<'_> {
             index_sha256: index.sha256,
             index_findings,
             referenced,
-            cables: index.cables,
-            captures: index.captures,
+            cables: index.lines.cables,
+            captures: index.lines.captures,
             unparsed: unparsed.count,
         })
     }
@@ -774,33 +781,21 @@ impl<'a, const N: usize> ManifestReader<'a, N> {
     }
 
     fn line(&mut self, raw: &[u8], number: usize) {
-        // Lossy only when needed: from_utf8_lossy walks the line even when it is valid.
-        let text = match std::str::from_utf8(raw) {
-            Ok(t) => std::borrow::Cow::Borrowed(t),
-            Err(_) => String::from_utf8_lossy(raw),
-        };
-        let (digest, path) = match manifest::split_manifest_line(&text) {
-            Ok(None) => return,
-            Ok(Some(line)) => line,
-            Err(why) => return self.malformed(format!("line {number}: {why}")),
-        };
-        let Some(bytes) = hash::hex_to_bytes::<N>(digest) else {
-            let why = manifest::not_a_digest(digest, 2 * N);
-            return self.malformed(format!("line {number}: {why}"));
-        };
-        if !path.starts_with("data/") {
-            return self.malformed(format!("lists {path:?}, which is outside data/"));
-        }
-        // A path the archive holds had its name checked with the zip's entries.
-        let Some(position) = self.cursor.find(self.files, &path) else {
-            if let Some(problem) = archive::read::unsafe_name_problem(&path) {
-                return self.malformed(format!("unsafe path {path:?}: {problem}"));
+        let read = with_manifest_line::<N>(raw, number, |path, bytes| {
+            // A path the archive holds had its name checked with the zip's entries.
+            let Some(position) = self.cursor.find(self.files, path) else {
+                if let Some(problem) = archive::read::unsafe_name_problem(path) {
+                    return self.malformed(format!("unsafe path {path:?}: {problem}"));
+                }
+                self.table.unknown.push(path.to_string());
+                return;
+            };
+            if self.table.digests[position].replace(bytes).is_some() {
+                self.duplicate(path);
             }
-            self.table.unknown.push(path.into_owned());
-            return;
-        };
-        if self.table.digests[position].replace(bytes).is_some() {
-            self.duplicate(&path);
+        });
+        if let Err(why) = read {
+            self.malformed(why);
         }
     }
 
@@ -825,6 +820,34 @@ impl<'a, const N: usize> ManifestReader<'a, N> {
     }
 }
 
+/// Hands a payload manifest line's path and digest (in bytes) to `each`; nothing for an empty
+/// line; `Err` with the finding's message for a malformed one.
+fn with_manifest_line<const N: usize>(
+    raw: &[u8],
+    number: usize,
+    each: impl FnOnce(&str, [u8; N]),
+) -> std::result::Result<(), String> {
+    // Lossy only when needed: from_utf8_lossy walks the line even when it is valid.
+    let text = match std::str::from_utf8(raw) {
+        Ok(t) => Cow::Borrowed(t),
+        Err(_) => String::from_utf8_lossy(raw),
+    };
+    let (digest, path) = match manifest::split_manifest_line(&text) {
+        Ok(None) => return Ok(()),
+        Ok(Some(line)) => line,
+        Err(why) => return Err(format!("line {number}: {why}")),
+    };
+    let Some(bytes) = hash::hex_to_bytes::<N>(digest) else {
+        let why = manifest::not_a_digest(digest, 2 * N);
+        return Err(format!("line {number}: {why}"));
+    };
+    if !path.starts_with("data/") {
+        return Err(format!("lists {path:?}, which is outside data/"));
+    }
+    each(&path, bytes);
+    Ok(())
+}
+
 /// Reads `cablekeep/unparsed.jsonl` line by line.
 struct UnparsedReader<'a> {
     files: &'a BagFiles<'a>,
@@ -836,37 +859,30 @@ struct UnparsedReader<'a> {
 
 impl UnparsedReader<'_> {
     fn line(&mut self, raw: &[u8], number: usize) {
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            return;
-        }
-        let line: UnparsedLine = match serde_json::from_slice(raw) {
-            Ok(l) => l,
-            Err(e) => {
-                self.findings.push(
-                    Finding::new(
-                        Code::IndexMismatch,
-                        self.label,
-                        format!("line {number}: {e}"),
-                    )
-                    .at_entry(archive::UNPARSED_FILE),
-                );
-                return;
-            }
+        let line = match read_unparsed_line(raw, number) {
+            Ok(Some(line)) => line,
+            Ok(None) => return,
+            Err(why) => return self.findings.push(unparsed_mismatch(self.label, why)),
         };
         self.count += 1;
         match self.files.payload_position(&line.raw) {
             Some(position) => self.referenced[position] = true,
             None if self.files.contains(&line.raw) => {}
-            None => self.findings.push(
-                Finding::new(
-                    Code::IndexMismatch,
-                    self.label,
-                    format!("names {}, which is not in the archive", line.raw),
-                )
-                .at_entry(archive::UNPARSED_FILE),
-            ),
+            None => self.findings.push(unparsed_mismatch(
+                self.label,
+                unparsed_not_in_archive(&line.raw),
+            )),
         }
     }
+}
+
+/// An `I` finding about the unparsed inputs' list.
+fn unparsed_mismatch(label: &str, message: String) -> Finding {
+    Finding::new(Code::IndexMismatch, label, message).at_entry(archive::UNPARSED_FILE)
+}
+
+fn unparsed_not_in_archive(raw: &str) -> String {
+    format!("names {raw}, which is not in the archive")
 }
 
 /// Reads `cablekeep/index.jsonl` line by line: every capture it names must exist, with the
@@ -878,57 +894,33 @@ struct IndexReader<'a> {
     sha256: Vec<Option<Sha256Bytes>>,
     referenced: Vec<bool>,
     cursor: Cursor,
-    previous_id: Option<String>,
-    cables: u64,
-    captures: u64,
+    lines: IndexLines,
     findings: Vec<Finding>,
 }
 
 impl IndexReader<'_> {
     fn mismatch(&mut self, message: String) {
-        self.findings.push(
-            Finding::new(Code::IndexMismatch, self.label, message).at_entry(archive::INDEX_FILE),
-        );
+        self.findings.push(index_mismatch(self.label, message));
     }
 
     fn line(&mut self, raw: &[u8], number: usize) {
-        if raw.iter().all(u8::is_ascii_whitespace) {
+        let mut problems = Vec::new();
+        let line = self.lines.read(raw, number, &mut problems);
+        for p in problems {
+            self.mismatch(p);
+        }
+        let Some(line) = line else {
             return;
-        }
-        let line: IndexLine = match serde_json::from_slice(raw) {
-            Ok(l) => l,
-            Err(e) => return self.mismatch(format!("line {number}: {e}")),
         };
-        // The format keeps the index sorted by id (readers such as `diff` merge two indexes).
-        if let Some(previous) = &self.previous_id
-            && line.id <= *previous
-        {
-            let why = if line.id == *previous {
-                "repeats"
-            } else {
-                "comes after"
-            };
-            self.mismatch(format!(
-                "line {number}: cable {} {why} cable {previous}: the index must be sorted by id",
-                line.id
-            ));
-        }
-        self.previous_id = Some(line.id.clone());
-        self.cables += 1;
-        self.captures += line.captures.len() as u64;
         for c in &line.captures {
             let raw = self.locate(&line.id, &c.raw);
             self.locate(&line.id, &c.record);
             let Some(raw) = raw else {
                 continue;
             };
-            if let Some(digest) = hash::hex_to_bytes(&c.sha256) {
-                self.sha256[raw] = Some(digest);
-            } else {
-                self.mismatch(format!(
-                    "cable {}: {:?} is not a SHA-256 in hex (for {})",
-                    line.id, c.sha256, c.raw
-                ));
+            match capture_sha256(&line.id, c) {
+                Ok(digest) => self.sha256[raw] = Some(digest),
+                Err(why) => self.mismatch(why),
             }
         }
     }
@@ -940,12 +932,85 @@ impl IndexReader<'_> {
         match position {
             Some(p) => self.referenced[p] = true,
             None if self.files.contains(path) => {}
-            None => self.mismatch(format!(
-                "cable {id} names {path}, which is not in the archive"
-            )),
+            None => self.mismatch(not_in_archive(id, path)),
         }
         position
     }
+}
+
+/// An `I` finding about the cable index.
+fn index_mismatch(label: &str, message: String) -> Finding {
+    Finding::new(Code::IndexMismatch, label, message).at_entry(archive::INDEX_FILE)
+}
+
+fn not_in_archive(id: &str, path: &str) -> String {
+    format!("cable {id} names {path}, which is not in the archive")
+}
+
+/// The raw capture's SHA-256 as the index gives it, in bytes.
+fn capture_sha256(id: &str, c: &CaptureRef) -> std::result::Result<Sha256Bytes, String> {
+    hash::hex_to_bytes(&c.sha256).ok_or_else(|| {
+        format!(
+            "cable {id}: {:?} is not a SHA-256 in hex (for {})",
+            c.sha256, c.raw
+        )
+    })
+}
+
+/// What every reader of the index checks of each line by itself: that it is JSON, and in id
+/// order; and what it counts.
+#[derive(Default)]
+struct IndexLines {
+    previous_id: Option<String>,
+    cables: u64,
+    captures: u64,
+}
+
+impl IndexLines {
+    /// The line read; what is wrong with it by itself goes to `problems`.
+    fn read(&mut self, raw: &[u8], number: usize, problems: &mut Vec<String>) -> Option<IndexLine> {
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            return None;
+        }
+        let line: IndexLine = match serde_json::from_slice(raw) {
+            Ok(l) => l,
+            Err(e) => {
+                problems.push(format!("line {number}: {e}"));
+                return None;
+            }
+        };
+        // The format keeps the index sorted by id (readers such as `diff` merge two indexes).
+        if let Some(previous) = &self.previous_id
+            && line.id <= *previous
+        {
+            let why = if line.id == *previous {
+                "repeats"
+            } else {
+                "comes after"
+            };
+            problems.push(format!(
+                "line {number}: cable {} {why} cable {previous}: the index must be sorted by id",
+                line.id
+            ));
+        }
+        self.previous_id = Some(line.id.clone());
+        self.cables += 1;
+        self.captures += line.captures.len() as u64;
+        Some(line)
+    }
+}
+
+/// The line of `cablekeep/unparsed.jsonl`, when it is one; `Err` with the finding's message.
+fn read_unparsed_line(
+    raw: &[u8],
+    number: usize,
+) -> std::result::Result<Option<UnparsedLine>, String> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(raw)
+        .map(Some)
+        .map_err(|e| format!("line {number}: {e}"))
 }
 
 /// Takes a stream's bytes, piece by piece, on a thread of its own.
@@ -955,7 +1020,7 @@ type Sink<'a> = &'a mut (dyn FnMut(&[u8]) + Send);
 type LineSink<'a> = &'a mut (dyn FnMut(&[u8], usize) + Send);
 
 /// Bytes handed from the inflating thread to the sinks at a time.
-const PIECE: usize = 1 << 20;
+const PIECE: usize = 1 << 18;
 
 /// Inflates an entry once and hands its bytes, in order, to every sink, each sink on a thread
 /// of its own (so that hashing twice and parsing take the time of the slowest, not the sum).
@@ -979,7 +1044,7 @@ fn fan_out(archive: &OpenArchive, entry: &Entry, sinks: &mut [Sink<'_>]) -> Resu
             }
         };
         let mut piece = Vec::with_capacity(PIECE);
-        let streamed = archive.stream(entry, |bytes| {
+        let streamed = archive.stream_in_pieces(entry, |bytes| {
             piece.extend_from_slice(bytes);
             if piece.len() >= PIECE {
                 hand_over(std::mem::replace(&mut piece, Vec::with_capacity(PIECE)));

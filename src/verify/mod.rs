@@ -23,6 +23,10 @@ use std::path::{Path, PathBuf};
 pub struct Options {
     /// Skip re-hashing the payload (structure, listings, sizes and Payload-Oxum only).
     pub fast: bool,
+    /// Open every archive whole, with tables of all its entries, also when it is in cablekeep's
+    /// layout and could be checked a chunk at a time in memory that does not grow with it. The
+    /// whole-archive check is what every other archive gets; both find the same.
+    pub whole: bool,
 }
 
 /// The result of checking one archive.
@@ -36,6 +40,9 @@ pub struct Report {
     /// Uncompressed bytes read and hashed (0 in fast mode).
     pub bytes_hashed: u64,
     pub findings: Vec<Finding>,
+    /// True when the archive was checked a chunk at a time, in memory that does not grow with
+    /// it (an archive in cablekeep's layout); false when it was opened whole.
+    pub streamed: bool,
 }
 
 impl Report {
@@ -54,8 +61,7 @@ pub fn verify_file(
     options: Options,
     progress: &dyn Progress,
 ) -> Result<Report> {
-    let archive = OpenArchive::open(zip)?;
-    let (mut report, seen, zip_digests) = check_bag_and_zip(&archive, options, progress)?;
+    let (archive, mut report, seen, zip_digests) = check_archive(zip, options, progress)?;
     let sidecar_path = sidecar.map(Path::to_path_buf).or_else(|| find_sidecar(zip));
     let mut sidecar = None;
     if let Some(path) = sidecar_path {
@@ -269,8 +275,7 @@ pub fn verify_version(
             ..Report::default()
         });
     }
-    let archive = OpenArchive::open(&zip)?;
-    let (mut report, seen, zip_digests) = check_bag_and_zip(&archive, options, progress)?;
+    let (archive, mut report, seen, zip_digests) = check_archive(&zip, options, progress)?;
     report.identifier = Some(identifier.clone());
     report.findings.splice(0..0, findings);
     check_bag_identity(&archive, &seen, &identifier, &mut report.findings);
@@ -445,23 +450,31 @@ fn check_previous_in_bag(
     }
 }
 
-/// Checks the bag and, in full mode, hashes the whole zip at the same time: the zip's digests
-/// (SHA-512 most of all) would otherwise leave a core idle at the end of a long run.
-fn check_bag_and_zip(
-    archive: &OpenArchive,
+/// Opens and checks an archive: a chunk at a time when it is in cablekeep's layout, whole
+/// otherwise. In full mode the whole zip is hashed at the same time: its digests (SHA-512 most
+/// of all) would otherwise leave a core idle at the end of a long run.
+fn check_archive(
+    zip: &Path,
     options: Options,
     progress: &dyn Progress,
-) -> Result<(Report, BagSeen, Option<hash::Digests>)> {
+) -> Result<(OpenArchive, Report, BagSeen, Option<hash::Digests>)> {
+    let check = || -> Result<(OpenArchive, Report, BagSeen)> {
+        if !options.whole
+            && let Some(checked) = bag::check_streamed(zip, options, progress)?
+        {
+            return Ok(checked);
+        }
+        let archive = OpenArchive::open(zip)?;
+        let (report, seen) = check_bag(&archive, options, progress)?;
+        Ok((archive, report, seen))
+    };
     if options.fast {
-        let (report, seen) = check_bag(archive, options, progress)?;
-        return Ok((report, seen, None));
+        let (archive, report, seen) = check()?;
+        return Ok((archive, report, seen, None));
     }
-    let (bag, zip) = rayon::join(
-        || check_bag(archive, options, progress),
-        || hash::digest_file(&archive.path),
-    );
-    let (report, seen) = bag?;
-    Ok((report, seen, Some(zip?.0)))
+    let (bag, zip_digests) = rayon::join(check, || hash::digest_file(zip));
+    let (archive, report, seen) = bag?;
+    Ok((archive, report, seen, Some(zip_digests?.0)))
 }
 
 /// The zip file against the sidecar: its digests (when computed: full mode) and size, and the
@@ -533,11 +546,7 @@ fn compare_sidecar(
         ("unparsed", seen.unparsed, m.counts.unparsed),
         ("payload files", seen.payload_files, m.counts.payload_files),
         ("payload bytes", seen.payload_bytes, m.counts.payload_bytes),
-        (
-            "zip entries",
-            archive.index.entries.len() as u64,
-            m.counts.zip_entries,
-        ),
+        ("zip entries", seen.zip_entries, m.counts.zip_entries),
     ];
     for (what, actual, recorded) in counts {
         if actual != recorded {
