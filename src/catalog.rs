@@ -329,7 +329,7 @@ impl Catalog {
         let tmp = fsutil::temp_file_in(dir)?;
         let mut db = DbWriter::create(tmp.path())?;
         for v in &wanted {
-            let archive = OpenArchive::open_records(&store.zip_path(&v.collection, v.version))?;
+            let archive = OpenArchive::open_index(&store.zip_path(&v.collection, v.version))?;
             add_archive(&mut db, v, &archive, &|_| true, progress)?;
         }
         let meta = row_ranges(&db, &wanted)?;

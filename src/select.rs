@@ -1,9 +1,9 @@
 //! Selections: which cables of a version an export, a search or the stats are about (a
 //! [`Filter`]), and streaming the selected cables' stored records from an archive in batches.
 
-use crate::archive::{INDEX_FILE, OpenArchive};
+use crate::archive::{DirectoryCursor, Entry, INDEX_FILE, OpenArchive};
 use crate::capture::IndexLine;
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::provenance::Source;
 use crate::store::Progress;
 use rayon::prelude::*;
@@ -413,6 +413,7 @@ fn consume<T: Send>(
     map: Map<'_, T>,
     mut each: impl FnMut(Vec<T>) -> Result<()> + Send,
 ) -> Result<usize> {
+    let mut records = RecordFinder::new(archive)?;
     let mut pending: Option<Vec<T>> = None;
     let mut count = 0;
     loop {
@@ -424,13 +425,73 @@ fn consume<T: Send>(
         let done = pending.take();
         let (loaded, written) = rayon::join(
             || {
-                next.map(|lines| load_batch(archive, lines, need, map))
-                    .transpose()
+                next.map(|lines| {
+                    let located = records.locate(lines, need)?;
+                    load_batch(archive, located, need, map)
+                })
+                .transpose()
             },
             || done.map_or(Ok(()), &mut each),
         );
         written?;
         pending = loaded?;
+    }
+}
+
+/// Finds the zip entries of the records a selection reads by reading the archive's directory
+/// forward, in step with the index: both list cables in id order, so no table of the archive's
+/// entries is held (it would grow with the archive: ~140 bytes an entry). A record the
+/// directory does not list where expected (out of order, missing, its header damaged) is looked
+/// up in the table of every record, made the first time that happens, which says which.
+struct RecordFinder<'a> {
+    archive: &'a OpenArchive,
+    cursor: DirectoryCursor<'a>,
+    folder: String,
+    table: Option<OpenArchive>,
+}
+
+/// An index line with the entries of the records read for it: the current capture's last.
+type Located = (IndexLine, Vec<Option<Entry>>);
+
+impl<'a> RecordFinder<'a> {
+    fn new(archive: &'a OpenArchive) -> Result<Self> {
+        Ok(RecordFinder {
+            archive,
+            cursor: archive.directory_cursor()?,
+            folder: archive.folder.clone().unwrap_or_default(),
+            table: None,
+        })
+    }
+
+    /// The entries of the records each line needs: its current capture's, and with
+    /// [`Need::sources`] every older one's. None for a record the archive lacks.
+    fn locate(&mut self, lines: Vec<IndexLine>, need: Need) -> Result<Vec<Located>> {
+        lines
+            .into_iter()
+            .map(|line| {
+                let older = match line.captures.split_last() {
+                    Some((_, older)) if need.sources => older,
+                    _ => &[],
+                };
+                let mut entries = Vec::with_capacity(older.len() + 1);
+                for c in older.iter().chain(line.captures.last()) {
+                    entries.push(self.entry(&c.record)?);
+                }
+                Ok((line, entries))
+            })
+            .collect()
+    }
+
+    fn entry(&mut self, bag_path: &str) -> Result<Option<Entry>> {
+        let name = format!("{}/{bag_path}", self.folder);
+        if let Some(entry) = self.cursor.find(&name).at(&self.archive.path)? {
+            return Ok(Some(entry));
+        }
+        if self.table.is_none() {
+            self.table = Some(OpenArchive::open_records(&self.archive.path)?);
+        }
+        let table = self.table.as_ref().expect("made above");
+        Ok(table.entry(bag_path).cloned())
     }
 }
 
@@ -515,7 +576,7 @@ pub const CHUNK: usize = 32;
 /// keeping their order.
 fn load_batch<T: Send>(
     archive: &OpenArchive,
-    lines: Vec<IndexLine>,
+    lines: Vec<Located>,
     need: Need,
     map: Map<'_, T>,
 ) -> Result<Vec<T>> {
@@ -525,14 +586,20 @@ fn load_batch<T: Send>(
         .map(|chunk| {
             let selected = chunk
                 .into_iter()
-                .map(|line| load_one(archive, line, need))
+                .map(|(line, entries)| load_one(archive, line, &entries, need))
                 .collect::<Result<Vec<_>>>()?;
             map(selected)
         })
         .collect()
 }
 
-fn load_one(archive: &OpenArchive, line: IndexLine, need: Need) -> Result<Selected> {
+/// Reads a line's records from their `entries` (as [`RecordFinder::locate`] found them).
+fn load_one(
+    archive: &OpenArchive,
+    line: IndexLine,
+    entries: &[Option<Entry>],
+    need: Need,
+) -> Result<Selected> {
     let not_a_record = |path: &str, e: serde_json::Error| Error::Corrupt {
         path: archive.path.clone(),
         message: format!("{path}: not a cablekeep record: {e}"),
@@ -543,27 +610,31 @@ fn load_one(archive: &OpenArchive, line: IndexLine, need: Need) -> Result<Select
             message: format!("cable {} has no capture in the index", line.id),
         });
     };
+    let (current_entry, older_entries) = entries.split_last().expect("located with its line");
     let mut sources = Vec::new();
     if need.sources {
-        for c in older {
+        for (c, entry) in older.iter().zip(older_entries) {
             // Records are parsed straight from the archive's inflating buffer (no copy).
             let view: SourceView = archive
-                .with_required(&c.record, |bytes| serde_json::from_slice(bytes))?
+                .with_entry_required(&c.record, entry.as_ref(), |bytes| {
+                    serde_json::from_slice(bytes)
+                })?
                 .map_err(|e| not_a_record(&c.record, e))?;
             sources.push(view.source);
         }
     }
-    let (record, bytes) = archive.with_required(&current.record, |bytes| {
-        let record = serde_json::from_slice::<RecordView>(bytes);
-        (
-            record,
-            if need.bytes {
-                bytes.to_vec()
-            } else {
-                Vec::new()
-            },
-        )
-    })?;
+    let (record, bytes) =
+        archive.with_entry_required(&current.record, current_entry.as_ref(), |bytes| {
+            let record = serde_json::from_slice::<RecordView>(bytes);
+            (
+                record,
+                if need.bytes {
+                    bytes.to_vec()
+                } else {
+                    Vec::new()
+                },
+            )
+        })?;
     let record = record.map_err(|e| not_a_record(&current.record, e))?;
     if need.sources {
         sources.push(record.source.clone());

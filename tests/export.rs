@@ -557,3 +557,82 @@ fn a_limited_search_gives_the_head_of_the_full_ranking_in_each_collection() {
         }
     }
 }
+
+#[test]
+fn an_export_from_a_damaged_or_incomplete_archive_stops_and_names_the_record() {
+    // Exports find records by reading the archive's directory forward; a record that is
+    // damaged, whose header is damaged, or that is missing stops the export (exit 2) with the
+    // record named, and nothing is left at --out or beside it.
+    let store = temp_store();
+    run_ok(
+        cablekeep(store.path())
+            .arg("bundle")
+            .arg(examples())
+            .args(["-c", "ex"]),
+        0,
+    );
+    let zip = store.path().join("archives/ex/ex-v1.zip");
+    let pristine = std::fs::read(&zip).unwrap();
+    let archive = cablekeep::archive::OpenArchive::open(&zip).unwrap();
+    let record = archive
+        .index
+        .entries
+        .iter()
+        .find(|e| e.name.contains("/data/cables/") && e.name.ends_with(".json"))
+        .expect("a cable's record")
+        .clone();
+    let bag_path = record.name.split_once('/').unwrap().1.to_string();
+    // Damage in the record's data, then in its local header.
+    let damaged_bytes = [
+        record.data_offset.unwrap() as usize + record.compressed_size as usize / 2,
+        record.local_header_offset as usize,
+    ];
+    let expect_refused = |why: &str| {
+        for format in ["csv", "jsonl", "sqlite"] {
+            let out = store.path().join(format!("out-{format}"));
+            let o = cablekeep(store.path())
+                .args(["export", "-c", "ex", "--format", format, "--out"])
+                .arg(&out)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{format}: {stderr}");
+            assert!(
+                stderr.contains(&bag_path) && stderr.contains(why),
+                "{format}: {stderr}"
+            );
+            assert!(!out.exists(), "{format}: {} was written", out.display());
+            let leftovers: Vec<_> = std::fs::read_dir(store.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(".cablekeep-tmp-"))
+                .collect();
+            assert!(leftovers.is_empty(), "{format}: left behind {leftovers:?}");
+        }
+    };
+    for at in damaged_bytes {
+        let mut bytes = pristine.clone();
+        bytes[at] ^= 0x41;
+        std::fs::write(&zip, &bytes).unwrap();
+        expect_refused("is damaged");
+    }
+    // The record dropped from the zip (rewritten by Python's zipfile, every other entry kept).
+    std::fs::write(&zip, &pristine).unwrap();
+    let script = "import sys, zipfile\n\
+        src, dst, drop = sys.argv[1], sys.argv[2], sys.argv[3]\n\
+        with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, 'w') as zout:\n\
+        \x20   for info in zin.infolist():\n\
+        \x20       if info.filename != drop:\n\
+        \x20           zout.writestr(info, zin.read(info))\n";
+    let rewritten = zip.with_extension("rewritten");
+    let status = Command::new("python3")
+        .args(["-c", script])
+        .arg(&zip)
+        .arg(&rewritten)
+        .arg(&record.name)
+        .status()
+        .expect("python3 runs");
+    assert!(status.success());
+    std::fs::rename(&rewritten, &zip).unwrap();
+    expect_refused("is missing from the archive");
+}

@@ -667,7 +667,18 @@ impl OpenArchive {
         bag_path: &str,
         use_bytes: impl FnOnce(&[u8]) -> R,
     ) -> Result<R> {
-        let Some(entry) = self.entry(bag_path) else {
+        self.with_entry_required(bag_path, self.entry(bag_path), use_bytes)
+    }
+
+    /// [`Self::with_required`] for the file at `bag_path` whose entry the caller found (None:
+    /// the archive lacks it).
+    pub fn with_entry_required<R>(
+        &self,
+        bag_path: &str,
+        entry: Option<&Entry>,
+        use_bytes: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R> {
+        let Some(entry) = entry else {
             return Err(Error::Corrupt {
                 path: self.path.clone(),
                 message: format!("{bag_path} is missing from the archive; run `cablekeep verify`"),

@@ -142,10 +142,11 @@ pub fn export(store: &Store, req: Request<'_>) -> Result<Outcome> {
     let version = VersionRef::read(store, req.collection, v)?;
     check_out(req.out)?;
     let zip = store.zip_path(req.collection, v);
-    // Bags copy every file of the selected cables; the other formats read records only.
+    // Bags copy every file of the selected cables; the other formats read the index, and
+    // records found as the directory is read forward alongside it.
     let archive = match req.format {
         Format::Bag | Format::Zip => OpenArchive::open(&zip)?,
-        _ => OpenArchive::open_records(&zip)?,
+        _ => OpenArchive::open_index(&zip)?,
     };
     let ids = query_ids(store, &version, &archive, req.filter, req.progress)?;
     let keep = |l: &IndexLine| {

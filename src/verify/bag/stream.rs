@@ -133,16 +133,24 @@ impl Streaming<'_> {
             manifest::bag_info_value(&seen.bag_info, "Payload-Oxum").map(str::to_string);
         let files = self.bag.files;
         let label = self.bag.label;
-        let mut m256 = ManifestStream::<32>::new("manifest-sha256.txt", label);
-        let mut m512 = ManifestStream::<64>::new("manifest-sha512.txt", label);
-        let mut index = IndexStream::new(label);
-        let mut unparsed = UnparsedStream::new(label);
-        let streams = Incoming {
-            m256: m256.out.receiver(),
-            m512: m512.out.receiver(),
-            index: index.out.receiver(),
-            unparsed: unparsed.out.receiver(),
+        let mut readers = Readers {
+            m256: ManifestStream::new("manifest-sha256.txt", label),
+            m512: ManifestStream::new("manifest-sha512.txt", label),
+            index: IndexStream::new(label),
+            unparsed: UnparsedStream::new(label),
         };
+        let streams = Incoming {
+            m256: readers.m256.out.receiver(),
+            m512: readers.m512.out.receiver(),
+            index: readers.index.out.receiver(),
+            unparsed: readers.unparsed.out.receiver(),
+        };
+        let Readers {
+            m256,
+            m512,
+            index,
+            unparsed,
+        } = &mut readers;
         let others: Vec<&str> = files
             .tag_paths()
             .into_iter()
@@ -150,7 +158,7 @@ impl Streaming<'_> {
             .collect();
         let total = oxum_bytes(seen.payload_oxum.as_deref());
         let this = &self;
-        let (streamed, other_streams, walked) = std::thread::scope(|s| {
+        let (apart, others, walked) = std::thread::scope(|s| {
             let handles = [
                 s.spawn(|| {
                     let mut read = |l: &[u8], n: usize| index.line(l, n);
@@ -196,12 +204,8 @@ impl Streaming<'_> {
         let Some(walked) = walked? else {
             return Ok(None);
         };
-        Ok(Some(self.assemble(
-            seen,
-            walked,
-            (streamed, other_streams),
-            (m256, m512, index, unparsed),
-        )))
+        let tags = TagStreams { apart, others };
+        Ok(Some(self.assemble(seen, walked, tags, readers)))
     }
 
     /// Reads the directory a chunk at a time: structure, the merge, and in full mode the hashes.
@@ -261,7 +265,7 @@ impl Streaming<'_> {
         path: &str,
         streams: &mut Incoming,
         findings: &mut MergeFindings,
-    ) -> std::result::Result<(Option<Sha256Bytes>, Option<Sha512Bytes>), Unstreamable> {
+    ) -> std::result::Result<Listed, Unstreamable> {
         let mut listed256 = None;
         streams.m256.advance_to(
             path,
@@ -315,7 +319,7 @@ impl Streaming<'_> {
     fn payload_findings(
         &self,
         path: &str,
-        listed: (Option<Sha256Bytes>, Option<Sha512Bytes>),
+        listed: Listed,
         (said, referenced): (Option<Sha256Bytes>, bool),
         findings: &mut MergeFindings,
     ) {
@@ -382,7 +386,7 @@ impl Streaming<'_> {
     /// Inflates and hashes a chunk's payload files on all cores.
     fn hash_chunk(
         &self,
-        jobs: &[(&str, &Entry, (Option<Sha256Bytes>, Option<Sha512Bytes>))],
+        jobs: &[(&str, &Entry, Listed)],
         progress: &dyn Progress,
         walked: &mut Walked,
     ) -> Result<()> {
@@ -407,14 +411,15 @@ impl Streaming<'_> {
         mut self,
         mut seen: BagSeen,
         walked: Walked,
-        (streamed, other_streams): ([Option<Streamed>; 4], Vec<(&str, Option<Streamed>)>),
-        (m256, m512, index, unparsed): (
-            ManifestStream<32>,
-            ManifestStream<64>,
-            IndexStream,
-            UnparsedStream,
-        ),
+        tags: TagStreams<'_>,
+        readers: Readers,
     ) -> (Report, BagSeen) {
+        let Readers {
+            m256,
+            m512,
+            index,
+            unparsed,
+        } = readers;
         let Walked {
             entries,
             payload_files,
@@ -432,8 +437,8 @@ impl Streaming<'_> {
         let bag = &mut self.bag;
         bag.check_oxum(seen.payload_oxum.as_deref(), payload_bytes, payload_files);
         let mut tag_digests = BTreeMap::new();
-        let named = READ_APART.into_iter().zip(streamed);
-        for (path, streamed) in named.chain(other_streams) {
+        let named = READ_APART.into_iter().zip(tags.apart);
+        for (path, streamed) in named.chain(tags.others) {
             let Some(mut streamed) = streamed else {
                 continue;
             };
@@ -490,6 +495,23 @@ impl Streaming<'_> {
         (report, seen)
     }
 }
+
+/// The readers of the tag files the merge takes its streams from.
+struct Readers {
+    m256: ManifestStream<32>,
+    m512: ManifestStream<64>,
+    index: IndexStream,
+    unparsed: UnparsedStream,
+}
+
+/// The tag files as streamed: those read apart ([`READ_APART`]), then the others.
+struct TagStreams<'p> {
+    apart: [Option<Streamed>; 4],
+    others: Vec<(&'p str, Option<Streamed>)>,
+}
+
+/// A payload file's digests as the two manifests list them.
+type Listed = (Option<Sha256Bytes>, Option<Sha512Bytes>);
 
 /// The tag files read on threads of their own, in the order their findings are reported.
 const READ_APART: [&str; 4] = [
