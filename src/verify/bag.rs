@@ -2,12 +2,16 @@
 //! `bag-info.txt`, both payload manifests, the tag manifests, Payload-Oxum, the cable index and,
 //! in full mode, every payload digest.
 //!
-//! Memory follows the number of entries, not the size of the tag files: the large tag files (the
-//! payload manifests and the index: hundreds of MB for the whole Cablegate corpus) are inflated
-//! once, as a stream, while one thread hashes them with SHA-256, another with SHA-512 and a third
-//! reads their lines. What a payload manifest leaves behind is one digest in bytes per payload
-//! file, in a table aligned with the bag's sorted file list; every lookup is a binary search in
-//! that list, never a map of strings.
+//! Two ways, with the same findings. An archive in cablekeep's layout is checked a chunk of
+//! entries at a time, in memory that does not grow with it (the `stream` module: a merge join of
+//! the directory with the manifests and the index). Any other archive is opened whole
+//! ([`check_bag`]): memory then follows the number of entries, not the size of the tag files.
+//! Either way the large tag files (the payload manifests and the index: hundreds of MB for the
+//! whole Cablegate corpus) are inflated once, as a stream, while one thread hashes them with
+//! SHA-256, another with SHA-512 and a third reads their lines. In the whole-archive check what a
+//! payload manifest leaves behind is one digest in bytes per payload file, in a table aligned
+//! with the bag's sorted file list; every lookup is a binary search in that list, never a map of
+//! strings.
 
 use super::{Options, Report};
 use crate::archive::{self, Entry, OpenArchive};

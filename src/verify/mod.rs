@@ -4,8 +4,9 @@
 //!
 //! Full mode inflates and hashes every entry (SHA-256, SHA-512 and the zip CRC-32 in one pass, on
 //! all cores, streaming). Fast mode checks structure, listings, sizes, Payload-Oxum and the tag
-//! files (with SHA-256 only), without reading the payload. Neither holds a tag file whole (see
-//! the `bag` module).
+//! files (with SHA-256 only), without reading the payload. Neither holds a tag file whole, and
+//! an archive in cablekeep's layout is checked a chunk of entries at a time, in memory that does
+//! not grow with it (see the `bag` module).
 
 mod bag;
 
