@@ -110,11 +110,26 @@ pub fn write_bag(
 pub struct Spooled {
     file: File,
     digests: Digests,
+    len: u64,
     /// Its zip entry's bytes (in a temporary file) and facts, once compressed.
     compressed: Option<(File, EntryFacts)>,
 }
 
 impl Spooled {
+    /// Its size in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Its SHA-256 and SHA-512, in hex.
+    pub fn digests(&self) -> &Digests {
+        &self.digests
+    }
+
     /// Compresses the file for its zip entry ahead of [`BagWriter::finish`], which then only
     /// copies it: a caller may do this on another thread while the payload is written (the
     /// cable index is known before the payload is copied). `name` names it in errors.
@@ -160,9 +175,23 @@ impl Spool {
             .at(&self.dir)?;
         Ok(Spooled {
             file,
+            len: self.hasher.len(),
             digests: self.hasher.finish(),
             compressed: None,
         })
+    }
+}
+
+/// A spool is also a writer, for code that writes to any (citations, say).
+impl std::io::Write for Spool {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.hasher.update(bytes);
+        std::io::Write::write_all(&mut self.out, bytes)?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::Write::flush(&mut self.out)
     }
 }
 

@@ -6,6 +6,7 @@ use crate::select::VersionRef;
 use serde_json::json;
 
 /// A file the package describes.
+#[derive(Debug, Clone)]
 pub struct Resource {
     pub path: String,
     pub bytes: u64,
@@ -33,38 +34,83 @@ fn name_of(path: &str) -> String {
 
 /// The package as pretty JSON with a final newline.
 pub fn write(version: &VersionRef, filter: &str, cables: usize, resources: &[Resource]) -> Vec<u8> {
-    let res: Vec<serde_json::Value> = resources
-        .iter()
-        .map(|r| {
-            let mut v = json!({
-                "name": name_of(&r.path),
-                "path": r.path,
-                "type": if r.table { "table" } else { "file" },
-                "format": r.format,
-                "mediatype": r.mediatype,
-                "bytes": r.bytes,
-                "hash": format!("sha256:{}", r.sha256),
-                "description": r.description,
-            });
-            if r.format != "sqlite" && r.format != "bin" {
-                v["encoding"] = json!("utf-8");
+    let mut out = Vec::new();
+    write_to(&mut out, version, filter, cables, resources.iter().cloned())
+        .expect("writing to memory cannot fail");
+    out
+}
+
+/// [`write`] to `out`, taking the resources one at a time: a bag export of a whole collection
+/// describes half a million files, too many to hold as JSON values.
+pub fn write_to(
+    out: &mut impl std::io::Write,
+    version: &VersionRef,
+    filter: &str,
+    cables: usize,
+    resources: impl Iterator<Item = Resource>,
+) -> std::io::Result<()> {
+    let head = serde_json::to_vec_pretty(&package(version, filter, cables))?;
+    let head = String::from_utf8(head).expect("JSON is UTF-8");
+    // The resources are written where the empty array stands, as serde_json's pretty printer
+    // would have put them (two spaces a level; a resource is an item at the second level).
+    let (before, after) = head
+        .split_once(EMPTY_RESOURCES)
+        .expect("the package has a resources field");
+    out.write_all(before.as_bytes())?;
+    out.write_all(b"\n  \"resources\": [")?;
+    let mut first = true;
+    for r in resources {
+        out.write_all(if first { b"\n" } else { b",\n" })?;
+        first = false;
+        let item = serde_json::to_string_pretty(&resource_json(&r))?;
+        for (i, line) in item.lines().enumerate() {
+            if i > 0 {
+                out.write_all(b"\n")?;
             }
-            if r.table {
-                v["profile"] = json!("tabular-data-resource");
-                v["dialect"] = json!({ "delimiter": ",", "quoteChar": "\"", "header": true });
-                v["schema"] = json!({
-                    "fields": COLUMNS.iter().map(|c| json!({
-                        "name": c.name, "type": c.kind, "description": c.description,
-                    })).collect::<Vec<_>>(),
-                    "primaryKey": ["id"],
-                });
-            } else {
-                v["profile"] = json!("data-resource");
-            }
-            v
-        })
-        .collect();
-    let package = json!({
+            out.write_all(b"    ")?;
+            out.write_all(line.as_bytes())?;
+        }
+    }
+    out.write_all(if first { b"]" } else { b"\n  ]" })?;
+    out.write_all(after.as_bytes())?;
+    out.write_all(b"\n")
+}
+
+/// The resources field as the pretty printer writes it empty, at the first level.
+const EMPTY_RESOURCES: &str = "\n  \"resources\": []";
+
+fn resource_json(r: &Resource) -> serde_json::Value {
+    let mut v = json!({
+        "name": name_of(&r.path),
+        "path": r.path,
+        "type": if r.table { "table" } else { "file" },
+        "format": r.format,
+        "mediatype": r.mediatype,
+        "bytes": r.bytes,
+        "hash": format!("sha256:{}", r.sha256),
+        "description": r.description,
+    });
+    if r.format != "sqlite" && r.format != "bin" {
+        v["encoding"] = json!("utf-8");
+    }
+    if r.table {
+        v["profile"] = json!("tabular-data-resource");
+        v["dialect"] = json!({ "delimiter": ",", "quoteChar": "\"", "header": true });
+        v["schema"] = json!({
+            "fields": COLUMNS.iter().map(|c| json!({
+                "name": c.name, "type": c.kind, "description": c.description,
+            })).collect::<Vec<_>>(),
+            "primaryKey": ["id"],
+        });
+    } else {
+        v["profile"] = json!("data-resource");
+    }
+    v
+}
+
+/// The package without its resources.
+fn package(version: &VersionRef, filter: &str, cables: usize) -> serde_json::Value {
+    json!({
         "profile": "data-package",
         "name": name_of(&format!("{}-v{}-export", version.collection, version.version)),
         "title": format!("Diplomatic cables from the cablekeep archive {}", version.identifier),
@@ -83,9 +129,61 @@ pub fn write(version: &VersionRef, filter: &str, cables: usize, resources: &[Res
             ),
         }],
         "keywords": ["diplomatic cables", "Cablegate"],
-        "resources": res,
-    });
-    let mut out = serde_json::to_vec_pretty(&package).expect("package serializes");
-    out.push(b'\n');
-    out
+        "resources": [],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version() -> VersionRef {
+        VersionRef {
+            collection: "dev".into(),
+            version: 3,
+            identifier: "dev@v3".into(),
+            manifest_sha256: "ab".repeat(32),
+            archive_sha256: "cd".repeat(32),
+            created: "2026-12-03T09:00:00Z".into(),
+            message: "a \"quoted\" message\nwith a line break".into(),
+            cables: 2,
+        }
+    }
+
+    fn resource(path: &str, table: bool) -> Resource {
+        Resource {
+            path: path.into(),
+            bytes: 1234,
+            sha256: "ef".repeat(32),
+            table,
+            format: if table { "csv" } else { "json" },
+            mediatype: "text/plain",
+            description: "a \"resource\", with [brackets] and \"resources\": []".into(),
+        }
+    }
+
+    #[test]
+    fn resources_written_one_at_a_time_give_the_pretty_printers_bytes() {
+        let filter = "tag PREL; \"resources\": [] in a filter";
+        let sets = [
+            vec![],
+            vec![resource("cables.csv", true)],
+            vec![
+                resource("data/cables/A/1.json", false),
+                resource("cables.csv", true),
+                resource("citations.bib", false),
+            ],
+        ];
+        for resources in sets {
+            let mut whole = package(&version(), filter, 2);
+            whole["resources"] = resources.iter().map(resource_json).collect();
+            let mut expected = serde_json::to_vec_pretty(&whole).unwrap();
+            expected.push(b'\n');
+            let written = write(&version(), filter, 2, &resources);
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                String::from_utf8(expected).unwrap()
+            );
+        }
+    }
 }

@@ -25,7 +25,7 @@ use crate::store::{Progress, Store};
 use citation::Citations;
 use datapackage::Resource;
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -320,6 +320,11 @@ fn sha256_file(path: &Path) -> Result<(String, u64)> {
 }
 
 fn resource_for(path: &str, data: &[u8]) -> Resource {
+    resource_of(path, data.len() as u64, hash::sha256_hex(data))
+}
+
+/// [`resource_for`] a file whose size and SHA-256 are known.
+fn resource_of(path: &str, bytes: u64, sha256: String) -> Resource {
     let (table, format, mediatype, description) = match path.rsplit('.').next() {
         Some("csv") => (
             true,
@@ -368,8 +373,8 @@ fn resource_for(path: &str, data: &[u8]) -> Resource {
     };
     Resource {
         path: path.to_string(),
-        bytes: data.len() as u64,
-        sha256: hash::sha256_hex(data),
+        bytes,
+        sha256,
         table,
         format,
         mediatype,
@@ -636,29 +641,29 @@ impl Payload for BagPayload<'_> {
 }
 
 /// bag, zip: a BagIt bag with the selected captures as payload; the common files,
-/// `datapackage.json` and the selection's cable index are tag files. The archive writer takes
-/// tag files whole, so the selection's index lines and citations are held in memory (not the
-/// records' text).
+/// `datapackage.json` and the selection's cable index are tag files. The selection's index
+/// lines and citations are spooled to temporary files as they are made, and the archive's
+/// manifest is read as a stream: what is held is the selected files' paths and digests.
 fn write_bag_export(
     req: &Request<'_>,
     version: &VersionRef,
     archive: &OpenArchive,
     keep: select::Keep<'_>,
 ) -> Result<Written> {
-    let text = archive.read_required("manifest-sha256.txt")?;
-    let (entries, bad) = manifest::parse_manifest(&String::from_utf8_lossy(&text), 64);
-    if !bad.is_empty() {
-        return Err(Error::Corrupt {
-            path: archive.path.clone(),
-            message: "manifest-sha256.txt is damaged; run `cablekeep verify`".into(),
-        });
-    }
-    let digests: HashMap<String, String> =
-        entries.into_iter().map(|l| (l.path, l.digest)).collect();
-    let mut lines: Vec<IndexLine> = Vec::new();
-    let mut cites = Citations::new(version, Vec::new(), Vec::new()).at(req.out)?;
+    let parent = parent_of(req.out);
+    std::fs::create_dir_all(&parent).at(&parent)?;
+    let mut index = archive::Spool::create(&parent)?;
+    let mut cites = Citations::new(
+        version,
+        archive::Spool::create(&parent)?,
+        archive::Spool::create(&parent)?,
+    )
+    .at(req.out)?;
+    let mut files: Vec<(String, String)> = Vec::new();
+    let mut captures = 0;
+    let mut line_bytes = Vec::new();
     req.progress.start("selecting", version.cables);
-    // The records are dropped on the worker threads: only the lines and citations are kept.
+    // The records are dropped on the worker threads: only the lines and citations come back.
     let cited = |chunk: Vec<select::Selected>| {
         let cited = citation::cite(version, &chunk);
         Ok((chunk.into_iter().map(|c| c.line).collect::<Vec<_>>(), cited))
@@ -672,91 +677,76 @@ fn write_bag_export(
         |batch| {
             for (chunk, cited) in batch {
                 cites.append(cited).at(req.out)?;
-                lines.extend(chunk);
+                for line in chunk {
+                    captures += line.captures.len();
+                    for cap in &line.captures {
+                        files.push((cap.raw.clone(), String::new()));
+                        files.push((cap.record.clone(), String::new()));
+                    }
+                    line_bytes.clear();
+                    line_bytes.extend(capture::write_jsonl([&line]));
+                    index.write(&line_bytes)?;
+                }
             }
             Ok(())
         },
     )?;
     req.progress.finish();
     let (bib, csl, publishers, cables) = cites.finish().at(req.out)?;
-    let mut files = Vec::new();
-    for cap in lines.iter().flat_map(|l| &l.captures) {
-        for path in [&cap.raw, &cap.record] {
-            let sha = digests.get(path).ok_or_else(|| Error::Corrupt {
-                path: archive.path.clone(),
-                message: format!("{path} is not in the archive's manifest; run `cablekeep verify`"),
-            })?;
-            files.push((path.clone(), sha.clone()));
-        }
-    }
-    drop(digests);
     files.sort();
-    let mut described = Vec::new();
+    listed_digests(archive, &mut files)?;
     let mut total = 0;
-    for (path, sha) in &files {
-        let bytes = archive
-            .entry(path)
-            .map(|e| e.uncompressed_size)
-            .ok_or_else(|| Error::Corrupt {
-                path: archive.path.clone(),
-                message: format!("{path} is missing from the archive; run `cablekeep verify`"),
-            })?;
-        total += bytes;
-        let mut r = resource_for(path, &[]);
-        r.bytes = bytes;
-        r.sha256 = sha.clone();
-        if path.ends_with(".json") {
-            r.format = "json";
-            r.mediatype = "application/json";
-            r.description = "Stored record (cablekeep-record/1) of a capture".into();
-        }
-        described.push(r);
+    for (path, _) in &files {
+        total += stored_size(archive, path)?;
     }
     let summary = Summary {
         cables,
-        captures: lines.iter().map(|l| l.captures.len()).sum(),
+        captures,
         publishers,
     };
-    let mut tag_files = vec![(
-        archive::INDEX_FILE.to_string(),
-        capture::write_jsonl(&lines),
-    )];
-    drop(lines);
-    tag_files.extend(readme_and_cff(req, version, &summary));
-    tag_files.push(("citations.bib".to_string(), bib));
-    tag_files.push(("citations.json".to_string(), csl));
-    for (n, d) in &tag_files {
-        if n.ends_with(".bib") || n.ends_with(".json") || n.ends_with(".jsonl") {
-            let mut r = resource_for(n, d);
-            if n.ends_with(".jsonl") {
-                r.description =
-                    "The selected cables' index lines (cablekeep archive format 1, section 4)"
-                        .into();
-            }
-            described.push(r);
-        }
-    }
-    tag_files.push((
-        "datapackage.json".to_string(),
-        datapackage::write(version, &req.filter.describe(), cables, &described),
-    ));
-    drop(described);
+    let spooled = |name: &str, spool: archive::Spool| -> Result<(String, archive::TagData)> {
+        Ok((name.to_string(), archive::TagData::Spooled(spool.finish()?)))
+    };
+    let mut tag_files = vec![spooled(archive::INDEX_FILE, index)?];
+    tag_files.extend(
+        readme_and_cff(req, version, &summary)
+            .into_iter()
+            .map(|(name, bytes)| (name, archive::TagData::Bytes(bytes))),
+    );
+    tag_files.push(spooled("citations.bib", bib)?);
+    tag_files.push(spooled("citations.json", csl)?);
+    // datapackage.json describes every payload file, then the index and the citations; it is
+    // written a resource at a time (half a million of them for a whole collection).
+    let described_tags: Vec<Resource> = tag_files
+        .iter()
+        .filter(|(n, _)| n.ends_with(".bib") || n.ends_with(".json") || n.ends_with(".jsonl"))
+        .map(|(n, d)| tag_resource(n, d))
+        .collect();
+    let payload_resources = files.iter().map(|(path, sha)| {
+        let bytes = stored_size(archive, path).unwrap_or_default();
+        payload_resource(path, bytes, sha)
+    });
+    let mut package = archive::Spool::create(&parent)?;
+    datapackage::write_to(
+        &mut package,
+        version,
+        &req.filter.describe(),
+        cables,
+        payload_resources.chain(described_tags),
+    )
+    .at(&parent)?;
+    tag_files.push(spooled("datapackage.json", package)?);
     let folder = format!("{}-v{}-export", version.collection, version.version);
     let plan = BagPlan {
         folder: folder.clone(),
         bag_info: bag_info(req, version, &summary),
-        tag_files: tag_files
-            .into_iter()
-            .map(|(name, bytes)| (name, archive::TagData::Bytes(bytes)))
-            .collect(),
+        tag_files,
     };
     let payload = BagPayload {
         archive,
         files,
         path: &archive.path,
     };
-    let parent = parent_of(req.out);
-    std::fs::create_dir_all(&parent).at(&parent)?;
     let tmp = fsutil::temp_file_in(&parent)?;
     let file = tmp.reopen().at(tmp.path())?;
     req.progress.start("writing", total);
@@ -782,6 +772,88 @@ fn write_bag_export(
     drop(tmp);
     finish_folder(dir, req.out)?;
     Ok(done(bytes))
+}
+
+/// The size of a file of the archive, which must hold it.
+fn stored_size(archive: &OpenArchive, path: &str) -> Result<u64> {
+    archive
+        .entry(path)
+        .map(|e| e.uncompressed_size)
+        .ok_or_else(|| Error::Corrupt {
+            path: archive.path.clone(),
+            message: format!("{path} is missing from the archive; run `cablekeep verify`"),
+        })
+}
+
+/// How `datapackage.json` describes a payload file of a bag export.
+fn payload_resource(path: &str, bytes: u64, sha256: &str) -> Resource {
+    let mut r = resource_of(path, bytes, sha256.to_string());
+    if path.ends_with(".json") {
+        r.format = "json";
+        r.mediatype = "application/json";
+        r.description = "Stored record (cablekeep-record/1) of a capture".into();
+    }
+    r
+}
+
+/// How `datapackage.json` describes a tag file of a bag export.
+fn tag_resource(name: &str, data: &archive::TagData) -> Resource {
+    let mut r = match data {
+        archive::TagData::Bytes(bytes) => resource_for(name, bytes),
+        archive::TagData::Spooled(s) => resource_of(name, s.len(), s.digests().sha256.clone()),
+    };
+    if name.ends_with(".jsonl") {
+        r.description =
+            "The selected cables' index lines (cablekeep archive format 1, section 4)".into();
+    }
+    r
+}
+
+/// Gives each selected file (`files`, sorted by path) the SHA-256 the archive's manifest lists
+/// for it, reading the manifest as it is inflated: a whole collection's is too large to hold
+/// (60 MB for the full corpus, and a table of it more).
+fn listed_digests(archive: &OpenArchive, files: &mut [(String, String)]) -> Result<()> {
+    const NAME: &str = "manifest-sha256.txt";
+    let corrupt = |message: String| Error::Corrupt {
+        path: archive.path.clone(),
+        message,
+    };
+    let entry = archive.entry(NAME).ok_or_else(|| {
+        corrupt(format!(
+            "{NAME} is missing from the archive; run `cablekeep verify`"
+        ))
+    })?;
+    let mut malformed = false;
+    let mut take = |line: &[u8], _: usize| {
+        let text = String::from_utf8_lossy(line);
+        match manifest::parse_manifest_line(&text, 64) {
+            Ok(None) => {}
+            Ok(Some((digest, path))) => {
+                let first = files.partition_point(|(p, _)| p.as_str() < path.as_ref());
+                for (_, sha) in files[first..].iter_mut().take_while(|(p, _)| *p == path) {
+                    *sha = digest.to_ascii_lowercase();
+                }
+            }
+            Err(_) => malformed = true,
+        }
+        true
+    };
+    let mut lines = capture::LineSplitter::default();
+    let findings = archive.stream(entry, |chunk| {
+        lines.feed(chunk, &mut take);
+    })?;
+    lines.finish(&mut take);
+    if malformed || !findings.is_empty() {
+        return Err(corrupt(format!(
+            "{NAME} is damaged; run `cablekeep verify`"
+        )));
+    }
+    match files.iter().find(|(_, sha)| sha.is_empty()) {
+        Some((path, _)) => Err(corrupt(format!(
+            "{path} is not in the archive's manifest; run `cablekeep verify`"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Unpacks a bag zip (with cablekeep's own reader) into `dir`: every file is written, then all
