@@ -586,20 +586,7 @@ impl BagCheck<'_> {
             if let (Some(said), Some(listed)) = (said, listed)
                 && said != listed
             {
-                let cable = path
-                    .strip_prefix("data/cables/")
-                    .and_then(|rest| rest.split('/').next())
-                    .unwrap_or("?");
-                self.findings.push(
-                    Finding::new(
-                        Code::IndexMismatch,
-                        self.label,
-                        format!(
-                            "cable {cable}: the index and the manifest give {path} different digests"
-                        ),
-                    )
-                    .at_entry(archive::INDEX_FILE),
-                );
+                self.findings.push(index_digest_mismatch(self.label, path));
             }
         }
     }
@@ -607,25 +594,11 @@ impl BagCheck<'_> {
     /// Both directions: every manifest line has a file, every payload file is in the manifest.
     fn check_listing<const N: usize>(&mut self, alg: &str, manifest: &PayloadDigests<N>) {
         for path in &manifest.unknown {
-            self.findings.push(
-                Finding::new(
-                    Code::PayloadMissing,
-                    self.label,
-                    format!("listed in manifest-{alg}.txt but not in the archive"),
-                )
-                .at_entry(path.clone()),
-            );
+            self.findings.push(payload_missing(self.label, alg, path));
         }
         for ((path, _), digest) in self.files.payload().iter().zip(&manifest.digests) {
             if digest.is_none() {
-                self.findings.push(
-                    Finding::new(
-                        Code::PayloadUnlisted,
-                        self.label,
-                        format!("not listed in manifest-{alg}.txt"),
-                    )
-                    .at_entry(path.to_string()),
-                );
+                self.findings.push(unlisted(self.label, alg, path));
             }
         }
     }
@@ -730,14 +703,7 @@ impl BagCheck<'_> {
     fn report_strays(&mut self, referenced: &[bool]) {
         for ((path, _), named) in self.files.payload().iter().zip(referenced) {
             if !named {
-                self.findings.push(
-                    Finding::new(
-                        Code::IndexMismatch,
-                        self.label,
-                        format!("payload file {path} belongs to no cable in the index"),
-                    )
-                    .at_entry(archive::INDEX_FILE),
-                );
+                self.findings.push(stray(self.label, path));
             }
         }
     }
@@ -940,6 +906,42 @@ impl IndexReader<'_> {
         }
         position
     }
+}
+
+fn unlisted(label: &str, alg: &str, path: &str) -> Finding {
+    Finding::new(
+        Code::PayloadUnlisted,
+        label,
+        format!("not listed in manifest-{alg}.txt"),
+    )
+    .at_entry(path.to_string())
+}
+
+fn payload_missing(label: &str, alg: &str, path: &str) -> Finding {
+    Finding::new(
+        Code::PayloadMissing,
+        label,
+        format!("listed in manifest-{alg}.txt but not in the archive"),
+    )
+    .at_entry(path.to_string())
+}
+
+fn index_digest_mismatch(label: &str, path: &str) -> Finding {
+    let cable = path
+        .strip_prefix("data/cables/")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or("?");
+    index_mismatch(
+        label,
+        format!("cable {cable}: the index and the manifest give {path} different digests"),
+    )
+}
+
+fn stray(label: &str, path: &str) -> Finding {
+    index_mismatch(
+        label,
+        format!("payload file {path} belongs to no cable in the index"),
+    )
 }
 
 /// An `I` finding about the cable index.

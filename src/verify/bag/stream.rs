@@ -552,42 +552,6 @@ impl PayloadOrder {
     }
 }
 
-fn unlisted(label: &str, alg: &str, path: &str) -> Finding {
-    Finding::new(
-        Code::PayloadUnlisted,
-        label,
-        format!("not listed in manifest-{alg}.txt"),
-    )
-    .at_entry(path.to_string())
-}
-
-fn payload_missing(label: &str, alg: &str, path: &str) -> Finding {
-    Finding::new(
-        Code::PayloadMissing,
-        label,
-        format!("listed in manifest-{alg}.txt but not in the archive"),
-    )
-    .at_entry(path.to_string())
-}
-
-fn index_digest_mismatch(label: &str, path: &str) -> Finding {
-    let cable = path
-        .strip_prefix("data/cables/")
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or("?");
-    index_mismatch(
-        label,
-        format!("cable {cable}: the index and the manifest give {path} different digests"),
-    )
-}
-
-fn stray(label: &str, path: &str) -> Finding {
-    index_mismatch(
-        label,
-        format!("payload file {path} belongs to no cable in the index"),
-    )
-}
-
 /// What a tag file's reader hands to the merge: paths in sorted order with what it says of
 /// each, or word that the file is not sorted (the merge then gives up).
 enum Message<T> {
