@@ -856,14 +856,14 @@ fn listed_digests(archive: &OpenArchive, files: &mut [(String, String)]) -> Resu
     }
 }
 
-/// Unpacks a bag zip (with cablekeep's own reader) into `dir`: every file is written, then all
-/// files and folders are synced at once. Returns the bytes written.
+/// Unpacks a bag zip (with cablekeep's own reader) into `dir`: each file is written as it is
+/// inflated (`datapackage.json` alone is ~4 KB per cable), and synced with the others of its
+/// batch of [`FILES_PER_SYNC`], then all folders at once. Returns the bytes written.
 fn unpack_bag(zip_path: &Path, dir: &Path) -> Result<u64> {
     let zip = OpenArchive::open(zip_path)?;
     let mut bytes = 0;
-    let mut files = Vec::with_capacity(zip.index.entries.len());
+    let mut written = Vec::with_capacity(FILES_PER_SYNC);
     let mut dirs = BTreeSet::new();
-    let mut data = Vec::new();
     for entry in &zip.index.entries {
         let rel = zip.bag_path(entry).ok_or_else(|| Error::Corrupt {
             path: zip_path.to_path_buf(),
@@ -878,22 +878,47 @@ fn unpack_bag(zip_path: &Path, dir: &Path) -> Result<u64> {
                 dirs.insert(d.to_path_buf());
             }
         }
-        data.clear();
-        let findings = zip.stream(entry, |chunk| data.extend_from_slice(chunk))?;
-        if !findings.is_empty() {
-            return Err(Error::Corrupt {
-                path: zip_path.to_path_buf(),
-                message: format!("{}: {}", entry.name, findings[0]),
-            });
+        bytes += unpack_entry(&zip, entry, &path)?;
+        written.push(path);
+        if written.len() == FILES_PER_SYNC {
+            sync_all(&written, &[])?;
+            written.clear();
         }
-        bytes += data.len() as u64;
-        std::fs::write(&path, &data).at(&path)?;
-        files.push(path);
     }
     dirs.remove(dir);
     let dirs: Vec<PathBuf> = dirs.into_iter().collect();
-    sync_all(&files, &dirs)?;
+    sync_all(&written, &dirs)?;
     Ok(bytes)
+}
+
+/// Files written before they are synced together: memory for their paths that does not grow
+/// with the export, syncs still side by side.
+const FILES_PER_SYNC: usize = 4096;
+
+/// Writes one entry of the bag zip to `path` as it is inflated. Returns its size.
+fn unpack_entry(zip: &OpenArchive, entry: &archive::Entry, path: &Path) -> Result<u64> {
+    let mut out = BufWriter::new(File::create(path).at(path)?);
+    let mut size = 0u64;
+    let mut failed: Option<std::io::Error> = None;
+    let findings = zip.stream(entry, |chunk| {
+        if failed.is_none() {
+            match out.write_all(chunk) {
+                Ok(()) => size += chunk.len() as u64,
+                Err(e) => failed = Some(e),
+            }
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e).at(path);
+    }
+    if let Some(finding) = findings.first() {
+        return Err(Error::Corrupt {
+            path: zip.path.clone(),
+            message: format!("{}: {finding}", entry.name),
+        });
+    }
+    out.flush().at(path)?;
+    Ok(size)
 }
 
 fn bag_info(req: &Request<'_>, version: &VersionRef, summary: &Summary) -> Vec<(String, String)> {
