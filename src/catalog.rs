@@ -162,7 +162,12 @@ impl DbWriter {
             };
             write_ranking_data(&self.conn, &self.path, sizes).map_err(err)?;
         }
-        self.conn.execute_batch("VACUUM").map_err(err)?;
+        // VACUUM copies the file page by page in order: it gains nothing from the large
+        // cache the build used, which it would otherwise take again for the copy (~60 MB more
+        // at 250,000 cables, the build's peak).
+        self.conn
+            .execute_batch("PRAGMA cache_size = -2048; VACUUM")
+            .map_err(err)?;
         self.conn.close().map_err(|(_, e)| err(e))
     }
 }
