@@ -9,7 +9,10 @@
 //!
 //! Tables (the same in SQLite exports): `meta`, `versions`, `cables`, `captures`, `sources`,
 //! `tags`, `references`, `link_check_events` and the FTS5 table `cables_fts` over the subject
-//! and text of `cables` (external content, so Datasette finds it).
+//! and text of `cables` (external content, so Datasette finds it). The store's catalog also has
+//! what search ranks and filters from without touching those (`ranking_corpus`,
+//! `ranking_terms`, `ranking_rows`; see "Ranking common words from stored postings" below),
+//! laid out as `meta`'s `ranking` value says: a catalog laid out otherwise is rebuilt.
 
 use crate::archive::OpenArchive;
 use crate::error::{Error, Result};
