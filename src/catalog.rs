@@ -795,11 +795,7 @@ impl Catalog {
         if let Some(&known) = self.has_ranking_rows.get() {
             return Ok(known);
         }
-        let known = self
-            .conn
-            .prepare_cached("SELECT count(*) FROM sqlite_master WHERE name = 'ranking_rows'")?
-            .query_row([], |r| r.get::<_, i64>(0))?
-            > 0;
+        let known = self.has_table("ranking_rows")?;
         Ok(*self.has_ranking_rows.get_or_init(|| known))
     }
 
@@ -1974,9 +1970,13 @@ impl Catalog {
     }
 
     fn has_ranking_data(&self) -> rusqlite::Result<bool> {
+        self.has_table("ranking_terms")
+    }
+
+    fn has_table(&self, name: &str) -> rusqlite::Result<bool> {
         self.conn
-            .prepare_cached("SELECT count(*) FROM sqlite_master WHERE name = 'ranking_terms'")?
-            .query_row([], |r| r.get::<_, i64>(0))
+            .prepare_cached("SELECT count(*) FROM sqlite_master WHERE name = ?1")?
+            .query_row([name], |r| r.get::<_, i64>(0))
             .map(|n| n > 0)
     }
 
