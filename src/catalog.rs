@@ -763,13 +763,46 @@ impl Catalog {
 
     /// [`Catalog::candidate`] from `cables`, without its tags.
     fn cable_row(&self, m: Ranked) -> rusqlite::Result<Option<Candidate>> {
+        self.candidate_from(
+            "SELECT collection, id, subject, created, origin, classification, released,
+                    redaction_status, partial_extract
+             FROM cables WHERE pk = ?1",
+            m,
+            false,
+        )
+    }
+
+    /// [`Catalog::candidate`] from `ranking_rows`, with its tags.
+    fn ranking_row(&self, m: Ranked) -> rusqlite::Result<Option<Candidate>> {
+        self.candidate_from(
+            "SELECT collection, id, subject, created, origin, classification, released,
+                    redaction_status, partial_extract, tags
+             FROM ranking_rows WHERE pk = ?1",
+            m,
+            true,
+        )
+    }
+
+    /// The candidate that `sql` reads for row `m.pk`: nine columns as [`Catalog::cable_row`]
+    /// names them, then, `with_tags`, the tags as a JSON array.
+    fn candidate_from(
+        &self,
+        sql: &str,
+        m: Ranked,
+        with_tags: bool,
+    ) -> rusqlite::Result<Option<Candidate>> {
         self.conn
-            .prepare_cached(
-                "SELECT collection, id, subject, created, origin, classification, released,
-                        redaction_status, partial_extract
-                 FROM cables WHERE pk = ?1",
-            )?
+            .prepare_cached(sql)?
             .query_row([m.pk], |row| {
+                let tags = match with_tags {
+                    false => None,
+                    true => {
+                        let json: String = row.get(9)?;
+                        Some(serde_json::from_str(&json).map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(9, Type::Text, Box::new(e))
+                        })?)
+                    }
+                };
                 Ok(Candidate {
                     pk: m.pk,
                     hit: Hit {
@@ -785,7 +818,7 @@ impl Catalog {
                     released: row.get(6)?,
                     redaction: row.get(7)?,
                     partial_extract: row.get(8)?,
-                    tags: None,
+                    tags,
                 })
             })
             .optional()
@@ -797,40 +830,6 @@ impl Catalog {
         }
         let known = self.has_table("ranking_rows")?;
         Ok(*self.has_ranking_rows.get_or_init(|| known))
-    }
-
-    /// [`Catalog::candidate`] from `ranking_rows`.
-    fn ranking_row(&self, m: Ranked) -> rusqlite::Result<Option<Candidate>> {
-        self.conn
-            .prepare_cached(
-                "SELECT collection, id, subject, created, origin, classification, released,
-                        redaction_status, partial_extract, tags
-                 FROM ranking_rows WHERE pk = ?1",
-            )?
-            .query_row([m.pk], |row| {
-                let tags: String = row.get(9)?;
-                let tags = serde_json::from_str(&tags).map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(9, Type::Text, Box::new(e))
-                })?;
-                Ok(Candidate {
-                    pk: m.pk,
-                    hit: Hit {
-                        collection: row.get(0)?,
-                        id: row.get(1)?,
-                        score: m.score,
-                        subject: row.get(2)?,
-                        created: row.get(3)?,
-                        origin: row.get(4)?,
-                        classification: row.get(5)?,
-                        snippet: String::new(),
-                    },
-                    released: row.get(6)?,
-                    redaction: row.get(7)?,
-                    partial_extract: row.get(8)?,
-                    tags: Some(tags),
-                })
-            })
-            .optional()
     }
 
     /// Whether a candidate is in the collection searched and passes the filter's criteria.
