@@ -695,10 +695,11 @@ fn write_bag_export(
     let (bib, csl, publishers, cables) = cites.finish().at(req.out)?;
     files.sort();
     listed_digests(archive, &mut files)?;
-    let mut total = 0;
-    for (path, _) in &files {
-        total += stored_size(archive, path)?;
-    }
+    let sizes = files
+        .iter()
+        .map(|(path, _)| stored_size(archive, path))
+        .collect::<Result<Vec<u64>>>()?;
+    let total = sizes.iter().sum();
     let summary = Summary {
         cables,
         captures,
@@ -722,10 +723,10 @@ fn write_bag_export(
         .filter(|(n, _)| n.ends_with(".bib") || n.ends_with(".json") || n.ends_with(".jsonl"))
         .map(|(n, d)| tag_resource(n, d))
         .collect();
-    let payload_resources = files.iter().map(|(path, sha)| {
-        let bytes = stored_size(archive, path).unwrap_or_default();
-        payload_resource(path, bytes, sha)
-    });
+    let payload_resources = files
+        .iter()
+        .zip(sizes)
+        .map(|((path, sha), bytes)| payload_resource(path, bytes, sha));
     let mut package = archive::Spool::create(&parent)?;
     datapackage::write_to(
         &mut package,
