@@ -2,7 +2,7 @@
 //! [`Filter`]), and streaming the selected cables' stored records from an archive in batches.
 
 use crate::archive::{DirectoryCursor, Entry, INDEX_FILE, OpenArchive};
-use crate::capture::IndexLine;
+use crate::capture::{IndexLine, parse_json};
 use crate::error::{Error, IoContext, Result};
 use crate::provenance::Source;
 use crate::store::Progress;
@@ -563,9 +563,7 @@ fn parse_index_line(line: &[u8]) -> std::result::Result<Option<IndexLine>, Strin
     if line.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(line)
-        .map(Some)
-        .map_err(|e| e.to_string())
+    parse_json(line).map(Some).map_err(|e| e.to_string())
 }
 
 /// How many cables of a batch one worker reads and maps at a time: enough that a chunk's output
@@ -616,16 +614,14 @@ fn load_one(
         for (c, entry) in older.iter().zip(older_entries) {
             // Records are parsed straight from the archive's inflating buffer (no copy).
             let view: SourceView = archive
-                .with_entry_required(&c.record, entry.as_ref(), |bytes| {
-                    serde_json::from_slice(bytes)
-                })?
+                .with_entry_required(&c.record, entry.as_ref(), |bytes| parse_json(bytes))?
                 .map_err(|e| not_a_record(&c.record, e))?;
             sources.push(view.source);
         }
     }
     let (record, bytes) =
         archive.with_entry_required(&current.record, current_entry.as_ref(), |bytes| {
-            let record = serde_json::from_slice::<RecordView>(bytes);
+            let record = parse_json::<RecordView>(bytes);
             (
                 record,
                 if need.bytes {

@@ -741,7 +741,7 @@ fn stream_index(
         if line.is_empty() {
             return true;
         }
-        let parsed = serde_json::from_slice(line)
+        let parsed = capture::parse_json(line)
             .map_err(|e| damaged(format!("line {number}: {e}")))
             .and_then(&mut each);
         match parsed {

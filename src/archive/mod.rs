@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-pub use read::{Chunk, DirectoryCursor, DirectoryStream, Entry, ZipIndex};
+pub use read::{Chunk, DirectoryCursor, DirectoryStream, Entry, EntryData, ZipIndex};
 pub use write::{Compressed, DEFLATE_LEVEL, EntryFacts, compress, read_input_zip};
 
 /// The format name written into `bag-info.txt` as `Cablekeep-Format`.
@@ -734,6 +734,15 @@ impl OpenArchive {
     /// follow the size of a large tag file).
     pub fn stream_in_pieces(&self, entry: &Entry, sink: impl FnMut(&[u8])) -> Result<Vec<Finding>> {
         read::stream_entry_in_pieces(&self.file, entry, &self.label, sink).at(&self.path)
+    }
+
+    /// An entry's data, to be read into the caller's own buffers (see [`EntryData`]), or the
+    /// finding that it cannot be read.
+    pub fn entry_data<'a>(
+        &'a self,
+        entry: &'a Entry,
+    ) -> std::result::Result<EntryData<'a>, Finding> {
+        EntryData::new(&self.file, entry, &self.label)
     }
 
     /// The zip's central directory, to be read forward by name ([`DirectoryCursor`]), whatever

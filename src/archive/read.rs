@@ -243,7 +243,7 @@ fn read_central_directory(
             }
         }
         if let Some(keep) = keep
-            && !keep(&String::from_utf8_lossy(records.raw_name()))
+            && !keep(&lossy_name(records.raw_name()))
         {
             continue;
         }
@@ -615,8 +615,10 @@ fn check_local_headers(file: &File, label: &str, index: &mut ZipIndex) -> std::i
     Ok(())
 }
 
-/// Room read after a local header in the same read: names and extra fields usually fit.
-const LOCAL_HEADER_SLACK: usize = 256;
+/// Room read after a local header and the name the directory gives it, in the same read: a
+/// zip64 extra field fits (cablekeep writes none for entries under 4 GB). Reading only this
+/// much matters: the header of each of half a million entries is copied out of the page cache.
+const LOCAL_EXTRA_SLACK: usize = 32;
 
 fn check_local_header(
     file: &File,
@@ -632,7 +634,7 @@ fn check_local_header(
     };
     let available = file_len
         .saturating_sub(at)
-        .min((30 + LOCAL_HEADER_SLACK) as u64) as usize;
+        .min((30 + entry.name.len() + LOCAL_EXTRA_SLACK) as u64) as usize;
     if available < 30 {
         return corrupt(format!(
             "local header offset {at} is past the end of the file"
@@ -1012,16 +1014,20 @@ fn ordinary_component(c: &[u8]) -> bool {
     !matches!(c, b"" | b"." | b"..")
 }
 
-fn decode_name(raw: &[u8], flags: u16) -> String {
+/// A name as text, replacing what is not UTF-8; checked with `from_utf8` first, which is several
+/// times faster than `from_utf8_lossy` on the valid names of half a million entries.
+fn lossy_name(raw: &[u8]) -> std::borrow::Cow<'_, str> {
     match std::str::from_utf8(raw) {
-        Ok(s) => s.to_string(),
-        // Without the UTF-8 flag a name is CP437; cablekeep only writes ASCII names, so any
-        // non-UTF-8 name is reported through the replacement character.
-        Err(_) => {
-            let _ = flags & FLAG_UTF8;
-            String::from_utf8_lossy(raw).into_owned()
-        }
+        Ok(name) => std::borrow::Cow::Borrowed(name),
+        Err(_) => String::from_utf8_lossy(raw),
     }
+}
+
+fn decode_name(raw: &[u8], flags: u16) -> String {
+    // Without the UTF-8 flag a name is CP437; cablekeep only writes ASCII names, so any
+    // non-UTF-8 name is reported through the replacement character.
+    let _ = flags & FLAG_UTF8;
+    lossy_name(raw).into_owned()
 }
 
 /// Streams an entry's uncompressed bytes to `sink`, checking its size and CRC-32. Returns the
@@ -1071,72 +1077,144 @@ fn stream_in_pieces(
     label: &str,
     mut sink: impl FnMut(&[u8]),
 ) -> std::io::Result<Vec<Finding>> {
-    let raw = RangeReader {
-        file,
-        pos: data_offset,
-        end: data_offset.saturating_add(entry.compressed_size),
+    let mut data = match EntryData::at(file, entry, data_offset, label) {
+        Ok(data) => data,
+        Err(finding) => return Ok(vec![finding]),
     };
-    let mut crc = crc32fast::Hasher::new();
-    let mut total = 0u64;
     // Buffers no larger than the entry (plus one byte to see it end): most entries are a few
     // KB, and zeroing 64 KB buffers for half a million of them cost more than inflating some.
-    let buffer_for = |size: u64| (size.saturating_add(1)).min(64 * 1024) as usize;
     let mut buf = vec![0u8; buffer_for(entry.uncompressed_size)];
-    let limit = entry.uncompressed_size;
-    let mut reader: Box<dyn Read> = match entry.method {
-        METHOD_STORED => Box::new(raw),
-        METHOD_DEFLATE => Box::new(flate2::read::DeflateDecoder::new(
-            std::io::BufReader::with_capacity(buffer_for(entry.compressed_size), raw),
-        )),
-        m => {
-            return Ok(vec![
-                Finding::new(
+    loop {
+        let n = data.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        sink(&buf[..n]);
+    }
+    Ok(data.finish())
+}
+
+/// A buffer for `size` bytes, plus one to see them end, of at most 64 KB.
+fn buffer_for(size: u64) -> usize {
+    size.saturating_add(1).min(64 * 1024) as usize
+}
+
+/// An entry's uncompressed bytes, checked as they are read: never more than the directory's
+/// size; at the end, the length and CRC-32 ([`Self::finish`]). Damaged data ends the reading
+/// early and becomes the finding `finish` returns; only I/O errors are errors.
+pub struct EntryData<'a> {
+    reader: Box<dyn Read + 'a>,
+    entry: &'a Entry,
+    label: &'a str,
+    crc: crc32fast::Hasher,
+    total: u64,
+    /// Why reading stopped before the end.
+    damaged: Option<Finding>,
+}
+
+impl<'a> EntryData<'a> {
+    /// The entry's data, or the finding that it cannot be read (no data offset, or a method
+    /// cablekeep does not read).
+    pub fn new(file: &'a File, entry: &'a Entry, label: &'a str) -> Result<Self, Finding> {
+        match entry.data_offset {
+            Some(data_offset) => Self::at(file, entry, data_offset, label),
+            None => Err(unlocated(entry, label)),
+        }
+    }
+
+    fn at(
+        file: &'a File,
+        entry: &'a Entry,
+        data_offset: u64,
+        label: &'a str,
+    ) -> Result<Self, Finding> {
+        let raw = RangeReader {
+            file,
+            pos: data_offset,
+            end: data_offset.saturating_add(entry.compressed_size),
+        };
+        let reader: Box<dyn Read> = match entry.method {
+            METHOD_STORED => Box::new(raw),
+            METHOD_DEFLATE => Box::new(flate2::read::DeflateDecoder::new(
+                std::io::BufReader::with_capacity(buffer_for(entry.compressed_size), raw),
+            )),
+            m => {
+                return Err(Finding::new(
                     Code::UnsupportedEntry,
                     label,
                     format!("compression method {m}"),
                 )
-                .at_entry(&entry.name),
-            ]);
+                .at_entry(&entry.name));
+            }
+        };
+        Ok(EntryData {
+            reader,
+            entry,
+            label,
+            crc: crc32fast::Hasher::new(),
+            total: 0,
+            damaged: None,
+        })
+    }
+
+    /// Reads the next bytes into `buf`: 0 at the end, or once the data is found damaged.
+    pub fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.damaged.is_some() {
+            return Ok(0);
         }
-    };
-    loop {
-        let n = match reader.read(&mut buf) {
+        let n = match self.reader.read(buf) {
             Ok(n) => n,
             Err(e)
                 if e.kind() == std::io::ErrorKind::InvalidInput
                     || e.kind() == std::io::ErrorKind::InvalidData
                     || e.kind() == std::io::ErrorKind::UnexpectedEof =>
             {
-                return Ok(vec![
-                    Finding::new(
-                        Code::DecompressFailed,
-                        label,
-                        format!("after {total} bytes: {e}"),
-                    )
-                    .at_entry(&entry.name),
-                ]);
+                let why = format!("after {} bytes: {e}", self.total);
+                return Ok(self.stop(why));
             }
             Err(e) => return Err(e),
         };
-        if n == 0 {
-            break;
-        }
-        total += n as u64;
-        if total > limit {
+        self.total += n as u64;
+        if self.total > self.entry.uncompressed_size {
             // A zip bomb or a corrupt size: stop reading, never trust the data.
-            return Ok(vec![
-                Finding::new(
-                    Code::DecompressFailed,
-                    label,
-                    format!("data is longer than the recorded size {limit}"),
-                )
-                .at_entry(&entry.name),
-            ]);
+            let why = format!(
+                "data is longer than the recorded size {}",
+                self.entry.uncompressed_size
+            );
+            return Ok(self.stop(why));
         }
-        crc.update(&buf[..n]);
-        sink(&buf[..n]);
+        self.crc.update(&buf[..n]);
+        Ok(n)
     }
-    Ok(length_and_crc_findings(entry, label, total, crc.finalize()))
+
+    /// Fills `buf` as far as the data goes; returns how many bytes it holds.
+    pub fn fill(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            let n = self.read(&mut buf[filled..])?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        Ok(filled)
+    }
+
+    fn stop(&mut self, why: String) -> usize {
+        let finding = Finding::new(Code::DecompressFailed, self.label, why);
+        self.damaged = Some(finding.at_entry(&self.entry.name));
+        0
+    }
+
+    /// The findings about the data read: none when it is intact and was read to its end.
+    pub fn finish(self) -> Vec<Finding> {
+        match self.damaged {
+            Some(finding) => vec![finding],
+            None => {
+                length_and_crc_findings(self.entry, self.label, self.total, self.crc.finalize())
+            }
+        }
+    }
 }
 
 /// What is wrong with an entry read to its end: its length and CRC-32 against the directory's.

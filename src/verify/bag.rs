@@ -15,8 +15,8 @@
 
 use super::{Options, Report};
 use crate::archive::{self, Entry, OpenArchive};
-use crate::capture::{CaptureRef, IndexLine, LineSplitter, UnparsedLine};
-use crate::error::Result;
+use crate::capture::{self, CaptureRef, IndexLine, LineSplitter, UnparsedLine};
+use crate::error::{IoContext, Result};
 use crate::finding::{Code, Finding};
 use crate::hash::{self, Hasher, OneHasher, Sha256Bytes, Sha512Bytes};
 use crate::manifest;
@@ -978,7 +978,7 @@ impl IndexLines {
         if raw.iter().all(u8::is_ascii_whitespace) {
             return None;
         }
-        let line: IndexLine = match serde_json::from_slice(raw) {
+        let line: IndexLine = match capture::parse_json(raw) {
             Ok(l) => l,
             Err(e) => {
                 problems.push(format!("line {number}: {e}"));
@@ -1014,7 +1014,7 @@ fn read_unparsed_line(
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(raw)
+    capture::parse_json(raw)
         .map(Some)
         .map_err(|e| format!("line {number}: {e}"))
 }
@@ -1030,8 +1030,13 @@ const PIECE: usize = 1 << 18;
 
 /// Inflates an entry once and hands its bytes, in order, to every sink, each sink on a thread
 /// of its own (so that hashing twice and parsing take the time of the slowest, not the sum).
-/// Returns the findings about the entry's data.
+/// The data is inflated straight into the pieces the sinks share. Returns the findings about
+/// the entry's data.
 fn fan_out(archive: &OpenArchive, entry: &Entry, sinks: &mut [Sink<'_>]) -> Result<Vec<Finding>> {
+    let mut data = match archive.entry_data(entry) {
+        Ok(data) => data,
+        Err(finding) => return Ok(vec![finding]),
+    };
     std::thread::scope(|scope| {
         let senders: Vec<_> = sinks
             .iter_mut()
@@ -1042,26 +1047,56 @@ fn fan_out(archive: &OpenArchive, entry: &Entry, sinks: &mut [Sink<'_>]) -> Resu
                 tx
             })
             .collect();
-        let hand_over = |piece: Vec<u8>| {
+        let mut pieces = Pieces::default();
+        loop {
+            let mut piece = pieces.blank();
+            let filled = data.fill(&mut piece).at(&archive.path)?;
+            if filled == 0 {
+                break;
+            }
+            piece.truncate(filled);
             let piece = Arc::new(piece);
             for tx in &senders {
                 // A sink only stops early by panicking, which the scope reports.
                 let _ = tx.send(Arc::clone(&piece));
             }
-        };
-        let mut piece = Vec::with_capacity(PIECE);
-        let streamed = archive.stream_in_pieces(entry, |bytes| {
-            piece.extend_from_slice(bytes);
-            if piece.len() >= PIECE {
-                hand_over(std::mem::replace(&mut piece, Vec::with_capacity(PIECE)));
+            pieces.lent(piece);
+            if filled < PIECE {
+                break;
             }
-        });
-        if !piece.is_empty() {
-            hand_over(piece);
         }
-        drop(senders);
-        streamed
-    })
+        Ok(())
+    })?;
+    Ok(data.finish())
+}
+
+/// The pieces [`fan_out`] has handed to its sinks, oldest first, filled again once every sink
+/// is done with them: fresh 256 KB buffers would each be zeroed before being filled.
+#[derive(Default)]
+struct Pieces {
+    lent: std::collections::VecDeque<Arc<Vec<u8>>>,
+}
+
+impl Pieces {
+    /// A buffer of [`PIECE`] bytes to fill.
+    fn blank(&mut self) -> Vec<u8> {
+        let returned = self.lent.front().is_some_and(|p| Arc::strong_count(p) == 1);
+        let piece = returned
+            .then(|| self.lent.pop_front())
+            .flatten()
+            .and_then(|p| Arc::try_unwrap(p).ok());
+        match piece {
+            Some(mut piece) => {
+                piece.resize(PIECE, 0);
+                piece
+            }
+            None => vec![0; PIECE],
+        }
+    }
+
+    fn lent(&mut self, piece: Arc<Vec<u8>>) {
+        self.lent.push_back(piece);
+    }
 }
 
 /// Inflates and hashes every payload entry on all cores and compares both digests with the
