@@ -82,6 +82,117 @@ impl IndexLine {
     }
 }
 
+/// The index read without copying: `verify` reads every line of the index this way (for the
+/// whole corpus ~6 million strings that would each be allocated, copied and freed).
+pub mod borrowed {
+    use serde::Deserialize;
+
+    /// An index line read without copying its strings: [`super::IndexLine`]'s fields with its
+    /// types, each string borrowed from the line unless it holds an escape. A line parses as one
+    /// exactly when it parses as the other, with the same error (a unit test holds them to it, and
+    /// the types carry the same names because errors name them).
+    #[derive(Debug, Deserialize)]
+    pub struct IndexLine<'a> {
+        #[serde(borrow)]
+        pub id: Text<'a>,
+        #[serde(borrow)]
+        pub created: Option<Text<'a>>,
+        #[serde(borrow)]
+        pub released: Option<Text<'a>>,
+        #[serde(borrow)]
+        pub classification: Option<Text<'a>>,
+        #[serde(borrow)]
+        pub origin: Option<Text<'a>>,
+        #[serde(borrow)]
+        pub subject: Option<Text<'a>>,
+        #[serde(borrow)]
+        pub tags: Vec<Text<'a>>,
+        #[serde(borrow)]
+        pub redaction: RedactionSummary<'a>,
+        #[serde(borrow)]
+        pub captures: Vec<CaptureRef<'a>>,
+    }
+
+    /// [`super::CaptureRef`] as [`IndexLine`] reads it.
+    #[derive(Debug, Deserialize)]
+    pub struct CaptureRef<'a> {
+        #[serde(borrow)]
+        pub name: Text<'a>,
+        #[serde(borrow)]
+        pub raw: Text<'a>,
+        #[serde(borrow)]
+        pub record: Text<'a>,
+        #[serde(borrow)]
+        pub input: Text<'a>,
+        pub bytes: u64,
+        #[serde(borrow)]
+        pub sha256: Text<'a>,
+        #[serde(borrow)]
+        pub sha512: Text<'a>,
+        #[serde(borrow)]
+        pub text_sha256: Text<'a>,
+        #[serde(borrow)]
+        pub format: Text<'a>,
+        #[serde(borrow)]
+        pub released: Option<Text<'a>>,
+        #[serde(default, borrow)]
+        pub site_build: Option<Text<'a>>,
+        #[serde(default, borrow)]
+        pub retrieved: Option<Text<'a>>,
+        #[serde(borrow)]
+        pub redaction: RedactionSummary<'a>,
+    }
+
+    /// [`super::RedactionSummary`] as [`IndexLine`] reads it.
+    #[derive(Debug, Deserialize)]
+    pub struct RedactionSummary<'a> {
+        #[serde(borrow)]
+        pub status: Text<'a>,
+        pub runs: usize,
+        pub partial_extract: bool,
+    }
+
+    /// A JSON string borrowed from the text parsed, or owned when it had to be unescaped. It
+    /// accepts what `String` accepts and expects "a string" in its errors, as `String` does.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Text<'a>(pub std::borrow::Cow<'a, str>);
+
+    impl std::ops::Deref for Text<'_> {
+        type Target = str;
+        fn deref(&self) -> &str {
+            &self.0
+        }
+    }
+
+    impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_string(TextVisitor)
+        }
+    }
+
+    struct TextVisitor;
+
+    impl<'de> serde::de::Visitor<'de> for TextVisitor {
+        type Value = Text<'de>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+
+        fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Text(std::borrow::Cow::Borrowed(v)))
+        }
+
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Text(std::borrow::Cow::Owned(v.to_string())))
+        }
+
+        fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Text(std::borrow::Cow::Owned(v)))
+        }
+    }
+}
+
 /// One line of `cablekeep/unparsed.jsonl`: bytes no reader understood, kept as evidence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnparsedLine {
@@ -446,5 +557,125 @@ mod tests {
             let theirs = serde_json::from_slice::<UnparsedLine>(case).map_err(|e| e.to_string());
             assert_eq!(ours, theirs, "{}", String::from_utf8_lossy(case));
         }
+    }
+
+    /// The view as the owned line it reads, to compare the two.
+    fn to_owned_line(v: &borrowed::IndexLine) -> IndexLine {
+        let text = |t: &borrowed::Text| t.to_string();
+        let opt = |t: &Option<borrowed::Text>| t.as_ref().map(text);
+        let redaction = |r: &borrowed::RedactionSummary| RedactionSummary {
+            status: text(&r.status),
+            runs: r.runs,
+            partial_extract: r.partial_extract,
+        };
+        IndexLine {
+            id: text(&v.id),
+            created: opt(&v.created),
+            released: opt(&v.released),
+            classification: opt(&v.classification),
+            origin: opt(&v.origin),
+            subject: opt(&v.subject),
+            tags: v.tags.iter().map(text).collect(),
+            redaction: redaction(&v.redaction),
+            captures: v
+                .captures
+                .iter()
+                .map(|c| CaptureRef {
+                    name: text(&c.name),
+                    raw: text(&c.raw),
+                    record: text(&c.record),
+                    input: text(&c.input),
+                    bytes: c.bytes,
+                    sha256: text(&c.sha256),
+                    sha512: text(&c.sha512),
+                    text_sha256: text(&c.text_sha256),
+                    format: text(&c.format),
+                    released: opt(&c.released),
+                    site_build: opt(&c.site_build),
+                    retrieved: opt(&c.retrieved),
+                    redaction: redaction(&c.redaction),
+                })
+                .collect(),
+        }
+    }
+
+    /// A line, and the same line with each field in turn left out or given a value of another
+    /// kind.
+    fn index_line_variants() -> Vec<String> {
+        let line = r#"{"id":"00ABUJA22","created":"2000-02-26T05:03:00Z","released":"2011-09-01","classification":"SECRET","origin":"Embassy Abuja","subject":"\"QUOTED\" \u00e9 SUBJECT","tags":["ECON","NI"],"redaction":{"status":"redacted","runs":19,"partial_extract":false},"captures":[{"name":"2011-09-01_8b77b889b3a6","raw":"data/cables/00ABUJA22/2011-09-01_8b77b889b3a6.csv","record":"data/cables/00ABUJA22/2011-09-01_8b77b889b3a6.json","input":"cables.csv#000210718","bytes":8109,"sha256":"8b77","sha512":"30c2","text_sha256":"9541","format":"cables-csv","released":"2011-09-01","site_build":"cablegate-201108300212","retrieved":null,"redaction":{"status":"redacted","runs":19,"partial_extract":false}}]}"#;
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        let others = [
+            serde_json::json!(null),
+            serde_json::json!(7),
+            serde_json::json!(-1),
+            serde_json::json!("text"),
+            serde_json::json!(true),
+            serde_json::json!([]),
+            serde_json::json!(["a", 1]),
+            serde_json::json!({}),
+        ];
+        let mut variants = vec![
+            line.to_string(),
+            format!("{line} x"),
+            line.replace("{\"id\"", "{\"extra\":1,\"id\""),
+        ];
+        let mut change =
+            |path: &[&str], f: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
+                let mut v = value.clone();
+                let mut object = v.as_object_mut().unwrap();
+                for step in path {
+                    object = match step.parse::<usize>() {
+                        Ok(i) => object.get_mut("captures").unwrap()[i]
+                            .as_object_mut()
+                            .unwrap(),
+                        Err(_) => object.get_mut(*step).unwrap().as_object_mut().unwrap(),
+                    };
+                }
+                f(object);
+                variants.push(v.to_string());
+            };
+        for path in [&[][..], &["redaction"], &["0"], &["0", "redaction"]] {
+            let object = path
+                .iter()
+                .fold(&value, |v, step| match step.parse::<usize>() {
+                    Ok(i) => &v["captures"][i],
+                    Err(_) => &v[*step],
+                });
+            for key in object.as_object().unwrap().keys() {
+                change(path, &|o| {
+                    o.remove(key);
+                });
+                for other in &others {
+                    change(path, &|o| {
+                        o.insert(key.clone(), other.clone());
+                    });
+                }
+            }
+        }
+        variants
+    }
+
+    #[test]
+    fn an_index_line_view_reads_what_an_index_line_reads() {
+        let variants = index_line_variants();
+        assert!(variants.len() > 250, "{}", variants.len());
+        let (mut read, mut refused) = (0, 0);
+        for line in &variants {
+            let owned = parse_json::<IndexLine>(line.as_bytes());
+            let view = parse_json::<borrowed::IndexLine>(line.as_bytes());
+            match (owned, view) {
+                (Ok(o), Ok(v)) => {
+                    assert_eq!(to_owned_line(&v), o, "{line}");
+                    read += 1;
+                }
+                (Err(o), Err(v)) => {
+                    assert_eq!(v.to_string(), o.to_string(), "{line}");
+                    refused += 1;
+                }
+                (o, v) => panic!("{line}: {:?} vs {:?}", o.map(|_| ()), v.map(|_| ())),
+            }
+        }
+        // Both outcomes were put to the test.
+        assert!(read > 10 && refused > 100, "{read} read, {refused} refused");
     }
 }

@@ -15,7 +15,7 @@
 
 use super::{Options, Report};
 use crate::archive::{self, Entry, OpenArchive};
-use crate::capture::{self, CaptureRef, IndexLine, LineSplitter, UnparsedLine};
+use crate::capture::{self, LineSplitter, UnparsedLine, borrowed};
 use crate::error::{IoContext, Result};
 use crate::finding::{Code, Finding};
 use crate::hash::{self, Hasher, OneHasher, Sha256Bytes, Sha512Bytes};
@@ -954,11 +954,11 @@ fn not_in_archive(id: &str, path: &str) -> String {
 }
 
 /// The raw capture's SHA-256 as the index gives it, in bytes.
-fn capture_sha256(id: &str, c: &CaptureRef) -> std::result::Result<Sha256Bytes, String> {
+fn capture_sha256(id: &str, c: &borrowed::CaptureRef) -> std::result::Result<Sha256Bytes, String> {
     hash::hex_to_bytes(&c.sha256).ok_or_else(|| {
         format!(
             "cable {id}: {:?} is not a SHA-256 in hex (for {})",
-            c.sha256, c.raw
+            &*c.sha256, &*c.raw
         )
     })
 }
@@ -974,32 +974,39 @@ struct IndexLines {
 
 impl IndexLines {
     /// The line read; what is wrong with it by itself goes to `problems`.
-    fn read(&mut self, raw: &[u8], number: usize, problems: &mut Vec<String>) -> Option<IndexLine> {
+    fn read<'a>(
+        &mut self,
+        raw: &'a [u8],
+        number: usize,
+        problems: &mut Vec<String>,
+    ) -> Option<borrowed::IndexLine<'a>> {
         if raw.iter().all(u8::is_ascii_whitespace) {
             return None;
         }
-        let line: IndexLine = match capture::parse_json(raw) {
+        let line: borrowed::IndexLine = match capture::parse_json(raw) {
             Ok(l) => l,
             Err(e) => {
                 problems.push(format!("line {number}: {e}"));
                 return None;
             }
         };
+        let id: &str = &line.id;
         // The format keeps the index sorted by id (readers such as `diff` merge two indexes).
         if let Some(previous) = &self.previous_id
-            && line.id <= *previous
+            && id <= previous.as_str()
         {
-            let why = if line.id == *previous {
+            let why = if id == previous {
                 "repeats"
             } else {
                 "comes after"
             };
             problems.push(format!(
-                "line {number}: cable {} {why} cable {previous}: the index must be sorted by id",
-                line.id
+                "line {number}: cable {id} {why} cable {previous}: the index must be sorted by id"
             ));
         }
-        self.previous_id = Some(line.id.clone());
+        let previous = self.previous_id.get_or_insert_default();
+        previous.clear();
+        previous.push_str(id);
         self.cables += 1;
         self.captures += line.captures.len() as u64;
         Some(line)

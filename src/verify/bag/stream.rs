@@ -830,7 +830,7 @@ impl IndexStream {
         let Some(line) = line else {
             return;
         };
-        let cable: Arc<str> = Arc::from(line.id.as_str());
+        let cable: Arc<str> = Arc::from(&*line.id);
         let mut named: Vec<(&str, IndexDigest)> = Vec::with_capacity(2 * line.captures.len());
         for c in &line.captures {
             let sha256 = match capture_sha256(&line.id, c) {
