@@ -730,13 +730,8 @@ impl OpenArchive {
         read::stream_entry(&self.file, entry, &self.label, sink).at(&self.path)
     }
 
-    /// [`Self::stream`] in pieces of 64 KB whatever the entry's size (memory that does not
-    /// follow the size of a large tag file).
-    pub fn stream_in_pieces(&self, entry: &Entry, sink: impl FnMut(&[u8])) -> Result<Vec<Finding>> {
-        read::stream_entry_in_pieces(&self.file, entry, &self.label, sink).at(&self.path)
-    }
-
-    /// An entry's data, to be read into the caller's own buffers (see [`EntryData`]), or the
+    /// An entry's data, to be read into the caller's own buffers whatever the entry's size
+    /// (memory that does not follow the size of a large tag file; see [`EntryData`]), or the
     /// finding that it cannot be read.
     pub fn entry_data<'a>(
         &'a self,

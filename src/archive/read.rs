@@ -1038,25 +1038,12 @@ pub fn stream_entry(
     label: &str,
     sink: impl FnMut(&[u8]),
 ) -> std::io::Result<Vec<Finding>> {
-    if let Some(data_offset) = entry.data_offset
-        && whole_inflatable(entry)
-    {
-        return inflate_whole(file, entry, data_offset, label, sink);
-    }
-    stream_entry_in_pieces(file, entry, label, sink)
-}
-
-/// [`stream_entry`] 64 KB at a time whatever the entry's size, for a reader whose memory must
-/// not follow the entries' sizes: a file of up to 16 MB is otherwise inflated whole, in one call.
-pub fn stream_entry_in_pieces(
-    file: &File,
-    entry: &Entry,
-    label: &str,
-    sink: impl FnMut(&[u8]),
-) -> std::io::Result<Vec<Finding>> {
     let Some(data_offset) = entry.data_offset else {
         return Ok(vec![unlocated(entry, label)]);
     };
+    if whole_inflatable(entry) {
+        return inflate_whole(file, entry, data_offset, label, sink);
+    }
     stream_in_pieces(file, entry, data_offset, label, sink)
 }
 
