@@ -61,7 +61,8 @@ pub struct RedactionSummary {
 }
 
 /// One line of `cablekeep/index.jsonl`: a cable, its current metadata (from its latest capture)
-/// and all its captures, oldest first (see `CaptureRef::order_key`).
+/// and all its captures, oldest first (see `CaptureRef::order_key`). [`borrowed::IndexLine`]
+/// mirrors it (and `CaptureRef`, `RedactionSummary`) field for field: change both together.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexLine {
     pub id: String,
