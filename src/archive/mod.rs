@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-pub use read::{Chunk, DirectoryCursor, DirectoryStream, Entry, EntryData, ZipIndex};
+pub use read::{Chunk, DirectoryCursor, DirectoryStream, Entry, EntryData, ZipIndex, lossy_text};
 pub use write::{Compressed, DEFLATE_LEVEL, EntryFacts, compress, read_input_zip};
 
 /// The format name written into `bag-info.txt` as `Cablekeep-Format`.

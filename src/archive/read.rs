@@ -243,7 +243,7 @@ fn read_central_directory(
             }
         }
         if let Some(keep) = keep
-            && !keep(&lossy_name(records.raw_name()))
+            && !keep(&lossy_text(records.raw_name()))
         {
             continue;
         }
@@ -1014,9 +1014,10 @@ fn ordinary_component(c: &[u8]) -> bool {
     !matches!(c, b"" | b"." | b"..")
 }
 
-/// A name as text, replacing what is not UTF-8; checked with `from_utf8` first, which is several
-/// times faster than `from_utf8_lossy` on the valid names of half a million entries.
-fn lossy_name(raw: &[u8]) -> std::borrow::Cow<'_, str> {
+/// Bytes as text, replacing what is not UTF-8; checked with `from_utf8` first, which is several
+/// times faster than `from_utf8_lossy` on valid text (`from_utf8_lossy` walks it in chunks even
+/// then): the names of half a million entries, the lines of million-line manifests.
+pub fn lossy_text(raw: &[u8]) -> std::borrow::Cow<'_, str> {
     match std::str::from_utf8(raw) {
         Ok(name) => std::borrow::Cow::Borrowed(name),
         Err(_) => String::from_utf8_lossy(raw),
@@ -1027,7 +1028,7 @@ fn decode_name(raw: &[u8], flags: u16) -> String {
     // Without the UTF-8 flag a name is CP437; cablekeep only writes ASCII names, so any
     // non-UTF-8 name is reported through the replacement character.
     let _ = flags & FLAG_UTF8;
-    lossy_name(raw).into_owned()
+    lossy_text(raw).into_owned()
 }
 
 /// Streams an entry's uncompressed bytes to `sink`, checking its size and CRC-32. Returns the

@@ -826,7 +826,7 @@ fn listed_digests(archive: &OpenArchive, files: &mut [(String, String)]) -> Resu
     })?;
     let mut malformed = false;
     let mut take = |line: &[u8], _: usize| {
-        let text = String::from_utf8_lossy(line);
+        let text = archive::lossy_text(line);
         match manifest::parse_manifest_line(&text, 64) {
             Ok(None) => {}
             Ok(Some((digest, path))) => {

@@ -22,7 +22,6 @@ use crate::hash::{self, Hasher, OneHasher, Sha256Bytes, Sha512Bytes};
 use crate::manifest;
 use crate::store::Progress;
 use rayon::prelude::*;
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::sync::Arc;
@@ -797,11 +796,7 @@ fn with_manifest_line<const N: usize>(
     number: usize,
     each: impl FnOnce(&str, [u8; N]),
 ) -> std::result::Result<(), String> {
-    // Lossy only when needed: from_utf8_lossy walks the line even when it is valid.
-    let text = match std::str::from_utf8(raw) {
-        Ok(t) => Cow::Borrowed(t),
-        Err(_) => String::from_utf8_lossy(raw),
-    };
+    let text = archive::lossy_text(raw);
     let (digest, path) = match manifest::split_manifest_line(&text) {
         Ok(None) => return Ok(()),
         Ok(Some(line)) => line,
@@ -1088,17 +1083,11 @@ impl Pieces {
     /// A buffer of [`PIECE`] bytes to fill.
     fn blank(&mut self) -> Vec<u8> {
         let returned = self.lent.front().is_some_and(|p| Arc::strong_count(p) == 1);
-        let piece = returned
-            .then(|| self.lent.pop_front())
-            .flatten()
-            .and_then(|p| Arc::try_unwrap(p).ok());
-        match piece {
-            Some(mut piece) => {
-                piece.resize(PIECE, 0);
-                piece
-            }
-            None => vec![0; PIECE],
+        if returned && let Some(Ok(mut piece)) = self.lent.pop_front().map(Arc::try_unwrap) {
+            piece.resize(PIECE, 0);
+            return piece;
         }
+        vec![0; PIECE]
     }
 
     fn lent(&mut self, piece: Arc<Vec<u8>>) {
