@@ -482,6 +482,11 @@ fn search(c: &mut Ctx, searches: usize) {
         cpu_s: median(costs.iter().map(|c| c.cpu_s).collect()),
         peak_rss_mb: costs.iter().map(|c| c.peak_rss_mb).fold(0.0, f64::max),
         exit_code: 0,
+        steal: costs
+            .iter()
+            .map(|c| c.steal)
+            .collect::<Option<Vec<f64>>>()
+            .map(median),
     };
     let name = format!("ck search (median of {})", costs.len());
     c.rows.push(Row {

@@ -18,6 +18,32 @@ pub struct Cost {
     pub cpu_s: f64,
     pub peak_rss_mb: f64,
     pub exit_code: i32,
+    /// The share of the machine's CPU time that its hypervisor took for other guests while the
+    /// command ran ("steal" in /proc/stat; `None` where that is not known). On a shared VM it
+    /// moves wall times by tens of percent from one hour to the next: it says which runs to
+    /// distrust.
+    pub steal: Option<f64>,
+}
+
+/// The machine's CPU time so far, all cores, in clock ticks: (steal, all states).
+fn cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal (guest times are within user and nice).
+    let steal = *ticks.get(7)?;
+    Some((steal, ticks.iter().take(8).sum()))
+}
+
+/// The steal share between two [`cpu_ticks`] readings.
+fn steal_between(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> Option<f64> {
+    let ((s0, t0), (s1, t1)) = (before?, after?);
+    let total = t1.checked_sub(t0).filter(|&t| t > 0)?;
+    Some(s1.saturating_sub(s0) as f64 / total as f64)
 }
 
 /// The measuring process: `--measure-child STDOUT-FILE STDERR-FILE CMD ARGS...`. Prints
@@ -61,6 +87,7 @@ pub fn child_main(args: &[String]) -> i32 {
 /// `<logs>/<tag>.out` and `.err`.
 pub fn run(cmd: &[String], logs: &Path, tag: &str) -> Result<Cost, String> {
     let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    let ticks_before = cpu_ticks();
     let out = logs.join(format!("{tag}.out"));
     let err = logs.join(format!("{tag}.err"));
     let o = Command::new(me)
@@ -71,6 +98,7 @@ pub fn run(cmd: &[String], logs: &Path, tag: &str) -> Result<Cost, String> {
         .stderr(Stdio::inherit())
         .output()
         .map_err(|e| format!("cannot start the measuring process: {e}"))?;
+    let steal = steal_between(ticks_before, cpu_ticks());
     let line = String::from_utf8_lossy(&o.stdout);
     let v: Vec<&str> = line.split_whitespace().collect();
     if v.len() != 4 {
@@ -82,5 +110,6 @@ pub fn run(cmd: &[String], logs: &Path, tag: &str) -> Result<Cost, String> {
         cpu_s: f(v[1]),
         peak_rss_mb: f(v[2]) / 1024.0,
         exit_code: v[3].parse().unwrap_or(-1),
+        steal,
     })
 }

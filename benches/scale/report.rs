@@ -36,11 +36,15 @@ pub fn table(rows: &[Row]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "| command | wall s | CPU s | peak RSS MB | cables/s | MB/s | µs/cable | wall ratio to baselines | note |\n|---|---:|---:|---:|---:|---:|---:|---|---|"
+        "| command | wall s | CPU s | peak RSS MB | cables/s | MB/s | µs/cable | steal % | wall ratio to baselines | note |\n|---|---:|---:|---:|---:|---:|---:|---:|---|---|"
     );
     for r in rows {
         let Some(c) = r.cost.as_ref() else {
-            let _ = writeln!(s, "| {} | - | - | - | - | - | - | | {} |", r.name, r.note);
+            let _ = writeln!(
+                s,
+                "| {} | - | - | - | - | - | - | - | | {} |",
+                r.name, r.note
+            );
             continue;
         };
         let mbs = per_s(r.bytes, c.wall_s).map(|b| b / 1e6);
@@ -52,7 +56,7 @@ pub fn table(rows: &[Row]) -> String {
         let rss = (c.peak_rss_mb > 0.0).then_some(c.peak_rss_mb);
         let _ = writeln!(
             s,
-            "| {} | {:.2} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.name,
             c.wall_s,
             fmt_opt(Some(c.cpu_s), 2),
@@ -60,6 +64,7 @@ pub fn table(rows: &[Row]) -> String {
             fmt_opt(per_s(r.cables, c.wall_s), 0),
             fmt_opt(mbs, 1),
             fmt_opt(us, 1),
+            fmt_opt(c.steal.map(|x| x * 100.0), 0),
             rs.join(", "),
             r.note
         );
@@ -119,7 +124,7 @@ pub fn json(spec: &Spec, summary: &Summary, rows: &[Row]) -> serde_json::Value {
             let num = |x: f64| if x.is_finite() { serde_json::json!(x) } else { serde_json::Value::Null };
             serde_json::json!({
                 "command": r.name, "kind": r.kind, "measured": r.cost.is_some(),
-                "wall_s": num(c.wall_s), "cpu_s": num(c.cpu_s), "peak_rss_mb": num(c.peak_rss_mb),
+                "wall_s": num(c.wall_s), "cpu_s": num(c.cpu_s), "peak_rss_mb": num(c.peak_rss_mb), "steal_share": c.steal,
                 "exit_code": c.exit_code, "cables": r.cables, "bytes": r.bytes,
                 "cables_per_s": per_s(r.cables, c.wall_s), "us_per_cable": (r.cables > 0 && r.cost.is_some()).then(|| c.wall_s * 1e6 / r.cables as f64),
                 "ratios": ratios(r, rows).into_iter().map(|(k, x)| (k, serde_json::json!(x))).collect::<serde_json::Map<_, _>>(), "note": r.note,
