@@ -434,6 +434,15 @@ fn step(state: &mut State, b: u8, field_index: &mut usize, col1: &mut Vec<u8>) -
 }
 
 /// Splits one row's bytes into its fields, undoing the quoting. `Err` names what is wrong.
+/// `text` with CRLF line ends made LF, reusing it when it has none (most rows: copying every
+/// header and body cost ~2 % of `bundle`).
+fn lf_line_ends(text: String) -> String {
+    match memchr::memmem::find(text.as_bytes(), b"\r\n") {
+        Some(_) => text.replace("\r\n", "\n"),
+        None => text,
+    }
+}
+
 pub fn row_fields(raw: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
     let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
@@ -610,8 +619,8 @@ pub fn parse_row(raw: &[u8], name: &str) -> ParseOutcome {
         };
     };
 
-    let header = header.replace("\r\n", "\n");
-    let body = body.replace("\r\n", "\n");
+    let header = lf_line_ends(header);
+    let body = lf_line_ends(body);
 
     // Created.
     let table = table_date(&date);
@@ -738,6 +747,22 @@ mod tests {
             table_date("12/28/1966 18:48").as_deref(),
             Some("1966-12-28 18:48")
         );
+    }
+
+    #[test]
+    fn crlf_line_ends_in_header_and_body_read_as_lf() {
+        let row = |nl: &str| {
+            format!(
+                "\"1\",\"1/2/2010 3:04\",\"10STATE1\",\"Secretary of State\",\"UNCLASSIFIED\",\"\",                 \"R 020304Z JAN 10{nl}FM SECSTATE WASHDC\",\"UNCLAS STATE 000001{nl}{nl}                 TAGS: PREL{nl}SUBJECT: LINE ENDS{nl}{nl}1. (U) Text.{nl}\"\n"
+            )
+        };
+        let lf = parse_row(row("\n").as_bytes(), "t");
+        let crlf = parse_row(row("\r\n").as_bytes(), "t");
+        let (lf, crlf) = (lf.record.expect("a record"), crlf.record.expect("a record"));
+        assert_eq!(crlf.text, lf.text);
+        assert!(!crlf.text.contains('\r'));
+        assert_eq!(crlf.subject, lf.subject);
+        assert_eq!(crlf.created, lf.created);
     }
 
     #[test]
