@@ -1139,7 +1139,6 @@ fn fts5_string(text: &str) -> String {
 /// The `meta` key recording the layout of the ranking data: a catalog without it, or with
 /// another layout, is rebuilt.
 const RANKING_KEY: &str = "ranking";
-///
 /// `postings/3`: `ranking_terms` is a rowid table with its terms in their own index. It was a
 /// `WITHOUT ROWID` table, whose rows are the keys of its b-tree: SQLite reads a key that does
 /// not fit its page whole to compare with it, so every lookup of a term read the postings of
