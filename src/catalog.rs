@@ -2086,6 +2086,13 @@ mod tests {
         "minister", "election", "oil", "gas", "border", "prime", "talks", "budget",
     ];
 
+    /// Every match ranked by FTS5 itself: what the other ways of ranking must agree with.
+    const FTS_ONLY: Tuning = Tuning {
+        workers: None,
+        first_candidates: None,
+        fts_only: true,
+    };
+
     /// A catalog of `n` made-up cables, the first half in collection `a`, the rest in `b` (only
     /// `a`'s row range recorded), with texts of repeated words so that scores vary and tie, and
     /// the postings of every term stored for ranking.
@@ -2389,15 +2396,11 @@ mod tests {
     #[test]
     fn search_from_stored_postings_gives_the_hits_and_snippets_of_fts5() {
         let (_dir, catalog) = made_up_catalog(300);
-        let exact = Tuning {
-            fts_only: true,
-            ..Tuning::default()
-        };
         for query in ["oil OR gas", "treaty", "bud*", "oil gas"] {
             for collection in [None, Some("a")] {
                 let filter = Filter::default();
                 let now = catalog.search_with(query, collection, &filter, 20, Tuning::default());
-                let before = catalog.search_with(query, collection, &filter, 20, exact);
+                let before = catalog.search_with(query, collection, &filter, 20, FTS_ONLY);
                 assert_eq!(now.unwrap(), before.unwrap(), "{query} in {collection:?}");
             }
         }
@@ -2406,10 +2409,6 @@ mod tests {
     #[test]
     fn words_that_are_no_term_match_nothing_without_fts5() {
         let (_dir, catalog) = made_up_catalog(300);
-        let exact = Tuning {
-            fts_only: true,
-            ..Tuning::default()
-        };
         let filter = Filter::default();
         let search = |query, tuning| {
             catalog
@@ -2427,7 +2426,7 @@ mod tests {
         ] {
             let plan = catalog.word_plan(nothing).unwrap();
             assert!(matches!(plan, WordPlan::NoMatch), "{nothing}: {plan:?}");
-            assert_eq!(search(nothing, exact), Vec::new(), "{nothing}");
+            assert_eq!(search(nothing, FTS_ONLY), Vec::new(), "{nothing}");
         }
         // One word of several joined by OR that is no term: FTS5 ranks the others.
         for some in ["nothere OR oil", "oil OR zz*"] {
@@ -2435,7 +2434,7 @@ mod tests {
             assert!(matches!(plan, WordPlan::Fts), "{some}: {plan:?}");
             let hits = search(some, Tuning::default());
             assert!(!hits.is_empty(), "{some}");
-            assert_eq!(hits, search(some, exact), "{some}");
+            assert_eq!(hits, search(some, FTS_ONLY), "{some}");
         }
     }
 

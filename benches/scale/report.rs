@@ -11,6 +11,14 @@ fn per_s(n: u64, wall: f64) -> Option<f64> {
     (n > 0 && wall > 0.0).then(|| n as f64 / wall)
 }
 
+/// Seconds with two decimals, or four below a tenth (a search takes milliseconds).
+fn fmt_secs(v: f64) -> String {
+    match v {
+        x if x.is_finite() && x < 0.1 => format!("{x:.4}"),
+        x => fmt_opt(Some(x), 2),
+    }
+}
+
 fn fmt_opt(v: Option<f64>, digits: usize) -> String {
     match v {
         Some(x) if x.is_finite() => format!("{x:.digits$}"),
@@ -56,10 +64,10 @@ pub fn table(rows: &[Row]) -> String {
         let rss = (c.peak_rss_mb > 0.0).then_some(c.peak_rss_mb);
         let _ = writeln!(
             s,
-            "| {} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.name,
-            c.wall_s,
-            fmt_opt(Some(c.cpu_s), 2),
+            fmt_secs(c.wall_s),
+            fmt_secs(c.cpu_s),
             fmt_opt(rss, 0),
             fmt_opt(per_s(r.cables, c.wall_s), 0),
             fmt_opt(mbs, 1),
