@@ -1670,7 +1670,8 @@ impl StoredQuery {
 enum WordTerm {
     /// No term: the word matches no row.
     None,
-    One(String),
+    /// One term, and whether its postings are stored.
+    One { term: String, stored: bool },
     /// A prefix that several terms start.
     Several,
 }
@@ -1938,7 +1939,7 @@ impl Catalog {
         let mut terms = Vec::with_capacity(found.len());
         for t in found {
             match t {
-                WordTerm::One(term) if self.has_postings(&term)? => terms.push(term),
+                WordTerm::One { term, stored: true } => terms.push(term),
                 _ => return Ok(WordPlan::Fts),
             }
         }
@@ -2005,14 +2006,6 @@ impl Catalog {
         Ok(complete.then_some(best))
     }
 
-    fn has_postings(&self, term: &str) -> rusqlite::Result<bool> {
-        self.conn
-            .prepare_cached("SELECT postings IS NOT NULL FROM ranking_terms WHERE term = ?1")?
-            .query_row([term], |r| r.get(0))
-            .optional()
-            .map(|found| found.unwrap_or(false))
-    }
-
     fn has_ranking_data(&self) -> rusqlite::Result<bool> {
         self.has_table("ranking_terms")
     }
@@ -2035,34 +2028,42 @@ impl Catalog {
             };
             terms.push(match word.prefix {
                 true => self.terms_with_prefix(&token)?,
-                false if self.is_term(&token)? => WordTerm::One(token),
-                false => WordTerm::None,
+                false => self.term(token)?,
             });
         }
         Ok(Some(terms))
     }
 
-    fn is_term(&self, token: &str) -> rusqlite::Result<bool> {
-        self.conn
-            .prepare_cached("SELECT 1 FROM ranking_terms WHERE term = ?1")?
-            .query_row([token], |_| Ok(()))
-            .optional()
-            .map(|found| found.is_some())
+    /// The token as a term of the index.
+    fn term(&self, token: String) -> rusqlite::Result<WordTerm> {
+        let stored: Option<bool> = self
+            .conn
+            .prepare_cached("SELECT postings IS NOT NULL FROM ranking_terms WHERE term = ?1")?
+            .query_row([&token], |r| r.get(0))
+            .optional()?;
+        Ok(match stored {
+            Some(stored) => WordTerm::One {
+                term: token,
+                stored,
+            },
+            None => WordTerm::None,
+        })
     }
 
     /// The terms of the index that `prefix` starts.
     fn terms_with_prefix(&self, prefix: &str) -> rusqlite::Result<WordTerm> {
-        let first_two: Vec<String> = self
+        let first_two: Vec<(String, bool)> = self
             .conn
             .prepare_cached(
-                "SELECT term FROM ranking_terms WHERE term >= ?1 ORDER BY term LIMIT 2",
+                "SELECT term, postings IS NOT NULL FROM ranking_terms
+                 WHERE term >= ?1 ORDER BY term LIMIT 2",
             )?
-            .query_map([prefix], |r| r.get(0))?
+            .query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
-        let mut with_prefix = first_two.into_iter().filter(|t| t.starts_with(prefix));
+        let mut with_prefix = first_two.into_iter().filter(|(t, _)| t.starts_with(prefix));
         Ok(match (with_prefix.next(), with_prefix.next()) {
             (None, _) => WordTerm::None,
-            (Some(term), None) => WordTerm::One(term),
+            (Some((term, stored)), None) => WordTerm::One { term, stored },
             (Some(_), Some(_)) => WordTerm::Several,
         })
     }
