@@ -5,7 +5,6 @@
 use cablekeep::catalog::Catalog;
 use cablekeep::export::{self, Format};
 use cablekeep::ingest;
-use cablekeep::provenance::SourceHints;
 use cablekeep::select::Filter;
 use cablekeep::store::{NoProgress, Store, WriteRequest};
 use std::path::PathBuf;
@@ -34,7 +33,7 @@ fn main() {
                 inputs: found
                     .items
                     .into_iter()
-                    .map(|i| (i, SourceHints::default()))
+                    .map(|i| (i, Default::default()))
                     .collect(),
                 replace: false,
                 message: "bench",

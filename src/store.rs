@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Reports progress of long work; the CLI draws it, the library only counts.
 pub trait Progress: Sync {
@@ -60,8 +61,10 @@ pub struct Store {
 /// What to write as a collection's next version.
 pub struct WriteRequest<'a> {
     pub collection: &'a str,
-    /// The new pages, each with the provenance flags given for it.
-    pub inputs: Vec<(InputItem, SourceHints)>,
+    /// The new pages, each with the provenance flags given for it (shared: one bundle gives
+    /// the same flags to every row of a table, and a copy per row was ~90 bytes of memory per
+    /// cable).
+    pub inputs: Vec<(InputItem, Arc<SourceHints>)>,
     /// The version holds exactly the inputs (cables not among them are removed), instead of the
     /// previous version's captures plus the inputs.
     pub replace: bool,
@@ -320,9 +323,12 @@ impl Store {
     pub fn write_version(
         &self,
         lock: &StoreLock,
-        request: WriteRequest<'_>,
+        mut request: WriteRequest<'_>,
     ) -> Result<WriteOutcome> {
         validate_collection_name(request.collection)?;
+        // Taken so that each can go once read (see `InputQueue`).
+        let inputs = std::mem::take(&mut request.inputs);
+        let input_count = inputs.len();
         self.recover(lock)?;
         let collection = request.collection;
         let previous = self.latest(collection)?;
@@ -334,21 +340,25 @@ impl Store {
         let mut journal = LineJournal::create(&scratch)?;
         // The previous version is read even with --replace: the new version chains to it and
         // copies the captures it still holds.
-        let base = previous
+        let mut base = previous
             .map(|v| Base::open(self, collection, v, &mut journal))
             .transpose()?;
 
         // Every new capture is compressed into the spill as it is read, so it is read, parsed,
         // hashed and compressed once; bytes the previous version already holds are not spilled.
         let spill = Spill::create(&scratch)?;
-        let mut snapshot = match (&base, request.replace) {
+        let mut snapshot = match (&mut base, request.replace) {
             (Some(b), false) => Snapshot::from_base(b),
             _ => Snapshot::default(),
         };
+        // Sized once: growing it doubles its table at the end of a large bundle, the old and
+        // the new table both held for a moment (8 and 17 MB for the whole corpus).
+        snapshot.origins.reserve(input_count);
         let known = base.as_ref().map(|b| &b.raw_keys);
         let mut duplicates = Vec::new();
         ingest_all(
-            &request,
+            inputs,
+            request.progress,
             &spill,
             known,
             &mut outcome.findings,
@@ -357,7 +367,6 @@ impl Store {
                     outcome.new_captures += 1;
                 } else {
                     outcome.duplicate_captures += 1;
-                    let (input, _) = &request.inputs[input];
                     duplicates.push(Finding::new(
                     Code::DuplicateCapture,
                     &input.name,
@@ -586,14 +595,14 @@ impl Store {
     }
 
     /// The staged inputs of a collection as inputs for [`Store::write_version`].
-    pub fn staged_inputs(&self, stage: &Stage) -> Vec<(InputItem, SourceHints)> {
+    pub fn staged_inputs(&self, stage: &Stage) -> Vec<(InputItem, Arc<SourceHints>)> {
         stage
             .items
             .iter()
             .map(|s| {
                 let item = InputItem::file(&s.input, self.blob_dir().join(&s.sha256))
                     .with_format(s.format);
-                (item, s.hints.clone())
+                (item, Arc::new(s.hints.clone()))
             })
             .collect()
     }
@@ -786,7 +795,8 @@ struct Base {
     /// Its archive, opened for its tag files only: the payload files copied from it are found
     /// by [`PreviousFiles`].
     archive: OpenArchive,
-    /// Its cables' index lines, in the journal.
+    /// Its cables' index lines, in the journal (moved into the new version's snapshot unless
+    /// it replaces this one's captures).
     lines: BTreeMap<Box<str>, Slot>,
     unparsed: Vec<UnparsedLine>,
     /// The raw bytes' paths of every capture it holds (parsed or not).
@@ -976,11 +986,10 @@ impl<const N: usize> ManifestCursor<N> {
 /// Where a capture's bytes come from when the version is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Origin {
-    /// Read from an input: its raw bytes and (for a parsed page) its record in the spill.
-    Input {
-        raw: SpillRef,
-        record: Option<SpillRef>,
-    },
+    /// Read from an input: its raw bytes in the spill, followed there by its record (for a
+    /// parsed page; see [`Spill::add_together`]). One reference rather than two makes an entry
+    /// of [`Snapshot::origins`], which holds every capture of the version, 32 bytes, not 48.
+    Input { raw: SpillRef },
     /// The previous version's archive.
     Previous,
 }
@@ -997,9 +1006,11 @@ struct Snapshot {
 }
 
 impl Snapshot {
-    fn from_base(base: &Base) -> Snapshot {
+    /// The previous version's captures, its lines moved out of `base` (a copy was ~20 MB for
+    /// the whole corpus; only `--replace`, which starts from no captures, reads them again).
+    fn from_base(base: &mut Base) -> Snapshot {
         let mut s = Snapshot {
-            cables: base.lines.clone(),
+            cables: std::mem::take(&mut base.lines),
             captures: base.captures,
             ..Snapshot::default()
         };
@@ -1046,8 +1057,8 @@ impl Snapshot {
 
     /// Adds an ingested input; false when its bytes are already there.
     fn add(&mut self, journal: &mut LineJournal, item: Spilled) -> Result<bool> {
-        let origin = match item.refs {
-            Some((raw, record)) => Origin::Input { raw, record },
+        let origin = match item.raw {
+            Some(raw) => Origin::Input { raw },
             // Bytes the previous version holds were not spilled: with --replace they are
             // copied from it (see `reuse_from`); otherwise they are a duplicate (below).
             None => Origin::Previous,
@@ -1204,11 +1215,8 @@ impl Snapshot {
         let mut copied = copied.into_iter();
         for f in files.iter() {
             match f.origin {
-                Origin::Input { raw, record } => {
-                    let at = if f.record { record } else { Some(raw) };
-                    let at = at.ok_or_else(|| {
-                        Error::Invalid(format!("{}: not in the spill (internal error)", f.path))
-                    })?;
+                Origin::Input { raw } => {
+                    let at = if f.record { spill.after(raw)? } else { raw };
                     bag.add_spilled(&f.path, spill, at)?;
                 }
                 Origin::Previous => {
@@ -1261,11 +1269,11 @@ fn previous_files(
     Ok(out)
 }
 
-/// An input read and its files spilled: the capture, and where its raw bytes and record are in
-/// the spill (None when the previous version holds its bytes and nothing was spilled).
+/// An input read and its files spilled: the capture, and where its raw bytes (then its record)
+/// are in the spill (None when the previous version holds its bytes and nothing was spilled).
 struct Spilled {
     ingested: Ingested,
-    refs: Option<(SpillRef, Option<SpillRef>)>,
+    raw: Option<SpillRef>,
 }
 
 /// How many inputs are read in parallel before their captures are added to the snapshot, in
@@ -1274,38 +1282,66 @@ const INGEST_BATCH: usize = 2048;
 
 /// Reads every input in parallel, a batch at a time: digests, parse, and its files compressed
 /// into the spill (unless the previous version holds its bytes already); then hands each
-/// capture to `add` in input order. Findings are collected; a page that cannot be read at all
-/// stops the write (nothing is stored yet, so nothing is lost).
+/// capture to `add` in input order, with its input. Findings are collected; a page that cannot
+/// be read at all stops the write (nothing is stored yet, so nothing is lost).
 fn ingest_all(
-    request: &WriteRequest<'_>,
+    inputs: Vec<(InputItem, Arc<SourceHints>)>,
+    progress: &dyn Progress,
     spill: &Spill,
     known: Option<&HashSet<PathKey>>,
     findings: &mut Vec<Finding>,
-    mut add: impl FnMut(usize, Spilled) -> Result<()>,
+    mut add: impl FnMut(&InputItem, Spilled) -> Result<()>,
 ) -> Result<()> {
-    let inputs = &request.inputs;
-    request.progress.start("reading", inputs.len() as u64);
-    let numbered: Vec<usize> = (0..inputs.len()).collect();
-    for batch in numbered.chunks(INGEST_BATCH) {
+    progress.start("reading", inputs.len() as u64);
+    let mut queue = InputQueue::new(inputs);
+    while let Some(batch) = queue.next_batch(INGEST_BATCH) {
         let results: Vec<Result<(Spilled, Vec<Finding>)>> = batch
             .par_iter()
-            .map(|&i| {
-                let (item, hints) = &inputs[i];
+            .map(|(item, hints)| {
                 let bytes = item.load()?;
                 let (ingested, found) = capture::ingest(item, &bytes, hints);
                 let spilled = spill_capture(spill, known, bytes, ingested)?;
-                request.progress.inc(1);
+                progress.inc(1);
                 Ok((spilled, found))
             })
             .collect();
-        for (&i, r) in batch.iter().zip(results) {
+        for ((item, _), r) in batch.iter().zip(results) {
             let (spilled, mut found) = r?;
             findings.append(&mut found);
-            add(i, spilled)?;
+            add(item, spilled)?;
         }
     }
-    request.progress.finish();
+    progress.finish();
     Ok(())
+}
+
+/// The inputs not yet read, handed out a batch at a time in input order. What was handed out
+/// is freed as reading goes on: the list for the whole corpus is ~30 MB, and the snapshot is
+/// at its largest when the last inputs are read.
+struct InputQueue {
+    /// In reverse order, so that a batch is split off the end.
+    rest: Vec<(InputItem, Arc<SourceHints>)>,
+}
+
+impl InputQueue {
+    fn new(mut inputs: Vec<(InputItem, Arc<SourceHints>)>) -> Self {
+        inputs.reverse();
+        InputQueue { rest: inputs }
+    }
+
+    fn next_batch(&mut self, size: usize) -> Option<Vec<(InputItem, Arc<SourceHints>)>> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let mut batch = self.rest.split_off(self.rest.len().saturating_sub(size));
+        batch.reverse();
+        // Halving the allocation whenever half of it is unused copies each input at most
+        // once more in all.
+        if self.rest.len() < self.rest.capacity() / 2 {
+            self.rest.shrink_to_fit();
+        }
+        Some(batch)
+    }
 }
 
 /// Compresses an ingested input's files into the spill and drops its record bytes, which are
@@ -1326,30 +1362,29 @@ fn spill_capture(
     match ingested {
         Ingested::Cable { line, record_bytes } => {
             let c = &line.captures[0];
-            let refs = if is_known(&c.raw) {
+            let raw = if is_known(&c.raw) {
                 None
             } else {
-                let raw = spill.add(&bytes, digests_of(&c.sha256, &c.sha512))?;
-                let record = spill.add(&record_bytes, None)?;
-                Some((raw, Some(record)))
+                let raw = (&bytes[..], digests_of(&c.sha256, &c.sha512));
+                Some(spill.add_together(&[raw, (&record_bytes, None)])?)
             };
             Ok(Spilled {
                 ingested: Ingested::Cable {
                     line,
                     record_bytes: Vec::new(),
                 },
-                refs,
+                raw,
             })
         }
         Ingested::Unparsed(u) => {
-            let refs = if is_known(&u.raw) {
+            let raw = if is_known(&u.raw) {
                 None
             } else {
-                Some((spill.add(&bytes, digests_of(&u.sha256, &u.sha512))?, None))
+                Some(spill.add(&bytes, digests_of(&u.sha256, &u.sha512))?)
             };
             Ok(Spilled {
                 ingested: Ingested::Unparsed(u),
-                refs,
+                raw,
             })
         }
     }
@@ -1419,4 +1454,35 @@ fn bag_info(
         ));
     }
     info
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_come_in_order_a_batch_at_a_time_and_what_was_read_is_freed() {
+        let inputs: Vec<_> = (0..10_000)
+            .map(|i| {
+                (
+                    InputItem::bytes(format!("{i}.txt"), Vec::new()),
+                    Arc::default(),
+                )
+            })
+            .collect();
+        let mut queue = InputQueue::new(inputs);
+        let mut names = Vec::new();
+        while let Some(batch) = queue.next_batch(64) {
+            assert!(queue.rest.capacity() <= 2 * queue.rest.len().max(64));
+            names.extend(batch.into_iter().map(|(item, _)| item.name));
+        }
+        let expected: Vec<String> = (0..10_000).map(|i| format!("{i}.txt")).collect();
+        assert_eq!(names, expected);
+    }
+
+    #[test]
+    fn a_capture_costs_the_snapshot_32_bytes_of_origins() {
+        // Every capture of a version has an entry (251,287 for the whole corpus).
+        assert_eq!(std::mem::size_of::<(PathKey, Origin)>(), 32);
+    }
 }

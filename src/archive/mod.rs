@@ -468,27 +468,36 @@ impl Spill {
     /// Hashes (unless `digests` already holds the bytes' digests) and compresses `data` on the
     /// calling thread, then appends it.
     pub fn add(&self, data: &[u8], digests: Option<DigestBytes>) -> Result<SpillRef> {
+        self.add_together(&[(data, digests)])
+    }
+
+    /// Hashes and compresses each file on the calling thread, then appends them one after the
+    /// other (no other thread's file between them) and returns where the first starts: the
+    /// others are found from it with [`SpillReader::after`], so a caller keeps one reference
+    /// for a raw page and its record.
+    pub fn add_together(&self, files: &[(&[u8], Option<DigestBytes>)]) -> Result<SpillRef> {
         use std::io::Write;
-        let digests = digests.unwrap_or_else(|| DigestBytes::of(data));
-        let entry = write::compress(data);
-        let mut header = Vec::with_capacity(SPILL_HEADER);
-        header.extend_from_slice(&entry.facts.method.to_le_bytes());
-        header.extend_from_slice(&entry.facts.crc32.to_le_bytes());
-        header.extend_from_slice(&entry.facts.compressed.to_le_bytes());
-        header.extend_from_slice(&entry.facts.uncompressed.to_le_bytes());
-        header.extend_from_slice(&digests.sha256);
-        header.extend_from_slice(&digests.sha512);
+        let prepared: Vec<(Vec<u8>, Compressed)> = files
+            .iter()
+            .map(|&(data, digests)| {
+                let digests = digests.unwrap_or_else(|| DigestBytes::of(data));
+                let entry = write::compress(data);
+                (spill_header(&entry.facts, &digests), entry)
+            })
+            .collect();
         let mut out = self
             .out
             .lock()
             .map_err(|_| Error::Invalid("a spill writer panicked".into()))?;
         let at = SpillRef(out.position);
-        let written = out
-            .writer
-            .write_all(&header)
-            .and_then(|_| out.writer.write_all(&entry.data));
-        written.at(self.tmp.path())?;
-        out.position += (SPILL_HEADER + entry.data.len()) as u64;
+        for (header, entry) in &prepared {
+            let written = out
+                .writer
+                .write_all(header)
+                .and_then(|_| out.writer.write_all(&entry.data));
+            written.at(self.tmp.path())?;
+            out.position += (SPILL_HEADER + entry.data.len()) as u64;
+        }
         Ok(at)
     }
 
@@ -510,6 +519,18 @@ impl Spill {
     }
 }
 
+/// A spilled file's header: what its zip headers record, then its digests.
+fn spill_header(facts: &EntryFacts, digests: &DigestBytes) -> Vec<u8> {
+    let mut header = Vec::with_capacity(SPILL_HEADER);
+    header.extend_from_slice(&facts.method.to_le_bytes());
+    header.extend_from_slice(&facts.crc32.to_le_bytes());
+    header.extend_from_slice(&facts.compressed.to_le_bytes());
+    header.extend_from_slice(&facts.uncompressed.to_le_bytes());
+    header.extend_from_slice(&digests.sha256);
+    header.extend_from_slice(&digests.sha512);
+    header
+}
+
 /// A finished spill, read back for copying.
 pub struct SpillReader {
     file: File,
@@ -524,6 +545,12 @@ struct SpilledEntry {
 }
 
 impl SpillReader {
+    /// Where the file after the one at `at` starts (the second of files added together).
+    pub fn after(&self, at: SpillRef) -> Result<SpillRef> {
+        let entry = self.entry(at)?;
+        Ok(SpillRef(entry.data_offset + entry.facts.compressed))
+    }
+
     fn entry(&self, at: SpillRef) -> Result<SpilledEntry> {
         use std::os::unix::fs::FileExt;
         let mut h = [0u8; SPILL_HEADER];
@@ -750,6 +777,38 @@ impl OpenArchive {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_spilled_together_follow_each_other_whatever_other_threads_add() {
+        let dir = tempfile::tempdir().unwrap();
+        let spill = Spill::create(dir.path()).unwrap();
+        let raw = |i: usize| format!("raw {i}").into_bytes();
+        let record = |i: usize| format!("record {i} {}", "x".repeat(i)).into_bytes();
+        let together: Vec<(usize, SpillRef)> = std::thread::scope(|s| {
+            let others = s.spawn(|| {
+                for i in 0..300 {
+                    spill.add(format!("other {i}").as_bytes(), None).unwrap();
+                }
+            });
+            let mine = (0..300)
+                .map(|i| {
+                    let files = [(&raw(i)[..], None), (&record(i)[..], None)];
+                    (i, spill.add_together(&files).unwrap())
+                })
+                .collect();
+            others.join().unwrap();
+            mine
+        });
+        let reader = spill.into_reader().unwrap();
+        for (i, at) in together {
+            let digests = |at| reader.entry(at).unwrap().digests;
+            assert_eq!(digests(at), DigestBytes::of(&raw(i)));
+            assert_eq!(
+                digests(reader.after(at).unwrap()),
+                DigestBytes::of(&record(i))
+            );
+        }
+    }
 
     /// A zip with one bag folder holding a deflated, a stored and an empty file.
     fn small_zip(path: &std::path::Path, text: &[u8]) {

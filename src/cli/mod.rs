@@ -426,12 +426,7 @@ impl Ctx {
     fn demo(&self) -> Result<u8> {
         let inputs = SAMPLES
             .iter()
-            .map(|(name, bytes)| {
-                (
-                    InputItem::bytes(*name, bytes.to_vec()),
-                    SourceHints::default(),
-                )
-            })
+            .map(|(name, bytes)| (InputItem::bytes(*name, bytes.to_vec()), Default::default()))
             .collect();
         eprintln!(
             "cablekeep demo: bundling {} sample cables into {}",
@@ -474,6 +469,7 @@ impl Ctx {
         if found.items.is_empty() && found.findings.is_empty() {
             bail!("no pages found in {}", show_paths(&a.inputs));
         }
+        let hints = std::sync::Arc::new(hints);
         let inputs = found
             .items
             .into_iter()
