@@ -1334,17 +1334,20 @@ fn column_sizes(mut bytes: &[u8]) -> impl Iterator<Item = u64> + '_ {
     })
 }
 
-/// Postings as bytes: for each row in order, its distance from the previous one and the
-/// term's frequency in it, each a LEB128 varint.
-fn encode_postings(postings: &[(i64, u32)]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(postings.len() * 2);
-    let mut previous = 0;
-    for &(row, freq) in postings {
-        push_leb128(&mut out, row.abs_diff(previous));
-        push_leb128(&mut out, u64::from(freq));
-        previous = row;
+/// Postings as bytes, written a row at a time: for each row in order, its distance from the
+/// previous one and the term's frequency in it, each a LEB128 varint.
+#[derive(Default)]
+struct PostingsWriter {
+    out: Vec<u8>,
+    previous: i64,
+}
+
+impl PostingsWriter {
+    fn push(&mut self, row: i64, frequency: u32) {
+        push_leb128(&mut self.out, row.abs_diff(self.previous));
+        push_leb128(&mut self.out, u64::from(frequency));
+        self.previous = row;
     }
-    out
 }
 
 fn push_leb128(out: &mut Vec<u8>, mut v: u64) {
@@ -1355,7 +1358,7 @@ fn push_leb128(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-/// A cursor over postings as [`encode_postings`] wrote them, read as it moves (a common term's
+/// A cursor over postings as [`PostingsWriter`] wrote them, read as it moves (a common term's
 /// postings are ~250,000 rows: decoding them into a vector first cost more than ranking them).
 #[derive(Clone)]
 struct Postings<'b> {
@@ -1398,7 +1401,7 @@ impl<'b> Postings<'b> {
     }
 }
 
-/// The postings [`encode_postings`] wrote, whole (`None` if the bytes are not such postings).
+/// The postings [`PostingsWriter`] wrote, whole (`None` if the bytes are not such postings).
 #[cfg(test)]
 fn decode_postings(bytes: &[u8]) -> Option<Vec<(i64, u32)>> {
     let mut p = Postings::new(bytes, 0);
@@ -1475,11 +1478,11 @@ fn write_ranking_data(conn: &Connection, path: &Path, sizes: RankingSizes) -> ru
         "UPDATE ranking_terms SET documents = ?2, postings = ?3, best = ?4 WHERE term = ?1",
     )?;
     for group in common.chunks(POSTINGS_PER_WRITE) {
-        let ranked = on_connections(path, group, workers, |c, term| {
-            ranking_of_term(c, &corpus, term, sizes.best_rows)
+        let ranked = on_connections(path, group, workers, |c, (term, rows)| {
+            ranking_of_term(c, &corpus, term, *rows, sizes.best_rows)
         })?;
         conn.execute_batch("BEGIN")?;
-        for (term, r) in group.iter().zip(ranked) {
+        for ((term, _), r) in group.iter().zip(ranked) {
             if let Some(r) = r {
                 update.execute(params![term, r.rows, r.postings, r.best])?;
             }
@@ -1493,9 +1496,13 @@ fn write_ranking_data(conn: &Connection, path: &Path, sizes: RankingSizes) -> ru
 /// in, and returns the terms in at least `min_rows` rows that can be ranked from postings
 /// ([`self_quoting`]). The whole vocabulary (310,000 terms at full scale) is dropped before the
 /// terms are ranked.
-fn write_terms(conn: &Connection, corpus: &Corpus, min_rows: i64) -> rusqlite::Result<Vec<String>> {
+fn write_terms(
+    conn: &Connection,
+    corpus: &Corpus,
+    min_rows: i64,
+) -> rusqlite::Result<Vec<(String, i64)>> {
     let terms = vocabulary(conn)?;
-    let common = self_quoting(terms.iter().filter(|t| t.1 >= min_rows).map(|t| &t.0))?;
+    let common = self_quoting(terms.iter().filter(|t| t.1 >= min_rows))?;
     conn.execute_batch("BEGIN")?;
     corpus.save(conn)?;
     let mut insert = conn.prepare("INSERT INTO ranking_terms (term, documents) VALUES (?1, ?2)")?;
@@ -1519,15 +1526,19 @@ fn vocabulary(conn: &Connection) -> rusqlite::Result<Vec<(String, i64)>> {
     terms
 }
 
-/// The terms that a query of the term as an FTS5 string (`"term"`) searches for exactly:
-/// postings are computed with that query, and looked up by the terms of the user's query.
-fn self_quoting<'t>(terms: impl Iterator<Item = &'t String>) -> rusqlite::Result<Vec<String>> {
-    let terms: Vec<&String> = terms.collect();
-    let tokens = terms_of_texts(&terms)?;
+/// The terms (with their number of rows) that a query of the term as an FTS5 string
+/// (`"term"`) searches for exactly: postings are computed with that query, and looked up by the
+/// terms of the user's query.
+fn self_quoting<'t>(
+    terms: impl Iterator<Item = &'t (String, i64)>,
+) -> rusqlite::Result<Vec<(String, i64)>> {
+    let terms: Vec<&(String, i64)> = terms.collect();
+    let texts: Vec<&String> = terms.iter().map(|(term, _)| term).collect();
+    let tokens = terms_of_texts(&texts)?;
     Ok(terms
         .into_iter()
         .zip(tokens)
-        .filter(|(term, tokens)| tokens.len() == 1 && &tokens[0] == *term)
+        .filter(|((term, _), tokens)| tokens.len() == 1 && &tokens[0] == term)
         .map(|(term, _)| term.clone())
         .collect())
 }
@@ -1568,7 +1579,7 @@ fn on_connections<T: Sync, R: Send>(
 }
 
 /// What is stored of a term for ranking: the number of rows it is in, its postings
-/// ([`encode_postings`]) and its best rows in ranking order ([`encode_best`]).
+/// ([`PostingsWriter`]) and its best rows in ranking order ([`encode_best`]).
 struct TermRanking {
     rows: i64,
     postings: Vec<u8>,
@@ -1577,38 +1588,48 @@ struct TermRanking {
 
 /// A term's [`TermRanking`], when bm25 computed from its postings gives every row of the term
 /// exactly the score FTS5 gives it for the query `"term"`; `None` otherwise (FTS5 ranks that
-/// term).
+/// term). `rows` is the number of rows the vocabulary says the term is in, from which the IDF
+/// is computed before the matches are read: so each match is encoded as it comes and only the
+/// best `best_rows` are kept (a common term's 250,000 matches held whole were ~8 MB a worker).
 fn ranking_of_term(
     conn: &Connection,
     corpus: &Corpus,
     term: &str,
+    rows: i64,
     best_rows: usize,
 ) -> rusqlite::Result<Option<TermRanking>> {
-    let scored: Vec<Ranked> = conn
-        .prepare_cached("SELECT rowid, bm25(cables_fts) FROM cables_fts WHERE cables_fts MATCH ?1")?
-        .query_map([fts5_string(term)], |r| {
-            Ok(Ranked {
-                pk: r.get(0)?,
-                score: r.get(1)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    let rows = scored.len() as i64;
     let idf = bm25_idf(corpus.documents, rows);
     let avgdl = corpus.avgdl();
-    let postings: Option<Vec<(i64, u32)>> = scored
-        .iter()
-        .map(|m| {
-            Some((
-                m.pk,
-                frequency_of(m.score, idf, corpus.length(m.pk)?, avgdl)?,
-            ))
-        })
-        .collect();
-    Ok(postings.map(|p| TermRanking {
+    let mut stmt = conn.prepare_cached(
+        "SELECT rowid, bm25(cables_fts) FROM cables_fts WHERE cables_fts MATCH ?1",
+    )?;
+    let mut matches = stmt.query([fts5_string(term)])?;
+    let mut postings = PostingsWriter::default();
+    let mut best = Best::new(Some(best_rows));
+    let mut found = 0;
+    while let Some(r) = matches.next()? {
+        let m = Ranked {
+            pk: r.get(0)?,
+            score: r.get(1)?,
+        };
+        let frequency = corpus
+            .length(m.pk)
+            .and_then(|length| frequency_of(m.score, idf, length, avgdl));
+        let Some(frequency) = frequency else {
+            return Ok(None);
+        };
+        postings.push(m.pk, frequency);
+        best.offer(m);
+        found += 1;
+    }
+    // FTS5 scored with the number of rows its query found: the IDF above must be the same.
+    if found != rows {
+        return Ok(None);
+    }
+    Ok(Some(TermRanking {
         rows,
-        postings: encode_postings(&p),
-        best: encode_best(&best_first(scored, Some(best_rows))),
+        postings: postings.out,
+        best: encode_best(&best.into_sorted()),
     }))
 }
 
@@ -2485,6 +2506,14 @@ mod tests {
         assert!(SCHEMA.contains(&format!("tokenize = '{TOKENIZER}'")));
         let terms = terms_of_texts(&["Ministers", "oil", "a-b"]).unwrap();
         assert_eq!(terms, [vec!["minist"], vec!["oil"], vec!["a", "b"]]);
+    }
+
+    fn encode_postings(postings: &[(i64, u32)]) -> Vec<u8> {
+        let mut writer = PostingsWriter::default();
+        for &(row, freq) in postings {
+            writer.push(row, freq);
+        }
+        writer.out
     }
 
     #[test]
