@@ -477,7 +477,7 @@ impl Spill {
     /// for a raw page and its record.
     pub fn add_together(&self, files: &[(&[u8], Option<DigestBytes>)]) -> Result<SpillRef> {
         use std::io::Write;
-        let prepared: Vec<(Vec<u8>, Compressed)> = files
+        let prepared: Vec<([u8; SPILL_HEADER], Compressed)> = files
             .iter()
             .map(|&(data, digests)| {
                 let digests = digests.unwrap_or_else(|| DigestBytes::of(data));
@@ -519,15 +519,16 @@ impl Spill {
     }
 }
 
-/// A spilled file's header: what its zip headers record, then its digests.
-fn spill_header(facts: &EntryFacts, digests: &DigestBytes) -> Vec<u8> {
-    let mut header = Vec::with_capacity(SPILL_HEADER);
-    header.extend_from_slice(&facts.method.to_le_bytes());
-    header.extend_from_slice(&facts.crc32.to_le_bytes());
-    header.extend_from_slice(&facts.compressed.to_le_bytes());
-    header.extend_from_slice(&facts.uncompressed.to_le_bytes());
-    header.extend_from_slice(&digests.sha256);
-    header.extend_from_slice(&digests.sha512);
+/// A spilled file's header: what its zip headers record, then its digests (the layout
+/// [`SpillReader`] reads).
+fn spill_header(facts: &EntryFacts, digests: &DigestBytes) -> [u8; SPILL_HEADER] {
+    let mut header = [0u8; SPILL_HEADER];
+    header[0..2].copy_from_slice(&facts.method.to_le_bytes());
+    header[2..6].copy_from_slice(&facts.crc32.to_le_bytes());
+    header[6..14].copy_from_slice(&facts.compressed.to_le_bytes());
+    header[14..22].copy_from_slice(&facts.uncompressed.to_le_bytes());
+    header[22..54].copy_from_slice(&digests.sha256);
+    header[54..118].copy_from_slice(&digests.sha512);
     header
 }
 
