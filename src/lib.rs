@@ -39,7 +39,7 @@
 //! let item = InputItem::bytes("10EXAMPLE202.html", page.to_vec());
 //! let written = store.write_version(&lock, WriteRequest {
 //!     collection: "demo",
-//!     inputs: vec![(item, Default::default())],
+//!     inputs: vec![(item.into(), Default::default())],
 //!     replace: false,
 //!     message: "one page",
 //!     progress: &NoProgress,

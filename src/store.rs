@@ -23,7 +23,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::finding::{Code, Finding};
 use crate::fsutil::{self, StoreLock};
 use crate::hash::{self, DigestBytes};
-use crate::ingest::InputItem;
+use crate::ingest::{Input, InputItem};
 use crate::manifest::{self, ArchiveFacts, BagFacts, Counts, PreviousLink, VersionManifest};
 use crate::provenance::SourceHints;
 use rayon::prelude::*;
@@ -61,10 +61,8 @@ pub struct Store {
 /// What to write as a collection's next version.
 pub struct WriteRequest<'a> {
     pub collection: &'a str,
-    /// The new pages, each with the provenance flags given for it (shared: one bundle gives
-    /// the same flags to every row of a table, and a copy per row was ~90 bytes of memory per
-    /// cable).
-    pub inputs: Vec<(InputItem, Arc<SourceHints>)>,
+    /// The new pages (or tables of them), each with the provenance flags given for it.
+    pub inputs: Vec<(Input, Arc<SourceHints>)>,
     /// The version holds exactly the inputs (cables not among them are removed), instead of the
     /// previous version's captures plus the inputs.
     pub replace: bool,
@@ -328,7 +326,7 @@ impl Store {
         validate_collection_name(request.collection)?;
         // Taken so that each can go once read (see `InputQueue`).
         let inputs = std::mem::take(&mut request.inputs);
-        let input_count = inputs.len();
+        let input_count = inputs.iter().map(|(input, _)| input.count()).sum();
         self.recover(lock)?;
         let collection = request.collection;
         let previous = self.latest(collection)?;
@@ -343,17 +341,26 @@ impl Store {
         let mut base = previous
             .map(|v| Base::open(self, collection, v, &mut journal))
             .transpose()?;
+        // Its lines move into the new version, unless that replaces its captures.
+        let lines = match (&mut base, request.replace) {
+            (Some(b), false) => Some(std::mem::take(&mut b.lines)),
+            _ => None,
+        };
 
         // Every new capture is compressed into the spill as it is read, so it is read, parsed,
         // hashed and compressed once; bytes the previous version already holds are not spilled.
         let spill = Spill::create(&scratch)?;
-        let mut snapshot = match (&mut base, request.replace) {
-            (Some(b), false) => Snapshot::from_base(b),
+        let mut snapshot = match (&base, lines) {
+            (Some(b), Some(lines)) => Snapshot::building_on(lines, b),
             _ => Snapshot::default(),
         };
-        // Sized once: growing it doubles its table at the end of a large bundle, the old and
-        // the new table both held for a moment (8 and 17 MB for the whole corpus).
-        snapshot.origins.reserve(input_count);
+        if snapshot.kept.is_none() {
+            // Sized once for a first version, whose inputs are all new: growing doubles the
+            // table at the end of a large bundle, the old and the new table both held for a
+            // moment (6 and 13 MB for the whole corpus). A later version's inputs are mostly
+            // the captures it keeps, which are not in this table.
+            snapshot.origins.reserve(input_count);
+        }
         let known = base.as_ref().map(|b| &b.raw_keys);
         let mut duplicates = Vec::new();
         ingest_all(
@@ -595,14 +602,14 @@ impl Store {
     }
 
     /// The staged inputs of a collection as inputs for [`Store::write_version`].
-    pub fn staged_inputs(&self, stage: &Stage) -> Vec<(InputItem, Arc<SourceHints>)> {
+    pub fn staged_inputs(&self, stage: &Stage) -> Vec<(Input, Arc<SourceHints>)> {
         stage
             .items
             .iter()
             .map(|s| {
                 let item = InputItem::file(&s.input, self.blob_dir().join(&s.sha256))
                     .with_format(s.format);
-                (item, Arc::new(s.hints.clone()))
+                (item.into(), Arc::new(s.hints.clone()))
             })
             .collect()
     }
@@ -657,7 +664,7 @@ fn numbered_files(dir: &Path, prefix: &str, suffix: &str) -> Result<Vec<u32>> {
 /// What [`Store::commit_snapshot`] writes: the snapshot, the journal its lines are in, the
 /// spilled captures and the previous version.
 struct Written<'a> {
-    snapshot: &'a Snapshot,
+    snapshot: &'a Snapshot<'a>,
     journal: &'a mut LineJournal,
     spill: Spill,
     base: Option<&'a Base>,
@@ -723,12 +730,13 @@ impl LineJournal {
 }
 
 /// A capture's raw path, as a 128-bit key (the first half of its SHA-256): the sets of
-/// captures held and seen keep these instead of the paths.
-type PathKey = u128;
+/// captures held and seen keep these instead of the paths. Bytes rather than a `u128`, whose
+/// 16-byte alignment would pad a map entry with an 8-byte value to 32 bytes.
+type PathKey = [u8; 16];
 
 fn path_key(path: &str) -> PathKey {
     let digest = Sha256::digest(path.as_bytes());
-    u128::from_le_bytes(digest[..16].try_into().expect("16 bytes"))
+    digest[..16].try_into().expect("16 bytes")
 }
 
 /// Hands every line of an archive's cable index to `each`, as the index is inflated (it is
@@ -987,42 +995,81 @@ impl<const N: usize> ManifestCursor<N> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Origin {
     /// Read from an input: its raw bytes in the spill, followed there by its record (for a
-    /// parsed page; see [`Spill::add_together`]). One reference rather than two makes an entry
-    /// of [`Snapshot::origins`], which holds every capture of the version, 32 bytes, not 48.
+    /// parsed page; see [`Spill::add_together`]). One reference rather than two keeps an entry
+    /// of [`Snapshot::origins`] small.
     Input { raw: SpillRef },
     /// The previous version's archive.
     Previous,
 }
 
+/// An [`Origin`] in 8 bytes, as [`Snapshot::origins`] keeps it (the enum takes 16): the spill
+/// position, or `u64::MAX`, which no spill reaches, for the previous version. With the 16-byte
+/// key an entry is 24 bytes, not 32 (the table for the whole corpus: 13 MB, not 17).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PackedOrigin(u64);
+
+impl PackedOrigin {
+    const PREVIOUS: u64 = u64::MAX;
+
+    fn pack(origin: Origin) -> PackedOrigin {
+        match origin {
+            Origin::Input { raw } => PackedOrigin(raw.0),
+            Origin::Previous => PackedOrigin(Self::PREVIOUS),
+        }
+    }
+
+    fn unpack(self) -> Origin {
+        if self.0 == Self::PREVIOUS {
+            Origin::Previous
+        } else {
+            Origin::Input {
+                raw: SpillRef(self.0),
+            }
+        }
+    }
+}
+
 /// The content of the version being written: cables (their lines in the journal) and
 /// unparsed inputs.
 #[derive(Default)]
-struct Snapshot {
+struct Snapshot<'b> {
     cables: BTreeMap<Box<str>, Slot>,
     captures: u64,
     unparsed: BTreeMap<String, UnparsedLine>,
-    /// Where each capture's bytes (by raw path) come from.
-    origins: HashMap<PathKey, Origin>,
+    /// Where each capture's bytes (by raw path) come from, but for those of `kept`.
+    origins: HashMap<PathKey, PackedOrigin>,
+    /// The previous version's captures (by raw path), when the version builds on it: it holds
+    /// them all, and each comes from the previous version's archive. They are looked up here
+    /// rather than copied into `origins` (a table of 17 MB for the whole corpus, grown to 34
+    /// MB by a second version's inputs).
+    kept: Option<&'b HashSet<PathKey>>,
 }
 
-impl Snapshot {
+impl<'b> Snapshot<'b> {
     /// The previous version's captures, its lines moved out of `base` (a copy was ~20 MB for
     /// the whole corpus; only `--replace`, which starts from no captures, reads them again).
-    fn from_base(base: &mut Base) -> Snapshot {
+    fn building_on(lines: BTreeMap<Box<str>, Slot>, base: &'b Base) -> Snapshot<'b> {
         let mut s = Snapshot {
-            cables: std::mem::take(&mut base.lines),
+            cables: lines,
             captures: base.captures,
+            kept: Some(&base.raw_keys),
             ..Snapshot::default()
         };
-        s.origins = base
-            .raw_keys
-            .iter()
-            .map(|k| (*k, Origin::Previous))
-            .collect();
         for u in &base.unparsed {
             s.unparsed.insert(u.raw.clone(), u.clone());
         }
         s
+    }
+
+    /// Where the bytes of the capture with raw path `key` come from; None when the version
+    /// does not hold it.
+    fn origin(&self, key: &PathKey) -> Option<Origin> {
+        if let Some(o) = self.origins.get(key) {
+            return Some(o.unpack());
+        }
+        self.kept
+            .filter(|kept| kept.contains(key))
+            .map(|_| Origin::Previous)
     }
 
     /// With `--replace`, captures that the previous version already had are copied from it
@@ -1030,7 +1077,7 @@ impl Snapshot {
     fn reuse_from(&mut self, journal: &mut LineJournal, base: &Base) -> Result<()> {
         for (key, origin) in self.origins.iter_mut() {
             if base.raw_keys.contains(key) {
-                *origin = Origin::Previous;
+                *origin = PackedOrigin::pack(Origin::Previous);
             }
         }
         for (id, base_slot) in &base.lines {
@@ -1066,7 +1113,7 @@ impl Snapshot {
         match item.ingested {
             Ingested::Cable { line, .. } => {
                 let key = path_key(&line.captures[0].raw);
-                if self.origins.contains_key(&key) {
+                if self.origin(&key).is_some() {
                     return Ok(false);
                 }
                 let added = match self.cables.get(line.id.as_str()).copied() {
@@ -1086,17 +1133,17 @@ impl Snapshot {
                     }
                 };
                 if added {
-                    self.origins.insert(key, origin);
+                    self.origins.insert(key, PackedOrigin::pack(origin));
                     self.captures += 1;
                 }
                 Ok(added)
             }
             Ingested::Unparsed(u) => {
                 let key = path_key(&u.raw);
-                if self.origins.contains_key(&key) {
+                if self.origin(&key).is_some() {
                     return Ok(false);
                 }
-                self.origins.insert(key, origin);
+                self.origins.insert(key, PackedOrigin::pack(origin));
                 self.unparsed.insert(u.raw.clone(), u);
                 Ok(true)
             }
@@ -1105,8 +1152,11 @@ impl Snapshot {
 
     /// True when this snapshot holds exactly the captures of the base version.
     fn same_as(&self, base: &Base) -> bool {
-        self.origins.values().all(|o| *o == Origin::Previous)
-            && self.origins.len() as u64 == base.captures + base.unparsed.len() as u64
+        let held = self.origins.len() + self.kept.map_or(0, HashSet::len);
+        self.origins
+            .values()
+            .all(|o| o.unpack() == Origin::Previous)
+            && held as u64 == base.captures + base.unparsed.len() as u64
     }
 
     /// How many payload files the version has: a raw file and a record per capture, and each
@@ -1141,13 +1191,17 @@ impl Snapshot {
     ) -> Result<()> {
         let mut cursors = base.map(|b| b.manifests(bag.scratch())).transpose()?;
         let mut previous = base.map(PreviousFiles::new).transpose()?;
-        let mut ids: Vec<(&str, Slot)> = self.cables.iter().map(|(id, s)| (&**id, *s)).collect();
-        // Paths sort by `<ID>/`, which is not always the order of the ids alone.
-        ids.sort_by(|a, b| a.0.bytes().chain(*b"/").cmp(b.0.bytes().chain(*b"/")));
+        let mut ids = FolderOrder::new(self.cables.iter().map(|(id, s)| (&**id, *s)));
+        let mut batch = Vec::with_capacity(COPY_BATCH);
         let mut files: Vec<PlannedFile> = Vec::new();
-        for batch in ids.chunks(COPY_BATCH) {
+        loop {
+            batch.clear();
+            batch.extend(ids.by_ref().take(COPY_BATCH));
+            if batch.is_empty() {
+                break;
+            }
             files.clear();
-            for (id, slot) in batch {
+            for (id, slot) in &batch {
                 let line = journal.read(*slot)?;
                 self.plan_cable(id, line, &mut files)?;
             }
@@ -1158,7 +1212,7 @@ impl Snapshot {
         for u in self.unparsed.values() {
             files.push(PlannedFile {
                 path: u.raw.clone(),
-                origin: self.origins[&path_key(&u.raw)],
+                origin: self.origin_of(&u.raw)?,
                 record: false,
             });
         }
@@ -1166,17 +1220,21 @@ impl Snapshot {
         self.write_batch(&mut files, spill, from, bag, progress)
     }
 
+    /// Where the bytes of the capture with raw path `raw` come from.
+    fn origin_of(&self, raw: &str) -> Result<Origin> {
+        self.origin(&path_key(raw)).ok_or_else(|| {
+            Error::Invalid(format!(
+                "{raw}: a capture without an origin (internal error)"
+            ))
+        })
+    }
+
     /// A cable's payload files, sorted by path.
     fn plan_cable(&self, id: &str, line: IndexLine, files: &mut Vec<PlannedFile>) -> Result<()> {
         let first = files.len();
         let folder = format!("data/cables/{id}/");
         for c in line.captures {
-            let origin = *self.origins.get(&path_key(&c.raw)).ok_or_else(|| {
-                Error::Invalid(format!(
-                    "{}: a capture without an origin (internal error)",
-                    c.raw
-                ))
-            })?;
+            let origin = self.origin_of(&c.raw)?;
             for (path, record) in [(c.raw, false), (c.record, true)] {
                 if !path.starts_with(&folder) {
                     return Err(Error::Invalid(format!(
@@ -1235,6 +1293,53 @@ impl Snapshot {
     }
 }
 
+/// Cables in the order of their folders' paths (`<ID>/`) from cables in the order of their
+/// ids, without sorting them all again (a copy of the list was 8 MB for the whole corpus). The
+/// orders differ only where an id starts with another and goes on with a character that sorts
+/// before `/` (`X-1/` comes before `X/`); such ids follow the shorter one in id order, with only
+/// ids that start with it in between. So each run of ids that start with the run's first id is
+/// sorted again; any other id is passed on as it comes.
+struct FolderOrder<'a, I: Iterator<Item = (&'a str, Slot)>> {
+    ids: std::iter::Peekable<I>,
+    run: std::vec::IntoIter<(&'a str, Slot)>,
+}
+
+impl<'a, I: Iterator<Item = (&'a str, Slot)>> FolderOrder<'a, I> {
+    fn new(ids: I) -> Self {
+        FolderOrder {
+            ids: ids.peekable(),
+            run: Vec::new().into_iter(),
+        }
+    }
+}
+
+impl<'a, I: Iterator<Item = (&'a str, Slot)>> Iterator for FolderOrder<'a, I> {
+    type Item = (&'a str, Slot);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(next) = self.run.next() {
+            return Some(next);
+        }
+        let first = self.ids.next()?;
+        let starts_run = |(id, _): &(&str, Slot)| id.starts_with(first.0);
+        if !self.ids.peek().is_some_and(starts_run) {
+            return Some(first);
+        }
+        let mut run = vec![first];
+        while let Some(next) = self.ids.next_if(starts_run) {
+            run.push(next);
+        }
+        run.sort_by(|a, b| folder_path_order(a.0, b.0));
+        self.run = run.into_iter();
+        self.run.next()
+    }
+}
+
+/// The order of two cables' folders, `<ID>/`.
+fn folder_path_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.bytes().chain(*b"/").cmp(b.bytes().chain(*b"/"))
+}
+
 /// How many cables' files are planned, checked and written at a time: enough to keep both
 /// cores busy checking copied files, few enough that the batch's paths take little memory.
 const COPY_BATCH: usize = 4096;
@@ -1285,14 +1390,15 @@ const INGEST_BATCH: usize = 2048;
 /// capture to `add` in input order, with its input. Findings are collected; a page that cannot
 /// be read at all stops the write (nothing is stored yet, so nothing is lost).
 fn ingest_all(
-    inputs: Vec<(InputItem, Arc<SourceHints>)>,
+    inputs: Vec<(Input, Arc<SourceHints>)>,
     progress: &dyn Progress,
     spill: &Spill,
     known: Option<&HashSet<PathKey>>,
     findings: &mut Vec<Finding>,
     mut add: impl FnMut(&InputItem, Spilled) -> Result<()>,
 ) -> Result<()> {
-    progress.start("reading", inputs.len() as u64);
+    let count: usize = inputs.iter().map(|(input, _)| input.count()).sum();
+    progress.start("reading", count as u64);
     let mut queue = InputQueue::new(inputs);
     while let Some(batch) = queue.next_batch(INGEST_BATCH) {
         let results: Vec<Result<(Spilled, Vec<Finding>)>> = batch
@@ -1315,32 +1421,55 @@ fn ingest_all(
     Ok(())
 }
 
-/// The inputs not yet read, handed out a batch at a time in input order. What was handed out
-/// is freed as reading goes on: the list for the whole corpus is ~30 MB, and the snapshot is
-/// at its largest when the last inputs are read.
+/// The inputs not yet read, handed out a batch of pages at a time in input order. What was
+/// handed out is freed as reading goes on (the snapshot is at its largest when the last inputs
+/// are read); a table's rows become pages only when their batch is handed out.
 struct InputQueue {
-    /// In reverse order, so that a batch is split off the end.
-    rest: Vec<(InputItem, Arc<SourceHints>)>,
+    /// In reverse order, so that the next is taken off the end.
+    rest: Vec<(Input, Arc<SourceHints>)>,
+    /// How many rows of the table at the end of `rest` were handed out.
+    rows_taken: usize,
 }
 
 impl InputQueue {
-    fn new(mut inputs: Vec<(InputItem, Arc<SourceHints>)>) -> Self {
+    fn new(mut inputs: Vec<(Input, Arc<SourceHints>)>) -> Self {
         inputs.reverse();
-        InputQueue { rest: inputs }
+        InputQueue {
+            rest: inputs,
+            rows_taken: 0,
+        }
     }
 
     fn next_batch(&mut self, size: usize) -> Option<Vec<(InputItem, Arc<SourceHints>)>> {
-        if self.rest.is_empty() {
-            return None;
+        let mut batch = Vec::new();
+        while batch.len() < size {
+            let Some((input, hints)) = self.rest.last() else {
+                break;
+            };
+            match input {
+                Input::Rows(table) => {
+                    let end = table.len().min(self.rows_taken + size - batch.len());
+                    batch.extend((self.rows_taken..end).map(|i| (table.item(i), hints.clone())));
+                    self.rows_taken = end;
+                    if end == table.len() {
+                        self.rest.pop();
+                        self.rows_taken = 0;
+                    }
+                }
+                Input::One(_) => {
+                    let Some((Input::One(item), hints)) = self.rest.pop() else {
+                        unreachable!("the last input is a page");
+                    };
+                    batch.push((item, hints));
+                }
+            }
         }
-        let mut batch = self.rest.split_off(self.rest.len().saturating_sub(size));
-        batch.reverse();
         // Halving the allocation whenever half of it is unused copies each input at most
         // once more in all.
         if self.rest.len() < self.rest.capacity() / 2 {
             self.rest.shrink_to_fit();
         }
-        Some(batch)
+        (!batch.is_empty()).then_some(batch)
     }
 }
 
@@ -1396,7 +1525,7 @@ fn bag_info(
     collection: &str,
     version: u32,
     message: &str,
-    snapshot: &Snapshot,
+    snapshot: &Snapshot<'_>,
     base: Option<&Base>,
 ) -> Vec<(String, String)> {
     let mut info = vec![
@@ -1465,7 +1594,7 @@ mod tests {
         let inputs: Vec<_> = (0..10_000)
             .map(|i| {
                 (
-                    InputItem::bytes(format!("{i}.txt"), Vec::new()),
+                    InputItem::bytes(format!("{i}.txt"), Vec::new()).into(),
                     Arc::default(),
                 )
             })
@@ -1481,8 +1610,84 @@ mod tests {
     }
 
     #[test]
-    fn a_capture_costs_the_snapshot_32_bytes_of_origins() {
-        // Every capture of a version has an entry (251,287 for the whole corpus).
-        assert_eq!(std::mem::size_of::<(PathKey, Origin)>(), 32);
+    fn a_tables_rows_come_in_order_across_batches_between_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = dir.path().join("t.csv");
+        let rows: String = (1..=150)
+            .map(|i| {
+                format!("\"{i}\",\"1/2/2008 10:00\",\"08MADRID{i}\",\"x\",\"\",\"\",\"\",\"t\"\n")
+            })
+            .collect();
+        std::fs::write(&table, rows).unwrap();
+        let found = crate::ingest::collect(&[table], &Default::default()).unwrap();
+        assert_eq!(found.count(), 150);
+        let mut inputs = vec![(InputItem::bytes("a.txt", Vec::new()).into(), Arc::default())];
+        inputs.extend(found.items.into_iter().map(|t| (t, Arc::default())));
+        inputs.push((InputItem::bytes("u.txt", Vec::new()).into(), Arc::default()));
+        let mut queue = InputQueue::new(inputs);
+        let mut sizes = Vec::new();
+        let mut names = Vec::new();
+        while let Some(batch) = queue.next_batch(64) {
+            sizes.push(batch.len());
+            names.extend(batch.into_iter().map(|(item, _)| item.name));
+        }
+        assert_eq!(sizes, [64, 64, 24]);
+        let mut expected = vec!["a.txt".to_string()];
+        expected.extend((1..=150).map(|i| format!("t.csv#{i:09}")));
+        expected.push("u.txt".to_string());
+        assert_eq!(names, expected);
+    }
+
+    #[test]
+    fn a_capture_costs_the_snapshot_24_bytes_of_origins() {
+        // Every new capture of a version has an entry (251,287 for the whole corpus).
+        assert_eq!(std::mem::size_of::<(PathKey, PackedOrigin)>(), 24);
+    }
+
+    #[test]
+    fn cables_come_in_the_order_of_their_folders() {
+        // Ids that start with others, going on with characters before and after `/`.
+        let mut ids = vec![
+            "X",
+            "X-1",
+            "X-1-2",
+            "X-1.",
+            "X-10",
+            "X.2",
+            "X 3",
+            "X0",
+            "XA",
+            "X-",
+            "Y",
+            "Y-1",
+            "Y-1-1",
+            "Z",
+            "08MADRID1",
+            "08MADRID1-",
+            "08MADRID10",
+            "08MADRID1.5",
+        ];
+        ids.sort();
+        let slots = (0..ids.len() as u64).map(|i| Slot { offset: i, len: 1 });
+        let streamed: Vec<&str> = FolderOrder::new(ids.iter().copied().zip(slots))
+            .map(|(id, _)| id)
+            .collect();
+        let mut sorted = ids.clone();
+        sorted.sort_by(|a, b| folder_path_order(a, b));
+        assert_ne!(sorted, ids, "the two orders differ for these ids");
+        assert_eq!(streamed, sorted);
+    }
+
+    #[test]
+    fn origins_pack_into_8_bytes_and_back() {
+        for origin in [
+            Origin::Previous,
+            Origin::Input { raw: SpillRef(0) },
+            Origin::Input {
+                raw: SpillRef(u64::MAX - 1),
+            },
+        ] {
+            assert_eq!(PackedOrigin::pack(origin).unpack(), origin);
+        }
     }
 }

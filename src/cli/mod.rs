@@ -426,7 +426,12 @@ impl Ctx {
     fn demo(&self) -> Result<u8> {
         let inputs = SAMPLES
             .iter()
-            .map(|(name, bytes)| (InputItem::bytes(*name, bytes.to_vec()), Default::default()))
+            .map(|(name, bytes)| {
+                (
+                    InputItem::bytes(*name, bytes.to_vec()).into(),
+                    Default::default(),
+                )
+            })
             .collect();
         eprintln!(
             "cablekeep demo: bundling {} sample cables into {}",
@@ -554,10 +559,10 @@ impl Ctx {
         let hints = a.provenance.hints()?;
         let found = ingest::collect(&a.inputs, &a.read.options())?;
         note_skipped(&found.skipped);
+        // Staging copies each page into the store: a table's rows are made pages here.
+        let pages: Vec<InputItem> = found.pages().collect();
         let lock = self.store.lock(self.wait)?;
-        let (stage, findings) = self
-            .store
-            .stage_add(&lock, &a.collection, &found.items, &hints)?;
+        let (stage, findings) = self.store.stage_add(&lock, &a.collection, &pages, &hints)?;
         let mut o = out();
         for f in found.findings.iter().chain(&findings) {
             writeln!(o, "{f}")?;
@@ -565,7 +570,7 @@ impl Ctx {
         writeln!(
             o,
             "staged {} pages for {} ({} in the stage)",
-            found.items.len(),
+            pages.len(),
             a.collection,
             stage.items.len()
         )?;
@@ -984,7 +989,7 @@ fn parse(a: ParseArgs) -> Result<u8> {
     for f in &found.findings {
         writeln!(o, "{f}")?;
     }
-    for item in &found.items {
+    for item in found.pages() {
         let bytes = item.load()?;
         let outcome = cablekeep::cable::parse_as(&bytes, &item.name, &hints, item.format);
         errors |= outcome.findings.iter().any(Finding::is_error);
