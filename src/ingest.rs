@@ -233,9 +233,68 @@ pub fn collect(paths: &[PathBuf], options: &Options) -> Result<Inputs> {
     inputs
         .items
         .sort_by(|a, b| a.sort_name().cmp(&b.sort_name()));
-    // The same file given twice (a folder and a file inside it) is one input.
-    inputs.items.dedup_by(|a, b| a.sort_name() == b.sort_name());
+    drop_repeated_inputs(&mut inputs.items);
     Ok(inputs)
+}
+
+/// Drops an input given twice (the same file named twice, or a folder given twice): one that
+/// has the name and the source of an input before it. Names alone do not tell: they do not
+/// depend on where inputs lie, so `a/cables.csv` and `b/cables.csv` are both `cables.csv`, and
+/// both are read. `items` is sorted by name, so inputs of the same name are neighbours.
+fn drop_repeated_inputs(items: &mut Vec<Input>) {
+    let mut kept: Vec<Input> = Vec::with_capacity(items.len());
+    let mut same_name_from = 0;
+    for input in items.drain(..) {
+        if kept
+            .last()
+            .is_none_or(|last| last.sort_name() != input.sort_name())
+        {
+            same_name_from = kept.len();
+        }
+        if !kept[same_name_from..]
+            .iter()
+            .any(|k| same_source(k, &input))
+        {
+            kept.push(input);
+        }
+    }
+    *items = kept;
+}
+
+/// Whether two inputs read the same bytes: the same file (however its path was spelled), the
+/// same rows of it, or equal bytes from zip members.
+fn same_source(a: &Input, b: &Input) -> bool {
+    match (a, b) {
+        (Input::Rows(x), Input::Rows(y)) => same_file(&x.path, &y.path),
+        (Input::One(x), Input::One(y)) => match (&x.source, &y.source) {
+            (InputSource::File(p), InputSource::File(q)) => same_file(p, q),
+            (InputSource::Bytes(p), InputSource::Bytes(q)) => p == q,
+            (
+                InputSource::Range {
+                    path: p,
+                    offset: po,
+                    len: pl,
+                },
+                InputSource::Range {
+                    path: q,
+                    offset: qo,
+                    len: ql,
+                },
+            ) => (po, pl) == (qo, ql) && same_file(p, q),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Whether two paths name the same file. Only inputs of the same name are compared, so the
+/// cost (two `realpath`s) is paid only where names collide.
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b
+        || matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
 }
 
 impl Inputs {
@@ -390,4 +449,63 @@ fn add_zip(path: &Path, name: &str, max_bytes: u64, inputs: &mut Inputs) -> Resu
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &Path, text: &str) -> PathBuf {
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+        path.to_path_buf()
+    }
+
+    fn names(inputs: &Inputs) -> Vec<String> {
+        inputs.pages().map(|p| p.name).collect()
+    }
+
+    const ROW: &str = "\"1\",\"1/13/2010 14:31\",\"10ATLANTIS7\",\"Embassy Atlantis\",\
+                       \"CONFIDENTIAL\",\"\",\"HEADER\",\"TEXT\"\n";
+
+    #[test]
+    fn different_files_of_the_same_name_are_both_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = write(&dir.path().join("a/x.html"), "first");
+        let b = write(&dir.path().join("b/x.html"), "second");
+        let inputs = collect(&[a, b], &Options::default()).expect("collect");
+        assert_eq!(names(&inputs), ["x.html", "x.html"]);
+        let bytes: Vec<Vec<u8>> = inputs.pages().map(|p| p.load().expect("load")).collect();
+        assert_eq!(bytes, [b"first".to_vec(), b"second".to_vec()]);
+
+        let a = write(&dir.path().join("a/cables.csv"), ROW);
+        let b = write(
+            &dir.path().join("b/cables.csv"),
+            &ROW.replace("ATLANTIS7", "ATLANTIS8"),
+        );
+        let inputs = collect(&[a, b], &Options::default()).expect("collect");
+        assert_eq!(inputs.count(), 2, "both tables' rows");
+    }
+
+    #[test]
+    fn a_file_or_folder_given_twice_is_read_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let page = write(&dir.path().join("pages/x.html"), "page");
+        let table = write(&dir.path().join("pages/cables.csv"), ROW);
+        let respelled = dir.path().join("pages/../pages/x.html");
+        let folder = dir.path().join("pages");
+        let given = [
+            page.clone(),
+            respelled,
+            table.clone(),
+            table,
+            folder.clone(),
+            folder,
+        ];
+        let inputs = collect(&given, &Options::default()).expect("collect");
+        assert_eq!(
+            names(&inputs),
+            ["cables.csv#000000001", "pages/x.html", "x.html"]
+        );
+    }
 }

@@ -298,6 +298,26 @@ fn bundling_the_same_inputs_again_writes_nothing() {
     assert!(!zip_of(store.path(), "ex", 2).exists());
 }
 
+/// Input names do not depend on where inputs lie, so two mirrors' copies can share one; each
+/// is still read. The same file given twice is read once.
+#[test]
+fn two_files_of_the_same_name_are_both_bundled() {
+    let store = temp_store();
+    let dirs = tempfile::tempdir().unwrap();
+    let first = dirs.path().join("mirror-a/cable.html");
+    let second = dirs.path().join("mirror-b/cable.html");
+    for (from, to) in [
+        ("09EXAMPLE101.html", &first),
+        ("10EXAMPLE202.html", &second),
+    ] {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(examples().join(from), to).unwrap();
+    }
+    let out = bundle(store.path(), &[&first, &second, &first], "ex", 0);
+    assert!(out.contains("(2 cables, 2 captures"), "{out}");
+    assert!(out.contains("0 duplicates skipped"), "{out}");
+}
+
 #[test]
 fn replace_removes_cables_not_given_and_chains_to_the_previous_version() {
     let store = temp_store();
