@@ -237,64 +237,56 @@ pub fn collect(paths: &[PathBuf], options: &Options) -> Result<Inputs> {
     Ok(inputs)
 }
 
-/// Drops an input given twice (the same file named twice, or a folder given twice): one that
-/// has the name and the source of an input before it. Names alone do not tell: they do not
-/// depend on where inputs lie, so `a/cables.csv` and `b/cables.csv` are both `cables.csv`, and
-/// both are read. `items` is sorted by name, so inputs of the same name are neighbours.
+/// Drops an input given twice (the same file named twice, or a folder given twice): one with
+/// the name and the source of an input before it. Names alone do not tell: they do not depend
+/// on where inputs lie, so `a/cables.csv` and `b/cables.csv` are both `cables.csv`, and both
+/// are read. `items` is sorted by name, so inputs of the same name are neighbours; only they
+/// have their sources compared (a path resolved once each, however many share the name).
 fn drop_repeated_inputs(items: &mut Vec<Input>) {
-    let mut kept: Vec<Input> = Vec::with_capacity(items.len());
-    let mut same_name_from = 0;
-    for input in items.drain(..) {
-        if kept
-            .last()
-            .is_none_or(|last| last.sort_name() != input.sort_name())
-        {
-            same_name_from = kept.len();
-        }
-        if !kept[same_name_from..]
-            .iter()
-            .any(|k| same_source(k, &input))
-        {
-            kept.push(input);
+    let mut repeated = vec![false; items.len()];
+    let mut run_start = 0;
+    for i in 1..=items.len() {
+        if i == items.len() || items[i].sort_name() != items[run_start].sort_name() {
+            if i - run_start > 1 {
+                mark_repeated_sources(&items[run_start..i], &mut repeated[run_start..i]);
+            }
+            run_start = i;
         }
     }
-    *items = kept;
+    let mut repeated = repeated.into_iter();
+    items.retain(|_| !repeated.next().unwrap_or(false));
 }
 
-/// Whether two inputs read the same bytes: the same file (however its path was spelled), the
-/// same rows of it, or equal bytes from zip members.
-fn same_source(a: &Input, b: &Input) -> bool {
-    match (a, b) {
-        (Input::Rows(x), Input::Rows(y)) => same_file(&x.path, &y.path),
-        (Input::One(x), Input::One(y)) => match (&x.source, &y.source) {
-            (InputSource::File(p), InputSource::File(q)) => same_file(p, q),
-            (InputSource::Bytes(p), InputSource::Bytes(q)) => p == q,
-            (
-                InputSource::Range {
-                    path: p,
-                    offset: po,
-                    len: pl,
-                },
-                InputSource::Range {
-                    path: q,
-                    offset: qo,
-                    len: ql,
-                },
-            ) => (po, pl) == (qo, ql) && same_file(p, q),
-            _ => false,
+/// Marks each input whose source an earlier one of `run` already has.
+fn mark_repeated_sources(run: &[Input], repeated: &mut [bool]) {
+    let mut seen = std::collections::HashSet::new();
+    for (input, flag) in run.iter().zip(repeated) {
+        *flag = !seen.insert(source_key(input));
+    }
+}
+
+/// What an input reads, comparable: a file by its resolved path (however it was spelled), a
+/// table's row by its place in the file, a zip member by its bytes.
+#[derive(PartialEq, Eq, Hash)]
+enum SourceKey<'a> {
+    File(PathBuf),
+    Table(PathBuf),
+    Range(PathBuf, u64, u64),
+    Bytes(&'a [u8]),
+}
+
+fn source_key(input: &Input) -> SourceKey<'_> {
+    let resolved = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    match input {
+        Input::Rows(t) => SourceKey::Table(resolved(&t.path)),
+        Input::One(item) => match &item.source {
+            InputSource::File(p) => SourceKey::File(resolved(p)),
+            InputSource::Bytes(b) => SourceKey::Bytes(b.as_slice()),
+            InputSource::Range { path, offset, len } => {
+                SourceKey::Range(resolved(path), *offset, *len)
+            }
         },
-        _ => false,
     }
-}
-
-/// Whether two paths name the same file. Only inputs of the same name are compared, so the
-/// cost (two `realpath`s) is paid only where names collide.
-fn same_file(a: &Path, b: &Path) -> bool {
-    a == b
-        || matches!(
-            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
-            (Ok(x), Ok(y)) if x == y
-        )
 }
 
 impl Inputs {
@@ -473,7 +465,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let a = write(&dir.path().join("a/x.html"), "first");
         let b = write(&dir.path().join("b/x.html"), "second");
-        let inputs = collect(&[a, b], &Options::default()).expect("collect");
+        let inputs = collect(&[a.clone(), b, a], &Options::default()).expect("collect");
         assert_eq!(names(&inputs), ["x.html", "x.html"]);
         let bytes: Vec<Vec<u8>> = inputs.pages().map(|p| p.load().expect("load")).collect();
         assert_eq!(bytes, [b"first".to_vec(), b"second".to_vec()]);
