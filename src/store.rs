@@ -587,13 +587,21 @@ impl Store {
                 Ok((staged, outcome.findings))
             })
             .collect();
+        let mut added = Vec::with_capacity(staged.len());
         for result in staged {
             let (item, mut item_findings) = result?;
             findings.append(&mut item_findings);
-            // Adding the same input name again replaces the earlier copy.
-            stage.items.retain(|s| s.input != item.input);
-            stage.items.push(item);
+            added.push(item);
         }
+        // Adding an input name again replaces what an earlier `add` staged under it. Inputs of
+        // one `add` that share a name (`a/x.html` and `b/x.html` are both `x.html`) are all
+        // kept, unless they are the same bytes.
+        let names: HashSet<&str> = added.iter().map(|i| i.input.as_str()).collect();
+        stage.items.retain(|s| !names.contains(s.input.as_str()));
+        let mut seen = HashSet::new();
+        added.retain(|i| seen.insert((i.input.clone(), i.sha256.clone())));
+        stage.items.extend(added);
+        // Stable: inputs of the same name keep the order they were given in.
         stage.items.sort_by(|a, b| a.input.cmp(&b.input));
         let mut bytes = serde_json::to_vec_pretty(&stage).expect("stage serializes");
         bytes.push(b'\n');

@@ -298,14 +298,10 @@ fn bundling_the_same_inputs_again_writes_nothing() {
     assert!(!zip_of(store.path(), "ex", 2).exists());
 }
 
-/// Input names do not depend on where inputs lie, so two mirrors' copies can share one; each
-/// is still read. The same file given twice is read once.
-#[test]
-fn two_files_of_the_same_name_are_both_bundled() {
-    let store = temp_store();
-    let dirs = tempfile::tempdir().unwrap();
-    let first = dirs.path().join("mirror-a/cable.html");
-    let second = dirs.path().join("mirror-b/cable.html");
+/// Two different sample cables, each as `cable.html` in a mirror's folder under `dir`.
+fn two_cables_named_alike(dir: &Path) -> (PathBuf, PathBuf) {
+    let first = dir.join("mirror-a/cable.html");
+    let second = dir.join("mirror-b/cable.html");
     for (from, to) in [
         ("09EXAMPLE101.html", &first),
         ("10EXAMPLE202.html", &second),
@@ -313,9 +309,51 @@ fn two_files_of_the_same_name_are_both_bundled() {
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(examples().join(from), to).unwrap();
     }
+    (first, second)
+}
+
+/// Input names do not depend on where inputs lie, so two mirrors' copies can share one; each
+/// is still read. The same file given twice is read once.
+#[test]
+fn two_files_of_the_same_name_are_both_bundled() {
+    let store = temp_store();
+    let dirs = tempfile::tempdir().unwrap();
+    let (first, second) = two_cables_named_alike(dirs.path());
     let out = bundle(store.path(), &[&first, &second, &first], "ex", 0);
     assert!(out.contains("(2 cables, 2 captures"), "{out}");
     assert!(out.contains("0 duplicates skipped"), "{out}");
+}
+
+/// The stage keeps inputs of one `add` that share a name, as `bundle` does; a later `add` of
+/// the name replaces them.
+#[test]
+fn staging_two_files_of_the_same_name_keeps_both() {
+    let store = temp_store();
+    let dirs = tempfile::tempdir().unwrap();
+    let (first, second) = two_cables_named_alike(dirs.path());
+    let add = |paths: &[&PathBuf]| {
+        run_ok(
+            cablekeep(store.path())
+                .arg("add")
+                .args(paths)
+                .args(["-c", "st"]),
+            0,
+        )
+    };
+    let staged = || {
+        let status = json_lines(&run_ok(
+            cablekeep(store.path()).args(["status", "--json"]),
+            0,
+        ));
+        status[0]["stage"]["items"].as_array().unwrap().len()
+    };
+    add(&[&first, &second, &first]);
+    assert_eq!(staged(), 2);
+    add(&[&second]);
+    assert_eq!(staged(), 1, "a later add of the name replaces both");
+    add(&[&first, &second]);
+    let out = run_ok(cablekeep(store.path()).args(["commit", "-m", "two"]), 0);
+    assert!(out.contains("(2 cables, 2 captures"), "{out}");
 }
 
 #[test]
