@@ -243,26 +243,16 @@ pub fn collect(paths: &[PathBuf], options: &Options) -> Result<Inputs> {
 /// are read. `items` is sorted by name, so inputs of the same name are neighbours; only they
 /// have their sources compared (a path resolved once each, however many share the name).
 fn drop_repeated_inputs(items: &mut Vec<Input>) {
-    let mut repeated = vec![false; items.len()];
-    let mut run_start = 0;
-    for i in 1..=items.len() {
-        if i == items.len() || items[i].sort_name() != items[run_start].sort_name() {
-            if i - run_start > 1 {
-                mark_repeated_sources(&items[run_start..i], &mut repeated[run_start..i]);
-            }
-            run_start = i;
-        }
+    let mut repeated = Vec::with_capacity(items.len());
+    for run in items.chunk_by(|a, b| a.sort_name() == b.sort_name()) {
+        let mut seen = std::collections::HashSet::new();
+        repeated.extend(
+            run.iter()
+                .map(|input| run.len() > 1 && !seen.insert(source_key(input))),
+        );
     }
     let mut repeated = repeated.into_iter();
     items.retain(|_| !repeated.next().unwrap_or(false));
-}
-
-/// Marks each input whose source an earlier one of `run` already has.
-fn mark_repeated_sources(run: &[Input], repeated: &mut [bool]) {
-    let mut seen = std::collections::HashSet::new();
-    for (input, flag) in run.iter().zip(repeated) {
-        *flag = !seen.insert(source_key(input));
-    }
 }
 
 /// What an input reads, comparable: a file by its resolved path (however it was spelled), a
