@@ -144,19 +144,77 @@ impl Finding {
     }
 }
 
+/// A finding as one line of text. Its file, entry and message may carry names from the input
+/// (zip member names, file names, page text), so control characters and bidirectional
+/// overrides in them are escaped ([`terminal_safe`]): a name holding a line break cannot
+/// forge a second finding line, nor an escape sequence reach the terminal.
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sev = match self.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
+        let (file, message) = (terminal_safe(&self.file), terminal_safe(&self.message));
         match &self.entry {
             Some(e) => write!(
                 f,
-                "{} {sev}: {}: {e}: {}",
-                self.code, self.file, self.message
+                "{} {sev}: {file}: {}: {message}",
+                self.code,
+                terminal_safe(e)
             ),
-            None => write!(f, "{} {sev}: {}: {}", self.code, self.file, self.message),
+            None => write!(f, "{} {sev}: {file}: {message}", self.code),
         }
+    }
+}
+
+/// `text` with every control character (line breaks and escape sequences among them) and every
+/// bidirectional formatting character written as a `\u{..}` escape (`\n`, `\r`, `\t` for
+/// those three), so that untrusted text printed on a line stays on that line and cannot steer
+/// the terminal. Text without them is returned as it is.
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() || is_bidi_control(c);
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// The Unicode characters that reorder text as it is shown (a name could show as another).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_with_a_line_break_cannot_forge_a_finding_line() {
+        let f = Finding::new(
+            Code::UnsafeInputName,
+            "in.zip",
+            "unsafe name: control character",
+        )
+        .at_entry("nl\nP001 error: fake.html\u{1b}[2J\u{202e}lmth.exe");
+        let line = f.to_string();
+        assert_eq!(line.lines().count(), 1, "{line}");
+        assert_eq!(
+            line,
+            "I001 error: in.zip: nl\\nP001 error: fake.html\\u{1b}[2J\\u{202e}lmth.exe: unsafe name: control character"
+        );
+        assert!(matches!(
+            terminal_safe("plain name.html"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 }

@@ -47,6 +47,12 @@ pub enum InputSource {
     File(PathBuf),
     /// A member of an input zip, already read (members are size-limited).
     Bytes(std::sync::Arc<Vec<u8>>),
+    /// A staged input's blob (`.cablekeep/stage/blobs/<sha256>`): its bytes are checked against
+    /// the digest recorded when it was staged every time they are read.
+    Staged {
+        path: PathBuf,
+        sha256: String,
+    },
     /// A byte range of a file: one row of a bulk table, read again when it is needed. The path
     /// is shared by all the rows of a table (a copy per row was ~80 bytes of memory per cable).
     Range {
@@ -87,8 +93,26 @@ impl InputItem {
             InputSource::File(p) => std::fs::read(p).at(p),
             InputSource::Bytes(b) => Ok(b.as_ref().clone()),
             InputSource::Range { path, offset, len } => read_range(path, *offset, *len),
+            InputSource::Staged { path, sha256 } => read_staged(path, sha256),
         }
     }
+}
+
+/// A staged blob's bytes, refused when they are not the bytes that were staged (a blob changed
+/// on disk would otherwise be archived as if it were the input).
+fn read_staged(path: &Path, sha256: &str) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).at(path)?;
+    let found = crate::hash::sha256_hex(&bytes);
+    if found != sha256 {
+        return Err(Error::Corrupt {
+            path: path.to_path_buf(),
+            message: format!(
+                "this staged blob changed after it was staged (its SHA-256 is {found}, the stage \
+                 recorded {sha256}); nothing was written: `cablekeep add` the input again"
+            ),
+        });
+    }
+    Ok(bytes)
 }
 
 fn read_range(path: &Path, offset: u64, len: u64) -> Result<Vec<u8>> {
@@ -270,7 +294,9 @@ fn source_key(input: &Input) -> SourceKey<'_> {
     match input {
         Input::Rows(t) => SourceKey::Table(resolved(&t.path)),
         Input::One(item) => match &item.source {
-            InputSource::File(p) => SourceKey::File(resolved(p)),
+            InputSource::File(p) | InputSource::Staged { path: p, .. } => {
+                SourceKey::File(resolved(p))
+            }
             InputSource::Bytes(b) => SourceKey::Bytes(b.as_slice()),
             InputSource::Range { path, offset, len } => {
                 SourceKey::Range(resolved(path), *offset, *len)

@@ -12,6 +12,7 @@
 //! * [`archive`]: the deterministic BagIt-in-zip writer and a hardened, independent zip reader;
 //! * [`store`]: collections, versions, the stage and the store lock;
 //! * [`verify`]: fixity and structure checks that report every finding;
+//! * [`rebuild`]: writing a lost sidecar manifest again from its intact zip;
 //! * [`diff`]: what changed between two versions of a collection;
 //! * [`select`]: which cables a filter selects, and loading their records;
 //! * [`catalog`]: the SQLite/FTS5 catalog for search, and SQLite exports;
@@ -64,6 +65,8 @@ pub mod ingest;
 pub mod linkcheck;
 pub mod manifest;
 pub mod provenance;
+pub mod rebuild;
+pub mod scratch;
 pub mod select;
 pub mod stats;
 pub mod store;

@@ -197,6 +197,22 @@ pub struct VersionManifest {
     pub counts: Counts,
     /// The previous version, or None for v1.
     pub previous: Option<PreviousLink>,
+    /// Set when this manifest was written again from its zip after the original was lost
+    /// (`cablekeep rebuild-manifest`); absent in a manifest written with its version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebuilt: Option<Rebuilt>,
+}
+
+/// How a lost sidecar manifest was written again from its zip. The zip's digests, the bag's
+/// facts and the link to the previous version are what the zip and the previous manifest say;
+/// `created` is the zip file's modification time, and the original manifest's own digest (named
+/// by the next version's link, if there is one) cannot be recovered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rebuilt {
+    /// When the manifest was rebuilt (RFC 3339, UTC).
+    pub at: String,
+    /// `cablekeep <version>` that rebuilt it.
+    pub tool: String,
 }
 
 /// The zip file itself.

@@ -11,8 +11,11 @@
 //! A version exists exactly when its sidecar manifest exists. Writing a version puts the zip and
 //! its `.sha256` in place first and the manifest last, each by an atomic rename, so a writer killed
 //! at any moment leaves either no version or a complete one. A marker in `.cablekeep/pending/`
-//! spans the renames; a zip left without a manifest by a killed writer (its marker still there) is
-//! removed by the next writer. Any other zip without a manifest is kept and reported.
+//! spans the renames and names the digest of the zip its writer is putting in place; a zip left
+//! without a manifest by a killed writer (its marker still there, naming exactly that zip's
+//! digest) is removed by the next writer. Any other zip without a manifest is kept, reported, and
+//! blocks the collection's next version until its manifest is rebuilt
+//! ([`Store::rebuild_manifest`]) or a person moves it away.
 
 use crate::archive::{
     self, BagPlan, BagWriter, DirectoryCursor, Entry, OpenArchive, Spill, SpillReader, SpillRef,
@@ -23,7 +26,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::finding::{Code, Finding};
 use crate::fsutil::{self, StoreLock};
 use crate::hash::{self, DigestBytes};
-use crate::ingest::{Input, InputItem};
+use crate::ingest::{Input, InputItem, InputSource};
 use crate::manifest::{self, ArchiveFacts, BagFacts, Counts, PreviousLink, VersionManifest};
 use crate::provenance::SourceHints;
 use rayon::prelude::*;
@@ -110,6 +113,48 @@ pub struct StagedItem {
 /// The `format` value of stage files.
 pub const STAGE_FORMAT: &str = "cablekeep-stage/1";
 
+/// A pending marker's content: the zip a write is putting in place (see
+/// [`Store::pending_marker`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct PendingWrite {
+    /// The zip's file name.
+    file: String,
+    bytes: u64,
+    sha256: String,
+}
+
+impl PendingWrite {
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec(self).expect("a pending marker serializes");
+        bytes.push(b'\n');
+        bytes
+    }
+
+    /// The marker at `path`, when there is one in this form (an older release's markers are
+    /// empty and name no zip).
+    fn read(path: &Path) -> Option<PendingWrite> {
+        let bytes = std::fs::read(path).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// The line of the zip's `.sha256` file.
+    fn checksum_line(&self) -> String {
+        format!("{}  {}\n", self.sha256, self.file)
+    }
+
+    /// True when `zip` is the file this marker names: its name, size and SHA-256.
+    fn names(&self, zip: &Path) -> Result<bool> {
+        let named = zip.file_name().is_some_and(|n| *n == *self.file);
+        let Ok(meta) = std::fs::symlink_metadata(zip) else {
+            return Ok(false);
+        };
+        if !named || !meta.is_file() || meta.len() != self.bytes {
+            return Ok(false);
+        }
+        Ok(hash::digest_file(zip)?.0.sha256 == self.sha256)
+    }
+}
+
 /// Checks a collection name: 1 to 64 characters, lower-case letters, digits, `.`, `_` and `-`,
 /// starting with a letter or digit (names become folder and file names on every system).
 pub fn validate_collection_name(name: &str) -> Result<()> {
@@ -165,6 +210,25 @@ impl Store {
             .join(format!("{collection}-v{version}.json"))
     }
 
+    /// The store whose own folders (`archives/`, `manifests/`, `.cablekeep/`) hold `path` (or
+    /// are it), if any: this store, or another one (a folder of one of those names beside
+    /// another of them). Nothing but a version's writer may put files there.
+    pub fn root_owning(&self, path: &Path) -> Option<PathBuf> {
+        let own = std::fs::canonicalize(&self.root).ok();
+        let path = resolve_existing_prefix(path);
+        path.ancestors().find_map(|folder| {
+            let name = folder.file_name()?.to_str()?;
+            let root = folder.parent()?;
+            let is_store = Some(root) == own.as_deref()
+                || STORE_FOLDERS
+                    .iter()
+                    .filter(|f| root.join(f).is_dir())
+                    .count()
+                    >= 2;
+            (STORE_FOLDERS.contains(&name) && is_store).then(|| root.to_path_buf())
+        })
+    }
+
     fn state_dir(&self) -> PathBuf {
         self.root.join(".cablekeep")
     }
@@ -176,12 +240,27 @@ impl Store {
     }
 
     /// The marker that a write of this version is under way. It exists from before the zip is
-    /// renamed into place until after the manifest is, so a zip without a manifest but with its
-    /// marker is known to come from an interrupted write (and only such a zip is ever removed).
+    /// renamed into place until after the manifest is, and names the size and SHA-256 of the
+    /// zip its writer puts in place ([`PendingWrite`]), so a zip without a manifest is known to
+    /// come from an interrupted write only when it is exactly that zip (and only such a zip is
+    /// ever removed).
     pub fn pending_marker(&self, collection: &str, version: u32) -> PathBuf {
         self.state_dir()
             .join("pending")
             .join(format!("{collection}-v{version}"))
+    }
+
+    /// True when the zip of this version, which has no sidecar manifest, is the one an
+    /// interrupted write was putting in place (its marker names its size and SHA-256), so the
+    /// next writer may remove it. False for any other zip: one whose manifest was lost, one put
+    /// there by hand, one a marker of an older release names without a digest.
+    pub fn is_interrupted_write(&self, collection: &str, version: u32) -> Result<bool> {
+        let marker = self.pending_marker(collection, version);
+        let Some(pending) = PendingWrite::read(&marker) else {
+            return Ok(false);
+        };
+        let zip = self.zip_path(collection, version);
+        pending.names(&zip)
     }
 
     fn blob_dir(&self) -> PathBuf {
@@ -280,22 +359,16 @@ impl Store {
             let committed = self.versions(&collection)?;
             let latest = committed.last().copied().unwrap_or(0);
             for v in self.archive_versions(&collection)? {
-                let marker = self.pending_marker(&collection, v);
-                // Only the zip of an interrupted write is removed. A zip that lost its manifest
-                // in any other way is kept for a person to look at (verify reports it).
-                if v > latest && marker.exists() {
-                    for path in [
-                        self.zip_path(&collection, v),
-                        self.checksum_path(&collection, v),
-                    ] {
-                        if path.exists() {
-                            std::fs::remove_file(&path).at(&path)?;
-                            removed.push(path);
-                        }
-                    }
+                // Only the zip of an interrupted write is removed, and only when it is exactly
+                // the zip its marker names. A zip that lost its manifest in any other way is
+                // kept for a person to look at (verify reports it; the next write refuses).
+                if v > latest && self.is_interrupted_write(&collection, v)? {
+                    removed.extend(self.remove_interrupted_write(&collection, v)?);
                 }
             }
         }
+        // Every marker left is stale: its zip was removed above, was never put in place, or is
+        // not the zip it names (that zip is kept, and now reported as having lost its manifest).
         let pending = self.state_dir().join("pending");
         if let Ok(entries) = std::fs::read_dir(&pending) {
             for entry in entries {
@@ -311,6 +384,50 @@ impl Store {
             fsutil::remove_stale_temps(&dir)?;
         }
         Ok(removed)
+    }
+
+    /// Removes the zip of an interrupted write of `version` and its `.sha256` file when that
+    /// names the same digest (the writer writes it after the zip). Returns what was removed.
+    fn remove_interrupted_write(&self, collection: &str, version: u32) -> Result<Vec<PathBuf>> {
+        let zip = self.zip_path(collection, version);
+        let checksum = self.checksum_path(collection, version);
+        let mut removed = Vec::new();
+        if let Some(pending) = PendingWrite::read(&self.pending_marker(collection, version))
+            && std::fs::read_to_string(&checksum).ok().as_deref()
+                == Some(pending.checksum_line().as_str())
+        {
+            std::fs::remove_file(&checksum).at(&checksum)?;
+            removed.push(checksum);
+        }
+        std::fs::remove_file(&zip).at(&zip)?;
+        removed.push(zip);
+        Ok(removed)
+    }
+
+    /// Zips of a collection that have no sidecar manifest (after recovery: none of them is an
+    /// interrupted write's), ascending.
+    pub fn uncommitted_archives(&self, collection: &str) -> Result<Vec<u32>> {
+        let committed = self.versions(collection)?;
+        Ok(self
+            .archive_versions(collection)?
+            .into_iter()
+            .filter(|v| !committed.contains(v))
+            .collect())
+    }
+
+    /// A collection whose store holds a zip without a sidecar manifest gets no new version: the
+    /// next version could take that zip's name, and the zip may hold the only copy of cables.
+    fn refuse_uncommitted_archives(&self, collection: &str) -> Result<()> {
+        let Some(&v) = self.uncommitted_archives(collection)?.first() else {
+            return Ok(());
+        };
+        Err(Error::Invalid(format!(
+            "{}: this zip has no sidecar manifest ({} is missing), so no new version of {collection:?} \
+             is written until it is dealt with; if the zip is intact, write its manifest again with \
+             `cablekeep rebuild-manifest -c {collection} --version {v}`, otherwise move the zip out of the store",
+            self.zip_path(collection, v).display(),
+            self.manifest_path(collection, v).display(),
+        )))
     }
 
     /// Writes the next version of a collection, or nothing when the inputs add nothing new.
@@ -329,6 +446,7 @@ impl Store {
         let input_count = inputs.iter().map(|(input, _)| input.count()).sum();
         self.recover(lock)?;
         let collection = request.collection;
+        self.refuse_uncommitted_archives(collection)?;
         let previous = self.latest(collection)?;
         let mut outcome = WriteOutcome {
             previous,
@@ -384,6 +502,11 @@ impl Store {
             },
         )?;
         outcome.findings.append(&mut duplicates);
+        // No input was read (none given, or every one refused): there is nothing to write,
+        // neither an empty first version nor, with --replace, a version without cables.
+        if outcome.new_captures == 0 && outcome.duplicate_captures == 0 {
+            return Ok(outcome);
+        }
         if let Some(b) = &base {
             if request.replace {
                 outcome.removed_cables = b
@@ -464,13 +587,23 @@ impl Store {
         tmp.as_file().sync_all().at(tmp.path())?;
         let (zip_digests, zip_bytes) = (written.zip_digests.clone(), written.zip_bytes);
         let zip_path = self.zip_path(collection, version);
-        let marker = self.pending_marker(collection, version);
-        fsutil::atomic_write(&marker, b"")?;
-        fsutil::persist(tmp, &zip_path, true)?;
         let zip_name = Self::zip_name(collection, version);
+        let pending = PendingWrite {
+            file: zip_name.clone(),
+            bytes: zip_bytes,
+            sha256: zip_digests.sha256.clone(),
+        };
+        let marker = self.pending_marker(collection, version);
+        // The marker is created only for a name this writer is about to own: never over another
+        // writer's marker, and it goes again when the zip cannot take its name.
+        fsutil::atomic_create(&marker, &pending.to_bytes())?;
+        if let Err(e) = fsutil::persist(tmp, &zip_path, true) {
+            let _ = std::fs::remove_file(&marker);
+            return Err(e);
+        }
         fsutil::atomic_create(
             &self.checksum_path(collection, version),
-            format!("{}  {zip_name}\n", zip_digests.sha256).as_bytes(),
+            pending.checksum_line().as_bytes(),
         )?;
         let manifest = VersionManifest {
             format: manifest::SIDECAR_FORMAT.to_string(),
@@ -504,6 +637,7 @@ impl Store {
                 manifest_sha256: hash::sha256_hex(&b.manifest_bytes),
                 archive_sha256: b.manifest.archive.sha256.clone(),
             }),
+            rebuilt: None,
         };
         // The commit point: the version exists from the moment this rename lands.
         fsutil::atomic_create(
@@ -514,6 +648,29 @@ impl Store {
         // writer's recovery, and never leads to removing a committed zip.
         let _ = std::fs::remove_file(&marker);
         Ok(manifest)
+    }
+
+    /// Commits a sidecar manifest written again for a zip whose manifest was lost (see
+    /// [`crate::rebuild`]): the `.sha256` file when it is missing, then the manifest, never over
+    /// an existing one; an interrupted write's marker for that zip goes, since the zip is now a
+    /// version.
+    pub fn commit_rebuilt_manifest(
+        &self,
+        _lock: &StoreLock,
+        manifest: &VersionManifest,
+    ) -> Result<()> {
+        let (collection, version) = (manifest.collection.as_str(), manifest.version);
+        let checksum = self.checksum_path(collection, version);
+        if std::fs::symlink_metadata(&checksum).is_err() {
+            let line = format!("{}  {}\n", manifest.archive.sha256, manifest.archive.file);
+            fsutil::atomic_create(&checksum, line.as_bytes())?;
+        }
+        fsutil::atomic_create(
+            &self.manifest_path(collection, version),
+            &manifest.to_bytes(),
+        )?;
+        let _ = std::fs::remove_file(self.pending_marker(collection, version));
+        Ok(())
     }
 
     /// Reads the stage of a collection (empty when there is none).
@@ -571,7 +728,9 @@ impl Store {
                 let bytes = item.load()?;
                 let sha256 = hash::sha256_hex(&bytes);
                 let blob = blob_dir.join(&sha256);
-                if !blob.exists() {
+                // A blob already there is reused only while it still holds these bytes.
+                let intact = std::fs::read(&blob).is_ok_and(|b| hash::sha256_hex(&b) == sha256);
+                if !intact {
                     fsutil::atomic_write(&blob, &bytes)?;
                 }
                 let outcome = crate::cable::parse_as(&bytes, &item.name, hints, item.format);
@@ -615,8 +774,14 @@ impl Store {
             .items
             .iter()
             .map(|s| {
-                let item = InputItem::file(&s.input, self.blob_dir().join(&s.sha256))
-                    .with_format(s.format);
+                let item = InputItem {
+                    name: s.input.clone(),
+                    source: InputSource::Staged {
+                        path: self.blob_dir().join(&s.sha256),
+                        sha256: s.sha256.clone(),
+                    },
+                    format: s.format,
+                };
                 (item.into(), Arc::new(s.hints.clone()))
             })
             .collect()
@@ -644,6 +809,38 @@ impl Store {
             }
         }
         Ok(())
+    }
+}
+
+/// The folders a store is made of.
+const STORE_FOLDERS: [&str; 3] = ["archives", "manifests", ".cablekeep"];
+
+/// `path` made absolute through its longest existing prefix (symbolic links resolved there), the
+/// rest appended as written (`..` taken lexically), so a path that does not exist yet can be
+/// placed.
+fn resolve_existing_prefix(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut rest = Vec::new();
+    let mut prefix = absolute.as_path();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(prefix) {
+            let mut resolved = real;
+            for part in rest.iter().rev() {
+                match part {
+                    std::path::Component::ParentDir => {
+                        resolved.pop();
+                    }
+                    std::path::Component::Normal(p) => resolved.push(p),
+                    _ => {}
+                }
+            }
+            return resolved;
+        }
+        let (Some(parent), Some(last)) = (prefix.parent(), prefix.components().next_back()) else {
+            return absolute;
+        };
+        rest.push(last);
+        prefix = parent;
     }
 }
 

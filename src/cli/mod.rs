@@ -9,7 +9,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use cablekeep::cable::Format;
 use cablekeep::capture::StoredRecord;
 use cablekeep::diff::VersionDiff;
-use cablekeep::finding::Finding;
+use cablekeep::finding::{Finding, terminal_safe};
 use cablekeep::ingest::{self, InputItem};
 use cablekeep::provenance::SourceHints;
 use cablekeep::store::{Store, WriteOutcome, WriteRequest};
@@ -64,6 +64,9 @@ enum Command {
     Diff(DiffArgs),
     /// Check archives byte for byte against their manifests (exit 1 on any finding).
     Verify(VerifyArgs),
+    /// Write a lost sidecar manifest again from its intact zip (a zip without a manifest blocks
+    /// the collection's next version; exit 1 when the zip has errors and nothing is written).
+    RebuildManifest(RebuildArgs),
     /// Read pages and print their records without storing anything.
     Parse(ParseArgs),
     /// Export a selection of cables for researchers: CSV, JSON Lines, SQLite, BagIt bag or zip,
@@ -227,6 +230,18 @@ struct LogArgs {
 }
 
 #[derive(Debug, Args)]
+struct RebuildArgs {
+    #[command(flatten)]
+    collection: CollectionArg,
+    /// The version whose manifest was lost, e.g. v3 or 3.
+    #[arg(long)]
+    version: String,
+    /// One JSON object: the manifest written (or null) and the zip's findings.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
 struct ShowArgs {
     /// The cable's reference id, e.g. 05ALMATY4285.
     id: String,
@@ -321,10 +336,27 @@ pub fn main() -> u8 {
             if is_broken_pipe(&e) {
                 return EXIT_OK;
             }
-            eprintln!("cablekeep: error: {e:#}");
+            eprintln!("cablekeep: error: {}", error_text(&e));
             EXIT_ERROR
         }
     }
+}
+
+/// The error and its causes joined with `: `, each cause once: an error that already ends with
+/// its cause's text (as `path: reason` does) does not repeat it.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.ends_with(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -352,6 +384,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Show(a) => ctx.show(a),
         Command::Diff(a) => ctx.diff(a),
         Command::Verify(a) => ctx.verify(a),
+        Command::RebuildManifest(a) => ctx.rebuild_manifest(a),
         Command::Parse(a) => parse(a),
         Command::Export(a) => ctx.export(a),
         Command::Search(a) => ctx.search(a),
@@ -542,10 +575,18 @@ impl Ctx {
                 )?;
                 writeln!(o, "  sha256   {}", m.archive.sha256)?;
             }
+            None if outcome.new_captures + outcome.duplicate_captures == 0 => {
+                let why = if outcome.findings.is_empty() {
+                    "no pages were given"
+                } else {
+                    "no input could be read (see the findings above)"
+                };
+                writeln!(o, "nothing written: {why}")?
+            }
             None => match outcome.previous {
                 Some(v) => writeln!(
                     o,
-                    "nothing new: {collection}@v{v} already holds every input ({} duplicates)",
+                    "nothing new: {collection}@v{v} already holds every input that was read ({} duplicates)",
                     outcome.duplicate_captures
                 )?,
                 None => writeln!(o, "nothing written: no pages")?,
@@ -608,9 +649,9 @@ impl Ctx {
                 writeln!(
                     o,
                     "  {:<20} {}  {}",
-                    item.cable.as_deref().unwrap_or("(unparsed)"),
-                    &item.sha256[..12],
-                    item.input
+                    terminal_safe(item.cable.as_deref().unwrap_or("(unparsed)")),
+                    item.sha256.get(..12).unwrap_or(&item.sha256),
+                    terminal_safe(&item.input)
                 )?;
             }
         }
@@ -647,6 +688,64 @@ impl Ctx {
         // The version is committed (or already held everything): only now is the stage emptied.
         self.store.stage_clear(&lock, &collection)?;
         self.print_write(&collection, &outcome, a.json)
+    }
+
+    fn rebuild_manifest(&self, a: RebuildArgs) -> Result<u8> {
+        let collection = self.collection(&a.collection)?;
+        let version = parse_version(&a.version)?;
+        let lock = self.store.lock(self.wait)?;
+        let outcome = cablekeep::rebuild::rebuild_manifest(
+            &self.store,
+            &lock,
+            &collection,
+            version,
+            &self.bar,
+        )?;
+        drop(lock);
+        let code = if outcome.manifest.is_some() {
+            EXIT_OK
+        } else {
+            EXIT_FINDINGS
+        };
+        if a.json {
+            json_line(&serde_json::json!({
+                "collection": collection,
+                "version": version,
+                "written": outcome.manifest.is_some(),
+                "manifest": outcome.manifest,
+                "next_link_broken": outcome.next_link_broken,
+                "findings": outcome.report.findings,
+            }))?;
+            return Ok(code);
+        }
+        let mut o = out();
+        for f in &outcome.report.findings {
+            writeln!(o, "{f}")?;
+        }
+        let Some(m) = &outcome.manifest else {
+            writeln!(
+                o,
+                "not rebuilt: {collection}@v{version}'s zip has errors; its manifest is written again only from an intact zip"
+            )?;
+            return Ok(code);
+        };
+        writeln!(
+            o,
+            "rebuilt {} ({} cables, {} captures; zip sha256 {})",
+            m.identifier, m.counts.cables, m.counts.captures, m.archive.sha256
+        )?;
+        writeln!(
+            o,
+            "  manifest {}",
+            self.store.manifest_path(&collection, version).display()
+        )?;
+        if let Some(next) = outcome.next_link_broken {
+            writeln!(
+                o,
+                "  note: {collection}@v{next} names the lost manifest's SHA-256, which no rebuilt manifest can have: verify reports that link (M005)"
+            )?;
+        }
+        Ok(code)
     }
 
     fn log(&self, a: LogArgs) -> Result<u8> {
@@ -864,17 +963,18 @@ fn print_reports(reports: &[Report], json: bool, fast: bool) -> Result<()> {
 fn print_record(s: &StoredRecord, line: &cablekeep::capture::IndexLine, at: &str) -> Result<()> {
     let r = &s.record;
     let mut o = out();
-    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    // Every field comes from a page someone else wrote: printed escaped (see terminal_safe).
+    let opt = |v: &Option<String>| terminal_safe(v.as_deref().unwrap_or("-")).into_owned();
     writeln!(o, "{}  ({at}, capture {})", r.id, s.capture.name)?;
     if let Some(orig) = &r.id_original {
-        writeln!(o, "  original id     {orig}")?;
+        writeln!(o, "  original id     {}", terminal_safe(orig))?;
     }
     writeln!(o, "  subject         {}", opt(&r.subject))?;
     writeln!(o, "  created         {}", opt(&r.created))?;
     writeln!(o, "  released        {}", opt(&r.released))?;
     writeln!(o, "  classification  {}", opt(&r.classification))?;
     writeln!(o, "  origin          {}", opt(&r.origin))?;
-    writeln!(o, "  tags            {}", r.tags.join(" "))?;
+    writeln!(o, "  tags            {}", terminal_safe(&r.tags.join(" ")))?;
     writeln!(
         o,
         "  redaction       {} ({} runs{})",
@@ -899,10 +999,20 @@ fn print_record(s: &StoredRecord, line: &cablekeep::capture::IndexLine, at: &str
     )?;
     writeln!(o, "  captures:")?;
     for c in &line.captures {
-        writeln!(o, "    {}  {} runs  {}", c.name, c.redaction.runs, c.input)?;
+        writeln!(
+            o,
+            "    {}  {} runs  {}",
+            c.name,
+            c.redaction.runs,
+            terminal_safe(&c.input)
+        )?;
     }
     writeln!(o)?;
-    writeln!(o, "{}", r.text)?;
+    // The text keeps its line breaks and tabs; any other control character is escaped.
+    for line in r.text.split('\n') {
+        let parts: Vec<_> = line.split('\t').map(terminal_safe).collect();
+        writeln!(o, "{}", parts.join("\t"))?;
+    }
     Ok(())
 }
 

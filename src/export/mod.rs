@@ -20,6 +20,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::fsutil;
 use crate::hash;
 use crate::manifest;
+use crate::scratch::{self, ScratchDir, ScratchFile};
 use crate::select::{self, Facts, Filter, Need, VersionRef};
 use crate::store::{Progress, Store};
 use citation::Citations;
@@ -140,7 +141,7 @@ struct Written {
 pub fn export(store: &Store, req: Request<'_>) -> Result<Outcome> {
     let v = store.resolve_version(req.collection, req.version)?;
     let version = VersionRef::read(store, req.collection, v)?;
-    check_out(req.out)?;
+    check_out(store, req.out)?;
     let zip = store.zip_path(req.collection, v);
     // Bags copy every file of the selected cables; the other formats read the index, and
     // records found as the directory is read forward alongside it.
@@ -166,8 +167,17 @@ pub fn export(store: &Store, req: Request<'_>) -> Result<Outcome> {
     })
 }
 
-/// The destination must not exist, or be an empty folder (never for `zip`, a file).
-fn check_out(out: &Path) -> Result<()> {
+/// The destination must not exist, or be an empty folder, and must not lie in a store's own
+/// folders (an export there could take the name of a version, or be removed as one).
+fn check_out(store: &Store, out: &Path) -> Result<()> {
+    if let Some(root) = store.root_owning(out) {
+        return Err(Error::Invalid(format!(
+            "{}: exports are never written inside a store's archives/, manifests/ or .cablekeep/ \
+             (this is in the store {}); choose an --out outside them",
+            out.display(),
+            root.display()
+        )));
+    }
     match std::fs::symlink_metadata(out) {
         Err(_) => Ok(()),
         Ok(m) if m.is_dir() && std::fs::read_dir(out).at(out)?.next().is_none() => Ok(()),
@@ -391,12 +401,8 @@ fn write_folder_export(
     archive: &OpenArchive,
     keep: select::Keep<'_>,
 ) -> Result<Written> {
-    let parent = parent_of(req.out);
-    std::fs::create_dir_all(&parent).at(&parent)?;
-    let tmp = tempfile::Builder::new()
-        .prefix(fsutil::TEMP_PREFIX)
-        .tempdir_in(&parent)
-        .at(&parent)?;
+    let parent = prepare_parent(req.out)?;
+    let tmp = ScratchDir::create_in(&parent)?;
     let dir = tmp.path();
     let data_name = data_file(req.format);
     let data_path = dir.join(data_name);
@@ -569,7 +575,7 @@ fn sync_all(files: &[PathBuf], dirs: &[PathBuf]) -> Result<()> {
 }
 
 /// Gives a completed temporary folder its final name.
-fn finish_folder(tmp: tempfile::TempDir, out: &Path) -> Result<()> {
+fn finish_folder(tmp: ScratchDir, out: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -577,13 +583,18 @@ fn finish_folder(tmp: tempfile::TempDir, out: &Path) -> Result<()> {
             .at(tmp.path())?;
     }
     fsutil::fsync_parent(&tmp.path().join("x"))?;
-    let path = tmp.keep();
     // An empty folder of that name is replaced; anything else makes the rename fail.
-    if let Err(e) = std::fs::rename(&path, out) {
-        let _ = std::fs::remove_dir_all(&path);
-        return Err(Error::io(out, e));
-    }
+    tmp.publish(out)?;
     fsutil::fsync_parent(out)
+}
+
+/// Creates the folder the export goes into and removes what killed exports left there (only
+/// temporaries that are provably cablekeep's and no longer in use: see [`crate::scratch`]).
+fn prepare_parent(out: &Path) -> Result<PathBuf> {
+    let parent = parent_of(out);
+    std::fs::create_dir_all(&parent).at(&parent)?;
+    scratch::remove_abandoned(&parent)?;
+    Ok(parent)
 }
 
 fn export_meta(req: &Request<'_>, version: &VersionRef, cables: usize) -> Vec<(String, String)> {
@@ -650,8 +661,7 @@ fn write_bag_export(
     archive: &OpenArchive,
     keep: select::Keep<'_>,
 ) -> Result<Written> {
-    let parent = parent_of(req.out);
-    std::fs::create_dir_all(&parent).at(&parent)?;
+    let parent = prepare_parent(req.out)?;
     let mut index = archive::Spool::create(&parent)?;
     let mut cites = Citations::new(
         version,
@@ -748,8 +758,8 @@ fn write_bag_export(
         files,
         path: &archive.path,
     };
-    let tmp = fsutil::temp_file_in(&parent)?;
-    let file = tmp.reopen().at(tmp.path())?;
+    let tmp = ScratchFile::create_in(&parent)?;
+    let file = tmp.as_file().try_clone().at(tmp.path())?;
     req.progress.start("writing", total);
     let (_, written) = archive::write_bag(file, &parent, plan, &payload, &|n| req.progress.inc(n))?;
     req.progress.finish();
@@ -762,13 +772,15 @@ fn write_bag_export(
     };
     if req.format == Format::Zip {
         let bytes = tmp.as_file().metadata().at(tmp.path())?.len();
-        fsutil::persist(tmp, req.out, true)?;
+        // The README allows an empty folder as --out: the zip takes its place. (Removing a
+        // folder that is no longer empty fails, and the export then fails on the name.)
+        if std::fs::symlink_metadata(req.out).is_ok_and(|m| m.is_dir()) {
+            std::fs::remove_dir(req.out).at(req.out)?;
+        }
+        fsutil::persist(tmp.into_temp(), req.out, true)?;
         return Ok(done(bytes));
     }
-    let dir = tempfile::Builder::new()
-        .prefix(fsutil::TEMP_PREFIX)
-        .tempdir_in(&parent)
-        .at(&parent)?;
+    let dir = ScratchDir::create_in(&parent)?;
     let bytes = unpack_bag(tmp.path(), dir.path())?;
     drop(tmp);
     finish_folder(dir, req.out)?;

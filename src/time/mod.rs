@@ -24,6 +24,11 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// A file system time (a file's modification time) in the form of [`rfc3339`].
+pub fn rfc3339_of(t: std::time::SystemTime) -> String {
+    rfc3339(DateTime::<Utc>::from(t))
+}
+
 /// `YYYY-MM-DD`, the form of BagIt's Bagging-Date.
 pub fn date(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d").to_string()

@@ -231,10 +231,10 @@ fn continuity_findings(store: &Store, collection: &str, versions: &[u32]) -> Res
             continue;
         }
         let zip = store.zip_path(collection, v).display().to_string();
-        if store.pending_marker(collection, v).exists() {
+        if store.is_interrupted_write(collection, v)? {
             findings.push(Finding::new(Code::UncommittedArchive, zip, "no sidecar manifest: a write was interrupted before its commit point; the next write removes it"));
         } else {
-            findings.push(Finding::new(Code::VersionMissing, zip, format!("the zip of v{v} has no sidecar manifest, and no write was under way: the manifest was lost")));
+            findings.push(Finding::new(Code::VersionMissing, zip, format!("the zip of v{v} has no sidecar manifest, and no write was under way: the manifest was lost (the zip is kept; `cablekeep rebuild-manifest -c {collection} --version {v}` writes it again from an intact zip)")));
         }
     }
     Ok(findings)
@@ -476,6 +476,62 @@ fn check_archive(
     let (bag, zip_digests) = rayon::join(check, || hash::digest_file(zip));
     let (archive, report, seen) = bag?;
     Ok((archive, report, seen, Some(zip_digests?.0)))
+}
+
+/// What a full check of an archive found, and the facts a sidecar manifest records about it
+/// (the zip's digests and size, the bag, the counts): enough to write a lost sidecar manifest
+/// again from the zip alone.
+pub struct Observed {
+    pub report: Report,
+    pub zip: hash::Digests,
+    pub zip_bytes: u64,
+    /// None when the bag lacks what the sidecar records (the report then has errors).
+    pub bag: Option<manifest::BagFacts>,
+    pub counts: manifest::Counts,
+    pub bag_info: Vec<(String, String)>,
+}
+
+/// Checks an archive in full, on its own (no sidecar, no `.sha256`), and reports what it holds.
+pub fn observe_archive(zip: &Path, progress: &dyn Progress) -> Result<Observed> {
+    let (archive, report, seen, zip_digests) = check_archive(zip, Options::default(), progress)?;
+    let zip_digests = zip_digests.expect("a full check computes the zip's digests");
+    let tag_files: Option<std::collections::BTreeMap<String, hash::Digests>> = seen
+        .tag_digests
+        .iter()
+        .map(|(name, d)| {
+            let sha512 = d.sha512.clone()?;
+            Some((
+                name.clone(),
+                hash::Digests {
+                    sha256: d.sha256.clone(),
+                    sha512,
+                },
+            ))
+        })
+        .collect();
+    let bag = match (seen.folder, seen.payload_oxum, tag_files) {
+        (Some(folder), Some(payload_oxum), Some(tag_files)) => Some(manifest::BagFacts {
+            folder,
+            payload_oxum,
+            tag_files,
+        }),
+        _ => None,
+    };
+    Ok(Observed {
+        report,
+        zip: zip_digests,
+        zip_bytes: archive.index.file_len,
+        bag,
+        counts: manifest::Counts {
+            cables: seen.cables,
+            captures: seen.captures,
+            unparsed: seen.unparsed,
+            payload_files: seen.payload_files,
+            payload_bytes: seen.payload_bytes,
+            zip_entries: seen.zip_entries,
+        },
+        bag_info: seen.bag_info,
+    })
 }
 
 /// The zip file against the sidecar: its digests (when computed: full mode) and size, and the
