@@ -32,13 +32,13 @@ fn readme_shows_every_command_with_an_example() {
         .take_while(|l| l.starts_with("  "))
         .filter(|l| !l.starts_with("   "))
         .filter_map(|l| l.split_whitespace().next())
-        .filter(|c| *c != "help" && c.chars().all(|ch| ch.is_ascii_lowercase()))
+        .filter(|c| *c != "help" && c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '-'))
         .collect();
     assert!(commands.len() >= 10, "{help}");
     for command in commands {
         let heading = readme.lines().filter(|l| l.starts_with("### ")).any(|l| {
             l[4..]
-                .split(|c: char| !c.is_ascii_alphanumeric())
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
                 .any(|word| word == command)
         });
         assert!(heading, "README has no section for `{command}`");
