@@ -496,15 +496,7 @@ pub fn compare_records(
     to_name: &str,
     after: &CableRecord,
 ) -> ContentChange {
-    let text_diff = similar::TextDiff::from_lines(&before.text, &after.text);
-    let (mut added, mut removed) = (0, 0);
-    for change in text_diff.iter_all_changes() {
-        match change.tag() {
-            similar::ChangeTag::Insert => added += 1,
-            similar::ChangeTag::Delete => removed += 1,
-            similar::ChangeTag::Equal => {}
-        }
-    }
+    let (added, removed) = line_counts(&before.text, &after.text);
     let (runs_from, runs_to) = (before.redaction.runs, after.redaction.runs);
     let redaction = match runs_to.cmp(&runs_from) {
         std::cmp::Ordering::Greater => "gained",
@@ -527,9 +519,66 @@ pub fn compare_records(
     }
 }
 
+/// Texts with more lines than this (together) are not diffed line by line: Myers' diff takes
+/// time that grows with the lines times the differences, which a hostile page (or a fetched page
+/// of a link check) controls. Real cables have at most a few thousand lines.
+const MAX_DIFFED_LINES: usize = 20_000;
+
+/// Lines added and removed between two texts: by a line diff, or for texts over
+/// [`MAX_DIFFED_LINES`] by comparing them as multisets of lines (linear time, and the same
+/// answer on every machine, unlike a diff cut off by a deadline).
+fn line_counts(before: &str, after: &str) -> (usize, usize) {
+    if before.lines().count() + after.lines().count() > MAX_DIFFED_LINES {
+        return multiset_line_counts(before, after);
+    }
+    let (mut added, mut removed) = (0, 0);
+    for change in similar::TextDiff::from_lines(before, after).iter_all_changes() {
+        match change.tag() {
+            similar::ChangeTag::Insert => added += 1,
+            similar::ChangeTag::Delete => removed += 1,
+            similar::ChangeTag::Equal => {}
+        }
+    }
+    (added, removed)
+}
+
+/// Lines of `after` not matched by an equal line of `before`, and the other way round.
+fn multiset_line_counts(before: &str, after: &str) -> (usize, usize) {
+    let mut balance: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+    for line in before.lines() {
+        *balance.entry(line).or_default() -= 1;
+    }
+    for line in after.lines() {
+        *balance.entry(line).or_default() += 1;
+    }
+    let added = balance.values().filter(|&&b| b > 0).sum::<i64>();
+    let removed = -balance.values().filter(|&&b| b < 0).sum::<i64>();
+    (added as usize, removed as usize)
+}
+
 /// Up to `max` changed lines of the text, each prefixed `+ ` or `- ` and cut to 100 characters:
-/// a short sample of what changed.
+/// a short sample of what changed. Texts over [`MAX_DIFFED_LINES`] get a sample of the lines
+/// one has and the other lacks, in their order.
 pub fn changed_lines_sample(before: &str, after: &str, max: usize) -> Vec<String> {
+    let shown = |sign: &str, line: &str| {
+        let line = line.trim_end();
+        (!line.trim().is_empty())
+            .then(|| format!("{sign} {}", line.chars().take(100).collect::<String>()))
+    };
+    if before.lines().count() + after.lines().count() > MAX_DIFFED_LINES {
+        let lacking = |text: &str, other: &str, sign: &str| -> Vec<String> {
+            let other: std::collections::HashSet<&str> = other.lines().collect();
+            text.lines()
+                .filter(|l| !other.contains(l))
+                .filter_map(|l| shown(sign, l))
+                .take(max)
+                .collect()
+        };
+        let mut sample = lacking(before, after, "-");
+        sample.extend(lacking(after, before, "+"));
+        sample.truncate(max);
+        return sample;
+    }
     similar::TextDiff::from_lines(before, after)
         .iter_all_changes()
         .filter_map(|c| {
@@ -538,9 +587,7 @@ pub fn changed_lines_sample(before: &str, after: &str, max: usize) -> Vec<String
                 similar::ChangeTag::Delete => "-",
                 similar::ChangeTag::Equal => return None,
             };
-            let line = c.value().trim_end();
-            (!line.trim().is_empty())
-                .then(|| format!("{sign} {}", line.chars().take(100).collect::<String>()))
+            shown(sign, c.value())
         })
         .take(max)
         .collect()
@@ -580,6 +627,21 @@ fn field_changes(before: &CableRecord, after: &CableRecord) -> Vec<FieldChange> 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn texts_of_many_different_lines_are_compared_in_linear_time() {
+        let before: String = (0..300_000).map(|i| format!("a{i}\n")).collect();
+        let after: String = (0..300_000).map(|i| format!("b{i}\n")).collect();
+        let started = std::time::Instant::now();
+        assert_eq!(super::line_counts(&before, &after), (300_000, 300_000));
+        let sample = super::changed_lines_sample(&before, &after, 4);
+        assert_eq!(sample, vec!["- a0", "- a1", "- a2", "- a3"]);
+        // Myers' diff of these takes minutes; the multiset comparison well under a second even
+        // in a debug build on a busy machine.
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        // Small texts still get a real line diff (a moved line counts as removed and added).
+        assert_eq!(super::line_counts("a\nb\nc\n", "b\nc\na\n"), (1, 1));
+    }
+
     use super::*;
 
     #[test]
