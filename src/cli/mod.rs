@@ -87,11 +87,11 @@ struct CollectionArg {
 
 #[derive(Debug, Args, Clone, Default)]
 struct ProvenanceArgs {
-    /// Who published the pages (overrides what the pages say).
-    #[arg(long)]
+    /// Who published the pages (overrides what the pages say; no control characters).
+    #[arg(long, value_parser = publisher_text)]
     publisher: Option<String>,
-    /// The URL the pages were captured from.
-    #[arg(long)]
+    /// The URL the pages were captured from (an absolute http, https or ftp URL).
+    #[arg(long, value_parser = source_url)]
     source_url: Option<String>,
     /// The release date at the source (YYYY-MM-DD or RFC 3339).
     #[arg(long)]
@@ -99,6 +99,17 @@ struct ProvenanceArgs {
     /// When the pages were retrieved (YYYY-MM-DD or RFC 3339).
     #[arg(long)]
     retrieved: Option<String>,
+}
+
+/// `--publisher`: a text without control characters.
+fn publisher_text(s: &str) -> Result<String, cablekeep::error::Error> {
+    cablekeep::provenance::check_text("--publisher", s).map(|()| s.to_string())
+}
+
+/// `--source-url`: an absolute http, https or ftp URL.
+fn source_url(s: &str) -> Result<String, cablekeep::error::Error> {
+    use cablekeep::provenance::{SOURCE_URL_SCHEMES, check_url};
+    check_url(s, SOURCE_URL_SCHEMES).map(|()| s.to_string())
 }
 
 impl ProvenanceArgs {
@@ -651,7 +662,11 @@ impl Ctx {
 
     fn log(&self, a: LogArgs) -> Result<u8> {
         let collections = match &a.collection.collection {
-            Some(c) => vec![c.clone()],
+            Some(c) => {
+                // An unknown collection is an error, not an empty log.
+                self.store.resolve_version(c, None)?;
+                vec![c.clone()]
+            }
             None => self.store.collections()?,
         };
         let mut o = out();
