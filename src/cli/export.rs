@@ -119,8 +119,9 @@ pub(super) struct ExportArgs {
     version: Option<String>,
     #[command(flatten)]
     filter: FilterArgs,
-    /// Only cables whose subject or text matches this full-text query (SQLite FTS5 syntax).
-    #[arg(long, value_name = "TEXT")]
+    /// Only cables whose subject or text matches this full-text query (SQLite FTS5 syntax; at
+    /// most 2048 bytes and 64 words).
+    #[arg(long, value_name = "TEXT", value_parser = full_text_query)]
     query: Option<String>,
     /// The export format.
     #[arg(long, value_enum)]
@@ -133,17 +134,23 @@ pub(super) struct ExportArgs {
     excel_safe: bool,
 }
 
+/// The most hits `search --limit` asks for: each hit's snippet re-reads its cable.
+const MAX_HITS: u64 = 10_000;
+
 #[derive(Debug, Args)]
 pub(super) struct SearchArgs {
-    /// The query: words, "a phrase", a OR b, NEAR(a b), prefix* (SQLite FTS5 syntax).
+    /// The query: words, "a phrase", a OR b, NEAR(a b), prefix* (SQLite FTS5 syntax; at most
+    /// 2048 bytes and 64 words).
+    #[arg(value_parser = full_text_query)]
     query: String,
     /// Search this collection only (default: every collection, latest versions).
     #[arg(long, short = 'c')]
     collection: Option<String>,
     #[command(flatten)]
     filter: FilterArgs,
-    /// At most this many hits.
-    #[arg(long, default_value_t = 20)]
+    /// At most this many hits (1 to 10000).
+    #[arg(long, default_value_t = 20,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_HITS))]
     limit: usize,
     /// One JSON hit per line, best first.
     #[arg(long)]
@@ -160,6 +167,11 @@ pub(super) struct StatsArgs {
     /// Print the counts as one JSON object.
     #[arg(long)]
     json: bool,
+}
+
+/// A full-text query within the bounds of [`cablekeep::catalog::check_query`].
+fn full_text_query(s: &str) -> Result<String, cablekeep::error::Error> {
+    cablekeep::catalog::check_query(s).map(|()| s.to_string())
 }
 
 impl Ctx {

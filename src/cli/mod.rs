@@ -156,14 +156,18 @@ impl From<FormatArg> for Format {
     }
 }
 
+/// The largest `--max-input-bytes`: an input is held in memory whole.
+const MAX_INPUT_BYTES_LIMIT: u64 = 1024 * 1024 * 1024;
+
 /// How inputs are read.
 #[derive(Debug, Args, Clone)]
 struct ReadArgs {
     /// Read every input with this reader instead of detecting the format.
     #[arg(long, value_enum)]
     format: Option<FormatArg>,
-    /// Refuse input files larger than this many bytes.
-    #[arg(long, default_value_t = ingest::DEFAULT_MAX_INPUT_BYTES)]
+    /// Refuse input files larger than this many bytes (1 to 1073741824, 1 GiB).
+    #[arg(long, default_value_t = ingest::DEFAULT_MAX_INPUT_BYTES,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_INPUT_BYTES_LIMIT))]
     max_input_bytes: u64,
 }
 
