@@ -322,31 +322,106 @@ impl Catalog {
     /// Opens the store's catalog, rebuilding it first when it does not index exactly the latest
     /// version of every collection (by their sidecar manifest digests). Returns the catalog and
     /// whether it was rebuilt.
+    ///
+    /// A store that cannot be written (read-only media, another user's store) still gets a
+    /// catalog: kept in the user's cache folder ([`Catalog::cache_path`]) when there is one,
+    /// else made for this run in a private temporary folder.
     pub fn open(store: &Store, progress: &dyn Progress) -> Result<(Catalog, bool)> {
+        Self::open_in(
+            store,
+            &Self::path_in(store),
+            Self::cache_path(store),
+            progress,
+        )
+    }
+
+    /// [`Catalog::open`] with the catalog's place in the store and in the cache chosen (tests).
+    fn open_in(
+        store: &Store,
+        path: &Path,
+        cache: Option<PathBuf>,
+        progress: &dyn Progress,
+    ) -> Result<(Catalog, bool)> {
         let mut wanted = Vec::new();
         for c in store.collections()? {
             if let Some(v) = store.latest(&c)? {
                 wanted.push(VersionRef::read(store, &c, v)?);
             }
         }
-        let path = Self::path_in(store);
-        if path.exists()
-            && let Ok(catalog) = Catalog::open_file(&path)
-            && catalog.indexes(&wanted).unwrap_or(false)
-        {
+        if let Some(catalog) = Self::current(path, &wanted) {
             return Ok((catalog, false));
         }
         let dir = path.parent().expect("catalog path has a folder");
-        let tmp = fsutil::temp_file_in(dir)?;
+        if let Ok(tmp) = fsutil::temp_file_in(dir) {
+            return Ok((Self::build(store, &wanted, tmp, path, progress)?, true));
+        }
+        if let Some(cache) = cache {
+            if let Some(catalog) = Self::current(&cache, &wanted) {
+                return Ok((catalog, false));
+            }
+            let dir = cache.parent().expect("catalog path has a folder");
+            if let Ok(tmp) = fsutil::temp_file_in(dir) {
+                return Ok((Self::build(store, &wanted, tmp, &cache, progress)?, true));
+            }
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix(fsutil::TEMP_PREFIX)
+            .tempdir()
+            .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+        let path = tmp.path().join("catalog.sqlite");
+        let file = fsutil::temp_file_in(tmp.path())?;
+        let mut catalog = Self::build(store, &wanted, file, &path, progress)?;
+        catalog._tmp = Some(tmp);
+        Ok((catalog, true))
+    }
+
+    /// The catalog at `path`, when it indexes exactly `wanted`.
+    fn current(path: &Path, wanted: &[VersionRef]) -> Option<Catalog> {
+        let catalog = Catalog::open_file(path).ok()?;
+        catalog.indexes(wanted).unwrap_or(false).then_some(catalog)
+    }
+
+    /// Builds the catalog of `wanted` in `tmp` and renames it to `path`.
+    fn build(
+        store: &Store,
+        wanted: &[VersionRef],
+        tmp: tempfile::NamedTempFile,
+        path: &Path,
+        progress: &dyn Progress,
+    ) -> Result<Catalog> {
         let mut db = DbWriter::create(tmp.path())?;
-        for v in &wanted {
+        for v in wanted {
             let archive = OpenArchive::open_index(&store.zip_path(&v.collection, v.version))?;
             add_archive(&mut db, v, &archive, &|_| true, progress)?;
         }
-        let meta = row_ranges(&db, &wanted)?;
+        let meta = row_ranges(&db, wanted)?;
         db.finish_catalog(&meta)?;
-        fsutil::persist(tmp, &path, false)?;
-        Ok((Catalog::open_file(&path)?, true))
+        fsutil::persist(tmp, path, false)?;
+        Catalog::open_file(path)
+    }
+
+    /// Where the catalog of a store that cannot be written is kept: under `$XDG_CACHE_HOME`
+    /// (or `~/.cache`), in a folder named by a digest of the store's full path. None without
+    /// either: a shared temporary folder is not trusted with a catalog that later runs reuse.
+    pub fn cache_path(store: &Store) -> Option<PathBuf> {
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+        let root = std::fs::canonicalize(store.root()).ok()?;
+        let key = crate::hash::sha256_hex(root.as_os_str().as_encoded_bytes());
+        Some(
+            cache
+                .join("cablekeep")
+                .join("catalogs")
+                .join(&key[..32])
+                .join("catalog.sqlite"),
+        )
+    }
+
+    /// The file the catalog was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Opens a catalog or SQLite export file read only.
@@ -2680,7 +2755,7 @@ mod tests {
         for repeated in [
             vec!["oil"; 60].join(" "),
             vec!["oil"; 60].join(" OR "),
-            vec!["OIL", "oil", "\"oil\"", "Oïl"].join(" "),
+            ["OIL", "oil", "\"oil\"", "Oïl"].join(" "),
         ] {
             let hits = catalog
                 .search_with(&repeated, None, &Filter::default(), 5, FTS_ONLY)
@@ -2692,23 +2767,110 @@ mod tests {
 
     #[test]
     fn snippets_of_queries_without_repeats_use_the_query_itself() {
-        for query in ["oil", "oil OR gas", "\"the oil\" \"the gas\"", "a* ab*", "NEAR(a b)"] {
+        for query in [
+            "oil",
+            "oil OR gas",
+            "\"the oil\" \"the gas\"",
+            "a* ab*",
+            "NEAR(a b)",
+        ] {
             assert_eq!(snippet_query(query).unwrap(), query);
         }
-        assert_eq!(snippet_query("a a* b A").unwrap(), "\"a\" OR \"a\"* OR \"b\"");
+        assert_eq!(
+            snippet_query("a a* b A").unwrap(),
+            "\"a\" OR \"a\"* OR \"b\""
+        );
         assert_eq!(
             snippet_query("subject:oil OR {subject text}: oil").unwrap(),
             "\"oil\""
         );
     }
 
+    /// A store with one version of the sample cable 10EXAMPLE202.
+    fn sample_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let lock = store.lock(false).unwrap();
+        let page = include_bytes!("../examples/10EXAMPLE202.html");
+        let item = crate::ingest::InputItem::bytes("10EXAMPLE202.html", page.to_vec());
+        store
+            .write_version(
+                &lock,
+                crate::store::WriteRequest {
+                    collection: "demo",
+                    inputs: vec![(item.into(), Default::default())],
+                    replace: false,
+                    message: "",
+                    progress: &crate::store::NoProgress,
+                },
+            )
+            .unwrap();
+        (dir, store)
+    }
+
+    /// A catalog place that cannot be written even by root: its folder is a regular file.
+    fn unwritable_place(dir: &Path) -> PathBuf {
+        std::fs::write(dir.join("a-file"), b"").unwrap();
+        dir.join("a-file").join("catalog.sqlite")
+    }
+
+    #[test]
+    fn a_store_that_cannot_be_written_gets_its_catalog_in_the_cache() {
+        let (dir, store) = sample_store();
+        let blocked = unwritable_place(dir.path());
+        let cache_dir = tempfile::tempdir().unwrap();
+        let cache = cache_dir.path().join("c").join("catalog.sqlite");
+        let progress = &crate::store::NoProgress;
+        let open = || Catalog::open_in(&store, &blocked, Some(cache.clone()), progress).unwrap();
+        let (catalog, rebuilt) = open();
+        assert!(rebuilt);
+        assert_eq!(catalog.path(), cache);
+        let hits = catalog
+            .search("redacted", None, &Filter::default(), 5)
+            .unwrap();
+        assert_eq!(hits.len(), 1);
+        let (again, rebuilt) = open();
+        assert!(!rebuilt, "the cached catalog is reused");
+        assert_eq!(again.path(), cache);
+    }
+
+    #[test]
+    fn without_a_cache_a_catalog_is_made_for_the_run() {
+        let (dir, store) = sample_store();
+        let blocked = unwritable_place(dir.path());
+        let progress = &crate::store::NoProgress;
+        let (catalog, rebuilt) = Catalog::open_in(&store, &blocked, None, progress).unwrap();
+        assert!(rebuilt);
+        let path = catalog.path().to_path_buf();
+        assert!(!path.starts_with(dir.path()));
+        assert_eq!(
+            catalog
+                .search("redacted", None, &Filter::default(), 5)
+                .unwrap()
+                .len(),
+            1
+        );
+        drop(catalog);
+        assert!(!path.exists(), "the run's catalog is removed");
+    }
+
     #[test]
     fn queries_are_bounded_in_bytes_and_words() {
         assert!(check_query(&vec!["a"; MAX_QUERY_WORDS].join(" OR ")).is_ok());
         let many = vec!["a"; MAX_QUERY_WORDS + 1].join(" ");
-        assert!(check_query(&many).unwrap_err().to_string().contains("words"));
+        assert!(
+            check_query(&many)
+                .unwrap_err()
+                .to_string()
+                .contains("words")
+        );
         let long = "a".repeat(MAX_QUERY_BYTES + 1);
-        assert!(check_query(&long).unwrap_err().to_string().contains("bytes"));
+        assert!(
+            check_query(&long)
+                .unwrap_err()
+                .to_string()
+                .contains("bytes")
+        );
     }
 
     #[test]

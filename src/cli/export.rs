@@ -221,10 +221,7 @@ impl Ctx {
         }
         let (catalog, rebuilt) = Catalog::open(&self.store, &self.bar)?;
         if rebuilt {
-            eprintln!(
-                "cablekeep: catalog rebuilt ({})",
-                Catalog::path_in(&self.store).display()
-            );
+            eprintln!("cablekeep: catalog rebuilt ({})", catalog.path().display());
         }
         let hits = catalog.search(&a.query, a.collection.as_deref(), &filter, a.limit)?;
         if a.json {

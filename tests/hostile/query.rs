@@ -65,11 +65,196 @@ fn a_word_repeated_up_to_the_bound_is_searched_in_moments() {
     for query in [
         vec!["the"; 64].join(" "),
         vec!["the"; 64].join(" OR "),
-        vec!["thé", "The", "\"the\"", "THE"].repeat(16).join(" "),
+        ["thé", "The", "\"the\"", "THE"].repeat(16).join(" "),
     ] {
         let m = measure(&search(store.path(), &query), Duration::from_secs(5));
         assert!(!m.timed_out, "{query}: {m:?}");
         assert_eq!(m.code, Some(0), "{m:?}");
         assert!(m.stdout.contains("[the]"), "{}", m.stdout);
     }
+}
+
+#[test]
+fn an_unknown_collection_is_an_error_not_an_empty_answer() {
+    let store = temp_store();
+    run_ok(
+        cablekeep(store.path())
+            .args(["bundle", "-c", "ex"])
+            .arg(crate::util::examples()),
+        0,
+    );
+    for command in [
+        &["log", "-c", "nonexistent"][..],
+        &["links", "report", "-c", "nonexistent"],
+        &["links", "history", "-c", "nonexistent", "09EXAMPLE101"],
+        &["show", "-c", "nonexistent", "09EXAMPLE101"],
+        &["stats", "-c", "nonexistent"],
+        &["diff", "-c", "nonexistent", "v1"],
+    ] {
+        let out = run(cablekeep(store.path()).args(command));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command:?}: {stderr}");
+        assert!(stderr.contains("\"nonexistent\""), "{command:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{command:?}");
+    }
+}
+
+#[test]
+fn provenance_flags_refuse_urls_and_texts_that_forge_output() {
+    let store = temp_store();
+    let page = crate::util::examples().join("09EXAMPLE101.html");
+    for (flag, value) in [
+        ("--source-url", "javascript:alert(1)"),
+        ("--source-url", "https://example.org/a\nok: forged line"),
+        ("--source-url", "https://example.org/a b"),
+        ("--source-url", "not a url"),
+        ("--source-url", "file:///etc/passwd"),
+        ("--publisher", "WikiLeaks\nverify: ok"),
+        ("--publisher", "\u{1b}[2Jcleared"),
+    ] {
+        for command in ["bundle", "parse"] {
+            let mut cmd = cablekeep(store.path());
+            cmd.arg(command);
+            if command == "bundle" {
+                cmd.args(["-c", "c"]);
+            }
+            let out = run(cmd.args([flag, value]).arg(&page));
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{command} {flag} {value:?}: {stderr}"
+            );
+            assert!(stderr.contains(flag), "{stderr}");
+        }
+    }
+    assert!(
+        !store.path().join("archives").exists(),
+        "nothing was written"
+    );
+    let out = run_ok(
+        cablekeep(store.path())
+            .args(["parse", "--json", "--publisher", "Cablegate Ärchive"])
+            .args([
+                "--source-url",
+                "ftp://mirror.example.org/cables/09EXAMPLE101.html",
+            ])
+            .arg(&page),
+        0,
+    );
+    assert!(out.contains("ftp://mirror.example.org/"), "{out}");
+}
+
+/// A command run as the user nobody, when this process is root and setpriv is there (root
+/// writes through any mode bits, so only another user shows what a read-only store does).
+fn as_nobody(cmd: &std::process::Command) -> Option<std::process::Command> {
+    let root = run(std::process::Command::new("id").arg("-u")).stdout == b"0\n";
+    if !root {
+        return Some(clone_command(cmd, None));
+    }
+    let found = std::process::Command::new("setpriv")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!(
+            "\n!!! SKIPPED: running as root without setpriv: a read-only store cannot be made !!!\n"
+        );
+        return None;
+    }
+    Some(clone_command(cmd, Some("setpriv")))
+}
+
+fn clone_command(cmd: &std::process::Command, wrapper: Option<&str>) -> std::process::Command {
+    let mut out = match wrapper {
+        Some(w) => {
+            let mut c = std::process::Command::new(w);
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(cmd.get_program());
+            c
+        }
+        None => std::process::Command::new(cmd.get_program()),
+    };
+    out.args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => out.env(k, v),
+            None => out.env_remove(k),
+        };
+    }
+    out
+}
+
+fn chmod(path: &Path, mode: &str) {
+    let ok = std::process::Command::new("chmod")
+        .args(["-R", mode])
+        .arg(path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+fn tree_listing(path: &Path) -> Vec<(std::path::PathBuf, u64)> {
+    let mut all: Vec<_> = walkdir::WalkDir::new(path)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .map(|e| (e.path().to_path_buf(), e.metadata().unwrap().len()))
+        .collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn search_and_export_query_work_on_a_read_only_store() {
+    let work = temp_store();
+    chmod(work.path(), "a+rx");
+    let store = work.path().join("store");
+    run_ok(
+        cablekeep(&store)
+            .args(["bundle", "-c", "ex"])
+            .arg(crate::util::examples()),
+        0,
+    );
+    // No catalog yet: search has to make one, and the store cannot take it.
+    let _ = std::fs::remove_file(store.join(".cablekeep/catalog.sqlite"));
+    let cache = work.path().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    chmod(&cache, "a+rwx");
+    let out_dir = work.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    chmod(&out_dir, "a+rwx");
+    chmod(&store, "a-w");
+    let before = tree_listing(&store);
+    for with_cache in [true, false] {
+        let mut search = cablekeep(&store);
+        search.args(["search", "redacted"]);
+        let mut export = cablekeep(&store);
+        let out = out_dir.join(format!("export-{with_cache}"));
+        export
+            .args(["export", "--format", "csv", "--query", "redacted", "--out"])
+            .arg(&out);
+        for cmd in [&mut search, &mut export] {
+            match with_cache {
+                true => cmd.env("XDG_CACHE_HOME", &cache),
+                false => cmd.env_remove("XDG_CACHE_HOME").env_remove("HOME"),
+            };
+        }
+        let Some(search) = as_nobody(&search) else {
+            return;
+        };
+        let m = measure(&search, Duration::from_secs(60));
+        assert_eq!(m.code, Some(0), "{m:?}");
+        assert!(m.stdout.contains("10EXAMPLE202"), "{m:?}");
+        let m = measure(&as_nobody(&export).unwrap(), Duration::from_secs(60));
+        assert_eq!(m.code, Some(0), "{m:?}");
+        assert!(out.join("cables.csv").exists() || out.exists(), "{m:?}");
+    }
+    assert_eq!(tree_listing(&store), before, "the store is unchanged");
+    let cached = walkdir::WalkDir::new(&cache)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name() == "catalog.sqlite");
+    assert!(cached, "the catalog is kept in the cache");
+    chmod(&store, "u+w");
 }
