@@ -793,6 +793,8 @@ fn link_option_values_out_of_range_are_usage_errors_never_panics() {
         ("--timegate", "file:///tmp/x"),
         ("--timegate", "javascript:alert(1)"),
         ("--timegate", "http:///no-host"),
+        ("--remap", "https://wikileaks.org/ javascript:alert(1)"),
+        ("--remap", "https://wikileaks.org/"),
     ];
     for (flag, value) in cases {
         for command in [&["links", "check"][..], &["verify", "--links"][..]] {

@@ -70,12 +70,34 @@ pub(super) struct FilterArgs {
     partial_extract: Option<bool>,
 }
 
+/// The most bytes `--ids-from` reads: a list of every cable of Cablegate is under 4 MiB.
+const MAX_IDS_FROM_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads an `--ids-from` file, refusing one over [`MAX_IDS_FROM_BYTES`] (such as /dev/zero)
+/// instead of reading without end.
+fn read_ids_file(file: &std::path::Path) -> Result<String> {
+    use std::io::Read;
+    let context = || format!("--ids-from {}", file.display());
+    let mut text = String::new();
+    std::fs::File::open(file)
+        .with_context(context)?
+        .take(MAX_IDS_FROM_BYTES + 1)
+        .read_to_string(&mut text)
+        .with_context(context)?;
+    if text.len() as u64 > MAX_IDS_FROM_BYTES {
+        return Err(anyhow!(
+            "--ids-from {}: longer than {MAX_IDS_FROM_BYTES} bytes",
+            file.display()
+        ));
+    }
+    Ok(text)
+}
+
 impl FilterArgs {
     fn filter(&self, query: Option<String>) -> Result<Filter> {
         let mut ids = self.ids.clone();
         if let Some(file) = &self.ids_from {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("--ids-from {}", file.display()))?;
+            let text = read_ids_file(file)?;
             ids.extend(
                 text.lines()
                     .map(|l| l.split('#').next().unwrap_or("").trim())

@@ -29,8 +29,8 @@ enum LinksCommand {
 #[derive(Debug, Args, Clone)]
 pub struct LinkOptions {
     /// Rewrite URLs before fetching: 'PREFIX REPLACEMENT' (repeatable; the first match wins).
-    #[arg(long, value_name = "'PREFIX REPLACEMENT'")]
-    remap: Vec<String>,
+    #[arg(long, value_name = "'PREFIX REPLACEMENT'", value_parser = remap_rule)]
+    remap: Vec<(String, String)>,
     /// Requests in flight at once, over all hosts (1 to 64).
     #[arg(long, default_value_t = limits::CONCURRENCY,
           value_parser = RangedU64ValueParser::<usize>::new().range(1..=limits::MAX_CONCURRENCY))]
@@ -81,6 +81,11 @@ pub struct LinkOptions {
     no_archive_lookup: bool,
 }
 
+/// `--remap`: a prefix and an http or https URL that replaces it.
+fn remap_rule(s: &str) -> Result<(String, String), cablekeep::error::Error> {
+    linkcheck::parse_remap(s)
+}
+
 /// `--timegate`: an http or https URL with a host.
 fn timegate_url(s: &str) -> Result<String, cablekeep::error::Error> {
     cablekeep::provenance::check_url(s, &["http", "https"]).map(|()| s.to_string())
@@ -97,13 +102,8 @@ impl Default for LinkOptions {
 
 impl LinkOptions {
     pub fn options(&self) -> Result<linkcheck::Options> {
-        let remap = self
-            .remap
-            .iter()
-            .map(|r| linkcheck::parse_remap(r))
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(linkcheck::Options {
-            remap,
+            remap: self.remap.clone(),
             concurrency: self.concurrency,
             per_host: self.per_host,
             host_interval: Duration::from_millis(self.host_interval_ms),

@@ -1019,11 +1019,15 @@ pub fn counts(results: &[LinkResult]) -> BTreeMap<&'static str, usize> {
     map
 }
 
-/// Parses a `--remap 'PREFIX REPLACEMENT'` value.
+/// Parses a `--remap 'PREFIX REPLACEMENT'` value; the replacement must be an http or https URL
+/// with a host, or every remapped link would fail alike.
 pub fn parse_remap(value: &str) -> Result<(String, String)> {
     let mut parts = value.split_whitespace();
     match (parts.next(), parts.next(), parts.next()) {
-        (Some(p), Some(r), None) => Ok((p.to_string(), r.to_string())),
+        (Some(p), Some(r), None) => match crate::provenance::check_url(r, &["http", "https"]) {
+            Ok(()) => Ok((p.to_string(), r.to_string())),
+            Err(e) => Err(Error::Invalid(format!("--remap {value:?}: {e}"))),
+        },
         _ => Err(Error::Invalid(format!(
             "--remap {value:?}: expected 'PREFIX REPLACEMENT'"
         ))),

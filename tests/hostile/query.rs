@@ -258,3 +258,39 @@ fn search_and_export_query_work_on_a_read_only_store() {
     assert!(cached, "the catalog is kept in the cache");
     chmod(&store, "u+w");
 }
+
+#[test]
+fn an_endless_ids_file_is_refused_in_bounded_memory() {
+    let store = temp_store();
+    run_ok(
+        cablekeep(store.path())
+            .args(["bundle", "-c", "ex"])
+            .arg(crate::util::examples()),
+        0,
+    );
+    let out = store.path().join("export");
+    let mut export = cablekeep(store.path());
+    export
+        .args([
+            "export",
+            "--format",
+            "csv",
+            "--ids-from",
+            "/dev/zero",
+            "--out",
+        ])
+        .arg(&out);
+    let mut search = cablekeep(store.path());
+    search.args(["search", "--ids-from", "/dev/zero", "example"]);
+    for cmd in [export, search] {
+        let m = measure(&cmd, Duration::from_secs(20));
+        assert!(!m.timed_out, "{m:?}");
+        assert!(m.peak_rss_mb() < 256.0, "{m:?}");
+        assert_eq!(m.code, Some(2), "{m:?}");
+        assert!(
+            m.stderr.contains("--ids-from /dev/zero: longer than"),
+            "{m:?}"
+        );
+    }
+    assert!(!out.exists());
+}
