@@ -925,3 +925,29 @@ fn a_timegate_redirect_is_followed_to_the_memento_and_its_date() {
         r[&id(45)]
     );
 }
+
+#[test]
+fn text_from_a_server_cannot_drive_the_terminal_or_forge_lines() {
+    let store = store_with(&[(format!("{}.html", id(46)), page(&id(46)))]);
+    let live = String::from_utf8(page(&id(46)))
+        .unwrap()
+        .replace("This cable is invented.", "\u{1b}[2J\u{1b}[31mok: forged")
+        .into_bytes();
+    let a = Server::start(move |req, s, _| match req.path.as_str() {
+        "/robots.txt" => respond(s, 404, &[], b""),
+        _ => respond(s, 200, &[], &live),
+    });
+    for form in [None, Some("--markdown")] {
+        let out = run(cablekeep(store.path())
+            .args(["links", "check", "-c", "c"])
+            .args(form)
+            .args(common_flags(&a, None)));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{stdout}");
+        assert!(stdout.contains("drifted"), "{stdout}");
+        assert!(!stdout.contains('\u{1b}'), "{stdout:?}");
+        if form.is_none() {
+            assert!(stdout.contains("\\u{1b}[2J"), "{stdout}");
+        }
+    }
+}

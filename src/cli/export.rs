@@ -1,6 +1,6 @@
 //! The `export`, `search` and `stats` commands.
 
-use super::{CollectionArg, Ctx, EXIT_OK, json_line, out, parse_version};
+use super::{CollectionArg, Ctx, EXIT_OK, json_line, out, parse_version, printable};
 use anyhow::{Context, Result, anyhow};
 use cablekeep::catalog::Catalog;
 use cablekeep::export::{self, Format};
@@ -262,10 +262,10 @@ impl Ctx {
                     .as_deref()
                     .map(|c| c.get(..10).unwrap_or(c))
                     .unwrap_or("-"),
-                h.origin.as_deref().unwrap_or("-"),
-                h.subject.as_deref().unwrap_or("-")
+                printable(h.origin.as_deref().unwrap_or("-")),
+                printable(h.subject.as_deref().unwrap_or("-"))
             )?;
-            writeln!(o, "    {}", h.snippet.replace('\n', " "))?;
+            writeln!(o, "    {}", printable(&h.snippet.replace('\n', " ")))?;
         }
         eprintln!("cablekeep: {} hits", hits.len());
         Ok(EXIT_OK)

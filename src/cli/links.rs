@@ -1,6 +1,6 @@
 //! `links check|report|history` and the link half of `verify --links`.
 
-use super::{CollectionArg, Ctx, EXIT_FINDINGS, EXIT_OK, out, parse_version};
+use super::{CollectionArg, Ctx, EXIT_FINDINGS, EXIT_OK, out, parse_version, printable};
 use anyhow::{Result, bail};
 use cablekeep::linkcheck::{self, LinkResult, State, limits};
 use clap::builder::RangedU64ValueParser;
@@ -290,7 +290,7 @@ fn summary(results: &[LinkResult]) -> String {
 }
 
 fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    printable(&s.replace('|', "\\|").replace('\n', " "))
 }
 
 pub fn print_results(collection: &str, results: &[LinkResult], form: Form) -> Result<()> {
@@ -310,7 +310,7 @@ pub fn print_results(collection: &str, results: &[LinkResult], form: Form) -> Re
                 writeln!(
                     o,
                     "| {} | {} | {} | {} | {} |",
-                    r.cable,
+                    md_cell(&r.cable),
                     md_cell(&r.url),
                     state_text(r),
                     status_text(r),
@@ -322,8 +322,7 @@ pub fn print_results(collection: &str, results: &[LinkResult], form: Form) -> Re
         Form::Text => {
             for r in results {
                 let d = detail(r);
-                writeln!(
-                    o,
+                let line = format!(
                     "{:<12} {} {} (HTTP {}){}{}",
                     state_text(r),
                     r.cable,
@@ -331,10 +330,11 @@ pub fn print_results(collection: &str, results: &[LinkResult], form: Form) -> Re
                     status_text(r),
                     if d.is_empty() { "" } else { ": " },
                     d
-                )?;
+                );
+                writeln!(o, "{}", printable(&line))?;
                 if let Some(drift) = &r.drift {
                     for line in &drift.sample {
-                        writeln!(o, "    {line}")?;
+                        writeln!(o, "    {}", printable(line))?;
                     }
                 }
             }
@@ -423,8 +423,7 @@ fn history(id: &str, events: &[linkcheck::log::Event], json: bool) -> Result<u8>
             Some(s) => format!("was {s}"),
         };
         let d = detail(r);
-        writeln!(
-            o,
+        let line = format!(
             "{}  {:<12} {} (HTTP {}) [{change}]{}{}",
             r.time,
             state_text(r),
@@ -432,7 +431,8 @@ fn history(id: &str, events: &[linkcheck::log::Event], json: bool) -> Result<u8>
             status_text(r),
             if d.is_empty() { "" } else { ": " },
             d
-        )?;
+        );
+        writeln!(o, "{}", printable(&line))?;
     }
     Ok(EXIT_OK)
 }

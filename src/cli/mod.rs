@@ -411,6 +411,19 @@ fn out() -> std::io::StdoutLock<'static> {
     std::io::stdout().lock()
 }
 
+/// A text from a page or a server, its control characters written as escapes (`\u{1b}`), so
+/// that in text output it can neither forge lines nor drive the terminal.
+fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c.is_control() {
+            true => out.extend(c.escape_default()),
+            false => out.push(c),
+        }
+    }
+    out
+}
+
 fn json_line(value: &impl serde::Serialize) -> Result<()> {
     let mut o = out();
     serde_json::to_writer(&mut o, value)?;

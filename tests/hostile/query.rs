@@ -294,3 +294,23 @@ fn an_endless_ids_file_is_refused_in_bounded_memory() {
     }
     assert!(!out.exists());
 }
+
+#[test]
+fn search_text_output_escapes_control_characters_of_pages() {
+    let store = temp_store();
+    let input = store.path().join("input");
+    std::fs::create_dir(&input).unwrap();
+    let page = std::fs::read_to_string(crate::util::examples().join("09EXAMPLE101.html"))
+        .unwrap()
+        .replace("This cable is invented.", "\u{1b}[2Jinvented escapes");
+    std::fs::write(input.join("09EXAMPLE101.html"), page).unwrap();
+    run_ok(
+        cablekeep(store.path())
+            .args(["bundle", "-c", "e"])
+            .arg(&input),
+        0,
+    );
+    let out = run_ok(&mut search(store.path(), "escapes"), 0);
+    assert!(!out.contains('\u{1b}'), "{out:?}");
+    assert!(out.contains("\\u{1b}[2Jinvented [escapes]"), "{out}");
+}
