@@ -106,6 +106,20 @@ fn publisher_text(s: &str) -> Result<String, cablekeep::error::Error> {
     cablekeep::provenance::check_text("--publisher", s).map(|()| s.to_string())
 }
 
+/// `--message`: lines of text (`log` indents them), without other control characters (a
+/// carriage return or an escape sequence would forge `log`'s output).
+fn message_text(s: &str) -> Result<String, cablekeep::error::Error> {
+    match s
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+    {
+        Some(c) => Err(cablekeep::error::Error::Invalid(format!(
+            "--message: the character {c:?} is not accepted"
+        ))),
+        None => Ok(s.to_string()),
+    }
+}
+
 /// `--source-url`: an absolute http, https or ftp URL.
 fn source_url(s: &str) -> Result<String, cablekeep::error::Error> {
     use cablekeep::provenance::{SOURCE_URL_SCHEMES, check_url};
@@ -188,8 +202,8 @@ struct BundleArgs {
     /// The collection to write.
     #[arg(long, short = 'c')]
     collection: String,
-    /// A message recorded with the version.
-    #[arg(long, short = 'm', default_value = "")]
+    /// A message recorded with the version (lines and tabs, no other control characters).
+    #[arg(long, short = 'm', default_value = "", value_parser = message_text)]
     message: String,
     /// The new version holds exactly these inputs: cables not among them are left out.
     #[arg(long)]
@@ -227,7 +241,7 @@ struct StatusArgs {
 struct CommitArgs {
     #[command(flatten)]
     collection: CollectionArg,
-    #[arg(long, short = 'm', default_value = "")]
+    #[arg(long, short = 'm', default_value = "", value_parser = message_text)]
     message: String,
     #[arg(long)]
     json: bool,

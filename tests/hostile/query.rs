@@ -111,8 +111,13 @@ fn provenance_flags_refuse_urls_and_texts_that_forge_output() {
         ("--source-url", "file:///etc/passwd"),
         ("--publisher", "WikiLeaks\nverify: ok"),
         ("--publisher", "\u{1b}[2Jcleared"),
+        ("--message", "done\rex@v9  forged"),
+        ("--message", "\u{1b}[2Jcleared"),
     ] {
         for command in ["bundle", "parse"] {
+            if flag == "--message" && command == "parse" {
+                continue;
+            }
             let mut cmd = cablekeep(store.path());
             cmd.arg(command);
             if command == "bundle" {
@@ -143,6 +148,12 @@ fn provenance_flags_refuse_urls_and_texts_that_forge_output() {
         0,
     );
     assert!(out.contains("ftp://mirror.example.org/"), "{out}");
+    run_ok(
+        cablekeep(store.path())
+            .args(["bundle", "-c", "c", "-m", "two lines\n\tand a tab"])
+            .arg(&page),
+        0,
+    );
 }
 
 /// A command run as the user nobody, when this process is root and setpriv is there (root
