@@ -322,31 +322,106 @@ impl Catalog {
     /// Opens the store's catalog, rebuilding it first when it does not index exactly the latest
     /// version of every collection (by their sidecar manifest digests). Returns the catalog and
     /// whether it was rebuilt.
+    ///
+    /// A store that cannot be written (read-only media, another user's store) still gets a
+    /// catalog: kept in the user's cache folder ([`Catalog::cache_path`]) when there is one,
+    /// else made for this run in a private temporary folder.
     pub fn open(store: &Store, progress: &dyn Progress) -> Result<(Catalog, bool)> {
+        Self::open_in(
+            store,
+            &Self::path_in(store),
+            Self::cache_path(store),
+            progress,
+        )
+    }
+
+    /// [`Catalog::open`] with the catalog's place in the store and in the cache chosen (tests).
+    fn open_in(
+        store: &Store,
+        path: &Path,
+        cache: Option<PathBuf>,
+        progress: &dyn Progress,
+    ) -> Result<(Catalog, bool)> {
         let mut wanted = Vec::new();
         for c in store.collections()? {
             if let Some(v) = store.latest(&c)? {
                 wanted.push(VersionRef::read(store, &c, v)?);
             }
         }
-        let path = Self::path_in(store);
-        if path.exists()
-            && let Ok(catalog) = Catalog::open_file(&path)
-            && catalog.indexes(&wanted).unwrap_or(false)
-        {
+        if let Some(catalog) = Self::current(path, &wanted) {
             return Ok((catalog, false));
         }
         let dir = path.parent().expect("catalog path has a folder");
-        let tmp = fsutil::temp_file_in(dir)?;
+        if let Ok(tmp) = fsutil::temp_file_in(dir) {
+            return Ok((Self::build(store, &wanted, tmp, path, progress)?, true));
+        }
+        if let Some(cache) = cache {
+            if let Some(catalog) = Self::current(&cache, &wanted) {
+                return Ok((catalog, false));
+            }
+            let dir = cache.parent().expect("catalog path has a folder");
+            if let Ok(tmp) = fsutil::temp_file_in(dir) {
+                return Ok((Self::build(store, &wanted, tmp, &cache, progress)?, true));
+            }
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix(fsutil::TEMP_PREFIX)
+            .tempdir()
+            .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+        let path = tmp.path().join("catalog.sqlite");
+        let file = fsutil::temp_file_in(tmp.path())?;
+        let mut catalog = Self::build(store, &wanted, file, &path, progress)?;
+        catalog._tmp = Some(tmp);
+        Ok((catalog, true))
+    }
+
+    /// The catalog at `path`, when it indexes exactly `wanted`.
+    fn current(path: &Path, wanted: &[VersionRef]) -> Option<Catalog> {
+        let catalog = Catalog::open_file(path).ok()?;
+        catalog.indexes(wanted).unwrap_or(false).then_some(catalog)
+    }
+
+    /// Builds the catalog of `wanted` in `tmp` and renames it to `path`.
+    fn build(
+        store: &Store,
+        wanted: &[VersionRef],
+        tmp: tempfile::NamedTempFile,
+        path: &Path,
+        progress: &dyn Progress,
+    ) -> Result<Catalog> {
         let mut db = DbWriter::create(tmp.path())?;
-        for v in &wanted {
+        for v in wanted {
             let archive = OpenArchive::open_index(&store.zip_path(&v.collection, v.version))?;
             add_archive(&mut db, v, &archive, &|_| true, progress)?;
         }
-        let meta = row_ranges(&db, &wanted)?;
+        let meta = row_ranges(&db, wanted)?;
         db.finish_catalog(&meta)?;
-        fsutil::persist(tmp, &path, false)?;
-        Ok((Catalog::open_file(&path)?, true))
+        fsutil::persist(tmp, path, false)?;
+        Catalog::open_file(path)
+    }
+
+    /// Where the catalog of a store that cannot be written is kept: under `$XDG_CACHE_HOME`
+    /// (or `~/.cache`), in a folder named by a digest of the store's full path. None without
+    /// either: a shared temporary folder is not trusted with a catalog that later runs reuse.
+    pub fn cache_path(store: &Store) -> Option<PathBuf> {
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+        let root = std::fs::canonicalize(store.root()).ok()?;
+        let key = crate::hash::sha256_hex(root.as_os_str().as_encoded_bytes());
+        Some(
+            cache
+                .join("cablekeep")
+                .join("catalogs")
+                .join(&key[..32])
+                .join("catalog.sqlite"),
+        )
+    }
+
+    /// The file the catalog was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Opens a catalog or SQLite export file read only.
@@ -461,6 +536,7 @@ impl Catalog {
         filter: &Filter,
         limit: usize,
     ) -> Result<Vec<Hit>> {
+        check_query(query)?;
         match self.search_raw(query, collection, filter, limit) {
             Ok(hits) => Ok(hits),
             Err(first) => {
@@ -940,8 +1016,9 @@ impl Catalog {
         });
         hits.truncate(limit);
         let pks: Vec<i64> = hits.iter().map(|c| c.pk).collect();
-        let snippet_query = stored.as_ref().map(StoredQuery::as_fts5);
-        let mut snippets = self.snippets(snippet_query.as_deref().unwrap_or(query), &pks)?;
+        let stored_query = stored.as_ref().map(StoredQuery::as_fts5);
+        let snippet_query = snippet_query(stored_query.as_deref().unwrap_or(query))?;
+        let mut snippets = self.snippets(&snippet_query, &pks)?;
         Ok(hits
             .into_iter()
             .map(|c| Hit {
@@ -1089,6 +1166,7 @@ impl Catalog {
     /// The ids of the cables of `collection` whose subject or text matches `query` (neither
     /// ranked nor with snippets: only the set is wanted).
     pub fn matching_ids(&self, collection: &str, query: &str) -> Result<BTreeSet<String>> {
+        check_query(query)?;
         match self.ids_raw(collection, query) {
             Ok(ids) => Ok(ids),
             Err(first) => {
@@ -1110,6 +1188,116 @@ impl Catalog {
         stmt.query_map(params![query, collection], |r| r.get(0))?
             .collect()
     }
+}
+
+/// The longest full-text query accepted, in bytes.
+pub const MAX_QUERY_BYTES: usize = 2048;
+/// The most words a full-text query may hold (FTS5's operators not counted): a snippet's cost
+/// grows with the square of the query's phrases, so an unbounded query is unbounded time.
+pub const MAX_QUERY_WORDS: usize = 64;
+
+/// Refuses a full-text query longer than [`MAX_QUERY_BYTES`] or with more words than
+/// [`MAX_QUERY_WORDS`].
+pub fn check_query(query: &str) -> Result<()> {
+    if query.len() > MAX_QUERY_BYTES {
+        return Err(Error::Invalid(format!(
+            "the query is {} bytes long: at most {MAX_QUERY_BYTES} are accepted",
+            query.len()
+        )));
+    }
+    let words = query
+        .split(|c: char| c.is_whitespace() || "()\",:^+{}*-".contains(c))
+        .filter(|w| !w.is_empty() && !matches!(*w, "AND" | "OR" | "NOT" | "NEAR"))
+        .count();
+    if words > MAX_QUERY_WORDS {
+        return Err(Error::Invalid(format!(
+            "the query has {words} words: at most {MAX_QUERY_WORDS} are accepted"
+        )));
+    }
+    Ok(())
+}
+
+/// One phrase of an FTS5 query as written: its text and whether it is a prefix (`text*`).
+#[derive(Debug, PartialEq)]
+struct QueryPhrase {
+    text: String,
+    prefix: bool,
+}
+
+/// FTS5's bareword characters (sqlite3Fts5IsBareword).
+fn is_bareword_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '\x1a' || !c.is_ascii()
+}
+
+/// The phrases of an FTS5 query (barewords and strings), without its operators and column
+/// names; only what a snippet highlights is wanted, not the query's structure.
+fn query_phrases(query: &str) -> Vec<QueryPhrase> {
+    let mut phrases = Vec::new();
+    let mut chars = query.chars().peekable();
+    let mut in_columns = false;
+    while let Some(c) = chars.next() {
+        let text = if c == '"' {
+            let mut text = String::new();
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        text.push('"');
+                    }
+                    '"' => break,
+                    c => text.push(c),
+                }
+            }
+            text
+        } else if is_bareword_char(c) {
+            let mut text = String::from(c);
+            while let Some(&c) = chars.peek().filter(|c| is_bareword_char(**c)) {
+                text.push(c);
+                chars.next();
+            }
+            text
+        } else {
+            match c {
+                '{' => in_columns = true,
+                '}' => in_columns = false,
+                _ => {}
+            }
+            continue;
+        };
+        while chars.peek().is_some_and(|c| *c == ' ') {
+            chars.next();
+        }
+        let prefix = chars.next_if_eq(&'*').is_some();
+        let column = chars.peek() == Some(&':');
+        let operator = matches!(text.as_str(), "AND" | "OR" | "NOT" | "NEAR");
+        if !(in_columns || column || operator) {
+            phrases.push(QueryPhrase { text, prefix });
+        }
+    }
+    phrases
+}
+
+/// The query snippets are made with: the query itself, unless it names a phrase more than once
+/// (also as other words that make the same terms, such as `The` and `thé` for `the`); then its
+/// distinct phrases joined by OR. FTS5 scores each passage against every match of every phrase,
+/// so a phrase given 200 times made each snippet cost 40,000 times that of the phrase alone.
+fn snippet_query(query: &str) -> rusqlite::Result<std::borrow::Cow<'_, str>> {
+    let phrases = query_phrases(query);
+    if phrases.len() < 2 {
+        return Ok(query.into());
+    }
+    let texts: Vec<&str> = phrases.iter().map(|p| p.text.as_str()).collect();
+    let mut seen = std::collections::HashSet::new();
+    let distinct: Vec<String> = phrases
+        .iter()
+        .zip(terms_of_texts(&texts)?)
+        .filter(|(p, terms)| !terms.is_empty() && seen.insert((terms.clone(), p.prefix)))
+        .map(|(p, _)| fts5_string(&p.text) + if p.prefix { "*" } else { "" })
+        .collect();
+    if distinct.len() == phrases.len() {
+        return Ok(query.into());
+    }
+    Ok(distinct.join(" OR ").into())
 }
 
 /// `a "b c` -> `"a" """b" "c"`: every word as an FTS5 string, so any text can be searched.
@@ -2555,6 +2743,134 @@ mod tests {
                 assert!(h.snippet.contains('['), "{query}: {}", h.snippet);
             }
         }
+    }
+
+    #[test]
+    fn a_phrase_given_many_times_is_highlighted_as_given_once() {
+        let (_dir, catalog) = made_up_catalog(60);
+        let once = catalog
+            .search_with("oil", None, &Filter::default(), 5, Tuning::default())
+            .unwrap();
+        assert!(!once.is_empty());
+        for repeated in [
+            vec!["oil"; 60].join(" "),
+            vec!["oil"; 60].join(" OR "),
+            ["OIL", "oil", "\"oil\"", "Oïl"].join(" "),
+        ] {
+            let hits = catalog
+                .search_with(&repeated, None, &Filter::default(), 5, FTS_ONLY)
+                .unwrap();
+            let snippets = |h: &[Hit]| h.iter().map(|h| h.snippet.clone()).collect::<Vec<_>>();
+            assert_eq!(snippets(&hits), snippets(&once), "{repeated}");
+        }
+    }
+
+    #[test]
+    fn snippets_of_queries_without_repeats_use_the_query_itself() {
+        for query in [
+            "oil",
+            "oil OR gas",
+            "\"the oil\" \"the gas\"",
+            "a* ab*",
+            "NEAR(a b)",
+        ] {
+            assert_eq!(snippet_query(query).unwrap(), query);
+        }
+        assert_eq!(
+            snippet_query("a a* b A").unwrap(),
+            "\"a\" OR \"a\"* OR \"b\""
+        );
+        assert_eq!(
+            snippet_query("subject:oil OR {subject text}: oil").unwrap(),
+            "\"oil\""
+        );
+    }
+
+    /// A store with one version of the sample cable 10EXAMPLE202.
+    fn sample_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let lock = store.lock(false).unwrap();
+        let page = include_bytes!("../examples/10EXAMPLE202.html");
+        let item = crate::ingest::InputItem::bytes("10EXAMPLE202.html", page.to_vec());
+        store
+            .write_version(
+                &lock,
+                crate::store::WriteRequest {
+                    collection: "demo",
+                    inputs: vec![(item.into(), Default::default())],
+                    replace: false,
+                    message: "",
+                    progress: &crate::store::NoProgress,
+                },
+            )
+            .unwrap();
+        (dir, store)
+    }
+
+    /// A catalog place that cannot be written even by root: its folder is a regular file.
+    fn unwritable_place(dir: &Path) -> PathBuf {
+        std::fs::write(dir.join("a-file"), b"").unwrap();
+        dir.join("a-file").join("catalog.sqlite")
+    }
+
+    #[test]
+    fn a_store_that_cannot_be_written_gets_its_catalog_in_the_cache() {
+        let (dir, store) = sample_store();
+        let blocked = unwritable_place(dir.path());
+        let cache_dir = tempfile::tempdir().unwrap();
+        let cache = cache_dir.path().join("c").join("catalog.sqlite");
+        let progress = &crate::store::NoProgress;
+        let open = || Catalog::open_in(&store, &blocked, Some(cache.clone()), progress).unwrap();
+        let (catalog, rebuilt) = open();
+        assert!(rebuilt);
+        assert_eq!(catalog.path(), cache);
+        let hits = catalog
+            .search("redacted", None, &Filter::default(), 5)
+            .unwrap();
+        assert_eq!(hits.len(), 1);
+        let (again, rebuilt) = open();
+        assert!(!rebuilt, "the cached catalog is reused");
+        assert_eq!(again.path(), cache);
+    }
+
+    #[test]
+    fn without_a_cache_a_catalog_is_made_for_the_run() {
+        let (dir, store) = sample_store();
+        let blocked = unwritable_place(dir.path());
+        let progress = &crate::store::NoProgress;
+        let (catalog, rebuilt) = Catalog::open_in(&store, &blocked, None, progress).unwrap();
+        assert!(rebuilt);
+        let path = catalog.path().to_path_buf();
+        assert!(!path.starts_with(dir.path()));
+        assert_eq!(
+            catalog
+                .search("redacted", None, &Filter::default(), 5)
+                .unwrap()
+                .len(),
+            1
+        );
+        drop(catalog);
+        assert!(!path.exists(), "the run's catalog is removed");
+    }
+
+    #[test]
+    fn queries_are_bounded_in_bytes_and_words() {
+        assert!(check_query(&vec!["a"; MAX_QUERY_WORDS].join(" OR ")).is_ok());
+        let many = vec!["a"; MAX_QUERY_WORDS + 1].join(" ");
+        assert!(
+            check_query(&many)
+                .unwrap_err()
+                .to_string()
+                .contains("words")
+        );
+        let long = "a".repeat(MAX_QUERY_BYTES + 1);
+        assert!(
+            check_query(&long)
+                .unwrap_err()
+                .to_string()
+                .contains("bytes")
+        );
     }
 
     #[test]

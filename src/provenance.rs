@@ -1,5 +1,6 @@
 //! Provenance: where a capture came from, when it was released, and how it is redacted.
 
+use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// Where one capture of a cable came from.
@@ -64,6 +65,50 @@ impl SourceHints {
     }
 }
 
+/// The schemes a source URL may have.
+pub const SOURCE_URL_SCHEMES: &[&str] = &["http", "https", "ftp"];
+
+/// Checks that `url` is an absolute URL with one of `schemes` (lower case) and a host, with no
+/// whitespace or control character (a newline in a URL would forge lines in text output).
+pub fn check_url(url: &str, schemes: &[&str]) -> Result<()> {
+    let refuse = |why: &str| {
+        Err(Error::Invalid(format!(
+            "{url:?} is not a usable URL: {why} (expected an absolute {} URL)",
+            schemes.join(", ")
+        )))
+    };
+    if let Some(c) = url.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return refuse(&format!("it holds the character {c:?}"));
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return refuse("it has no scheme://");
+    };
+    if !schemes.contains(&scheme.to_ascii_lowercase().as_str()) {
+        return refuse(&format!("the scheme {scheme:?} is not accepted"));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    if host.is_empty() {
+        return refuse("it names no host");
+    }
+    Ok(())
+}
+
+/// Checks that a free text given on the command line (a publisher's name) holds no control
+/// character: a newline or an escape sequence would forge lines in text output.
+pub fn check_text(name: &str, text: &str) -> Result<()> {
+    match text.chars().find(|c| c.is_control()) {
+        Some(c) => Err(Error::Invalid(format!(
+            "{name} {text:?}: the character {c:?} is not accepted"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// How a capture is redacted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Redaction {
@@ -89,4 +134,40 @@ pub struct RedactionRun {
     pub offset: usize,
     /// Length in characters.
     pub len: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_urls_are_absolute_with_a_host_and_nothing_hidden() {
+        for ok in [
+            "https://wikileaks.org/cable/2009/05/09X.html",
+            "HTTP://h:8080/x?y#z",
+            "ftp://user@[::1]:21/f",
+        ] {
+            assert!(check_url(ok, SOURCE_URL_SCHEMES).is_ok(), "{ok}");
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "https://x/a\nverify: ok",
+            "https://x/a b",
+            "file:///etc/passwd",
+            "not a url",
+            "https:///path",
+            "https://user@/p",
+            "",
+        ] {
+            assert!(check_url(bad, SOURCE_URL_SCHEMES).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn free_texts_refuse_control_characters() {
+        assert!(check_text("--publisher", "Cablegate Ärchive").is_ok());
+        for bad in ["a\nb", "a\rb", "\u{1b}[31mred", "tab\there"] {
+            assert!(check_text("--publisher", bad).is_err(), "{bad:?}");
+        }
+    }
 }

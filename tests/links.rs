@@ -770,3 +770,184 @@ fn links_check_keeps_to_the_run_time_limit() {
         std::fs::read_to_string(store.path().join("manifests/c/links.jsonl")).unwrap_or_default();
     assert_eq!(log.lines().count(), 4 - not_checked);
 }
+
+#[test]
+fn link_option_values_out_of_range_are_usage_errors_never_panics() {
+    let store = store_with(&[(format!("{}.html", id(40)), page(&id(40)))]);
+    let huge = u64::MAX.to_string();
+    let cases: Vec<(&str, &str)> = vec![
+        ("--max-run-time", &huge),
+        ("--max-run-time", "0"),
+        ("--host-interval-ms", &huge),
+        ("--backoff-ms", &huge),
+        ("--timeout", &huge),
+        ("--timeout", "0"),
+        ("--concurrency", "0"),
+        ("--concurrency", &huge),
+        ("--per-host", "0"),
+        ("--retries", &huge),
+        ("--max-body-bytes", &huge),
+        ("--max-body-bytes", "0"),
+        ("--max-redirects", &huge),
+        ("--timegate", "not a url"),
+        ("--timegate", "file:///tmp/x"),
+        ("--timegate", "javascript:alert(1)"),
+        ("--timegate", "http:///no-host"),
+        ("--remap", "https://wikileaks.org/ javascript:alert(1)"),
+        ("--remap", "https://wikileaks.org/"),
+    ];
+    for (flag, value) in cases {
+        for command in [&["links", "check"][..], &["verify", "--links"][..]] {
+            let out = run(cablekeep(store.path()).args(command).args([
+                "--no-archive-lookup",
+                flag,
+                value,
+            ]));
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{command:?} {flag} {value}: {stderr}"
+            );
+            assert!(
+                stderr.contains(flag) && !stderr.contains("panicked"),
+                "{command:?} {flag} {value}: {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_retry_after_beyond_any_clock_ends_the_retries_without_a_panic() {
+    let store = store_with(&[(format!("{}.html", id(41)), page(&id(41)))]);
+    let a = Server::start(|req, s, _| match req.path.as_str() {
+        "/robots.txt" => respond(s, 404, &[], b""),
+        _ => respond(s, 503, &[("Retry-After", "18446744073709551615")], b"busy"),
+    });
+    let (code, results, stderr) = check(store.path(), &common_flags(&a, None));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0]["state"], "server-error", "{results:#?}");
+    assert_eq!(results[0]["hops"][0]["attempts"], 1);
+}
+
+#[test]
+fn failure_messages_name_their_kind_once() {
+    let pages = [41, 42].map(|n| (format!("{}.html", id(n)), page(&id(n))));
+    let store = store_with(&pages);
+    // Host A speaks no HTTP; host B never answers.
+    let a = Server::start(|_, s, _| {
+        let _ = s.write_all(b"SPEAKS NO HTTP\r\n\r\n");
+    });
+    let b = Server::start(|_, _, shared| {
+        while !shared.stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let mut flags = vec![
+        "--remap".to_string(),
+        format!(
+            "https://wikileaks.org/cable/2009/05/{} {}/x",
+            id(42),
+            b.base()
+        ),
+    ];
+    flags.extend(common_flags(&a, None));
+    let at = flags.iter().position(|f| f == "--timeout").unwrap();
+    flags[at + 1] = "1".into();
+    let (code, results, stderr) = check(store.path(), &flags);
+    assert_eq!(code, 1, "{stderr}");
+    let r = by_cable(&results);
+    let protocol = r[&id(41)]["error"].as_str().unwrap();
+    assert!(protocol.starts_with("protocol: "), "{protocol}");
+    assert!(!protocol.contains("protocol: protocol"), "{protocol}");
+    let timeout = r[&id(42)]["error"].as_str().unwrap();
+    assert!(timeout.starts_with("time-out: "), "{timeout}");
+    assert!(!timeout.contains("timeout: "), "{timeout}");
+}
+
+#[test]
+fn a_timegate_redirect_is_followed_to_the_memento_and_its_date() {
+    let pages = [43, 44, 45].map(|n| (format!("{}.html", id(n)), page(&id(n))));
+    let store = store_with(&pages);
+    let a = Server::start(|_, s, _| respond(s, 404, &[], b""));
+    // RFC 7089 pattern 2.2, as the Wayback Machine answers: the TimeGate redirects to the
+    // memento without a date; the memento (after one more redirect for 09EXAMPLE144) says its
+    // Memento-Datetime. 09EXAMPLE145's redirect ends at a 404: no memento.
+    let tg = Server::start(|req, s, _| {
+        let p = req.path.as_str();
+        let n = [43, 44, 45].into_iter().find(|n| p.contains(&id(*n)));
+        match (p.starts_with("/tg/"), n) {
+            (true, Some(n)) => {
+                let location = format!("/web/20110412000000/{}", id(n));
+                respond(s, 302, &[("Location", location.as_str())], b"")
+            }
+            (false, Some(44)) if p.starts_with("/web/2011") => {
+                respond(s, 302, &[("Location", "/web/20101208000000/moved")], b"")
+            }
+            (false, Some(43)) => respond(
+                s,
+                200,
+                &[("Memento-Datetime", "Tue, 12 Apr 2011 00:00:00 GMT")],
+                b"the memento",
+            ),
+            (false, None) if p == "/web/20101208000000/moved" => respond(
+                s,
+                200,
+                &[("Memento-Datetime", "Wed, 08 Dec 2010 00:00:00 GMT")],
+                b"the memento",
+            ),
+            _ => respond(s, 404, &[], b""),
+        }
+    });
+    let (code, results, stderr) = check(store.path(), &common_flags(&a, Some(&tg)));
+    assert_eq!(code, 1, "{stderr}");
+    let r = by_cable(&results);
+    assert_eq!(
+        r[&id(43)]["memento"],
+        serde_json::json!({
+            "url": format!("{}/web/20110412000000/{}", tg.base(), id(43)),
+            "datetime": "Tue, 12 Apr 2011 00:00:00 GMT",
+        })
+    );
+    assert_eq!(
+        r[&id(44)]["memento"],
+        serde_json::json!({
+            "url": format!("{}/web/20101208000000/moved", tg.base()),
+            "datetime": "Wed, 08 Dec 2010 00:00:00 GMT",
+        })
+    );
+    assert_eq!(
+        r[&id(45)]["memento"],
+        serde_json::Value::Null,
+        "{:#?}",
+        r[&id(45)]
+    );
+}
+
+#[test]
+fn text_from_a_server_cannot_drive_the_terminal_or_forge_lines() {
+    let store = store_with(&[(format!("{}.html", id(46)), page(&id(46)))]);
+    let live = String::from_utf8(page(&id(46)))
+        .unwrap()
+        .replace("This cable is invented.", "\u{1b}[2J\u{1b}[31mok: forged")
+        .into_bytes();
+    let a = Server::start(move |req, s, _| match req.path.as_str() {
+        "/robots.txt" => respond(s, 404, &[], b""),
+        _ => respond(s, 200, &[], &live),
+    });
+    for form in [None, Some("--markdown")] {
+        let out = run(cablekeep(store.path())
+            .args(["links", "check", "-c", "c"])
+            .args(form)
+            .args(common_flags(&a, None)));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{stdout}");
+        assert!(stdout.contains("drifted"), "{stdout}");
+        assert!(!stdout.contains('\u{1b}'), "{stdout:?}");
+        if form.is_none() {
+            assert!(stdout.contains("\\u{1b}[2J"), "{stdout}");
+        }
+    }
+}

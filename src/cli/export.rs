@@ -1,6 +1,6 @@
 //! The `export`, `search` and `stats` commands.
 
-use super::{CollectionArg, Ctx, EXIT_OK, json_line, out, parse_version};
+use super::{CollectionArg, Ctx, EXIT_OK, json_line, out, parse_version, printable};
 use anyhow::{Context, Result, anyhow};
 use cablekeep::catalog::Catalog;
 use cablekeep::export::{self, Format};
@@ -70,12 +70,34 @@ pub(super) struct FilterArgs {
     partial_extract: Option<bool>,
 }
 
+/// The most bytes `--ids-from` reads: a list of every cable of Cablegate is under 4 MiB.
+const MAX_IDS_FROM_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads an `--ids-from` file, refusing one over [`MAX_IDS_FROM_BYTES`] (such as /dev/zero)
+/// instead of reading without end.
+fn read_ids_file(file: &std::path::Path) -> Result<String> {
+    use std::io::Read;
+    let context = || format!("--ids-from {}", file.display());
+    let mut text = String::new();
+    std::fs::File::open(file)
+        .with_context(context)?
+        .take(MAX_IDS_FROM_BYTES + 1)
+        .read_to_string(&mut text)
+        .with_context(context)?;
+    if text.len() as u64 > MAX_IDS_FROM_BYTES {
+        return Err(anyhow!(
+            "--ids-from {}: longer than {MAX_IDS_FROM_BYTES} bytes",
+            file.display()
+        ));
+    }
+    Ok(text)
+}
+
 impl FilterArgs {
     fn filter(&self, query: Option<String>) -> Result<Filter> {
         let mut ids = self.ids.clone();
         if let Some(file) = &self.ids_from {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("--ids-from {}", file.display()))?;
+            let text = read_ids_file(file)?;
             ids.extend(
                 text.lines()
                     .map(|l| l.split('#').next().unwrap_or("").trim())
@@ -119,8 +141,9 @@ pub(super) struct ExportArgs {
     version: Option<String>,
     #[command(flatten)]
     filter: FilterArgs,
-    /// Only cables whose subject or text matches this full-text query (SQLite FTS5 syntax).
-    #[arg(long, value_name = "TEXT")]
+    /// Only cables whose subject or text matches this full-text query (SQLite FTS5 syntax; at
+    /// most 2048 bytes and 64 words).
+    #[arg(long, value_name = "TEXT", value_parser = full_text_query)]
     query: Option<String>,
     /// The export format.
     #[arg(long, value_enum)]
@@ -133,17 +156,23 @@ pub(super) struct ExportArgs {
     excel_safe: bool,
 }
 
+/// The most hits `search --limit` asks for: each hit's snippet re-reads its cable.
+const MAX_HITS: u64 = 10_000;
+
 #[derive(Debug, Args)]
 pub(super) struct SearchArgs {
-    /// The query: words, "a phrase", a OR b, NEAR(a b), prefix* (SQLite FTS5 syntax).
+    /// The query: words, "a phrase", a OR b, NEAR(a b), prefix* (SQLite FTS5 syntax; at most
+    /// 2048 bytes and 64 words).
+    #[arg(value_parser = full_text_query)]
     query: String,
     /// Search this collection only (default: every collection, latest versions).
     #[arg(long, short = 'c')]
     collection: Option<String>,
     #[command(flatten)]
     filter: FilterArgs,
-    /// At most this many hits.
-    #[arg(long, default_value_t = 20)]
+    /// At most this many hits (1 to 10000).
+    #[arg(long, default_value_t = 20,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_HITS))]
     limit: usize,
     /// One JSON hit per line, best first.
     #[arg(long)]
@@ -160,6 +189,11 @@ pub(super) struct StatsArgs {
     /// Print the counts as one JSON object.
     #[arg(long)]
     json: bool,
+}
+
+/// A full-text query within the bounds of [`cablekeep::catalog::check_query`].
+fn full_text_query(s: &str) -> Result<String, cablekeep::error::Error> {
+    cablekeep::catalog::check_query(s).map(|()| s.to_string())
 }
 
 impl Ctx {
@@ -209,10 +243,7 @@ impl Ctx {
         }
         let (catalog, rebuilt) = Catalog::open(&self.store, &self.bar)?;
         if rebuilt {
-            eprintln!(
-                "cablekeep: catalog rebuilt ({})",
-                Catalog::path_in(&self.store).display()
-            );
+            eprintln!("cablekeep: catalog rebuilt ({})", catalog.path().display());
         }
         let hits = catalog.search(&a.query, a.collection.as_deref(), &filter, a.limit)?;
         if a.json {
@@ -231,10 +262,10 @@ impl Ctx {
                     .as_deref()
                     .map(|c| c.get(..10).unwrap_or(c))
                     .unwrap_or("-"),
-                h.origin.as_deref().unwrap_or("-"),
-                h.subject.as_deref().unwrap_or("-")
+                printable(h.origin.as_deref().unwrap_or("-")),
+                printable(h.subject.as_deref().unwrap_or("-"))
             )?;
-            writeln!(o, "    {}", h.snippet.replace('\n', " "))?;
+            writeln!(o, "    {}", printable(&h.snippet.replace('\n', " ")))?;
         }
         eprintln!("cablekeep: {} hits", hits.len());
         Ok(EXIT_OK)

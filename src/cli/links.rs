@@ -1,9 +1,10 @@
 //! `links check|report|history` and the link half of `verify --links`.
 
-use super::{CollectionArg, Ctx, EXIT_FINDINGS, EXIT_OK, out, parse_version};
+use super::{CollectionArg, Ctx, EXIT_FINDINGS, EXIT_OK, out, parse_version, printable};
 use anyhow::{Result, bail};
-use cablekeep::linkcheck::{self, LinkResult, State};
-use clap::{Args, Subcommand};
+use cablekeep::linkcheck::{self, LinkResult, State, limits};
+use clap::builder::RangedU64ValueParser;
+use clap::{Args, Subcommand, value_parser};
 use std::io::Write;
 use std::time::Duration;
 
@@ -28,44 +29,66 @@ enum LinksCommand {
 #[derive(Debug, Args, Clone)]
 pub struct LinkOptions {
     /// Rewrite URLs before fetching: 'PREFIX REPLACEMENT' (repeatable; the first match wins).
-    #[arg(long, value_name = "'PREFIX REPLACEMENT'")]
-    remap: Vec<String>,
-    /// Requests in flight at once, over all hosts.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, value_name = "'PREFIX REPLACEMENT'", value_parser = remap_rule)]
+    remap: Vec<(String, String)>,
+    /// Requests in flight at once, over all hosts (1 to 64).
+    #[arg(long, default_value_t = limits::CONCURRENCY,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=limits::MAX_CONCURRENCY))]
     concurrency: usize,
-    /// Requests in flight at once to one host.
-    #[arg(long, default_value_t = 2)]
+    /// Requests in flight at once to one host (1 to 16).
+    #[arg(long, default_value_t = limits::PER_HOST,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=limits::MAX_PER_HOST))]
     per_host: usize,
-    /// Minimum milliseconds between the starts of two requests to one host.
-    #[arg(long, default_value_t = 1000)]
+    /// Minimum milliseconds between the starts of two requests to one host (0 to 3600000, an
+    /// hour).
+    #[arg(long, default_value_t = limits::HOST_INTERVAL_MS,
+          value_parser = value_parser!(u64).range(0..=limits::MAX_HOST_INTERVAL_MS))]
     host_interval_ms: u64,
-    /// Retries after 429 or 5xx (with back-off, or as long as Retry-After says).
-    #[arg(long, default_value_t = 2)]
+    /// Retries after 429 or 5xx (with back-off, or as long as Retry-After says; 0 to 10).
+    #[arg(long, default_value_t = limits::RETRIES,
+          value_parser = RangedU64ValueParser::<u32>::new().range(0..=limits::MAX_RETRIES))]
     retries: u32,
-    /// First back-off in milliseconds when the server gives no Retry-After (doubles each retry).
-    #[arg(long, default_value_t = 1000)]
+    /// First back-off in milliseconds when the server gives no Retry-After (doubles each retry;
+    /// 0 to 600000, ten minutes).
+    #[arg(long, default_value_t = limits::BACKOFF_MS,
+          value_parser = value_parser!(u64).range(0..=limits::MAX_BACKOFF_MS))]
     backoff_ms: u64,
-    /// Seconds allowed for one request (connection, headers and body).
-    #[arg(long, default_value_t = 30)]
+    /// Seconds allowed for one request (connection, headers and body; 1 to 3600).
+    #[arg(long, default_value_t = limits::TIMEOUT_SECS,
+          value_parser = value_parser!(u64).range(1..=limits::MAX_TIMEOUT_SECS))]
     timeout: u64,
-    /// Seconds allowed for the whole run.
-    #[arg(long, default_value_t = 6 * 3600)]
+    /// Seconds allowed for the whole run (1 to 604800, seven days).
+    #[arg(long, default_value_t = limits::RUN_TIME_SECS,
+          value_parser = value_parser!(u64).range(1..=limits::MAX_RUN_TIME_SECS))]
     max_run_time: u64,
-    /// Bytes of a body read at most.
-    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    /// Bytes of a body read at most (1 to 268435456, 256 MiB).
+    #[arg(long, default_value_t = limits::MAX_BODY_BYTES,
+          value_parser = value_parser!(u64).range(1..=limits::MAX_MAX_BODY_BYTES))]
     max_body_bytes: u64,
-    /// Redirects followed at most.
-    #[arg(long, default_value_t = 10)]
+    /// Redirects followed at most (0 to 50).
+    #[arg(long, default_value_t = limits::MAX_REDIRECTS,
+          value_parser = RangedU64ValueParser::<usize>::new().range(0..=limits::MAX_MAX_REDIRECTS))]
     max_redirects: usize,
     /// Fetch even what robots.txt disallows.
     #[arg(long)]
     ignore_robots: bool,
-    /// The Memento TimeGate asked for archived copies of links that are not intact.
-    #[arg(long, default_value = linkcheck::DEFAULT_TIMEGATE)]
+    /// The Memento TimeGate asked for archived copies of links that are not intact (an http or
+    /// https URL, the link appended to it).
+    #[arg(long, default_value = linkcheck::DEFAULT_TIMEGATE, value_parser = timegate_url)]
     timegate: String,
     /// Do not look up archived copies.
     #[arg(long)]
     no_archive_lookup: bool,
+}
+
+/// `--remap`: a prefix and an http or https URL that replaces it.
+fn remap_rule(s: &str) -> Result<(String, String), cablekeep::error::Error> {
+    linkcheck::parse_remap(s)
+}
+
+/// `--timegate`: an http or https URL with a host.
+fn timegate_url(s: &str) -> Result<String, cablekeep::error::Error> {
+    cablekeep::provenance::check_url(s, &["http", "https"]).map(|()| s.to_string())
 }
 
 impl Default for LinkOptions {
@@ -79,23 +102,15 @@ impl Default for LinkOptions {
 
 impl LinkOptions {
     pub fn options(&self) -> Result<linkcheck::Options> {
-        let remap = self
-            .remap
-            .iter()
-            .map(|r| linkcheck::parse_remap(r))
-            .collect::<Result<Vec<_>, _>>()?;
-        if self.concurrency == 0 || self.per_host == 0 {
-            bail!("--concurrency and --per-host must be at least 1");
-        }
         Ok(linkcheck::Options {
-            remap,
+            remap: self.remap.clone(),
             concurrency: self.concurrency,
             per_host: self.per_host,
             host_interval: Duration::from_millis(self.host_interval_ms),
             retries: self.retries,
             backoff: Duration::from_millis(self.backoff_ms),
-            timeout: Duration::from_secs(self.timeout.max(1)),
-            run_timeout: Duration::from_secs(self.max_run_time.max(1)),
+            timeout: Duration::from_secs(self.timeout),
+            run_timeout: Duration::from_secs(self.max_run_time),
             max_body: self.max_body_bytes,
             max_redirects: self.max_redirects,
             respect_robots: !self.ignore_robots,
@@ -173,6 +188,8 @@ impl Ctx {
             }
             LinksCommand::Report(r) => {
                 let collection = self.collection(&r.collection)?;
+                // An unknown collection is an error, not an empty link log.
+                self.store.resolve_version(&collection, None)?;
                 let events = linkcheck::log::read(&self.store, &collection)?;
                 let latest = linkcheck::latest(&events);
                 report(&collection, &latest, &r)?;
@@ -180,6 +197,8 @@ impl Ctx {
             }
             LinksCommand::History(h) => {
                 let collection = self.collection(&h.collection)?;
+                // An unknown collection is an error, not an empty link log.
+                self.store.resolve_version(&collection, None)?;
                 let events = linkcheck::log::read(&self.store, &collection)?;
                 history(&h.id, &events, h.json)
             }
@@ -271,7 +290,7 @@ fn summary(results: &[LinkResult]) -> String {
 }
 
 fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    printable(&s.replace('|', "\\|").replace('\n', " "))
 }
 
 pub fn print_results(collection: &str, results: &[LinkResult], form: Form) -> Result<()> {
@@ -291,7 +310,7 @@ pub fn print_results(collection: &str, results: &[LinkResult], form: Form) -> Re
                 writeln!(
                     o,
                     "| {} | {} | {} | {} | {} |",
-                    r.cable,
+                    md_cell(&r.cable),
                     md_cell(&r.url),
                     state_text(r),
                     status_text(r),
@@ -303,8 +322,7 @@ pub fn print_results(collection: &str, results: &[LinkResult], form: Form) -> Re
         Form::Text => {
             for r in results {
                 let d = detail(r);
-                writeln!(
-                    o,
+                let line = format!(
                     "{:<12} {} {} (HTTP {}){}{}",
                     state_text(r),
                     r.cable,
@@ -312,10 +330,11 @@ pub fn print_results(collection: &str, results: &[LinkResult], form: Form) -> Re
                     status_text(r),
                     if d.is_empty() { "" } else { ": " },
                     d
-                )?;
+                );
+                writeln!(o, "{}", printable(&line))?;
                 if let Some(drift) = &r.drift {
                     for line in &drift.sample {
-                        writeln!(o, "    {line}")?;
+                        writeln!(o, "    {}", printable(line))?;
                     }
                 }
             }
@@ -404,8 +423,7 @@ fn history(id: &str, events: &[linkcheck::log::Event], json: bool) -> Result<u8>
             Some(s) => format!("was {s}"),
         };
         let d = detail(r);
-        writeln!(
-            o,
+        let line = format!(
             "{}  {:<12} {} (HTTP {}) [{change}]{}{}",
             r.time,
             state_text(r),
@@ -413,7 +431,8 @@ fn history(id: &str, events: &[linkcheck::log::Event], json: bool) -> Result<u8>
             status_text(r),
             if d.is_empty() { "" } else { ": " },
             d
-        )?;
+        );
+        writeln!(o, "{}", printable(&line))?;
     }
     Ok(EXIT_OK)
 }

@@ -90,11 +90,11 @@ struct CollectionArg {
 
 #[derive(Debug, Args, Clone, Default)]
 struct ProvenanceArgs {
-    /// Who published the pages (overrides what the pages say).
-    #[arg(long)]
+    /// Who published the pages (overrides what the pages say; no control characters).
+    #[arg(long, value_parser = publisher_text)]
     publisher: Option<String>,
-    /// The URL the pages were captured from.
-    #[arg(long)]
+    /// The URL the pages were captured from (an absolute http, https or ftp URL).
+    #[arg(long, value_parser = source_url)]
     source_url: Option<String>,
     /// The release date at the source (YYYY-MM-DD or RFC 3339).
     #[arg(long)]
@@ -102,6 +102,31 @@ struct ProvenanceArgs {
     /// When the pages were retrieved (YYYY-MM-DD or RFC 3339).
     #[arg(long)]
     retrieved: Option<String>,
+}
+
+/// `--publisher`: a text without control characters.
+fn publisher_text(s: &str) -> Result<String, cablekeep::error::Error> {
+    cablekeep::provenance::check_text("--publisher", s).map(|()| s.to_string())
+}
+
+/// `--message`: lines of text (`log` indents them), without other control characters (a
+/// carriage return or an escape sequence would forge `log`'s output).
+fn message_text(s: &str) -> Result<String, cablekeep::error::Error> {
+    match s
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+    {
+        Some(c) => Err(cablekeep::error::Error::Invalid(format!(
+            "--message: the character {c:?} is not accepted"
+        ))),
+        None => Ok(s.to_string()),
+    }
+}
+
+/// `--source-url`: an absolute http, https or ftp URL.
+fn source_url(s: &str) -> Result<String, cablekeep::error::Error> {
+    use cablekeep::provenance::{SOURCE_URL_SCHEMES, check_url};
+    check_url(s, SOURCE_URL_SCHEMES).map(|()| s.to_string())
 }
 
 impl ProvenanceArgs {
@@ -148,14 +173,18 @@ impl From<FormatArg> for Format {
     }
 }
 
+/// The largest `--max-input-bytes`: an input is held in memory whole.
+const MAX_INPUT_BYTES_LIMIT: u64 = 1024 * 1024 * 1024;
+
 /// How inputs are read.
 #[derive(Debug, Args, Clone)]
 struct ReadArgs {
     /// Read every input with this reader instead of detecting the format.
     #[arg(long, value_enum)]
     format: Option<FormatArg>,
-    /// Refuse input files larger than this many bytes.
-    #[arg(long, default_value_t = ingest::DEFAULT_MAX_INPUT_BYTES)]
+    /// Refuse input files larger than this many bytes (1 to 1073741824, 1 GiB).
+    #[arg(long, default_value_t = ingest::DEFAULT_MAX_INPUT_BYTES,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_INPUT_BYTES_LIMIT))]
     max_input_bytes: u64,
 }
 
@@ -176,8 +205,8 @@ struct BundleArgs {
     /// The collection to write.
     #[arg(long, short = 'c')]
     collection: String,
-    /// A message recorded with the version.
-    #[arg(long, short = 'm', default_value = "")]
+    /// A message recorded with the version (lines and tabs, no other control characters).
+    #[arg(long, short = 'm', default_value = "", value_parser = message_text)]
     message: String,
     /// The new version holds exactly these inputs: cables not among them are left out.
     #[arg(long)]
@@ -215,7 +244,7 @@ struct StatusArgs {
 struct CommitArgs {
     #[command(flatten)]
     collection: CollectionArg,
-    #[arg(long, short = 'm', default_value = "")]
+    #[arg(long, short = 'm', default_value = "", value_parser = message_text)]
     message: String,
     #[arg(long)]
     json: bool,
@@ -427,6 +456,19 @@ fn parse_version(s: &str) -> Result<u32> {
 
 fn out() -> std::io::StdoutLock<'static> {
     std::io::stdout().lock()
+}
+
+/// A text from a page or a server, its control characters written as escapes (`\u{1b}`), so
+/// that in text output it can neither forge lines nor drive the terminal.
+fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c.is_control() {
+            true => out.extend(c.escape_default()),
+            false => out.push(c),
+        }
+    }
+    out
 }
 
 fn json_line(value: &impl serde::Serialize) -> Result<()> {
@@ -750,7 +792,11 @@ impl Ctx {
 
     fn log(&self, a: LogArgs) -> Result<u8> {
         let collections = match &a.collection.collection {
-            Some(c) => vec![c.clone()],
+            Some(c) => {
+                // An unknown collection is an error, not an empty log.
+                self.store.resolve_version(c, None)?;
+                vec![c.clone()]
+            }
             None => self.store.collections()?,
         };
         let mut o = out();

@@ -129,7 +129,7 @@ impl Client {
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io_failure(e)),
+                Err(e) => return Err(io_failure(&e)),
             }
         }
         Ok(Response {
@@ -141,29 +141,28 @@ impl Client {
     }
 }
 
+/// The failure of a ureq error. The message leaves out the word with which ureq's own text
+/// starts (`timeout: `, `protocol: `, `io: `): the kind's label is printed before it.
 fn failure(e: ureq::Error) -> Failure {
-    let kind = match &e {
-        ureq::Error::Timeout(_) => FailureKind::Timeout,
-        ureq::Error::HostNotFound => FailureKind::Dns,
-        ureq::Error::ConnectionFailed => FailureKind::Connect,
-        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::TlsRequired => FailureKind::Tls,
-        ureq::Error::BadUri(_) | ureq::Error::Http(_) => FailureKind::BadUrl,
-        ureq::Error::Io(io) => return io_failure_ref(io, e.to_string()),
-        _ => FailureKind::Protocol,
+    let (kind, message) = match &e {
+        ureq::Error::Timeout(t) => (FailureKind::Timeout, format!("{t} limit")),
+        ureq::Error::HostNotFound => (FailureKind::Dns, e.to_string()),
+        ureq::Error::ConnectionFailed => (FailureKind::Connect, e.to_string()),
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::TlsRequired => {
+            (FailureKind::Tls, e.to_string())
+        }
+        ureq::Error::BadUri(v) => (FailureKind::BadUrl, v.clone()),
+        ureq::Error::Http(v) => (FailureKind::BadUrl, v.to_string()),
+        ureq::Error::Io(io) => return io_failure(io),
+        ureq::Error::Protocol(p) => (FailureKind::Protocol, p.to_string()),
+        _ => (FailureKind::Protocol, e.to_string()),
     };
-    Failure {
-        kind,
-        message: e.to_string(),
-    }
+    Failure { kind, message }
 }
 
-fn io_failure(e: std::io::Error) -> Failure {
-    let message = e.to_string();
-    io_failure_ref(&e, message)
-}
-
-fn io_failure_ref(e: &std::io::Error, message: String) -> Failure {
+fn io_failure(e: &std::io::Error) -> Failure {
     use std::io::ErrorKind as K;
+    let message = e.to_string();
     let lower = message.to_ascii_lowercase();
     let kind = match e.kind() {
         K::TimedOut | K::WouldBlock => FailureKind::Timeout,

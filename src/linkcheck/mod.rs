@@ -31,6 +31,43 @@ use std::time::{Duration, Instant};
 /// The default Memento TimeGate (the Internet Archive's Wayback Machine).
 pub const DEFAULT_TIMEGATE: &str = "https://web.archive.org/web/";
 
+/// The defaults of [`Options`] and the most the command line accepts, in the units of its flags
+/// (the one home of both). The bounds keep every duration far from overflowing an `Instant`.
+pub mod limits {
+    pub const CONCURRENCY: usize = 4;
+    pub const MAX_CONCURRENCY: u64 = 64;
+    pub const PER_HOST: usize = 2;
+    pub const MAX_PER_HOST: u64 = 16;
+    pub const HOST_INTERVAL_MS: u64 = 1000;
+    /// One hour.
+    pub const MAX_HOST_INTERVAL_MS: u64 = 3_600_000;
+    pub const RETRIES: u32 = 2;
+    pub const MAX_RETRIES: u64 = 10;
+    pub const BACKOFF_MS: u64 = 1000;
+    /// Ten minutes.
+    pub const MAX_BACKOFF_MS: u64 = 600_000;
+    pub const MAX_RETRY_AFTER_SECS: u64 = 120;
+    pub const TIMEOUT_SECS: u64 = 30;
+    /// One hour.
+    pub const MAX_TIMEOUT_SECS: u64 = 3600;
+    /// Six hours.
+    pub const RUN_TIME_SECS: u64 = 6 * 3600;
+    /// Seven days.
+    pub const MAX_RUN_TIME_SECS: u64 = 7 * 24 * 3600;
+    pub const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
+    pub const MAX_MAX_BODY_BYTES: u64 = 256 * 1024 * 1024;
+    pub const MAX_REDIRECTS: usize = 10;
+    pub const MAX_MAX_REDIRECTS: u64 = 50;
+}
+
+/// `Instant::now()` plus `wait`, or a point far beyond any run when that overflows.
+fn after(wait: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(wait)
+        .or_else(|| now.checked_add(Duration::from_secs(limits::MAX_RUN_TIME_SECS * 2)))
+        .unwrap_or(now)
+}
+
 /// The state of one link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -228,16 +265,16 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             remap: Vec::new(),
-            concurrency: 4,
-            per_host: 2,
-            host_interval: Duration::from_millis(1000),
-            retries: 2,
-            backoff: Duration::from_secs(1),
-            max_retry_after: Duration::from_secs(120),
-            timeout: Duration::from_secs(30),
-            run_timeout: Duration::from_secs(6 * 3600),
-            max_body: 16 * 1024 * 1024,
-            max_redirects: 10,
+            concurrency: limits::CONCURRENCY,
+            per_host: limits::PER_HOST,
+            host_interval: Duration::from_millis(limits::HOST_INTERVAL_MS),
+            retries: limits::RETRIES,
+            backoff: Duration::from_millis(limits::BACKOFF_MS),
+            max_retry_after: Duration::from_secs(limits::MAX_RETRY_AFTER_SECS),
+            timeout: Duration::from_secs(limits::TIMEOUT_SECS),
+            run_timeout: Duration::from_secs(limits::RUN_TIME_SECS),
+            max_body: limits::MAX_BODY_BYTES,
+            max_redirects: limits::MAX_REDIRECTS,
             respect_robots: true,
             timegate: Some(DEFAULT_TIMEGATE.to_string()),
             log: true,
@@ -394,7 +431,7 @@ impl Hosts {
             let ready_at = s.next.filter(|n| *n > now);
             if s.active < self.per_host && ready_at.is_none() {
                 s.active += 1;
-                s.next = Some(now + self.interval);
+                s.next = Some(now.checked_add(self.interval).unwrap_or(deadline));
                 return true;
             }
             let wait = ready_at
@@ -450,7 +487,7 @@ impl Checker {
             interval: options.host_interval,
         };
         Checker {
-            deadline: Instant::now() + options.run_timeout,
+            deadline: after(options.run_timeout),
             options,
             client,
             hosts,
@@ -490,9 +527,12 @@ impl Checker {
             }
             let wait = match response.header("retry-after").map(retry_after) {
                 Some(Some(d)) => d,
-                _ => self.options.backoff * 2u32.saturating_pow(attempts - 1),
+                _ => self
+                    .options
+                    .backoff
+                    .saturating_mul(2u32.saturating_pow(attempts - 1)),
             };
-            let until = Instant::now() + wait;
+            let until = after(wait);
             if wait > self.options.max_retry_after || until > self.deadline {
                 return (Ok(response), attempts);
             }
@@ -739,6 +779,29 @@ impl Checker {
         (State::Drifted, Some(drift), None)
     }
 
+    /// The memento a TimeGate redirected to, whose date the redirect did not give (RFC 7089
+    /// pattern 2.2, as the Wayback Machine answers): redirects are followed, at most
+    /// `max_redirects`, to an answer that says its `Memento-Datetime`; anything else is no
+    /// memento.
+    fn memento_at(&self, mut url: String) -> Option<Memento> {
+        for _ in 0..=self.options.max_redirects {
+            let (answer, _) = self.request(&url, &[]);
+            let response = answer.ok()?;
+            match response.status {
+                200..=299 => {
+                    let datetime = response.header("memento-datetime")?.trim().to_string();
+                    return Some(Memento {
+                        url,
+                        datetime: Some(datetime),
+                    });
+                }
+                300..=399 => url = resolve(&url, response.header("location")?.trim())?,
+                _ => return None,
+            }
+        }
+        None
+    }
+
     /// Asks a Memento TimeGate for the copy of `url` nearest `released`.
     fn memento(&self, timegate: &str, url: &str, released: Option<&str>) -> Option<Memento> {
         let when = released.and_then(crate::time::http_date);
@@ -759,14 +822,17 @@ impl Checker {
         match response.status {
             300..=399 => {
                 let location = resolve(&gate_url, response.header("location")?.trim())?;
-                let datetime = response
+                match response
                     .header("memento-datetime")
                     .map(str::to_string)
-                    .or_else(|| from_link(&location));
-                Some(Memento {
-                    url: location,
-                    datetime,
-                })
+                    .or_else(|| from_link(&location))
+                {
+                    Some(datetime) => Some(Memento {
+                        url: location,
+                        datetime: Some(datetime),
+                    }),
+                    None => self.memento_at(location),
+                }
             }
             200..=299 => {
                 let datetime = response.header("memento-datetime")?.to_string();
@@ -953,11 +1019,15 @@ pub fn counts(results: &[LinkResult]) -> BTreeMap<&'static str, usize> {
     map
 }
 
-/// Parses a `--remap 'PREFIX REPLACEMENT'` value.
+/// Parses a `--remap 'PREFIX REPLACEMENT'` value; the replacement must be an http or https URL
+/// with a host, or every remapped link would fail alike.
 pub fn parse_remap(value: &str) -> Result<(String, String)> {
     let mut parts = value.split_whitespace();
     match (parts.next(), parts.next(), parts.next()) {
-        (Some(p), Some(r), None) => Ok((p.to_string(), r.to_string())),
+        (Some(p), Some(r), None) => match crate::provenance::check_url(r, &["http", "https"]) {
+            Ok(()) => Ok((p.to_string(), r.to_string())),
+            Err(e) => Err(Error::Invalid(format!("--remap {value:?}: {e}"))),
+        },
         _ => Err(Error::Invalid(format!(
             "--remap {value:?}: expected 'PREFIX REPLACEMENT'"
         ))),
@@ -967,6 +1037,22 @@ pub fn parse_remap(value: &str) -> Result<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_of_any_size_never_overflow_an_instant() {
+        let options = Options {
+            run_timeout: Duration::MAX,
+            host_interval: Duration::MAX,
+            backoff: Duration::MAX,
+            timeout: Duration::MAX,
+            ..Options::default()
+        };
+        let checker = Checker::new(options);
+        assert!(checker.hosts.acquire("h", checker.deadline));
+        checker.hosts.release("h");
+        checker.hosts.defer("h", after(Duration::MAX));
+        assert!(after(Duration::MAX) > Instant::now());
+    }
 
     #[test]
     fn resolves_locations() {

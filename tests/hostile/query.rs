@@ -1,0 +1,327 @@
+//! Hostile queries and option values: search terms that made snippets take minutes, numbers
+//! that overflowed, URLs and texts that forged output, unknown collections, a read-only store.
+
+use crate::util::{cablekeep, measure, run, run_ok, temp_store};
+use std::path::Path;
+use std::time::Duration;
+
+/// A store of the first `n` cables of the shared dev set (long real texts, where a snippet's
+/// cost shows), or None when the shared data is missing.
+fn dev_store(n: usize) -> Option<tempfile::TempDir> {
+    let dev = crate::util::shared("cables/dev/cable")?;
+    let mut pages: Vec<_> = walkdir::WalkDir::new(dev)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    pages.sort();
+    let input = tempfile::tempdir().unwrap();
+    for page in pages.iter().take(n) {
+        std::fs::copy(page, input.path().join(page.file_name().unwrap())).unwrap();
+    }
+    let store = temp_store();
+    run_ok(
+        cablekeep(store.path())
+            .args(["bundle", "-c", "dev"])
+            .arg(input.path()),
+        0,
+    );
+    Some(store)
+}
+
+fn search(store: &Path, query: &str) -> std::process::Command {
+    let mut cmd = cablekeep(store);
+    cmd.args(["search", "--", query]);
+    cmd
+}
+
+#[test]
+fn queries_past_the_bounds_are_refused_at_once() {
+    let Some(store) = dev_store(20) else { return };
+    let repeated = vec!["the"; 200].join(" ");
+    let ors = vec!["a"; 3000].join(" OR ");
+    let long = "x".repeat(3000);
+    for query in [&repeated, &ors, &long] {
+        let m = measure(&search(store.path(), query), Duration::from_secs(10));
+        assert!(!m.timed_out, "{m:?}");
+        assert_eq!(m.code, Some(2), "{m:?}");
+        assert!(m.stderr.contains("at most"), "{}", m.stderr);
+        let out = store.path().join("export");
+        let mut export = cablekeep(store.path());
+        export
+            .args(["export", "--format", "csv", "--query", query, "--out"])
+            .arg(&out);
+        let m = measure(&export, Duration::from_secs(10));
+        assert_eq!(m.code, Some(2), "{m:?}");
+        assert!(m.stderr.contains("at most"), "{}", m.stderr);
+        assert!(!out.exists());
+    }
+}
+
+#[test]
+fn a_word_repeated_up_to_the_bound_is_searched_in_moments() {
+    let Some(store) = dev_store(20) else { return };
+    for query in [
+        vec!["the"; 64].join(" "),
+        vec!["the"; 64].join(" OR "),
+        ["thé", "The", "\"the\"", "THE"].repeat(16).join(" "),
+    ] {
+        let m = measure(&search(store.path(), &query), Duration::from_secs(5));
+        assert!(!m.timed_out, "{query}: {m:?}");
+        assert_eq!(m.code, Some(0), "{m:?}");
+        assert!(m.stdout.contains("[the]"), "{}", m.stdout);
+    }
+}
+
+#[test]
+fn an_unknown_collection_is_an_error_not_an_empty_answer() {
+    let store = temp_store();
+    run_ok(
+        cablekeep(store.path())
+            .args(["bundle", "-c", "ex"])
+            .arg(crate::util::examples()),
+        0,
+    );
+    for command in [
+        &["log", "-c", "nonexistent"][..],
+        &["links", "report", "-c", "nonexistent"],
+        &["links", "history", "-c", "nonexistent", "09EXAMPLE101"],
+        &["show", "-c", "nonexistent", "09EXAMPLE101"],
+        &["stats", "-c", "nonexistent"],
+        &["diff", "-c", "nonexistent", "v1"],
+    ] {
+        let out = run(cablekeep(store.path()).args(command));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command:?}: {stderr}");
+        assert!(stderr.contains("\"nonexistent\""), "{command:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{command:?}");
+    }
+}
+
+#[test]
+fn provenance_flags_refuse_urls_and_texts_that_forge_output() {
+    let store = temp_store();
+    let page = crate::util::examples().join("09EXAMPLE101.html");
+    for (flag, value) in [
+        ("--source-url", "javascript:alert(1)"),
+        ("--source-url", "https://example.org/a\nok: forged line"),
+        ("--source-url", "https://example.org/a b"),
+        ("--source-url", "not a url"),
+        ("--source-url", "file:///etc/passwd"),
+        ("--publisher", "WikiLeaks\nverify: ok"),
+        ("--publisher", "\u{1b}[2Jcleared"),
+        ("--message", "done\rex@v9  forged"),
+        ("--message", "\u{1b}[2Jcleared"),
+    ] {
+        for command in ["bundle", "parse"] {
+            if flag == "--message" && command == "parse" {
+                continue;
+            }
+            let mut cmd = cablekeep(store.path());
+            cmd.arg(command);
+            if command == "bundle" {
+                cmd.args(["-c", "c"]);
+            }
+            let out = run(cmd.args([flag, value]).arg(&page));
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{command} {flag} {value:?}: {stderr}"
+            );
+            assert!(stderr.contains(flag), "{stderr}");
+        }
+    }
+    assert!(
+        !store.path().join("archives").exists(),
+        "nothing was written"
+    );
+    let out = run_ok(
+        cablekeep(store.path())
+            .args(["parse", "--json", "--publisher", "Cablegate Ärchive"])
+            .args([
+                "--source-url",
+                "ftp://mirror.example.org/cables/09EXAMPLE101.html",
+            ])
+            .arg(&page),
+        0,
+    );
+    assert!(out.contains("ftp://mirror.example.org/"), "{out}");
+    run_ok(
+        cablekeep(store.path())
+            .args(["bundle", "-c", "c", "-m", "two lines\n\tand a tab"])
+            .arg(&page),
+        0,
+    );
+}
+
+/// A command run as the user nobody, when this process is root and setpriv is there (root
+/// writes through any mode bits, so only another user shows what a read-only store does).
+fn as_nobody(cmd: &std::process::Command) -> Option<std::process::Command> {
+    let root = run(std::process::Command::new("id").arg("-u")).stdout == b"0\n";
+    if !root {
+        return Some(clone_command(cmd, None));
+    }
+    let found = std::process::Command::new("setpriv")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!(
+            "\n!!! SKIPPED: running as root without setpriv: a read-only store cannot be made !!!\n"
+        );
+        return None;
+    }
+    Some(clone_command(cmd, Some("setpriv")))
+}
+
+fn clone_command(cmd: &std::process::Command, wrapper: Option<&str>) -> std::process::Command {
+    let mut out = match wrapper {
+        Some(w) => {
+            let mut c = std::process::Command::new(w);
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(cmd.get_program());
+            c
+        }
+        None => std::process::Command::new(cmd.get_program()),
+    };
+    out.args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => out.env(k, v),
+            None => out.env_remove(k),
+        };
+    }
+    out
+}
+
+fn chmod(path: &Path, mode: &str) {
+    let ok = std::process::Command::new("chmod")
+        .args(["-R", mode])
+        .arg(path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+fn tree_listing(path: &Path) -> Vec<(std::path::PathBuf, u64)> {
+    let mut all: Vec<_> = walkdir::WalkDir::new(path)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .map(|e| (e.path().to_path_buf(), e.metadata().unwrap().len()))
+        .collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn search_and_export_query_work_on_a_read_only_store() {
+    let work = temp_store();
+    chmod(work.path(), "a+rx");
+    let store = work.path().join("store");
+    run_ok(
+        cablekeep(&store)
+            .args(["bundle", "-c", "ex"])
+            .arg(crate::util::examples()),
+        0,
+    );
+    // No catalog yet: search has to make one, and the store cannot take it.
+    let _ = std::fs::remove_file(store.join(".cablekeep/catalog.sqlite"));
+    let cache = work.path().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    chmod(&cache, "a+rwx");
+    let out_dir = work.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    chmod(&out_dir, "a+rwx");
+    chmod(&store, "a-w");
+    let before = tree_listing(&store);
+    for with_cache in [true, false] {
+        let mut search = cablekeep(&store);
+        search.args(["search", "redacted"]);
+        let mut export = cablekeep(&store);
+        let out = out_dir.join(format!("export-{with_cache}"));
+        export
+            .args(["export", "--format", "csv", "--query", "redacted", "--out"])
+            .arg(&out);
+        for cmd in [&mut search, &mut export] {
+            match with_cache {
+                true => cmd.env("XDG_CACHE_HOME", &cache),
+                false => cmd.env_remove("XDG_CACHE_HOME").env_remove("HOME"),
+            };
+        }
+        let Some(search) = as_nobody(&search) else {
+            return;
+        };
+        let m = measure(&search, Duration::from_secs(60));
+        assert_eq!(m.code, Some(0), "{m:?}");
+        assert!(m.stdout.contains("10EXAMPLE202"), "{m:?}");
+        let m = measure(&as_nobody(&export).unwrap(), Duration::from_secs(60));
+        assert_eq!(m.code, Some(0), "{m:?}");
+        assert!(out.join("cables.csv").exists() || out.exists(), "{m:?}");
+    }
+    assert_eq!(tree_listing(&store), before, "the store is unchanged");
+    let cached = walkdir::WalkDir::new(&cache)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name() == "catalog.sqlite");
+    assert!(cached, "the catalog is kept in the cache");
+    chmod(&store, "u+w");
+}
+
+#[test]
+fn an_endless_ids_file_is_refused_in_bounded_memory() {
+    let store = temp_store();
+    run_ok(
+        cablekeep(store.path())
+            .args(["bundle", "-c", "ex"])
+            .arg(crate::util::examples()),
+        0,
+    );
+    let out = store.path().join("export");
+    let mut export = cablekeep(store.path());
+    export
+        .args([
+            "export",
+            "--format",
+            "csv",
+            "--ids-from",
+            "/dev/zero",
+            "--out",
+        ])
+        .arg(&out);
+    let mut search = cablekeep(store.path());
+    search.args(["search", "--ids-from", "/dev/zero", "example"]);
+    for cmd in [export, search] {
+        let m = measure(&cmd, Duration::from_secs(20));
+        assert!(!m.timed_out, "{m:?}");
+        assert!(m.peak_rss_mb() < 256.0, "{m:?}");
+        assert_eq!(m.code, Some(2), "{m:?}");
+        assert!(
+            m.stderr.contains("--ids-from /dev/zero: longer than"),
+            "{m:?}"
+        );
+    }
+    assert!(!out.exists());
+}
+
+#[test]
+fn search_text_output_escapes_control_characters_of_pages() {
+    let store = temp_store();
+    let input = store.path().join("input");
+    std::fs::create_dir(&input).unwrap();
+    let page = std::fs::read_to_string(crate::util::examples().join("09EXAMPLE101.html"))
+        .unwrap()
+        .replace("This cable is invented.", "\u{1b}[2Jinvented escapes");
+    std::fs::write(input.join("09EXAMPLE101.html"), page).unwrap();
+    run_ok(
+        cablekeep(store.path())
+            .args(["bundle", "-c", "e"])
+            .arg(&input),
+        0,
+    );
+    let out = run_ok(&mut search(store.path(), "escapes"), 0);
+    assert!(!out.contains('\u{1b}'), "{out:?}");
+    assert!(out.contains("\\u{1b}[2Jinvented [escapes]"), "{out}");
+}
