@@ -70,12 +70,31 @@ pub(super) struct FilterArgs {
     partial_extract: Option<bool>,
 }
 
+/// An `--ids-from` file longer than this is refused: the ids of every cable of the corpus
+/// (251,287) take about 5 MB.
+const MAX_IDS_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Reads an `--ids-from` file, never more than [`MAX_IDS_FILE_BYTES`] (a pipe such as
+/// `<(grep ...)` is read too, through the same bound; `/dev/zero` is refused at the bound).
+fn read_ids_file(file: &std::path::Path) -> Result<String> {
+    let context = || format!("--ids-from {}", file.display());
+    let opened = std::fs::File::open(file).with_context(context)?;
+    let bytes = cablekeep::fsutil::read_at_most(opened, MAX_IDS_FILE_BYTES, 0)
+        .with_context(context)?
+        .ok_or_else(|| {
+            anyhow!(
+                "--ids-from {}: longer than the limit of {MAX_IDS_FILE_BYTES} bytes",
+                file.display()
+            )
+        })?;
+    String::from_utf8(bytes).with_context(context)
+}
+
 impl FilterArgs {
     fn filter(&self, query: Option<String>) -> Result<Filter> {
         let mut ids = self.ids.clone();
         if let Some(file) = &self.ids_from {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("--ids-from {}", file.display()))?;
+            let text = read_ids_file(file)?;
             ids.extend(
                 text.lines()
                     .map(|l| l.split('#').next().unwrap_or("").trim())
