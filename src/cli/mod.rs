@@ -154,6 +154,12 @@ struct ReadArgs {
     /// Refuse input files larger than this many bytes.
     #[arg(long, default_value_t = ingest::DEFAULT_MAX_INPUT_BYTES)]
     max_input_bytes: u64,
+    /// Read at most this many members of each input zip.
+    #[arg(long, default_value_t = ingest::DEFAULT_MAX_ZIP_MEMBERS)]
+    max_zip_members: u64,
+    /// Read the members of each input zip until they hold this many bytes in all.
+    #[arg(long, default_value_t = ingest::DEFAULT_MAX_ZIP_BYTES)]
+    max_zip_bytes: u64,
 }
 
 impl ReadArgs {
@@ -161,6 +167,8 @@ impl ReadArgs {
         ingest::Options {
             max_bytes: self.max_input_bytes,
             format: self.format.map(Format::from),
+            max_zip_members: self.max_zip_members,
+            max_zip_bytes: self.max_zip_bytes,
         }
     }
 }

@@ -3,6 +3,8 @@
 //! and holds cablekeep to its promises: a clear error or a finding, never a panic, a hang or
 //! memory that grows with what an attacker controls, and nothing stored lost or changed.
 
+mod ingest;
+
 #[test]
 fn measuring_a_child_reports_its_peak_memory_and_exit_code() {
     let mut cmd = std::process::Command::new("sh");
