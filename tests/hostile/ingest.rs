@@ -275,6 +275,33 @@ fn a_zip_over_the_total_limit_is_read_up_to_it() {
         2
     );
 
+    // Within the default limits all 100 are read (the same bytes: stored once), in flat memory.
+    let mut all = cablekeep(store.path());
+    all.arg("bundle")
+        .arg(&zip)
+        .args(["-c", "all", "-m", "bomb"]);
+    let m = measure(&all, Duration::from_secs(300));
+    assert!(!m.timed_out, "{m:?}");
+    assert_eq!(m.code, Some(1), "{m:?}");
+    let codes = stdout_codes(&m.stdout);
+    assert_eq!(
+        codes.iter().filter(|c| *c == "P001").count(),
+        100,
+        "{}",
+        m.stdout
+    );
+    assert_eq!(
+        codes.iter().filter(|c| *c == "I003").count(),
+        99,
+        "{}",
+        m.stdout
+    );
+    eprintln!(
+        "bundle of 100 members of 60 MiB: peak RSS {:.0} MB",
+        m.peak_rss_mb()
+    );
+    assert!(m.peak_rss_mb() < 256.0, "{:.0} MB", m.peak_rss_mb());
+
     let mut few = cablekeep(store.path());
     few.arg("parse").arg(&zip).args(["--max-zip-members", "2"]);
     let m = measure(&few, Duration::from_secs(120));
