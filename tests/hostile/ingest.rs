@@ -453,3 +453,67 @@ fn dev_zero_is_refused_or_read_to_a_limit() {
     assert!(m.stderr.contains("longer than the limit"), "{}", m.stderr);
     assert!(m.peak_rss_mb() < 256.0, "{:.0} MB", m.peak_rss_mb());
 }
+
+/// The example WikiLeaks page with `“CAFÉ”` in its text, its XML declaration replaced.
+fn page_with_cafe(declaration: &str) -> String {
+    let page = std::fs::read_to_string(examples().join("10EXAMPLE202.html")).unwrap();
+    let page = page.replacen("<?xml version='1.0' encoding='utf-8' ?>", declaration, 1);
+    assert!(page.contains("This invented cable"));
+    page.replacen("This invented cable", "This “CAFÉ” cable", 1)
+}
+
+/// `parse --json` of `bytes`: the exit code, the record, the finding codes (on stderr).
+fn parse_json(bytes: &[u8], file: &str) -> (i32, serde_json::Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(file);
+    std::fs::write(&path, bytes).unwrap();
+    let out = crate::util::run(cablekeep(dir.path()).args(["parse", "--json"]).arg(&path));
+    let records = json_lines(&String::from_utf8_lossy(&out.stdout));
+    let record = records.into_iter().next().unwrap_or_default();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code().unwrap_or(-1), record, stderr)
+}
+
+/// A windows-1252 page was read as damaged UTF-8 when a byte pair happened to be valid UTF-8
+/// (`É”` is C9 94): `“CAFÉ”` became `�CAFɔ`. Declared, it is read as declared; undeclared,
+/// as the detector guesses, with a finding.
+#[test]
+fn a_latin1_page_is_read_in_its_encoding() {
+    for (declaration, guessed) in [
+        ("<?xml version='1.0' encoding='iso-8859-1' ?>", false),
+        ("", true),
+    ] {
+        let page = page_with_cafe(declaration);
+        let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(&page);
+        let (code, record, stderr) = parse_json(&bytes, "latin1.html");
+        let text = record["text"].as_str().unwrap_or_default();
+        assert!(
+            text.contains("This “CAFÉ” cable"),
+            "{declaration:?}: {text}"
+        );
+        assert_eq!(record["source"]["encoding"], "windows-1252");
+        assert_eq!(stderr.contains("P008"), guessed, "{stderr}");
+        assert!(!stderr.contains("P003"), "{stderr}");
+        assert_eq!(code, 0, "{stderr}");
+    }
+}
+
+/// UTF-16 pages were left unparsed (the formats are told by ASCII markers in the bytes).
+#[test]
+fn a_utf16_page_is_parsed() {
+    let page = page_with_cafe("<?xml version='1.0' encoding='utf-16' ?>");
+    let le: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(page.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let be: Vec<u8> = page.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    for (bytes, encoding, guessed) in [(le, "UTF-16LE", false), (be, "UTF-16BE", true)] {
+        let (code, record, stderr) = parse_json(&bytes, "wide.html");
+        assert_eq!(record["id"], "10EXAMPLE202", "{encoding}: {stderr}");
+        assert_eq!(record["source"]["encoding"], encoding);
+        let text = record["text"].as_str().unwrap_or_default();
+        assert!(text.contains("This “CAFÉ” cable"), "{text}");
+        assert_eq!(stderr.contains("P008"), guessed, "{stderr}");
+        assert_eq!(code, 0, "{stderr}");
+    }
+}
