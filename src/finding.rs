@@ -42,10 +42,14 @@ codes! {
     MalformedField = "P005", Warning, "a field value cannot be interpreted";
     MalformedId = "P006", Warning, "reference id is malformed";
     MalformedRow = "P007", Error, "a bulk table row cannot be read as a cable";
+    EncodingGuessed = "P008", Warning, "the page's character encoding was guessed";
     UnsafeInputName = "I001", Error, "input zip member has an unsafe name and was skipped";
     InputTooLarge = "I002", Error, "input is larger than the size limit and was skipped";
     DuplicateCapture = "I003", Warning, "the same bytes were given more than once";
     UnreadableInput = "I004", Error, "input could not be read and was skipped";
+    NotRegularFile = "I005", Error, "input is not a regular file and was skipped";
+    InputZipOverLimit = "I006", Error, "input zip is over a limit and its members past it were skipped";
+    InputZipAmbiguous = "I007", Warning, "input zip's structure is ambiguous; its members were read as its central directory lists them";
     // Zip structure (verify).
     ZipUnreadable = "Z001", Error, "zip end of central directory missing or unreadable";
     CentralDirectoryCorrupt = "Z002", Error, "central directory record corrupt";

@@ -67,6 +67,84 @@ pub fn fsync_parent(path: &Path) -> Result<()> {
     File::open(&dir).and_then(|d| d.sync_all()).at(&dir)
 }
 
+/// What a file is when it is not a regular file or a folder, for messages: opening a FIFO
+/// blocks until a writer comes, and a device or a pipe can be endless.
+pub fn special_kind(file_type: std::fs::FileType) -> Option<&'static str> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return Some("a FIFO (named pipe)");
+        }
+        if file_type.is_socket() {
+            return Some("a socket");
+        }
+        if file_type.is_char_device() || file_type.is_block_device() {
+            return Some("a device");
+        }
+    }
+    if file_type.is_symlink() {
+        return Some("a symbolic link");
+    }
+    if file_type.is_file() || file_type.is_dir() {
+        None
+    } else {
+        Some("not a regular file")
+    }
+}
+
+/// Refuses `path` unless it is a regular file (after following symbolic links), looking at its
+/// metadata before opening it: opening a FIFO blocks, a device never ends.
+pub fn require_regular_file(path: &Path) -> Result<std::fs::Metadata> {
+    let meta = std::fs::metadata(path).at(path)?;
+    if meta.is_file() {
+        return Ok(meta);
+    }
+    let kind = if meta.is_dir() {
+        "a folder"
+    } else {
+        special_kind(meta.file_type()).unwrap_or("not a regular file")
+    };
+    Err(Error::Invalid(format!(
+        "{}: is {kind}, not a regular file; cablekeep reads only regular files and folders",
+        path.display()
+    )))
+}
+
+/// Reads at most `limit` bytes from `reader`, and one more to see whether it goes on: the
+/// bytes, or None when there are more than `limit`. Memory never exceeds `limit + 1` bytes,
+/// whatever a size on disk said (a file that grows, a pipe, a device). `expected` sizes the
+/// buffer (within the limit), so a file read whole is not copied as the buffer grows.
+pub fn read_at_most(
+    reader: impl std::io::Read,
+    limit: u64,
+    expected: u64,
+) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    // One more byte than expected, so that reaching the end needs no larger buffer.
+    let capacity = expected.min(limit).saturating_add(1);
+    let mut bytes = Vec::with_capacity(usize::try_from(capacity).unwrap_or(usize::MAX));
+    reader
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
+}
+
+/// Reads the regular file `path` (refused otherwise, before it is opened), never more than
+/// `limit` bytes: a file longer than that (one that grew since it was listed) is an error.
+pub fn read_regular_file(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    let meta = require_regular_file(path)?;
+    let file = File::open(path).at(path)?;
+    read_at_most(file, limit, meta.len())
+        .at(path)?
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "{}: is longer than the limit of {limit} bytes (it grew after it was listed)",
+                path.display()
+            ))
+        })
+}
+
 /// Removes temporary files left in `dir` by a killed run. Call only while holding the store lock.
 pub fn remove_stale_temps(dir: &Path) -> Result<usize> {
     let mut removed = 0;
@@ -183,6 +261,32 @@ mod tests {
         ));
         drop(first);
         StoreLock::acquire(&path, false).unwrap();
+    }
+
+    #[test]
+    fn reads_stop_one_byte_past_the_limit() {
+        let endless = std::io::repeat(0);
+        assert_eq!(read_at_most(endless, 10, u64::MAX).unwrap(), None);
+        let ten = read_at_most(&b"0123456789"[..], 10, 0).unwrap();
+        assert_eq!(ten.unwrap().len(), 10);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"12345").unwrap();
+        assert_eq!(read_regular_file(&path, 5).unwrap(), b"12345");
+        let err = read_regular_file(&path, 4).unwrap_err().to_string();
+        assert!(err.contains("longer than the limit of 4"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn special_files_are_refused_before_they_are_opened() {
+        let err = read_regular_file(Path::new("/dev/zero"), 1 << 20)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/dev/zero: is a device"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let err = require_regular_file(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("is a folder"), "{err}");
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! Ingest: finding the input pages among files, folders (recursively) and zip files, safely.
 
-use crate::archive;
+mod input_zip;
+
 use crate::cable::Format;
 use crate::error::{Error, IoContext, Result};
 use crate::finding::{Code, Finding};
 use std::path::{Path, PathBuf};
+
+pub use input_zip::{DEFAULT_MAX_ZIP_BYTES, DEFAULT_MAX_ZIP_MEMBERS, MemberAt};
 
 /// Pages larger than this are refused (the largest real WikiLeaks page is about 140 KB).
 pub const DEFAULT_MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
@@ -19,6 +22,10 @@ pub struct Options {
     /// The reader for every input (`--format`); None detects each page's format. Files ending
     /// `.csv` given by name are read as `cables.csv` bulk tables whatever this says.
     pub format: Option<Format>,
+    /// An input zip's members past this many are not read (finding `I006`).
+    pub max_zip_members: u64,
+    /// An input zip's members are read until they hold this many bytes in all (finding `I006`).
+    pub max_zip_bytes: u64,
 }
 
 impl Default for Options {
@@ -26,6 +33,8 @@ impl Default for Options {
         Options {
             max_bytes: DEFAULT_MAX_INPUT_BYTES,
             format: None,
+            max_zip_members: DEFAULT_MAX_ZIP_MEMBERS,
+            max_zip_bytes: DEFAULT_MAX_ZIP_BYTES,
         }
     }
 }
@@ -44,14 +53,23 @@ pub struct InputItem {
 /// Where an input's bytes are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InputSource {
-    File(PathBuf),
-    /// A member of an input zip, already read (members are size-limited).
+    /// A regular file, read with a limit: one that grew past it since it was listed is an
+    /// error (its size when listed was within it).
+    File { path: PathBuf, max_bytes: u64 },
+    /// Bytes in memory.
     Bytes(std::sync::Arc<Vec<u8>>),
+    /// A member of an input zip, read when it is needed. The path is shared by all the
+    /// members of a zip.
+    ZipMember {
+        zip: std::sync::Arc<Path>,
+        at: MemberAt,
+    },
     /// A staged input's blob (`.cablekeep/stage/blobs/<sha256>`): its bytes are checked against
-    /// the digest recorded when it was staged every time they are read.
+    /// the size and digest recorded when it was staged every time they are read.
     Staged {
         path: PathBuf,
         sha256: String,
+        len: u64,
     },
     /// A byte range of a file: one row of a bulk table, read again when it is needed. The path
     /// is shared by all the rows of a table (a copy per row was ~80 bytes of memory per cable).
@@ -65,9 +83,17 @@ pub enum InputSource {
 impl InputItem {
     /// A file on disk, its format detected.
     pub fn file(name: impl Into<String>, path: impl Into<PathBuf>) -> InputItem {
+        InputItem::file_within(name, path, u64::MAX)
+    }
+
+    /// A file on disk that must not be longer than `max_bytes` when it is read.
+    fn file_within(name: impl Into<String>, path: impl Into<PathBuf>, max_bytes: u64) -> Self {
         InputItem {
             name: name.into(),
-            source: InputSource::File(path.into()),
+            source: InputSource::File {
+                path: path.into(),
+                max_bytes,
+            },
             format: None,
         }
     }
@@ -90,18 +116,21 @@ impl InputItem {
     /// The input's bytes.
     pub fn load(&self) -> Result<Vec<u8>> {
         match &self.source {
-            InputSource::File(p) => std::fs::read(p).at(p),
+            InputSource::File { path, max_bytes } => {
+                crate::fsutil::read_regular_file(path, *max_bytes)
+            }
             InputSource::Bytes(b) => Ok(b.as_ref().clone()),
+            InputSource::ZipMember { zip, at } => input_zip::read_member(zip, &self.name, at),
             InputSource::Range { path, offset, len } => read_range(path, *offset, *len),
-            InputSource::Staged { path, sha256 } => read_staged(path, sha256),
+            InputSource::Staged { path, sha256, len } => read_staged(path, sha256, *len),
         }
     }
 }
 
 /// A staged blob's bytes, refused when they are not the bytes that were staged (a blob changed
 /// on disk would otherwise be archived as if it were the input).
-fn read_staged(path: &Path, sha256: &str) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).at(path)?;
+fn read_staged(path: &Path, sha256: &str, len: u64) -> Result<Vec<u8>> {
+    let bytes = crate::fsutil::read_regular_file(path, len)?;
     let found = crate::hash::sha256_hex(&bytes);
     if found != sha256 {
         return Err(Error::Corrupt {
@@ -224,19 +253,27 @@ impl TableRows {
 pub struct Inputs {
     /// Pages and tables, sorted by name (a table by its first row's).
     pub items: Vec<Input>,
-    /// Problems with inputs that were skipped (unsafe zip member names, oversized files).
+    /// Problems with inputs that were skipped (unsafe zip member names, oversized files,
+    /// special files met in folders).
     pub findings: Vec<Finding>,
     /// Files seen in folders that are not pages (by their ending), skipped.
     pub skipped: Vec<String>,
 }
 
 /// Collects the pages in `paths`: files as given, folders recursively (page files only, hidden
-/// files and folders skipped), zip files member by member. A path that does not exist is an error.
+/// files and folders skipped), zip files member by member. A path that does not exist, or that
+/// is neither a folder nor a regular file (a FIFO, a device, a socket), is an error: it is
+/// refused before it is opened, since opening a FIFO waits for a writer and a device may never
+/// end. Such files met in a folder are skipped with a finding (`I005`), as are symbolic links
+/// there (a link given by name is followed).
 pub fn collect(paths: &[PathBuf], options: &Options) -> Result<Inputs> {
     let mut inputs = Inputs::default();
     for path in paths {
         let meta = std::fs::metadata(path).at(path)?;
         let base = display_name(path);
+        if !meta.is_dir() {
+            crate::fsutil::require_regular_file(path)?;
+        }
         if meta.is_dir() {
             walk_folder(path, &base, options, &mut inputs)?;
         } else if is_table(path, options) {
@@ -280,13 +317,14 @@ fn drop_repeated_inputs(items: &mut Vec<Input>) {
 }
 
 /// What an input reads, comparable: a file by its resolved path (however it was spelled), a
-/// table's row by its place in the file, a zip member by its bytes.
+/// table's row by its place in the file, a zip member by its zip and its place in the zip.
 #[derive(PartialEq, Eq, Hash)]
 enum SourceKey<'a> {
     File(PathBuf),
     Table(PathBuf),
     Range(PathBuf, u64, u64),
     Bytes(&'a [u8]),
+    ZipMember(PathBuf, u64),
 }
 
 fn source_key(input: &Input) -> SourceKey<'_> {
@@ -294,10 +332,13 @@ fn source_key(input: &Input) -> SourceKey<'_> {
     match input {
         Input::Rows(t) => SourceKey::Table(resolved(&t.path)),
         Input::One(item) => match &item.source {
-            InputSource::File(p) | InputSource::Staged { path: p, .. } => {
-                SourceKey::File(resolved(p))
+            InputSource::File { path, .. } | InputSource::Staged { path, .. } => {
+                SourceKey::File(resolved(path))
             }
             InputSource::Bytes(b) => SourceKey::Bytes(b.as_slice()),
+            InputSource::ZipMember { zip, at } => {
+                SourceKey::ZipMember(resolved(zip), at.local_header_offset)
+            }
             InputSource::Range { path, offset, len } => {
                 SourceKey::Range(resolved(path), *offset, *len)
             }
@@ -341,12 +382,29 @@ fn walk_folder(root: &Path, base: &str, options: &Options, inputs: &mut Inputs) 
                     .unwrap_or_else(|| std::io::Error::other("walk failed")),
             )
         })?;
-        if !entry.file_type().is_file() {
+        if entry.file_type().is_dir() {
             continue;
         }
         let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
         let name = format!("{base}/{}", rel.to_string_lossy().replace('\\', "/"));
         let ext = extension(entry.path());
+        let wanted = ext == "zip"
+            || PAGE_EXTENSIONS.contains(&ext.as_str())
+            || (ext == "csv" && options.format == Some(Format::CablesCsv));
+        if !entry.file_type().is_file() {
+            if wanted {
+                let kind =
+                    crate::fsutil::special_kind(entry.file_type()).unwrap_or("not a regular file");
+                inputs.findings.push(Finding::new(
+                    Code::NotRegularFile,
+                    name,
+                    format!("{kind}: not read (only regular files in folders are read)"),
+                ));
+            } else {
+                inputs.skipped.push(name);
+            }
+            continue;
+        }
         if ext == "csv" && options.format == Some(Format::CablesCsv) {
             add_table(entry.path(), &name, options.max_bytes, inputs)?;
         } else if ext == "zip" || PAGE_EXTENSIONS.contains(&ext.as_str()) {
@@ -412,7 +470,7 @@ fn add_table(path: &Path, name: &str, max_bytes: u64, inputs: &mut Inputs) -> Re
 fn add_file(path: &Path, name: String, options: &Options, inputs: &mut Inputs) -> Result<()> {
     let max_bytes = options.max_bytes;
     if extension(path) == "zip" {
-        return add_zip(path, &name, max_bytes, inputs);
+        return input_zip::add_zip(path, &name, options, inputs);
     }
     let len = std::fs::metadata(path).at(path)?.len();
     if len > max_bytes {
@@ -423,39 +481,9 @@ fn add_file(path: &Path, name: String, options: &Options, inputs: &mut Inputs) -
         ));
         return Ok(());
     }
-    inputs.items.push(InputItem::file(name, path).into());
-    Ok(())
-}
-
-fn add_zip(path: &Path, name: &str, max_bytes: u64, inputs: &mut Inputs) -> Result<()> {
-    let mut members = Vec::new();
-    let result =
-        archive::read_input_zip(path, max_bytes, |member, data| members.push((member, data)));
-    if let Err(e) = result {
-        inputs.findings.push(Finding::new(
-            Code::UnreadableInput,
-            name,
-            format!("not a readable zip: {e}"),
-        ));
-        return Ok(());
-    }
-    for (member, data) in members {
-        let member_name = format!("{name}/{member}");
-        match data {
-            Ok(bytes) => inputs
-                .items
-                .push(InputItem::bytes(member_name, bytes).into()),
-            Err(why) if why.starts_with("unsafe name") => inputs
-                .findings
-                .push(Finding::new(Code::UnsafeInputName, name, why).at_entry(member)),
-            Err(why) if why.contains("limit") => inputs
-                .findings
-                .push(Finding::new(Code::InputTooLarge, name, why).at_entry(member)),
-            Err(why) => inputs
-                .findings
-                .push(Finding::new(Code::UnreadableInput, name, why).at_entry(member)),
-        }
-    }
+    inputs
+        .items
+        .push(InputItem::file_within(name, path, max_bytes).into());
     Ok(())
 }
 

@@ -779,6 +779,7 @@ impl Store {
                     source: InputSource::Staged {
                         path: self.blob_dir().join(&s.sha256),
                         sha256: s.sha256.clone(),
+                        len: s.bytes,
                     },
                     format: s.format,
                 };

@@ -18,7 +18,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 pub use read::{Chunk, DirectoryCursor, DirectoryStream, Entry, EntryData, ZipIndex, lossy_text};
-pub use write::{Compressed, DEFLATE_LEVEL, EntryFacts, compress, read_input_zip};
+pub use write::{Compressed, DEFLATE_LEVEL, EntryFacts, compress};
 
 /// The format name written into `bag-info.txt` as `Cablekeep-Format`.
 pub const FORMAT_NAME: &str = "cablekeep archive format 1";

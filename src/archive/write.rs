@@ -10,12 +10,11 @@
 //! directory: 150 MB for the 502,582 entries of the whole Cablegate corpus, more than half the
 //! memory a whole bundle may use. Here each entry's central directory record is written to a
 //! temporary file as the entry is added, so memory does not grow with the entries. The `zip`
-//! crate still reads the zips users give as input, and is the independent check of this writer
-//! in the tests.
+//! crate is the independent check of this writer in the tests.
 
 use std::cell::RefCell;
 use std::fs::File;
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -554,65 +553,10 @@ pub fn copy_range(
     Ok(())
 }
 
-fn to_io(e: zip::result::ZipError) -> std::io::Error {
-    match e {
-        zip::result::ZipError::Io(e) => e,
-        other => std::io::Error::other(other),
-    }
-}
-
-/// Reads the members of an input zip (a zip of cable pages given to `bundle` or `add`), with the
-/// `zip` crate's own reader. Each member comes with its bytes, or with why it was skipped.
-pub fn read_input_zip(
-    path: &std::path::Path,
-    max_member: u64,
-    mut each: impl FnMut(String, std::result::Result<Vec<u8>, String>),
-) -> std::io::Result<()> {
-    let file = File::open(path)?;
-    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(to_io)?;
-    for i in 0..archive.len() {
-        let mut member = match archive.by_index(i) {
-            Ok(m) => m,
-            Err(e) => {
-                each(format!("#{i}"), Err(e.to_string()));
-                continue;
-            }
-        };
-        let raw_name = String::from_utf8_lossy(member.name_raw()).into_owned();
-        if member.is_dir() {
-            continue;
-        }
-        if let Some(problem) = super::read::unsafe_name_problem(&raw_name) {
-            each(raw_name, Err(format!("unsafe name: {problem}")));
-            continue;
-        }
-        if member.size() > max_member {
-            each(
-                raw_name,
-                Err(format!(
-                    "{} bytes is over the limit of {max_member}",
-                    member.size()
-                )),
-            );
-            continue;
-        }
-        let mut data = Vec::with_capacity(member.size() as usize);
-        // Read one byte past the limit, so a member that lies about its size is caught too.
-        match (&mut member).take(max_member + 1).read_to_end(&mut data) {
-            Ok(_) if data.len() as u64 > max_member => each(
-                raw_name,
-                Err(format!("more than the limit of {max_member} bytes")),
-            ),
-            Ok(_) => each(raw_name, Ok(data)),
-            Err(e) => each(raw_name, Err(e.to_string())),
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
     use zip::write::SimpleFileOptions;
 
     /// The same entries written by the `zip` crate with the options cablekeep used to give it.

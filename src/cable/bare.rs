@@ -110,13 +110,7 @@ fn origin_of(header: &str) -> Option<String> {
 pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
     let mut findings = Vec::new();
     let decoded = text::decode(bytes);
-    if decoded.had_errors {
-        findings.push(finding(
-            Code::BadEncoding,
-            name,
-            format!("text is not valid UTF-8; read as {}", decoded.encoding),
-        ));
-    }
+    findings.extend(decoded.findings(name, "text"));
     let full = decoded.text.replace("\r\n", "\n");
     let full = full
         .trim_start_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}')

@@ -571,25 +571,21 @@ pub fn parse_row(raw: &[u8], name: &str) -> ParseOutcome {
         }
     };
     let mut encoding = "utf-8";
-    let mut bad_encoding = false;
+    let mut encoding_findings = Vec::new();
     let texts: Vec<String> = fields
         .iter()
         .map(|f| {
             let d = text::decode(f);
-            if d.had_errors {
-                bad_encoding = true;
-                encoding = d.encoding;
+            if encoding_findings.is_empty() {
+                encoding_findings = d.findings(name, "row");
+                if !encoding_findings.is_empty() {
+                    encoding = d.encoding;
+                }
             }
             d.text.into_owned()
         })
         .collect();
-    if bad_encoding {
-        findings.push(finding(
-            Code::BadEncoding,
-            name,
-            format!("row is not valid UTF-8; read as {encoding}"),
-        ));
-    }
+    findings.append(&mut encoding_findings);
     let [
         row_no,
         date,

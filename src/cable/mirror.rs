@@ -41,13 +41,7 @@ const FIELDS: &[&str] = &[
 pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
     let mut findings = Vec::new();
     let decoded = text::decode(bytes);
-    if decoded.had_errors {
-        findings.push(Finding::new(
-            Code::BadEncoding,
-            name,
-            format!("page is not valid UTF-8; read as {}", decoded.encoding),
-        ));
-    }
+    findings.extend(decoded.findings(name, "page"));
     let page: String = decoded.text.replace("\r\n", "\n");
     let page = page.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}');
     let lines: Vec<&str> = page.split('\n').collect();

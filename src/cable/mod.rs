@@ -190,6 +190,28 @@ pub fn parse_as(
     hints: &SourceHints,
     format: Option<Format>,
 ) -> ParseOutcome {
+    // UTF-16 is decoded first: the formats are told by ASCII markers in the bytes.
+    if format != Some(Format::CablesCsv)
+        && let Some(wide) = text::decode_utf16(bytes)
+    {
+        // Read once as it decodes to: UTF-8 text is never taken for UTF-16 again.
+        let mut outcome = parse_bytes_as(wide.text.as_bytes(), name, hints, format);
+        if let Some(record) = outcome.record.as_mut() {
+            record.source.encoding = Some(wide.encoding.to_string());
+        }
+        outcome.findings.extend(wide.findings(name, "page"));
+        return outcome;
+    }
+    parse_bytes_as(bytes, name, hints, format)
+}
+
+/// [`parse_as`] for bytes in an encoding the readers decode themselves (not UTF-16).
+fn parse_bytes_as(
+    bytes: &[u8],
+    name: &str,
+    hints: &SourceHints,
+    format: Option<Format>,
+) -> ParseOutcome {
     let mut outcome = match format.or_else(|| detect(bytes)) {
         Some(Format::WikileaksPage) => wikileaks::parse(bytes, name),
         Some(Format::MirrorText) => mirror::parse(bytes, name),

@@ -1,6 +1,7 @@
 //! Text helpers shared by the page readers: decoding raw bytes, turning `<pre>` markup into
 //! plain text, collapsing whitespace and finding redaction runs.
 
+use crate::finding::{Code, Finding};
 use crate::provenance::RedactionRun;
 use std::borrow::Cow;
 
@@ -8,62 +9,247 @@ use std::borrow::Cow;
 pub(super) struct Decoded<'a> {
     /// The text, without a byte order mark.
     pub text: Cow<'a, str>,
-    /// The encoding the bytes were read as: `utf-8` or `windows-1252`.
+    /// The encoding the bytes were read as, by its WHATWG name in lower case for UTF-8
+    /// (`utf-8`, `windows-1252`, `UTF-16LE`, `ISO-8859-2`, ...).
     pub encoding: &'static str,
     /// True when some bytes were not valid in that encoding (they became U+FFFD), or when the
-    /// bytes were not UTF-8 and were read as windows-1252 instead.
+    /// bytes were not UTF-8 though they said they were, and were read as windows-1252 instead.
     pub had_errors: bool,
+    /// How the encoding was found.
+    pub found: Found,
 }
 
-/// Decodes raw page bytes. Valid UTF-8 (with or without a BOM) is borrowed as is. Invalid UTF-8
-/// that holds no valid multi-byte UTF-8 sequence at all is read as windows-1252 (a legacy 8-bit
-/// page); otherwise it is decoded lossily as UTF-8. Either way `had_errors` is set.
+/// How a page's encoding was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Found {
+    /// The bytes are valid UTF-8 (the usual case), or were read as UTF-8 with damage.
+    Utf8,
+    /// A byte order mark (UTF-8, UTF-16LE, UTF-16BE).
+    ByteOrderMark,
+    /// The page declares it: `<meta charset>`, `<meta http-equiv content="...; charset=">` or
+    /// the XML declaration's `encoding`.
+    Declared,
+    /// Guessed from the bytes: UTF-16 by its zero bytes, else Firefox's detector (`chardetng`).
+    Guessed,
+}
+
+impl Decoded<'_> {
+    /// The findings about how the page was decoded: `P003` when bytes were not valid in its
+    /// encoding, `P008` when the encoding was guessed. `what` names the thing decoded (`page`,
+    /// `text`, `row`).
+    pub fn findings(&self, name: &str, what: &str) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        if self.had_errors {
+            let message = match (self.found, self.encoding) {
+                (Found::Utf8, "utf-8") => {
+                    format!("{what} is not valid UTF-8; invalid bytes replaced by U+FFFD")
+                }
+                (Found::Utf8, legacy) => format!("{what} is not valid UTF-8; read as {legacy}"),
+                (_, encoding) => {
+                    format!("{what} is not valid {encoding}; invalid bytes replaced by U+FFFD")
+                }
+            };
+            findings.push(Finding::new(Code::BadEncoding, name, message));
+        }
+        if self.found == Found::Guessed {
+            findings.push(Finding::new(
+                Code::EncodingGuessed,
+                name,
+                format!(
+                    "{what} declares no character encoding and is not UTF-8; read as {}, a guess \
+                     from its bytes",
+                    self.encoding
+                ),
+            ));
+        }
+        findings
+    }
+}
+
+/// How much of the start of a page is searched for its encoding declaration (as browsers do).
+const PRESCAN_BYTES: usize = 1024;
+/// How much of a page the encoding detector reads: enough for a confident guess.
+const DETECTOR_BYTES: usize = 1 << 20;
+
+/// Decodes raw page bytes. In order: a byte order mark; UTF-16 without one (told by its zero
+/// bytes); valid UTF-8, borrowed as is; the encoding the page declares (other than UTF-8); then,
+/// for bytes that are not UTF-8 and declare nothing, or declare UTF-8 wrongly: damaged UTF-8
+/// (as many valid multi-byte sequences as invalid ones, or more) is read as UTF-8 with U+FFFD; otherwise
+/// a page that declares UTF-8 is read as windows-1252, and one that declares nothing as the
+/// encoding `chardetng` guesses.
 pub(super) fn decode(bytes: &[u8]) -> Decoded<'_> {
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    match std::str::from_utf8(body) {
-        Ok(s) => Decoded {
+    if let Some(wide) = decode_utf16(bytes) {
+        return wide;
+    }
+    if let Some((encoding, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
+        return decode_as(encoding, &bytes[bom_len..], Found::ByteOrderMark);
+    }
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return Decoded {
             text: Cow::Borrowed(s),
             encoding: "utf-8",
             had_errors: false,
+            found: Found::Utf8,
+        };
+    }
+    let declared = declared_encoding(bytes);
+    if let Some(encoding) = declared.filter(|e| *e != encoding_rs::UTF_8) {
+        return decode_as(encoding, bytes, Found::Declared);
+    }
+    if mostly_utf8(bytes) {
+        return Decoded {
+            text: Cow::Owned(String::from_utf8_lossy(bytes).into_owned()),
+            encoding: "utf-8",
+            had_errors: true,
+            found: Found::Utf8,
+        };
+    }
+    if declared.is_some() {
+        let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
+        return Decoded {
+            text: Cow::Owned(text.into_owned()),
+            encoding: "windows-1252",
+            had_errors: true,
+            found: Found::Utf8,
+        };
+    }
+    let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+    let sample = &bytes[..bytes.len().min(DETECTOR_BYTES)];
+    detector.feed(sample, sample.len() == bytes.len());
+    let guess = detector.guess(None, chardetng::Utf8Detection::Deny);
+    decode_as(guess, bytes, Found::Guessed)
+}
+
+/// UTF-16 text, with a byte order mark or told by its zero bytes; None for other bytes. Such
+/// pages are decoded before their format is detected (the readers look for ASCII markers).
+pub(super) fn decode_utf16(bytes: &[u8]) -> Option<Decoded<'static>> {
+    match encoding_rs::Encoding::for_bom(bytes) {
+        Some((encoding, bom_len)) if encoding != encoding_rs::UTF_8 => {
+            let d = decode_as(encoding, &bytes[bom_len..], Found::ByteOrderMark);
+            return Some(d.into_owned());
+        }
+        Some(_) => return None,
+        None => {}
+    }
+    let encoding = utf16_by_zero_bytes(bytes)?;
+    Some(decode_as(encoding, bytes, Found::Guessed).into_owned())
+}
+
+impl Decoded<'_> {
+    fn into_owned(self) -> Decoded<'static> {
+        Decoded {
+            text: Cow::Owned(self.text.into_owned()),
+            encoding: self.encoding,
+            had_errors: self.had_errors,
+            found: self.found,
+        }
+    }
+}
+
+/// UTF-16LE or UTF-16BE when the start of the bytes looks like mostly-ASCII text in it: a zero
+/// byte in nearly every pair at one side and almost never at the other. Text in any 8-bit
+/// encoding or UTF-8 has hardly any zero bytes.
+fn utf16_by_zero_bytes(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    let head = &bytes[..bytes.len().min(PRESCAN_BYTES) & !1];
+    let pairs = head.len() / 2;
+    if pairs < 8 {
+        return None;
+    }
+    let zeros_at = |side: usize| head.chunks_exact(2).filter(|p| p[side] == 0).count();
+    let (even, odd) = (zeros_at(0), zeros_at(1));
+    let most = |n: usize| n * 10 >= pairs * 7;
+    let few = |n: usize| n * 20 <= pairs;
+    if most(odd) && few(even) {
+        Some(encoding_rs::UTF_16LE)
+    } else if most(even) && few(odd) {
+        Some(encoding_rs::UTF_16BE)
+    } else {
+        None
+    }
+}
+
+fn decode_as<'a>(
+    encoding: &'static encoding_rs::Encoding,
+    bytes: &'a [u8],
+    found: Found,
+) -> Decoded<'a> {
+    let (text, had_errors) = encoding.decode_without_bom_handling(bytes);
+    Decoded {
+        text,
+        encoding: if encoding == encoding_rs::UTF_8 {
+            "utf-8"
+        } else {
+            encoding.name()
         },
-        Err(_) => {
-            if !has_utf8_multibyte(body) {
-                let (text, _, _) = encoding_rs::WINDOWS_1252.decode(body);
-                Decoded {
-                    text: Cow::Owned(text.into_owned()),
-                    encoding: "windows-1252",
-                    had_errors: true,
-                }
-            } else {
-                Decoded {
-                    text: Cow::Owned(String::from_utf8_lossy(body).into_owned()),
-                    encoding: "utf-8",
-                    had_errors: true,
+        had_errors,
+        found,
+    }
+}
+
+/// The encoding the start of a page declares: `charset=` (in a `<meta>` tag, either form) or
+/// the XML declaration's `encoding=`. A declared UTF-16 is ignored, as browsers do: text that
+/// can say so in ASCII is not UTF-16.
+fn declared_encoding(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    let head = &bytes[..bytes.len().min(PRESCAN_BYTES)];
+    let xml_declaration = head
+        .starts_with(b"<?xml")
+        .then(|| head.iter().position(|&b| b == b'>'))
+        .flatten()
+        .map(|end| &head[..end]);
+    let label = xml_declaration
+        .and_then(|decl| label_after(decl, b"encoding"))
+        .or_else(|| label_after(head, b"charset"))?;
+    let encoding = encoding_rs::Encoding::for_label(label)?;
+    (encoding != encoding_rs::UTF_16LE && encoding != encoding_rs::UTF_16BE).then_some(encoding)
+}
+
+/// The value of `key=` (any case, optional spaces and quotes) at its first place in `hay`.
+fn label_after<'a>(hay: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+    let at = hay
+        .windows(key.len())
+        .position(|w| w.eq_ignore_ascii_case(key))?;
+    let rest = &hay[at + key.len()..];
+    let rest = rest
+        .trim_ascii_start()
+        .strip_prefix(b"=")?
+        .trim_ascii_start();
+    let rest = rest
+        .strip_prefix(b"\"")
+        .or_else(|| rest.strip_prefix(b"'"))
+        .unwrap_or(rest);
+    let end = rest
+        .iter()
+        .position(|&b| !(b.is_ascii_alphanumeric() || b"-_.:".contains(&b)))
+        .unwrap_or(rest.len());
+    (end > 0).then_some(&rest[..end])
+}
+
+/// True when the bytes are UTF-8 with some damage rather than text in a legacy encoding: they
+/// hold some well-formed multi-byte UTF-8 sequences, at least as many as invalid ones. Text in a legacy
+/// encoding makes a valid sequence now and then by chance (windows-1252 `É”` is C9 94, UTF-8
+/// for `ɔ`), and invalid ones far more often.
+fn mostly_utf8(bytes: &[u8]) -> bool {
+    let multibyte = |valid: &[u8]| valid.iter().filter(|&&b| b >= 0xC0).count();
+    let (mut valid, mut invalid) = (0usize, 0usize);
+    let mut rest = bytes;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(s) => return utf8_wins(valid + multibyte(s.as_bytes()), invalid),
+            Err(e) => {
+                valid += multibyte(&rest[..e.valid_up_to()]);
+                invalid += 1;
+                let skip = e.error_len().unwrap_or(rest.len() - e.valid_up_to());
+                rest = &rest[e.valid_up_to() + skip..];
+                if rest.is_empty() {
+                    return utf8_wins(valid, invalid);
                 }
             }
         }
     }
 }
 
-/// True when the bytes hold at least one well-formed multi-byte UTF-8 sequence.
-fn has_utf8_multibyte(bytes: &[u8]) -> bool {
-    let mut rest = bytes;
-    loop {
-        match std::str::from_utf8(rest) {
-            Ok(s) => return !s.is_ascii(),
-            Err(e) => {
-                let good = &rest[..e.valid_up_to()];
-                if !good.is_ascii() {
-                    return true;
-                }
-                let skip = e.error_len().unwrap_or(rest.len() - e.valid_up_to());
-                rest = &rest[e.valid_up_to() + skip..];
-                if rest.is_empty() {
-                    return false;
-                }
-            }
-        }
-    }
+fn utf8_wins(valid: usize, invalid: usize) -> bool {
+    valid > 0 && valid >= invalid
 }
 
 /// Strips a leading BOM and whitespace, for format detection.
@@ -305,5 +491,76 @@ mod tests {
         let d = decode(b"\xC3\xA9\xFF");
         assert!(d.had_errors);
         assert_eq!(d.encoding, "utf-8");
+    }
+
+    fn codes(d: &Decoded) -> Vec<&'static str> {
+        d.findings("p", "page")
+            .iter()
+            .map(|f| f.code.as_str())
+            .collect()
+    }
+
+    /// “CAFÉ” in windows-1252 holds C9 94, a valid UTF-8 sequence (U+0254): the page was read
+    /// as damaged UTF-8 and its text garbled.
+    const QUOTED_CAFE: &[u8] = b"He said \x93CAF\xC9\x94 twice, \xE0 la fran\xE7aise.";
+
+    #[test]
+    fn a_declared_encoding_is_used() {
+        let mut page = b"<html><head><meta charset=\"ISO-8859-1\"></head><body>".to_vec();
+        page.extend_from_slice(QUOTED_CAFE);
+        let d = decode(&page);
+        assert!(
+            d.text.contains("“CAFÉ” twice, à la française"),
+            "{}",
+            d.text
+        );
+        assert_eq!((d.encoding, d.found), ("windows-1252", Found::Declared));
+        assert!(codes(&d).is_empty());
+
+        let mut page = b"<?xml version='1.0' encoding='windows-1250' ?><p>".to_vec();
+        page.extend_from_slice(b"\x8Ael\xE9");
+        let d = decode(&page);
+        assert_eq!(
+            (d.encoding, d.text.ends_with("Šelé")),
+            ("windows-1250", true)
+        );
+
+        let meta = br#"<meta http-equiv="Content-Type" content="text/html; charset=koi8-r">"#;
+        assert_eq!(declared_encoding(meta), Some(encoding_rs::KOI8_R));
+        assert_eq!(declared_encoding(b"<meta charset=utf-16>"), None);
+    }
+
+    #[test]
+    fn an_undeclared_legacy_page_is_guessed_with_a_finding() {
+        let d = decode(QUOTED_CAFE);
+        assert!(
+            d.text.contains("“CAFÉ” twice, à la française"),
+            "{}",
+            d.text
+        );
+        assert_eq!((d.encoding, d.found), ("windows-1252", Found::Guessed));
+        assert_eq!(codes(&d), ["P008"]);
+        // Declaring UTF-8 wrongly is damage (P003), read as before.
+        let mut page = b"<meta charset=utf-8>".to_vec();
+        page.extend_from_slice(b"caf\xE9");
+        let d = decode(&page);
+        assert_eq!((d.encoding, codes(&d)), ("windows-1252", vec!["P003"]));
+    }
+
+    #[test]
+    fn utf16_is_read_with_or_without_a_byte_order_mark() {
+        let text = "<title>Cable Viewer</title> café ¶";
+        let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        let with_bom = [&b"\xFF\xFE"[..], &le].concat();
+        let d = decode(&with_bom);
+        assert_eq!((d.text.as_ref(), d.encoding), (text, "UTF-16LE"));
+        assert!(codes(&d).is_empty());
+        let d = decode(&be);
+        assert_eq!((d.text.as_ref(), d.encoding), (text, "UTF-16BE"));
+        assert_eq!(codes(&d), ["P008"]);
+        // Zeros everywhere are not UTF-16.
+        assert!(decode_utf16(&[0; 4096]).is_none());
+        assert!(decode_utf16(b"plain ASCII text, long enough").is_none());
     }
 }

@@ -131,21 +131,7 @@ fn finding(code: Code, name: &str, msg: impl Into<String>) -> Finding {
 pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
     let mut findings = Vec::new();
     let decoded = text::decode(bytes);
-    if decoded.had_errors {
-        findings.push(finding(
-            Code::BadEncoding,
-            name,
-            format!(
-                "page is not valid UTF-8; read as {}{}",
-                decoded.encoding,
-                if decoded.encoding == "utf-8" {
-                    " with invalid bytes replaced by U+FFFD"
-                } else {
-                    ""
-                }
-            ),
-        ));
-    }
+    findings.extend(decoded.findings(name, "page"));
     let html: &str = &decoded.text;
 
     // Release counter: "Currently released so far... 6693 / 251,287".

@@ -1,9 +1,10 @@
 //! The `export`, `search` and `stats` commands.
 
-use super::{CollectionArg, Ctx, EXIT_OK, json_line, out, parse_version, printable};
+use super::{CollectionArg, Ctx, EXIT_OK, json_line, out, parse_version};
 use anyhow::{Context, Result, anyhow};
 use cablekeep::catalog::Catalog;
 use cablekeep::export::{self, Format};
+use cablekeep::finding::terminal_safe;
 use cablekeep::select::Filter;
 use clap::{Args, ValueEnum};
 use std::io::Write;
@@ -70,27 +71,24 @@ pub(super) struct FilterArgs {
     partial_extract: Option<bool>,
 }
 
-/// The most bytes `--ids-from` reads: a list of every cable of Cablegate is under 4 MiB.
-const MAX_IDS_FROM_BYTES: u64 = 16 * 1024 * 1024;
+/// An `--ids-from` file longer than this is refused: the ids of every cable of the corpus
+/// (251,287) take about 5 MB.
+const MAX_IDS_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Reads an `--ids-from` file, refusing one over [`MAX_IDS_FROM_BYTES`] (such as /dev/zero)
-/// instead of reading without end.
+/// Reads an `--ids-from` file, never more than [`MAX_IDS_FILE_BYTES`] (a pipe such as
+/// `<(grep ...)` is read too, through the same bound; `/dev/zero` is refused at the bound).
 fn read_ids_file(file: &std::path::Path) -> Result<String> {
-    use std::io::Read;
     let context = || format!("--ids-from {}", file.display());
-    let mut text = String::new();
-    std::fs::File::open(file)
+    let opened = std::fs::File::open(file).with_context(context)?;
+    let bytes = cablekeep::fsutil::read_at_most(opened, MAX_IDS_FILE_BYTES, 0)
         .with_context(context)?
-        .take(MAX_IDS_FROM_BYTES + 1)
-        .read_to_string(&mut text)
-        .with_context(context)?;
-    if text.len() as u64 > MAX_IDS_FROM_BYTES {
-        return Err(anyhow!(
-            "--ids-from {}: longer than {MAX_IDS_FROM_BYTES} bytes",
-            file.display()
-        ));
-    }
-    Ok(text)
+        .ok_or_else(|| {
+            anyhow!(
+                "--ids-from {}: longer than the limit of {MAX_IDS_FILE_BYTES} bytes",
+                file.display()
+            )
+        })?;
+    String::from_utf8(bytes).with_context(context)
 }
 
 impl FilterArgs {
@@ -262,10 +260,10 @@ impl Ctx {
                     .as_deref()
                     .map(|c| c.get(..10).unwrap_or(c))
                     .unwrap_or("-"),
-                printable(h.origin.as_deref().unwrap_or("-")),
-                printable(h.subject.as_deref().unwrap_or("-"))
+                terminal_safe(h.origin.as_deref().unwrap_or("-")),
+                terminal_safe(h.subject.as_deref().unwrap_or("-"))
             )?;
-            writeln!(o, "    {}", printable(&h.snippet.replace('\n', " ")))?;
+            writeln!(o, "    {}", terminal_safe(&h.snippet.replace('\n', " ")))?;
         }
         eprintln!("cablekeep: {} hits", hits.len());
         Ok(EXIT_OK)

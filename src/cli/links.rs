@@ -1,7 +1,8 @@
 //! `links check|report|history` and the link half of `verify --links`.
 
-use super::{CollectionArg, Ctx, EXIT_FINDINGS, EXIT_OK, out, parse_version, printable};
+use super::{CollectionArg, Ctx, EXIT_FINDINGS, EXIT_OK, out, parse_version};
 use anyhow::{Result, bail};
+use cablekeep::finding::terminal_safe;
 use cablekeep::linkcheck::{self, LinkResult, State, limits};
 use clap::builder::RangedU64ValueParser;
 use clap::{Args, Subcommand, value_parser};
@@ -290,7 +291,7 @@ fn summary(results: &[LinkResult]) -> String {
 }
 
 fn md_cell(s: &str) -> String {
-    printable(&s.replace('|', "\\|").replace('\n', " "))
+    terminal_safe(&s.replace('|', "\\|").replace('\n', " ")).into_owned()
 }
 
 pub fn print_results(collection: &str, results: &[LinkResult], form: Form) -> Result<()> {
@@ -331,10 +332,10 @@ pub fn print_results(collection: &str, results: &[LinkResult], form: Form) -> Re
                     if d.is_empty() { "" } else { ": " },
                     d
                 );
-                writeln!(o, "{}", printable(&line))?;
+                writeln!(o, "{}", terminal_safe(&line))?;
                 if let Some(drift) = &r.drift {
                     for line in &drift.sample {
-                        writeln!(o, "    {}", printable(line))?;
+                        writeln!(o, "    {}", terminal_safe(line))?;
                     }
                 }
             }
@@ -432,7 +433,7 @@ fn history(id: &str, events: &[linkcheck::log::Event], json: bool) -> Result<u8>
             if d.is_empty() { "" } else { ": " },
             d
         );
-        writeln!(o, "{}", printable(&line))?;
+        writeln!(o, "{}", terminal_safe(&line))?;
     }
     Ok(EXIT_OK)
 }

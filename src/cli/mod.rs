@@ -186,6 +186,12 @@ struct ReadArgs {
     #[arg(long, default_value_t = ingest::DEFAULT_MAX_INPUT_BYTES,
           value_parser = clap::value_parser!(u64).range(1..=MAX_INPUT_BYTES_LIMIT))]
     max_input_bytes: u64,
+    /// Read at most this many members of each input zip.
+    #[arg(long, default_value_t = ingest::DEFAULT_MAX_ZIP_MEMBERS)]
+    max_zip_members: u64,
+    /// Read the members of each input zip until they hold this many bytes in all.
+    #[arg(long, default_value_t = ingest::DEFAULT_MAX_ZIP_BYTES)]
+    max_zip_bytes: u64,
 }
 
 impl ReadArgs {
@@ -193,6 +199,8 @@ impl ReadArgs {
         ingest::Options {
             max_bytes: self.max_input_bytes,
             format: self.format.map(Format::from),
+            max_zip_members: self.max_zip_members,
+            max_zip_bytes: self.max_zip_bytes,
         }
     }
 }
@@ -456,19 +464,6 @@ fn parse_version(s: &str) -> Result<u32> {
 
 fn out() -> std::io::StdoutLock<'static> {
     std::io::stdout().lock()
-}
-
-/// A text from a page or a server, its control characters written as escapes (`\u{1b}`), so
-/// that in text output it can neither forge lines nor drive the terminal.
-fn printable(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c.is_control() {
-            true => out.extend(c.escape_default()),
-            false => out.push(c),
-        }
-    }
-    out
 }
 
 fn json_line(value: &impl serde::Serialize) -> Result<()> {

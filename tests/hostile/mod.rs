@@ -3,6 +3,8 @@
 //! and holds cablekeep to its promises: a clear error or a finding, never a panic, a hang or
 //! memory that grows with what an attacker controls, and nothing stored lost or changed.
 
+mod ingest;
+mod query;
 mod store;
 
 #[test]
@@ -24,4 +26,3 @@ fn measuring_a_child_kills_it_at_the_time_limit() {
     assert!(m.timed_out, "{m:?}");
     assert_eq!(m.code, None);
 }
-mod query;
