@@ -271,12 +271,12 @@ pub fn collect(paths: &[PathBuf], options: &Options) -> Result<Inputs> {
     for path in paths {
         let meta = std::fs::metadata(path).at(path)?;
         let base = display_name(path);
-        if !meta.is_dir() {
-            crate::fsutil::require_regular_file(path)?;
-        }
         if meta.is_dir() {
             walk_folder(path, &base, options, &mut inputs)?;
-        } else if is_table(path, options) {
+            continue;
+        }
+        crate::fsutil::require_regular_file(path)?;
+        if is_table(path, options) {
             add_table(path, &base, options.max_bytes, &mut inputs)?;
         } else {
             add_file(path, base, options, &mut inputs)?;
@@ -521,6 +521,24 @@ mod tests {
         );
         let inputs = collect(&[a, b], &Options::default()).expect("collect");
         assert_eq!(inputs.count(), 2, "both tables' rows");
+    }
+
+    #[test]
+    fn a_zip_given_twice_is_read_once_a_member_at_a_time() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("pages.zip");
+        let mut z = zip::ZipWriter::new(std::fs::File::create(&path).expect("create"));
+        for (name, text) in [("a.html", "first"), ("b/c.html", "second")] {
+            let options = zip::write::SimpleFileOptions::default();
+            z.start_file(name, options).expect("start");
+            std::io::Write::write_all(&mut z, text.as_bytes()).expect("write");
+        }
+        z.finish().expect("finish");
+        let inputs = collect(&[path.clone(), path], &Options::default()).expect("collect");
+        assert_eq!(names(&inputs), ["pages.zip/a.html", "pages.zip/b/c.html"]);
+        let pages: Vec<InputItem> = inputs.pages().collect();
+        assert!(matches!(pages[0].source, InputSource::ZipMember { .. }));
+        assert_eq!(pages[1].load().expect("load"), b"second");
     }
 
     #[test]
