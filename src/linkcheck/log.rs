@@ -119,19 +119,36 @@ pub fn append(store: &Store, collection: &str, results: &[LinkResult]) -> Result
     Ok(())
 }
 
-/// Reads every event of a collection's log that parses (an absent log has none).
-pub fn read(store: &Store, collection: &str) -> Result<Vec<Event>> {
+/// The events of a collection's log that parse, and how many lines did not.
+#[derive(Debug, Default)]
+pub struct Read {
+    pub events: Vec<Event>,
+    /// Lines that are not events (`verify` reports each of them).
+    pub unreadable: usize,
+}
+
+/// Reads every event of a collection's log that parses (an absent log has none), a line at a
+/// time, and counts the lines that do not.
+pub fn read(store: &Store, collection: &str) -> Result<Read> {
+    use std::io::BufRead;
     let path = log_path(store, collection);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Read::default()),
         Err(e) => return Err(Error::io(path, e)),
     };
-    Ok(bytes
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .filter_map(|l| serde_json::from_slice(l).ok())
-        .collect())
+    let mut read = Read::default();
+    for line in std::io::BufReader::new(file).split(b'\n') {
+        let line = line.at(&path)?;
+        if line.is_empty() {
+            continue;
+        }
+        match serde_json::from_slice(&line) {
+            Ok(event) => read.events.push(event),
+            Err(_) => read.unreadable += 1,
+        }
+    }
+    Ok(read)
 }
 
 /// Checks the chain of a collection's log: every line parses and names the SHA-256 of the line
@@ -223,7 +240,7 @@ mod tests {
             append(&store, "c", &[result(n)]).unwrap();
         }
         assert!(verify_chain(&store, "c").is_empty());
-        assert_eq!(read(&store, "c").unwrap().len(), 3);
+        assert_eq!(read(&store, "c").unwrap().events.len(), 3);
         let path = log_path(&store, "c");
         let mut bytes = std::fs::read(&path).unwrap();
         bytes.extend_from_slice(b"{\"prev\":\"cut");
@@ -232,6 +249,8 @@ mod tests {
         let findings = verify_chain(&store, "c");
         let codes: Vec<&str> = findings.iter().map(|f| f.code.as_str()).collect();
         assert_eq!(codes, ["L002"], "{findings:?}");
+        let log = read(&store, "c").unwrap();
+        assert_eq!((log.events.len(), log.unreadable), (5, 1));
     }
 
     #[test]
