@@ -1277,13 +1277,18 @@ fn query_phrases(query: &str) -> Vec<QueryPhrase> {
     phrases
 }
 
+/// Queries of at most this many phrases make their snippets as given.
+const SNIPPET_PHRASES_AS_GIVEN: usize = 4;
+
 /// The query snippets are made with: the query itself, unless it names a phrase more than once
 /// (also as other words that make the same terms, such as `The` and `thé` for `the`); then its
 /// distinct phrases joined by OR. FTS5 scores each passage against every match of every phrase,
-/// so a phrase given 200 times made each snippet cost 40,000 times that of the phrase alone.
+/// so a phrase given 200 times made each snippet cost 40,000 times that of the phrase alone. A
+/// query of a few phrases is taken as it is: repeats cost little there, and telling the terms
+/// of its words costs an in-memory index.
 fn snippet_query(query: &str) -> rusqlite::Result<std::borrow::Cow<'_, str>> {
     let phrases = query_phrases(query);
-    if phrases.len() < 2 {
+    if phrases.len() <= SNIPPET_PHRASES_AS_GIVEN {
         return Ok(query.into());
     }
     let texts: Vec<&str> = phrases.iter().map(|p| p.text.as_str()).collect();
@@ -2773,15 +2778,17 @@ mod tests {
             "\"the oil\" \"the gas\"",
             "a* ab*",
             "NEAR(a b)",
+            "a a a a",
+            "a b c d e f g",
         ] {
             assert_eq!(snippet_query(query).unwrap(), query);
         }
         assert_eq!(
-            snippet_query("a a* b A").unwrap(),
+            snippet_query("a a* b A \"a\"").unwrap(),
             "\"a\" OR \"a\"* OR \"b\""
         );
         assert_eq!(
-            snippet_query("subject:oil OR {subject text}: oil").unwrap(),
+            snippet_query("subject:oil OR {subject text}: oil OR oil OR oil OR oil").unwrap(),
             "\"oil\""
         );
     }

@@ -951,3 +951,28 @@ fn text_from_a_server_cannot_drive_the_terminal_or_forge_lines() {
         }
     }
 }
+
+#[test]
+fn links_report_says_how_many_log_lines_it_left_out() {
+    let store = store_with(&[(format!("{}.html", id(47)), page(&id(47)))]);
+    let a = Server::start(|_, s, _| respond(s, 404, &[], b""));
+    let (code, _, stderr) = check(store.path(), &common_flags(&a, None));
+    assert_eq!(code, 1, "{stderr}");
+    let log = store.path().join("manifests/c/links.jsonl");
+    let mut bytes = std::fs::read(&log).unwrap();
+    bytes.extend_from_slice(b"not an event\n");
+    std::fs::write(&log, bytes).unwrap();
+    for command in [
+        &["links", "report", "-c", "c"][..],
+        &["links", "history", "-c", "c", &id(47)],
+    ] {
+        let out = run(cablekeep(store.path()).args(command));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{command:?}: {stderr}");
+        assert!(
+            stderr.contains("1 lines of the link log of c could not be read"),
+            "{stderr}"
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains(&id(47)));
+    }
+}

@@ -191,7 +191,7 @@ impl Ctx {
                 let collection = self.collection(&r.collection)?;
                 // An unknown collection is an error, not an empty link log.
                 self.store.resolve_version(&collection, None)?;
-                let events = linkcheck::log::read(&self.store, &collection)?;
+                let events = read_log(self, &collection)?;
                 let latest = linkcheck::latest(&events);
                 report(&collection, &latest, &r)?;
                 Ok(EXIT_OK)
@@ -200,7 +200,7 @@ impl Ctx {
                 let collection = self.collection(&h.collection)?;
                 // An unknown collection is an error, not an empty link log.
                 self.store.resolve_version(&collection, None)?;
-                let events = linkcheck::log::read(&self.store, &collection)?;
+                let events = read_log(self, &collection)?;
                 history(&h.id, &events, h.json)
             }
         }
@@ -227,6 +227,18 @@ impl Ctx {
         );
         Ok(exit_for(&results))
     }
+}
+
+/// The events of a collection's link log, with a note of the lines that could not be read.
+fn read_log(ctx: &Ctx, collection: &str) -> Result<Vec<linkcheck::log::Event>> {
+    let read = linkcheck::log::read(&ctx.store, collection)?;
+    if read.unreadable > 0 {
+        eprintln!(
+            "cablekeep: {} lines of the link log of {collection} could not be read and are left out (`cablekeep verify -c {collection}` reports them)",
+            read.unreadable
+        );
+    }
+    Ok(read.events)
 }
 
 fn exit_for(results: &[LinkResult]) -> u8 {

@@ -30,17 +30,42 @@ pub fn log_path(store: &Store, collection: &str) -> PathBuf {
     store.manifest_dir(collection).join(LOG_FILE)
 }
 
-/// The SHA-256 of the log's last line (without its newline), or [`GENESIS`] for an empty log.
-fn last_line_hash(bytes: &[u8]) -> String {
-    let trimmed = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    if trimmed.is_empty() {
-        return GENESIS.to_string();
+/// The longest last line [`last_line`] reads; a longer one is an error (verify reports what is
+/// wrong with the log).
+const MAX_LAST_LINE: u64 = 16 * 1024 * 1024;
+
+/// The last line of a file that is not empty, without its newline (empty when there is none),
+/// and whether the file ends with a newline (or is empty); read from the end a block at a time.
+fn last_line(file: &mut (impl std::io::Read + std::io::Seek)) -> std::io::Result<(Vec<u8>, bool)> {
+    use std::io::SeekFrom;
+    const BLOCK: u64 = 64 * 1024;
+    let len = file.seek(SeekFrom::End(0))?;
+    let mut tail: Vec<u8> = Vec::new();
+    let mut start = len;
+    while start > 0 {
+        let from = start.saturating_sub(BLOCK);
+        let mut block = vec![0u8; (start - from) as usize];
+        file.seek(SeekFrom::Start(from))?;
+        file.read_exact(&mut block)?;
+        block.extend_from_slice(&tail);
+        tail = block;
+        start = from;
+        let ended = tail.last().is_none_or(|&b| b == b'\n');
+        let body_len = tail.iter().rposition(|&b| b != b'\n').map_or(0, |i| i + 1);
+        if let Some(i) = tail[..body_len].iter().rposition(|&b| b == b'\n') {
+            return Ok((tail[i + 1..body_len].to_vec(), ended));
+        }
+        if tail.len() as u64 > MAX_LAST_LINE {
+            return Err(std::io::Error::other(format!(
+                "the last line is longer than {MAX_LAST_LINE} bytes"
+            )));
+        }
+        if start == 0 {
+            tail.truncate(body_len);
+            return Ok((tail, ended));
+        }
     }
-    let start = trimmed
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    sha256_hex(&trimmed[start..])
+    Ok((tail, true))
 }
 
 /// Appends results to the log, under the store lock (waiting for it), each as one whole line
@@ -54,14 +79,20 @@ pub fn append(store: &Store, collection: &str, results: &[LinkResult]) -> Result
     let dir = store.manifest_dir(collection);
     std::fs::create_dir_all(&dir).at(&dir)?;
     let existed = path.exists();
-    let existing = if existed {
-        std::fs::read(&path).at(&path)?
+    // Only the last line is read: the whole log, read for every result appended, made a run's
+    // time grow with the square of the log's length.
+    let (last, ended) = if existed {
+        let mut file = std::fs::File::open(&path).at(&path)?;
+        last_line(&mut file).at(&path)?
     } else {
-        Vec::new()
+        (Vec::new(), true)
     };
-    let mut prev = last_line_hash(&existing);
+    let mut prev = match last.is_empty() {
+        true => GENESIS.to_string(),
+        false => sha256_hex(&last),
+    };
     let mut out = Vec::new();
-    if !existing.is_empty() && !existing.ends_with(b"\n") {
+    if !ended {
         // A line cut short by a crash: end it so the new lines stay lines (verify reports it).
         out.push(b'\n');
     }
@@ -88,19 +119,36 @@ pub fn append(store: &Store, collection: &str, results: &[LinkResult]) -> Result
     Ok(())
 }
 
-/// Reads every event of a collection's log that parses (an absent log has none).
-pub fn read(store: &Store, collection: &str) -> Result<Vec<Event>> {
+/// The events of a collection's log that parse, and how many lines did not.
+#[derive(Debug, Default)]
+pub struct Read {
+    pub events: Vec<Event>,
+    /// Lines that are not events (`verify` reports each of them).
+    pub unreadable: usize,
+}
+
+/// Reads every event of a collection's log that parses (an absent log has none), a line at a
+/// time, and counts the lines that do not.
+pub fn read(store: &Store, collection: &str) -> Result<Read> {
+    use std::io::BufRead;
     let path = log_path(store, collection);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Read::default()),
         Err(e) => return Err(Error::io(path, e)),
     };
-    Ok(bytes
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .filter_map(|l| serde_json::from_slice(l).ok())
-        .collect())
+    let mut read = Read::default();
+    for line in std::io::BufReader::new(file).split(b'\n') {
+        let line = line.at(&path)?;
+        if line.is_empty() {
+            continue;
+        }
+        match serde_json::from_slice(&line) {
+            Ok(event) => read.events.push(event),
+            Err(_) => read.unreadable += 1,
+        }
+    }
+    Ok(read)
 }
 
 /// Checks the chain of a collection's log: every line parses and names the SHA-256 of the line
@@ -165,10 +213,65 @@ pub fn verify_chain(store: &Store, collection: &str) -> Vec<Finding> {
 mod tests {
     use super::*;
 
+    fn result(n: u32) -> LinkResult {
+        LinkResult {
+            cable: format!("09X{n}"),
+            url: format!("https://example.org/{n}"),
+            field: "url".into(),
+            capture: "c1".into(),
+            time: "2026-01-01T00:00:00Z".into(),
+            state: super::super::State::Gone,
+            target_state: None,
+            http_status: Some(404),
+            final_url: None,
+            body_sha256: None,
+            memento: None,
+            hops: Vec::new(),
+            drift: None,
+            error: None,
+        }
+    }
+
     #[test]
-    fn last_line_hash_of_empty_is_genesis() {
-        assert_eq!(last_line_hash(b""), GENESIS);
-        assert_eq!(last_line_hash(b"a\nb\n"), sha256_hex(b"b"));
-        assert_eq!(last_line_hash(b"a\n"), sha256_hex(b"a"));
+    fn appended_lines_chain_on_the_last_line_even_one_cut_short() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        for n in 0..3 {
+            append(&store, "c", &[result(n)]).unwrap();
+        }
+        assert!(verify_chain(&store, "c").is_empty());
+        assert_eq!(read(&store, "c").unwrap().events.len(), 3);
+        let path = log_path(&store, "c");
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend_from_slice(b"{\"prev\":\"cut");
+        std::fs::write(&path, &bytes).unwrap();
+        append(&store, "c", &[result(3), result(4)]).unwrap();
+        let findings = verify_chain(&store, "c");
+        let codes: Vec<&str> = findings.iter().map(|f| f.code.as_str()).collect();
+        assert_eq!(codes, ["L002"], "{findings:?}");
+        let log = read(&store, "c").unwrap();
+        assert_eq!((log.events.len(), log.unreadable), (5, 1));
+    }
+
+    #[test]
+    fn the_last_line_is_read_from_the_end() {
+        let read = |bytes: &[u8]| last_line(&mut std::io::Cursor::new(bytes.to_vec())).unwrap();
+        assert_eq!(read(b""), (b"".to_vec(), true));
+        assert_eq!(read(b"a\n"), (b"a".to_vec(), true));
+        assert_eq!(read(b"a\nb\n"), (b"b".to_vec(), true));
+        assert_eq!(read(b"a\nb"), (b"b".to_vec(), false));
+        assert_eq!(read(b"a\nb\n\n\n"), (b"b".to_vec(), true));
+        assert_eq!(read(b"\n\n"), (b"".to_vec(), true));
+        let long = [vec![b'x'; 200_000], b"\n".to_vec(), vec![b'y'; 150_000]].concat();
+        assert_eq!(read(&long), (vec![b'y'; 150_000], false));
+        let lines = [
+            vec![b'x'; 70_000],
+            b"\n".to_vec(),
+            vec![b'y'; 70_000],
+            b"\n".to_vec(),
+        ];
+        assert_eq!(read(&lines.concat()), (vec![b'y'; 70_000], true));
+        let huge = vec![b'z'; MAX_LAST_LINE as usize + 70_000];
+        assert!(last_line(&mut std::io::Cursor::new(huge)).is_err());
     }
 }
