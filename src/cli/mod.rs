@@ -801,7 +801,12 @@ impl Ctx {
             let version = a.version.as_deref().map(parse_version).transpose()?;
             let collections = match &a.collection {
                 Some(c) => vec![c.clone()],
-                None => self.store.collections()?,
+                // A collection without versions has no links (verify reported it: M009).
+                None => {
+                    let mut with_versions = self.store.collections()?;
+                    with_versions.retain(|c| self.store.latest(c).is_ok_and(|v| v.is_some()));
+                    with_versions
+                }
             };
             let form = if a.json {
                 links::Form::Json

@@ -141,6 +141,8 @@ pub fn verify_collection(
         Selection::All => versions.clone(),
         Selection::Latest => versions.last().copied().into_iter().collect(),
         Selection::One(v) if versions.contains(&v) => vec![v],
+        // A collection without versions is reported as such below, whatever was asked.
+        Selection::One(_) if versions.is_empty() => Vec::new(),
         Selection::One(v) => {
             return Err(crate::Error::NotFound(format!(
                 "collection {collection:?} has no version v{v}"

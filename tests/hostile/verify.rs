@@ -79,6 +79,21 @@ fn repeat_first_manifest_line(zip: &Path, bytes: u64) {
     });
 }
 
+/// Replaces the cable index with its first line repeated to `bytes` bytes.
+fn repeat_first_index_line(zip: &Path, bytes: u64) {
+    let index = read_entry(zip, "/cablekeep/index.jsonl");
+    let text = String::from_utf8(index).unwrap();
+    let line = format!("{}\n", text.lines().next().unwrap());
+    let block = line.repeat((1 << 20) / line.len());
+    rewrite_entry(zip, "/cablekeep/index.jsonl", |out| {
+        let mut written = 0;
+        while written < bytes {
+            out.write_all(block.as_bytes()).unwrap();
+            written += block.len() as u64;
+        }
+    });
+}
+
 /// The lines of a `verify --json` report with this code.
 fn with_code<'a>(findings: &'a [serde_json::Value], code: &str) -> Vec<&'a serde_json::Value> {
     findings.iter().filter(|f| f["code"] == code).collect()
@@ -272,6 +287,12 @@ fn an_empty_collection_folder_is_a_warning_and_every_other_collection_is_verifie
         codes.contains(&"M004".to_string()) && codes.contains(&"M009".to_string()),
         "{codes:?}"
     );
+    // Asked for one version of every collection: the empty folder is still only a warning.
+    let out = run_ok(
+        cablekeep(store.path()).args(["verify", "--json", "--version", "1"]),
+        1,
+    );
+    assert!(finding_codes(&out).contains(&"M009".to_string()), "{out}");
     // A collection that does not exist at all is still an error.
     let out = run(cablekeep(store.path()).args(["verify", "-c", "nosuch"]));
     assert_eq!(out.status.code(), Some(2));
@@ -392,4 +413,32 @@ fn sidecar_mismatch_messages_do_not_show_rust_options() {
             .any(|m| m.contains("\"t-v1\" in the archive, \"dev-v2\" in the manifest")),
         "{m003:?}"
     );
+}
+
+/// 256 MiB of one repeated index line (a million B011 findings before the cap). The index has
+/// no size budget (its lines carry each cable's metadata, so its size is not tied to the
+/// zip's): time grows with what it inflates to (about 18 s a GiB in a debug build), memory
+/// and output do not.
+#[test]
+fn an_index_of_one_repeated_line_is_checked_in_bounded_memory_and_output() {
+    let store = store_with_one_version();
+    let zip = zip_of(store.path(), C, 1);
+    repeat_first_index_line(&zip, 256 << 20);
+    for args in [&["--json"][..], &["--json", "--whole", "--fast"]] {
+        let mut cmd = cablekeep(store.path());
+        cmd.arg("verify").args(args);
+        let m = measure(&cmd, Duration::from_secs(120));
+        assert!(!m.timed_out, "{args:?}: {m:?}");
+        assert_eq!(m.code, Some(1), "{args:?}: {}", m.stderr);
+        assert!(m.peak_rss_mb() < 256.0, "{args:?}: {} MB", m.peak_rss_mb());
+        let findings = json_lines(&m.stdout);
+        let index = with_code(&findings, "B011");
+        assert_eq!(index.len(), 101, "{args:?}");
+        assert!(
+            index[100]["message"]
+                .as_str()
+                .unwrap()
+                .contains("more B011 findings")
+        );
+    }
 }
