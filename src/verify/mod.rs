@@ -12,7 +12,7 @@ mod bag;
 
 use crate::archive::OpenArchive;
 use crate::error::Result;
-use crate::finding::{Code, Finding};
+use crate::finding::{CappedFindings, Code, Finding};
 use crate::hash;
 use crate::manifest::{self, VersionManifest};
 use crate::store::{Progress, Store};
@@ -136,7 +136,7 @@ pub fn verify_collection(
     let versions = store.versions(collection)?;
     let mut reports = Vec::new();
     let mut collection_findings = continuity_findings(store, collection, &versions)?;
-    collection_findings.extend(crate::linkcheck::log::verify_chain(store, collection));
+    collection_findings.extend(link_log_findings(store, collection));
     let chosen: Vec<u32> = match selection {
         Selection::All => versions.clone(),
         Selection::Latest => versions.last().copied().into_iter().collect(),
@@ -173,10 +173,25 @@ pub fn verify_collection(
             identifier: Some(collection.to_string()),
             ..Report::default()
         };
-        report.findings.append(&mut collection_findings);
+        let capped: CappedFindings = collection_findings.into_iter().collect();
+        report.findings = capped.into_vec();
         reports.push(report);
     }
     Ok(reports)
+}
+
+/// The link event log's chain; a log that is not a regular file is not read (a FIFO would
+/// block for ever).
+fn link_log_findings(store: &Store, collection: &str) -> Vec<Finding> {
+    let path = crate::linkcheck::log::log_path(store, collection);
+    match std::fs::metadata(&path) {
+        Ok(meta) if !meta.is_file() => vec![Finding::new(
+            Code::LinkLogMalformed,
+            path.display().to_string(),
+            format!("cannot be read: {}", not_regular_message(&meta)),
+        )],
+        _ => crate::linkcheck::log::verify_chain(store, collection),
+    }
 }
 
 /// A collection without versions and without zips: a folder left empty (by a first write that

@@ -244,6 +244,15 @@ fn a_fifo_as_sidecar_or_checksum_file_is_a_finding_not_a_hang() {
 }
 
 #[test]
+fn a_fifo_as_the_link_log_is_a_finding_not_a_hang() {
+    let store = store_with_one_version();
+    mkfifo(&store.path().join(format!("manifests/{C}/links.jsonl")));
+    let m = verify_measured(store.path(), &["--json".as_ref()]);
+    assert_eq!(m.code, Some(1), "{m:?}");
+    assert_eq!(finding_codes(&m.stdout), ["L002"], "{}", m.stdout);
+}
+
+#[test]
 fn a_fifo_in_place_of_a_stored_zip_is_a_finding_and_other_collections_are_checked() {
     let store = store_with_one_version();
     run_ok(
