@@ -339,6 +339,22 @@ fn a_cablekeep_export_zip_verifies_as_an_export() {
         );
         assert!(out.contains("ok: "), "{out}");
     }
+    // The folder form: verify checks zips, and says so.
+    let folder = store.path().join("x-bag");
+    run_ok(
+        cablekeep(store.path())
+            .args(["export", "-c", C, "--format", "bag", "--out"])
+            .arg(&folder),
+        0,
+    );
+    let out = run_ok(
+        cablekeep(store.path())
+            .args(["verify", "--json"])
+            .arg(&folder),
+        1,
+    );
+    assert_eq!(finding_codes(&out), ["Z011"], "{out}");
+    assert!(out.contains("verify checks zip files"), "{out}");
     // A bag of the store's own layout without its list of unparsed inputs still fails.
     let own = zip_of(store.path(), C, 1);
     let rewritten = store.path().join("own.zip");
