@@ -259,7 +259,7 @@ impl FromIterator<Finding> for CappedFindings {
 }
 
 #[cfg(test)]
-mod tests {
+mod capped_tests {
     use super::*;
 
     fn finding(code: Code, n: u64) -> Finding {
