@@ -61,6 +61,7 @@ codes! {
     DuplicateEntryName = "Z008", Error, "two entries have the same name";
     StrayBytes = "Z009", Error, "bytes outside any entry, or entries overlap";
     UnsupportedEntry = "Z010", Error, "entry uses a zip feature cablekeep archives never use";
+    NotARegularFile = "Z011", Error, "the archive is not a regular file";
     // BagIt (verify).
     BagitDeclaration = "B001", Error, "bagit.txt missing or malformed";
     BagInfo = "B002", Error, "bag-info.txt missing or malformed";
@@ -73,6 +74,7 @@ codes! {
     TagFileUnlisted = "B009", Error, "tag file missing from, or missing but listed in, a tag manifest";
     DuplicateManifestEntry = "B010", Error, "a manifest lists the same path twice";
     IndexMismatch = "B011", Error, "the cable index disagrees with the payload";
+    TagFileTooLarge = "B012", Error, "a tag file or one of its lines is larger than the bag could need";
     // Sidecar manifest and version chain (verify).
     SidecarUnreadable = "M001", Error, "sidecar version manifest missing or unreadable";
     ArchiveDigestMismatch = "M002", Error, "zip digest differs from the sidecar manifest";
@@ -82,6 +84,7 @@ codes! {
     VersionMissing = "M006", Error, "a version is missing or has no archive";
     IdentityMismatch = "M007", Error, "archive belongs to another collection or version";
     UncommittedArchive = "M008", Warning, "archive left without a sidecar manifest by an interrupted write";
+    CollectionEmpty = "M009", Warning, "a collection folder holds no version";
     // Link event log (verify).
     LinkLogChainBroken = "L001", Error, "link log chain broken";
     LinkLogMalformed = "L002", Error, "link log line unreadable or cut short";
@@ -220,5 +223,139 @@ mod tests {
             terminal_safe("plain name.html"),
             std::borrow::Cow::Borrowed(_)
         ));
+    }
+}
+
+/// Findings of each code shown in full by a check; of the rest only the number is reported (in
+/// one more finding of that code), so that a hostile input with millions of bad lines gives a
+/// report of bounded size, in bounded memory.
+pub const SHOWN_PER_CODE: u64 = 100;
+
+/// Findings in the order found, the first [`SHOWN_PER_CODE`] of each code kept and the rest
+/// counted. Appending one to another keeps the first of each code of the two in order, so the
+/// parts of a check can each be capped and their sum is what capping the whole would give.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CappedFindings {
+    kept: Vec<Finding>,
+    /// Every finding of each code, kept or not.
+    counts: std::collections::BTreeMap<Code, u64>,
+}
+
+impl CappedFindings {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Keeps the finding, or counts it when its code has been kept often enough.
+    pub fn push(&mut self, finding: Finding) {
+        let count = self.counts.entry(finding.code).or_insert(0);
+        *count += 1;
+        if *count <= SHOWN_PER_CODE {
+            self.kept.push(finding);
+        }
+    }
+
+    /// Moves every finding of `other` after these (counted ones stay counted).
+    pub fn append(&mut self, other: &mut CappedFindings) {
+        let counts = std::mem::take(&mut other.counts);
+        for finding in other.kept.drain(..) {
+            self.push(finding);
+        }
+        for (code, count) in counts {
+            let unkept = count.saturating_sub(SHOWN_PER_CODE);
+            *self.counts.entry(code).or_insert(0) += unkept;
+        }
+    }
+
+    /// True when nothing was found.
+    pub fn is_empty(&self) -> bool {
+        self.kept.is_empty()
+    }
+
+    /// True when a finding that is an error was found.
+    pub fn has_error(&self) -> bool {
+        self.kept.iter().any(Finding::is_error)
+    }
+
+    /// The findings kept, then, for each code with more, one finding of that code (the severity
+    /// and file of its first) that says how many more there were.
+    pub fn into_vec(self) -> Vec<Finding> {
+        let mut findings = self.kept;
+        for (code, count) in self.counts {
+            if count <= SHOWN_PER_CODE {
+                continue;
+            }
+            let Some(first) = findings.iter().find(|f| f.code == code) else {
+                continue;
+            };
+            let more = count - SHOWN_PER_CODE;
+            let mut summary = Finding::new(
+                code,
+                first.file.clone(),
+                format!(
+                    "{more} more {code} findings like the ones above are not listed \
+                     (only the first {SHOWN_PER_CODE} of each code are)"
+                ),
+            );
+            summary.severity = first.severity;
+            findings.push(summary);
+        }
+        findings
+    }
+}
+
+impl Extend<Finding> for CappedFindings {
+    fn extend<I: IntoIterator<Item = Finding>>(&mut self, findings: I) {
+        for finding in findings {
+            self.push(finding);
+        }
+    }
+}
+
+impl FromIterator<Finding> for CappedFindings {
+    fn from_iter<I: IntoIterator<Item = Finding>>(findings: I) -> Self {
+        let mut capped = CappedFindings::new();
+        capped.extend(findings);
+        capped
+    }
+}
+
+#[cfg(test)]
+mod capped_tests {
+    use super::*;
+
+    fn finding(code: Code, n: u64) -> Finding {
+        Finding::new(code, "a.zip", format!("number {n}"))
+    }
+
+    #[test]
+    fn capped_findings_keep_the_first_of_each_code_and_count_the_rest() {
+        let mut first: CappedFindings = (0..150)
+            .map(|n| finding(Code::DuplicateManifestEntry, n))
+            .collect();
+        first.push(finding(Code::PayloadMissing, 0));
+        let mut second: CappedFindings = (150..400)
+            .map(|n| finding(Code::DuplicateManifestEntry, n))
+            .collect();
+        second.push(finding(Code::PayloadMissing, 1));
+        first.append(&mut second);
+        let all = first.into_vec();
+        let b010: Vec<&Finding> = all
+            .iter()
+            .filter(|f| f.code == Code::DuplicateManifestEntry)
+            .collect();
+        assert_eq!(b010.len(), 101);
+        assert_eq!(b010[99].message, "number 99");
+        assert!(
+            b010[100].message.starts_with("300 more B010 findings"),
+            "{}",
+            b010[100].message
+        );
+        assert_eq!(
+            all.iter()
+                .filter(|f| f.code == Code::PayloadMissing)
+                .count(),
+            2
+        );
     }
 }

@@ -23,6 +23,23 @@ pub struct Stats {
 
 const NONE: &str = "(none)";
 
+/// Distinct values counted apart in one facet; the cables of any further value are counted
+/// under [`OTHER`]. Far more than a real corpus has (Cablegate: a few thousand tags), and a
+/// bound on what a hostile index (millions of distinct made-up values) can make stats hold.
+const MAX_KEYS: usize = 100_000;
+const OTHER: &str = "(other values)";
+
+/// Counts one more cable under `key`, or under [`OTHER`] when the facet is full.
+fn count(map: &mut BTreeMap<String, u64>, key: &str) {
+    if let Some(n) = map.get_mut(key) {
+        *n += 1;
+    } else if map.len() < MAX_KEYS {
+        map.insert(key.to_string(), 1);
+    } else {
+        *map.entry(OTHER.to_string()).or_default() += 1;
+    }
+}
+
 /// Counts the cables of an index.
 pub fn compute(collection: &str, identifier: &str, lines: &[IndexLine]) -> Stats {
     let mut s = Stats {
@@ -55,39 +72,49 @@ pub fn of_archive(
 impl Stats {
     /// Counts one cable.
     pub fn add(&mut self, l: &IndexLine) {
-        let s = self;
-        let key = |v: &Option<String>| {
+        let key = |v: &Option<String>| -> String {
             v.as_deref()
                 .filter(|x| !x.trim().is_empty())
                 .unwrap_or(NONE)
                 .to_string()
         };
-        {
-            s.cables += 1;
-            s.captures += l.captures.len() as u64;
-            let year = l
-                .created
-                .as_deref()
-                .and_then(|c| c.get(..4))
-                .filter(|y| y.bytes().all(|b| b.is_ascii_digit()))
-                .unwrap_or(NONE);
-            *s.by_year.entry(year.to_string()).or_default() += 1;
-            *s.by_origin.entry(key(&l.origin)).or_default() += 1;
-            *s.by_classification
-                .entry(key(&l.classification))
-                .or_default() += 1;
-            let mut tags: Vec<&String> = l.tags.iter().collect();
-            tags.sort();
-            tags.dedup();
-            for t in tags {
-                *s.by_tag.entry(t.clone()).or_default() += 1;
-            }
-            *s.by_redaction
-                .entry(l.redaction.status.clone())
-                .or_default() += 1;
-            if l.redaction.partial_extract {
-                s.partial_extracts += 1;
-            }
+        self.cables += 1;
+        self.captures += l.captures.len() as u64;
+        let year = l
+            .created
+            .as_deref()
+            .and_then(|c| c.get(..4))
+            .filter(|y| y.bytes().all(|b| b.is_ascii_digit()))
+            .unwrap_or(NONE);
+        count(&mut self.by_year, year);
+        count(&mut self.by_origin, &key(&l.origin));
+        count(&mut self.by_classification, &key(&l.classification));
+        let mut tags: Vec<&String> = l.tags.iter().collect();
+        tags.sort();
+        tags.dedup();
+        for t in tags {
+            count(&mut self.by_tag, t);
         }
+        count(&mut self.by_redaction, &l.redaction.status);
+        if l.redaction.partial_extract {
+            self.partial_extracts += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_facet_holds_a_bounded_number_of_values_and_counts_the_rest_together() {
+        let mut map = BTreeMap::new();
+        for n in 0..MAX_KEYS + 10 {
+            count(&mut map, &format!("value {n}"));
+        }
+        count(&mut map, "value 0");
+        assert_eq!(map.len(), MAX_KEYS + 1);
+        assert_eq!(map["value 0"], 2);
+        assert_eq!(map[OTHER], 10);
     }
 }

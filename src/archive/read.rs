@@ -4,7 +4,7 @@
 //! readable.
 
 use crate::error::{IoContext, Result};
-use crate::finding::{Code, Finding};
+use crate::finding::{CappedFindings, Code, Finding};
 use rayon::prelude::*;
 use std::fs::File;
 use std::io::Read;
@@ -224,11 +224,11 @@ fn read_central_directory(
     keep: Option<&dyn Fn(&str) -> bool>,
     index: &mut ZipIndex,
 ) -> std::io::Result<()> {
-    // The end record's count is not trusted further than the directory's size allows.
+    // The end record's count is not trusted further than the directory's size allows, nor
+    // that size further than the file's (both may claim up to 2^64).
     if keep.is_none() {
-        index
-            .entries
-            .reserve(end.entry_count.min(end.cd_size / 46) as usize);
+        let room = end.cd_size.min(index.file_len) / 46;
+        index.entries.reserve(end.entry_count.min(room) as usize);
     }
     let mut records = CentralRecords::new(file, end);
     loop {
@@ -450,9 +450,10 @@ pub struct DirectoryStream<'a> {
     /// The previous entry's local header offset.
     previous_offset: Option<u64>,
     layout: LayoutWalk,
-    headers: Vec<Finding>,
-    unsupported: Vec<Finding>,
-    names: Vec<Finding>,
+    // Capped: a chunked check holds memory that does not grow with the archive.
+    headers: CappedFindings,
+    unsupported: CappedFindings,
+    names: CappedFindings,
 }
 
 /// What [`DirectoryStream::next_chunk`] read.
@@ -484,9 +485,9 @@ impl<'a> DirectoryStream<'a> {
             records: CentralRecords::new(file, &end),
             previous_offset: None,
             layout: LayoutWalk::default(),
-            headers: Vec::new(),
-            unsupported: Vec::new(),
-            names: Vec::new(),
+            headers: CappedFindings::new(),
+            unsupported: CappedFindings::new(),
+            names: CappedFindings::new(),
         }))
     }
 
@@ -553,7 +554,7 @@ impl<'a> DirectoryStream<'a> {
     }
 
     /// Every structural finding, in the order [`open`] gives them (the directory read to its end).
-    pub fn finish(mut self) -> Vec<Finding> {
+    pub fn finish(mut self) -> CappedFindings {
         self.layout.finish(self.cd_offset, self.label);
         let mut findings = self.headers;
         findings.append(&mut self.layout.findings);
@@ -738,7 +739,12 @@ fn check_layout(end: &End, label: &str, index: &mut ZipIndex) {
     }
     walk.finish(end.cd_offset, label);
     let unsupported = index.entries.iter().filter_map(|e| unsupported(e, label));
-    let findings: Vec<Finding> = walk.findings.into_iter().chain(unsupported).collect();
+    let findings: Vec<Finding> = walk
+        .findings
+        .into_vec()
+        .into_iter()
+        .chain(unsupported)
+        .collect();
     index.findings.extend(findings);
 }
 
@@ -760,7 +766,7 @@ struct LayoutWalk {
     /// Where the spans seen so far end.
     cursor: u64,
     any: bool,
-    findings: Vec<Finding>,
+    findings: CappedFindings,
 }
 
 impl LayoutWalk {

@@ -479,7 +479,19 @@ impl Ctx {
             return Ok(c.clone());
         }
         let all = self.store.collections()?;
-        match all.as_slice() {
+        // A folder without versions (left by a first write that failed) is not chosen.
+        let mut with_versions = Vec::new();
+        for c in &all {
+            if self.store.latest(c)?.is_some() {
+                with_versions.push(c.clone());
+            }
+        }
+        let choices = if with_versions.is_empty() {
+            all
+        } else {
+            with_versions
+        };
+        match choices.as_slice() {
             [one] => Ok(one.clone()),
             [] => bail!(
                 "no collections in the store {} (use --store, or bundle something first)",
@@ -929,7 +941,12 @@ impl Ctx {
             let version = a.version.as_deref().map(parse_version).transpose()?;
             let collections = match &a.collection {
                 Some(c) => vec![c.clone()],
-                None => self.store.collections()?,
+                // A collection without versions has no links (verify reported it: M009).
+                None => {
+                    let mut with_versions = self.store.collections()?;
+                    with_versions.retain(|c| self.store.latest(c).is_ok_and(|v| v.is_some()));
+                    with_versions
+                }
             };
             let form = if a.json {
                 links::Form::Json
@@ -981,6 +998,15 @@ fn print_reports(reports: &[Report], json: bool, fast: bool) -> Result<()> {
                 serde_json::to_writer(&mut o, &value)?;
                 writeln!(o)?;
             }
+            if r.zip_digest_unchecked {
+                let notice = serde_json::json!({
+                    "archive": r.archive.display().to_string(),
+                    "zip_digest_checked": false,
+                    "notice": NO_ZIP_DIGEST,
+                });
+                serde_json::to_writer(&mut o, &notice)?;
+                writeln!(o)?;
+            }
             continue;
         }
         for f in &r.findings {
@@ -997,9 +1023,17 @@ fn print_reports(reports: &[Report], json: bool, fast: bool) -> Result<()> {
             "{verdict}: {what} ({mode}: {} entries, {} bytes hashed; {errors} errors, {warnings} warnings)",
             r.entries, r.bytes_hashed
         )?;
+        if r.zip_digest_unchecked {
+            writeln!(o, "note: {NO_ZIP_DIGEST}")?;
+        }
     }
     Ok(())
 }
+
+/// Said of a zip verified on its own with nothing to compare the whole file with.
+const NO_ZIP_DIGEST: &str = "no sidecar manifest or .sha256 file was found, so the zip's own \
+     digest was not checked (only its entries against the bag's manifests); give the sidecar \
+     with --manifest";
 
 fn print_record(s: &StoredRecord, line: &cablekeep::capture::IndexLine, at: &str) -> Result<()> {
     let r = &s.record;

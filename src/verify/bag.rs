@@ -15,9 +15,9 @@
 
 use super::{Options, Report};
 use crate::archive::{self, Entry, OpenArchive};
-use crate::capture::{self, LineSplitter, UnparsedLine, borrowed};
+use crate::capture::{self, UnparsedLine, borrowed};
 use crate::error::{IoContext, Result};
-use crate::finding::{Code, Finding};
+use crate::finding::{CappedFindings, Code, Finding};
 use crate::hash::{self, Hasher, OneHasher, Sha256Bytes, Sha512Bytes};
 use crate::manifest;
 use crate::store::Progress;
@@ -86,13 +86,13 @@ pub(super) fn check_bag(
         zip_entries: archive.index.entries.len() as u64,
         ..BagSeen::default()
     };
-    report
-        .findings
-        .extend(archive.index.findings.iter().cloned());
+    let mut found: CappedFindings = archive.index.findings.iter().cloned().collect();
     if !archive.index.readable {
+        report.findings = found.into_vec();
         return Ok((report, seen));
     }
-    let Some(folder) = bag_folder(archive, &mut report.findings) else {
+    let Some(folder) = bag_folder(archive, &mut found) else {
+        report.findings = found.into_vec();
         return Ok((report, seen));
     };
     let files = BagFiles::new(archive, &folder);
@@ -102,11 +102,13 @@ pub(super) fn check_bag(
         fast: options.fast,
         label: archive.label.as_str(),
         files: &files,
-        findings: Vec::new(),
+        findings: CappedFindings::new(),
+        export: false,
     };
 
     bag.check_declaration();
     seen.bag_info = bag.check_bag_info();
+    bag.export = is_export(&seen.bag_info);
     let payload = files.payload();
     seen.payload_files = payload.len() as u64;
     seen.payload_bytes = payload.iter().map(|(_, e)| e.uncompressed_size).sum();
@@ -117,29 +119,29 @@ pub(super) fn check_bag(
         seen.payload_bytes,
         seen.payload_files,
     );
-    let streamed = bag.stream_tag_files()?;
+    let mut streamed = bag.stream_tag_files()?;
     bag.check_listing("sha256", &streamed.sha256);
     bag.check_listing("sha512", &streamed.sha512);
     seen.tag_digests = bag.check_tag_manifests(streamed.tag_digests);
     bag.check_index_digests(&streamed.index_sha256, &streamed.sha256.digests);
-    bag.findings.extend(streamed.index_findings);
+    bag.findings.append(&mut streamed.index_findings);
     bag.report_strays(&streamed.referenced);
     seen.cables = streamed.cables;
     seen.captures = streamed.captures;
     seen.unparsed = streamed.unparsed;
-    let mut findings = bag.findings;
+    found.append(&mut bag.findings);
     if !options.fast {
         let expected = (&streamed.sha256.digests[..], &streamed.sha512.digests[..]);
         let (bytes, mut payload_findings) = hash_payload(archive, payload, expected, progress)?;
         report.bytes_hashed = bytes;
-        findings.append(&mut payload_findings);
+        found.append(&mut payload_findings);
     }
-    report.findings.extend(findings);
+    report.findings = found.into_vec();
     Ok((report, seen))
 }
 
 /// The bag folder: the one top-level folder holding `bagit.txt`. Entries outside it are findings.
-fn bag_folder(archive: &OpenArchive, findings: &mut Vec<Finding>) -> Option<String> {
+fn bag_folder(archive: &OpenArchive, findings: &mut CappedFindings) -> Option<String> {
     let candidates: Vec<&str> = archive
         .index
         .entries
@@ -276,7 +278,7 @@ struct TagPass {
     /// The SHA-256 the index gives each raw capture, by payload position.
     index_sha256: Vec<Option<Sha256Bytes>>,
     /// The index's and the unparsed inputs' list's own findings (reported after the listings).
-    index_findings: Vec<Finding>,
+    index_findings: CappedFindings,
     /// Payload files named by the index or by the unparsed inputs' list.
     referenced: Vec<bool>,
     cables: u64,
@@ -297,7 +299,10 @@ struct BagCheck<'a> {
     fast: bool,
     label: &'a str,
     files: &'a BagFiles<'a>,
-    findings: Vec<Finding>,
+    findings: CappedFindings,
+    /// The bag is a `cablekeep export` of a selection (its bag-info says so): it holds the
+    /// cable index of what it exports but no list of unparsed inputs.
+    export: bool,
 }
 
 impl BagCheck<'_> {
@@ -306,12 +311,21 @@ impl BagCheck<'_> {
             .push(Finding::new(code, self.label, message).at_entry(entry));
     }
 
-    /// Reads a small tag file; data findings (CRC, inflate) are kept.
+    /// Reads a small tag file; data findings (CRC, inflate) are kept. One larger than
+    /// [`MAX_SMALL_TAG_FILE`] is a finding and is not read.
     fn read(&mut self, path: &str) -> Option<Vec<u8>> {
         let entry = self.files.get(path)?;
+        if entry.uncompressed_size > MAX_SMALL_TAG_FILE {
+            let why = format!(
+                "{} bytes: a bag's {path} is never larger than {MAX_SMALL_TAG_FILE}; it was not read",
+                entry.uncompressed_size
+            );
+            self.finding(Code::TagFileTooLarge, path, why);
+            return None;
+        }
         match archive::read::read_entry(&self.archive.file, entry, self.label) {
-            Ok((data, mut found)) => {
-                self.findings.append(&mut found);
+            Ok((data, found)) => {
+                self.findings.extend(found);
                 data
             }
             Err(e) => {
@@ -416,13 +430,15 @@ impl BagCheck<'_> {
         let (mut sha256, mut sha512) = (OneHasher::sha256(), OneHasher::sha512());
         let mut hash256 = |piece: &[u8]| sha256.update(piece);
         let mut hash512 = |piece: &[u8]| sha512.update(piece);
-        let mut splitter = LineSplitter::default();
+        let budget = if PAYLOAD_MANIFESTS.contains(&path) {
+            payload_manifest_budget(self.archive.index.file_len)
+        } else {
+            u64::MAX
+        };
+        let mut splitter = LimitedLines::new(budget);
         let mut read_lines = |piece: &[u8]| {
             if let Some(each) = lines.as_mut() {
-                splitter.feed(piece, |line, number| {
-                    each(line, number);
-                    true
-                });
+                splitter.feed(piece, &mut **each);
             }
         };
         let mut sinks: Vec<Sink<'_>> = vec![&mut hash256, &mut read_lines];
@@ -432,13 +448,17 @@ impl BagCheck<'_> {
         let streamed = fan_out(self.archive, entry, &mut sinks);
         drop(sinks);
         if let Some(each) = lines.as_mut() {
-            splitter.finish(|line, number| {
-                each(line, number);
-                true
-            });
+            splitter.finish(&mut **each);
         }
+        let too_large = splitter
+            .problems
+            .into_iter()
+            .map(|why| Finding::new(Code::TagFileTooLarge, self.label, why).at_entry(path));
         let findings = match streamed {
-            Ok(findings) => findings,
+            Ok(mut findings) => {
+                findings.extend(too_large);
+                findings
+            }
             Err(e) => {
                 return Some(Streamed {
                     digests: None,
@@ -476,7 +496,7 @@ impl BagCheck<'_> {
             label: self.label,
             referenced: vec![false; payload_len],
             count: 0,
-            findings: Vec::new(),
+            findings: CappedFindings::new(),
         };
         let mut index = IndexReader {
             files,
@@ -485,7 +505,7 @@ impl BagCheck<'_> {
             referenced: vec![false; payload_len],
             cursor: Cursor::default(),
             lines: IndexLines::default(),
-            findings: Vec::new(),
+            findings: CappedFindings::new(),
         };
         let read_apart = [
             archive::INDEX_FILE,
@@ -528,22 +548,22 @@ impl BagCheck<'_> {
         let mut tag_digests = BTreeMap::new();
         let named = read_apart.into_iter().zip(streamed);
         for (path, streamed) in named.chain(other_streams) {
-            let Some(mut streamed) = streamed else {
+            let Some(streamed) = streamed else {
                 continue;
             };
-            self.findings.append(&mut streamed.findings);
+            self.findings.extend(streamed.findings);
             if let Some(d) = streamed.digests {
                 tag_digests.insert(path.to_string(), d);
             }
         }
         let sha256 = m256.finish(&mut self.findings, files.contains("manifest-sha256.txt"));
         let sha512 = m512.finish(&mut self.findings, files.contains("manifest-sha512.txt"));
-        let mut index_findings = Vec::new();
+        let mut index_findings = CappedFindings::new();
         for (name, present) in [
             (archive::INDEX_FILE, files.contains(archive::INDEX_FILE)),
             (
                 archive::UNPARSED_FILE,
-                files.contains(archive::UNPARSED_FILE),
+                files.contains(archive::UNPARSED_FILE) || self.export,
             ),
         ] {
             if !present {
@@ -715,7 +735,7 @@ struct ManifestReader<'a, const N: usize> {
     label: &'a str,
     table: PayloadDigests<N>,
     cursor: Cursor,
-    findings: Vec<Finding>,
+    findings: CappedFindings,
 }
 
 impl<'a, const N: usize> ManifestReader<'a, N> {
@@ -729,7 +749,7 @@ impl<'a, const N: usize> ManifestReader<'a, N> {
                 unknown: Vec::new(),
             },
             cursor: Cursor::default(),
-            findings: Vec::new(),
+            findings: CappedFindings::new(),
         }
     }
 
@@ -769,7 +789,7 @@ impl<'a, const N: usize> ManifestReader<'a, N> {
     }
 
     /// The table, with the findings kept. A missing manifest is a finding.
-    fn finish(mut self, findings: &mut Vec<Finding>, present: bool) -> PayloadDigests<N> {
+    fn finish(mut self, findings: &mut CappedFindings, present: bool) -> PayloadDigests<N> {
         if !present {
             self.malformed("missing or unreadable".to_string());
         }
@@ -819,7 +839,7 @@ struct UnparsedReader<'a> {
     label: &'a str,
     referenced: Vec<bool>,
     count: u64,
-    findings: Vec<Finding>,
+    findings: CappedFindings,
 }
 
 impl UnparsedReader<'_> {
@@ -860,7 +880,7 @@ struct IndexReader<'a> {
     referenced: Vec<bool>,
     cursor: Cursor,
     lines: IndexLines,
-    findings: Vec<Finding>,
+    findings: CappedFindings,
 }
 
 impl IndexReader<'_> {
@@ -1021,6 +1041,127 @@ fn read_unparsed_line(
         .map_err(|e| format!("line {number}: {e}"))
 }
 
+/// The bag-info.txt label `cablekeep export` gives its bags: the identifier of the version a
+/// selection was exported from.
+const EXPORT_OF: &str = "Cablekeep-Export-Of";
+
+/// True for the bag of a `cablekeep export`, which has no list of unparsed inputs.
+fn is_export(bag_info: &[(String, String)]) -> bool {
+    manifest::bag_info_value(bag_info, EXPORT_OF).is_some()
+}
+
+/// The payload manifests, read as streams of lines.
+const PAYLOAD_MANIFESTS: [&str; 2] = ["manifest-sha256.txt", "manifest-sha512.txt"];
+
+/// `bagit.txt`, `bag-info.txt` and the tag manifests are read whole: a few KB in any real bag.
+const MAX_SMALL_TAG_FILE: u64 = 16 << 20;
+
+/// A line of a tag file read line by line is held whole: far longer than any real line
+/// (a payload path is at most 64 KiB; an index line names a cable's few captures).
+const MAX_LINE: usize = 4 << 20;
+
+/// How much of a payload manifest is read as lines. A line per payload file, and each such file
+/// takes more bytes of the zip (local header, directory record, both with its name) than about
+/// half its manifest line: so no real manifest is larger than twice the zip. A hostile one (a
+/// few MB of zip that inflate to a GB of repeated lines) is read as far as this, and hashed to
+/// its end.
+fn payload_manifest_budget(zip_len: u64) -> u64 {
+    zip_len.saturating_mul(4).saturating_add(1 << 20)
+}
+
+/// Splits a stream into lines (as [`capture::LineSplitter`] does, without their `\r\n` or
+/// `\n`), reading no more than a budget of it, and skipping lines longer than [`MAX_LINE`]:
+/// what is held stays bounded whatever the stream. Each limit reached is a problem.
+struct LimitedLines {
+    partial: Vec<u8>,
+    number: usize,
+    /// Bytes still to read as lines.
+    budget: u64,
+    /// Bytes of the stream seen, read or not.
+    seen: u64,
+    /// The current line is too long: its bytes up to its end are skipped.
+    skipping: bool,
+    /// The stream went on past the budget.
+    cut: bool,
+    problems: Vec<String>,
+}
+
+impl LimitedLines {
+    fn new(budget: u64) -> Self {
+        LimitedLines {
+            partial: Vec::new(),
+            number: 0,
+            budget,
+            seen: 0,
+            skipping: false,
+            cut: false,
+            problems: Vec::new(),
+        }
+    }
+
+    fn feed(&mut self, piece: &[u8], each: &mut (dyn FnMut(&[u8], usize) + Send)) {
+        self.seen += piece.len() as u64;
+        let take = piece
+            .len()
+            .min(usize::try_from(self.budget).unwrap_or(usize::MAX));
+        self.budget -= take as u64;
+        self.cut |= take < piece.len();
+        let mut rest = &piece[..take];
+        while let Some(end) = memchr::memchr(b'\n', rest) {
+            self.number += 1;
+            let line = &rest[..end];
+            rest = &rest[end + 1..];
+            if std::mem::take(&mut self.skipping) {
+                continue;
+            }
+            if self.partial.is_empty() {
+                each(without_cr(line), self.number);
+            } else if self.partial.len() + line.len() > MAX_LINE {
+                self.partial.clear();
+                self.too_long(self.number);
+            } else {
+                self.partial.extend_from_slice(line);
+                each(without_cr(&self.partial), self.number);
+                self.partial.clear();
+            }
+        }
+        if !self.skipping {
+            if self.partial.len() + rest.len() > MAX_LINE {
+                self.partial.clear();
+                self.skipping = true;
+                self.too_long(self.number + 1);
+            } else {
+                self.partial.extend_from_slice(rest);
+            }
+        }
+    }
+
+    fn too_long(&mut self, number: usize) {
+        self.problems.push(format!(
+            "line {number} is longer than {MAX_LINE} bytes, longer than any real line: it was skipped"
+        ));
+    }
+
+    /// The last line, when the stream does not end with a line break; a problem when the stream
+    /// was longer than the budget (the line it cut is not read).
+    fn finish(&mut self, each: &mut (dyn FnMut(&[u8], usize) + Send)) {
+        if self.cut {
+            self.problems.push(format!(
+                "{} bytes, more than a manifest of this zip could need: only its first lines were read (those are checked; the rest is only hashed)",
+                self.seen
+            ));
+        } else if !self.skipping && !self.partial.is_empty() {
+            self.number += 1;
+            each(without_cr(&self.partial), self.number);
+        }
+    }
+}
+
+/// A line without the `\r` of a `\r\n` break.
+fn without_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
 /// Takes a stream's bytes, piece by piece, on a thread of its own.
 type Sink<'a> = &'a mut (dyn FnMut(&[u8]) + Send);
 
@@ -1102,7 +1243,7 @@ fn hash_payload(
     payload: &[(&str, &Entry)],
     expected: (&[Option<Sha256Bytes>], &[Option<Sha512Bytes>]),
     progress: &dyn Progress,
-) -> Result<(u64, Vec<Finding>)> {
+) -> Result<(u64, CappedFindings)> {
     let total: u64 = payload.iter().map(|(_, e)| e.uncompressed_size).sum();
     progress.start("verifying", total);
     let result = payload
@@ -1112,10 +1253,10 @@ fn hash_payload(
             let listed = (expected.0[position], expected.1[position]);
             let checked = check_payload_file(archive, path, entry, listed);
             progress.inc(entry.uncompressed_size);
-            checked
+            checked.map(|(bytes, findings)| (bytes, findings.into_iter().collect()))
         })
         .try_reduce(
-            || (0, Vec::new()),
+            || (0, CappedFindings::new()),
             |(bytes_a, mut findings_a), (bytes_b, mut findings_b)| {
                 findings_a.append(&mut findings_b);
                 Ok((bytes_a + bytes_b, findings_a))
@@ -1176,4 +1317,74 @@ fn check_payload_file(
         findings.push(mismatch("sha512", &sha512, &listed));
     }
     Ok((len, findings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lines `LimitedLines` hands over for a stream fed in `pieces`, and its problems.
+    fn lines_of(pieces: &[&[u8]], budget: u64) -> (Vec<(usize, Vec<u8>)>, Vec<String>) {
+        let mut splitter = LimitedLines::new(budget);
+        let mut lines = Vec::new();
+        let mut each = |line: &[u8], number: usize| lines.push((number, line.to_vec()));
+        for piece in pieces {
+            splitter.feed(piece, &mut each);
+        }
+        splitter.finish(&mut each);
+        (lines, splitter.problems)
+    }
+
+    #[test]
+    fn lines_are_split_across_pieces_without_their_breaks() {
+        let (lines, problems) = lines_of(&[b"a\r\nb", b"c\n", b"\nlast"], u64::MAX);
+        let expected: Vec<(usize, Vec<u8>)> = vec![
+            (1, b"a".to_vec()),
+            (2, b"bc".to_vec()),
+            (3, b"".to_vec()),
+            (4, b"last".to_vec()),
+        ];
+        assert_eq!(lines, expected);
+        assert!(problems.is_empty());
+    }
+
+    #[test]
+    fn a_line_longer_than_the_limit_is_skipped_and_reported_and_the_next_is_read() {
+        let long = vec![b'x'; PIECE];
+        let mut pieces: Vec<&[u8]> = vec![b"first\nxx"];
+        pieces.extend(std::iter::repeat_n(&long[..], MAX_LINE / PIECE + 1));
+        pieces.push(b"\nnext\n");
+        let (lines, problems) = lines_of(&pieces, u64::MAX);
+        assert_eq!(lines, vec![(1, b"first".to_vec()), (3, b"next".to_vec())]);
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].starts_with("line 2 is longer"), "{problems:?}");
+    }
+
+    #[test]
+    fn a_stream_past_the_budget_is_read_up_to_it_and_reported() {
+        let (lines, problems) = lines_of(&[b"one\ntwo\nthree\n"], 6);
+        assert_eq!(lines, vec![(1, b"one".to_vec())]);
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].starts_with("14 bytes, more than"),
+            "{problems:?}"
+        );
+        let (_, problems) = lines_of(&[b"one\n"], 4);
+        assert!(
+            problems.is_empty(),
+            "a stream of exactly the budget is whole"
+        );
+    }
+
+    #[test]
+    fn no_real_manifest_is_larger_than_the_budget_for_its_zip() {
+        // The smallest footprint a payload file can have in a zip (local header and directory
+        // record with its name, no data) against its SHA-512 manifest line.
+        for name_len in [1u64, 20, 200, 65_535] {
+            let footprint = 30 + 46 + 2 * name_len;
+            let line = 128 + 2 + name_len + 1;
+            let files = 1_000_000;
+            assert!(payload_manifest_budget(files * footprint) > files * line);
+        }
+    }
 }

@@ -12,7 +12,7 @@ mod bag;
 
 use crate::archive::OpenArchive;
 use crate::error::Result;
-use crate::finding::{Code, Finding};
+use crate::finding::{CappedFindings, Code, Finding};
 use crate::hash;
 use crate::manifest::{self, VersionManifest};
 use crate::store::{Progress, Store};
@@ -44,6 +44,10 @@ pub struct Report {
     /// True when the archive was checked a chunk at a time, in memory that does not grow with
     /// it (an archive in cablekeep's layout); false when it was opened whole.
     pub streamed: bool,
+    /// True when the zip itself had no record to be compared with (a zip checked on its own,
+    /// with neither a sidecar manifest nor a `.sha256` file): its entries were checked against
+    /// the bag's manifests, but not the whole file against a digest recorded elsewhere.
+    pub zip_digest_unchecked: bool,
 }
 
 impl Report {
@@ -62,11 +66,14 @@ pub fn verify_file(
     options: Options,
     progress: &dyn Progress,
 ) -> Result<Report> {
+    if let Some(report) = refuse_unless_regular(zip, None) {
+        return Ok(report);
+    }
     let (archive, mut report, seen, zip_digests) = check_archive(zip, options, progress)?;
     let sidecar_path = sidecar.map(Path::to_path_buf).or_else(|| find_sidecar(zip));
     let mut sidecar = None;
-    if let Some(path) = sidecar_path {
-        match read_sidecar(&path) {
+    if let Some(path) = &sidecar_path {
+        match read_sidecar(path) {
             Ok((m, _)) => {
                 report.identifier = Some(m.identifier.clone());
                 check_bag_identity(&archive, &seen, &m.identifier, &mut report.findings);
@@ -83,6 +90,7 @@ pub fn verify_file(
         }
     }
     let checksum = PathBuf::from(format!("{}.sha256", zip.display()));
+    report.zip_digest_unchecked = sidecar_path.is_none() && !checksum.exists();
     if checksum.exists() {
         let computed = zip_digests.map(|d| d.sha256);
         let reference = ChecksumReference::choose(computed, sidecar.as_ref());
@@ -128,11 +136,13 @@ pub fn verify_collection(
     let versions = store.versions(collection)?;
     let mut reports = Vec::new();
     let mut collection_findings = continuity_findings(store, collection, &versions)?;
-    collection_findings.extend(crate::linkcheck::log::verify_chain(store, collection));
+    collection_findings.extend(link_log_findings(store, collection));
     let chosen: Vec<u32> = match selection {
         Selection::All => versions.clone(),
         Selection::Latest => versions.last().copied().into_iter().collect(),
         Selection::One(v) if versions.contains(&v) => vec![v],
+        // A collection without versions is reported as such below, whatever was asked.
+        Selection::One(_) if versions.is_empty() => Vec::new(),
         Selection::One(v) => {
             return Err(crate::Error::NotFound(format!(
                 "collection {collection:?} has no version v{v}"
@@ -140,10 +150,7 @@ pub fn verify_collection(
         }
     };
     if chosen.is_empty() && collection_findings.is_empty() {
-        return Err(crate::Error::NotFound(format!(
-            "collection {collection:?} has no versions in {}",
-            store.root().display()
-        )));
+        return no_versions(store, collection);
     }
     // The chain is checked end to end whatever is selected: manifests are small.
     for &v in versions.iter().filter(|v| !chosen.contains(v)) {
@@ -166,10 +173,52 @@ pub fn verify_collection(
             identifier: Some(collection.to_string()),
             ..Report::default()
         };
-        report.findings.append(&mut collection_findings);
+        let capped: CappedFindings = collection_findings.into_iter().collect();
+        report.findings = capped.into_vec();
         reports.push(report);
     }
     Ok(reports)
+}
+
+/// The link event log's chain; a log that is not a regular file is not read (a FIFO would
+/// block for ever).
+fn link_log_findings(store: &Store, collection: &str) -> Vec<Finding> {
+    let path = crate::linkcheck::log::log_path(store, collection);
+    match std::fs::metadata(&path) {
+        Ok(meta) if !meta.is_file() => vec![Finding::new(
+            Code::LinkLogMalformed,
+            path.display().to_string(),
+            format!("cannot be read: {}", not_regular_message(&meta)),
+        )],
+        _ => crate::linkcheck::log::verify_chain(store, collection),
+    }
+}
+
+/// A collection without versions and without zips: a folder left empty (by a first write that
+/// failed, say) is a finding, and the other collections are still checked; a collection with no
+/// folder at all is not there (a typing error, most likely).
+fn no_versions(store: &Store, collection: &str) -> Result<Vec<Report>> {
+    let folders = [
+        store.archive_dir(collection),
+        store.manifest_dir(collection),
+    ];
+    let Some(folder) = folders.iter().find(|f| f.is_dir()) else {
+        return Err(crate::Error::NotFound(format!(
+            "collection {collection:?} has no versions in {}",
+            store.root().display()
+        )));
+    };
+    let finding = Finding::new(
+        Code::CollectionEmpty,
+        folder.display().to_string(),
+        format!("collection {collection} holds no version and no archive: nothing to check"),
+    );
+    Ok(vec![Report {
+        archive: folder.clone(),
+        identifier: Some(collection.to_string()),
+        findings: vec![finding],
+        ..Report::default()
+    }])
 }
 
 /// What can be checked of a version without reading its zip: that it is there, has the size the
@@ -189,6 +238,11 @@ fn check_unselected_archive(
             &label,
             "the archive of this version is missing",
         )),
+        Ok(meta) if !meta.is_file() => findings.push(Finding::new(
+            Code::NotARegularFile,
+            &label,
+            not_regular_message(&meta),
+        )),
         Ok(meta) if meta.len() != m.archive.bytes => findings.push(Finding::new(
             Code::ArchiveDigestMismatch,
             &label,
@@ -202,7 +256,11 @@ fn check_unselected_archive(
     }
     let checksum = store.checksum_path(collection, version);
     let expected = format!("{}  {}\n", m.archive.sha256, m.archive.file);
-    if std::fs::read_to_string(&checksum).ok().as_deref() != Some(expected.as_str()) {
+    if read_small_text(&checksum, MAX_CHECKSUM_FILE)
+        .ok()
+        .as_deref()
+        != Some(expected.as_str())
+    {
         findings.push(Finding::new(
             Code::ChecksumFile,
             checksum.display().to_string(),
@@ -276,6 +334,10 @@ pub fn verify_version(
             ..Report::default()
         });
     }
+    if let Some(mut report) = refuse_unless_regular(&zip, Some(identifier.clone())) {
+        report.findings.splice(0..0, findings);
+        return Ok(report);
+    }
     let (archive, mut report, seen, zip_digests) = check_archive(&zip, options, progress)?;
     report.identifier = Some(identifier.clone());
     report.findings.splice(0..0, findings);
@@ -326,8 +388,8 @@ fn check_bag_identity(
 
 fn read_sidecar(path: &Path) -> std::result::Result<(VersionManifest, Vec<u8>), Finding> {
     let label = path.display().to_string();
-    let bytes = std::fs::read(path)
-        .map_err(|e| Finding::new(Code::SidecarUnreadable, &label, e.to_string()))?;
+    let bytes = read_small(path, MAX_SIDECAR)
+        .map_err(|why| Finding::new(Code::SidecarUnreadable, &label, why))?;
     let manifest: VersionManifest = serde_json::from_slice(&bytes).map_err(|e| {
         Finding::new(
             Code::SidecarUnreadable,
@@ -575,14 +637,16 @@ fn compare_sidecar(
     let mut differences = Vec::new();
     if seen.folder.as_deref() != Some(m.bag.folder.as_str()) {
         differences.push(format!(
-            "bag folder {:?} vs {:?}",
-            seen.folder, m.bag.folder
+            "bag folder: {} in the archive, {:?} in the manifest",
+            quoted_or_none(seen.folder.as_deref()),
+            m.bag.folder
         ));
     }
     if seen.payload_oxum.as_deref() != Some(m.bag.payload_oxum.as_str()) {
         differences.push(format!(
-            "Payload-Oxum {:?} vs {:?}",
-            seen.payload_oxum, m.bag.payload_oxum
+            "Payload-Oxum: {} in the archive, {:?} in the manifest",
+            quoted_or_none(seen.payload_oxum.as_deref()),
+            m.bag.payload_oxum
         ));
     }
     for (name, digests) in &m.bag.tag_files {
@@ -617,6 +681,11 @@ fn compare_sidecar(
     }
 }
 
+/// A value the archive may lack, for a message: quoted (and escaped) when there, else `none`.
+fn quoted_or_none(value: Option<&str>) -> String {
+    value.map_or_else(|| "none".to_string(), |v| format!("{v:?}"))
+}
+
 /// What the `.sha256` file is compared with.
 enum ChecksumReference {
     /// The zip's SHA-256, computed in this run.
@@ -646,10 +715,10 @@ fn check_checksum_file(
     findings: &mut Vec<Finding>,
 ) -> Result<()> {
     let label = path.display().to_string();
-    let text = match std::fs::read_to_string(path) {
+    let text = match read_small_text(path, MAX_CHECKSUM_FILE) {
         Ok(t) => t,
-        Err(e) => {
-            findings.push(Finding::new(Code::ChecksumFile, &label, e.to_string()));
+        Err(why) => {
+            findings.push(Finding::new(Code::ChecksumFile, &label, why));
             return Ok(());
         }
     };
@@ -681,4 +750,64 @@ fn check_checksum_file(
         ));
     }
     Ok(())
+}
+
+/// A sidecar manifest is a few KB (it names the tag files, not the payload).
+const MAX_SIDECAR: u64 = 16 << 20;
+
+/// A `.sha256` file is one line.
+const MAX_CHECKSUM_FILE: u64 = 64 << 10;
+
+/// A report of one finding when the archive's path is not a regular file: a FIFO would make
+/// `verify` wait for a writer for ever, a device would never end.
+fn refuse_unless_regular(zip: &Path, identifier: Option<String>) -> Option<Report> {
+    let meta = std::fs::metadata(zip).ok()?;
+    if meta.is_file() {
+        return None;
+    }
+    let finding = Finding::new(
+        Code::NotARegularFile,
+        zip.display().to_string(),
+        format!("{}: it was not read", not_regular_message(&meta)),
+    );
+    Some(Report {
+        archive: zip.to_path_buf(),
+        identifier,
+        findings: vec![finding],
+        ..Report::default()
+    })
+}
+
+fn not_regular_message(meta: &std::fs::Metadata) -> String {
+    let what = if meta.is_dir() {
+        "a folder (verify checks zip files; a bag folder can be zipped, or checked by a BagIt tool)"
+    } else {
+        "a FIFO, socket or device"
+    };
+    format!("not a regular file but {what}")
+}
+
+/// Reads a small file whole: `Err` with why when it cannot be read, is not a regular file (a
+/// FIFO would block for ever) or is larger than `limit` (it is not what it should be).
+fn read_small(path: &Path, limit: u64) -> std::result::Result<Vec<u8>, String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err(not_regular_message(&meta));
+    }
+    if meta.len() > limit {
+        return Err(format!(
+            "{} bytes, larger than such a file ever is ({limit} bytes): not read",
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(limit).read_to_end(&mut bytes))
+        .map_err(|e| e.to_string())?;
+    Ok(bytes)
+}
+
+fn read_small_text(path: &Path, limit: u64) -> std::result::Result<String, String> {
+    String::from_utf8(read_small(path, limit)?).map_err(|_| "not UTF-8 text".to_string())
 }

@@ -47,7 +47,8 @@ pub(in crate::verify) fn check_streamed(
             fast: options.fast,
             label: archive.label.as_str(),
             files: &files,
-            findings: Vec::new(),
+            findings: CappedFindings::new(),
+            export: false,
         },
         prefix: format!("{folder}/"),
     }
@@ -66,7 +67,7 @@ fn streamable_folder(archive: &OpenArchive) -> Option<String> {
     if !archive.index.readable {
         return None;
     }
-    let mut findings = Vec::new();
+    let mut findings = CappedFindings::new();
     let folder = bag_folder(archive, &mut findings)?;
     findings.is_empty().then_some(folder)
 }
@@ -96,17 +97,17 @@ struct Unstreamable;
 #[derive(Default)]
 struct MergeFindings {
     /// Manifest lines naming a path the archive lacks that is not a safe path.
-    unsafe256: Vec<Finding>,
-    unsafe512: Vec<Finding>,
-    missing256: Vec<Finding>,
-    missing512: Vec<Finding>,
-    unlisted256: Vec<Finding>,
-    unlisted512: Vec<Finding>,
-    index_digests: Vec<Finding>,
-    index: Vec<Finding>,
-    unparsed: Vec<Finding>,
-    strays: Vec<Finding>,
-    payload: Vec<Finding>,
+    unsafe256: CappedFindings,
+    unsafe512: CappedFindings,
+    missing256: CappedFindings,
+    missing512: CappedFindings,
+    unlisted256: CappedFindings,
+    unlisted512: CappedFindings,
+    index_digests: CappedFindings,
+    index: CappedFindings,
+    unparsed: CappedFindings,
+    strays: CappedFindings,
+    payload: CappedFindings,
 }
 
 /// What the walk over the directory leaves.
@@ -116,7 +117,7 @@ struct Walked {
     payload_files: u64,
     payload_bytes: u64,
     bytes_hashed: u64,
-    structure: Vec<Finding>,
+    structure: CappedFindings,
     merge: MergeFindings,
 }
 
@@ -129,6 +130,7 @@ impl Streaming<'_> {
         let mut seen = BagSeen::default();
         self.bag.check_declaration();
         seen.bag_info = self.bag.check_bag_info();
+        self.bag.export = is_export(&seen.bag_info);
         seen.payload_oxum =
             manifest::bag_info_value(&seen.bag_info, "Payload-Oxum").map(str::to_string);
         let files = self.bag.files;
@@ -305,7 +307,7 @@ impl Streaming<'_> {
                 }
             },
         )?;
-        findings.index.append(&mut not_hex);
+        findings.index.extend(not_hex);
         streams.unparsed.advance_to(
             path,
             |p, ()| self.unknown_in_unparsed(p, &mut findings.unparsed),
@@ -347,8 +349,8 @@ impl Streaming<'_> {
         &self,
         alg: &str,
         path: &str,
-        unsafe_paths: &mut Vec<Finding>,
-        missing: &mut Vec<Finding>,
+        unsafe_paths: &mut CappedFindings,
+        missing: &mut CappedFindings,
     ) {
         let label = self.bag.label;
         match archive::read::unsafe_name_problem(path) {
@@ -365,7 +367,7 @@ impl Streaming<'_> {
     }
 
     /// A capture the index names that is not in the payload: a finding unless it is a tag file.
-    fn unknown_in_index(&self, path: &str, item: &IndexItem, findings: &mut Vec<Finding>) {
+    fn unknown_in_index(&self, path: &str, item: &IndexItem, findings: &mut CappedFindings) {
         if !self.bag.files.contains(path) {
             findings.push(index_mismatch(
                 self.bag.label,
@@ -374,7 +376,7 @@ impl Streaming<'_> {
         }
     }
 
-    fn unknown_in_unparsed(&self, path: &str, findings: &mut Vec<Finding>) {
+    fn unknown_in_unparsed(&self, path: &str, findings: &mut CappedFindings) {
         if !self.bag.files.contains(path) {
             findings.push(unparsed_mismatch(
                 self.bag.label,
@@ -401,7 +403,7 @@ impl Streaming<'_> {
             .collect::<Result<_>>()?;
         for (bytes, mut findings) in checked {
             walked.bytes_hashed += bytes;
-            walked.merge.payload.append(&mut findings);
+            walked.merge.payload.extend(findings.drain(..));
         }
         Ok(())
     }
@@ -439,10 +441,10 @@ impl Streaming<'_> {
         let mut tag_digests = BTreeMap::new();
         let named = READ_APART.into_iter().zip(tags.apart);
         for (path, streamed) in named.chain(tags.others) {
-            let Some(mut streamed) = streamed else {
+            let Some(streamed) = streamed else {
                 continue;
             };
-            bag.findings.append(&mut streamed.findings);
+            bag.findings.extend(streamed.findings);
             if let Some(d) = streamed.digests {
                 tag_digests.insert(path.to_string(), d);
             }
@@ -453,7 +455,7 @@ impl Streaming<'_> {
             ("manifest-sha512.txt", m512.findings, &mut m.unsafe512),
         ];
         for (name, read, unsafe_paths) in manifests {
-            bag.findings.extend(read);
+            bag.findings.append(&mut { read });
             bag.findings.append(unsafe_paths);
             if !files.contains(name) {
                 bag.finding(Code::ManifestMalformed, name, "missing or unreadable");
@@ -470,16 +472,17 @@ impl Streaming<'_> {
         seen.tag_digests = bag.check_tag_manifests(tag_digests);
         bag.findings.append(&mut m.index_digests);
         for name in [archive::INDEX_FILE, archive::UNPARSED_FILE] {
-            if !files.contains(name) {
+            let optional = name == archive::UNPARSED_FILE && bag.export;
+            if !files.contains(name) && !optional {
                 bag.findings.push(
                     Finding::new(Code::IndexMismatch, bag.label, "missing or unreadable")
                         .at_entry(name),
                 );
             }
         }
-        bag.findings.extend(index.findings);
+        bag.findings.append(&mut { index.findings });
         bag.findings.append(&mut m.index);
-        bag.findings.extend(unparsed.findings);
+        bag.findings.append(&mut { unparsed.findings });
         bag.findings.append(&mut m.unparsed);
         bag.findings.append(&mut m.strays);
         bag.findings.append(&mut m.payload);
@@ -488,7 +491,7 @@ impl Streaming<'_> {
         let report = Report {
             entries,
             bytes_hashed,
-            findings,
+            findings: findings.into_vec(),
             streamed: true,
             ..Report::default()
         };
@@ -744,7 +747,7 @@ struct ManifestStream<const N: usize> {
     /// The last path sent (empty before the first).
     previous: String,
     out: Outgoing<[u8; N]>,
-    findings: Vec<Finding>,
+    findings: CappedFindings,
 }
 
 impl<const N: usize> ManifestStream<N> {
@@ -754,7 +757,7 @@ impl<const N: usize> ManifestStream<N> {
             label: label.to_string(),
             previous: String::new(),
             out: Outgoing::new(),
-            findings: Vec::new(),
+            findings: CappedFindings::new(),
         }
     }
 
@@ -807,7 +810,7 @@ struct IndexStream {
     lines: IndexLines,
     previous: String,
     out: Outgoing<IndexItem>,
-    findings: Vec<Finding>,
+    findings: CappedFindings,
 }
 
 impl IndexStream {
@@ -817,7 +820,7 @@ impl IndexStream {
             lines: IndexLines::default(),
             previous: String::new(),
             out: Outgoing::new(),
-            findings: Vec::new(),
+            findings: CappedFindings::new(),
         }
     }
 
@@ -865,7 +868,7 @@ struct UnparsedStream {
     previous: String,
     count: u64,
     out: Outgoing<()>,
-    findings: Vec<Finding>,
+    findings: CappedFindings,
 }
 
 impl UnparsedStream {
@@ -875,7 +878,7 @@ impl UnparsedStream {
             previous: String::new(),
             count: 0,
             out: Outgoing::new(),
-            findings: Vec::new(),
+            findings: CappedFindings::new(),
         }
     }
 
