@@ -325,3 +325,31 @@ fn search_text_output_escapes_control_characters_of_pages() {
     assert!(!out.contains('\u{1b}'), "{out:?}");
     assert!(out.contains("\\u{1b}[2Jinvented [escapes]"), "{out}");
 }
+
+#[test]
+fn numeric_options_out_of_range_are_usage_errors() {
+    let store = temp_store();
+    let page = crate::util::examples().join("09EXAMPLE101.html");
+    let huge = u64::MAX.to_string();
+    let page_arg = page.to_str().unwrap();
+    let cases: [&[&str]; 7] = [
+        &["bundle", "-c", "c", "--max-input-bytes", "0", page_arg],
+        &["bundle", "-c", "c", "--max-input-bytes", &huge, page_arg],
+        &["add", "-c", "c", "--max-input-bytes", &huge, page_arg],
+        &["parse", "--max-input-bytes", "0", page_arg],
+        &["search", "--limit", "0", "cable"],
+        &["search", "--limit", &huge, "cable"],
+        &["search", "--limit=-1", "cable"],
+    ];
+    for args in cases {
+        let out = run(cablekeep(store.path()).args(args));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("invalid value"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    assert!(
+        !store.path().join("archives").exists(),
+        "nothing was written"
+    );
+}
