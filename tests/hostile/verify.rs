@@ -467,3 +467,34 @@ fn an_index_of_one_repeated_line_is_checked_in_bounded_memory_and_output() {
         );
     }
 }
+
+/// A manifest named as version four billion: one finding for the gap, not one per version.
+#[test]
+fn a_manifest_numbered_four_billion_is_one_gap_not_four_billion_findings() {
+    let store = store_with_one_version();
+    let manifests = store.path().join(format!("manifests/{C}"));
+    std::fs::write(manifests.join(format!("{C}-v4000000000.json")), b"{}").unwrap();
+    std::fs::write(manifests.join(format!("{C}-v3.json")), b"{}").unwrap();
+    for args in [&["--json"][..], &["--json", "--all"]] {
+        let m = verify_measured(
+            store.path(),
+            &args.iter().map(|a| a.as_ref()).collect::<Vec<_>>(),
+        );
+        assert_eq!(m.code, Some(1), "{m:?}");
+        assert!(m.peak_rss_mb() < 256.0, "{} MB", m.peak_rss_mb());
+        let gaps: Vec<String> = json_lines(&m.stdout)
+            .into_iter()
+            .filter(|f| f["code"] == "M006")
+            .map(|f| f["message"].as_str().unwrap().to_string())
+            .filter(|m| m.contains("no manifest"))
+            .collect();
+        assert_eq!(
+            gaps,
+            [
+                "v2 has no manifest, though v4000000000 exists",
+                "v4 to v3999999999 have no manifest, though v4000000000 exists"
+            ],
+            "{args:?}"
+        );
+    }
+}
