@@ -395,11 +395,22 @@ pub fn write_jsonl<'a, T: Serialize + 'a>(lines: impl IntoIterator<Item = &'a T>
 
 /// Splits a byte stream into lines (without `\n` or `\r\n`), numbering them from 1: JSON
 /// Lines and manifests are read this way as they are inflated, never whole.
+///
+/// A line longer than [`MAX_LINE`] is handed over cut to that length (the rest of it is skipped,
+/// never held): no line cablekeep writes comes near it, and a cut JSON line or manifest line
+/// does not parse, so the reader reports the file as damaged in bounded memory.
 #[derive(Default)]
 pub struct LineSplitter {
     buf: Vec<u8>,
     number: usize,
+    /// The line being buffered went past [`MAX_LINE`]: its bytes up to the next break are
+    /// dropped.
+    overlong: bool,
 }
+
+/// The longest line [`LineSplitter`] hands over whole. An index line holds one cable's metadata
+/// and its captures (kilobytes); a manifest line a digest and a path.
+pub const MAX_LINE: usize = 64 << 20;
 
 impl LineSplitter {
     /// Adds bytes and calls `each` with every complete line; false as soon as `each` is. Lines
@@ -407,39 +418,50 @@ impl LineSplitter {
     /// chunks is copied (a stream of hundreds of MB is otherwise copied once more).
     pub fn feed(&mut self, chunk: &[u8], mut each: impl FnMut(&[u8], usize) -> bool) -> bool {
         let mut rest = chunk;
-        if !self.buf.is_empty() {
+        if !self.buf.is_empty() || self.overlong {
             let Some(end) = memchr::memchr(b'\n', rest) else {
-                self.buf.extend_from_slice(rest);
+                self.buffer(rest);
                 return true;
             };
-            self.buf.extend_from_slice(&rest[..end]);
+            self.buffer(&rest[..end]);
             rest = &rest[end + 1..];
             self.number += 1;
             let ok = each(without_cr(&self.buf), self.number);
             self.buf.clear();
+            self.overlong = false;
             if !ok {
-                self.buf.extend_from_slice(rest);
+                self.buffer(rest);
                 return false;
             }
         }
         while let Some(end) = memchr::memchr(b'\n', rest) {
             self.number += 1;
-            let line = &rest[..end];
+            let line = &rest[..end.min(MAX_LINE)];
             rest = &rest[end + 1..];
             if !each(without_cr(line), self.number) {
-                self.buf.extend_from_slice(rest);
+                self.buffer(rest);
                 return false;
             }
         }
-        self.buf.extend_from_slice(rest);
+        self.buffer(rest);
         true
+    }
+
+    /// Keeps the start of a line split between chunks, up to [`MAX_LINE`] bytes of it.
+    fn buffer(&mut self, bytes: &[u8]) {
+        let room = MAX_LINE.saturating_sub(self.buf.len());
+        if bytes.len() > room {
+            self.overlong = true;
+        }
+        self.buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
     }
 
     /// The last line, when the stream does not end with a line break.
     pub fn finish(&mut self, mut each: impl FnMut(&[u8], usize) -> bool) -> bool {
-        if self.buf.is_empty() {
+        if self.buf.is_empty() && !self.overlong {
             return true;
         }
+        self.overlong = false;
         self.number += 1;
         let line = std::mem::take(&mut self.buf);
         each(without_cr(&line), self.number)
@@ -539,6 +561,40 @@ mod tests {
                 vec![b"a".to_vec(), b"bb".to_vec()],
                 "pieces of {piece}"
             );
+        }
+    }
+
+    #[test]
+    fn a_line_longer_than_the_bound_is_handed_over_cut_and_never_held() {
+        let long = vec![b'x'; MAX_LINE + 1000];
+        let stream = [
+            b"a\n".to_vec(),
+            long,
+            b"\nb\n".to_vec(),
+            vec![b'y'; MAX_LINE + 5],
+        ]
+        .concat();
+        for piece in [1 << 20, MAX_LINE + 2000, stream.len()] {
+            let mut splitter = LineSplitter::default();
+            let mut seen = Vec::new();
+            let mut largest_buffer = 0;
+            for chunk in stream.chunks(piece) {
+                splitter.feed(chunk, |line, n| {
+                    seen.push((line.len(), n));
+                    true
+                });
+                largest_buffer = largest_buffer.max(splitter.buf.len());
+            }
+            splitter.finish(|line, n| {
+                seen.push((line.len(), n));
+                true
+            });
+            assert_eq!(
+                seen,
+                vec![(1, 1), (MAX_LINE, 2), (1, 3), (MAX_LINE, 4)],
+                "pieces of {piece}"
+            );
+            assert!(largest_buffer <= MAX_LINE, "pieces of {piece}");
         }
     }
 

@@ -313,6 +313,16 @@ pub struct Catalog {
     has_ranking_rows: std::cell::OnceCell<bool>,
 }
 
+/// A temporary file for a catalog being built in `dir`, locked while the build runs (see
+/// [`crate::scratch`]): no store lock covers a catalog build, so a writer's recovery must not
+/// take it for a dead writer's leftover, and what a killed build left is removed here, by the
+/// next build, instead of lying in the store (it grows to gigabytes at full scale).
+fn scratch_file_in(dir: &Path) -> Result<tempfile::NamedTempFile> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    crate::scratch::remove_abandoned(dir)?;
+    Ok(crate::scratch::ScratchFile::create_in(dir)?.into_temp())
+}
+
 impl Catalog {
     /// Where a store keeps its catalog.
     pub fn path_in(store: &Store) -> PathBuf {
@@ -352,7 +362,7 @@ impl Catalog {
             return Ok((catalog, false));
         }
         let dir = path.parent().expect("catalog path has a folder");
-        if let Ok(tmp) = fsutil::temp_file_in(dir) {
+        if let Ok(tmp) = scratch_file_in(dir) {
             return Ok((Self::build(store, &wanted, tmp, path, progress)?, true));
         }
         if let Some(cache) = cache {
@@ -360,7 +370,7 @@ impl Catalog {
                 return Ok((catalog, false));
             }
             let dir = cache.parent().expect("catalog path has a folder");
-            if let Ok(tmp) = fsutil::temp_file_in(dir) {
+            if let Ok(tmp) = scratch_file_in(dir) {
                 return Ok((Self::build(store, &wanted, tmp, &cache, progress)?, true));
             }
         }

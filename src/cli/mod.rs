@@ -373,7 +373,8 @@ pub fn main() -> u8 {
             if is_broken_pipe(&e) {
                 return EXIT_OK;
             }
-            eprintln!("cablekeep: error: {}", error_text(&e));
+            // Errors name paths and ids as given, or as found in files: escaped.
+            eprintln!("cablekeep: error: {}", terminal_safe(&error_text(&e)));
             EXIT_ERROR
         }
     }
@@ -827,7 +828,10 @@ impl Ctx {
                 )?;
                 writeln!(o, "  sha256 {}", m.archive.sha256)?;
                 if !m.message.is_empty() {
-                    writeln!(o, "  {}", m.message.replace('\n', "\n  "))?;
+                    // A message of an older release may hold any character: escaped.
+                    for line in m.message.split('\n') {
+                        writeln!(o, "  {}", terminal_safe(line))?;
+                    }
                 }
             }
         }

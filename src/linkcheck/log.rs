@@ -156,57 +156,150 @@ pub fn read(store: &Store, collection: &str) -> Result<Read> {
 pub fn verify_chain(store: &Store, collection: &str) -> Vec<Finding> {
     let path = log_path(store, collection);
     let label = path.display().to_string();
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
-        Err(e) => {
-            return vec![Finding::new(
-                Code::LinkLogMalformed,
-                label,
-                format!("cannot be read: {e}"),
-            )];
-        }
-    };
-    let mut findings = Vec::new();
-    if !bytes.is_empty() && !bytes.ends_with(b"\n") {
-        findings.push(Finding::new(
+    let unreadable = |e: std::io::Error| {
+        vec![Finding::new(
             Code::LinkLogMalformed,
             &label,
-            "the last line is cut short (no newline)",
-        ));
-    }
-    let mut expected = GENESIS.to_string();
-    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+            format!("cannot be read: {e}"),
+        )]
+    };
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => return unreadable(e),
+    };
+    // Read a line at a time: the log only grows (a line per link per check, for years).
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let mut findings = Vec::new();
+    // None after a line too long to read: the next line cannot be checked against it.
+    let mut expected = Some(GENESIS.to_string());
+    let mut line = Vec::new();
+    for number in 1.. {
+        let read = match read_bounded_line(&mut reader, MAX_LINE_BYTES, &mut line) {
+            Ok(read) => read,
+            Err(e) => {
+                findings.extend(unreadable(e));
+                break;
+            }
+        };
+        let entry = format!("line {number}");
+        match read {
+            LineRead::End => break,
+            LineRead::TooLong(len) => {
+                findings.push(
+                    Finding::new(
+                        Code::LinkLogMalformed,
+                        &label,
+                        format!("{len} bytes long, more than a link check event ever is: not read"),
+                    )
+                    .at_entry(&entry),
+                );
+                expected = None;
+                continue;
+            }
+            LineRead::Cut if !line.is_empty() => findings.push(Finding::new(
+                Code::LinkLogMalformed,
+                &label,
+                "the last line is cut short (no newline)",
+            )),
+            LineRead::Cut | LineRead::Whole => {}
+        }
         if line.is_empty() {
             continue;
         }
-        let entry = format!("line {}", i + 1);
-        match serde_json::from_slice::<serde_json::Value>(line) {
-            Ok(value) => match value.get("prev").and_then(|p| p.as_str()) {
-                Some(prev) if prev == expected => {}
-                Some(prev) => findings.push(
-                    Finding::new(
-                        Code::LinkLogChainBroken,
-                        &label,
-                        format!(
-                            "prev is {prev}, but the line before hashes to {expected}: a line was changed, removed or inserted"
-                        ),
-                    )
-                    .at_entry(&entry),
-                ),
-                None => findings.push(
-                    Finding::new(Code::LinkLogMalformed, &label, "the line has no prev")
-                        .at_entry(&entry),
-                ),
-            },
-            Err(e) => findings.push(
-                Finding::new(Code::LinkLogMalformed, &label, format!("not JSON: {e}"))
-                    .at_entry(&entry),
-            ),
+        if let Some(finding) = chain_finding(&line, expected.as_deref(), &label) {
+            findings.push(finding.at_entry(&entry));
         }
-        expected = sha256_hex(line);
+        expected = Some(sha256_hex(&line));
     }
     findings
+}
+
+/// The longest line the chain check reads: an event is a few kilobytes (its hops, a short
+/// sample of changed lines); a longer line was not written by cablekeep.
+const MAX_LINE_BYTES: usize = 16 << 20;
+
+/// What [`read_bounded_line`] found.
+enum LineRead {
+    /// A line ending in a newline (not included).
+    Whole,
+    /// The last line, without a newline (possibly empty: the end of the file).
+    Cut,
+    /// A line longer than the bound, skipped to its end; its length.
+    TooLong(u64),
+    /// Nothing more.
+    End,
+}
+
+/// Reads the next line into `line` (without its newline), holding at most `max` bytes of it.
+fn read_bounded_line(
+    reader: &mut impl std::io::BufRead,
+    max: usize,
+    line: &mut Vec<u8>,
+) -> std::io::Result<LineRead> {
+    use std::io::{BufRead, Read};
+    line.clear();
+    let n = reader
+        .by_ref()
+        .take(max as u64 + 1)
+        .read_until(b'\n', line)?;
+    if n == 0 {
+        return Ok(LineRead::End);
+    }
+    if line.last() == Some(&b'\n') {
+        line.pop();
+        return Ok(LineRead::Whole);
+    }
+    if line.len() <= max {
+        return Ok(LineRead::Cut);
+    }
+    // Too long: skip the rest of it without holding it.
+    let mut len = line.len() as u64;
+    line.clear();
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(LineRead::TooLong(len));
+        }
+        match memchr::memchr(b'\n', buf) {
+            Some(i) => {
+                reader.consume(i + 1);
+                return Ok(LineRead::TooLong(len + i as u64));
+            }
+            None => {
+                let all = buf.len();
+                reader.consume(all);
+                len += all as u64;
+            }
+        }
+    }
+}
+
+/// The finding for a line that does not continue the chain from `expected`, if any.
+fn chain_finding(line: &[u8], expected: Option<&str>, label: &str) -> Option<Finding> {
+    match serde_json::from_slice::<serde_json::Value>(line) {
+        Ok(value) => match (value.get("prev").and_then(|p| p.as_str()), expected) {
+            (Some(prev), Some(expected)) if prev == expected => None,
+            (Some(_), None) => None,
+            (Some(prev), Some(expected)) => Some(Finding::new(
+                Code::LinkLogChainBroken,
+                label,
+                format!(
+                    "prev is {prev}, but the line before hashes to {expected}: a line was changed, removed or inserted"
+                ),
+            )),
+            (None, _) => Some(Finding::new(
+                Code::LinkLogMalformed,
+                label,
+                "the line has no prev",
+            )),
+        },
+        Err(e) => Some(Finding::new(
+            Code::LinkLogMalformed,
+            label,
+            format!("not JSON: {e}"),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -251,6 +344,37 @@ mod tests {
         assert_eq!(codes, ["L002"], "{findings:?}");
         let log = read(&store, "c").unwrap();
         assert_eq!((log.events.len(), log.unreadable), (5, 1));
+    }
+
+    #[test]
+    fn a_line_too_long_is_reported_and_skipped_without_being_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        for n in 0..2 {
+            append(&store, "c", &[result(n)]).unwrap();
+        }
+        let path = log_path(&store, "c");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let first_end = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+        let huge = vec![b'x'; MAX_LINE_BYTES + 10];
+        bytes.splice(first_end..first_end, [huge, b"\n".to_vec()].concat());
+        std::fs::write(&path, &bytes).unwrap();
+        let findings = verify_chain(&store, "c");
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].code, Code::LinkLogMalformed);
+        assert_eq!(findings[0].entry.as_deref(), Some("line 2"));
+        assert!(findings[0].message.contains("more than a link check event"));
+
+        let mut reader = std::io::Cursor::new(b"ab\ncdefgh\nij".to_vec());
+        let mut line = Vec::new();
+        let mut next = || match read_bounded_line(&mut reader, 4, &mut line).unwrap() {
+            LineRead::Whole => format!("whole {}", String::from_utf8_lossy(&line)),
+            LineRead::Cut => format!("cut {}", String::from_utf8_lossy(&line)),
+            LineRead::TooLong(n) => format!("too long {n}"),
+            LineRead::End => "end".to_string(),
+        };
+        let seen: Vec<String> = (0..4).map(|_| next()).collect();
+        assert_eq!(seen, ["whole ab", "too long 6", "cut ij", "end"]);
     }
 
     #[test]

@@ -790,7 +790,7 @@ fn not_regular_message(meta: &std::fs::Metadata) -> String {
     let what = if meta.is_dir() {
         "a folder (verify checks zip files; a bag folder can be zipped, or checked by a BagIt tool)"
     } else {
-        "a FIFO, socket or device"
+        crate::fsutil::special_kind(meta.file_type()).unwrap_or("something else")
     };
     format!("not a regular file but {what}")
 }
@@ -798,7 +798,6 @@ fn not_regular_message(meta: &std::fs::Metadata) -> String {
 /// Reads a small file whole: `Err` with why when it cannot be read, is not a regular file (a
 /// FIFO would block for ever) or is larger than `limit` (it is not what it should be).
 fn read_small(path: &Path, limit: u64) -> std::result::Result<Vec<u8>, String> {
-    use std::io::Read;
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
     if !meta.is_file() {
         return Err(not_regular_message(&meta));
@@ -809,11 +808,10 @@ fn read_small(path: &Path, limit: u64) -> std::result::Result<Vec<u8>, String> {
             meta.len()
         ));
     }
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(limit).read_to_end(&mut bytes))
-        .map_err(|e| e.to_string())?;
-    Ok(bytes)
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    crate::fsutil::read_at_most(file, limit, meta.len())
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("grew past {limit} bytes while it was read: not read"))
 }
 
 fn read_small_text(path: &Path, limit: u64) -> std::result::Result<String, String> {
