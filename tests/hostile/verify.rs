@@ -63,14 +63,13 @@ fn read_entry(zip: &Path, name: &str) -> Vec<u8> {
     data
 }
 
-/// Replaces `manifest-sha256.txt` with its first line repeated to `bytes` bytes (a few MB of
-/// zip: repeated lines deflate a thousandfold).
-fn repeat_first_manifest_line(zip: &Path, bytes: u64) {
-    let manifest = read_entry(zip, "/manifest-sha256.txt");
-    let text = String::from_utf8(manifest).unwrap();
+/// Replaces the entry whose name ends with `suffix` with its first line repeated to `bytes`
+/// bytes (a few MB of zip: repeated lines deflate a thousandfold).
+fn repeat_first_line(zip: &Path, suffix: &str, bytes: u64) {
+    let text = String::from_utf8(read_entry(zip, suffix)).unwrap();
     let line = format!("{}\n", text.lines().next().unwrap());
     let block = line.repeat((1 << 20) / line.len());
-    rewrite_entry(zip, "/manifest-sha256.txt", |out| {
+    rewrite_entry(zip, suffix, |out| {
         let mut written = 0;
         while written < bytes {
             out.write_all(block.as_bytes()).unwrap();
@@ -79,19 +78,14 @@ fn repeat_first_manifest_line(zip: &Path, bytes: u64) {
     });
 }
 
+/// Replaces `manifest-sha256.txt` with its first line repeated to `bytes` bytes.
+fn repeat_first_manifest_line(zip: &Path, bytes: u64) {
+    repeat_first_line(zip, "/manifest-sha256.txt", bytes);
+}
+
 /// Replaces the cable index with its first line repeated to `bytes` bytes.
 fn repeat_first_index_line(zip: &Path, bytes: u64) {
-    let index = read_entry(zip, "/cablekeep/index.jsonl");
-    let text = String::from_utf8(index).unwrap();
-    let line = format!("{}\n", text.lines().next().unwrap());
-    let block = line.repeat((1 << 20) / line.len());
-    rewrite_entry(zip, "/cablekeep/index.jsonl", |out| {
-        let mut written = 0;
-        while written < bytes {
-            out.write_all(block.as_bytes()).unwrap();
-            written += block.len() as u64;
-        }
-    });
+    repeat_first_line(zip, "/cablekeep/index.jsonl", bytes);
 }
 
 /// The lines of a `verify --json` report with this code.
