@@ -475,8 +475,7 @@ fn without_cr(line: &[u8]) -> &[u8] {
 
 /// Parses one JSON document from bytes, as `serde_json::from_slice` does (the same values, the
 /// same errors) but faster for text that is UTF-8: it is checked once, whole, instead of string by
-/// string (a cost seen at ~4 % of `verify --fast`, hundreds of thousands of index lines with ~25
-/// strings each).
+/// string (hundreds of thousands of index lines with ~25 strings each).
 pub fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> serde_json::Result<T> {
     match std::str::from_utf8(bytes) {
         Ok(text) => serde_json::from_str(text),

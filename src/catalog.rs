@@ -166,8 +166,8 @@ impl DbWriter {
             write_ranking_data(&self.conn, &self.path, sizes).map_err(err)?;
         }
         // VACUUM copies the file page by page in order: it gains nothing from the large
-        // cache the build used, which it would otherwise take again for the copy (~60 MB more
-        // at 250,000 cables, the build's peak).
+        // cache the build used, which it would otherwise take again for the copy, at the
+        // build's peak.
         self.conn
             .execute_batch("PRAGMA cache_size = -2048; VACUUM")
             .map_err(err)?;
@@ -501,8 +501,8 @@ impl Catalog {
             .map(|v| (v.collection.clone(), v.manifest_sha256.clone()))
             .collect();
         want.sort();
-        // A catalog made before the row ranges were recorded is rebuilt: without them every
-        // search of a collection counted its rows first (30 ms at 250,000 cables).
+        // A catalog without recorded row ranges is rebuilt: without them every search of a
+        // collection would count its rows first (see docs/PERFORMANCE.md, "Search").
         let ranges_known = wanted
             .iter()
             .map(|v| self.recorded_rows(&v.collection))
@@ -510,8 +510,8 @@ impl Catalog {
             .map_err(|e| self.err(e))?
             .iter()
             .all(Option::is_some);
-        // A catalog made before common words' postings were stored is rebuilt: without them a
-        // common word is ranked by FTS5's bm25() on every matching row (130 ms at 250,000 cables).
+        // A catalog without stored postings of common words is rebuilt: without them a common
+        // word is ranked by FTS5's bm25() on every matching row.
         let ranking: Option<String> = self
             .conn
             .query_row(
@@ -637,7 +637,7 @@ fn by_score_then_row(a: &Ranked, b: &Ranked) -> std::cmp::Ordering {
 }
 
 /// Below this many catalog rows per worker, ranking stays on one thread (a second connection
-/// and thread cost about a millisecond).
+/// and thread cost more than they save).
 const ROWS_PER_WORKER: i64 = 20_000;
 
 /// How many of the best matches are first checked against a filter, per hit wanted, and at
@@ -800,8 +800,8 @@ impl Catalog {
 
     /// The matches among `rows` in ranking order, ranked by FTS5.
     ///
-    /// FTS5 computes bm25 for every match before it can sort, about 0.8 microseconds each, so a
-    /// word found in most of 250,000 cables took 200 ms on one core. The rows are cut into
+    /// FTS5 computes bm25 for every match before it can sort, so a word found in most cables
+    /// costs a score per cable (docs/PERFORMANCE.md, "Search"). The rows are cut into
     /// slices ranked side by side, each on its own connection. A match's score does not depend
     /// on the slice (bm25 takes the corpus statistics from the whole index), so the best
     /// `limit` of the merged slices are the best `limit` of the whole, in the same order.
@@ -952,7 +952,7 @@ impl Catalog {
 
     /// Ranks the matches without their snippets, then makes snippets for the hits only: a
     /// snippet re-reads its cable's text, so making one for every match (thousands for a common
-    /// word) before sorting was most of a search's time.
+    /// word) before sorting would be most of a search's time.
     ///
     /// Hits come best first by score, then collection and id. When every match of the searched
     /// rows is a candidate, only the best `limit` by score and row are ranked (rows tied on the
@@ -1095,11 +1095,11 @@ impl Catalog {
     /// The best matching passage of each of these cables, matches in `[` `]`.
     ///
     /// Each statement with a prefix query (`develop*`) first merges the entries of every
-    /// indexed word with that prefix, whatever rows it then reads: 9 ms at 250,000 cables for
-    /// `develop*`, so 20 snippets made one by one took 190 ms. A prefix query's snippets are
-    /// therefore made by one statement over the hits' rows (25 ms), others one by one (each a
-    /// direct lookup, under 0.2 ms, where one statement over the rows would read every match
-    /// between them). A snippet depends only on its row and the query, so both give the same.
+    /// indexed word with that prefix, whatever rows it then reads, so that cost would be paid
+    /// once per snippet. A prefix query's snippets are therefore made by one statement over the
+    /// hits' rows, others one by one (each a direct lookup, where one statement over the rows
+    /// would read every match between them); the figures are in docs/PERFORMANCE.md. A snippet
+    /// depends only on its row and the query, so both give the same.
     fn snippets(
         &self,
         query: &str,
@@ -1130,7 +1130,7 @@ impl Catalog {
 
     /// Snippets made one by one: the second half of them on a second connection and thread,
     /// when there are enough to pay for it (opening a connection costs about as much as three
-    /// snippets of a common word, 0.15 ms each at 250,000 cables).
+    /// snippets of a common word).
     fn snippets_apart(
         &self,
         query: &str,
@@ -1293,7 +1293,7 @@ const SNIPPET_PHRASES_AS_GIVEN: usize = 4;
 /// The query snippets are made with: the query itself, unless it names a phrase more than once
 /// (also as other words that make the same terms, such as `The` and `thé` for `the`); then its
 /// distinct phrases joined by OR. FTS5 scores each passage against every match of every phrase,
-/// so a phrase given 200 times made each snippet cost 40,000 times that of the phrase alone. A
+/// so a phrase given 200 times makes each snippet cost 40,000 times that of the phrase alone. A
 /// query of a few phrases is taken as it is: repeats cost little there, and telling the terms
 /// of its words costs an in-memory index.
 fn snippet_query(query: &str) -> rusqlite::Result<std::borrow::Cow<'_, str>> {
@@ -1331,9 +1331,9 @@ fn fts5_string(text: &str) -> String {
 
 // Ranking common words from stored postings.
 //
-// FTS5's bm25() costs about a microsecond per matching row, and before it ranks a single row it
-// counts every row of each phrase (its IDF): a word found in most of 250,000 cables takes
-// 130 ms to rank, 7 ms even for one row. The catalog therefore stores, for each term found in
+// FTS5's bm25() costs time for every matching row, and before it ranks a single row it counts
+// every row of each phrase (its IDF): a word found in most cables is slow to rank even for one
+// row (docs/PERFORMANCE.md, "Search"). The catalog therefore stores, for each term found in
 // many rows, its postings (every row it is in, with its frequency there) and each row's length,
 // and search ranks queries made only of such terms from them, computing bm25 exactly as FTS5
 // does. The build checks, for every stored posting, that this gives FTS5's own score to the
@@ -1342,11 +1342,11 @@ fn fts5_string(text: &str) -> String {
 /// The `meta` key recording the layout of the ranking data: a catalog without it, or with
 /// another layout, is rebuilt.
 const RANKING_KEY: &str = "ranking";
-/// `postings/3`: `ranking_terms` is a rowid table with its terms in their own index. It was a
-/// `WITHOUT ROWID` table, whose rows are the keys of its b-tree: SQLite reads a key that does
-/// not fit its page whole to compare with it, so every lookup of a term read the postings of
-/// the terms on its way down (534 pages, 2 MB, at 250,000 cables: most of a search's fixed cost).
-/// `best` comes before `postings`, so that reading it does not walk the postings' pages.
+/// `postings/3`: `ranking_terms` is a rowid table with its terms in their own index. In a
+/// `WITHOUT ROWID` table the rows are the keys of its b-tree, and SQLite reads a key that does
+/// not fit its page whole to compare with it, so every lookup of a term would read the postings
+/// of the terms on its way down: most of a search's fixed cost. `best` comes before `postings`,
+/// so that reading it does not walk the postings' pages. An older layout is rebuilt.
 const RANKING_LAYOUT: &str = "postings/3";
 
 /// The tokenizer of `cables_fts` (the one in [`SCHEMA`]; a test checks).
@@ -1377,9 +1377,9 @@ CREATE TABLE ranking_rows (
 ";
 
 /// Fills `ranking_rows`: what a search shows of a hit and what its filter looks at, one short
-/// row per cable. Read from `cables` and `tags`, checking a ranked match costs two lookups
-/// in large tables, each in a page no earlier lookup read (a cable's row holds its text): 45 µs,
-/// so a filter letting one match in nine through took 8 ms for 20 hits at 250,000 cables.
+/// row per cable. Read from `cables` and `tags`, checking a ranked match would cost two
+/// lookups in large tables, each in a page no earlier lookup read (a cable's row holds its
+/// text): too slow for a filter that lets few matches through.
 const RANKING_ROWS_SQL: &str = "
 INSERT INTO ranking_rows
 SELECT c.pk, c.collection, c.id, c.subject, c.created, c.origin, c.classification, c.released,
@@ -1562,7 +1562,8 @@ fn push_leb128(out: &mut Vec<u8>, mut v: u64) {
 }
 
 /// A cursor over postings as [`PostingsWriter`] wrote them, read as it moves (a common term's
-/// postings are ~250,000 rows: decoding them into a vector first cost more than ranking them).
+/// postings can hold a row for nearly every cable: decoding them into a vector first would
+/// cost more than ranking them).
 #[derive(Clone)]
 struct Postings<'b> {
     bytes: &'b [u8],
@@ -1793,7 +1794,8 @@ struct TermRanking {
 /// exactly the score FTS5 gives it for the query `"term"`; `None` otherwise (FTS5 ranks that
 /// term). `rows` is the number of rows the vocabulary says the term is in, from which the IDF
 /// is computed before the matches are read: so each match is encoded as it comes and only the
-/// best `best_rows` are kept (a common term's 250,000 matches held whole were ~8 MB a worker).
+/// best `best_rows` are kept (a common term's matches held whole would grow with the corpus, in
+/// every worker).
 fn ranking_of_term(
     conn: &Connection,
     corpus: &Corpus,
@@ -1881,8 +1883,8 @@ struct StoredQuery {
 impl StoredQuery {
     /// The query in FTS5 syntax, each word written as its term (`develop*` as `"develop"` when
     /// that is the only term it starts): the same matches, scores and snippets, but a prefix
-    /// query's snippets cost 25 ms at 250,000 cables (every term with the prefix is looked up
-    /// first), a term's a fraction of a millisecond.
+    /// query's snippets cost far more (every term with the prefix is looked up first) than a
+    /// term's.
     fn as_fts5(&self) -> String {
         let words: Vec<String> = self.terms.iter().map(|t| fts5_string(t)).collect();
         words.join(if self.any { " OR " } else { " " })
@@ -2145,7 +2147,8 @@ impl Catalog {
     /// How a query is ranked: from stored postings ([`StoredQuery`]), not at all when it is a
     /// [`WordQuery`] that the index's vocabulary (all of it is in `ranking_terms`) shows to match
     /// nothing (all its words required and one of them no term, or every word no term), else by
-    /// FTS5. A word that is no term was ranked by FTS5 in two threads, 5 ms at 250,000 cables.
+    /// FTS5. A query that can match nothing is not handed to FTS5, which would rank it on two
+    /// threads all the same.
     fn word_plan(&self, query: &str) -> rusqlite::Result<WordPlan> {
         let Some(q) = word_query(query) else {
             return Ok(WordPlan::Fts);
@@ -2392,8 +2395,8 @@ mod tests {
         (dir, catalog)
     }
 
-    /// The search as it was before ranking was cut into slices and filters checked lazily:
-    /// one statement, filters checked on every match in the final order.
+    /// A plain reference search, without slices or lazy filters: one statement, filters
+    /// checked on every match in the final order.
     fn search_before(
         catalog: &Catalog,
         query: &str,

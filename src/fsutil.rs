@@ -201,9 +201,8 @@ pub const SYNC_EVERY: usize = 128 << 20;
 
 /// Syncs a file being written on a thread of its own, every [`SYNC_EVERY`] bytes. A file is
 /// synced before it is published (an export's folder, a version's zip); a file of gigabytes
-/// would then make the writer wait seconds for the disk at the end (the benchmark machine's
-/// disk writes ~870 MB/s: ~2.7 s for a 2.3 GB zip), while this way most of it is on disk by
-/// then, written while the next cables were read.
+/// would then make the writer wait seconds for the disk at the end, while this way most of it
+/// is on disk by then, written while the next cables were read.
 pub struct Syncer {
     wake: Option<std::sync::mpsc::SyncSender<()>>,
     thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,

@@ -9,11 +9,11 @@ use std::path::Path;
 /// SHA-512 behind `sha2`'s `Digest` interface, computed by `ring` (OpenSSL's assembly).
 ///
 /// `sha2` has no SHA-512 instructions to use on today's x86 CPUs (SHA-NI covers SHA-256 only),
-/// and its AVX2 code ran at 245-376 MB/s on the benchmark machine where `ring`'s ran at 345-465
-/// MB/s, the same buffers one after the other (`docs/PERFORMANCE.md`). SHA-512 was a sixth of
-/// `bundle`'s CPU and nearly half of `verify`'s, so cablekeep takes `ring`'s. Everything else
-/// uses the `Digest` trait as it would with `sha2::Sha512`; a test checks that the two give the
-/// same digests for every length up to several blocks and for input fed in pieces.
+/// and its AVX2 code is slower than `ring`'s on the same buffers (`docs/PERFORMANCE.md`).
+/// SHA-512 is a large share of `bundle`'s and `verify`'s CPU, so cablekeep takes `ring`'s.
+/// Everything else uses the `Digest` trait as it would with `sha2::Sha512`; a test checks that
+/// the two give the same digests for every length up to several blocks and for input fed in
+/// pieces.
 #[derive(Clone)]
 pub struct Sha512(ring::digest::Context);
 
@@ -250,9 +250,9 @@ pub fn digest_file(path: &Path) -> Result<(Digests, u64)> {
 }
 
 /// SHA-256 and SHA-512 of a byte stream that is being written elsewhere, computed on two
-/// background threads (one per algorithm) as the stream's chunks are handed over. Writing a
-/// 2.3 GB archive and then reading it back to hash it cost `bundle` about 4 s at the end, with
-/// one core idle; hashed as it is written, the digests are ready when the last byte is.
+/// background threads (one per algorithm) as the stream's chunks are handed over. Reading a
+/// large archive back to hash it after writing it would cost time at the end, with one core
+/// idle; hashed as it is written, the digests are ready when the last byte is.
 pub struct StreamDigests {
     sha256: Worker<Sha256>,
     sha512: Worker<Sha512>,

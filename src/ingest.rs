@@ -72,7 +72,7 @@ pub enum InputSource {
         len: u64,
     },
     /// A byte range of a file: one row of a bulk table, read again when it is needed. The path
-    /// is shared by all the rows of a table (a copy per row was ~80 bytes of memory per cable).
+    /// is shared by all the rows of a table (a copy per row would cost memory per cable).
     Range {
         path: std::sync::Arc<Path>,
         offset: u64,
@@ -160,8 +160,7 @@ fn read_range(path: &Path, offset: u64, len: u64) -> Result<Vec<u8>> {
 }
 
 /// An input as found: one page, or the rows of a bulk table, which become pages one at a time
-/// as they are read (a page for each of the corpus's 251,287 rows was ~110 bytes of memory
-/// each, 27 MB; a row here is 24).
+/// as they are read (a row here is 24 bytes, several times smaller than a page).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     One(InputItem),

@@ -4,10 +4,10 @@ mod cli;
 
 use std::process::ExitCode;
 
-/// mimalloc rather than glibc's malloc: with many threads compressing and parsing, glibc kept
-/// several times the live heap as resident memory; since bundle streams, glibc is leaner but
-/// ~25 % slower for export and diff (measured in docs/PERFORMANCE.md). Built without
-/// transparent huge pages (Cargo feature `no_thp`), which cost a quarter to a third more memory.
+/// mimalloc rather than glibc's malloc: with many threads compressing and parsing, glibc keeps
+/// several times the live heap as resident memory, and is slower for export and diff. Built
+/// without transparent huge pages (Cargo feature `no_thp`), which cost more memory than they
+/// save time. The figures are in docs/PERFORMANCE.md ("Memory").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

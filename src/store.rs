@@ -1210,7 +1210,7 @@ enum Origin {
 
 /// An [`Origin`] in 8 bytes, as [`Snapshot::origins`] keeps it (the enum takes 16): the spill
 /// position, or `u64::MAX`, which no spill reaches, for the previous version. With the 16-byte
-/// key an entry is 24 bytes, not 32 (the table for the whole corpus: 13 MB, not 17).
+/// key an entry is 24 bytes, where the enum would pad it to 32.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct PackedOrigin(u64);
 
@@ -1246,14 +1246,15 @@ struct Snapshot<'b> {
     origins: HashMap<PathKey, PackedOrigin>,
     /// The previous version's captures (by raw path), when the version builds on it: it holds
     /// them all, and each comes from the previous version's archive. They are looked up here
-    /// rather than copied into `origins` (a table of 17 MB for the whole corpus, grown to 34
-    /// MB by a second version's inputs).
+    /// rather than copied into `origins`, which a second version's inputs would then make
+    /// double in size.
     kept: Option<&'b HashSet<PathKey>>,
 }
 
 impl<'b> Snapshot<'b> {
-    /// The previous version's captures, its lines moved out of `base` (a copy was ~20 MB for
-    /// the whole corpus; only `--replace`, which starts from no captures, reads them again).
+    /// The previous version's captures, its lines moved out of `base` rather than copied (a
+    /// copy grows with the corpus; only `--replace`, which starts from no captures, reads them
+    /// again).
     fn building_on(lines: BTreeMap<Box<str>, Slot>, base: &'b Base) -> Snapshot<'b> {
         let mut s = Snapshot {
             cables: lines,
@@ -1500,7 +1501,7 @@ impl<'b> Snapshot<'b> {
 }
 
 /// Cables in the order of their folders' paths (`<ID>/`) from cables in the order of their
-/// ids, without sorting them all again (a copy of the list was 8 MB for the whole corpus). The
+/// ids, without sorting a copy of them all again (a copy grows with the corpus). The
 /// orders differ only where an id starts with another and goes on with a character that sorts
 /// before `/` (`X-1/` comes before `X/`); such ids follow the shorter one in id order, with only
 /// ids that start with it in between. So each run of ids that start with the run's first id is

@@ -1076,7 +1076,7 @@ fn stream_in_pieces(
         Err(finding) => return Ok(vec![finding]),
     };
     // Buffers no larger than the entry (plus one byte to see it end): most entries are a few
-    // KB, and zeroing 64 KB buffers for half a million of them cost more than inflating some.
+    // KB, and zeroing 64 KB buffers for half a million of them costs more than inflating some.
     let mut buf = vec![0u8; buffer_for(entry.uncompressed_size)];
     loop {
         let n = data.read(&mut buf)?;
@@ -1244,8 +1244,8 @@ fn length_and_crc_findings(entry: &Entry, label: &str, length: u64, crc32: u32) 
 }
 
 /// Deflate entries up to this size (compressed and inflated) are inflated in one call by
-/// libdeflate, which is about 1.7 times as fast as inflating a stream (measured on the
-/// corpus's entries); larger ones are streamed, so memory stays bounded per thread.
+/// libdeflate, which is faster than inflating a stream (docs/PERFORMANCE.md); larger ones are
+/// streamed, so memory stays bounded per thread.
 const WHOLE_ENTRY_LIMIT: u64 = 16 << 20;
 
 /// True for a Deflate entry to inflate in one call. Deflate never makes more than 1,032 bytes

@@ -56,9 +56,9 @@ pub struct Compressed {
 }
 
 /// A Deflate compressor and the output chunk it writes into, kept per thread and reset between
-/// entries: a fresh compressor per entry cost 6 % of `bundle`'s CPU in clearing its tables, and
-/// a fresh chunk ~0.5 % in zeroing 32 KiB for every entry of a few KB. (Resetting still clears
-/// the compressor's hash table, ~2 % of `bundle`: zlib-rs offers no way around it.)
+/// entries: a fresh compressor per entry would spend a share of `bundle`'s CPU clearing its
+/// tables, and a fresh chunk zeroing 32 KiB for every entry of a few KB. (Resetting still
+/// clears the compressor's hash table: zlib-rs offers no way around it.)
 struct Deflater {
     compress: flate2::Compress,
     chunk: Box<[u8; FLATE2_WRITER_CHUNK]>,
@@ -152,11 +152,11 @@ const FLATE2_WRITER_CHUNK: usize = 32 * 1024;
 const PIECE: usize = 4 << 20;
 
 /// Deflate driven exactly as `flate2::write::DeflateEncoder` (and so the `zip` crate's writer,
-/// which wrote cablekeep's archives before) drives it when it is given an entry in one
+/// whose bytes `docs/FORMAT.md` names) drives it when it is given an entry in one
 /// `write_all`: input without flushing, output in 32 KiB chunks, a fresh chunk for the end. The
 /// compressor's bytes depend on how it is called, so anything else gives a different (equally
-/// valid) stream: the same cables would give other archives than before, and anyone wanting to
-/// reproduce an archive with standard tools would have to know the calls.
+/// valid) stream: the same cables would give other archives than the zip crate's, and anyone
+/// wanting to reproduce an archive with standard tools would have to know the calls.
 ///
 /// Input may come in pieces (a tag file read from disk): a call that stops because its input
 /// ran out leaves the output chunk as it is, and the next call goes on filling it. The bytes
@@ -165,7 +165,7 @@ const PIECE: usize = 4 << 20;
 /// finds), so files are read in pieces of a fixed size, [`PIECE`], and the same bytes always
 /// give the same stream. Usually it is also the stream of all input at once (28 MB of real
 /// pages give the same bytes, a test checks), but not always: the 37.5 MB `manifest-sha512.txt`
-/// of a 100,000-cable bag differed in its last 16 KB from the zip crate's bytes.
+/// of a 100,000-cable bag differs in its last 16 KB from the zip crate's bytes.
 struct WriterLikeDeflate<'a> {
     deflater: &'a mut flate2::Compress,
     /// Only `chunk[..filled]` holds this entry's output: what lies beyond is left from earlier
@@ -559,7 +559,7 @@ mod tests {
     use std::io::Read;
     use zip::write::SimpleFileOptions;
 
-    /// The same entries written by the `zip` crate with the options cablekeep used to give it.
+    /// The same entries written by the `zip` crate with the options that give cablekeep's bytes.
     fn by_the_zip_crate(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
         let options = SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated)

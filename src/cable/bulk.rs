@@ -205,7 +205,7 @@ fn split_rows_limited<R: BufRead>(
     let mut problems: Vec<String> = Vec::new();
     // `prefix` is worked out once per row: it depends only on the previous row's number and
     // this row's first field, which is complete once the second field starts. (Working it out
-    // at every newline of the body was a quarter of the time spent splitting the table.)
+    // at every newline of the body would be a large part of the time spent splitting the table.)
     let mut prefix_is_this_rows = false;
 
     let expected_prefix = |last: Option<u64>, col1: &[u8]| -> Vec<u8> {
@@ -434,7 +434,7 @@ fn step(state: &mut State, b: u8, field_index: &mut usize, col1: &mut Vec<u8>) -
 }
 
 /// `text` with CRLF line ends made LF, reusing it when it has none (most rows: copying every
-/// header and body cost ~2 % of `bundle`).
+/// header and body would be a cost of its own in `bundle`).
 fn lf_line_ends(text: String) -> String {
     match memchr::memmem::find(text.as_bytes(), b"\r\n") {
         Some(_) => text.replace("\r\n", "\n"),

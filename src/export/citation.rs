@@ -64,7 +64,7 @@ fn archive_note(v: &VersionRef) -> String {
 const DEFAULT_AUTHOR: &str = "United States Department of State";
 
 /// The bytes that a BibTeX field in braces cannot hold as they are, as a table: a search
-/// through a list of 13 for every byte of every title cost more than the rest of the entry.
+/// through a list of 13 for every byte of every title costs more than the rest of the entry.
 const BIB_SPECIAL: [bool; 256] = {
     let mut table = [false; 256];
     let special = b"\\{}&%$#_~^\n\r\t";
