@@ -6,6 +6,7 @@ mod compress;
 mod docs;
 mod expectations;
 mod export;
+mod findings;
 mod golden;
 mod hostile;
 mod kill;
