@@ -249,6 +249,41 @@ fn an_input_zip_whose_local_header_disagrees_is_i007_and_its_member_is_read() {
     assert_eq!(report["new_captures"], 1, "the member was read: {report}");
 }
 
+/// Bytes between the member and the central directory (the directory's offset moved to match):
+/// they could hide a local header that another zip reader would take for a member.
+#[test]
+fn an_input_zip_with_bytes_between_its_records_is_i007() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("gap.zip");
+    zip_of_sample_page(&zip);
+    let mut bytes = std::fs::read(&zip).unwrap();
+    let end = bytes.len() - 22;
+    assert_eq!(
+        &bytes[end..end + 4],
+        b"PK\x05\x06",
+        "an end record without a comment"
+    );
+    let cd_offset = u32::from_le_bytes(bytes[end + 16..end + 20].try_into().unwrap());
+    let gap = b"sixteen stray by";
+    bytes.splice(cd_offset as usize..cd_offset as usize, gap.iter().copied());
+    let end = end + gap.len();
+    let moved = cd_offset + gap.len() as u32;
+    bytes[end + 16..end + 20].copy_from_slice(&moved.to_le_bytes());
+    std::fs::write(&zip, &bytes).unwrap();
+
+    let (code, findings) = bundle_findings(&[zip], &[]);
+    let found = with_code(&findings, "I007");
+    assert!(!found.is_empty(), "{findings:#?}");
+    assert!(
+        found
+            .iter()
+            .any(|f| f["message"].as_str().unwrap().contains("unexplained bytes")),
+        "{findings:#?}"
+    );
+    assert_eq!(with_code(&findings, "I004").len(), 0, "{findings:#?}");
+    assert_eq!(code, Some(0), "a warning leaves the exit code 0");
+}
+
 /// Bytes appended after the end record, which a comment length of 0 says is the zip's last
 /// record.
 #[test]

@@ -79,7 +79,7 @@ impl ZipIndex {
 /// Reads and checks the structure of the zip at `path`. I/O failures are errors; everything
 /// wrong with the bytes is a finding.
 pub fn open(path: &Path) -> Result<ZipIndex> {
-    open_with(path, None)
+    open_with(path, None, false)
 }
 
 /// Reads the entries of the zip at `path` whose names `keep` selects, and nothing of the others
@@ -89,10 +89,21 @@ pub fn open(path: &Path) -> Result<ZipIndex> {
 /// about the kept entries only; the checks that need every entry (the layout of the whole
 /// file) are `open`'s.
 pub fn open_selected(path: &Path, keep: &dyn Fn(&str) -> bool) -> Result<ZipIndex> {
-    open_with(path, Some(keep))
+    open_with(path, Some(keep), false)
 }
 
-fn open_with(path: &Path, keep: Option<&dyn Fn(&str) -> bool>) -> Result<ZipIndex> {
+/// Like [`open_selected`], and when `keep` kept every entry, the layout of the whole file is
+/// checked too (bytes outside any entry, overlaps), as [`open`] does: for a zip that comes from
+/// elsewhere, where bytes between entries can hide a member other readers would see.
+pub fn open_selected_checking_layout(path: &Path, keep: &dyn Fn(&str) -> bool) -> Result<ZipIndex> {
+    open_with(path, Some(keep), true)
+}
+
+fn open_with(
+    path: &Path,
+    keep: Option<&dyn Fn(&str) -> bool>,
+    layout_when_whole: bool,
+) -> Result<ZipIndex> {
     let file = File::open(path).at(path)?;
     let file_len = file.metadata().at(path)?.len();
     let label = path.display().to_string();
@@ -106,7 +117,8 @@ fn open_with(path: &Path, keep: Option<&dyn Fn(&str) -> bool>) -> Result<ZipInde
     index.readable = true;
     read_central_directory(&file, &end, &label, keep, &mut index).at(path)?;
     check_local_headers(&file, &label, &mut index).at(path)?;
-    if keep.is_none() {
+    let kept_all = index.entries.len() as u64 == end.entry_count;
+    if keep.is_none() || (layout_when_whole && kept_all) {
         check_layout(&end, &label, &mut index);
     }
     check_names(&label, &mut index);

@@ -101,7 +101,7 @@ pub(super) fn add_zip(
         records.set(records.get() + 1);
         records.get() <= options.max_zip_members
     };
-    let index = zipread::open_selected(path, &keep)?;
+    let index = zipread::open_selected_checking_layout(path, &keep)?;
     if !index.readable {
         let why: Vec<&str> = index.findings.iter().map(|f| f.message.as_str()).collect();
         inputs.findings.push(Finding::new(
