@@ -1,0 +1,82 @@
+//! `completions` and `man`: shell completion scripts and man pages generated from the clap
+//! definitions, so they always list the commands and options the binary accepts.
+
+use anyhow::{Context, Result};
+use cablekeep::finding::terminal_safe;
+use clap::{Args, CommandFactory};
+use clap_complete::Shell;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The name the generated scripts and pages complete and describe.
+const BIN_NAME: &str = "cablekeep";
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to write the completion script for.
+    #[arg(value_enum)]
+    shell: Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write one page per command into this folder (cablekeep.1, cablekeep-bundle.1, ...,
+    /// cablekeep-links-check.1) instead of printing cablekeep.1 to stdout.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+/// Prints the completion script for the shell to stdout.
+pub fn completions(args: CompletionsArgs) -> Result<u8> {
+    let mut cmd = super::Cli::command();
+    // Generated in memory first: clap_complete panics when its writer fails (a closed pipe).
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, BIN_NAME, &mut script);
+    write_stdout(&script)?;
+    Ok(super::EXIT_OK)
+}
+
+/// Prints cablekeep's man page to stdout, or with `--out` writes one page per command.
+pub fn man(args: ManArgs) -> Result<u8> {
+    let mut cmd = super::Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    match args.out {
+        None => write_stdout(&render(&cmd)?)?,
+        Some(dir) => {
+            let mut written = Vec::new();
+            write_pages(&cmd, &dir, &mut written)?;
+            let mut out = std::io::stdout().lock();
+            for path in written {
+                writeln!(out, "{}", terminal_safe(&path.display().to_string()))?;
+            }
+        }
+    }
+    Ok(super::EXIT_OK)
+}
+
+/// The roff page of one (built) command.
+fn render(cmd: &clap::Command) -> Result<Vec<u8>> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd.clone())
+        .render(&mut page)
+        .with_context(|| format!("rendering the man page of {}", cmd.get_name()))?;
+    Ok(page)
+}
+
+/// Writes the page of `cmd` and of each visible subcommand, recursively, each atomically.
+fn write_pages(cmd: &clap::Command, dir: &Path, written: &mut Vec<PathBuf>) -> Result<()> {
+    let dest = dir.join(clap_mangen::Man::new(cmd.clone()).get_filename());
+    cablekeep::fsutil::atomic_write(&dest, &render(cmd)?)?;
+    written.push(dest);
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        write_pages(sub, dir, written)?;
+    }
+    Ok(())
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(())
+}
