@@ -129,7 +129,10 @@ fn man_out_writes_one_page_per_command() {
     assert_eq!(found, expected, "no help page, no leftover temporary file");
     assert_eq!(listed.lines().count(), expected.len(), "{listed}");
     let bundle = std::fs::read_to_string(out.join("cablekeep-bundle.1")).unwrap();
-    assert!(bundle.contains("\n.TH cablekeep-bundle 1 "), "{bundle}");
+    let version = env!("CARGO_PKG_VERSION");
+    // `\&` (empty text) as the date, so that the source and manual keep their places.
+    let title = format!("\n.TH cablekeep-bundle 1 \\& \"cablekeep {version}\" \"User Commands\"");
+    assert!(bundle.contains(&title), "{bundle}");
     assert!(bundle.contains("\\-\\-max\\-zip\\-bytes"), "{bundle}");
     // Written again over the old pages.
     run_ok(bare().arg("man").arg("--out").arg(&out), 0);
@@ -167,6 +170,14 @@ fn render_or_skip(page: &str, commands: &[String]) {
     assert!(
         text.contains("SYNOPSIS") && text.contains("SUBCOMMANDS"),
         "{text}"
+    );
+    let footer = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(
+        footer
+            .trim_start()
+            .starts_with(&format!("cablekeep {version} ")),
+        "the source leads the footer: {footer:?}"
     );
     for command in commands {
         assert!(

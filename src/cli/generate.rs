@@ -54,18 +54,29 @@ pub fn man(args: ManArgs) -> Result<u8> {
     Ok(super::EXIT_OK)
 }
 
-/// The roff page of one (built) command.
-fn render(cmd: &clap::Command) -> Result<Vec<u8>> {
-    let mut page = Vec::new();
+/// The man page of one (built) command, naming cablekeep's version also on a subcommand's page
+/// (clap_mangen takes the version from the command, and subcommands have none). The date is
+/// `\&`, roff's empty text: clap_mangen writes an empty date as nothing, which moved the source
+/// into the date's place in `.TH` (a page carries no date, so that builds are reproducible).
+fn page(cmd: &clap::Command) -> clap_mangen::Man {
     clap_mangen::Man::new(cmd.clone())
-        .render(&mut page)
+        .date("\\&")
+        .source(format!("{BIN_NAME} {}", env!("CARGO_PKG_VERSION")))
+        .manual("User Commands")
+}
+
+/// The roff text of one (built) command's page.
+fn render(cmd: &clap::Command) -> Result<Vec<u8>> {
+    let mut page_text = Vec::new();
+    page(cmd)
+        .render(&mut page_text)
         .with_context(|| format!("rendering the man page of {}", cmd.get_name()))?;
-    Ok(page)
+    Ok(page_text)
 }
 
 /// Writes the page of `cmd` and of each visible subcommand, recursively, each atomically.
 fn write_pages(cmd: &clap::Command, dir: &Path, written: &mut Vec<PathBuf>) -> Result<()> {
-    let dest = dir.join(clap_mangen::Man::new(cmd.clone()).get_filename());
+    let dest = dir.join(page(cmd).get_filename());
     cablekeep::fsutil::atomic_write(&dest, &render(cmd)?)?;
     written.push(dest);
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
