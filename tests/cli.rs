@@ -139,6 +139,22 @@ fn man_out_writes_one_page_per_command() {
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), expected.len());
 }
 
+#[test]
+fn man_out_onto_a_file_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-folder");
+    std::fs::write(&file, "kept").unwrap();
+    let out = run(bare().arg("man").arg("--out").arg(&file));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("writing the man pages into {}", file.display())),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "kept");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
 /// Formats the page with groff (warnings on) and man, when they are installed.
 fn render_or_skip(page: &str, commands: &[String]) {
     let has = |tool: &str| {

@@ -44,7 +44,8 @@ pub fn man(args: ManArgs) -> Result<u8> {
         None => write_stdout(&render(&cmd)?)?,
         Some(dir) => {
             let mut written = Vec::new();
-            write_pages(&cmd, &dir, &mut written)?;
+            write_pages(&cmd, &dir, &mut written)
+                .with_context(|| format!("writing the man pages into {}", dir.display()))?;
             let mut out = std::io::stdout().lock();
             for path in written {
                 writeln!(out, "{}", terminal_safe(&path.display().to_string()))?;
