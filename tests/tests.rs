@@ -2,6 +2,7 @@
 
 mod util;
 
+mod cli;
 mod compress;
 mod docs;
 mod expectations;

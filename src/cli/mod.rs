@@ -2,6 +2,7 @@
 //! stderr. Exit codes: 0 ok, 1 findings, 2 could not run.
 
 mod export;
+mod generate;
 mod links;
 mod progress;
 
@@ -79,6 +80,10 @@ enum Command {
     /// Link rot: check that the source pages still hold the archived cables (`links check`),
     /// report the link log (`links report`) and a cable's link history (`links history`).
     Links(links::LinksArgs),
+    /// Print a shell completion script to stdout (bash, zsh, fish, elvish, powershell).
+    Completions(generate::CompletionsArgs),
+    /// Print cablekeep's man page (roff) to stdout, or write one page per command with `--out`.
+    Man(generate::ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -360,7 +365,7 @@ struct ParseArgs {
 
 /// Parses arguments, runs, prints errors; returns the exit code.
 pub fn main() -> u8 {
-    let cli = match Cli::try_parse() {
+    let cli = match parse_args() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -378,6 +383,19 @@ pub fn main() -> u8 {
             EXIT_ERROR
         }
     }
+}
+
+/// Parses the command line; help and usage errors are plain text when `NO_COLOR` is set to a
+/// non-empty value (no-color.org), whatever the terminal or `CLICOLOR_FORCE` say.
+fn parse_args() -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let mut cmd = Cli::command();
+    if no_color {
+        cmd = cmd.color(clap::ColorChoice::Never);
+    }
+    let matches = cmd.try_get_matches_from_mut(std::env::args_os())?;
+    Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
 }
 
 /// The error and its causes joined with `: `, each cause once: an error that already ends with
@@ -428,6 +446,8 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Search(a) => ctx.search(a),
         Command::Stats(a) => ctx.stats(a),
         Command::Links(a) => ctx.links(a),
+        Command::Completions(a) => generate::completions(a),
+        Command::Man(a) => generate::man(a),
     }
 }
 

@@ -37,20 +37,25 @@ fn unit_of(phase: &str) -> Option<&'static str> {
     }
 }
 
+/// The bar's indicatif template for a phase. No template names a colour or a style (a
+/// `.style` after a key's width): indicatif draws styles through `console`, which does not
+/// honour `NO_COLOR`, so the bars stay plain text (their cursor movements aside) by design.
+fn template(phase: &str) -> String {
+    match unit_of(phase) {
+        Some(unit) => {
+            format!("{{prefix:>10}} [{{bar:30}}] {{pos}}/{{len}} {unit}, {{per_sec}}, ETA {{eta}}")
+        }
+        None => "{prefix:>10} [{bar:30}] {bytes}/{total_bytes}, {msg}, {bytes_per_sec}, ETA {eta}"
+            .to_string(),
+    }
+}
+
 impl Progress for Bar {
     fn start(&self, phase: &str, total: u64) {
         if !self.enabled {
             return;
         }
-        let template = match unit_of(phase) {
-            Some(unit) => format!(
-                "{{prefix:>10}} [{{bar:30}}] {{pos}}/{{len}} {unit}, {{per_sec}}, ETA {{eta}}"
-            ),
-            None => {
-                "{prefix:>10} [{bar:30}] {bytes}/{total_bytes}, {msg}, {bytes_per_sec}, ETA {eta}"
-                    .to_string()
-            }
-        };
+        let template = template(phase);
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
             .with_style(
                 ProgressStyle::with_template(&template)
@@ -73,6 +78,37 @@ impl Progress for Bar {
     fn finish(&self) {
         if let Some(bar) = self.bar.lock().expect("progress lock").take() {
             bar.finish_and_clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `NO_COLOR`: the bars never ask for colour or styling, so there is nothing to turn off.
+    #[test]
+    fn no_template_asks_for_colour_or_style() {
+        for phase in [
+            "reading",
+            "packing",
+            "indexing",
+            "exporting",
+            "selecting",
+            "links",
+            "verifying",
+            "writing",
+        ] {
+            let template = template(phase);
+            for key in template.split('{').skip(1) {
+                let key = key.split('}').next().unwrap_or_default();
+                let format = key.split_once(':').map(|(_, f)| f).unwrap_or_default();
+                assert!(
+                    !format.contains('.'),
+                    "{phase}: the key {{{key}}} is styled"
+                );
+            }
+            ProgressStyle::with_template(&template).expect("a valid template");
         }
     }
 }
