@@ -12,6 +12,7 @@ mod golden;
 mod hostile;
 mod kill;
 mod links;
+mod lookup;
 mod parse;
 mod store;
 mod tamper;

@@ -416,8 +416,12 @@ fn csv_field(s: &str) -> String {
 }
 
 fn history(id: &str, events: &[linkcheck::log::Event], json: bool) -> Result<u8> {
-    let mine: Vec<&linkcheck::log::Event> =
-        events.iter().filter(|e| e.result.cable == id).collect();
+    // Asked for by the published id, a cable is logged under its canonical id.
+    let ids = cablekeep::select::ids_to_look_up(id);
+    let mine: Vec<&linkcheck::log::Event> = events
+        .iter()
+        .filter(|e| ids.contains(&e.result.cable))
+        .collect();
     if mine.is_empty() {
         bail!("the link log has no check of {id}");
     }

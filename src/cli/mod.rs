@@ -859,17 +859,16 @@ impl Ctx {
     }
 
     fn show(&self, a: ShowArgs) -> Result<u8> {
-        let collection = self.collection(&a.collection)?;
-        let version = self.store.resolve_version(
-            &collection,
-            a.version.as_deref().map(parse_version).transpose()?,
+        let version = a.version.as_deref().map(parse_version).transpose()?;
+        let found = cablekeep::select::locate_cable(
+            &self.store,
+            a.collection.collection.as_deref(),
+            version,
+            &a.id,
         )?;
+        let (collection, version, line) = (found.collection, found.version, found.line);
         let zip = self.store.zip_path(&collection, version);
-        let id = a.id.to_ascii_uppercase();
-        let index = cablekeep::archive::OpenArchive::open_index(&zip)?;
-        let line = cablekeep::select::find_line(&index, &id)?
-            .ok_or_else(|| anyhow!("{collection}@v{version} has no cable {id}"))?;
-        drop(index);
+        let id = line.id.clone();
         let capture = match &a.capture {
             Some(name) => line
                 .captures
