@@ -18,7 +18,11 @@
 //! * [`catalog`]: the SQLite/FTS5 catalog for search, and SQLite exports;
 //! * [`export`]: researcher exports (CSV, JSON Lines, SQLite, BagIt) with citations;
 //! * [`linkcheck`]: link rot: are the source pages still there and the same; the link event log;
-//! * [`stats`]: counts of cables by year, origin, classification, tag and redaction.
+//! * [`stats`]: counts of cables by year, origin, classification, tag and redaction;
+//! * [`ingest`]: finding the input pages among files, folders and zips, with bounded reads;
+//! * the ground floor: [`finding`] (findings and their codes), [`error`] (errors: could not
+//!   run), [`fsutil`] (atomic writes, the store lock, bounded reads), [`scratch`] (locked
+//!   temporaries), [`time`] (the only user of chrono; UTC).
 //!
 //! Reading a page and sealing it into a collection's first version, then checking it:
 //!

@@ -40,19 +40,6 @@ fn count(map: &mut BTreeMap<String, u64>, key: &str) {
     }
 }
 
-/// Counts the cables of an index.
-pub fn compute(collection: &str, identifier: &str, lines: &[IndexLine]) -> Stats {
-    let mut s = Stats {
-        collection: collection.to_string(),
-        identifier: identifier.to_string(),
-        ..Stats::default()
-    };
-    for l in lines {
-        s.add(l);
-    }
-    s
-}
-
 /// Counts the cables of an archive's index, streamed line by line, so that memory does not
 /// grow with the corpus.
 pub fn of_archive(

@@ -710,17 +710,6 @@ pub fn references(text: &str, year: Option<i32>) -> Vec<String> {
         .collect()
 }
 
-/// The canonical ids of the cables a REF block names (cablemap's `references` of kind cable).
-pub fn reference_ids(text: &str, year: Option<i32>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for (r, is_id) in reference_items(text, year) {
-        if is_id && !out.contains(&r) {
-            out.push(r);
-        }
-    }
-    out
-}
-
 /// The references of a REF block, each with `true` when it is a cable id.
 fn reference_items(text: &str, year: Option<i32>) -> Vec<(String, bool)> {
     let mut out = Vec::new();
