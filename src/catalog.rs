@@ -1215,8 +1215,10 @@ pub fn check_query(query: &str) -> Result<()> {
             query.len()
         )));
     }
+    // Counted as the index's tokenizer (unicode61) sees them: runs of letters and digits, so
+    // `the.the.the` is three words, as FTS5 searches it.
     let words = query
-        .split(|c: char| c.is_whitespace() || "()\",:^+{}*-".contains(c))
+        .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty() && !matches!(*w, "AND" | "OR" | "NOT" | "NEAR"))
         .count();
     if words > MAX_QUERY_WORDS {

@@ -21,16 +21,21 @@ pub struct ScratchDir {
 impl ScratchDir {
     /// Creates a locked temporary folder in `parent`.
     pub fn create_in(parent: &Path) -> Result<ScratchDir> {
-        let dir = tempfile::Builder::new()
-            .prefix(PREFIX)
-            .tempdir_in(parent)
-            .at(parent)?;
-        let lock = File::open(dir.path()).at(dir.path())?;
-        lock.try_lock().map_err(|e| lock_error(dir.path(), e))?;
-        Ok(ScratchDir {
-            dir: Some(dir),
-            _lock: lock,
-        })
+        for _ in 0..ATTEMPTS {
+            let dir = tempfile::Builder::new()
+                .prefix(PREFIX)
+                .tempdir_in(parent)
+                .at(parent)?;
+            let lock = File::open(dir.path()).at(dir.path())?;
+            lock.try_lock().map_err(|e| lock_error(dir.path(), e))?;
+            if still_there(&lock, dir.path())? {
+                return Ok(ScratchDir {
+                    dir: Some(dir),
+                    _lock: lock,
+                });
+            }
+        }
+        Err(taken_away(parent))
     }
 
     pub fn path(&self) -> &Path {
@@ -61,14 +66,19 @@ pub struct ScratchFile {
 impl ScratchFile {
     /// Creates a locked temporary file in `parent`.
     pub fn create_in(parent: &Path) -> Result<ScratchFile> {
-        let file = tempfile::Builder::new()
-            .prefix(PREFIX)
-            .tempfile_in(parent)
-            .at(parent)?;
-        file.as_file()
-            .try_lock()
-            .map_err(|e| lock_error(file.path(), e))?;
-        Ok(ScratchFile { file })
+        for _ in 0..ATTEMPTS {
+            let file = tempfile::Builder::new()
+                .prefix(PREFIX)
+                .tempfile_in(parent)
+                .at(parent)?;
+            file.as_file()
+                .try_lock()
+                .map_err(|e| lock_error(file.path(), e))?;
+            if still_there(file.as_file(), file.path())? {
+                return Ok(ScratchFile { file });
+            }
+        }
+        Err(taken_away(parent))
     }
 
     pub fn path(&self) -> &Path {
@@ -84,6 +94,27 @@ impl ScratchFile {
     pub fn into_temp(self) -> tempfile::NamedTempFile {
         self.file
     }
+}
+
+/// How often a temporary is made again when another run's clean-up removed it between its
+/// creation and its lock.
+const ATTEMPTS: usize = 8;
+
+/// True when `path` is still the file or folder `handle` has open and locked: between creating
+/// a temporary and locking it, another run's [`remove_abandoned`] may have taken its free lock
+/// and removed it (the handle then holds a file no name leads to).
+fn still_there(handle: &File, path: &Path) -> Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let held = handle.metadata().at(path)?;
+    Ok(std::fs::symlink_metadata(path)
+        .is_ok_and(|named| named.dev() == held.dev() && named.ino() == held.ino()))
+}
+
+fn taken_away(parent: &Path) -> Error {
+    Error::io(
+        parent,
+        std::io::Error::other("temporaries made here kept being removed by another process"),
+    )
 }
 
 fn lock_error(path: &Path, e: TryLockError) -> Error {

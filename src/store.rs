@@ -113,6 +113,15 @@ pub struct StagedItem {
 /// The `format` value of stage files.
 pub const STAGE_FORMAT: &str = "cablekeep-stage/1";
 
+/// The most a pending marker, or a `.sha256` file, can hold: a file name and a digest.
+const MAX_MARKER_BYTES: u64 = 4096;
+
+/// The most a sidecar manifest is read: a few kilobytes in practice (verify uses the same bound).
+const MAX_MANIFEST_BYTES: u64 = 16 << 20;
+
+/// The most a stage file is read: ~600 bytes per staged input.
+const MAX_STAGE_BYTES: u64 = 1 << 30;
+
 /// A pending marker's content: the zip a write is putting in place (see
 /// [`Store::pending_marker`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,7 +142,9 @@ impl PendingWrite {
     /// The marker at `path`, when there is one in this form (an older release's markers are
     /// empty and name no zip).
     fn read(path: &Path) -> Option<PendingWrite> {
-        let bytes = std::fs::read(path).ok()?;
+        // Read only when it is a regular file of a marker's size: a FIFO put there must not
+        // hang recovery (which holds the store lock) or verify.
+        let bytes = fsutil::read_regular_file(path, MAX_MARKER_BYTES).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 
@@ -269,7 +280,37 @@ impl Store {
 
     /// Takes the writers' lock. With `wait`, waits for another writer to finish.
     pub fn lock(&self, wait: bool) -> Result<StoreLock> {
-        StoreLock::acquire(&self.state_dir().join("lock"), wait)
+        let lock = StoreLock::acquire(&self.state_dir().join("lock"), wait)?;
+        self.remove_markers_of_committed_versions(&lock)?;
+        Ok(lock)
+    }
+
+    /// Removes pending markers whose version has its manifest: a writer killed after its commit
+    /// point, before it removed its marker, leaves one, and were that manifest lost later, the
+    /// marker would name a committed zip. Done whenever the lock is taken, so it never waits
+    /// for the next write.
+    fn remove_markers_of_committed_versions(&self, _lock: &StoreLock) -> Result<()> {
+        let pending = self.state_dir().join("pending");
+        let Ok(entries) = std::fs::read_dir(&pending) else {
+            return Ok(());
+        };
+        let mut removed = false;
+        for entry in entries {
+            let entry = entry.at(&pending)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let committed = name.rsplit_once("-v").is_some_and(|(collection, v)| {
+                v.parse::<u32>()
+                    .is_ok_and(|v| self.manifest_path(collection, v).exists())
+            });
+            if committed {
+                std::fs::remove_file(entry.path()).at(entry.path())?;
+                removed = true;
+            }
+        }
+        if removed {
+            fsutil::fsync_parent(&pending.join("x"))?;
+        }
+        Ok(())
     }
 
     /// The collections in the store, sorted.
@@ -335,7 +376,7 @@ impl Store {
         version: u32,
     ) -> Result<(VersionManifest, Vec<u8>)> {
         let path = self.manifest_path(collection, version);
-        let bytes = std::fs::read(&path).at(&path)?;
+        let bytes = fsutil::read_regular_file(&path, MAX_MANIFEST_BYTES)?;
         let manifest = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
             path: path.clone(),
             message: format!("not a cablekeep manifest: {e}"),
@@ -393,8 +434,8 @@ impl Store {
         let checksum = self.checksum_path(collection, version);
         let mut removed = Vec::new();
         if let Some(pending) = PendingWrite::read(&self.pending_marker(collection, version))
-            && std::fs::read_to_string(&checksum).ok().as_deref()
-                == Some(pending.checksum_line().as_str())
+            && fsutil::read_regular_file(&checksum, MAX_MARKER_BYTES).ok()
+                == Some(pending.checksum_line().into_bytes())
         {
             std::fs::remove_file(&checksum).at(&checksum)?;
             removed.push(checksum);
@@ -644,9 +685,11 @@ impl Store {
             &self.manifest_path(collection, version),
             &manifest.to_bytes(),
         )?;
-        // The version is committed; a marker that cannot be removed now is removed by the next
-        // writer's recovery, and never leads to removing a committed zip.
-        let _ = std::fs::remove_file(&marker);
+        // The version is committed. The marker goes, durably: left behind (a crash just now), it
+        // is removed whenever the store lock is next taken, since its version has a manifest.
+        if std::fs::remove_file(&marker).is_ok() {
+            let _ = fsutil::fsync_parent(&marker);
+        }
         Ok(manifest)
     }
 
@@ -676,18 +719,18 @@ impl Store {
     /// Reads the stage of a collection (empty when there is none).
     pub fn stage(&self, collection: &str) -> Result<Stage> {
         let path = self.stage_path(collection);
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
-                path,
-                message: format!("not a stage file: {e}"),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Stage {
+        if std::fs::symlink_metadata(&path).is_err() {
+            return Ok(Stage {
                 format: STAGE_FORMAT.into(),
                 collection: collection.into(),
                 items: Vec::new(),
-            }),
-            Err(e) => Err(Error::io(path, e)),
+            });
         }
+        let bytes = fsutil::read_regular_file(&path, MAX_STAGE_BYTES)?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+            path,
+            message: format!("not a stage file: {e}"),
+        })
     }
 
     /// Collections that have something staged.
@@ -729,7 +772,8 @@ impl Store {
                 let sha256 = hash::sha256_hex(&bytes);
                 let blob = blob_dir.join(&sha256);
                 // A blob already there is reused only while it still holds these bytes.
-                let intact = std::fs::read(&blob).is_ok_and(|b| hash::sha256_hex(&b) == sha256);
+                let intact = fsutil::read_regular_file(&blob, bytes.len() as u64)
+                    .is_ok_and(|b| hash::sha256_hex(&b) == sha256);
                 if !intact {
                     fsutil::atomic_write(&blob, &bytes)?;
                 }

@@ -200,15 +200,38 @@ fn declared_encoding(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
         .and_then(|decl| label_after(decl, b"encoding"))
         .or_else(|| label_after(head, b"charset"))?;
     let encoding = encoding_rs::Encoding::for_label(label)?;
-    (encoding != encoding_rs::UTF_16LE && encoding != encoding_rs::UTF_16BE).then_some(encoding)
+    // UTF-16 is told by its bytes, not by a declaration in ASCII; "replacement" (the labels of
+    // ISO-2022-KR, HZ and others, which the Encoding Standard never decodes) would turn the whole
+    // page into one U+FFFD, and x-user-defined is no real encoding: those go on to the guess.
+    let usable = ![
+        encoding_rs::UTF_16LE,
+        encoding_rs::UTF_16BE,
+        encoding_rs::REPLACEMENT,
+        encoding_rs::X_USER_DEFINED,
+    ]
+    .contains(&encoding);
+    usable.then_some(encoding)
 }
 
-/// The value of `key=` (any case, optional spaces and quotes) at its first place in `hay`.
+/// The value of `key=` (any case, optional spaces and quotes) at the first place in `hay` where
+/// the key is followed by `=` (the word may stand in text before the real declaration).
 fn label_after<'a>(hay: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
-    let at = hay
+    let mut from = 0;
+    while let Some(at) = hay[from..]
         .windows(key.len())
-        .position(|w| w.eq_ignore_ascii_case(key))?;
-    let rest = &hay[at + key.len()..];
+        .position(|w| w.eq_ignore_ascii_case(key))
+    {
+        let after = from + at + key.len();
+        if let Some(label) = label_value(&hay[after..]) {
+            return Some(label);
+        }
+        from = after;
+    }
+    None
+}
+
+/// The value after `=` (optional spaces and quotes) at the start of `rest`.
+fn label_value(rest: &[u8]) -> Option<&[u8]> {
     let rest = rest
         .trim_ascii_start()
         .strip_prefix(b"=")?
@@ -503,6 +526,21 @@ mod tests {
     /// “CAFÉ” in windows-1252 holds C9 94, a valid UTF-8 sequence (U+0254): the page was read
     /// as damaged UTF-8 and its text garbled.
     const QUOTED_CAFE: &[u8] = b"He said \x93CAF\xC9\x94 twice, \xE0 la fran\xE7aise.";
+
+    #[test]
+    fn a_declaration_the_standard_never_decodes_is_passed_over() {
+        // iso-2022-kr is a label of "replacement": decoded by it, the page would be one U+FFFD.
+        let mut page = b"<html><head><meta charset=\"iso-2022-kr\"></head><body>".to_vec();
+        page.extend_from_slice(QUOTED_CAFE);
+        let d = decode(&page);
+        assert!(d.text.contains("CAF"), "{}", d.text);
+        assert_ne!(d.encoding, "replacement");
+        assert_ne!(d.found, Found::Declared);
+        // The word before the real declaration does not hide it.
+        let mut page = b"<p>charset matters</p><meta charset=\"windows-1252\">".to_vec();
+        page.extend_from_slice(QUOTED_CAFE);
+        assert_eq!(decode(&page).found, Found::Declared);
+    }
 
     #[test]
     fn a_declared_encoding_is_used() {

@@ -191,11 +191,13 @@ struct ReadArgs {
     #[arg(long, default_value_t = ingest::DEFAULT_MAX_INPUT_BYTES,
           value_parser = clap::value_parser!(u64).range(1..=MAX_INPUT_BYTES_LIMIT))]
     max_input_bytes: u64,
-    /// Read at most this many members of each input zip.
-    #[arg(long, default_value_t = ingest::DEFAULT_MAX_ZIP_MEMBERS)]
+    /// Read at most this many members of each input zip (1 to 100,000,000).
+    #[arg(long, default_value_t = ingest::DEFAULT_MAX_ZIP_MEMBERS,
+          value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     max_zip_members: u64,
-    /// Read the members of each input zip until they hold this many bytes in all.
-    #[arg(long, default_value_t = ingest::DEFAULT_MAX_ZIP_BYTES)]
+    /// Read the members of each input zip until they hold this many bytes in all (1 to 2^50).
+    #[arg(long, default_value_t = ingest::DEFAULT_MAX_ZIP_BYTES,
+          value_parser = clap::value_parser!(u64).range(1..=1u64 << 50))]
     max_zip_bytes: u64,
 }
 

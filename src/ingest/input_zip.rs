@@ -168,7 +168,10 @@ pub(super) fn add_zip(
         }
         if total.saturating_add(size) > options.max_zip_bytes {
             let rest = &index.entries[i..];
-            let bytes: u64 = rest.iter().map(|e| e.uncompressed_size).sum();
+            // Sizes a zip claims (zip64: up to 2^64 each) are added without overflowing.
+            let bytes = rest
+                .iter()
+                .fold(0u64, |sum, e| sum.saturating_add(e.uncompressed_size));
             inputs.findings.push(skip(
                 Code::InputZipOverLimit,
                 format!(
@@ -190,7 +193,7 @@ pub(super) fn add_zip(
                 .push(skip(Code::UnreadableInput, why.join("; ")));
             continue;
         }
-        total += size;
+        total = total.saturating_add(size);
         inputs.items.push(
             InputItem {
                 name: format!("{name}/{}", entry.name),

@@ -82,6 +82,8 @@ pub fn append(store: &Store, collection: &str, results: &[LinkResult]) -> Result
     // Only the last line is read: the whole log, read for every result appended, made a run's
     // time grow with the square of the log's length.
     let (last, ended) = if existed {
+        // A FIFO in its place would block this writer, which holds the store lock, for ever.
+        crate::fsutil::require_regular_file(&path)?;
         let mut file = std::fs::File::open(&path).at(&path)?;
         last_line(&mut file).at(&path)?
     } else {
@@ -130,22 +132,24 @@ pub struct Read {
 /// Reads every event of a collection's log that parses (an absent log has none), a line at a
 /// time, and counts the lines that do not.
 pub fn read(store: &Store, collection: &str) -> Result<Read> {
-    use std::io::BufRead;
     let path = log_path(store, collection);
-    let file = match std::fs::File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Read::default()),
-        Err(e) => return Err(Error::io(path, e)),
-    };
+    if std::fs::symlink_metadata(&path).is_err() {
+        return Ok(Read::default());
+    }
+    crate::fsutil::require_regular_file(&path)?;
+    let file = std::fs::File::open(&path).at(&path)?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
     let mut read = Read::default();
-    for line in std::io::BufReader::new(file).split(b'\n') {
-        let line = line.at(&path)?;
-        if line.is_empty() {
-            continue;
-        }
-        match serde_json::from_slice(&line) {
-            Ok(event) => read.events.push(event),
-            Err(_) => read.unreadable += 1,
+    let mut line = Vec::new();
+    loop {
+        match read_bounded_line(&mut reader, MAX_LINE_BYTES, &mut line).at(&path)? {
+            LineRead::End => break,
+            LineRead::TooLong(_) => read.unreadable += 1,
+            LineRead::Whole | LineRead::Cut if line.is_empty() => {}
+            LineRead::Whole | LineRead::Cut => match serde_json::from_slice(&line) {
+                Ok(event) => read.events.push(event),
+                Err(_) => read.unreadable += 1,
+            },
         }
     }
     Ok(read)

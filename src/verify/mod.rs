@@ -289,7 +289,7 @@ fn continuity_findings(store: &Store, collection: &str, versions: &[u32]) -> Res
                     format!("{missing}, though v{last} exists"),
                 ));
             }
-            next = v + 1;
+            next = v.saturating_add(1);
         }
     }
     for v in store.archive_versions(collection)? {

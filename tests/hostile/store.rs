@@ -408,3 +408,66 @@ fn a_killed_catalog_builds_leftover_is_removed_by_the_next_build_and_nothing_els
     assert!(!abandoned.exists());
     assert!(writers.exists());
 }
+
+#[test]
+fn a_fifo_in_place_of_a_pending_marker_hangs_nothing() {
+    let store = three_versions();
+    let scratch = tempfile::tempdir().unwrap();
+    std::fs::remove_file(manifest_of(store.path(), 3)).unwrap();
+    let pending = store.path().join(".cablekeep/pending");
+    std::fs::create_dir_all(&pending).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(pending.join("ex-v3"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let limit = std::time::Duration::from_secs(30);
+    let mut verify = cablekeep(store.path());
+    verify.args(["verify", "--json"]);
+    let m = crate::util::measure(&verify, limit);
+    assert!(!m.timed_out, "{m:?}");
+    assert_eq!(m.code, Some(1), "{m:?}");
+    assert!(
+        finding_codes(&m.stdout).contains(&"M006".to_string()),
+        "{m:?}"
+    );
+    let mut bundle = cablekeep(store.path());
+    bundle
+        .arg("bundle")
+        .arg(fourth_cable(scratch.path()))
+        .args(["-c", "ex"]);
+    let m = crate::util::measure(&bundle, limit);
+    assert!(!m.timed_out, "{m:?}");
+    assert_eq!(m.code, Some(2), "{m:?}");
+    assert!(zip_of(store.path(), 3).exists());
+}
+
+#[test]
+fn a_marker_left_after_the_commit_point_never_leads_to_removing_the_committed_zip() {
+    let store = three_versions();
+    let scratch = tempfile::tempdir().unwrap();
+    let zip = zip_of(store.path(), 3);
+    let bytes = std::fs::read(&zip).unwrap();
+    // What a writer killed between its manifest's rename and its marker's removal leaves.
+    let pending = store.path().join(".cablekeep/pending");
+    std::fs::create_dir_all(&pending).unwrap();
+    let marker = serde_json::json!({
+        "file": "ex-v3.zip", "bytes": bytes.len(), "sha256": crate::util::sha256_hex(&bytes)
+    });
+    std::fs::write(pending.join("ex-v3"), marker.to_string()).unwrap();
+    // Any command that takes the store lock removes it, since v3 has its manifest ...
+    let page = examples().join("09EXAMPLE101.html");
+    run_ok(
+        cablekeep(store.path())
+            .arg("add")
+            .arg(&page)
+            .args(["-c", "ex"]),
+        0,
+    );
+    assert_eq!(pending_markers(store.path()), 0);
+    // ... so a manifest lost later leaves a zip that is kept and blocks the next version.
+    std::fs::remove_file(manifest_of(store.path(), 3)).unwrap();
+    let out = bundle_fourth(store.path(), scratch.path());
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(std::fs::read(&zip).unwrap(), bytes);
+}
