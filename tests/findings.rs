@@ -317,17 +317,7 @@ fn an_input_zip_with_bytes_after_its_end_record_is_i007() {
 
 /// A store with `t@v1` made of the sample pages.
 fn store_with_one_version() -> tempfile::TempDir {
-    let store = temp_store();
-    run_ok(
-        cablekeep(store.path()).arg("bundle").arg(examples()).args([
-            "-c",
-            C,
-            "-m",
-            "findings fixture",
-        ]),
-        0,
-    );
-    store
+    crate::util::sample_store(C)
 }
 
 fn zip_of(store: &Path) -> PathBuf {

@@ -11,17 +11,7 @@ const C: &str = "t";
 
 /// A store with `t@v1` made of the sample pages.
 fn store_with_one_version() -> tempfile::TempDir {
-    let store = temp_store();
-    run_ok(
-        cablekeep(store.path()).arg("bundle").arg(examples()).args([
-            "-c",
-            C,
-            "-m",
-            "hostile fixture",
-        ]),
-        0,
-    );
-    store
+    crate::util::sample_store(C)
 }
 
 fn zip_of(store: &Path, collection: &str, version: u32) -> PathBuf {
