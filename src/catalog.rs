@@ -33,7 +33,7 @@ CREATE TABLE versions (
     collection TEXT PRIMARY KEY, version INTEGER NOT NULL, identifier TEXT NOT NULL,
     manifest_sha256 TEXT NOT NULL, archive_sha256 TEXT NOT NULL, created TEXT NOT NULL);
 CREATE TABLE cables (
-    pk INTEGER PRIMARY KEY, collection TEXT NOT NULL, id TEXT NOT NULL,
+    pk INTEGER PRIMARY KEY, collection TEXT NOT NULL, id TEXT NOT NULL, published_id TEXT NOT NULL,
     created TEXT, released TEXT, classification TEXT, caveats TEXT, origin TEXT, subject TEXT,
     signers TEXT, redaction_status TEXT NOT NULL, redaction_runs INTEGER NOT NULL,
     partial_extract INTEGER NOT NULL, captures INTEGER NOT NULL, current_capture TEXT NOT NULL,
@@ -198,10 +198,11 @@ pub fn add_archive(
 
 fn insert_cables(conn: &Connection, c: &str, batch: &[Selected]) -> rusqlite::Result<()> {
     let mut cables = conn.prepare_cached(
-        "INSERT INTO cables (collection, id, created, released, classification, caveats, origin,
-         subject, signers, redaction_status, redaction_runs, partial_extract, captures,
-         current_capture, publisher, source_url, upstream_url, text)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+        "INSERT INTO cables (collection, id, published_id, created, released, classification,
+         caveats, origin, subject, signers, redaction_status, redaction_runs, partial_extract,
+         captures, current_capture, publisher, source_url, upstream_url, text)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+         ?19)",
     )?;
     let mut fts =
         conn.prepare_cached("INSERT INTO cables_fts (rowid, subject, text) VALUES (?1, ?2, ?3)")?;
@@ -220,6 +221,7 @@ fn insert_cables(conn: &Connection, c: &str, batch: &[Selected]) -> rusqlite::Re
         cables.execute(params![
             c,
             line.id,
+            cable.published_id(),
             r.created,
             r.released,
             r.classification,
@@ -2353,9 +2355,10 @@ mod tests {
             let subject = WORDS[next(WORDS.len())];
             let origin = ["Embassy X", "Embassy Y"][next(2)];
             conn.execute(
-                "INSERT INTO cables (pk, collection, id, origin, subject, redaction_status,
-                 redaction_runs, partial_extract, captures, current_capture, text)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'not-redacted', 0, 0, 1, 'c', ?6)",
+                "INSERT INTO cables (pk, collection, id, published_id, origin, subject,
+                 redaction_status, redaction_runs, partial_extract, captures, current_capture,
+                 text)
+                 VALUES (?1, ?2, ?3, ?3, ?4, ?5, 'not-redacted', 0, 0, 1, 'c', ?6)",
                 params![
                     pk as i64,
                     collection,

@@ -286,6 +286,9 @@ pub struct CaptureView {
 /// them, and there is no flattened struct to buffer.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct RecordView {
+    /// The id as the page gave it, when a reader repaired or mapped it.
+    #[serde(default)]
+    pub id_original: Option<String>,
     pub created: Option<String>,
     pub released: Option<String>,
     pub classification: Option<String>,
@@ -330,6 +333,14 @@ pub struct Selected {
     pub bytes: Vec<u8>,
     /// Every capture's source in the line's order, when [`Need::sources`]; else empty.
     pub sources: Vec<Source>,
+}
+
+impl Selected {
+    /// The id the cable was published under and is cited by (see
+    /// [`crate::cable::CableRecord::published_id`]).
+    pub fn published_id(&self) -> &str {
+        self.record.id_original.as_deref().unwrap_or(&self.line.id)
+    }
 }
 
 /// Which index lines to take.

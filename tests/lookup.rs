@@ -54,6 +54,54 @@ fn a_cable_is_found_by_its_published_and_its_canonical_id() {
     let lines = json_lines(&std::fs::read_to_string(out.path().join("x/cables.jsonl")).unwrap());
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0]["id"], "06AITTAIPEI2921");
+    assert_eq!(lines[0]["id_original"], "06TAIPEI2921");
+}
+
+#[test]
+fn exports_carry_the_published_id_beside_the_canonical_one() {
+    let store = temp_store();
+    let dir = tempfile::tempdir().unwrap();
+    bundle(store.path(), &taipei_table(dir.path()), "tw");
+    bundle(store.path(), &examples().join("09EXAMPLE101.html"), "tw");
+    let out = tempfile::tempdir().unwrap();
+    run_ok(
+        cablekeep(store.path())
+            .args(["export", "--format", "csv", "--out"])
+            .arg(out.path().join("csv")),
+        0,
+    );
+    let csv = std::fs::read_to_string(out.path().join("csv/cables.csv")).unwrap();
+    let mut rows = csv.lines();
+    assert!(
+        rows.next().unwrap().starts_with("id,published_id,created,"),
+        "{csv}"
+    );
+    assert!(csv.contains("\n06AITTAIPEI2921,06TAIPEI2921,"), "{csv}");
+    assert!(csv.contains("\n09EXAMPLE101,09EXAMPLE101,"), "{csv}");
+    let package = std::fs::read_to_string(out.path().join("csv/datapackage.json")).unwrap();
+    assert!(package.contains("\"published_id\""), "{package}");
+    run_ok(
+        cablekeep(store.path())
+            .args(["export", "--format", "sqlite", "--out"])
+            .arg(out.path().join("db")),
+        0,
+    );
+    let db = rusqlite::Connection::open(out.path().join("db/cables.sqlite")).unwrap();
+    let mut rows = db
+        .prepare("SELECT id, published_id FROM cables ORDER BY id")
+        .unwrap();
+    let ids: Vec<(String, String)> = rows
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("06AITTAIPEI2921".to_string(), "06TAIPEI2921".to_string()),
+            ("09EXAMPLE101".to_string(), "09EXAMPLE101".to_string())
+        ]
+    );
 }
 
 #[test]

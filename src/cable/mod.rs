@@ -166,6 +166,14 @@ pub struct CableRecord {
     pub text: String,
 }
 
+impl CableRecord {
+    /// The id the cable was published under and is cited by: the page's own id where a reader
+    /// repaired or mapped it (`10EFTOLONDON16`, `06TAIPEI2921`), else the canonical id.
+    pub fn published_id(&self) -> &str {
+        self.id_original.as_deref().unwrap_or(&self.id)
+    }
+}
+
 /// The result of reading one capture.
 #[derive(Debug, Clone, Default)]
 pub struct ParseOutcome {

@@ -25,6 +25,11 @@ const fn col(name: &'static str, kind: &'static str, description: &'static str) 
 pub const COLUMNS: &[Column] = &[
     col("id", "string", "Canonical reference id of the cable"),
     col(
+        "published_id",
+        "string",
+        "The id the cable was published under (differs from id where a reader repaired or mapped it)",
+    ),
+    col(
         "created",
         "string",
         "When the cable was sent (RFC 3339, UTC), or its day",
@@ -130,8 +135,9 @@ pub fn format_rows(cables: &[Selected], excel: bool) -> Result<Vec<u8>> {
 /// Writes a cable's row.
 fn write_row(writer: &mut csv::Writer<Vec<u8>>, c: &Selected, excel: bool) -> Result<()> {
     let r = &c.record;
-    let cells: [Cow<'_, str>; 20] = [
+    let cells: [Cow<'_, str>; 21] = [
         b(&c.line.id),
+        b(c.published_id()),
         o(&r.created),
         o(&r.released),
         o(&r.classification),
