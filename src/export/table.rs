@@ -249,6 +249,7 @@ mod tests {
         let opt = |v: &Option<String>| text(v.as_deref().unwrap_or(""));
         vec![
             text(&c.line.id),
+            text(c.published_id()),
             opt(&r.created),
             opt(&r.released),
             opt(&r.classification),
