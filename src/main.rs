@@ -1,4 +1,4 @@
-//! The `cablekeep` binary: parses the command line and hands over to [`cli::run`].
+//! The `cablekeep` binary: parses the command line and hands over to [`cli::main`].
 
 mod cli;
 

@@ -15,7 +15,7 @@
 //! without a manifest by a killed writer (its marker still there, naming exactly that zip's
 //! digest) is removed by the next writer. Any other zip without a manifest is kept, reported, and
 //! blocks the collection's next version until its manifest is rebuilt
-//! ([`Store::rebuild_manifest`]) or a person moves it away.
+//! ([`crate::rebuild::rebuild_manifest`]) or a person moves it away.
 
 use crate::archive::{
     self, BagPlan, BagWriter, DirectoryCursor, Entry, OpenArchive, Spill, SpillReader, SpillRef,
