@@ -1,7 +1,7 @@
 //! The input side: input zips whose members share a name or are huge, special files (FIFOs,
 //! devices) given by name or met in folders, unbounded reads, pages in other encodings.
 
-use crate::util::{cablekeep, examples, json_lines, measure, run_ok, temp_store};
+use crate::util::{cablekeep, examples, json_lines, measure, mkfifo, run_ok, temp_store};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -327,14 +327,6 @@ fn a_damaged_member_is_a_finding_and_the_others_are_read() {
     let i004: Vec<&str> = out.lines().filter(|l| l.starts_with("I004")).collect();
     assert!(i004.len() == 1 && i004[0].contains("bad.html"), "{out}");
     assert!(out.contains("10EXAMPLE202"), "{out}");
-}
-
-fn mkfifo(path: &Path) {
-    let status = std::process::Command::new("mkfifo")
-        .arg(path)
-        .status()
-        .expect("mkfifo runs");
-    assert!(status.success());
 }
 
 /// A FIFO given by name is refused before it is opened (opening it waited for a writer

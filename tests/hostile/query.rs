@@ -388,11 +388,7 @@ fn the_link_log_is_read_in_bounded_memory_and_a_fifo_in_its_place_hangs_nothing(
         assert!(m.stderr.contains("left out") || m.code == Some(2), "{m:?}");
     }
     std::fs::remove_file(&log).unwrap();
-    let made = std::process::Command::new("mkfifo")
-        .arg(&log)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    crate::util::mkfifo(&log);
     let mut report = cablekeep(store.path());
     report.args(["links", "report"]);
     let m = measure(&report, Duration::from_secs(30));

@@ -416,11 +416,7 @@ fn a_fifo_in_place_of_a_pending_marker_hangs_nothing() {
     std::fs::remove_file(manifest_of(store.path(), 3)).unwrap();
     let pending = store.path().join(".cablekeep/pending");
     std::fs::create_dir_all(&pending).unwrap();
-    let made = std::process::Command::new("mkfifo")
-        .arg(pending.join("ex-v3"))
-        .status()
-        .unwrap();
-    assert!(made.success());
+    crate::util::mkfifo(&pending.join("ex-v3"));
     let limit = std::time::Duration::from_secs(30);
     let mut verify = cablekeep(store.path());
     verify.args(["verify", "--json"]);

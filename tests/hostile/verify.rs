@@ -169,11 +169,6 @@ fn a_central_directory_claiming_two_to_the_sixty_three_entries_is_a_finding() {
     }
 }
 
-fn mkfifo(path: &Path) {
-    let made = std::process::Command::new("mkfifo").arg(path).status();
-    assert!(made.unwrap().success(), "mkfifo {}", path.display());
-}
-
 /// Runs `verify` with a time limit: a FIFO read would wait for ever.
 fn verify_measured(store: &Path, args: &[&std::ffi::OsStr]) -> Measured {
     let mut cmd = cablekeep(store);
