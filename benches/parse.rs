@@ -10,8 +10,8 @@
 //! The shared data is never copied into the repository; when it is missing the benchmarks that
 //! need it say so loudly and are skipped.
 
+use cablekeep::cable::provenance::SourceHints;
 use cablekeep::cable::{self, Format, bulk};
-use cablekeep::provenance::SourceHints;
 use std::hint::black_box;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};

@@ -2,11 +2,12 @@
 //! Prints figures; asserts nothing about time. Run with `cargo bench --bench search`.
 //! Target: median search latency under 50 ms.
 
-use cablekeep::catalog::Catalog;
 use cablekeep::export::{self, Format};
-use cablekeep::ingest;
-use cablekeep::select::Filter;
-use cablekeep::store::{NoProgress, Store, WriteRequest};
+use cablekeep::input;
+use cablekeep::progress::NoProgress;
+use cablekeep::query::catalog::Catalog;
+use cablekeep::query::select::Filter;
+use cablekeep::store::{Store, WriteRequest};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -23,7 +24,7 @@ fn main() {
     }
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::new(dir.path());
-    let found = ingest::collect(&[dev], &ingest::Options::default()).expect("pages");
+    let found = input::collect(&[dev], &input::Options::default()).expect("pages");
     let lock = store.lock(false).expect("lock");
     store
         .write_version(

@@ -1,36 +1,33 @@
 //! cablekeep: keeps leaked and declassified diplomatic cables safe for the long run.
 //!
 //! The library holds all domain logic; the `cablekeep` binary is a thin CLI over it.
-//! Modules are named after the domain nouns they own:
+//! The code is arranged in wings that follow the data and the format (`docs/ARCHITECTURE.md`):
 //!
 //! * [`cable`]: reading cable pages (WikiLeaks pages, mirror text pages, bare texts, rows of the
-//!   2011 bulk table `cables.csv`) into records;
-//! * [`capture`]: raw captures, their bag paths, stored records and the cable index;
-//! * [`provenance`]: where a capture came from, when it was released, how it is redacted;
-//! * [`hash`]: SHA-256 / SHA-512 fixity digests computed in one pass;
-//! * [`manifest`]: BagIt manifest text and the sidecar version manifest (hash chain);
-//! * [`archive`]: the deterministic BagIt-in-zip writer and a hardened, independent zip reader;
-//! * [`store`]: collections, versions, the stage and the store lock;
-//! * [`verify`]: fixity and structure checks that report every finding;
-//! * [`rebuild`]: writing a lost sidecar manifest again from its intact zip;
-//! * [`diff`]: what changed between two versions of a collection;
-//! * [`select`]: which cables a filter selects, and loading their records;
-//! * [`catalog`]: the SQLite/FTS5 catalog for search, and SQLite exports;
+//!   2011 bulk table `cables.csv`) into records, with their [`cable::provenance`];
+//! * [`input`]: finding the input pages among files, folders and zips, with bounded reads;
+//! * [`bag`]: the BagIt-in-zip format (`docs/FORMAT.md` sections 2-4): the deterministic zip
+//!   writer, the hardened zip reader, BagIt manifests, captures and the cable index, and the
+//!   checks of a bag;
+//! * [`store`]: collections and versions, the sidecar manifests and their hash chain, the stage,
+//!   the write protocol and its recovery, store-level `verify`, `rebuild`, `diff`;
+//! * [`query`]: selecting cables, counting them, and the search catalog;
 //! * [`export`]: researcher exports (CSV, JSON Lines, SQLite, BagIt) with citations;
 //! * [`linkcheck`]: link rot: are the source pages still there and the same; the link event log;
-//! * [`stats`]: counts of cables by year, origin, classification, tag and redaction;
-//! * [`ingest`]: finding the input pages among files, folders and zips, with bounded reads;
 //! * the ground floor: [`finding`] (findings and their codes), [`error`] (errors: could not
 //!   run), [`fsutil`] (atomic writes, the store lock, bounded reads), [`scratch`] (locked
-//!   temporaries), [`time`] (the only user of chrono; UTC).
+//!   temporaries), [`hash`] (fixity digests), [`jsonl`] (JSON Lines, read a line at a time),
+//!   [`progress`] (progress of long work), [`http`] (the one HTTP client), [`time`] (the only
+//!   user of chrono; UTC).
 //!
 //! Reading a page and sealing it into a collection's first version, then checking it:
 //!
 //! ```
-//! use cablekeep::ingest::InputItem;
-//! use cablekeep::provenance::SourceHints;
-//! use cablekeep::store::{NoProgress, Store, WriteRequest};
-//! use cablekeep::verify::{self, Selection};
+//! use cablekeep::input::InputItem;
+//! use cablekeep::cable::provenance::SourceHints;
+//! use cablekeep::progress::NoProgress;
+//! use cablekeep::store::{Store, WriteRequest};
+//! use cablekeep::store::verify::{self, Selection};
 //!
 //! let page = include_bytes!("../examples/10EXAMPLE202.html");
 //! let outcome = cablekeep::cable::parse(page, "10EXAMPLE202.html", &SourceHints::default());
@@ -55,27 +52,22 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod archive;
+pub mod bag;
 pub mod cable;
-pub mod capture;
-pub mod catalog;
-pub mod diff;
 pub mod error;
 pub mod export;
 pub mod finding;
 pub mod fsutil;
 pub mod hash;
-pub mod ingest;
+pub mod http;
+pub mod input;
+pub mod jsonl;
 pub mod linkcheck;
-pub mod manifest;
-pub mod provenance;
-pub mod rebuild;
+pub mod progress;
+pub mod query;
 pub mod scratch;
-pub mod select;
-pub mod stats;
 pub mod store;
 pub mod time;
-pub mod verify;
 
 pub use error::{Error, Result};
 pub use finding::{Code, Finding, Severity};

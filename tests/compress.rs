@@ -7,7 +7,7 @@
 use std::io::Write;
 
 fn as_the_zip_crate_compresses(data: &[u8]) -> Vec<u8> {
-    let level = flate2::Compression::new(cablekeep::archive::DEFLATE_LEVEL);
+    let level = flate2::Compression::new(cablekeep::bag::DEFLATE_LEVEL);
     let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), level);
     encoder.write_all(data).unwrap();
     encoder.finish().unwrap()
@@ -39,7 +39,7 @@ fn real_pages_compress_to_the_bytes_of_the_zip_crates_writer() {
         let text = std::fs::read(page).unwrap();
         // Three copies make entries larger than the 32 KiB chunks the compressor is fed in.
         for data in [text.clone(), text.repeat(3)] {
-            let ours = cablekeep::archive::compress(&data);
+            let ours = cablekeep::bag::compress(&data);
             assert!(
                 ours.data == as_the_zip_crate_compresses(&data),
                 "{} ({} bytes) compresses to other bytes than the zip crate's writer gives",

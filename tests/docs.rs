@@ -189,9 +189,9 @@ fn option_names_are_read_from_help_and_matched_as_whole_words() {
 #[test]
 fn format_spec_names_the_format_written() {
     let spec = std::fs::read_to_string(project_root().join("docs/FORMAT.md")).unwrap();
-    assert!(spec.starts_with(&format!("# {}", cablekeep::archive::FORMAT_NAME)));
+    assert!(spec.starts_with(&format!("# {}", cablekeep::bag::FORMAT_NAME)));
     for needle in [
-        cablekeep::manifest::SIDECAR_FORMAT,
+        cablekeep::store::sidecar::SIDECAR_FORMAT,
         cablekeep::cable::RECORD_SCHEMA,
         cablekeep::store::STAGE_FORMAT,
     ] {

@@ -13,8 +13,8 @@
 //! corrections do. Every disagreement is listed with a reason. The shared data is never copied into the repository; without it the
 //! test says so loudly and checks nothing.
 
+use cablekeep::cable::provenance::SourceHints;
 use cablekeep::cable::{self, CableRecord, Recipient, fields, header, id};
-use cablekeep::provenance::SourceHints;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -574,7 +574,7 @@ fn an_export_from_a_damaged_or_incomplete_archive_stops_and_names_the_record() {
     );
     let zip = store.path().join("archives/ex/ex-v1.zip");
     let pristine = std::fs::read(&zip).unwrap();
-    let archive = cablekeep::archive::OpenArchive::open(&zip).unwrap();
+    let archive = cablekeep::bag::OpenArchive::open(&zip).unwrap();
     let record = archive
         .index
         .entries

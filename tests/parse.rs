@@ -4,8 +4,8 @@
 //! loudly on stderr and pass without checking anything.
 
 use cablekeep::Severity;
+use cablekeep::cable::provenance::SourceHints;
 use cablekeep::cable::{self, CableRecord, ParseOutcome};
-use cablekeep::provenance::SourceHints;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 

@@ -120,7 +120,7 @@ fn two_fresh_stores_write_byte_identical_zips() {
     }
     let zc = std::fs::read(zip_of(c.path(), "x", 1)).unwrap();
     assert_eq!(zc, std::fs::read(zip_of(d.path(), "x", 1)).unwrap());
-    let archive = cablekeep::archive::OpenArchive::open(&zip_of(c.path(), "x", 1)).unwrap();
+    let archive = cablekeep::bag::OpenArchive::open(&zip_of(c.path(), "x", 1)).unwrap();
     let bag_info = String::from_utf8(archive.read_required("bag-info.txt").unwrap()).unwrap();
     assert!(
         bag_info.contains("Bagging-Date: 2011-03-13"),
@@ -262,7 +262,7 @@ fn a_second_version_is_the_same_when_the_first_lists_its_files_out_of_order() {
     copy_tree(sorted.path(), reversed.path());
     reverse_central_directory(&zip_of(reversed.path(), "dev", 1));
     let listed = |store: &Path| {
-        let archive = cablekeep::archive::OpenArchive::open(&zip_of(store, "dev", 1)).unwrap();
+        let archive = cablekeep::bag::OpenArchive::open(&zip_of(store, "dev", 1)).unwrap();
         assert!(
             archive.index.findings.is_empty(),
             "{:?}",
@@ -658,7 +658,7 @@ fn a_bare_text_takes_its_provenance_from_flags() {
 
 /// The compressed bytes of every entry of a zip, by bag path (the bag folder cut off).
 fn compressed_entries(zip: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let archive = cablekeep::archive::OpenArchive::open(zip).unwrap();
+    let archive = cablekeep::bag::OpenArchive::open(zip).unwrap();
     let bytes = std::fs::read(zip).unwrap();
     archive
         .index
@@ -714,7 +714,7 @@ fn a_damaged_previous_version_stops_the_next_one_and_nothing_is_written() {
     .unwrap();
     bundle(store.path(), &[first.path()], "ex", 0);
     let zip = zip_of(store.path(), "ex", 1);
-    let archive = cablekeep::archive::OpenArchive::open(&zip).unwrap();
+    let archive = cablekeep::bag::OpenArchive::open(&zip).unwrap();
     let raw = archive
         .index
         .entries

@@ -117,12 +117,12 @@ impl Fixture {
     /// Whether `verify` checks version v's zip a chunk at a time (an archive in cablekeep's
     /// layout) rather than opening it whole.
     fn streamed(&self, v: u32) -> bool {
-        let options = cablekeep::verify::Options {
+        let options = cablekeep::store::verify::Options {
             fast: true,
             whole: false,
         };
-        let progress = cablekeep::store::NoProgress;
-        cablekeep::verify::verify_file(&self.zip(v), None, options, &progress)
+        let progress = cablekeep::progress::NoProgress;
+        cablekeep::store::verify::verify_file(&self.zip(v), None, options, &progress)
             .unwrap()
             .streamed
     }

@@ -1,8 +1,8 @@
 //! Archives past the classic zip limits (65,535 entries) get ZIP64 records, which both cablekeep's
 //! own reader and other tools read.
 
-use cablekeep::archive::{self, BagPlan, Payload};
-use cablekeep::store::NoProgress;
+use cablekeep::bag::{self, BagPlan, Payload};
+use cablekeep::progress::NoProgress;
 
 struct Tiny(Vec<String>);
 
@@ -32,10 +32,10 @@ fn seventy_thousand_entries_use_zip64_and_verify() {
         tag_files: vec![],
     };
     let file = std::fs::File::create(&path).unwrap();
-    let (_, written) = archive::write_bag(file, dir.path(), plan, &Tiny(names), &|_| {}).unwrap();
+    let (_, written) = bag::write_bag(file, dir.path(), plan, &Tiny(names), &|_| {}).unwrap();
     assert!(written.zip_entries > 65_535);
 
-    let index = archive::read::open(&path).unwrap();
+    let index = bag::read::open(&path).unwrap();
     assert!(
         index.findings.is_empty(),
         "{:?}",
@@ -51,7 +51,8 @@ fn seventy_thousand_entries_use_zip64_and_verify() {
 
     // The bag itself is complete; only the cable index is missing (a bare bag, not a version).
     let report =
-        cablekeep::verify::verify_file(&path, None, Default::default(), &NoProgress).unwrap();
+        cablekeep::store::verify::verify_file(&path, None, Default::default(), &NoProgress)
+            .unwrap();
     let codes: std::collections::BTreeSet<&str> =
         report.findings.iter().map(|f| f.code.as_str()).collect();
     assert_eq!(

@@ -19,8 +19,8 @@
 
 use super::text::{self, PARTIAL_EXTRACT};
 use super::{CableRecord, Format, ParseOutcome, RECORD_SCHEMA, dates, fields, header, id};
+use crate::cable::provenance::Source;
 use crate::finding::{Code, Finding, Severity};
-use crate::provenance::Source;
 use regex::Regex;
 use std::sync::LazyLock;
 

@@ -28,8 +28,8 @@
 
 use super::text::{self, PARTIAL_EXTRACT};
 use super::{Format, ParseOutcome, dates, fields, id};
+use crate::cable::provenance::{Source, SourceHints};
 use crate::finding::{Code, Finding, Severity};
-use crate::provenance::{Source, SourceHints};
 use std::io::{self, BufRead};
 
 /// The longest row kept whole (64 MiB; the longest real cable is far shorter).

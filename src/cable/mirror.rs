@@ -16,8 +16,8 @@
 
 use super::text::{self, PARTIAL_EXTRACT};
 use super::{Format, ParseOutcome, dates, fields, id};
+use crate::cable::provenance::Source;
 use crate::finding::{Code, Finding};
-use crate::provenance::Source;
 
 const TITLE: &str = "US embassy cable - ";
 const FOOTER: &str = "Latest source of this page is ";

@@ -4,8 +4,8 @@
 //! [`CableRecord`] (the cable's metadata, text and provenance as that capture shows them) and any
 //! findings about the page. The raw bytes are always kept by the caller, whatever the reader says.
 
+use crate::cable::provenance::{Redaction, Source, SourceHints};
 use crate::finding::Finding;
-use crate::provenance::{Redaction, Source, SourceHints};
 use serde::{Deserialize, Serialize};
 
 use crate::time::dtg as dates;
@@ -15,6 +15,7 @@ pub mod fields;
 pub mod header;
 pub mod id;
 mod mirror;
+pub mod provenance;
 mod stations;
 mod tag_vocab;
 pub mod text;

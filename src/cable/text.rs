@@ -1,8 +1,8 @@
 //! Text helpers shared by the page readers: decoding raw bytes, turning `<pre>` markup into
 //! plain text, collapsing whitespace and finding redaction runs.
 
+use crate::cable::provenance::RedactionRun;
 use crate::finding::{Code, Finding};
-use crate::provenance::RedactionRun;
 use std::borrow::Cow;
 
 /// The result of decoding a page's raw bytes.

@@ -16,8 +16,8 @@
 
 use super::text::{self, PARTIAL_EXTRACT};
 use super::{Format, ParseOutcome, dates, fields, id};
+use crate::cable::provenance::Source;
 use crate::finding::{Code, Finding};
-use crate::provenance::Source;
 
 /// True when the bytes look like a WikiLeaks cable page.
 pub(super) fn looks_like(bytes: &[u8]) -> bool {

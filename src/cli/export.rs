@@ -2,10 +2,10 @@
 
 use super::{CollectionArg, Ctx, EXIT_OK, json_line, out, parse_version};
 use anyhow::{Context, Result, anyhow};
-use cablekeep::catalog::Catalog;
 use cablekeep::export::{self, Format};
 use cablekeep::finding::terminal_safe;
-use cablekeep::select::Filter;
+use cablekeep::query::catalog::Catalog;
+use cablekeep::query::select::Filter;
 use clap::{Args, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
@@ -189,9 +189,9 @@ pub(super) struct StatsArgs {
     json: bool,
 }
 
-/// A full-text query within the bounds of [`cablekeep::catalog::check_query`].
+/// A full-text query within the bounds of [`cablekeep::query::catalog::check_query`].
 fn full_text_query(s: &str) -> Result<String, cablekeep::error::Error> {
-    cablekeep::catalog::check_query(s).map(|()| s.to_string())
+    cablekeep::query::catalog::check_query(s).map(|()| s.to_string())
 }
 
 impl Ctx {
@@ -275,10 +275,9 @@ impl Ctx {
             &collection,
             a.version.as_deref().map(parse_version).transpose()?,
         )?;
-        let archive = cablekeep::archive::OpenArchive::open_index(
-            &self.store.zip_path(&collection, version),
-        )?;
-        let s = cablekeep::stats::of_archive(
+        let archive =
+            cablekeep::bag::OpenArchive::open_index(&self.store.zip_path(&collection, version))?;
+        let s = cablekeep::query::stats::of_archive(
             &archive,
             &collection,
             &format!("{collection}@v{version}"),

@@ -89,7 +89,7 @@ fn remap_rule(s: &str) -> Result<(String, String), cablekeep::error::Error> {
 
 /// `--timegate`: an http or https URL with a host.
 fn timegate_url(s: &str) -> Result<String, cablekeep::error::Error> {
-    cablekeep::provenance::check_url(s, &["http", "https"]).map(|()| s.to_string())
+    cablekeep::cable::provenance::check_url(s, &["http", "https"]).map(|()| s.to_string())
 }
 
 impl Default for LinkOptions {
@@ -417,7 +417,7 @@ fn csv_field(s: &str) -> String {
 
 fn history(id: &str, events: &[linkcheck::log::Event], json: bool) -> Result<u8> {
     // Asked for by the published id, a cable is logged under its canonical id.
-    let ids = cablekeep::select::ids_to_look_up(id);
+    let ids = cablekeep::query::select::ids_to_look_up(id);
     let mine: Vec<&linkcheck::log::Event> = events
         .iter()
         .filter(|e| ids.contains(&e.result.cable))

@@ -7,14 +7,14 @@ mod links;
 mod progress;
 
 use anyhow::{Context, Result, anyhow, bail};
+use cablekeep::bag::capture::StoredRecord;
 use cablekeep::cable::Format;
-use cablekeep::capture::StoredRecord;
-use cablekeep::diff::VersionDiff;
+use cablekeep::cable::provenance::SourceHints;
 use cablekeep::finding::{Finding, terminal_safe};
-use cablekeep::ingest::{self, InputItem};
-use cablekeep::provenance::SourceHints;
+use cablekeep::input::{self, InputItem};
+use cablekeep::store::diff::VersionDiff;
+use cablekeep::store::verify::{self, Report, Selection};
 use cablekeep::store::{Store, WriteOutcome, WriteRequest};
-use cablekeep::verify::{self, Report, Selection};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
@@ -111,7 +111,7 @@ struct ProvenanceArgs {
 
 /// `--publisher`: a text without control characters.
 fn publisher_text(s: &str) -> Result<String, cablekeep::error::Error> {
-    cablekeep::provenance::check_text("--publisher", s).map(|()| s.to_string())
+    cablekeep::cable::provenance::check_text("--publisher", s).map(|()| s.to_string())
 }
 
 /// `--message`: lines of text (`log` indents them), without other control characters (a
@@ -130,7 +130,7 @@ fn message_text(s: &str) -> Result<String, cablekeep::error::Error> {
 
 /// `--source-url`: an absolute http, https or ftp URL.
 fn source_url(s: &str) -> Result<String, cablekeep::error::Error> {
-    use cablekeep::provenance::{SOURCE_URL_SCHEMES, check_url};
+    use cablekeep::cable::provenance::{SOURCE_URL_SCHEMES, check_url};
     check_url(s, SOURCE_URL_SCHEMES).map(|()| s.to_string())
 }
 
@@ -188,22 +188,22 @@ struct ReadArgs {
     #[arg(long, value_enum)]
     format: Option<FormatArg>,
     /// Refuse input files larger than this many bytes (1 to 1073741824, 1 GiB).
-    #[arg(long, default_value_t = ingest::DEFAULT_MAX_INPUT_BYTES,
+    #[arg(long, default_value_t = input::DEFAULT_MAX_INPUT_BYTES,
           value_parser = clap::value_parser!(u64).range(1..=MAX_INPUT_BYTES_LIMIT))]
     max_input_bytes: u64,
     /// Read at most this many members of each input zip (1 to 100,000,000).
-    #[arg(long, default_value_t = ingest::DEFAULT_MAX_ZIP_MEMBERS,
+    #[arg(long, default_value_t = input::DEFAULT_MAX_ZIP_MEMBERS,
           value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     max_zip_members: u64,
     /// Read the members of each input zip until they hold this many bytes in all (1 to 2^50).
-    #[arg(long, default_value_t = ingest::DEFAULT_MAX_ZIP_BYTES,
+    #[arg(long, default_value_t = input::DEFAULT_MAX_ZIP_BYTES,
           value_parser = clap::value_parser!(u64).range(1..=1u64 << 50))]
     max_zip_bytes: u64,
 }
 
 impl ReadArgs {
-    fn options(&self) -> ingest::Options {
-        ingest::Options {
+    fn options(&self) -> input::Options {
+        input::Options {
             max_bytes: self.max_input_bytes,
             format: self.format.map(Format::from),
             max_zip_members: self.max_zip_members,
@@ -574,7 +574,7 @@ impl Ctx {
     fn bundle(&self, a: BundleArgs) -> Result<u8> {
         cablekeep::store::validate_collection_name(&a.collection)?;
         let hints = a.provenance.hints()?;
-        let found = ingest::collect(&a.inputs, &a.read.options())?;
+        let found = input::collect(&a.inputs, &a.read.options())?;
         note_skipped(&found.skipped);
         if found.items.is_empty() && found.findings.is_empty() {
             bail!("no pages found in {}", show_paths(&a.inputs));
@@ -670,7 +670,7 @@ impl Ctx {
     fn add(&self, a: AddArgs) -> Result<u8> {
         cablekeep::store::validate_collection_name(&a.collection)?;
         let hints = a.provenance.hints()?;
-        let found = ingest::collect(&a.inputs, &a.read.options())?;
+        let found = input::collect(&a.inputs, &a.read.options())?;
         note_skipped(&found.skipped);
         // Staging copies each page into the store: a table's rows are made pages here.
         let pages: Vec<InputItem> = found.pages().collect();
@@ -766,7 +766,7 @@ impl Ctx {
         let collection = self.collection(&a.collection)?;
         let version = parse_version(&a.version)?;
         let lock = self.store.lock(self.wait)?;
-        let outcome = cablekeep::rebuild::rebuild_manifest(
+        let outcome = cablekeep::store::rebuild::rebuild_manifest(
             &self.store,
             &lock,
             &collection,
@@ -862,7 +862,7 @@ impl Ctx {
 
     fn show(&self, a: ShowArgs) -> Result<u8> {
         let version = a.version.as_deref().map(parse_version).transpose()?;
-        let found = cablekeep::select::locate_cable(
+        let found = cablekeep::query::select::locate_cable(
             &self.store,
             a.collection.collection.as_deref(),
             version,
@@ -882,7 +882,7 @@ impl Ctx {
                 .ok_or_else(|| anyhow!("cable {id} has no capture"))?,
         };
         let wanted = |path: &str| path == capture.raw || path == capture.record;
-        let archive = cablekeep::archive::OpenArchive::open_selected(&zip, &wanted)?;
+        let archive = cablekeep::bag::OpenArchive::open_selected(&zip, &wanted)?;
         if a.raw {
             out().write_all(&archive.read_required(&capture.raw)?)?;
             return Ok(EXIT_OK);
@@ -906,7 +906,7 @@ impl Ctx {
         let to = self
             .store
             .resolve_version(&collection, a.to.as_deref().map(parse_version).transpose()?)?;
-        let d = cablekeep::diff::diff(&self.store, &collection, from, to)?;
+        let d = cablekeep::store::diff::diff(&self.store, &collection, from, to)?;
         if a.json {
             json_line(&d)?;
         } else {
@@ -1060,7 +1060,11 @@ const NO_ZIP_DIGEST: &str = "no sidecar manifest or .sha256 file was found, so t
      digest was not checked (only its entries against the bag's manifests); give the sidecar \
      with --manifest";
 
-fn print_record(s: &StoredRecord, line: &cablekeep::capture::IndexLine, at: &str) -> Result<()> {
+fn print_record(
+    s: &StoredRecord,
+    line: &cablekeep::bag::capture::IndexLine,
+    at: &str,
+) -> Result<()> {
     let r = &s.record;
     let mut o = out();
     // Every field comes from a page someone else wrote: printed escaped (see terminal_safe).
@@ -1135,7 +1139,7 @@ fn print_diff(d: &VersionDiff) -> Result<()> {
     for (sign, changes) in [("+", &d.added), ("~", &d.changed)] {
         for c in changes {
             let mut parts = Vec::new();
-            let runs = |c: &cablekeep::diff::CableChange| {
+            let runs = |c: &cablekeep::store::diff::CableChange| {
                 let mut runs: Vec<String> = vec![];
                 for cmp in &c.comparisons {
                     if runs.is_empty() {
@@ -1193,7 +1197,7 @@ fn print_diff(d: &VersionDiff) -> Result<()> {
 
 fn parse(a: ParseArgs) -> Result<u8> {
     let hints = a.provenance.hints()?;
-    let found = ingest::collect(&a.files, &a.read.options())?;
+    let found = input::collect(&a.files, &a.read.options())?;
     let mut errors = found.findings.iter().any(Finding::is_error);
     let mut o = out();
     for f in &found.findings {

@@ -1,6 +1,6 @@
 //! Progress bars on stderr, drawn only when stderr is a terminal.
 
-use cablekeep::store::Progress;
+use cablekeep::progress::Progress;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -2,7 +2,7 @@
 //! (`citations.bib`, BibTeX; `citations.json`, CSL-JSON), each naming the original source URL,
 //! the release date and the archive version with its sidecar manifest digest.
 
-use crate::select::{Selected, VersionRef};
+use crate::query::select::{Selected, VersionRef};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::BTreeSet;

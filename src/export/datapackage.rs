@@ -2,7 +2,7 @@
 //! SHA-256 (`hash: "sha256:<hex>"`) and sizes, so `frictionless validate` checks them.
 
 use super::table::COLUMNS;
-use crate::select::VersionRef;
+use crate::query::select::VersionRef;
 use serde_json::json;
 
 /// A file the package describes.

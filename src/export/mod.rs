@@ -13,16 +13,17 @@ mod table;
 
 pub use table::{COLUMNS, excel_safe};
 
-use crate::archive::{self, BagPlan, OpenArchive, Payload};
-use crate::capture::{self, IndexLine};
-use crate::catalog::{Catalog, DbWriter};
+use crate::bag::capture::IndexLine;
+use crate::bag::manifest;
+use crate::bag::{self, BagPlan, OpenArchive, Payload};
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil;
 use crate::hash;
-use crate::manifest;
+use crate::progress::Progress;
+use crate::query::catalog::{Catalog, DbWriter};
+use crate::query::select::{self, Facts, Filter, Need, VersionRef};
 use crate::scratch::{self, ScratchDir, ScratchFile};
-use crate::select::{self, Facts, Filter, Need, VersionRef};
-use crate::store::{Progress, Store};
+use crate::store::Store;
 use citation::Citations;
 use datapackage::Resource;
 use sha2::{Digest, Sha256};
@@ -662,11 +663,11 @@ fn write_bag_export(
     keep: select::Keep<'_>,
 ) -> Result<Written> {
     let parent = prepare_parent(req.out)?;
-    let mut index = archive::Spool::create(&parent)?;
+    let mut index = bag::Spool::create(&parent)?;
     let mut cites = Citations::new(
         version,
-        archive::Spool::create(&parent)?,
-        archive::Spool::create(&parent)?,
+        bag::Spool::create(&parent)?,
+        bag::Spool::create(&parent)?,
     )
     .at(req.out)?;
     let mut files: Vec<(String, String)> = Vec::new();
@@ -694,7 +695,7 @@ fn write_bag_export(
                         files.push((cap.record.clone(), String::new()));
                     }
                     line_bytes.clear();
-                    line_bytes.extend(capture::write_jsonl([&line]));
+                    line_bytes.extend(crate::jsonl::write_jsonl([&line]));
                     index.write(&line_bytes)?;
                 }
             }
@@ -715,14 +716,14 @@ fn write_bag_export(
         captures,
         publishers,
     };
-    let spooled = |name: &str, spool: archive::Spool| -> Result<(String, archive::TagData)> {
-        Ok((name.to_string(), archive::TagData::Spooled(spool.finish()?)))
+    let spooled = |name: &str, spool: bag::Spool| -> Result<(String, bag::TagData)> {
+        Ok((name.to_string(), bag::TagData::Spooled(spool.finish()?)))
     };
-    let mut tag_files = vec![spooled(archive::INDEX_FILE, index)?];
+    let mut tag_files = vec![spooled(bag::INDEX_FILE, index)?];
     tag_files.extend(
         readme_and_cff(req, version, &summary)
             .into_iter()
-            .map(|(name, bytes)| (name, archive::TagData::Bytes(bytes))),
+            .map(|(name, bytes)| (name, bag::TagData::Bytes(bytes))),
     );
     tag_files.push(spooled("citations.bib", bib)?);
     tag_files.push(spooled("citations.json", csl)?);
@@ -737,7 +738,7 @@ fn write_bag_export(
         .iter()
         .zip(sizes)
         .map(|((path, sha), bytes)| payload_resource(path, bytes, sha));
-    let mut package = archive::Spool::create(&parent)?;
+    let mut package = bag::Spool::create(&parent)?;
     datapackage::write_to(
         &mut package,
         version,
@@ -761,7 +762,7 @@ fn write_bag_export(
     let tmp = ScratchFile::create_in(&parent)?;
     let file = tmp.as_file().try_clone().at(tmp.path())?;
     req.progress.start("writing", total);
-    let (_, written) = archive::write_bag(file, &parent, plan, &payload, &|n| req.progress.inc(n))?;
+    let (_, written) = bag::write_bag(file, &parent, plan, &payload, &|n| req.progress.inc(n))?;
     req.progress.finish();
     let files = written.zip_entries as usize;
     let done = |bytes| Written {
@@ -810,10 +811,10 @@ fn payload_resource(path: &str, bytes: u64, sha256: &str) -> Resource {
 }
 
 /// How `datapackage.json` describes a tag file of a bag export.
-fn tag_resource(name: &str, data: &archive::TagData) -> Resource {
+fn tag_resource(name: &str, data: &bag::TagData) -> Resource {
     let mut r = match data {
-        archive::TagData::Bytes(bytes) => resource_for(name, bytes),
-        archive::TagData::Spooled(s) => resource_of(name, s.len(), s.digests().sha256.clone()),
+        bag::TagData::Bytes(bytes) => resource_for(name, bytes),
+        bag::TagData::Spooled(s) => resource_of(name, s.len(), s.digests().sha256.clone()),
     };
     if name.ends_with(".jsonl") {
         r.description =
@@ -838,7 +839,7 @@ fn listed_digests(archive: &OpenArchive, files: &mut [(String, String)]) -> Resu
     })?;
     let mut malformed = false;
     let mut take = |line: &[u8], _: usize| {
-        let text = archive::lossy_text(line);
+        let text = bag::lossy_text(line);
         match manifest::parse_manifest_line(&text, 64) {
             Ok(None) => {}
             Ok(Some((digest, path))) => {
@@ -851,7 +852,7 @@ fn listed_digests(archive: &OpenArchive, files: &mut [(String, String)]) -> Resu
         }
         true
     };
-    let mut lines = capture::LineSplitter::default();
+    let mut lines = crate::jsonl::LineSplitter::default();
     let findings = archive.stream(entry, |chunk| {
         lines.feed(chunk, &mut take);
     })?;
@@ -909,7 +910,7 @@ fn unpack_bag(zip_path: &Path, dir: &Path) -> Result<u64> {
 const FILES_PER_SYNC: usize = 4096;
 
 /// Writes one entry of the bag zip to `path` as it is inflated. Returns its size.
-fn unpack_entry(zip: &OpenArchive, entry: &archive::Entry, path: &Path) -> Result<u64> {
+fn unpack_entry(zip: &OpenArchive, entry: &bag::Entry, path: &Path) -> Result<u64> {
     let mut out = BufWriter::new(File::create(path).at(path)?);
     let mut size = 0u64;
     let mut failed: Option<std::io::Error> = None;

@@ -3,7 +3,7 @@
 //! table is never held whole: its rows are formatted a chunk of cables at a time.
 
 use crate::error::{Error, Result};
-use crate::select::Selected;
+use crate::query::select::Selected;
 use std::borrow::Cow;
 
 /// A column: name, Table Schema type, description.

@@ -14,15 +14,16 @@
 //!
 //! Every result is appended to the collection's hash-chained event log ([`log`]).
 
-mod http;
 pub mod log;
+use crate::http;
 
-use crate::archive::OpenArchive;
-use crate::capture::CaptureRef;
+use crate::bag::OpenArchive;
+use crate::bag::capture::CaptureRef;
+use crate::cable::provenance::SourceHints;
 use crate::error::{Error, Result};
-use crate::provenance::SourceHints;
-use crate::select;
-use crate::store::{NoProgress, Progress, Store};
+use crate::progress::{NoProgress, Progress};
+use crate::query::select;
+use crate::store::Store;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, mpsc};
@@ -747,7 +748,7 @@ impl Checker {
                 Some(format!("the page holds another cable, {}", live.id)),
             );
         }
-        let archived = match crate::diff::load_record(archive, &target.capture) {
+        let archived = match crate::store::diff::load_record(archive, &target.capture) {
             Ok(r) => r.record,
             Err(e) => {
                 return (
@@ -757,7 +758,8 @@ impl Checker {
                 );
             }
         };
-        let change = crate::diff::compare_records(&target.capture.name, &archived, "live", &live);
+        let change =
+            crate::store::diff::compare_records(&target.capture.name, &archived, "live", &live);
         if !change.text_changed && change.fields.is_empty() && change.redaction == "same" {
             return (State::Equivalent, None, None);
         }
@@ -773,7 +775,7 @@ impl Checker {
             text_changed: change.text_changed,
             lines_added: change.lines_added,
             lines_removed: change.lines_removed,
-            sample: crate::diff::changed_lines_sample(&archived.text, &live.text, 5),
+            sample: crate::store::diff::changed_lines_sample(&archived.text, &live.text, 5),
             fields: change.fields.iter().map(|f| f.field.clone()).collect(),
         };
         (State::Drifted, Some(drift), None)
@@ -1024,10 +1026,12 @@ pub fn counts(results: &[LinkResult]) -> BTreeMap<&'static str, usize> {
 pub fn parse_remap(value: &str) -> Result<(String, String)> {
     let mut parts = value.split_whitespace();
     match (parts.next(), parts.next(), parts.next()) {
-        (Some(p), Some(r), None) => match crate::provenance::check_url(r, &["http", "https"]) {
-            Ok(()) => Ok((p.to_string(), r.to_string())),
-            Err(e) => Err(Error::Invalid(format!("--remap {value:?}: {e}"))),
-        },
+        (Some(p), Some(r), None) => {
+            match crate::cable::provenance::check_url(r, &["http", "https"]) {
+                Ok(()) => Ok((p.to_string(), r.to_string())),
+                Err(e) => Err(Error::Invalid(format!("--remap {value:?}: {e}"))),
+            }
+        }
         _ => Err(Error::Invalid(format!(
             "--remap {value:?}: expected 'PREFIX REPLACEMENT'"
         ))),

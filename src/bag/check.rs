@@ -13,25 +13,25 @@
 //! with the bag's sorted file list; every lookup is a binary search in that list, never a map of
 //! strings.
 
-use super::{Options, Report};
-use crate::archive::{self, Entry, OpenArchive};
-use crate::capture::{self, UnparsedLine, borrowed};
+use crate::bag::capture::{UnparsedLine, borrowed};
+use crate::bag::manifest;
+use crate::bag::{self, Entry, OpenArchive};
 use crate::error::{IoContext, Result};
 use crate::finding::{CappedFindings, Code, Finding};
 use crate::hash::{self, Hasher, OneHasher, Sha256Bytes, Sha512Bytes};
-use crate::manifest;
-use crate::store::Progress;
+use crate::progress::Progress;
+use crate::store::verify::{Options, Report};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::sync::Arc;
 
 mod stream;
-pub(super) use stream::check_streamed;
+pub(crate) use stream::check_streamed;
 
 /// What the bag says of itself, gathered while checking it, for the sidecar comparison.
 #[derive(Debug, Default)]
-pub(super) struct BagSeen {
+pub(crate) struct BagSeen {
     pub folder: Option<String>,
     pub bag_info: Vec<(String, String)>,
     pub tag_digests: BTreeMap<String, TagDigests>,
@@ -49,7 +49,7 @@ pub(super) struct BagSeen {
 /// and CRC-32 match is intact, and SHA-512 (no instructions for it on common CPUs) would take
 /// most of fast mode's time on a large collection (its index and manifests are ~400 MB).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct TagDigests {
+pub(crate) struct TagDigests {
     pub sha256: String,
     /// None in fast mode.
     pub sha512: Option<String>,
@@ -72,7 +72,7 @@ impl TagDigests {
 
 /// Checks the bag inside an archive: structure, bagit.txt, bag-info.txt, manifests, tag
 /// manifests, Payload-Oxum, the cable index and (in full mode) every payload digest.
-pub(super) fn check_bag(
+pub(crate) fn check_bag(
     archive: &OpenArchive,
     options: Options,
     progress: &dyn Progress,
@@ -323,7 +323,7 @@ impl BagCheck<'_> {
             self.finding(Code::TagFileTooLarge, path, why);
             return None;
         }
-        match archive::read::read_entry(&self.archive.file, entry, self.label) {
+        match bag::read::read_entry(&self.archive.file, entry, self.label) {
             Ok((data, found)) => {
                 self.findings.extend(found);
                 data
@@ -508,10 +508,10 @@ impl BagCheck<'_> {
             findings: CappedFindings::new(),
         };
         let read_apart = [
-            archive::INDEX_FILE,
+            bag::INDEX_FILE,
             "manifest-sha256.txt",
             "manifest-sha512.txt",
-            archive::UNPARSED_FILE,
+            bag::UNPARSED_FILE,
         ];
         let others: Vec<&str> = files
             .tag_paths()
@@ -523,7 +523,7 @@ impl BagCheck<'_> {
             let handles = [
                 s.spawn(|| {
                     let mut read = |l: &[u8], n: usize| index.line(l, n);
-                    this.stream_tag(archive::INDEX_FILE, Some(&mut read))
+                    this.stream_tag(bag::INDEX_FILE, Some(&mut read))
                 }),
                 s.spawn(|| {
                     let mut read = |l: &[u8], n: usize| m256.line(l, n);
@@ -535,7 +535,7 @@ impl BagCheck<'_> {
                 }),
                 s.spawn(|| {
                     let mut read = |l: &[u8], n: usize| unparsed.line(l, n);
-                    this.stream_tag(archive::UNPARSED_FILE, Some(&mut read))
+                    this.stream_tag(bag::UNPARSED_FILE, Some(&mut read))
                 }),
             ];
             let others: Vec<_> = others
@@ -560,10 +560,10 @@ impl BagCheck<'_> {
         let sha512 = m512.finish(&mut self.findings, files.contains("manifest-sha512.txt"));
         let mut index_findings = CappedFindings::new();
         for (name, present) in [
-            (archive::INDEX_FILE, files.contains(archive::INDEX_FILE)),
+            (bag::INDEX_FILE, files.contains(bag::INDEX_FILE)),
             (
-                archive::UNPARSED_FILE,
-                files.contains(archive::UNPARSED_FILE) || self.export,
+                bag::UNPARSED_FILE,
+                files.contains(bag::UNPARSED_FILE) || self.export,
             ),
         ] {
             if !present {
@@ -635,7 +635,7 @@ impl BagCheck<'_> {
         }
         let mut map = HashMap::new();
         for line in lines {
-            if let Some(problem) = archive::read::unsafe_name_problem(&line.path) {
+            if let Some(problem) = bag::read::unsafe_name_problem(&line.path) {
                 self.finding(
                     Code::ManifestMalformed,
                     name,
@@ -661,7 +661,7 @@ impl BagCheck<'_> {
         digests: BTreeMap<String, TagDigests>,
     ) -> BTreeMap<String, TagDigests> {
         let tag_paths = self.files.tag_paths();
-        for alg in archive::ALGORITHMS {
+        for alg in bag::ALGORITHMS {
             let name = format!("tagmanifest-{alg}.txt");
             let listed = self.read_tag_manifest(&name, alg);
             let mut listed_paths: Vec<&String> = listed.keys().collect();
@@ -773,7 +773,7 @@ impl<'a, const N: usize> ManifestReader<'a, N> {
         let read = with_manifest_line::<N>(raw, number, |path, bytes| {
             // A path the archive holds had its name checked with the zip's entries.
             let Some(position) = self.cursor.find(self.files, path) else {
-                if let Some(problem) = archive::read::unsafe_name_problem(path) {
+                if let Some(problem) = bag::read::unsafe_name_problem(path) {
                     return self.malformed(format!("unsafe path {path:?}: {problem}"));
                 }
                 self.table.unknown.push(path.to_string());
@@ -816,7 +816,7 @@ fn with_manifest_line<const N: usize>(
     number: usize,
     each: impl FnOnce(&str, [u8; N]),
 ) -> std::result::Result<(), String> {
-    let text = archive::lossy_text(raw);
+    let text = bag::lossy_text(raw);
     let (digest, path) = match manifest::split_manifest_line(&text) {
         Ok(None) => return Ok(()),
         Ok(Some(line)) => line,
@@ -863,7 +863,7 @@ impl UnparsedReader<'_> {
 
 /// An `I` finding about the unparsed inputs' list.
 fn unparsed_mismatch(label: &str, message: String) -> Finding {
-    Finding::new(Code::IndexMismatch, label, message).at_entry(archive::UNPARSED_FILE)
+    Finding::new(Code::IndexMismatch, label, message).at_entry(bag::UNPARSED_FILE)
 }
 
 fn unparsed_not_in_archive(raw: &str) -> String {
@@ -961,7 +961,7 @@ fn stray(label: &str, path: &str) -> Finding {
 
 /// An `I` finding about the cable index.
 fn index_mismatch(label: &str, message: String) -> Finding {
-    Finding::new(Code::IndexMismatch, label, message).at_entry(archive::INDEX_FILE)
+    Finding::new(Code::IndexMismatch, label, message).at_entry(bag::INDEX_FILE)
 }
 
 fn not_in_archive(id: &str, path: &str) -> String {
@@ -998,7 +998,7 @@ impl IndexLines {
         if raw.iter().all(u8::is_ascii_whitespace) {
             return None;
         }
-        let line: borrowed::IndexLine = match capture::parse_json(raw) {
+        let line: borrowed::IndexLine = match crate::jsonl::parse_json(raw) {
             Ok(l) => l,
             Err(e) => {
                 problems.push(format!("line {number}: {e}"));
@@ -1036,7 +1036,7 @@ fn read_unparsed_line(
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    capture::parse_json(raw)
+    crate::jsonl::parse_json(raw)
         .map(Some)
         .map_err(|e| format!("line {number}: {e}"))
 }
@@ -1069,7 +1069,7 @@ fn payload_manifest_budget(zip_len: u64) -> u64 {
     zip_len.saturating_mul(4).saturating_add(1 << 20)
 }
 
-/// Splits a stream into lines (as [`capture::LineSplitter`] does, without their `\r\n` or
+/// Splits a stream into lines (as [`crate::jsonl::LineSplitter`] does, without their `\r\n` or
 /// `\n`), reading no more than a budget of it, and skipping lines longer than [`MAX_LINE`]:
 /// what is held stays bounded whatever the stream. Each limit reached is a problem.
 struct LimitedLines {

@@ -14,11 +14,12 @@
 //! `ranking_terms`, `ranking_rows`; see "Ranking common words from stored postings" below),
 //! laid out as `meta`'s `ranking` value says: a catalog laid out otherwise is rebuilt.
 
-use crate::archive::OpenArchive;
+use crate::bag::OpenArchive;
 use crate::error::{Error, Result};
 use crate::fsutil;
-use crate::select::{self, Facts, Filter, Keep, Need, Selected, VersionRef};
-use crate::store::{Progress, Store};
+use crate::progress::Progress;
+use crate::query::select::{self, Facts, Filter, Keep, Need, Selected, VersionRef};
+use crate::store::Store;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, types::Type};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -2816,8 +2817,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path());
         let lock = store.lock(false).unwrap();
-        let page = include_bytes!("../examples/10EXAMPLE202.html");
-        let item = crate::ingest::InputItem::bytes("10EXAMPLE202.html", page.to_vec());
+        let page = include_bytes!("../../examples/10EXAMPLE202.html");
+        let item = crate::input::InputItem::bytes("10EXAMPLE202.html", page.to_vec());
         store
             .write_version(
                 &lock,
@@ -2826,7 +2827,7 @@ mod tests {
                     inputs: vec![(item.into(), Default::default())],
                     replace: false,
                     message: "",
-                    progress: &crate::store::NoProgress,
+                    progress: &crate::progress::NoProgress,
                 },
             )
             .unwrap();
@@ -2845,7 +2846,7 @@ mod tests {
         let blocked = unwritable_place(dir.path());
         let cache_dir = tempfile::tempdir().unwrap();
         let cache = cache_dir.path().join("c").join("catalog.sqlite");
-        let progress = &crate::store::NoProgress;
+        let progress = &crate::progress::NoProgress;
         let open = || Catalog::open_in(&store, &blocked, Some(cache.clone()), progress).unwrap();
         let (catalog, rebuilt) = open();
         assert!(rebuilt);
@@ -2863,7 +2864,7 @@ mod tests {
     fn without_a_cache_a_catalog_is_made_for_the_run() {
         let (dir, store) = sample_store();
         let blocked = unwritable_place(dir.path());
-        let progress = &crate::store::NoProgress;
+        let progress = &crate::progress::NoProgress;
         let (catalog, rebuilt) = Catalog::open_in(&store, &blocked, None, progress).unwrap();
         assert!(rebuilt);
         let path = catalog.path().to_path_buf();

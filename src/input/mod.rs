@@ -1,13 +1,13 @@
 //! Ingest: finding the input pages among files, folders (recursively) and zip files, safely.
 
-mod input_zip;
+mod zip_file;
 
 use crate::cable::Format;
 use crate::error::{Error, IoContext, Result};
 use crate::finding::{Code, Finding};
 use std::path::{Path, PathBuf};
 
-pub use input_zip::{DEFAULT_MAX_ZIP_BYTES, DEFAULT_MAX_ZIP_MEMBERS, MemberAt};
+pub use zip_file::{DEFAULT_MAX_ZIP_BYTES, DEFAULT_MAX_ZIP_MEMBERS, MemberAt};
 
 /// Pages larger than this are refused (the largest real WikiLeaks page is about 140 KB).
 pub const DEFAULT_MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
@@ -120,7 +120,7 @@ impl InputItem {
                 crate::fsutil::read_regular_file(path, *max_bytes)
             }
             InputSource::Bytes(b) => Ok(b.as_ref().clone()),
-            InputSource::ZipMember { zip, at } => input_zip::read_member(zip, &self.name, at),
+            InputSource::ZipMember { zip, at } => zip_file::read_member(zip, &self.name, at),
             InputSource::Range { path, offset, len } => read_range(path, *offset, *len),
             InputSource::Staged { path, sha256, len } => read_staged(path, sha256, *len),
         }
@@ -469,7 +469,7 @@ fn add_table(path: &Path, name: &str, max_bytes: u64, inputs: &mut Inputs) -> Re
 fn add_file(path: &Path, name: String, options: &Options, inputs: &mut Inputs) -> Result<()> {
     let max_bytes = options.max_bytes;
     if extension(path) == "zip" {
-        return input_zip::add_zip(path, &name, options, inputs);
+        return zip_file::add_zip(path, &name, options, inputs);
     }
     let len = std::fs::metadata(path).at(path)?.len();
     if len > max_bytes {

@@ -15,45 +15,36 @@
 //! without a manifest by a killed writer (its marker still there, naming exactly that zip's
 //! digest) is removed by the next writer. Any other zip without a manifest is kept, reported, and
 //! blocks the collection's next version until its manifest is rebuilt
-//! ([`crate::rebuild::rebuild_manifest`]) or a person moves it away.
+//! ([`crate::store::rebuild::rebuild_manifest`]) or a person moves it away.
 
-use crate::archive::{
+pub mod diff;
+mod name;
+pub mod rebuild;
+pub mod sidecar;
+pub mod verify;
+
+pub use name::{CollectionName, VersionId, VersionNum, validate_collection_name};
+
+use crate::bag::capture::{self, IndexLine, Ingested, UnparsedLine};
+use crate::bag::manifest::{self};
+use crate::bag::{
     self, BagPlan, BagWriter, DirectoryCursor, Entry, OpenArchive, Spill, SpillReader, SpillRef,
     Spool, Spooled, TagData,
 };
-use crate::capture::{self, IndexLine, Ingested, UnparsedLine};
+use crate::cable::provenance::SourceHints;
 use crate::error::{Error, IoContext, Result};
 use crate::finding::{Code, Finding};
 use crate::fsutil::{self, StoreLock};
 use crate::hash::{self, DigestBytes};
-use crate::ingest::{Input, InputItem, InputSource};
-use crate::manifest::{self, ArchiveFacts, BagFacts, Counts, PreviousLink, VersionManifest};
-use crate::provenance::SourceHints;
+use crate::input::{Input, InputItem, InputSource};
+use crate::progress::Progress;
+use crate::store::sidecar::{ArchiveFacts, BagFacts, Counts, PreviousLink, VersionManifest};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// Reports progress of long work; the CLI draws it, the library only counts.
-pub trait Progress: Sync {
-    /// A new phase with `total` units (bytes or items).
-    fn start(&self, phase: &str, total: u64);
-    /// `n` more units done.
-    fn inc(&self, n: u64);
-    /// The phase is over.
-    fn finish(&self);
-}
-
-/// Progress that shows nothing.
-pub struct NoProgress;
-
-impl Progress for NoProgress {
-    fn start(&self, _: &str, _: u64) {}
-    fn inc(&self, _: u64) {}
-    fn finish(&self) {}
-}
 
 /// A store rooted at a directory.
 #[derive(Debug, Clone)]
@@ -163,24 +154,6 @@ impl PendingWrite {
             return Ok(false);
         }
         Ok(hash::digest_file(zip)?.0.sha256 == self.sha256)
-    }
-}
-
-/// Checks a collection name: 1 to 64 characters, lower-case letters, digits, `.`, `_` and `-`,
-/// starting with a letter or digit (names become folder and file names on every system).
-pub fn validate_collection_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.as_bytes()[0].is_ascii_alphanumeric()
-        && name.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Invalid(format!(
-            "collection name {name:?}: use 1-64 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
-        )))
     }
 }
 
@@ -601,7 +574,7 @@ impl Store {
             let scratch = &scratch;
             let compressing = s.spawn(move || -> Result<Spooled> {
                 let mut index = index;
-                index.compress(archive::INDEX_FILE, scratch)?;
+                index.compress(bag::INDEX_FILE, scratch)?;
                 Ok(index)
             });
             let copied = snapshot.write_payload(journal, &spill, base, &mut bag, request.progress);
@@ -617,10 +590,10 @@ impl Store {
             folder: folder.clone(),
             bag_info: bag_info(collection, version, request.message, snapshot, base),
             tag_files: vec![
-                (archive::INDEX_FILE.to_string(), TagData::Spooled(index?)),
+                (bag::INDEX_FILE.to_string(), TagData::Spooled(index?)),
                 (
-                    archive::UNPARSED_FILE.to_string(),
-                    TagData::Bytes(capture::write_jsonl(snapshot.unparsed.values())),
+                    bag::UNPARSED_FILE.to_string(),
+                    TagData::Bytes(crate::jsonl::write_jsonl(snapshot.unparsed.values())),
                 ),
             ],
         };
@@ -647,7 +620,7 @@ impl Store {
             pending.checksum_line().as_bytes(),
         )?;
         let manifest = VersionManifest {
-            format: manifest::SIDECAR_FORMAT.to_string(),
+            format: crate::store::sidecar::SIDECAR_FORMAT.to_string(),
             collection: collection.to_string(),
             version,
             identifier: format!("{collection}@v{version}"),
@@ -694,7 +667,7 @@ impl Store {
     }
 
     /// Commits a sidecar manifest written again for a zip whose manifest was lost (see
-    /// [`crate::rebuild`]): the `.sha256` file when it is missing, then the manifest, never over
+    /// [`crate::store::rebuild`]): the `.sha256` file when it is missing, then the manifest, never over
     /// an existing one; an interrupted write's marker for that zip goes, since the zip is now a
     /// version.
     pub fn commit_rebuilt_manifest(
@@ -997,18 +970,18 @@ fn stream_index(
 ) -> Result<()> {
     let damaged = |what: String| Error::Corrupt {
         path: archive.path.clone(),
-        message: format!("{}: {what}", archive::INDEX_FILE),
+        message: format!("{}: {what}", bag::INDEX_FILE),
     };
     let entry = archive
-        .entry(archive::INDEX_FILE)
+        .entry(bag::INDEX_FILE)
         .ok_or_else(|| damaged("missing from the archive; run `cablekeep verify`".to_string()))?;
-    let mut splitter = capture::LineSplitter::default();
+    let mut splitter = crate::jsonl::LineSplitter::default();
     let mut failed: Option<Error> = None;
     let mut take = |line: &[u8], number: usize| -> bool {
         if line.is_empty() {
             return true;
         }
-        let parsed = capture::parse_json(line)
+        let parsed = crate::jsonl::parse_json(line)
             .map_err(|e| damaged(format!("line {number}: {e}")))
             .and_then(&mut each);
         match parsed {
@@ -1038,10 +1011,10 @@ fn stream_index(
 }
 
 fn read_unparsed(archive: &OpenArchive) -> Result<Vec<UnparsedLine>> {
-    let bytes = archive.read_required(archive::UNPARSED_FILE)?;
-    capture::read_jsonl(&bytes).map_err(|e| Error::Corrupt {
+    let bytes = archive.read_required(bag::UNPARSED_FILE)?;
+    crate::jsonl::read_jsonl(&bytes).map_err(|e| Error::Corrupt {
         path: archive.path.clone(),
-        message: format!("{}: {e}", archive::UNPARSED_FILE),
+        message: format!("{}: {e}", bag::UNPARSED_FILE),
     })
 }
 
@@ -1656,7 +1629,7 @@ fn ingest_all(
             .par_iter()
             .map(|(item, hints)| {
                 let bytes = item.load()?;
-                let (ingested, found) = capture::ingest(item, &bytes, hints);
+                let (ingested, found) = capture::ingest(&item.name, item.format, &bytes, hints);
                 let spilled = spill_capture(spill, known, bytes, ingested)?;
                 progress.inc(1);
                 Ok((spilled, found))
@@ -1804,10 +1777,7 @@ fn bag_info(
         ));
     }
     info.extend([
-        (
-            "Cablekeep-Format".to_string(),
-            archive::FORMAT_NAME.to_string(),
-        ),
+        ("Cablekeep-Format".to_string(), bag::FORMAT_NAME.to_string()),
         ("Cablekeep-Collection".to_string(), collection.to_string()),
         ("Cablekeep-Version".to_string(), version.to_string()),
         (
@@ -1870,7 +1840,7 @@ mod tests {
             })
             .collect();
         std::fs::write(&table, rows).unwrap();
-        let found = crate::ingest::collect(&[table], &Default::default()).unwrap();
+        let found = crate::input::collect(&[table], &Default::default()).unwrap();
         assert_eq!(found.count(), 150);
         let mut inputs = vec![(InputItem::bytes("a.txt", Vec::new()).into(), Arc::default())];
         inputs.extend(found.items.into_iter().map(|t| (t, Arc::default())));

@@ -9,12 +9,14 @@
 //! zip file's modification time, and the manifest says it was rebuilt. A later version's link
 //! named the lost manifest's SHA-256, so that link stays broken (`verify` reports `M005`).
 
+use crate::bag::manifest::{self};
 use crate::error::{Error, Result};
 use crate::fsutil::StoreLock;
 use crate::hash;
-use crate::manifest::{self, PreviousLink, Rebuilt, VersionManifest};
-use crate::store::{Progress, Store, validate_collection_name};
-use crate::verify::{self, Report};
+use crate::progress::Progress;
+use crate::store::sidecar::{PreviousLink, Rebuilt, VersionManifest};
+use crate::store::verify::{self, Report};
+use crate::store::{Store, validate_collection_name};
 
 /// What [`rebuild_manifest`] did.
 #[derive(Debug)]
@@ -71,14 +73,14 @@ pub fn rebuild_manifest(
         .map(crate::time::rfc3339_of)
         .map_err(|e| Error::io(&zip, e))?;
     let manifest = VersionManifest {
-        format: manifest::SIDECAR_FORMAT.to_string(),
+        format: crate::store::sidecar::SIDECAR_FORMAT.to_string(),
         collection: collection.to_string(),
         version,
         identifier: format!("{collection}@v{version}"),
         created,
         tool: tool_of(info("Bag-Software-Agent")),
         message: info("External-Description").unwrap_or_default().to_string(),
-        archive: manifest::ArchiveFacts {
+        archive: crate::store::sidecar::ArchiveFacts {
             file: Store::zip_name(collection, version),
             bytes: observed.zip_bytes,
             sha256: observed.zip.sha256.clone(),

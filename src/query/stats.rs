@@ -1,7 +1,7 @@
 //! Stats: how the cables of a collection version are distributed by year (of `created`),
 //! origin, classification, tag and redaction status. Read from the cable index alone.
 
-use crate::capture::IndexLine;
+use crate::bag::capture::IndexLine;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -43,7 +43,7 @@ fn count(map: &mut BTreeMap<String, u64>, key: &str) {
 /// Counts the cables of an archive's index, streamed line by line, so that memory does not
 /// grow with the corpus.
 pub fn of_archive(
-    archive: &crate::archive::OpenArchive,
+    archive: &crate::bag::OpenArchive,
     collection: &str,
     identifier: &str,
 ) -> crate::error::Result<Stats> {
@@ -52,7 +52,7 @@ pub fn of_archive(
         identifier: identifier.to_string(),
         ..Stats::default()
     };
-    crate::select::for_each_line(archive, |l| s.add(l))?;
+    crate::query::select::for_each_line(archive, |l| s.add(l))?;
     Ok(s)
 }
 

@@ -1,11 +1,12 @@
 //! Selections: which cables of a version an export, a search or the stats are about (a
 //! [`Filter`]), and streaming the selected cables' stored records from an archive in batches.
 
-use crate::archive::{DirectoryCursor, Entry, INDEX_FILE, OpenArchive};
-use crate::capture::{IndexLine, parse_json};
+use crate::bag::capture::IndexLine;
+use crate::bag::{DirectoryCursor, Entry, INDEX_FILE, OpenArchive};
+use crate::cable::provenance::Source;
 use crate::error::{Error, IoContext, Result};
-use crate::provenance::Source;
-use crate::store::Progress;
+use crate::jsonl::parse_json;
+use crate::progress::Progress;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::sync::mpsc::{Receiver, SyncSender};
@@ -281,7 +282,7 @@ pub struct CaptureView {
 }
 
 /// The fields of a stored record (`cablekeep-record/1`) that exports, citations and the catalog
-/// use. Reading only these is much cheaper than a whole [`crate::capture::StoredRecord`]:
+/// use. Reading only these is much cheaper than a whole [`crate::bag::capture::StoredRecord`]:
 /// serde skips the others (paragraphs, recipients, redaction positions...) without building
 /// them, and there is no flattened struct to buffer.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -389,7 +390,7 @@ pub fn stream_mapped<T: Send>(
 pub fn for_each_line(archive: &OpenArchive, mut each: impl FnMut(&IndexLine)) -> Result<usize> {
     std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::sync_channel(2);
-        s.spawn(move || stream_index(archive, &|_| true, &crate::store::NoProgress, &tx));
+        s.spawn(move || stream_index(archive, &|_| true, &crate::progress::NoProgress, &tx));
         let mut n = 0;
         for batch in rx {
             for line in &batch? {
@@ -615,7 +616,7 @@ fn stream_index(
         ))));
         return;
     };
-    let mut lines = crate::capture::LineSplitter::default();
+    let mut lines = crate::jsonl::LineSplitter::default();
     let mut batch = Vec::with_capacity(BATCH);
     let mut stopped = false;
     // One line at a time: parse, select, send full batches. False when reading must stop.
@@ -660,7 +661,7 @@ fn stream_index(
     }
 }
 
-/// An index line; `None` for a blank line (as [`crate::capture::read_jsonl`] skips them).
+/// An index line; `None` for a blank line (as [`crate::jsonl::read_jsonl`] skips them).
 fn parse_index_line(line: &[u8]) -> std::result::Result<Option<IndexLine>, String> {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);

@@ -8,15 +8,15 @@
 //! an archive in cablekeep's layout is checked a chunk of entries at a time, in memory that does
 //! not grow with it (see the `bag` module).
 
-mod bag;
-
-use crate::archive::OpenArchive;
+use crate::bag::OpenArchive;
+use crate::bag::check::{BagSeen, check_bag};
+use crate::bag::manifest::{self};
 use crate::error::Result;
 use crate::finding::{CappedFindings, Code, Finding};
 use crate::hash;
-use crate::manifest::{self, VersionManifest};
-use crate::store::{Progress, Store};
-use bag::{BagSeen, check_bag};
+use crate::progress::Progress;
+use crate::store::Store;
+use crate::store::sidecar::VersionManifest;
 use std::path::{Path, PathBuf};
 
 /// How thoroughly to check.
@@ -405,7 +405,7 @@ fn read_sidecar(path: &Path) -> std::result::Result<(VersionManifest, Vec<u8>), 
             format!("not a cablekeep manifest: {e}"),
         )
     })?;
-    if manifest.format != manifest::SIDECAR_FORMAT {
+    if manifest.format != crate::store::sidecar::SIDECAR_FORMAT {
         return Err(Finding::new(
             Code::SidecarUnreadable,
             &label,
@@ -531,7 +531,7 @@ fn check_archive(
 ) -> Result<(OpenArchive, Report, BagSeen, Option<hash::Digests>)> {
     let check = || -> Result<(OpenArchive, Report, BagSeen)> {
         if !options.whole
-            && let Some(checked) = bag::check_streamed(zip, options, progress)?
+            && let Some(checked) = crate::bag::check::check_streamed(zip, options, progress)?
         {
             return Ok(checked);
         }
@@ -556,8 +556,8 @@ pub struct Observed {
     pub zip: hash::Digests,
     pub zip_bytes: u64,
     /// None when the bag lacks what the sidecar records (the report then has errors).
-    pub bag: Option<manifest::BagFacts>,
-    pub counts: manifest::Counts,
+    pub bag: Option<crate::store::sidecar::BagFacts>,
+    pub counts: crate::store::sidecar::Counts,
     pub bag_info: Vec<(String, String)>,
 }
 
@@ -580,11 +580,13 @@ pub fn observe_archive(zip: &Path, progress: &dyn Progress) -> Result<Observed> 
         })
         .collect();
     let bag = match (seen.folder, seen.payload_oxum, tag_files) {
-        (Some(folder), Some(payload_oxum), Some(tag_files)) => Some(manifest::BagFacts {
-            folder,
-            payload_oxum,
-            tag_files,
-        }),
+        (Some(folder), Some(payload_oxum), Some(tag_files)) => {
+            Some(crate::store::sidecar::BagFacts {
+                folder,
+                payload_oxum,
+                tag_files,
+            })
+        }
         _ => None,
     };
     Ok(Observed {
@@ -592,7 +594,7 @@ pub fn observe_archive(zip: &Path, progress: &dyn Progress) -> Result<Observed> 
         zip: zip_digests,
         zip_bytes: archive.index.file_len,
         bag,
-        counts: manifest::Counts {
+        counts: crate::store::sidecar::Counts {
             cables: seen.cables,
             captures: seen.captures,
             unparsed: seen.unparsed,

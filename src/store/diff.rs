@@ -7,11 +7,11 @@
 //! lost, and which metadata fields changed. For an added cable, all its consecutive captures are
 //! compared.
 
-use crate::archive::{INDEX_FILE, OpenArchive};
+use crate::bag::capture::{CaptureRef, IndexLine, StoredRecord};
+use crate::bag::{INDEX_FILE, OpenArchive};
 use crate::cable::CableRecord;
-use crate::capture::{CaptureRef, IndexLine, StoredRecord};
 use crate::error::{Error, Result};
-use crate::select;
+use crate::query::select;
 use crate::store::Store;
 use rayon::prelude::*;
 use serde::Serialize;

@@ -5,13 +5,16 @@
 //! hardened reader that reports every defect it meets. Neither trusts the other: the tests read
 //! what cablekeep writes with the `zip` crate, Python's `zipfile` and bagit.py too.
 
+pub mod capture;
+pub mod check;
+pub mod manifest;
 pub mod read;
 mod write;
 
 use crate::error::{Error, IoContext, Result};
 use crate::finding::Finding;
 use crate::hash::{self, DigestBytes, Digests};
-use crate::manifest;
+
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::fs::File;

@@ -9,7 +9,7 @@
 //! the archive whole (its tables follow the number of entries: ~160 MB for the whole corpus).
 
 use super::*;
-use crate::archive::{Chunk, DirectoryStream};
+use crate::bag::{Chunk, DirectoryStream};
 use crate::error::IoContext;
 use std::collections::VecDeque;
 use std::path::Path;
@@ -25,7 +25,7 @@ const IN_FLIGHT: usize = 8;
 /// Checks the bag as [`super::check_bag`] does after [`OpenArchive::open`], a chunk at a time.
 /// None when the archive is not in cablekeep's layout: the caller then opens it whole. Returns
 /// the archive opened for its tag files, the report and what the bag says of itself.
-pub(in crate::verify) fn check_streamed(
+pub(crate) fn check_streamed(
     path: &Path,
     options: Options,
     progress: &dyn Progress,
@@ -164,7 +164,7 @@ impl Streaming<'_> {
             let handles = [
                 s.spawn(|| {
                     let mut read = |l: &[u8], n: usize| index.line(l, n);
-                    let streamed = this.bag.stream_tag(archive::INDEX_FILE, Some(&mut read));
+                    let streamed = this.bag.stream_tag(bag::INDEX_FILE, Some(&mut read));
                     index.out.finish();
                     streamed
                 }),
@@ -182,7 +182,7 @@ impl Streaming<'_> {
                 }),
                 s.spawn(|| {
                     let mut read = |l: &[u8], n: usize| unparsed.line(l, n);
-                    let streamed = this.bag.stream_tag(archive::UNPARSED_FILE, Some(&mut read));
+                    let streamed = this.bag.stream_tag(bag::UNPARSED_FILE, Some(&mut read));
                     unparsed.out.finish();
                     streamed
                 }),
@@ -353,7 +353,7 @@ impl Streaming<'_> {
         missing: &mut CappedFindings,
     ) {
         let label = self.bag.label;
-        match archive::read::unsafe_name_problem(path) {
+        match bag::read::unsafe_name_problem(path) {
             Some(problem) => unsafe_paths.push(
                 Finding::new(
                     Code::ManifestMalformed,
@@ -471,8 +471,8 @@ impl Streaming<'_> {
         }
         seen.tag_digests = bag.check_tag_manifests(tag_digests);
         bag.findings.append(&mut m.index_digests);
-        for name in [archive::INDEX_FILE, archive::UNPARSED_FILE] {
-            let optional = name == archive::UNPARSED_FILE && bag.export;
+        for name in [bag::INDEX_FILE, bag::UNPARSED_FILE] {
+            let optional = name == bag::UNPARSED_FILE && bag.export;
             if !files.contains(name) && !optional {
                 bag.findings.push(
                     Finding::new(Code::IndexMismatch, bag.label, "missing or unreadable")
@@ -518,10 +518,10 @@ type Listed = (Option<Sha256Bytes>, Option<Sha512Bytes>);
 
 /// The tag files read on threads of their own, in the order their findings are reported.
 const READ_APART: [&str; 4] = [
-    archive::INDEX_FILE,
+    bag::INDEX_FILE,
     "manifest-sha256.txt",
     "manifest-sha512.txt",
-    archive::UNPARSED_FILE,
+    bag::UNPARSED_FILE,
 ];
 
 /// The payload size Payload-Oxum gives, for the progress display (0 when it cannot be read).
@@ -545,7 +545,7 @@ impl PayloadOrder {
         let first = self.previous.is_empty();
         let after = first
             || (path > self.previous.as_str()
-                && archive::read::folded_cmp(path, &self.previous).is_gt());
+                && bag::read::folded_cmp(path, &self.previous).is_gt());
         if self.tags_begun || !after || path.ends_with('/') {
             return true;
         }
