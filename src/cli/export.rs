@@ -1,11 +1,12 @@
-//! The `export`, `search` and `stats` commands.
+//! The `export`, `search` and `stats` commands: the questions asked of a version's cables.
 
-use super::{CollectionArg, Ctx, EXIT_OK, json_line, out, parse_version};
+use super::args::{CollectionArg, OutputFormat};
+use super::{Ctx, EXIT_OK, render};
 use anyhow::{Context, Result, anyhow};
 use cablekeep::export::{self, Format};
-use cablekeep::finding::terminal_safe;
 use cablekeep::query::catalog::Catalog;
 use cablekeep::query::select::Filter;
+use cablekeep::store::{CollectionName, VersionNum};
 use clap::{Args, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
@@ -136,7 +137,7 @@ pub(super) struct ExportArgs {
     collection: CollectionArg,
     /// The version (default: the latest).
     #[arg(long)]
-    version: Option<String>,
+    version: Option<VersionNum>,
     #[command(flatten)]
     filter: FilterArgs,
     /// Only cables whose subject or text matches this full-text query (SQLite FTS5 syntax; at
@@ -165,7 +166,7 @@ pub(super) struct SearchArgs {
     query: String,
     /// Search this collection only (default: every collection, latest versions).
     #[arg(long, short = 'c')]
-    collection: Option<String>,
+    collection: Option<CollectionName>,
     #[command(flatten)]
     filter: FilterArgs,
     /// At most this many hits (1 to 10000).
@@ -183,7 +184,7 @@ pub(super) struct StatsArgs {
     collection: CollectionArg,
     /// The version (default: the latest).
     #[arg(long)]
-    version: Option<String>,
+    version: Option<VersionNum>,
     /// Print the counts as one JSON object.
     #[arg(long)]
     json: bool,
@@ -194,120 +195,68 @@ fn full_text_query(s: &str) -> Result<String, cablekeep::error::Error> {
     cablekeep::query::catalog::check_query(s).map(|()| s.to_string())
 }
 
-impl Ctx {
-    pub(super) fn export(&self, a: ExportArgs) -> Result<u8> {
-        let collection = self.collection(&a.collection)?;
-        let version = a.version.as_deref().map(parse_version).transpose()?;
-        let filter = a.filter.filter(a.query.clone())?;
-        let format = Format::parse(a.format.to_possible_value().expect("a value").get_name())
-            .expect("every format is known");
-        let started = std::time::Instant::now();
-        let outcome = export::export(
-            &self.store,
-            export::Request {
-                collection: &collection,
-                version,
-                filter: &filter,
-                format,
-                out: &a.out,
-                excel_safe: a.excel_safe,
-                progress: &self.bar,
-            },
-        )?;
-        let secs = started.elapsed().as_secs_f64();
-        writeln!(
-            out(),
-            "exported {} cables ({} captures) of {} as {} to {} ({} files, {} bytes)",
-            outcome.cables,
-            outcome.captures,
-            outcome.version.identifier,
-            format.as_str(),
-            outcome.out.display(),
-            outcome.files,
-            outcome.bytes
-        )?;
-        eprintln!(
-            "cablekeep: {:.2} s, {:.0} cables/s",
-            secs,
-            outcome.cables as f64 / secs.max(1e-9)
-        );
-        Ok(EXIT_OK)
-    }
+/// `export`: writes the cables selected in the format asked for.
+pub(super) fn export(ctx: &Ctx, a: ExportArgs) -> Result<u8> {
+    let collection = a.collection.resolve(&ctx.store)?;
+    let filter = a.filter.filter(a.query.clone())?;
+    let format = Format::parse(a.format.to_possible_value().expect("a value").get_name())
+        .expect("every format is known");
+    let started = std::time::Instant::now();
+    let outcome = export::export(
+        &ctx.store,
+        export::Request {
+            collection: &collection,
+            version: a.version.map(VersionNum::get),
+            filter: &filter,
+            format,
+            out: &a.out,
+            excel_safe: a.excel_safe,
+            progress: &ctx.bar,
+        },
+    )?;
+    let secs = started.elapsed().as_secs_f64();
+    writeln!(
+        render::out(),
+        "exported {} cables ({} captures) of {} as {} to {} ({} files, {} bytes)",
+        outcome.cables,
+        outcome.captures,
+        outcome.version.identifier,
+        format.as_str(),
+        outcome.out.display(),
+        outcome.files,
+        outcome.bytes
+    )?;
+    eprintln!(
+        "cablekeep: {:.2} s, {:.0} cables/s",
+        secs,
+        outcome.cables as f64 / secs.max(1e-9)
+    );
+    Ok(EXIT_OK)
+}
 
-    pub(super) fn search(&self, a: SearchArgs) -> Result<u8> {
-        let filter = a.filter.filter(None)?;
-        if let Some(c) = &a.collection {
-            self.store.resolve_version(c, None)?;
-        }
-        let (catalog, rebuilt) = Catalog::open(&self.store, &self.bar)?;
-        if rebuilt {
-            eprintln!("cablekeep: catalog rebuilt ({})", catalog.path().display());
-        }
-        let hits = catalog.search(&a.query, a.collection.as_deref(), &filter, a.limit)?;
-        if a.json {
-            for h in &hits {
-                json_line(h)?;
-            }
-            return Ok(EXIT_OK);
-        }
-        let mut o = out();
-        for h in &hits {
-            writeln!(
-                o,
-                "{}  {}  {}  {}",
-                h.id,
-                h.created
-                    .as_deref()
-                    .map(|c| c.get(..10).unwrap_or(c))
-                    .unwrap_or("-"),
-                terminal_safe(h.origin.as_deref().unwrap_or("-")),
-                terminal_safe(h.subject.as_deref().unwrap_or("-"))
-            )?;
-            writeln!(o, "    {}", terminal_safe(&h.snippet.replace('\n', " ")))?;
-        }
+/// `search`: the best hits of a full-text query over the latest versions.
+pub(super) fn search(ctx: &Ctx, a: SearchArgs) -> Result<u8> {
+    let filter = a.filter.filter(None)?;
+    if let Some(c) = &a.collection {
+        ctx.store.resolve_version(c, None)?;
+    }
+    let (catalog, rebuilt) = Catalog::open(&ctx.store, &ctx.bar)?;
+    if rebuilt {
+        eprintln!("cablekeep: catalog rebuilt ({})", catalog.path().display());
+    }
+    let hits = catalog.search(&a.query, a.collection.as_deref(), &filter, a.limit)?;
+    let format = OutputFormat::text_or_json(a.json);
+    render::hits(&hits, format)?;
+    if format == OutputFormat::Text {
         eprintln!("cablekeep: {} hits", hits.len());
-        Ok(EXIT_OK)
     }
+    Ok(EXIT_OK)
+}
 
-    pub(super) fn stats(&self, a: StatsArgs) -> Result<u8> {
-        let collection = self.collection(&a.collection)?;
-        let version = self.store.resolve_version(
-            &collection,
-            a.version.as_deref().map(parse_version).transpose()?,
-        )?;
-        let archive =
-            cablekeep::bag::OpenArchive::open_index(&self.store.zip_path(&collection, version))?;
-        let s = cablekeep::query::stats::of_archive(
-            &archive,
-            &collection,
-            &format!("{collection}@v{version}"),
-        )?;
-        if a.json {
-            json_line(&s)?;
-            return Ok(EXIT_OK);
-        }
-        let mut o = out();
-        writeln!(
-            o,
-            "{}: {} cables, {} captures, {} partial extracts",
-            s.identifier, s.cables, s.captures, s.partial_extracts
-        )?;
-        for (title, map) in [
-            ("year", &s.by_year),
-            ("origin", &s.by_origin),
-            ("classification", &s.by_classification),
-            ("tag", &s.by_tag),
-            ("redaction", &s.by_redaction),
-        ] {
-            writeln!(o, "by {title}:")?;
-            let mut rows: Vec<(&String, &u64)> = map.iter().collect();
-            if title != "year" {
-                rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-            }
-            for (k, n) in rows {
-                writeln!(o, "  {n:>7}  {k}")?;
-            }
-        }
-        Ok(EXIT_OK)
-    }
+/// `stats`: counts of a version's cables by facet.
+pub(super) fn stats(ctx: &Ctx, a: StatsArgs) -> Result<u8> {
+    let collection = a.collection.resolve(&ctx.store)?;
+    let s = cablekeep::query::stats::of_version(&ctx.store, &collection, a.version)?;
+    render::stats(&s, OutputFormat::text_or_json(a.json))?;
+    Ok(EXIT_OK)
 }

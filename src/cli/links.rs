@@ -1,16 +1,17 @@
-//! `links check|report|history` and the link half of `verify --links`.
+//! `links check|report|history` and the link half of `verify --links`: their arguments and
+//! the link log read; [`super::render`] prints the results.
 
-use super::{CollectionArg, Ctx, EXIT_FINDINGS, EXIT_OK, out, parse_version};
+use super::args::{CollectionArg, OutputFormat};
+use super::{Ctx, EXIT_FINDINGS, EXIT_OK, render};
 use anyhow::{Result, bail};
-use cablekeep::finding::terminal_safe;
-use cablekeep::linkcheck::{self, LinkResult, State, limits};
+use cablekeep::linkcheck::{self, LinkResult, limits};
+use cablekeep::store::VersionNum;
 use clap::builder::RangedU64ValueParser;
 use clap::{Args, Subcommand, value_parser};
-use std::io::Write;
 use std::time::Duration;
 
 #[derive(Debug, Args)]
-pub struct LinksArgs {
+pub(super) struct LinksArgs {
     #[command(subcommand)]
     command: LinksCommand,
 }
@@ -28,7 +29,7 @@ enum LinksCommand {
 
 /// How links are checked (shared by `links check` and `verify --links`).
 #[derive(Debug, Args, Clone)]
-pub struct LinkOptions {
+pub(super) struct LinkOptions {
     /// Rewrite URLs before fetching: 'PREFIX REPLACEMENT' (repeatable; the first match wins).
     #[arg(long, value_name = "'PREFIX REPLACEMENT'", value_parser = remap_rule)]
     remap: Vec<(String, String)>,
@@ -102,7 +103,7 @@ impl Default for LinkOptions {
 }
 
 impl LinkOptions {
-    pub fn options(&self) -> Result<linkcheck::Options> {
+    pub(super) fn options(&self) -> Result<linkcheck::Options> {
         Ok(linkcheck::Options {
             remap: self.remap.clone(),
             concurrency: self.concurrency,
@@ -127,13 +128,17 @@ struct CheckArgs {
     collection: CollectionArg,
     /// The version whose links are checked (default: the latest).
     #[arg(long)]
-    version: Option<String>,
+    version: Option<VersionNum>,
     #[command(flatten)]
     link: LinkOptions,
-    /// One JSON object per URL per line.
+    /// The output: text, json (one object per URL per line), markdown (a table) or csv (one row
+    /// per URL).
+    #[arg(long, value_enum, conflicts_with_all = ["json", "markdown"])]
+    format: Option<OutputFormat>,
+    /// One JSON object per URL per line (as --format json).
     #[arg(long, conflicts_with = "markdown")]
     json: bool,
-    /// A Markdown table.
+    /// A Markdown table (as --format markdown).
     #[arg(long)]
     markdown: bool,
 }
@@ -142,13 +147,17 @@ struct CheckArgs {
 struct ReportArgs {
     #[command(flatten)]
     collection: CollectionArg,
-    /// One JSON object: counts per state and the latest result of each URL.
+    /// The output: text, json (one object: counts per state and the latest result of each
+    /// URL), markdown (a table) or csv (one row per URL).
+    #[arg(long, value_enum, conflicts_with_all = ["json", "markdown", "csv"])]
+    format: Option<OutputFormat>,
+    /// One JSON object: counts per state and the latest result of each URL (as --format json).
     #[arg(long, conflicts_with_all = ["markdown", "csv"])]
     json: bool,
-    /// A Markdown table.
+    /// A Markdown table (as --format markdown).
     #[arg(long, conflicts_with = "csv")]
     markdown: bool,
-    /// CSV, one row per URL.
+    /// CSV, one row per URL (as --format csv).
     #[arg(long)]
     csv: bool,
 }
@@ -164,69 +173,91 @@ struct HistoryArgs {
     json: bool,
 }
 
-/// Output form of link results.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Form {
-    Text,
-    Json,
-    Markdown,
+impl CheckArgs {
+    fn output(&self) -> OutputFormat {
+        OutputFormat::chosen(
+            self.format,
+            &[
+                (self.json, OutputFormat::Json),
+                (self.markdown, OutputFormat::Markdown),
+            ],
+        )
+    }
 }
 
-impl Ctx {
-    pub fn links(&self, a: LinksArgs) -> Result<u8> {
-        match a.command {
-            LinksCommand::Check(c) => {
-                let collection = self.collection(&c.collection)?;
-                let version = c.version.as_deref().map(parse_version).transpose()?;
-                let form = if c.json {
-                    Form::Json
-                } else if c.markdown {
-                    Form::Markdown
-                } else {
-                    Form::Text
-                };
-                self.check_links(&collection, version, &c.link, form)
-            }
-            LinksCommand::Report(r) => {
-                let collection = self.collection(&r.collection)?;
-                // An unknown collection is an error, not an empty link log.
-                self.store.resolve_version(&collection, None)?;
-                let events = read_log(self, &collection)?;
-                let latest = linkcheck::latest(&events);
-                report(&collection, &latest, &r)?;
-                Ok(EXIT_OK)
-            }
-            LinksCommand::History(h) => {
-                let collection = self.collection(&h.collection)?;
-                // An unknown collection is an error, not an empty link log.
-                self.store.resolve_version(&collection, None)?;
-                let events = read_log(self, &collection)?;
-                history(&h.id, &events, h.json)
-            }
+impl ReportArgs {
+    fn output(&self) -> OutputFormat {
+        OutputFormat::chosen(
+            self.format,
+            &[
+                (self.json, OutputFormat::Json),
+                (self.markdown, OutputFormat::Markdown),
+                (self.csv, OutputFormat::Csv),
+            ],
+        )
+    }
+}
+
+/// The output `links report` was asked for, if the command line is one.
+#[cfg(test)]
+pub(super) fn report_format(cli: super::Cli) -> Option<OutputFormat> {
+    match cli.command {
+        super::Command::Links(LinksArgs {
+            command: LinksCommand::Report(r),
+        }) => Some(r.output()),
+        _ => None,
+    }
+}
+
+pub(super) fn run(ctx: &Ctx, a: LinksArgs) -> Result<u8> {
+    match a.command {
+        LinksCommand::Check(c) => {
+            let collection = c.collection.resolve(&ctx.store)?;
+            check_links(ctx, &collection, c.version, &c.link, c.output())
+        }
+        LinksCommand::Report(r) => {
+            let collection = logged_collection(ctx, &r.collection)?;
+            let events = read_log(ctx, &collection)?;
+            let latest = linkcheck::latest(&events);
+            render::link_report(&collection, &latest, r.output())?;
+            Ok(EXIT_OK)
+        }
+        LinksCommand::History(h) => {
+            let collection = logged_collection(ctx, &h.collection)?;
+            let events = read_log(ctx, &collection)?;
+            history(&h.id, &events, OutputFormat::text_or_json(h.json))
         }
     }
+}
 
-    /// Checks and prints the links of a version; the exit code says whether all are fine.
-    pub fn check_links(
-        &self,
-        collection: &str,
-        version: Option<u32>,
-        link: &LinkOptions,
-        form: Form,
-    ) -> Result<u8> {
-        let options = link.options()?;
-        let started = std::time::Instant::now();
-        let results = linkcheck::check(&self.store, collection, version, &options, &self.bar)?;
-        let seconds = started.elapsed().as_secs_f64();
-        print_results(collection, &results, form)?;
-        // Throughput goes to stderr with the other notes; stdout stays data only.
-        eprintln!(
-            "cablekeep: checked {} URLs in {seconds:.2} s ({:.1} URLs/s)",
-            results.len(),
-            results.len() as f64 / seconds.max(1e-9)
-        );
-        Ok(exit_for(&results))
-    }
+/// The collection whose link log is read: an unknown collection is an error, not an empty log.
+fn logged_collection(ctx: &Ctx, given: &CollectionArg) -> Result<String> {
+    let collection = given.resolve(&ctx.store)?;
+    ctx.store.resolve_version(&collection, None)?;
+    Ok(collection)
+}
+
+/// Checks and prints the links of a version; the exit code says whether all are fine.
+pub(super) fn check_links(
+    ctx: &Ctx,
+    collection: &str,
+    version: Option<VersionNum>,
+    link: &LinkOptions,
+    format: OutputFormat,
+) -> Result<u8> {
+    let options = link.options()?;
+    let started = std::time::Instant::now();
+    let version = version.map(VersionNum::get);
+    let results = linkcheck::check(&ctx.store, collection, version, &options, &ctx.bar)?;
+    let seconds = started.elapsed().as_secs_f64();
+    render::link_results(collection, &results, format)?;
+    // Throughput goes to stderr with the other notes; stdout stays data only.
+    eprintln!(
+        "cablekeep: checked {} URLs in {seconds:.2} s ({:.1} URLs/s)",
+        results.len(),
+        results.len() as f64 / seconds.max(1e-9)
+    );
+    Ok(exit_for(&results))
 }
 
 /// The events of a collection's link log, with a note of the lines that could not be read.
@@ -249,173 +280,8 @@ fn exit_for(results: &[LinkResult]) -> u8 {
     }
 }
 
-fn state_text(r: &LinkResult) -> String {
-    match r.target_state {
-        Some(t) => format!("{} ({t})", r.state),
-        None => r.state.to_string(),
-    }
-}
-
-fn detail(r: &LinkResult) -> String {
-    let mut parts = Vec::new();
-    if let Some(d) = &r.drift {
-        parts.push(d.summary());
-    }
-    if let Some(e) = &r.error {
-        parts.push(e.clone());
-    }
-    if r.state == State::Moved
-        && let Some(f) = &r.final_url
-    {
-        parts.push(format!("now at {f}"));
-    }
-    if let Some(m) = &r.memento {
-        parts.push(format!(
-            "memento {} ({})",
-            m.url,
-            m.datetime.as_deref().unwrap_or("date unknown")
-        ));
-    }
-    parts.join("; ")
-}
-
-fn status_text(r: &LinkResult) -> String {
-    r.http_status
-        .map_or_else(|| "-".to_string(), |s| s.to_string())
-}
-
-fn summary(results: &[LinkResult]) -> String {
-    let counts = linkcheck::counts(results);
-    let parts: Vec<String> = counts
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(s, n)| format!("{n} {s}"))
-        .collect();
-    format!(
-        "{} links: {}",
-        results.len(),
-        if parts.is_empty() {
-            "none".to_string()
-        } else {
-            parts.join(", ")
-        }
-    )
-}
-
-fn md_cell(s: &str) -> String {
-    terminal_safe(&s.replace('|', "\\|").replace('\n', " ")).into_owned()
-}
-
-pub fn print_results(collection: &str, results: &[LinkResult], form: Form) -> Result<()> {
-    let mut o = out();
-    match form {
-        Form::Json => {
-            for r in results {
-                serde_json::to_writer(&mut o, r)?;
-                writeln!(o)?;
-            }
-        }
-        Form::Markdown => {
-            writeln!(o, "# Links of {collection}\n")?;
-            writeln!(o, "| cable | url | state | HTTP | detail |")?;
-            writeln!(o, "|---|---|---|---|---|")?;
-            for r in results {
-                writeln!(
-                    o,
-                    "| {} | {} | {} | {} | {} |",
-                    md_cell(&r.cable),
-                    md_cell(&r.url),
-                    state_text(r),
-                    status_text(r),
-                    md_cell(&detail(r))
-                )?;
-            }
-            writeln!(o, "\n{}", summary(results))?;
-        }
-        Form::Text => {
-            for r in results {
-                let d = detail(r);
-                let line = format!(
-                    "{:<12} {} {} (HTTP {}){}{}",
-                    state_text(r),
-                    r.cable,
-                    r.url,
-                    status_text(r),
-                    if d.is_empty() { "" } else { ": " },
-                    d
-                );
-                writeln!(o, "{}", terminal_safe(&line))?;
-                if let Some(drift) = &r.drift {
-                    for line in &drift.sample {
-                        writeln!(o, "    {}", terminal_safe(line))?;
-                    }
-                }
-            }
-            writeln!(o, "{collection}: {}", summary(results))?;
-        }
-    }
-    Ok(())
-}
-
-fn report(collection: &str, latest: &[LinkResult], a: &ReportArgs) -> Result<()> {
-    if a.json {
-        let value = serde_json::json!({
-            "collection": collection,
-            "links": latest.len(),
-            "counts": linkcheck::counts(latest),
-            "latest": latest,
-        });
-        let mut o = out();
-        serde_json::to_writer(&mut o, &value)?;
-        writeln!(o)?;
-        return Ok(());
-    }
-    if a.csv {
-        let mut o = out();
-        writeln!(
-            o,
-            "cable,url,state,target_state,http_status,final_url,memento_url,memento_datetime,time"
-        )?;
-        for r in latest {
-            let fields = [
-                r.cable.clone(),
-                r.url.clone(),
-                r.state.to_string(),
-                r.target_state.map(|s| s.to_string()).unwrap_or_default(),
-                r.http_status.map(|s| s.to_string()).unwrap_or_default(),
-                r.final_url.clone().unwrap_or_default(),
-                r.memento
-                    .as_ref()
-                    .map(|m| m.url.clone())
-                    .unwrap_or_default(),
-                r.memento
-                    .as_ref()
-                    .and_then(|m| m.datetime.clone())
-                    .unwrap_or_default(),
-                r.time.clone(),
-            ];
-            let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-            writeln!(o, "{}", row.join(","))?;
-        }
-        return Ok(());
-    }
-    let form = if a.markdown {
-        Form::Markdown
-    } else {
-        Form::Text
-    };
-    print_results(collection, latest, form)
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-fn history(id: &str, events: &[linkcheck::log::Event], json: bool) -> Result<u8> {
+/// Prints the logged checks of one cable's links.
+fn history(id: &str, events: &[linkcheck::log::Event], format: OutputFormat) -> Result<u8> {
     // Asked for by the published id, a cable is logged under its canonical id.
     let ids = cablekeep::query::select::ids_to_look_up(id);
     let mine: Vec<&linkcheck::log::Event> = events
@@ -425,31 +291,6 @@ fn history(id: &str, events: &[linkcheck::log::Event], json: bool) -> Result<u8>
     if mine.is_empty() {
         bail!("the link log has no check of {id}");
     }
-    let mut o = out();
-    let mut last: std::collections::HashMap<&str, State> = std::collections::HashMap::new();
-    for e in mine {
-        let r = &e.result;
-        if json {
-            serde_json::to_writer(&mut o, e)?;
-            writeln!(o)?;
-            continue;
-        }
-        let change = match last.insert(r.url.as_str(), r.state) {
-            None => "first check".to_string(),
-            Some(s) if s == r.state => "unchanged".to_string(),
-            Some(s) => format!("was {s}"),
-        };
-        let d = detail(r);
-        let line = format!(
-            "{}  {:<12} {} (HTTP {}) [{change}]{}{}",
-            r.time,
-            state_text(r),
-            r.url,
-            status_text(r),
-            if d.is_empty() { "" } else { ": " },
-            d
-        );
-        writeln!(o, "{}", terminal_safe(&line))?;
-    }
+    render::link_history(&mine, format)?;
     Ok(EXIT_OK)
 }

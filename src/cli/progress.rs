@@ -14,13 +14,22 @@ pub struct Bar {
     enabled: bool,
 }
 
+/// Whether bars are drawn (`--no-progress` says never).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drawing {
+    /// When stderr is a terminal.
+    OnTerminal,
+    Never,
+}
+
 impl Bar {
-    /// A bar that draws when `enabled` and stderr is a terminal.
-    pub fn new(enabled: bool) -> Bar {
+    /// A bar that draws as `drawing` says.
+    pub fn new(drawing: Drawing) -> Bar {
         Bar {
             bar: Mutex::new(None),
             items: AtomicU64::new(0),
-            enabled: enabled && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            enabled: drawing == Drawing::OnTerminal
+                && std::io::IsTerminal::is_terminal(&std::io::stderr()),
         }
     }
 }

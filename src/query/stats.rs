@@ -56,6 +56,18 @@ pub fn of_archive(
     Ok(s)
 }
 
+/// Counts the cables of `collection`'s `version` (default: the latest).
+pub fn of_version(
+    store: &crate::store::Store,
+    collection: &str,
+    version: Option<crate::store::VersionNum>,
+) -> crate::error::Result<Stats> {
+    let version = store.resolve_version(collection, version.map(crate::store::VersionNum::get))?;
+    let archive = crate::bag::OpenArchive::open_index(&store.zip_path(collection, version))?;
+    let identifier = crate::store::VersionId::new(collection, version).to_string();
+    of_archive(&archive, collection, &identifier)
+}
+
 impl Stats {
     /// Counts one cable.
     pub fn add(&mut self, l: &IndexLine) {

@@ -17,9 +17,12 @@
 //! blocks the collection's next version until its manifest is rebuilt
 //! ([`crate::store::rebuild::rebuild_manifest`]) or a person moves it away.
 
+mod commit;
+pub mod demo;
 pub mod diff;
 mod name;
 pub mod rebuild;
+pub mod show;
 pub mod sidecar;
 pub mod verify;
 
