@@ -55,16 +55,14 @@ impl CollectionArg {
     }
 }
 
-/// How a command prints what it found.
+/// How a command prints what it found: lines for people, JSON, a Markdown table, or CSV. (The
+/// values carry no doc comments: the flag's own help says what each prints for its command,
+/// and clap lists undocumented values on one line.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(super) enum OutputFormat {
-    /// Lines for people.
     Text,
-    /// JSON (one object per line).
     Json,
-    /// A Markdown table.
     Markdown,
-    /// CSV, one row per item.
     Csv,
 }
 
