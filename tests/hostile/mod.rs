@@ -3,6 +3,7 @@
 //! and holds cablekeep to its promises: a clear error or a finding, never a panic, a hang or
 //! memory that grows with what an attacker controls, and nothing stored lost or changed.
 
+mod cli;
 mod ingest;
 mod query;
 mod store;
