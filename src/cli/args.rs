@@ -6,6 +6,7 @@ use cablekeep::cable::Format;
 use cablekeep::cable::provenance::SourceHints;
 use cablekeep::input;
 use cablekeep::store::{CollectionName, Store};
+use clap::builder::{BoolishValueParser, TypedValueParser};
 use clap::{Args, ValueEnum};
 
 /// `--collection`, where the store's only collection is the default.
@@ -67,15 +68,6 @@ pub(super) enum OutputFormat {
 }
 
 impl OutputFormat {
-    /// The output a command with only text and `--json` prints.
-    pub(super) fn text_or_json(json: bool) -> OutputFormat {
-        if json {
-            OutputFormat::Json
-        } else {
-            OutputFormat::Text
-        }
-    }
-
     /// `--format`, else the one of the alias flags (`--json`, `--markdown`, `--csv`) given,
     /// else text (clap lets at most one of them through).
     pub(super) fn chosen(
@@ -86,6 +78,18 @@ impl OutputFormat {
             .or_else(|| aliases.iter().find(|(set, _)| *set).map(|(_, f)| *f))
             .unwrap_or(OutputFormat::Text)
     }
+}
+
+/// `--json`, the flag of a command that prints text or JSON, read as the output format: given,
+/// JSON; left out, text.
+pub(super) fn json_flag() -> impl TypedValueParser<Value = OutputFormat> {
+    BoolishValueParser::new().map(|json| {
+        if json {
+            OutputFormat::Json
+        } else {
+            OutputFormat::Text
+        }
+    })
 }
 
 #[derive(Debug, Args, Clone, Default)]

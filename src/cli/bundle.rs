@@ -1,11 +1,13 @@
 //! `bundle`: ingest pages and write the collection's next version in one step.
 
-use super::args::{OutputFormat, ProvenanceArgs, ReadArgs, message_text, note_skipped, show_paths};
+use super::args::{
+    OutputFormat, ProvenanceArgs, ReadArgs, json_flag, message_text, note_skipped, show_paths,
+};
 use super::{Ctx, exit_for, render};
 use anyhow::{Result, bail};
 use cablekeep::input;
 use cablekeep::store::{CollectionName, WriteRequest};
-use clap::Args;
+use clap::{ArgAction, Args};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -28,8 +30,8 @@ pub(super) struct BundleArgs {
     #[command(flatten)]
     read: ReadArgs,
     /// Print the result as JSON.
-    #[arg(long)]
-    json: bool,
+    #[arg(long = "json", id = "json", action = ArgAction::SetTrue, value_parser = json_flag())]
+    output: OutputFormat,
 }
 
 pub(super) fn run(ctx: &Ctx, a: BundleArgs) -> Result<u8> {
@@ -56,7 +58,7 @@ pub(super) fn run(ctx: &Ctx, a: BundleArgs) -> Result<u8> {
         },
     )?;
     outcome.findings.splice(0..0, found.findings);
-    let format = OutputFormat::text_or_json(a.json);
+    let format = a.output;
     render::write_outcome(&ctx.store, &a.collection, &outcome, format)?;
     Ok(exit_for(&outcome.findings))
 }

@@ -1,9 +1,9 @@
 //! `commit`: write the staged pages as the collection's next version.
 
-use super::args::{CollectionArg, OutputFormat, message_text};
+use super::args::{CollectionArg, OutputFormat, json_flag, message_text};
 use super::{Ctx, exit_for, render};
 use anyhow::Result;
-use clap::Args;
+use clap::{ArgAction, Args};
 
 #[derive(Debug, Args)]
 pub(super) struct CommitArgs {
@@ -11,8 +11,8 @@ pub(super) struct CommitArgs {
     collection: CollectionArg,
     #[arg(long, short = 'm', default_value = "", value_parser = message_text)]
     message: String,
-    #[arg(long)]
-    json: bool,
+    #[arg(long = "json", id = "json", action = ArgAction::SetTrue, value_parser = json_flag())]
+    output: OutputFormat,
 }
 
 pub(super) fn run(ctx: &Ctx, a: CommitArgs) -> Result<u8> {
@@ -21,7 +21,7 @@ pub(super) fn run(ctx: &Ctx, a: CommitArgs) -> Result<u8> {
     let outcome = ctx
         .store
         .commit_stage(&lock, &collection, &a.message, &ctx.bar)?;
-    let format = OutputFormat::text_or_json(a.json);
+    let format = a.output;
     render::write_outcome(&ctx.store, &collection, &outcome, format)?;
     Ok(exit_for(&outcome.findings))
 }

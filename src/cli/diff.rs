@@ -1,10 +1,10 @@
 //! `diff`: what changed between two versions of a collection.
 
-use super::args::{CollectionArg, OutputFormat};
+use super::args::{CollectionArg, OutputFormat, json_flag};
 use super::{Ctx, EXIT_OK, render};
 use anyhow::Result;
 use cablekeep::store::VersionNum;
-use clap::Args;
+use clap::{ArgAction, Args};
 
 #[derive(Debug, Args)]
 pub(super) struct DiffArgs {
@@ -14,8 +14,8 @@ pub(super) struct DiffArgs {
     to: Option<VersionNum>,
     #[command(flatten)]
     collection: CollectionArg,
-    #[arg(long)]
-    json: bool,
+    #[arg(long = "json", id = "json", action = ArgAction::SetTrue, value_parser = json_flag())]
+    output: OutputFormat,
 }
 
 pub(super) fn run(ctx: &Ctx, a: DiffArgs) -> Result<u8> {
@@ -25,6 +25,6 @@ pub(super) fn run(ctx: &Ctx, a: DiffArgs) -> Result<u8> {
         .store
         .resolve_version(&collection, a.to.map(VersionNum::get))?;
     let d = cablekeep::store::diff::diff(&ctx.store, &collection, from, to)?;
-    render::diff(&d, OutputFormat::text_or_json(a.json))?;
+    render::diff(&d, a.output)?;
     Ok(EXIT_OK)
 }

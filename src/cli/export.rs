@@ -1,13 +1,13 @@
 //! The `export`, `search` and `stats` commands: the questions asked of a version's cables.
 
-use super::args::{CollectionArg, OutputFormat};
+use super::args::{CollectionArg, OutputFormat, json_flag};
 use super::{Ctx, EXIT_OK, render};
 use anyhow::{Context, Result, anyhow};
 use cablekeep::export::{self, Format};
 use cablekeep::query::catalog::Catalog;
 use cablekeep::query::select::Filter;
 use cablekeep::store::{CollectionName, VersionNum};
-use clap::{Args, ValueEnum};
+use clap::{ArgAction, Args, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -174,8 +174,8 @@ pub(super) struct SearchArgs {
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_HITS))]
     limit: usize,
     /// One JSON hit per line, best first.
-    #[arg(long)]
-    json: bool,
+    #[arg(long = "json", id = "json", action = ArgAction::SetTrue, value_parser = json_flag())]
+    output: OutputFormat,
 }
 
 #[derive(Debug, Args)]
@@ -186,8 +186,8 @@ pub(super) struct StatsArgs {
     #[arg(long)]
     version: Option<VersionNum>,
     /// Print the counts as one JSON object.
-    #[arg(long)]
-    json: bool,
+    #[arg(long = "json", id = "json", action = ArgAction::SetTrue, value_parser = json_flag())]
+    output: OutputFormat,
 }
 
 /// A full-text query within the bounds of [`cablekeep::query::catalog::check_query`].
@@ -245,7 +245,7 @@ pub(super) fn search(ctx: &Ctx, a: SearchArgs) -> Result<u8> {
         eprintln!("cablekeep: catalog rebuilt ({})", catalog.path().display());
     }
     let hits = catalog.search(&a.query, a.collection.as_deref(), &filter, a.limit)?;
-    let format = OutputFormat::text_or_json(a.json);
+    let format = a.output;
     render::hits(&hits, format)?;
     if format == OutputFormat::Text {
         eprintln!("cablekeep: {} hits", hits.len());
@@ -257,6 +257,6 @@ pub(super) fn search(ctx: &Ctx, a: SearchArgs) -> Result<u8> {
 pub(super) fn stats(ctx: &Ctx, a: StatsArgs) -> Result<u8> {
     let collection = a.collection.resolve(&ctx.store)?;
     let s = cablekeep::query::stats::of_version(&ctx.store, &collection, a.version)?;
-    render::stats(&s, OutputFormat::text_or_json(a.json))?;
+    render::stats(&s, a.output)?;
     Ok(EXIT_OK)
 }

@@ -1,13 +1,13 @@
 //! `links check|report|history` and the link half of `verify --links`: their arguments and
 //! the link log read; [`super::render`] prints the results.
 
-use super::args::{CollectionArg, OutputFormat};
+use super::args::{CollectionArg, OutputFormat, json_flag};
 use super::{Ctx, EXIT_FINDINGS, EXIT_OK, render};
 use anyhow::{Result, bail};
 use cablekeep::linkcheck::{self, LinkResult, limits};
 use cablekeep::store::VersionNum;
 use clap::builder::RangedU64ValueParser;
-use clap::{Args, Subcommand, value_parser};
+use clap::{ArgAction, Args, Subcommand, value_parser};
 use std::time::Duration;
 
 #[derive(Debug, Args)]
@@ -169,8 +169,8 @@ struct HistoryArgs {
     #[command(flatten)]
     collection: CollectionArg,
     /// One logged event per line, as JSON.
-    #[arg(long)]
-    json: bool,
+    #[arg(long = "json", id = "json", action = ArgAction::SetTrue, value_parser = json_flag())]
+    output: OutputFormat,
 }
 
 impl CheckArgs {
@@ -225,7 +225,7 @@ pub(super) fn run(ctx: &Ctx, a: LinksArgs) -> Result<u8> {
         LinksCommand::History(h) => {
             let collection = logged_collection(ctx, &h.collection)?;
             let events = read_log(ctx, &collection)?;
-            history(&h.id, &events, OutputFormat::text_or_json(h.json))
+            history(&h.id, &events, h.output)
         }
     }
 }

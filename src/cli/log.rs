@@ -1,16 +1,16 @@
 //! `log`: the versions of each collection, newest first.
 
-use super::args::{CollectionArg, OutputFormat};
+use super::args::{CollectionArg, OutputFormat, json_flag};
 use super::{Ctx, EXIT_OK, render};
 use anyhow::Result;
-use clap::Args;
+use clap::{ArgAction, Args};
 
 #[derive(Debug, Args)]
 pub(super) struct LogArgs {
     #[command(flatten)]
     collection: CollectionArg,
-    #[arg(long)]
-    json: bool,
+    #[arg(long = "json", id = "json", action = ArgAction::SetTrue, value_parser = json_flag())]
+    output: OutputFormat,
 }
 
 pub(super) fn run(ctx: &Ctx, a: LogArgs) -> Result<u8> {
@@ -22,7 +22,7 @@ pub(super) fn run(ctx: &Ctx, a: LogArgs) -> Result<u8> {
         }
         None => ctx.store.collections()?,
     };
-    let format = OutputFormat::text_or_json(a.json);
+    let format = a.output;
     for c in collections {
         for v in ctx.store.versions(&c)?.into_iter().rev() {
             let (m, _) = ctx.store.read_manifest(&c, v)?;

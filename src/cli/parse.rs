@@ -1,11 +1,11 @@
 //! `parse`: read pages and print their records without storing anything.
 
-use super::args::{OutputFormat, ProvenanceArgs, ReadArgs};
+use super::args::{OutputFormat, ProvenanceArgs, ReadArgs, json_flag};
 use super::{EXIT_FINDINGS, EXIT_OK, render};
 use anyhow::Result;
 use cablekeep::finding::Finding;
 use cablekeep::input;
-use clap::Args;
+use clap::{ArgAction, Args};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -18,13 +18,13 @@ pub(super) struct ParseArgs {
     #[command(flatten)]
     read: ReadArgs,
     /// One JSON record per cable per line.
-    #[arg(long)]
-    json: bool,
+    #[arg(long = "json", id = "json", action = ArgAction::SetTrue, value_parser = json_flag())]
+    output: OutputFormat,
 }
 
 pub(super) fn run(a: ParseArgs) -> Result<u8> {
     let hints = a.provenance.hints()?;
-    let format = OutputFormat::text_or_json(a.json);
+    let format = a.output;
     let found = input::collect(&a.files, &a.read.options())?;
     let mut errors = found.findings.iter().any(Finding::is_error);
     render::findings(&found.findings)?;

@@ -1,10 +1,10 @@
 //! `rebuild-manifest`: write a lost sidecar manifest again from its intact zip.
 
-use super::args::{CollectionArg, OutputFormat};
+use super::args::{CollectionArg, OutputFormat, json_flag};
 use super::{Ctx, EXIT_FINDINGS, EXIT_OK, render};
 use anyhow::Result;
 use cablekeep::store::{VersionId, VersionNum};
-use clap::Args;
+use clap::{ArgAction, Args};
 
 #[derive(Debug, Args)]
 pub(super) struct RebuildArgs {
@@ -14,8 +14,8 @@ pub(super) struct RebuildArgs {
     #[arg(long)]
     version: VersionNum,
     /// One JSON object: the manifest written (or null) and the zip's findings.
-    #[arg(long)]
-    json: bool,
+    #[arg(long = "json", id = "json", action = ArgAction::SetTrue, value_parser = json_flag())]
+    output: OutputFormat,
 }
 
 pub(super) fn run(ctx: &Ctx, a: RebuildArgs) -> Result<u8> {
@@ -31,7 +31,7 @@ pub(super) fn run(ctx: &Ctx, a: RebuildArgs) -> Result<u8> {
     )?;
     drop(lock);
     let at = VersionId::new(&collection, version);
-    render::rebuilt(&ctx.store, at, &outcome, OutputFormat::text_or_json(a.json))?;
+    render::rebuilt(&ctx.store, at, &outcome, a.output)?;
     Ok(if outcome.manifest.is_some() {
         EXIT_OK
     } else {

@@ -1,11 +1,11 @@
 //! `show`: a cable as archived, for people, as its stored JSON record, or its raw bytes.
 
-use super::args::CollectionArg;
+use super::args::{CollectionArg, OutputFormat, json_flag};
 use super::{Ctx, EXIT_OK, render};
 use anyhow::Result;
 use cablekeep::store::VersionNum;
 use cablekeep::store::show::{ShowRequest, show_cable};
-use clap::Args;
+use clap::{ArgAction, Args};
 use std::io::Write;
 
 #[derive(Debug, Args)]
@@ -24,8 +24,8 @@ pub(super) struct ShowArgs {
     #[arg(long, conflicts_with = "json")]
     raw: bool,
     /// Print the stored record as JSON.
-    #[arg(long)]
-    json: bool,
+    #[arg(long = "json", id = "json", action = ArgAction::SetTrue, value_parser = json_flag())]
+    output: OutputFormat,
 }
 
 pub(super) fn run(ctx: &Ctx, a: ShowArgs) -> Result<u8> {
@@ -40,7 +40,7 @@ pub(super) fn run(ctx: &Ctx, a: ShowArgs) -> Result<u8> {
     )?;
     if a.raw {
         render::out().write_all(&shown.raw_bytes()?)?;
-    } else if a.json {
+    } else if a.output == OutputFormat::Json {
         render::out().write_all(&shown.record_bytes()?)?;
     } else {
         render::record(&shown.record()?, &shown.line, shown.version_id())?;

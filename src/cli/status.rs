@@ -1,17 +1,17 @@
 //! `status`: what is staged.
 
-use super::args::{CollectionArg, OutputFormat};
+use super::args::{CollectionArg, OutputFormat, json_flag};
 use super::{Ctx, EXIT_OK, render};
 use anyhow::Result;
-use clap::Args;
+use clap::{ArgAction, Args};
 use std::io::Write;
 
 #[derive(Debug, Args)]
 pub(super) struct StatusArgs {
     #[command(flatten)]
     collection: CollectionArg,
-    #[arg(long)]
-    json: bool,
+    #[arg(long = "json", id = "json", action = ArgAction::SetTrue, value_parser = json_flag())]
+    output: OutputFormat,
 }
 
 pub(super) fn run(ctx: &Ctx, a: StatusArgs) -> Result<u8> {
@@ -19,7 +19,7 @@ pub(super) fn run(ctx: &Ctx, a: StatusArgs) -> Result<u8> {
         Some(c) => vec![c.to_string()],
         None => ctx.store.staged_collections()?,
     };
-    let format = OutputFormat::text_or_json(a.json);
+    let format = a.output;
     if collections.is_empty() && format == OutputFormat::Text {
         writeln!(render::out(), "nothing staged")?;
     }

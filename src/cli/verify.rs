@@ -1,13 +1,13 @@
 //! `verify`: check archives byte for byte against their manifests, and with `--links` their
 //! source links.
 
-use super::args::OutputFormat;
+use super::args::{OutputFormat, json_flag};
 use super::render::{self, Depth};
 use super::{Ctx, EXIT_FINDINGS, EXIT_OK, links};
 use anyhow::{Result, bail};
 use cablekeep::store::verify::{self, Report, Selection};
 use cablekeep::store::{CollectionName, Store, VersionNum};
-use clap::Args;
+use clap::{ArgAction, Args};
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -35,8 +35,8 @@ pub(super) struct VerifyArgs {
     #[arg(long, hide = true)]
     whole: bool,
     /// Print findings as JSON Lines.
-    #[arg(long)]
-    json: bool,
+    #[arg(long = "json", id = "json", action = ArgAction::SetTrue, value_parser = json_flag())]
+    output: OutputFormat,
     /// Also check every source link (as `links check`): exit 1 when any link is not intact or
     /// equivalent.
     #[arg(long, conflicts_with = "file")]
@@ -59,7 +59,7 @@ pub(super) fn run(ctx: &Ctx, a: VerifyArgs) -> Result<u8> {
         )?],
         None => verify_store(ctx, &a, options)?,
     };
-    let format = OutputFormat::text_or_json(a.json);
+    let format = a.output;
     let depth = if a.fast { Depth::Fast } else { Depth::Full };
     let mut code = show_reports(&reports, format, depth)?;
     if a.links {
