@@ -14,7 +14,7 @@
 //!
 //! Every result is appended to the collection's hash-chained event log ([`log`]).
 //!
-//! The wing, by concern: [`options`] (the options, their defaults and bounds), `remap`
+//! The wing, by concern: `options` (the options, their defaults and bounds), `remap`
 //! (`--remap`), `checker` (the loop: targets, workers, one link followed and classified),
 //! `hosts` (per-host rate limits), `retry` (one request with retries), `robots` (robots.txt),
 //! `url` (URL arithmetic), `state` (a link's state from its final answer), `drift` (what changed
@@ -26,7 +26,7 @@ mod drift;
 mod hosts;
 pub mod log;
 mod memento;
-pub mod options;
+mod options;
 mod remap;
 mod result;
 mod retry;

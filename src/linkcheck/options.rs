@@ -33,6 +33,20 @@ pub mod limits {
     pub const MAX_MAX_BODY_BYTES: u64 = 256 * 1024 * 1024;
     pub const MAX_REDIRECTS: usize = 10;
     pub const MAX_MAX_REDIRECTS: u64 = 50;
+
+    // The command line offers each default as its flag's default value: a default outside the
+    // bounds its flag accepts would make every run fail, so the build refuses it.
+    const _: () = {
+        assert!(1 <= CONCURRENCY && CONCURRENCY as u64 <= MAX_CONCURRENCY);
+        assert!(1 <= PER_HOST && PER_HOST as u64 <= MAX_PER_HOST);
+        assert!(HOST_INTERVAL_MS <= MAX_HOST_INTERVAL_MS);
+        assert!(RETRIES as u64 <= MAX_RETRIES);
+        assert!(BACKOFF_MS <= MAX_BACKOFF_MS);
+        assert!(1 <= TIMEOUT_SECS && TIMEOUT_SECS <= MAX_TIMEOUT_SECS);
+        assert!(1 <= RUN_TIME_SECS && RUN_TIME_SECS <= MAX_RUN_TIME_SECS);
+        assert!(1 <= MAX_BODY_BYTES && MAX_BODY_BYTES <= MAX_MAX_BODY_BYTES);
+        assert!(MAX_REDIRECTS as u64 <= MAX_MAX_REDIRECTS);
+    };
 }
 
 /// How to check.
@@ -60,6 +74,7 @@ pub struct Options {
     pub max_body: u64,
     /// Redirects followed at most.
     pub max_redirects: usize,
+    /// Fetch nothing that robots.txt disallows for cablekeep (such a link is `blocked`).
     pub respect_robots: bool,
     /// The Memento TimeGate prefix, none to skip the archive lookup.
     pub timegate: Option<String>,
