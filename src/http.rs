@@ -113,31 +113,34 @@ impl Client {
                 )
             })
             .collect();
-        let mut reader = response.into_body().into_reader();
-        let mut body = Vec::new();
-        let mut chunk = vec![0u8; 64 * 1024];
-        let mut truncated = false;
-        loop {
-            match reader.read(&mut chunk) {
-                Ok(0) => break,
-                Ok(n) => {
-                    body.extend_from_slice(&chunk[..n]);
-                    if body.len() as u64 > self.max_body {
-                        body.truncate(self.max_body as usize);
-                        truncated = true;
-                        break;
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io_failure(&e)),
-            }
-        }
+        let (body, truncated) = read_limited(response.into_body().into_reader(), self.max_body)?;
         Ok(Response {
             status,
             headers,
             body,
             truncated,
         })
+    }
+}
+
+/// Reads a body up to `max_body` bytes, a chunk at a time: the bytes, and whether there were
+/// more (reading stopped there, so a huge body costs no more than the limit).
+fn read_limited(mut reader: impl Read, max_body: u64) -> Result<(Vec<u8>, bool), Failure> {
+    let mut body = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        match reader.read(&mut chunk) {
+            Ok(0) => return Ok((body, false)),
+            Ok(n) => {
+                body.extend_from_slice(&chunk[..n]);
+                if body.len() as u64 > max_body {
+                    body.truncate(max_body as usize);
+                    return Ok((body, true));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_failure(&e)),
+        }
     }
 }
 
@@ -173,4 +176,18 @@ fn io_failure(e: &std::io::Error) -> Failure {
         _ => FailureKind::Protocol,
     };
     Failure { kind, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_is_read_up_to_the_limit_and_said_to_be_cut() {
+        let bytes = vec![7u8; 200_000];
+        let (body, truncated) = read_limited(&bytes[..], 100_000).expect("read");
+        assert_eq!((body.len(), truncated), (100_000, true));
+        let (body, truncated) = read_limited(&bytes[..], 200_000).expect("read");
+        assert_eq!((body.len(), truncated), (200_000, false));
+    }
 }

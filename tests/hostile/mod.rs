@@ -27,4 +27,5 @@ fn measuring_a_child_kills_it_at_the_time_limit() {
     assert!(m.timed_out, "{m:?}");
     assert_eq!(m.code, None);
 }
+mod linkin;
 mod verify;
