@@ -26,10 +26,11 @@
 //! publisher `WikiLeaks`, released `2011-09-01`, site build `cablegate-201108300212`, format
 //! `cables-csv`, unless the hints say otherwise.
 
+use super::reading::{self, Reading};
 use super::text::{self, PARTIAL_EXTRACT};
-use super::{Format, ParseOutcome, dates, fields, id};
+use super::{CableRecord, Format, ParseOutcome, dates, fields, id};
 use crate::cable::provenance::{Source, SourceHints};
-use crate::finding::{Code, Finding, Severity};
+use crate::finding::{Code, Finding};
 use std::io::{self, BufRead};
 
 /// The longest row kept whole (64 MiB; the longest real cable is far shorter).
@@ -185,203 +186,284 @@ pub fn split_rows_with_offsets<R: BufRead>(
 fn split_rows_limited<R: BufRead>(
     mut reader: R,
     max_row: usize,
-    mut each: impl FnMut(u64, Vec<u8>, Vec<String>, u64),
+    each: impl FnMut(u64, Vec<u8>, Vec<String>, u64),
 ) -> io::Result<()> {
-    let mut row: Vec<u8> = Vec::new();
-    let mut state = State::FieldStart;
-    let mut number: u64 = 0;
-    // The table's own number of the previous row, to recognise the start of the next one.
-    let mut last_col1: Option<u64> = None;
-    let mut field_index = 0usize;
-    let mut col1: Vec<u8> = Vec::new();
-    // Start of a candidate next row inside a quoted field (after a newline), and its prefix.
-    let mut candidate: Option<usize> = None;
-    let mut prefix: Vec<u8> = Vec::new();
-    // After an overlong row: skipping to the next row start.
-    let mut skipping = false;
-    let mut skipped: u64 = 0;
-    let mut pending: Option<(u64, Vec<u8>, Vec<String>)> = None;
-    let mut at_line_start = false;
-    let mut problems: Vec<String> = Vec::new();
-    // `prefix` is worked out once per row: it depends only on the previous row's number and
-    // this row's first field, which is complete once the second field starts. (Working it out
-    // at every newline of the body would be a large part of the time spent splitting the table.)
-    let mut prefix_is_this_rows = false;
-
-    let expected_prefix = |last: Option<u64>, col1: &[u8]| -> Vec<u8> {
-        let this = std::str::from_utf8(col1)
-            .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok())
-            .or(last.map(|l| l + 1));
-        match this {
-            Some(n) => format!("\"{}\",\"", n + 1).into_bytes(),
-            None => Vec::new(),
-        }
-    };
-
+    let mut splitter = Splitter::new(max_row, each);
     loop {
         let buf = reader.fill_buf()?;
         if buf.is_empty() {
             break;
         }
         let len = buf.len();
-        let mut i = 0;
-        while i < len {
-            let b = buf[i];
-            i += 1;
-            if skipping {
-                // Look only for a line that starts like the next row.
-                if row.is_empty() && !at_line_start {
-                    skipped += 1;
-                    at_line_start = b == b'\n';
-                    continue;
-                }
-                row.push(b);
-                if !prefix.starts_with(&row) {
-                    skipped += row.len() as u64;
-                    row.clear();
-                    at_line_start = b == b'\n';
-                    continue;
-                }
-                if row.len() == prefix.len() {
-                    skipping = false;
-                    if let Some((n, raw, mut p)) = pending.take() {
-                        p.push(format!(
-                            "{skipped} bytes of the row after its first {} were skipped",
-                            raw.len()
-                        ));
-                        let total = raw.len() as u64 + skipped;
-                        each(n, raw, p, total);
-                    }
-                    skipped = 0;
-                    let start = std::mem::take(&mut row);
-                    state = State::FieldStart;
-                    field_index = 0;
-                    col1.clear();
-                    prefix_is_this_rows = false;
-                    candidate = None;
-                    for &c in &start {
-                        row.push(c);
-                        step(&mut state, c, &mut field_index, &mut col1);
-                    }
-                }
-                continue;
-            }
-            // Fast path: the run of ordinary bytes inside a quoted field (most of the file),
-            // copied at once; never past MAX_ROW_BYTES (the byte path reports that).
-            if state == State::Quoted && field_index > 0 && candidate.is_none() {
-                let from = i - 1;
-                let run = memchr::memchr3(b'"', b'\\', b'\n', &buf[from..])
-                    .unwrap_or(len - from)
-                    .min(max_row.saturating_sub(row.len()));
-                if run > 0 {
-                    row.extend_from_slice(&buf[from..from + run]);
-                    i = from + run;
-                    continue;
-                }
-            }
-            row.push(b);
-            let prev_state = state;
-            let end = step(&mut state, b, &mut field_index, &mut col1);
-            if end {
-                number += 1;
-                last_col1 = col1_number(&col1).or(last_col1.map(|l| l + 1));
-                let r = std::mem::take(&mut row);
-                // Rows are of a size: starting the next one at this one's spares most regrowth.
-                row.reserve(r.len().min(1 << 20));
-                let l = r.len() as u64;
-                each(number, r, std::mem::take(&mut problems), l);
-                state = State::FieldStart;
-                field_index = 0;
-                col1.clear();
-                prefix_is_this_rows = false;
-                candidate = None;
-                continue;
-            }
-            // Inside a quoted field: a newline followed by the next row's start ends the row.
-            if let Some(c) = candidate {
-                let k = row.len() - c;
-                if k > prefix.len() || row[c + k - 1] != prefix[k - 1] {
-                    candidate = None;
-                } else if k == prefix.len() {
-                    let next_start = row.split_off(c);
-                    number += 1;
-                    let mut p = std::mem::take(&mut problems);
-                    p.push(
-                        "unterminated quoted field: the row ends before the next row's start"
-                            .to_string(),
-                    );
-                    last_col1 = col1_number(&col1).or(last_col1.map(|l| l + 1));
-                    let r = std::mem::take(&mut row);
-                    let l = r.len() as u64;
-                    each(number, r, p, l);
-                    state = State::FieldStart;
-                    field_index = 0;
-                    col1.clear();
-                    prefix_is_this_rows = false;
-                    candidate = None;
-                    for &c in &next_start {
-                        row.push(c);
-                        step(&mut state, c, &mut field_index, &mut col1);
-                    }
-                    continue;
-                }
-            }
-            if b == b'\n' && matches!(prev_state, State::Quoted | State::Escape) {
-                if !prefix_is_this_rows {
-                    prefix = expected_prefix(last_col1, &col1);
-                    prefix_is_this_rows = field_index > 0;
-                }
-                // A candidate is followed byte by byte until it fails; when the buffer already
-                // shows it cannot be the next row's start (nearly every newline of a body),
-                // there is none to follow.
-                let ahead = &buf[i..];
-                let surely_not = ahead.len() >= prefix.len() && !ahead.starts_with(&prefix);
-                if !prefix.is_empty() && !surely_not {
-                    candidate = Some(row.len());
-                }
-            }
-            if row.len() > max_row {
-                number += 1;
-                let mut p = std::mem::take(&mut problems);
-                p.push(format!(
-                    "row is longer than {max_row} bytes: only its first bytes are kept and the rest up to the next row is skipped"
-                ));
-                prefix = expected_prefix(last_col1, &col1);
-                last_col1 = col1_number(&col1).or(last_col1.map(|l| l + 1));
-                // Handed over once its end is found, with its true length.
-                pending = Some((number, std::mem::take(&mut row), p));
-                state = State::FieldStart;
-                field_index = 0;
-                col1.clear();
-                prefix_is_this_rows = false;
-                candidate = None;
-                skipping = true;
-                at_line_start = b == b'\n';
-            }
-        }
+        splitter.feed(buf);
         reader.consume(len);
     }
-    if skipping {
-        skipped += row.len() as u64;
-        row.clear();
-        if let Some((n, raw, mut p)) = pending.take() {
-            p.push(format!(
-                "{skipped} bytes of the row after its first {} were skipped, up to the end of the file",
-                raw.len()
-            ));
-            let total = raw.len() as u64 + skipped;
-            each(n, raw, p, total);
-        }
-    } else if !row.is_empty() {
-        number += 1;
-        if matches!(state, State::Quoted | State::Escape) {
-            problems.push("unterminated quoted field at the end of the file".to_string());
-        }
-        let l = row.len() as u64;
-        each(number, row, problems, l);
-    }
+    splitter.finish();
     Ok(())
+}
+
+/// The row splitter between two buffers of input: the row so far and what is known of it.
+/// Rows are handed to `each(number, raw, problems, length in the file)`.
+struct Splitter<F> {
+    each: F,
+    max_row: usize,
+    row: Vec<u8>,
+    state: State,
+    /// Rows handed over so far.
+    number: u64,
+    /// The table's own number of the previous row, to recognise the start of the next one.
+    last_col1: Option<u64>,
+    field_index: usize,
+    col1: Vec<u8>,
+    /// Start of a candidate next row inside a quoted field (after a newline).
+    candidate: Option<usize>,
+    /// The bytes the next row starts with (`"N+1","`).
+    prefix: Vec<u8>,
+    /// `prefix` is worked out once per row: it depends only on the previous row's number and
+    /// this row's first field, which is complete once the second field starts. (Working it out
+    /// at every newline of the body would be a large part of the time spent splitting.)
+    prefix_is_this_rows: bool,
+    /// After an overlong row: skipping to the next row start.
+    skipping: bool,
+    skipped: u64,
+    /// The overlong row, handed over once its end is found, with its true length.
+    pending: Option<(u64, Vec<u8>, Vec<String>)>,
+    at_line_start: bool,
+    problems: Vec<String>,
+}
+
+impl<F: FnMut(u64, Vec<u8>, Vec<String>, u64)> Splitter<F> {
+    fn new(max_row: usize, each: F) -> Self {
+        Splitter {
+            each,
+            max_row,
+            row: Vec::new(),
+            state: State::FieldStart,
+            number: 0,
+            last_col1: None,
+            field_index: 0,
+            col1: Vec::new(),
+            candidate: None,
+            prefix: Vec::new(),
+            prefix_is_this_rows: false,
+            skipping: false,
+            skipped: 0,
+            pending: None,
+            at_line_start: false,
+            problems: Vec::new(),
+        }
+    }
+
+    /// Reads one buffer of input.
+    fn feed(&mut self, buf: &[u8]) {
+        let mut i = 0;
+        while i < buf.len() {
+            let b = buf[i];
+            i += 1;
+            if self.skipping {
+                self.skip_byte(b);
+                continue;
+            }
+            let copied = self.copy_quoted_run(&buf[i - 1..]);
+            if copied > 0 {
+                i += copied - 1;
+                continue;
+            }
+            self.take_byte(b, &buf[i..]);
+        }
+    }
+
+    /// Fast path: the run of ordinary bytes inside a quoted field (most of the file), copied at
+    /// once; never past the longest row (the byte path reports that). Returns how many bytes
+    /// were copied from `rest`.
+    fn copy_quoted_run(&mut self, rest: &[u8]) -> usize {
+        if self.state != State::Quoted || self.field_index == 0 || self.candidate.is_some() {
+            return 0;
+        }
+        let run = memchr::memchr3(b'"', b'\\', b'\n', rest)
+            .unwrap_or(rest.len())
+            .min(self.max_row.saturating_sub(self.row.len()));
+        self.row.extend_from_slice(&rest[..run]);
+        run
+    }
+
+    /// Reads one byte of a row; `ahead` is the rest of the buffer after it.
+    fn take_byte(&mut self, b: u8, ahead: &[u8]) {
+        self.row.push(b);
+        let prev_state = self.state;
+        if step(&mut self.state, b, &mut self.field_index, &mut self.col1) {
+            self.end_row();
+            return;
+        }
+        // Inside a quoted field: a newline followed by the next row's start ends the row.
+        if let Some(c) = self.candidate {
+            let k = self.row.len() - c;
+            if k > self.prefix.len() || self.row[c + k - 1] != self.prefix[k - 1] {
+                self.candidate = None;
+            } else if k == self.prefix.len() {
+                self.end_unterminated_row(c);
+                return;
+            }
+        }
+        if b == b'\n' && matches!(prev_state, State::Quoted | State::Escape) {
+            self.note_candidate(ahead);
+        }
+        if self.row.len() > self.max_row {
+            self.cut_overlong_row(b);
+        }
+    }
+
+    /// After a newline inside a quoted field: the next row may start here.
+    fn note_candidate(&mut self, ahead: &[u8]) {
+        if !self.prefix_is_this_rows {
+            self.prefix = expected_prefix(self.last_col1, &self.col1);
+            self.prefix_is_this_rows = self.field_index > 0;
+        }
+        // A candidate is followed byte by byte until it fails; when the buffer already shows
+        // it cannot be the next row's start (nearly every newline of a body), there is none
+        // to follow.
+        let surely_not = ahead.len() >= self.prefix.len() && !ahead.starts_with(&self.prefix);
+        if !self.prefix.is_empty() && !surely_not {
+            self.candidate = Some(self.row.len());
+        }
+    }
+
+    /// Hands over the row just ended by its newline.
+    fn end_row(&mut self) {
+        self.number += 1;
+        self.last_col1 = self.this_rows_number();
+        let r = std::mem::take(&mut self.row);
+        // Rows are of a size: starting the next one at this one's spares most regrowth.
+        self.row.reserve(r.len().min(1 << 20));
+        let l = r.len() as u64;
+        let problems = std::mem::take(&mut self.problems);
+        (self.each)(self.number, r, problems, l);
+        self.start_row();
+    }
+
+    /// Hands over a row whose quoted field never closed, up to the next row's start found at
+    /// `next_start` in it; the next row goes on from there.
+    fn end_unterminated_row(&mut self, next_start: usize) {
+        let next_start = self.row.split_off(next_start);
+        self.number += 1;
+        let mut p = std::mem::take(&mut self.problems);
+        p.push("unterminated quoted field: the row ends before the next row's start".to_string());
+        self.last_col1 = self.this_rows_number();
+        let r = std::mem::take(&mut self.row);
+        let l = r.len() as u64;
+        (self.each)(self.number, r, p, l);
+        self.start_row();
+        self.replay(&next_start);
+    }
+
+    /// Keeps the first bytes of a row longer than the longest row, and skips the rest of it.
+    fn cut_overlong_row(&mut self, b: u8) {
+        self.number += 1;
+        let mut p = std::mem::take(&mut self.problems);
+        p.push(format!(
+            "row is longer than {} bytes: only its first bytes are kept and the rest up to the next row is skipped",
+            self.max_row
+        ));
+        self.prefix = expected_prefix(self.last_col1, &self.col1);
+        self.last_col1 = self.this_rows_number();
+        // Handed over once its end is found, with its true length.
+        self.pending = Some((self.number, std::mem::take(&mut self.row), p));
+        self.start_row();
+        self.skipping = true;
+        self.at_line_start = b == b'\n';
+    }
+
+    /// While skipping an overlong row: looks only for a line that starts like the next row.
+    fn skip_byte(&mut self, b: u8) {
+        if self.row.is_empty() && !self.at_line_start {
+            self.skipped += 1;
+            self.at_line_start = b == b'\n';
+            return;
+        }
+        self.row.push(b);
+        if !self.prefix.starts_with(&self.row) {
+            self.skipped += self.row.len() as u64;
+            self.row.clear();
+            self.at_line_start = b == b'\n';
+            return;
+        }
+        if self.row.len() == self.prefix.len() {
+            self.skipping = false;
+            if let Some((n, raw, mut p)) = self.pending.take() {
+                p.push(format!(
+                    "{} bytes of the row after its first {} were skipped",
+                    self.skipped,
+                    raw.len()
+                ));
+                let total = raw.len() as u64 + self.skipped;
+                (self.each)(n, raw, p, total);
+            }
+            self.skipped = 0;
+            let start = std::mem::take(&mut self.row);
+            self.start_row();
+            self.replay(&start);
+        }
+    }
+
+    /// Hands over what is left at the end of the input.
+    fn finish(mut self) {
+        if self.skipping {
+            self.skipped += self.row.len() as u64;
+            self.row.clear();
+            if let Some((n, raw, mut p)) = self.pending.take() {
+                p.push(format!(
+                    "{} bytes of the row after its first {} were skipped, up to the end of the file",
+                    self.skipped,
+                    raw.len()
+                ));
+                let total = raw.len() as u64 + self.skipped;
+                (self.each)(n, raw, p, total);
+            }
+        } else if !self.row.is_empty() {
+            self.number += 1;
+            if matches!(self.state, State::Quoted | State::Escape) {
+                self.problems
+                    .push("unterminated quoted field at the end of the file".to_string());
+            }
+            let l = self.row.len() as u64;
+            (self.each)(self.number, self.row, self.problems, l);
+        }
+    }
+
+    /// The table's number of the row just read: its first field, else the previous one's + 1.
+    fn this_rows_number(&self) -> Option<u64> {
+        col1_number(&self.col1).or(self.last_col1.map(|l| l + 1))
+    }
+
+    /// Resets the framing state for a new row.
+    fn start_row(&mut self) {
+        self.state = State::FieldStart;
+        self.field_index = 0;
+        self.col1.clear();
+        self.prefix_is_this_rows = false;
+        self.candidate = None;
+    }
+
+    /// Reads again the bytes a new row starts with (found while looking for its start).
+    fn replay(&mut self, start: &[u8]) {
+        for &c in start {
+            self.row.push(c);
+            step(&mut self.state, c, &mut self.field_index, &mut self.col1);
+        }
+    }
+}
+
+/// The bytes the next row starts with, `"N+1","`, from this row's first field (or the
+/// previous row's number + 1 when it is not a number); empty when neither is known.
+fn expected_prefix(last: Option<u64>, col1: &[u8]) -> Vec<u8> {
+    let this = std::str::from_utf8(col1)
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .or(last.map(|l| l + 1));
+    match this {
+        Some(n) => format!("\"{}\",\"", n + 1).into_bytes(),
+        None => Vec::new(),
+    }
 }
 
 fn col1_number(col1: &[u8]) -> Option<u64> {
@@ -442,8 +524,19 @@ fn lf_line_ends(text: String) -> String {
     }
 }
 
+/// Why a row's bytes cannot be split into the table's fields.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RowError {
+    #[error("unterminated quoted field")]
+    UnterminatedQuote,
+    #[error("a quote inside a quoted field is not escaped")]
+    StrayQuote,
+    #[error("{0} fields, expected {FIELDS}")]
+    FieldCount(usize),
+}
+
 /// Splits one row's bytes into its fields, undoing the quoting. `Err` names what is wrong.
-pub fn row_fields(raw: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+pub fn row_fields(raw: &[u8]) -> Result<Vec<Vec<u8>>, RowError> {
     let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
     let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
     let mut fields: Vec<Vec<u8>> = Vec::with_capacity(FIELDS);
@@ -506,26 +599,16 @@ pub fn row_fields(raw: &[u8]) -> Result<Vec<Vec<u8>>, String> {
         }
     }
     match state {
-        State::Quoted | State::Escape => return Err("unterminated quoted field".to_string()),
+        State::Quoted | State::Escape => return Err(RowError::UnterminatedQuote),
         _ => fields.push(field),
     }
     if stray {
-        return Err("a quote inside a quoted field is not escaped".to_string());
+        return Err(RowError::StrayQuote);
     }
     if fields.len() != FIELDS {
-        return Err(format!("{} fields, expected {FIELDS}", fields.len()));
+        return Err(RowError::FieldCount(fields.len()));
     }
     Ok(fields)
-}
-
-fn finding(code: Code, name: &str, msg: impl Into<String>) -> Finding {
-    Finding::new(code, name, msg)
-}
-
-fn error(code: Code, name: &str, msg: impl Into<String>) -> Finding {
-    let mut f = Finding::new(code, name, msg);
-    f.severity = Severity::Error;
-    f
 }
 
 /// Reads the table's date `M/D/YYYY H:MM` as `(YYYY-MM-DD HH:MM, ok)`.
@@ -545,131 +628,145 @@ fn table_date(s: &str) -> Option<String> {
     Some(format!("{y:04}-{m:02}-{day:02} {h:02}:{min:02}"))
 }
 
+/// The eight fields of a row, decoded.
+struct RowTexts {
+    row_no: String,
+    date: String,
+    id: String,
+    origin: String,
+    classification: String,
+    refs: String,
+    header: String,
+    body: String,
+}
+
 /// Reads one row of the table (its raw bytes, as [`BulkRow::raw`]) as a cable. Findings name
 /// `name` only; [`read_rows`] adds the row number. Never panics.
 pub fn parse_row(raw: &[u8], name: &str) -> ParseOutcome {
-    let mut findings = Vec::new();
+    let mut reading = Reading::new(name);
+    let Some(row) = row_texts(raw, &mut reading) else {
+        return reading.no_record();
+    };
+    if row.row_no.trim().parse::<u64>().is_err() {
+        reading.malformed(format!("row number {:?} is not a number", row.row_no));
+    }
+    let Some(mut rec) = reading.start_record(Some(&row.id)) else {
+        return reading.no_record();
+    };
+    let header = lf_line_ends(row.header);
+    let body = lf_line_ends(row.body);
+    let year = read_created(&mut rec, &row.date, &header, &mut reading);
+    rec.classification = Some(row.classification.trim().to_string()).filter(|s| !s.is_empty());
+    if rec.classification.is_none() {
+        reading.missing("no classification");
+    }
+    rec.origin = Some(row.origin.trim().to_string()).filter(|s| !s.is_empty());
+    if rec.origin.is_none() {
+        reading.missing("no origin");
+    }
+    if body.trim().is_empty() {
+        reading.missing("no cable text");
+    }
+    read_body_fields(&mut rec, &body, year, &row.refs, &mut reading);
+    reading::apply_header(&mut rec, &header);
+
+    let full = reading::join_header_and_body(&header, &[' ', '\t', '\n'], &body);
+    let partial = text::contains(&full, PARTIAL_EXTRACT);
+    rec.redaction = reading::redaction_of(&full, None, partial, None);
+    rec.text = full;
+    rec.released = Some(RELEASE_DATE.to_string());
+    rec.source = Source {
+        publisher: Some("WikiLeaks".to_string()),
+        released: Some(RELEASE_DATE.to_string()),
+        site_build: Some(RELEASE_BUILD.to_string()),
+        ..reading.source(Format::CablesCsv)
+    };
+    reading.finish(rec)
+}
+
+/// The row's fields, unquoted and decoded; `None` (with an error finding) for an empty or
+/// malformed row.
+fn row_texts(raw: &[u8], reading: &mut Reading) -> Option<RowTexts> {
     if raw.iter().all(u8::is_ascii_whitespace) {
-        findings.push(error(Code::MalformedRow, name, "empty row; no record"));
-        return ParseOutcome {
-            record: None,
-            findings,
-        };
+        reading.error(Code::MalformedRow, "empty row; no record");
+        return None;
     }
     let fields = match row_fields(raw) {
         Ok(f) => f,
         Err(e) => {
-            findings.push(error(
+            reading.error(
                 Code::MalformedRow,
-                name,
                 format!("malformed cables.csv row ({e}); no record"),
-            ));
-            return ParseOutcome {
-                record: None,
-                findings,
-            };
+            );
+            return None;
         }
     };
-    let mut encoding = "utf-8";
-    let mut encoding_findings = Vec::new();
-    let texts: Vec<String> = fields
+    let mut texts = fields
         .iter()
-        .map(|f| {
-            let d = text::decode(f);
-            if encoding_findings.is_empty() {
-                encoding_findings = d.findings(name, "row");
-                if !encoding_findings.is_empty() {
-                    encoding = d.encoding;
-                }
-            }
-            d.text.into_owned()
-        })
-        .collect();
-    findings.append(&mut encoding_findings);
-    let [
-        row_no,
-        date,
-        raw_id,
-        origin,
-        classification,
-        refs,
-        header,
-        body,
-    ]: [String; FIELDS] = match texts.try_into() {
-        Ok(a) => a,
-        Err(_) => unreachable!("row_fields checks the field count"),
-    };
-    if row_no.trim().parse::<u64>().is_err() {
-        findings.push(finding(
-            Code::MalformedField,
-            name,
-            format!("row number {row_no:?} is not a number"),
-        ));
-    }
+        .map(|f| reading.decode_part(f, "row").into_owned());
+    let mut next = || texts.next().unwrap_or_default();
+    Some(RowTexts {
+        row_no: next(),
+        date: next(),
+        id: next(),
+        origin: next(),
+        classification: next(),
+        refs: next(),
+        header: next(),
+        body: next(),
+    })
+}
 
-    // Id.
-    let Some(mut rec) = super::start_record(Some(&raw_id), name, &mut findings) else {
-        return ParseOutcome {
-            record: None,
-            findings,
-        };
-    };
-
-    let header = lf_line_ends(header);
-    let body = lf_line_ends(body);
-
-    // Created.
-    let table = table_date(&date);
+/// Sets `created` from the header's date-time group, or the table's date and time when the
+/// group is missing or far from it. Returns the cable's year.
+fn read_created(
+    rec: &mut CableRecord,
+    date: &str,
+    header: &str,
+    reading: &mut Reading,
+) -> Option<i32> {
+    let date = date.trim();
+    let table = table_date(date);
     let table_day = table.as_deref().and_then(dates::page_date);
-    if date.trim().is_empty() {
-        findings.push(finding(Code::MissingField, name, "no date"));
+    if date.is_empty() {
+        reading.missing("no date");
     } else if table_day.is_none() {
-        findings.push(finding(
-            Code::MalformedField,
-            name,
-            format!("date {:?} cannot be read", date.trim()),
-        ));
+        reading.malformed(format!("date {date:?} cannot be read"));
     }
-    let dtg = dates::find_dtg(&header);
+    let dtg = dates::find_dtg(header);
     let table_time = table.as_deref().and_then(dates::page_datetime);
     rec.created = match (dtg, table_day) {
         (Some(d), Some(p)) if dates::days_apart(d.date, p) > 40 => {
-            findings.push(finding(
-                Code::MalformedField,
-                name,
-                format!(
-                    "header date-time group {} is far from the table's date {}; the table's date is used",
-                    d.rfc3339(),
-                    dates::ymd(p)
-                ),
+            reading.malformed(format!(
+                "header date-time group {} is far from the table's date {}; the table's date is used",
+                d.rfc3339(),
+                dates::ymd(p)
             ));
-            table_time.clone()
+            table_time
         }
         (Some(d), _) => Some(d.rfc3339()),
-        (None, _) => table_time.clone(),
+        (None, _) => table_time,
     };
-    if !date.trim().is_empty() {
-        rec.created_original = Some(date.trim().to_string());
+    if !date.is_empty() {
+        rec.created_original = Some(date.to_string());
     }
-    let year = table_day
+    table_day
         .map(dates::year)
         .or_else(|| dtg.map(|d| dates::year(d.date)))
-        .or_else(|| id::year_of(&rec.id));
+        .or_else(|| id::year_of(&rec.id))
+}
 
-    rec.classification = Some(classification.trim().to_string()).filter(|s| !s.is_empty());
-    if rec.classification.is_none() {
-        findings.push(finding(Code::MissingField, name, "no classification"));
-    }
-    rec.origin = Some(origin.trim().to_string()).filter(|s| !s.is_empty());
-    if rec.origin.is_none() {
-        findings.push(finding(Code::MissingField, name, "no origin"));
-    }
-    if body.trim().is_empty() {
-        findings.push(finding(Code::MissingField, name, "no cable text"));
-    }
-
-    let mut bf = fields::read(&body, year);
-    super::caveats_from_classification(&mut rec);
+/// The body's fields; the references are the table's referenced ids then the body's non-cable
+/// references, or the body's REF lines when the table names none.
+fn read_body_fields(
+    rec: &mut CableRecord,
+    body: &str,
+    year: Option<i32>,
+    refs: &str,
+    reading: &mut Reading,
+) {
+    let mut bf = fields::read(body, year);
+    reading::caveats_from_classification(rec);
     rec.tags = std::mem::take(&mut bf.tags);
     rec.subject = bf.subject.take();
     let mut table_refs: Vec<String> = Vec::new();
@@ -677,44 +774,17 @@ pub fn parse_row(raw: &[u8], name: &str) -> ParseOutcome {
         match id::canonicalize(r) {
             Some(c) if !table_refs.contains(&c.id) => table_refs.push(c.id),
             Some(_) => {}
-            None => findings.push(finding(
+            None => reading.note(
                 Code::MalformedId,
-                name,
                 format!("referenced id {r:?} cannot be read as an id"),
-            )),
+            ),
         }
     }
     let text_refs = bf.references_text.clone();
-    super::apply_body_fields(&mut rec, bf);
+    reading::apply_body_fields(rec, bf);
     if !table_refs.is_empty() {
         table_refs.extend(text_refs);
         rec.references = table_refs;
-    }
-    super::apply_header(&mut rec, &header);
-
-    let mut full = String::with_capacity(header.len() + body.len() + 2);
-    full.push_str(header.trim_end_matches([' ', '\t', '\n']));
-    if !full.is_empty() && !body.is_empty() {
-        full.push_str("\n\n");
-    }
-    full.push_str(&body);
-    rec.redaction = super::redaction_of(&full, false, text::contains(&full, PARTIAL_EXTRACT), None);
-    rec.text = full;
-    rec.released = Some(RELEASE_DATE.to_string());
-    rec.source = Source {
-        publisher: Some("WikiLeaks".to_string()),
-        url: None,
-        released: Some(RELEASE_DATE.to_string()),
-        released_original: None,
-        upstream_url: None,
-        site_build: Some(RELEASE_BUILD.to_string()),
-        retrieved: None,
-        encoding: Some(encoding.to_string()),
-        format: Some(Format::CablesCsv.as_str().to_string()),
-    };
-    ParseOutcome {
-        record: Some(rec),
-        findings,
     }
 }
 

@@ -9,7 +9,7 @@ mod progress;
 use anyhow::{Context, Result, anyhow, bail};
 use cablekeep::bag::capture::StoredRecord;
 use cablekeep::cable::Format;
-use cablekeep::cable::provenance::SourceHints;
+use cablekeep::cable::provenance::{RedactionChange, SourceHints};
 use cablekeep::finding::{Finding, terminal_safe};
 use cablekeep::input::{self, InputItem};
 use cablekeep::store::diff::VersionDiff;
@@ -1149,14 +1149,18 @@ fn print_diff(d: &VersionDiff) -> Result<()> {
                 }
                 runs.join(" -> ")
             };
-            match c.redaction.as_str() {
-                "gained" => parts.push(format!("redactions added ({} runs)", runs(c))),
-                "lost" => parts.push(format!("redactions removed ({} runs)", runs(c))),
-                "gained-and-lost" => {
+            match c.redaction {
+                RedactionChange::Gained => {
+                    parts.push(format!("redactions added ({} runs)", runs(c)))
+                }
+                RedactionChange::Lost => {
+                    parts.push(format!("redactions removed ({} runs)", runs(c)))
+                }
+                RedactionChange::GainedAndLost => {
                     parts.push(format!("redactions added and removed ({} runs)", runs(c)))
                 }
-                "moved" => parts.push("redactions moved".to_string()),
-                _ => {}
+                RedactionChange::Moved => parts.push("redactions moved".to_string()),
+                RedactionChange::Same => {}
             }
             if c.text_changed {
                 let (added, removed) = c
