@@ -145,8 +145,17 @@ fn repair_ref_item(item: &str) -> String {
         .into_owned()
 }
 
+/// The canonical ids of the cables a REF item names (`[YY ]STATION SERIAL`, more serials of
+/// the same station after it).
 fn cable_ids(item: &str, year: Option<i32>) -> Vec<String> {
     let mut ids = Vec::new();
+    let mut push = |id: Option<String>| {
+        if let Some(id) = id
+            && !ids.contains(&id)
+        {
+            ids.push(id);
+        }
+    };
     for c in CABLE_REF.captures_iter(item) {
         let whole = c.get(0).expect("match");
         let after = &item[whole.end()..];
@@ -156,80 +165,78 @@ fn cable_ids(item: &str, year: Option<i32>) -> Vec<String> {
         {
             continue;
         }
-        // Drop leading words that are not part of a station ("SEE STATE 123", "AND ROME 4").
-        let mut words: Vec<&str> = c[2].split(' ').collect();
-        while words.len() > 1
-            && (words[0].len() == 1
-                || matches!(
-                    words[0],
-                    "AND"
-                        | "OF"
-                        | "FOR"
-                        | "SEE"
-                        | "ALSO"
-                        | "IN"
-                        | "TO"
-                        | "THE"
-                        | "REF"
-                        | "REFTEL"
-                        | "EMBASSY"
-                        | "AMEMBASSY"
-                ))
-            && !(words[0] == "THE" && words[1] == "HAGUE")
-        {
-            words.remove(0);
-        }
-        let first = words[0].split('-').next().unwrap_or("");
-        if NOT_STATIONS.contains(&first)
-            || words[1..]
-                .iter()
-                .any(|w| NOT_STATIONS.contains(w) || matches!(*w, "POINTS" | "EMAIL" | "E-MAIL"))
-        {
+        let Some(station) = station_of_match(&c[2]) else {
             continue;
-        }
-        let station_joined: String = words.concat();
-        let letters = station_joined.chars().filter(|ch| *ch != '-').count();
-        let aliased = id::canonical_station(&station_joined.replace('-', ""));
-        if (letters < 4 && aliased == station_joined) || letters > 20 {
+        };
+        let Some(y) = reference_year(c.get(1).map(|m| m.as_str()), after, year) else {
             continue;
-        }
-        let y = match c.get(1) {
-            Some(y) => {
-                let v: i32 = y.as_str().parse().unwrap_or(0);
-                if y.as_str().len() == 4 {
-                    Some(v)
-                } else if v >= 66 {
-                    Some(1900 + v)
-                } else {
-                    Some(2000 + v)
-                }
-            }
-            None => year,
         };
-        // A year after the reference: "ASUNCION 701 (08)".
-        let y = match YEAR_AFTER.captures(after) {
-            Some(ya) if c.get(1).is_none() => {
-                let v: i32 = ya[1].parse().unwrap_or(0);
-                Some(if v >= 66 { 1900 + v } else { 2000 + v })
-            }
-            _ => y,
-        };
-        let Some(y) = y else { continue };
-        if let Some(id) = id::from_parts(y, &station_joined, &c[3])
-            && !ids.contains(&id)
-        {
-            ids.push(id);
-        }
+        push(id::from_parts(y, &station, &c[3]));
         // More serials of the same station: "STATE 41252 AND 44603", "BRASILIA 2799, 2764".
         let mut rest = after;
         while let Some(m) = MORE_SERIALS.captures(rest) {
-            if let Some(id) = id::from_parts(y, &station_joined, &m[1])
-                && !ids.contains(&id)
-            {
-                ids.push(id);
-            }
+            push(id::from_parts(y, &station, &m[1]));
             rest = &rest[m.get(0).expect("match").end()..];
         }
     }
     ids
+}
+
+/// The station of a reference's words, joined (`BUENOS AIRES` → `BUENOSAIRES`), without the
+/// leading words that are not part of it; `None` when the words are no station.
+fn station_of_match(words: &str) -> Option<String> {
+    // Drop leading words that are not part of a station ("SEE STATE 123", "AND ROME 4").
+    let mut words: Vec<&str> = words.split(' ').collect();
+    while words.len() > 1
+        && (words[0].len() == 1
+            || matches!(
+                words[0],
+                "AND"
+                    | "OF"
+                    | "FOR"
+                    | "SEE"
+                    | "ALSO"
+                    | "IN"
+                    | "TO"
+                    | "THE"
+                    | "REF"
+                    | "REFTEL"
+                    | "EMBASSY"
+                    | "AMEMBASSY"
+            ))
+        && !(words[0] == "THE" && words[1] == "HAGUE")
+    {
+        words.remove(0);
+    }
+    let first = words[0].split('-').next().unwrap_or("");
+    if NOT_STATIONS.contains(&first)
+        || words[1..]
+            .iter()
+            .any(|w| NOT_STATIONS.contains(w) || matches!(*w, "POINTS" | "EMAIL" | "E-MAIL"))
+    {
+        return None;
+    }
+    let station_joined: String = words.concat();
+    let letters = station_joined.chars().filter(|ch| *ch != '-').count();
+    let aliased = id::canonical_station(&station_joined.replace('-', ""));
+    if (letters < 4 && aliased == station_joined) || letters > 20 {
+        return None;
+    }
+    Some(station_joined)
+}
+
+/// The year of a reference: the one written before it (`08 MADRID 25`, `2002 THE HAGUE`), else
+/// one in parentheses after it (`ASUNCION 701 (08)`), else the cable's own `year`.
+fn reference_year(before: Option<&str>, after: &str, year: Option<i32>) -> Option<i32> {
+    let century = |v: i32| if v >= 66 { 1900 + v } else { 2000 + v };
+    match before {
+        Some(y) => {
+            let v: i32 = y.parse().unwrap_or(0);
+            Some(if y.len() == 4 { v } else { century(v) })
+        }
+        None => match YEAR_AFTER.captures(after) {
+            Some(ya) => Some(century(ya[1].parse().unwrap_or(0))),
+            None => year,
+        },
+    }
 }

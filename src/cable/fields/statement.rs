@@ -297,6 +297,32 @@ pub fn classified_by(text: &str) -> Vec<String> {
     }
 }
 
+/// Tells titles and offices from names in one statement.
+struct Titles {
+    /// In a mixed-case statement, short all-capital words are offices (`DCM`, `EUR/PRA`).
+    mixed_case: bool,
+}
+
+impl Titles {
+    fn is_title(&self, t: &str) -> bool {
+        is_title(t)
+            || (self.mixed_case
+                && t.len() <= 4
+                && t.chars().all(|c| c.is_ascii_uppercase())
+                && t.len() > 1)
+    }
+}
+
+/// How the name stands in its part of the statement.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Written {
+    /// `Marc Wall`, `Acting DCM Marc Wall`.
+    Alone,
+    /// After an office and a dash or colon: `AF/C - MARY BETH LEONARD`.
+    AfterOffice,
+}
+
+/// The name in a classification statement (see [`classified_by`]), as a list of one.
 pub(super) fn statement_names(statement: &str) -> Vec<String> {
     let s = statement.trim_start_matches(|c: char| c.is_whitespace() || c == ':');
     let s = s
@@ -309,11 +335,8 @@ pub(super) fn statement_names(statement: &str) -> Vec<String> {
     };
     let who = PARENS.replace_all(who, " ");
     let who = D_AFFAIRES.replace_all(&who, "d'Aff");
-    // In a mixed-case statement, short all-capital words are offices (`DCM`, `EUR/PRA`).
-    let mixed = who.chars().any(|c| c.is_lowercase());
-    let title = |t: &str| {
-        is_title(t)
-            || (mixed && t.len() <= 4 && t.chars().all(|c| c.is_ascii_uppercase()) && t.len() > 1)
+    let titles = Titles {
+        mixed_case: who.chars().any(|c| c.is_lowercase()),
     };
     let who = WHO_TAIL.replace(&who, "");
     let who = who.split(';').next().unwrap_or("");
@@ -322,34 +345,63 @@ pub(super) fn statement_names(statement: &str) -> Vec<String> {
     let parts: Vec<&str> = who.split(',').collect();
     let Some(k) = parts.iter().position(|p| {
         p.split(|c: char| c.is_whitespace() || c == '/' || c == ':')
-            .any(|t| !t.is_empty() && !title(t) && t != "-")
+            .any(|t| !t.is_empty() && !titles.is_title(t) && t != "-")
     }) else {
         return Vec::new();
     };
-    let mut suffix = String::new();
-    if let Some(next) = parts.get(k + 1) {
-        let n = next.trim();
-        if is_suffix(n) {
-            let up = n.to_ascii_uppercase();
-            let n = if up.starts_with('J') || up.starts_with('S') {
-                format!("{}.", n.trim_end_matches('.'))
-            } else {
-                n.trim_end_matches('.').to_string()
-            };
-            suffix = format!(", {n}");
-        }
-    }
+    let suffix = parts
+        .get(k + 1)
+        .and_then(|next| comma_suffix(next.trim()))
+        .unwrap_or_default();
     let name = parts[k];
     // After a dash, what comes before is an office (`AF/C - MARY BETH LEONARD`).
-    let after_sep = name.contains(" - ") || name.contains(':');
-    let name = name.rsplit(" - ").next().unwrap_or(name);
+    let written = if name.contains(" - ") || name.contains(':') {
+        Written::AfterOffice
+    } else {
+        Written::Alone
+    };
+    let toks = name_tokens(name.rsplit(" - ").next().unwrap_or(name));
+    let (end, trailing_suffix) = name_end(&toks);
+    if end == 0 {
+        return Vec::new();
+    }
+    let start = name_start(&toks[..end], written, &titles);
+    if start >= end {
+        return Vec::new();
+    }
+    let mut out = toks[start..end].join(" ");
+    out.push_str(&trailing_suffix);
+    out.push_str(&suffix);
+    let out = out.trim().trim_end_matches(',').to_string();
+    if out.is_empty() || titles.is_title(&out) {
+        Vec::new()
+    } else {
+        vec![out]
+    }
+}
+
+/// A suffix written after a comma (`, Jr.`, `, III`), spelled `, Jr.` / `, III`.
+fn comma_suffix(n: &str) -> Option<String> {
+    if !is_suffix(n) {
+        return None;
+    }
+    let up = n.to_ascii_uppercase();
+    let n = if up.starts_with('J') || up.starts_with('S') {
+        format!("{}.", n.trim_end_matches('.'))
+    } else {
+        n.trim_end_matches('.').to_string()
+    };
+    Some(format!(", {n}"))
+}
+
+/// The words of a name part; `DCM/Ted` gives an office and a name.
+fn name_tokens(name: &str) -> Vec<&str> {
     let mut toks: Vec<&str> = Vec::new();
     for t in name.split(|c: char| c.is_whitespace() || c == ':') {
         let t = t.trim_end_matches('-');
         if t.is_empty() || t == "-" {
             continue;
         }
-        // `DCM/Ted`: an office and a name.
         match t.rsplit_once('/') {
             Some((office, n))
                 if n.len() > 1
@@ -362,8 +414,13 @@ pub(super) fn statement_names(statement: &str) -> Vec<String> {
             _ => toks.push(t),
         }
     }
+    toks
+}
+
+/// Where the name ends among `toks`, before trailing lower-case abbreviations (`a.i.`) and
+/// suffixes (`Jr.`, `III`), and those suffixes as ` Jr.`.
+fn name_end(toks: &[&str]) -> (usize, String) {
     let mut end = toks.len();
-    // Trailing lower-case abbreviations: `a.i.`, `a.y.`.
     while end > 1
         && toks[end - 1].contains('.')
         && toks[end - 1]
@@ -377,51 +434,42 @@ pub(super) fn statement_names(statement: &str) -> Vec<String> {
         trailing_suffix = format!(" {}{trailing_suffix}", toks[end - 1]);
         end -= 1;
     }
-    if end == 0 {
-        return Vec::new();
-    }
-    // Leading titles go; a short rest is the whole name (`Mary Grace McGeehan`).
+    (end, trailing_suffix)
+}
+
+/// Where the name starts among `toks` (the name's words up to its end): leading titles go,
+/// and a short rest is the whole name (`Mary Grace McGeehan`); else the last word and the
+/// initials and one first name before it.
+fn name_start(toks: &[&str], written: Written, titles: &Titles) -> usize {
+    let end = toks.len();
     let mut first = 0;
-    while first < end && title(toks[first]) {
+    while first < end && titles.is_title(toks[first]) {
         first += 1;
     }
-    let start = if end - first <= 3 && (first > 0 || after_sep) {
-        first
-    } else {
-        let mut start = end - 1;
-        let mut have_first = false;
-        while start > first {
-            let tok = toks[start - 1];
-            if title(tok) {
-                break;
-            }
-            if is_initial(tok)
-                && tok.starts_with(|c: char| c.is_uppercase() || c.is_ascii_digit())
-                && (!have_first || tok.contains('.'))
-            {
-                start -= 1;
-                continue;
-            }
-            if have_first {
-                break;
-            }
-            have_first = true;
-            start -= 1;
+    if end - first <= 3 && (first > 0 || written == Written::AfterOffice) {
+        return first;
+    }
+    let mut start = end - 1;
+    let mut have_first = false;
+    while start > first {
+        let tok = toks[start - 1];
+        if titles.is_title(tok) {
+            break;
         }
-        start
-    };
-    if start >= end {
-        return Vec::new();
+        if is_initial(tok)
+            && tok.starts_with(|c: char| c.is_uppercase() || c.is_ascii_digit())
+            && (!have_first || tok.contains('.'))
+        {
+            start -= 1;
+            continue;
+        }
+        if have_first {
+            break;
+        }
+        have_first = true;
+        start -= 1;
     }
-    let mut out = toks[start..end].join(" ");
-    out.push_str(&trailing_suffix);
-    out.push_str(&suffix);
-    let out = out.trim().trim_end_matches(',').to_string();
-    if out.is_empty() || title(&out) {
-        Vec::new()
-    } else {
-        vec![out]
-    }
+    start
 }
 
 /// The classification reasons of the statement, e.g. `["1.4 (b)", "1.4 (d)"]`.
