@@ -154,7 +154,7 @@ impl RedactionStatus {
 
 impl std::fmt::Display for RedactionStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -218,6 +218,20 @@ impl RedactionChange {
     }
 }
 
+impl std::fmt::Display for RedactionChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// Compares with the written name (`change.redaction == "same"`), for callers not yet
+/// matching on the variants.
+impl PartialEq<&str> for RedactionChange {
+    fn eq(&self, name: &&str) -> bool {
+        self.as_str() == *name
+    }
+}
+
 /// One run of redaction marks in a cable's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RedactionRun {
@@ -252,6 +266,32 @@ mod tests {
         ] {
             assert!(check_url(bad, SOURCE_URL_SCHEMES).is_err(), "{bad:?}");
         }
+    }
+
+    fn json(v: impl Serialize) -> String {
+        serde_json::to_string(&v).expect("serializes")
+    }
+
+    #[test]
+    fn redaction_names_are_the_written_strings() {
+        use RedactionChange::*;
+        assert_eq!(json(RedactionStatus::NotRedacted), "\"not-redacted\"");
+        assert_eq!(json(RedactionStatus::Redacted), "\"redacted\"");
+        assert_eq!(json(RedactionStatus::Unknown), "\"unknown\"");
+        for change in [Same, Gained, Lost, GainedAndLost, Moved] {
+            assert_eq!(json(change), format!("\"{}\"", change.as_str()));
+        }
+        assert_eq!(json(GainedAndLost), "\"gained-and-lost\"");
+        assert_eq!(
+            RedactionChange::overall([Same, Gained, Moved, Lost]),
+            GainedAndLost
+        );
+        assert_eq!(RedactionChange::overall([Same, Moved]), Moved);
+        assert_eq!(RedactionChange::overall([]), Same);
+        assert_eq!(
+            format!("{:<14}|", RedactionStatus::Redacted),
+            "redacted      |"
+        );
     }
 
     #[test]

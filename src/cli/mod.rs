@@ -9,7 +9,7 @@ mod progress;
 use anyhow::{Context, Result, anyhow, bail};
 use cablekeep::bag::capture::StoredRecord;
 use cablekeep::cable::Format;
-use cablekeep::cable::provenance::{RedactionChange, SourceHints};
+use cablekeep::cable::provenance::SourceHints;
 use cablekeep::finding::{Finding, terminal_safe};
 use cablekeep::input::{self, InputItem};
 use cablekeep::store::diff::VersionDiff;
@@ -1149,18 +1149,14 @@ fn print_diff(d: &VersionDiff) -> Result<()> {
                 }
                 runs.join(" -> ")
             };
-            match c.redaction {
-                RedactionChange::Gained => {
-                    parts.push(format!("redactions added ({} runs)", runs(c)))
-                }
-                RedactionChange::Lost => {
-                    parts.push(format!("redactions removed ({} runs)", runs(c)))
-                }
-                RedactionChange::GainedAndLost => {
+            match c.redaction.as_str() {
+                "gained" => parts.push(format!("redactions added ({} runs)", runs(c))),
+                "lost" => parts.push(format!("redactions removed ({} runs)", runs(c))),
+                "gained-and-lost" => {
                     parts.push(format!("redactions added and removed ({} runs)", runs(c)))
                 }
-                RedactionChange::Moved => parts.push("redactions moved".to_string()),
-                RedactionChange::Same => {}
+                "moved" => parts.push("redactions moved".to_string()),
+                _ => {}
             }
             if c.text_changed {
                 let (added, removed) = c

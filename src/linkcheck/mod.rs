@@ -19,7 +19,7 @@ use crate::http;
 
 use crate::bag::OpenArchive;
 use crate::bag::capture::CaptureRef;
-use crate::cable::provenance::{RedactionChange, SourceHints};
+use crate::cable::provenance::SourceHints;
 use crate::error::{Error, Result};
 use crate::progress::{NoProgress, Progress};
 use crate::query::select;
@@ -760,16 +760,13 @@ impl Checker {
         };
         let change =
             crate::store::diff::compare_records(&target.capture.name, &archived, "live", &live);
-        if !change.text_changed
-            && change.fields.is_empty()
-            && change.redaction == RedactionChange::Same
-        {
+        if !change.text_changed && change.fields.is_empty() && change.redaction == "same" {
             return (State::Equivalent, None, None);
         }
-        let redactions = match change.redaction {
-            RedactionChange::Gained => "added",
-            RedactionChange::Lost => "removed",
-            other => other.as_str(),
+        let redactions = match change.redaction.as_str() {
+            "gained" => "added",
+            "lost" => "removed",
+            other => other,
         };
         let drift = Drift {
             redactions: redactions.to_string(),
