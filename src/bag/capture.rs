@@ -294,16 +294,16 @@ fn cable_capture(
         .filter(|d| d.bytes().all(|b| b.is_ascii_digit() || b == b'-'))
         .unwrap_or("undated");
     let name = format!("{released_key}_{}", &digests.sha256[..NAME_DIGITS]);
-    let ext = match record.source.format.as_deref() {
-        Some("wikileaks-page") => "html",
-        Some("cables-csv") => "csv",
+    let ext = match record.source.format {
+        Some(crate::cable::Format::WikileaksPage) => "html",
+        Some(crate::cable::Format::CablesCsv) => "csv",
         _ => "txt",
     };
     let folder = format!("data/cables/{}", record.id);
     let raw = format!("{folder}/{name}.{ext}");
     let text_sha256 = hash::sha256_hex(record.text.as_bytes());
     let redaction = RedactionSummary {
-        status: record.redaction.status.clone(),
+        status: record.redaction.status.as_str().to_string(),
         runs: record.redaction.runs,
         partial_extract: record.redaction.partial_extract,
     };
@@ -316,7 +316,11 @@ fn cable_capture(
         sha256: digests.sha256.clone(),
         sha512: digests.sha512.clone(),
         text_sha256: text_sha256.clone(),
-        format: record.source.format.clone().unwrap_or_default(),
+        format: record
+            .source
+            .format
+            .map(|f| f.as_str().to_string())
+            .unwrap_or_default(),
         released: record.released.clone(),
         site_build: record.source.site_build.clone(),
         retrieved: record.source.retrieved.clone(),

@@ -17,10 +17,10 @@
 //!   `Embassy Madrid`).
 //! * provenance (publisher, URL, release) comes from the hints only.
 
+use super::reading::{self, Reading};
 use super::text::{self, PARTIAL_EXTRACT};
-use super::{CableRecord, Format, ParseOutcome, RECORD_SCHEMA, dates, fields, header, id};
-use crate::cable::provenance::Source;
-use crate::finding::{Code, Finding, Severity};
+use super::{Format, ParseOutcome, dates, fields, header, id};
+use crate::finding::Code;
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -67,10 +67,6 @@ pub(super) fn looks_like(bytes: &[u8]) -> bool {
         || ROUTING.is_match(&window)
 }
 
-fn finding(code: Code, name: &str, msg: impl Into<String>) -> Finding {
-    Finding::new(code, name, msg)
-}
-
 /// Title-cases a station name: `BUENOS AIRES` → `Buenos Aires`.
 fn title_case(s: &str) -> String {
     s.split_whitespace()
@@ -108,10 +104,8 @@ fn origin_of(header: &str) -> Option<String> {
 
 /// Reads a bare cable text. Never panics.
 pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
-    let mut findings = Vec::new();
-    let decoded = text::decode(bytes);
-    findings.extend(decoded.findings(name, "text"));
-    let full = decoded.text.replace("\r\n", "\n");
+    let mut reading = Reading::new(name);
+    let full = reading.decode_whole(bytes, "text").replace("\r\n", "\n");
     let full = full
         .trim_start_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}')
         .trim_end()
@@ -120,12 +114,8 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
     let header_text = &full[..header_end];
     let body = &full[body_start..];
 
-    let mut cut = full.len().min(4000);
-    while !full.is_char_boundary(cut) {
-        cut -= 1;
-    }
     let dtg = dates::find_dtg(if header_text.is_empty() {
-        &full[..cut]
+        reading::head(&full, 4000)
     } else {
         header_text
     });
@@ -136,88 +126,76 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
         .find_map(|l| CLASS_LINE.captures(l));
     let mut bf = fields::read(body, dtg.map(|d| dates::year(d.date)));
 
-    // Id.
     let station_serial = class.as_ref().and_then(|c| {
         Some((
             c.get(3)?.as_str().to_string(),
             c.get(4)?.as_str().to_string(),
         ))
     });
-    let year = match dtg {
-        Some(d) => Some(dates::year(d.date)),
-        None => {
-            let decl_year = bf
-                .declassify
-                .as_deref()
-                .and_then(|d| d.get(..4))
-                .and_then(|y| y.parse::<i32>().ok());
-            if let (Some(y), Some(_)) = (decl_year, &station_serial) {
-                findings.push(finding(
-                    Code::MalformedField,
-                    name,
-                    format!(
-                        "no date-time group: the id's year is guessed as {} from the DECL date less ten years",
-                        y - 10
-                    ),
-                ));
-            }
-            decl_year.map(|y| y - 10)
-        }
-    };
+    let year = cable_year(dtg, &bf, station_serial.as_ref(), &mut reading);
     let cable_id = match (&station_serial, year) {
         (Some((st, serial)), Some(y)) => id::from_parts(y, st, serial),
         _ => None,
     };
     let Some(cable_id) = cable_id else {
-        let mut f = finding(
+        reading.error(
             Code::MissingField,
-            name,
             "no reference id can be derived from the text (station and serial of the classification line, year of the date-time group); no record",
         );
-        f.severity = Severity::Error;
-        findings.push(f);
-        return ParseOutcome {
-            record: None,
-            findings,
-        };
+        return reading.no_record();
     };
-    let mut rec = CableRecord {
-        schema: RECORD_SCHEMA.to_string(),
-        id: cable_id,
-        ..CableRecord::default()
-    };
+    let mut rec = reading::new_record(cable_id);
     if dtg.is_none() {
-        findings.push(finding(
-            Code::MissingField,
-            name,
-            "no date-time group in the header: no created date",
-        ));
+        reading.missing("no date-time group in the header: no created date");
     }
     rec.created = dtg.map(|d| d.rfc3339());
-    rec.classification = class.as_ref().map(|c| {
-        let level: String = c[1].chars().filter(|ch| *ch != ' ').collect();
-        match level.as_str() {
-            "UNCLAS" => "UNCLASSIFIED".to_string(),
-            "LIMITEDOFFICIALUSE" => "LIMITED OFFICIAL USE".to_string(),
-            other => other.to_string(),
-        }
-    });
+    rec.classification = class.as_ref().map(|c| classification_level(&c[1]));
     rec.origin = origin_of(header_text);
     rec.tags = std::mem::take(&mut bf.tags);
     rec.subject = bf.subject.take();
-    super::apply_body_fields(&mut rec, bf);
-    super::apply_header(&mut rec, header_text);
+    reading::apply_body_fields(&mut rec, bf);
+    reading::apply_header(&mut rec, header_text);
 
-    rec.redaction = super::redaction_of(&full, false, text::contains(&full, PARTIAL_EXTRACT), None);
+    let partial = text::contains(&full, PARTIAL_EXTRACT);
+    rec.redaction = reading::redaction_of(&full, None, partial, None);
     rec.text = full;
-    rec.source = Source {
-        encoding: Some(decoded.encoding.to_string()),
-        format: Some(Format::BareText.as_str().to_string()),
-        ..Source::default()
-    };
-    ParseOutcome {
-        record: Some(rec),
-        findings,
+    rec.source = reading.source(Format::BareText);
+    reading.finish(rec)
+}
+
+/// The cable's year: the date-time group's, else the DECL date's less ten years (with a
+/// warning, when the classification line gives a station and serial to make an id of).
+fn cable_year(
+    dtg: Option<dates::Dtg>,
+    bf: &fields::BodyFields,
+    station_serial: Option<&(String, String)>,
+    reading: &mut Reading,
+) -> Option<i32> {
+    if let Some(d) = dtg {
+        return Some(dates::year(d.date));
+    }
+    let decl_year = bf
+        .declassify
+        .as_deref()
+        .and_then(|d| d.get(..4))
+        .and_then(|y| y.parse::<i32>().ok());
+    if let Some(y) = decl_year.filter(|_| station_serial.is_some()) {
+        reading.malformed(format!(
+            "no date-time group: the id's year is guessed as {} from the DECL date less ten years",
+            y - 10
+        ));
+    }
+    decl_year.map(|y| y - 10)
+}
+
+/// The classification level of the classification line, spelled out
+/// (`C O N F I D E N T I A L` → `CONFIDENTIAL`, `UNCLAS` → `UNCLASSIFIED`).
+fn classification_level(written: &str) -> String {
+    let level: String = written.chars().filter(|ch| *ch != ' ').collect();
+    match level.as_str() {
+        "UNCLAS" => "UNCLASSIFIED".to_string(),
+        "LIMITEDOFFICIALUSE" => "LIMITED OFFICIAL USE".to_string(),
+        other => other.to_string(),
     }
 }
 

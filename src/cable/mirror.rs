@@ -14,10 +14,11 @@
 //! * `released` and the publisher come from the footer; `upstream_url` is the WikiLeaks page
 //!   URL derived from the id and the created month.
 
+use super::reading::{self, Reading};
 use super::text::{self, PARTIAL_EXTRACT};
-use super::{Format, ParseOutcome, dates, fields, id};
-use crate::cable::provenance::Source;
-use crate::finding::{Code, Finding};
+use super::{CableRecord, Format, ParseOutcome, dates, fields, id};
+use crate::cable::provenance::{RedactionStatus, Source};
+use chrono::NaiveDate;
 
 const TITLE: &str = "US embassy cable - ";
 const FOOTER: &str = "Latest source of this page is ";
@@ -38,35 +39,102 @@ const FIELDS: &[&str] = &[
     "Redacted:",
 ];
 
+/// The header fields of a mirror page, each the first occurrence in the first 60 lines, and
+/// where the header block starts and ends.
+#[derive(Default)]
+struct HeaderFields {
+    identifier: Option<String>,
+    wikileaks: Option<String>,
+    origin: Option<String>,
+    created: Option<String>,
+    classification: Option<String>,
+    tags: Option<String>,
+    redacted: Option<String>,
+    first_line: Option<usize>,
+    last_line: Option<usize>,
+}
+
+/// Reads one mirror text page. Never panics.
 pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
-    let mut findings = Vec::new();
-    let decoded = text::decode(bytes);
-    findings.extend(decoded.findings(name, "page"));
-    let page: String = decoded.text.replace("\r\n", "\n");
+    let mut reading = Reading::new(name);
+    let page = reading.decode_whole(bytes, "page").replace("\r\n", "\n");
     let page = page.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}');
     let lines: Vec<&str> = page.split('\n').collect();
+    let head = header_fields(&lines);
+    let footer_line = lines
+        .iter()
+        .rposition(|l| l.trim_start().starts_with(FOOTER));
+    let (publisher, released_original) = footer(&lines, footer_line, &mut reading);
+    let raw_id = head
+        .identifier
+        .clone()
+        .filter(|s| !s.is_empty())
+        .or_else(|| title_id(&lines));
+    let Some(mut rec) = reading.start_record(raw_id.as_deref()) else {
+        return reading.no_record();
+    };
+    report_missing_fields(&head, &mut reading);
+    let page_subject = page_subject(&lines, head.first_line);
+    let (body, mut partial) = body_text(&lines, head.last_line, footer_line, &mut reading);
+    let created_date = read_created(&mut rec, head.created.as_deref(), &body, &mut reading);
+    let released = read_released(released_original.as_deref(), &mut reading);
+    rec.released = released.clone();
+    rec.classification = head.classification.filter(|s| !s.is_empty());
+    rec.origin = head.origin.filter(|s| !s.is_empty());
+    read_body_fields(
+        &mut rec,
+        &body,
+        created_date,
+        head.tags.as_deref(),
+        page_subject,
+    );
 
-    // Title.
-    let title_id = lines.first().and_then(|l| {
+    let statement = head.redacted.filter(|s| !s.is_empty());
+    partial |= text::contains(&body, PARTIAL_EXTRACT);
+    let says = publisher_says(statement.as_deref());
+    rec.redaction = reading::redaction_of(&body, says, partial, statement);
+    let upstream_url = head.wikileaks.as_ref().and(created_date).map(|d| {
+        let ym = d.format("%Y/%m");
+        format!(
+            "https://wikileaks.org/cable/{ym}/{}.html",
+            rec.published_id()
+        )
+    });
+    rec.text = body;
+    rec.source = Source {
+        publisher,
+        released,
+        released_original,
+        upstream_url,
+        ..reading.source(Format::MirrorText)
+    };
+    reading.finish(rec)
+}
+
+/// The id of the title line `US embassy cable - ID`.
+fn title_id(lines: &[&str]) -> Option<String> {
+    lines.first().and_then(|l| {
         let l = l.trim();
         (l.len() >= TITLE.len()
             && l.is_char_boundary(TITLE.len())
             && l[..TITLE.len()].eq_ignore_ascii_case(TITLE))
         .then(|| l[TITLE.len()..].trim().to_string())
-    });
+    })
+}
 
-    // Header fields: the first occurrence of each, in the first 60 lines.
+/// The header fields: the first occurrence of each, in the first 60 lines.
+fn header_fields(lines: &[&str]) -> HeaderFields {
     let mut values: [Option<String>; 7] = Default::default();
-    let mut first_field_line = None;
-    let mut last_field_line = None;
+    let mut first_line = None;
+    let mut last_line = None;
     for (i, line) in lines.iter().enumerate().take(60) {
         for (k, f) in FIELDS.iter().enumerate() {
             if values[k].is_none()
                 && let Some(v) = line.trim_start().strip_prefix(f)
             {
                 values[k] = Some(v.trim().to_string());
-                first_field_line.get_or_insert(i);
-                last_field_line = Some(i);
+                first_line.get_or_insert(i);
+                last_line = Some(i);
             }
         }
     }
@@ -79,57 +147,59 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
         tags,
         redacted,
     ] = values;
+    HeaderFields {
+        identifier,
+        wikileaks,
+        origin,
+        created,
+        classification,
+        tags,
+        redacted,
+        first_line,
+        last_line,
+    }
+}
 
-    // Footer.
-    let footer_line = lines
-        .iter()
-        .rposition(|l| l.trim_start().starts_with(FOOTER));
-    let (publisher, released_original) = match footer_line {
-        Some(i) => {
-            let v = lines[i].trim_start()[FOOTER.len()..].trim();
-            match v.rfind(", released ") {
-                Some(c) => (
-                    Some(v[..c].trim().to_string()),
-                    Some(v[c + ", released ".len()..].trim().to_string()),
-                ),
-                None => (Some(v.trim_end_matches(',').to_string()), None),
-            }
-        }
-        None => {
-            findings.push(Finding::new(
-                Code::MissingField,
-                name,
-                "no footer (\"Latest source of this page is …, released …\"); the page may be truncated",
-            ));
-            (None, None)
-        }
+/// The publisher and release date of the footer `Latest source of this page is <publisher>,
+/// released <date>`.
+fn footer(
+    lines: &[&str],
+    footer_line: Option<usize>,
+    reading: &mut Reading,
+) -> (Option<String>, Option<String>) {
+    let Some(i) = footer_line else {
+        reading.missing(
+            "no footer (\"Latest source of this page is …, released …\"); the page may be truncated",
+        );
+        return (None, None);
     };
+    let v = lines[i].trim_start()[FOOTER.len()..].trim();
+    match v.rfind(", released ") {
+        Some(c) => (
+            Some(v[..c].trim().to_string()),
+            Some(v[c + ", released ".len()..].trim().to_string()),
+        ),
+        None => (Some(v.trim_end_matches(',').to_string()), None),
+    }
+}
 
-    // Id.
-    let raw_id = identifier.clone().filter(|s| !s.is_empty()).or(title_id);
-    let Some(mut rec) = super::start_record(raw_id.as_deref(), name, &mut findings) else {
-        return ParseOutcome {
-            record: None,
-            findings,
-        };
-    };
+/// Reports the header fields every mirror page has, when missing or empty.
+fn report_missing_fields(head: &HeaderFields, reading: &mut Reading) {
     for (k, v) in [
-        ("Identifier", &identifier),
-        ("Origin", &origin),
-        ("Created", &created),
-        ("Classification", &classification),
+        ("Identifier", &head.identifier),
+        ("Origin", &head.origin),
+        ("Created", &head.created),
+        ("Classification", &head.classification),
     ] {
         if v.as_deref().is_none_or(str::is_empty) {
-            findings.push(Finding::new(
-                Code::MissingField,
-                name,
-                format!("no {k} field"),
-            ));
+            reading.missing(format!("no {k} field"));
         }
     }
+}
 
-    // Subject line: the last non-blank line before the header fields.
-    let page_subject = first_field_line.and_then(|f| {
+/// The subject line: the last non-blank line before the header fields.
+fn page_subject(lines: &[&str], first_field_line: Option<usize>) -> Option<String> {
+    first_field_line.and_then(|f| {
         lines[..f]
             .iter()
             .rev()
@@ -137,9 +207,17 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
             .find(|l| !l.is_empty())
             .filter(|l| !l.starts_with("Disclaimer:") && !l.starts_with("US embassy cable"))
             .map(text::collapse_ws)
-    });
+    })
+}
 
-    // Body: after the header block (and the partial-extract notice) up to the footer.
+/// The body: after the header block (and the partial-extract notice) up to the footer; and
+/// whether the notice was there.
+fn body_text(
+    lines: &[&str],
+    last_field_line: Option<usize>,
+    footer_line: Option<usize>,
+    reading: &mut Reading,
+) -> (String, bool) {
     let mut body_start = last_field_line.map_or(1, |l| l + 1);
     let mut partial = false;
     while body_start < lines.len() {
@@ -158,103 +236,78 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
     let body = lines[body_start..body_end].join("\n");
     let body = body.trim_end().to_string();
     if body.is_empty() {
-        findings.push(Finding::new(Code::MissingField, name, "no cable text"));
+        reading.missing("no cable text");
     }
+    (body, partial)
+}
 
-    // Created.
-    let cut = (0..=body.len().min(3000))
-        .rev()
-        .find(|&i| body.is_char_boundary(i))
-        .unwrap_or(0);
-    let dtg = dates::find_dtg(&body[..cut]);
-    rec.created = match created.as_deref().and_then(dates::page_datetime) {
+/// Sets `created` from the page's Created value, else the body's date-time group (see the
+/// module documentation). Returns the cable's date.
+fn read_created(
+    rec: &mut CableRecord,
+    created: Option<&str>,
+    body: &str,
+    reading: &mut Reading,
+) -> Option<NaiveDate> {
+    let dtg = dates::find_dtg(reading::head(body, 3000));
+    rec.created = match created.and_then(dates::page_datetime) {
         Some(c) => Some(c),
         None => {
-            if let Some(c) = &created {
-                findings.push(Finding::new(
-                    Code::MalformedField,
-                    name,
-                    format!("Created value {c:?} cannot be read"),
-                ));
+            if let Some(c) = created {
+                reading.malformed(format!("Created value {c:?} cannot be read"));
             }
-            dtg.map(|d| d.rfc3339()).or_else(|| {
-                created
-                    .as_deref()
-                    .and_then(dates::page_date)
-                    .map(dates::ymd)
-            })
+            dtg.map(|d| d.rfc3339())
+                .or_else(|| created.and_then(dates::page_date).map(dates::ymd))
         }
     };
-    let created_date = created
-        .as_deref()
-        .and_then(dates::page_date)
-        .or(dtg.map(|d| d.date));
-    rec.created_original = created.clone();
+    rec.created_original = created.map(str::to_string);
+    created.and_then(dates::page_date).or(dtg.map(|d| d.date))
+}
 
-    // Released.
-    let released = released_original
-        .as_deref()
-        .and_then(dates::page_date)
-        .map(dates::ymd);
-    if let (Some(r), None) = (&released_original, &released) {
-        findings.push(Finding::new(
-            Code::MalformedField,
-            name,
-            format!("release date {r:?} cannot be read"),
-        ));
+/// The footer's release date as `YYYY-MM-DD`.
+fn read_released(released_original: Option<&str>, reading: &mut Reading) -> Option<String> {
+    let released = released_original.and_then(dates::page_date).map(dates::ymd);
+    if let (Some(r), None) = (released_original, &released) {
+        reading.malformed(format!("release date {r:?} cannot be read"));
     }
-    rec.released = released.clone();
+    released
+}
 
-    rec.classification = classification.filter(|s| !s.is_empty());
-    rec.origin = origin.filter(|s| !s.is_empty());
-
+/// The body's fields; TAGS and SUBJECT from the body when it has them, else from the page.
+fn read_body_fields(
+    rec: &mut CableRecord,
+    body: &str,
+    created_date: Option<NaiveDate>,
+    page_tags: Option<&str>,
+    page_subject: Option<String>,
+) {
     let year = created_date
         .map(dates::year)
         .or_else(|| id::year_of(&rec.id));
-    let mut bf = fields::read(&body, year);
-    super::caveats_from_classification(&mut rec);
+    let mut bf = fields::read(body, year);
+    reading::caveats_from_classification(rec);
     rec.tags = if bf.has_tags_line && !bf.tags.is_empty() {
         std::mem::take(&mut bf.tags)
     } else {
-        tags.as_deref()
+        page_tags
             .map(|t| t.split_whitespace().map(str::to_string).collect())
             .unwrap_or_default()
     };
     rec.subject = bf.subject.take().or(page_subject);
-    super::apply_body_fields(&mut rec, bf);
+    reading::apply_body_fields(rec, bf);
     // A mirror page's text may start with the routing header (full texts of cables.csv).
-    let (header_end, _) = super::header::split(&body);
-    super::apply_header(&mut rec, &body[..header_end]);
+    let (header_end, _) = super::header::split(body);
+    reading::apply_header(rec, &body[..header_end]);
+}
 
-    // Redaction.
-    let statement = redacted.filter(|s| !s.is_empty());
-    let says_redacted = statement.as_deref().is_some_and(|s| {
-        let l = s.to_ascii_lowercase();
-        l.contains("redacted") && !l.contains("not redacted") && !l.contains("not been redacted")
-    });
-    partial |= text::contains(&body, PARTIAL_EXTRACT);
-    rec.redaction = super::redaction_of(&body, says_redacted, partial, statement);
-
-    // Source.
-    let upstream_url = wikileaks.as_ref().and(created_date).map(|d| {
-        let ym = d.format("%Y/%m");
-        let page_id = rec.id_original.as_deref().unwrap_or(&rec.id);
-        format!("https://wikileaks.org/cable/{ym}/{page_id}.html")
-    });
-    rec.text = body;
-    rec.source = Source {
-        publisher,
-        url: None,
-        released,
-        released_original,
-        upstream_url,
-        site_build: None,
-        retrieved: None,
-        encoding: Some(decoded.encoding.to_string()),
-        format: Some(Format::MirrorText.as_str().to_string()),
-    };
-    ParseOutcome {
-        record: Some(rec),
-        findings,
-    }
+/// What the page's `Redacted:` statement says, when it says the text is redacted.
+fn publisher_says(statement: Option<&str>) -> Option<RedactionStatus> {
+    statement
+        .is_some_and(|s| {
+            let l = s.to_ascii_lowercase();
+            l.contains("redacted")
+                && !l.contains("not redacted")
+                && !l.contains("not been redacted")
+        })
+        .then_some(RedactionStatus::Redacted)
 }

@@ -16,6 +16,7 @@ pub mod header;
 pub mod id;
 mod mirror;
 pub mod provenance;
+mod reading;
 mod stations;
 mod tag_vocab;
 pub mod text;
@@ -239,104 +240,6 @@ fn parse_bytes_as(
         hints.apply(&mut record.source);
     }
     outcome
-}
-
-/// Starts the record of the cable a page names: its id canonicalized, the original kept (with a
-/// P006 warning) when it was malformed. Without a usable id there is no record: an error finding
-/// says why (P002 no id, P006 an id that cannot be read), and the caller keeps the page unparsed.
-fn start_record(
-    raw_id: Option<&str>,
-    name: &str,
-    findings: &mut Vec<Finding>,
-) -> Option<CableRecord> {
-    let error = |code, message: String| {
-        let mut f = Finding::new(code, name, message);
-        f.severity = crate::Severity::Error;
-        f
-    };
-    let Some(raw_id) = raw_id.map(str::trim).filter(|s| !s.is_empty()) else {
-        findings.push(error(
-            crate::Code::MissingField,
-            "no reference id on the page; no record".into(),
-        ));
-        return None;
-    };
-    let Some(canon) = id::canonicalize(raw_id) else {
-        let message = format!("reference id {raw_id:?} cannot be read as an id; no record");
-        findings.push(error(crate::Code::MalformedId, message));
-        return None;
-    };
-    let mut record = CableRecord {
-        schema: RECORD_SCHEMA.to_string(),
-        id: canon.id.clone(),
-        ..CableRecord::default()
-    };
-    if canon.malformed {
-        let message = format!("reference id {raw_id} is malformed; read as {}", canon.id);
-        findings.push(Finding::new(crate::Code::MalformedId, name, message));
-        record.id_original = Some(raw_id.to_string());
-    }
-    Some(record)
-}
-
-/// Adds the handling caveats the classification carries after `//` (e.g. `NOFORN`).
-fn caveats_from_classification(rec: &mut CableRecord) {
-    let Some(class) = &rec.classification else {
-        return;
-    };
-    for part in class.split("//").skip(1) {
-        let p = part.trim().to_string();
-        if !p.is_empty() && !rec.caveats.contains(&p) {
-            rec.caveats.push(p);
-        }
-    }
-}
-
-/// The redaction facts of a cable text: its runs of X, and whether it is redacted (runs found,
-/// or the publisher says so).
-fn redaction_of(
-    text: &str,
-    says_redacted: bool,
-    partial_extract: bool,
-    statement: Option<String>,
-) -> Redaction {
-    let positions = text::redaction_runs(text);
-    let redacted = !positions.is_empty() || says_redacted;
-    Redaction {
-        status: if redacted { "redacted" } else { "not-redacted" }.to_string(),
-        runs: positions.len(),
-        positions,
-        partial_extract,
-        statement,
-    }
-}
-
-/// Copies what the body says of itself into the record (all readers).
-fn apply_body_fields(rec: &mut CableRecord, bf: fields::BodyFields) {
-    for c in bf.caveats {
-        if !rec.caveats.contains(&c) {
-            rec.caveats.push(c);
-        }
-    }
-    // A cable does not reference itself (a page-break line can look like a reference).
-    let own = rec.id.clone();
-    rec.references = bf.references.into_iter().filter(|r| *r != own).collect();
-    rec.references_text = bf.references_text;
-    rec.signers = bf.signers;
-    rec.classified_by = bf.classified_by;
-    rec.classified_by_text = bf.classified_by_text;
-    rec.reasons = bf.reasons;
-    rec.declassify = bf.declassify;
-    rec.declassify_original = bf.declassify_original;
-    rec.paragraphs = bf.paragraphs;
-    rec.summary = bf.summary;
-}
-
-/// Copies the routing header's transmission id and addressees into the record.
-fn apply_header(rec: &mut CableRecord, header: &str) {
-    rec.transmission_id = header::transmission_id(header);
-    rec.recipients = header::recipients(header);
-    rec.info_recipients = header::info_recipients(header);
 }
 
 /// Detects the format from the first bytes of a page. A UTF-8 byte order mark and leading

@@ -1,5 +1,6 @@
 //! Provenance: where a capture came from, when it was released, and how it is redacted.
 
+use crate::cable::Format;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -27,9 +28,10 @@ pub struct Source {
     /// The character encoding found in the raw bytes, e.g. `utf-8`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
-    /// The reader that understood the page, e.g. `wikileaks-page` or `mirror-text`.
+    /// The reader that understood the page, written by its name (`wikileaks-page`,
+    /// `mirror-text`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub format: Option<String>,
+    pub format: Option<Format>,
 }
 
 /// Provenance supplied on the command line, which fills or overrides what a page says of itself.
@@ -112,9 +114,8 @@ pub fn check_text(name: &str, text: &str) -> Result<()> {
 /// How a capture is redacted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Redaction {
-    /// `redacted` (the text has redaction runs or the publisher says so),
-    /// `not-redacted` (the publisher says it is not, or no run was found), or `unknown`.
-    pub status: String,
+    /// Whether the capture is redacted.
+    pub status: RedactionStatus,
     /// The number of redaction runs (runs of 5 or more `X` standing alone) in the text.
     pub runs: usize,
     /// Where each run is: character offset into the record's `text` and its length.
@@ -125,6 +126,110 @@ pub struct Redaction {
     /// The publisher's own redaction statement, when the page has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement: Option<String>,
+}
+
+/// Whether a capture is redacted, written `redacted`, `not-redacted` or `unknown`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RedactionStatus {
+    /// The text has redaction runs, or the publisher says it is redacted.
+    Redacted,
+    /// No run was found and the publisher does not say it is redacted.
+    NotRedacted,
+    /// Nothing is known.
+    #[default]
+    Unknown,
+}
+
+impl RedactionStatus {
+    /// The name written in records and indexes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedactionStatus::Redacted => "redacted",
+            RedactionStatus::NotRedacted => "not-redacted",
+            RedactionStatus::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for RedactionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// How the redactions of one capture differ from those of an earlier one, written `same`,
+/// `gained`, `lost`, `gained-and-lost` or `moved`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RedactionChange {
+    /// As many runs, in the same places.
+    #[default]
+    Same,
+    /// More redaction runs.
+    Gained,
+    /// Fewer redaction runs.
+    Lost,
+    /// Over several comparisons: runs gained in some and lost in others.
+    GainedAndLost,
+    /// As many runs, elsewhere.
+    Moved,
+}
+
+impl RedactionChange {
+    /// The change from the redactions `before` to those `after`, by their runs.
+    pub fn between(before: &Redaction, after: &Redaction) -> Self {
+        match after.runs.cmp(&before.runs) {
+            std::cmp::Ordering::Greater => RedactionChange::Gained,
+            std::cmp::Ordering::Less => RedactionChange::Lost,
+            std::cmp::Ordering::Equal if before.positions != after.positions => {
+                RedactionChange::Moved
+            }
+            std::cmp::Ordering::Equal => RedactionChange::Same,
+        }
+    }
+
+    /// The change over several comparisons in order: `gained-and-lost` when both happened.
+    pub fn overall(changes: impl IntoIterator<Item = RedactionChange>) -> Self {
+        let (mut gained, mut lost, mut moved) = (false, false, false);
+        for change in changes {
+            gained |= change == RedactionChange::Gained;
+            lost |= change == RedactionChange::Lost;
+            moved |= change == RedactionChange::Moved;
+        }
+        match (gained, lost) {
+            (true, true) => RedactionChange::GainedAndLost,
+            (true, false) => RedactionChange::Gained,
+            (false, true) => RedactionChange::Lost,
+            _ if moved => RedactionChange::Moved,
+            _ => RedactionChange::Same,
+        }
+    }
+
+    /// The name written in JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedactionChange::Same => "same",
+            RedactionChange::Gained => "gained",
+            RedactionChange::Lost => "lost",
+            RedactionChange::GainedAndLost => "gained-and-lost",
+            RedactionChange::Moved => "moved",
+        }
+    }
+}
+
+impl std::fmt::Display for RedactionChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// Compares with the written name (`change.redaction == "same"`), for callers not yet
+/// matching on the variants.
+impl PartialEq<&str> for RedactionChange {
+    fn eq(&self, name: &&str) -> bool {
+        self.as_str() == *name
+    }
 }
 
 /// One run of redaction marks in a cable's text.
@@ -161,6 +266,32 @@ mod tests {
         ] {
             assert!(check_url(bad, SOURCE_URL_SCHEMES).is_err(), "{bad:?}");
         }
+    }
+
+    fn json(v: impl Serialize) -> String {
+        serde_json::to_string(&v).expect("serializes")
+    }
+
+    #[test]
+    fn redaction_names_are_the_written_strings() {
+        use RedactionChange::*;
+        assert_eq!(json(RedactionStatus::NotRedacted), "\"not-redacted\"");
+        assert_eq!(json(RedactionStatus::Redacted), "\"redacted\"");
+        assert_eq!(json(RedactionStatus::Unknown), "\"unknown\"");
+        for change in [Same, Gained, Lost, GainedAndLost, Moved] {
+            assert_eq!(json(change), format!("\"{}\"", change.as_str()));
+        }
+        assert_eq!(json(GainedAndLost), "\"gained-and-lost\"");
+        assert_eq!(
+            RedactionChange::overall([Same, Gained, Moved, Lost]),
+            GainedAndLost
+        );
+        assert_eq!(RedactionChange::overall([Same, Moved]), Moved);
+        assert_eq!(RedactionChange::overall([]), Same);
+        assert_eq!(
+            format!("{:<14}|", RedactionStatus::Redacted),
+            "redacted      |"
+        );
     }
 
     #[test]

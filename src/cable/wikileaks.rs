@@ -14,10 +14,10 @@
 //! * `subject` is the body's SUBJECT line, joined across lines; when the body has none, the h3
 //!   heading's subject, as WikiLeaks' own index does.
 
+use super::reading::{self, Reading};
 use super::text::{self, PARTIAL_EXTRACT};
-use super::{Format, ParseOutcome, dates, fields, id};
+use super::{CableRecord, Format, ParseOutcome, dates, fields, id};
 use crate::cable::provenance::Source;
-use crate::finding::{Code, Finding};
 
 /// True when the bytes look like a WikiLeaks cable page.
 pub(super) fn looks_like(bytes: &[u8]) -> bool {
@@ -123,18 +123,56 @@ fn pre_blocks(html: &str) -> Vec<(&str, bool)> {
     blocks
 }
 
-fn finding(code: Code, name: &str, msg: impl Into<String>) -> Finding {
-    Finding::new(code, name, msg)
-}
-
 /// Reads one WikiLeaks cable page. Never panics.
 pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
-    let mut findings = Vec::new();
-    let decoded = text::decode(bytes);
-    findings.extend(decoded.findings(name, "page"));
-    let html: &str = &decoded.text;
+    let mut reading = Reading::new(name);
+    let html = reading.decode_whole(bytes, "page");
+    let site_build = release_counter(&html, &mut reading);
+    let (h3_id, h3_subject) = heading(&html);
+    let table = html
+        .find("<table class='cable'>")
+        .or_else(|| html.find("<table class=\"cable\">"));
+    let cells = cable_table(&html, table, &mut reading);
+    let cell = |i: usize| cells.get(i).filter(|c| !c.text.is_empty());
+    let raw_id = cell(0)
+        .map(|c| c.text.clone())
+        .or_else(|| h3_id.clone().filter(|s| !s.is_empty()));
+    let Some(mut rec) = reading.start_record(raw_id.as_deref()) else {
+        return reading.no_record();
+    };
+    let url = cable_url(cell(0), &mut reading);
+    let (header, body) = cable_text(&html[table.unwrap_or(0)..], &mut reading);
+    let cable_year = read_created(&mut rec, cell(1), &header, &mut reading);
+    let released_original = cell(2).map(|c| c.text.clone());
+    let released = read_released(released_original.as_deref(), &mut reading);
+    rec.released = released.clone();
+    read_classification_and_origin(&mut rec, cell(3), cell(4), &mut reading);
 
-    // Release counter: "Currently released so far... 6693 / 251,287".
+    let mut bf = fields::read(&body, cable_year);
+    reading::caveats_from_classification(&mut rec);
+    rec.tags = std::mem::take(&mut bf.tags);
+    rec.subject = bf.subject.take().or(h3_subject);
+    reading::apply_body_fields(&mut rec, bf);
+    reading::apply_header(&mut rec, &header);
+
+    let full = full_text(&header, &body);
+    let partial =
+        text::contains(&header, PARTIAL_EXTRACT) || text::contains(&body, PARTIAL_EXTRACT);
+    rec.redaction = reading::redaction_of(&full, None, partial, None);
+    rec.text = full;
+    rec.source = Source {
+        publisher: Some("WikiLeaks".to_string()),
+        url,
+        released,
+        released_original,
+        site_build,
+        ..reading.source(Format::WikileaksPage)
+    };
+    reading.finish(rec)
+}
+
+/// The release counter of the sidebar: "Currently released so far... 6693 / 251,287" → `6693`.
+fn release_counter(html: &str, reading: &mut Reading) -> Option<String> {
     let site_build = html.find("Currently released so far").and_then(|i| {
         let rest = &html[i..html.len().min(i + 120)];
         let rest = rest.trim_start_matches(|c: char| !c.is_ascii_digit());
@@ -146,86 +184,54 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
         (!n.is_empty()).then_some(n)
     });
     if site_build.is_none() {
-        findings.push(finding(
-            Code::MissingField,
-            name,
-            "no release counter (\"Currently released so far... N / 251,287\")",
-        ));
+        reading.missing("no release counter (\"Currently released so far... N / 251,287\")");
     }
+    site_build
+}
 
-    // Heading: <h3>Viewing cable ID, SUBJECT</h3>.
-    let (h3_id, h3_subject) = match html.find("Viewing cable ") {
-        Some(i) => {
-            let rest = &html[i + "Viewing cable ".len()..];
-            let end = rest.find("</h3>").unwrap_or(rest.len().min(2000));
-            let inner = &rest[..end];
-            let (idp, subj) = match inner.find(',') {
-                Some(c) => (&inner[..c], &inner[c + 1..]),
-                None => (inner, ""),
-            };
-            let subj = text::inline_text(subj);
-            let subj = subj.trim_end_matches('\\').trim().to_string();
-            (
-                Some(text::inline_text(idp)),
-                (!subj.is_empty()).then_some(subj),
-            )
-        }
-        None => (None, None),
+/// The heading `<h3>Viewing cable ID, SUBJECT</h3>`: its id and its subject.
+fn heading(html: &str) -> (Option<String>, Option<String>) {
+    let Some(i) = html.find("Viewing cable ") else {
+        return (None, None);
     };
+    let rest = &html[i + "Viewing cable ".len()..];
+    let end = rest.find("</h3>").unwrap_or(rest.len().min(2000));
+    let inner = &rest[..end];
+    let (idp, subj) = match inner.find(',') {
+        Some(c) => (&inner[..c], &inner[c + 1..]),
+        None => (inner, ""),
+    };
+    let subj = text::inline_text(subj);
+    let subj = subj.trim_end_matches('\\').trim().to_string();
+    (
+        Some(text::inline_text(idp)),
+        (!subj.is_empty()).then_some(subj),
+    )
+}
 
-    // Table.
-    let table = html
-        .find("<table class='cable'>")
-        .or_else(|| html.find("<table class=\"cable\">"));
-    let cells = match table {
-        Some(t) => {
-            let rest = &html[t..];
-            let end = find_ci(rest, "</table>").unwrap_or_else(|| {
-                findings.push(finding(
-                    Code::BrokenMarkup,
-                    name,
-                    "cable table is not closed",
-                ));
-                // Cut at a character boundary: an unclosed table may hold multi-byte text.
-                let mut cut = rest.len().min(8000);
-                while !rest.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                cut
-            });
-            table_cells(&rest[..end])
-        }
-        None => {
-            findings.push(finding(
-                Code::MissingField,
-                name,
-                "no cable table (Reference ID, Created, Released, Classification, Origin)",
-            ));
-            Vec::new()
-        }
+/// The cells of the cable table starting at `table` (Reference ID, Created, Released,
+/// Classification, Origin).
+fn cable_table(html: &str, table: Option<usize>, reading: &mut Reading) -> Vec<Cell> {
+    let Some(t) = table else {
+        reading.missing("no cable table (Reference ID, Created, Released, Classification, Origin)");
+        return Vec::new();
     };
-    if table.is_some() && cells.len() < 5 {
-        findings.push(finding(
-            Code::BrokenMarkup,
-            name,
-            format!("cable table has {} cells, expected 5", cells.len()),
-        ));
+    let rest = &html[t..];
+    let end = find_ci(rest, "</table>").unwrap_or_else(|| {
+        reading.broken("cable table is not closed");
+        // Cut at a character boundary: an unclosed table may hold multi-byte text.
+        reading::head(rest, 8000).len()
+    });
+    let cells = table_cells(&rest[..end]);
+    if cells.len() < 5 {
+        reading.broken(format!("cable table has {} cells, expected 5", cells.len()));
     }
-    let cell = |i: usize| cells.get(i).filter(|c| !c.text.is_empty());
+    cells
+}
 
-    // Id.
-    let raw_id = cell(0)
-        .map(|c| c.text.clone())
-        .or_else(|| h3_id.clone().filter(|s| !s.is_empty()));
-    let Some(mut rec) = super::start_record(raw_id.as_deref(), name, &mut findings) else {
-        return ParseOutcome {
-            record: None,
-            findings,
-        };
-    };
-
-    // Source.
-    let url = cell(0)
+/// The URL of the cable's page, from the link of the id cell.
+fn cable_url(id_cell: Option<&Cell>, reading: &mut Reading) -> Option<String> {
+    let url = id_cell
         .and_then(|c| c.href.clone())
         .filter(|h| h.starts_with("/cable/") || h.starts_with("http"))
         .map(|h| {
@@ -236,80 +242,62 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
             }
         });
     if url.is_none() {
-        findings.push(finding(
-            Code::MissingField,
-            name,
-            "no link to the cable page in the table",
-        ));
+        reading.missing("no link to the cable page in the table");
     }
+    url
+}
 
-    // Pre blocks.
-    let search_from = table.unwrap_or(0);
-    let blocks = pre_blocks(&html[search_from..]);
+/// The routing header and the body, from the `<pre>` blocks after the table.
+fn cable_text(html: &str, reading: &mut Reading) -> (String, String) {
+    let blocks = pre_blocks(html);
     if blocks.iter().any(|(_, closed)| !closed) {
-        findings.push(finding(
-            Code::BrokenMarkup,
-            name,
-            "a <pre> block is not closed",
-        ));
+        reading.broken("a <pre> block is not closed");
     }
     let (header_html, body_html) = match blocks.len() {
         0 => {
-            findings.push(finding(
-                Code::MissingField,
-                name,
-                "no cable text (<pre> blocks)",
-            ));
+            reading.missing("no cable text (<pre> blocks)");
             ("", "")
         }
         1 => {
-            findings.push(finding(
-                Code::BrokenMarkup,
-                name,
-                "only one <pre> block; read as the body",
-            ));
+            reading.broken("only one <pre> block; read as the body");
             ("", blocks[0].0)
         }
         n => {
             if n > 2 {
-                findings.push(finding(
-                    Code::BrokenMarkup,
-                    name,
-                    format!("{n} <pre> blocks, expected 2; the first two are read"),
+                reading.broken(format!(
+                    "{n} <pre> blocks, expected 2; the first two are read"
                 ));
             }
             (blocks[0].0, blocks[1].0)
         }
     };
-    let header = text::pre_to_text(header_html);
-    let body = text::pre_to_text(body_html);
+    (text::pre_to_text(header_html), text::pre_to_text(body_html))
+}
 
-    // Created.
-    let created_original = cell(1).map(|c| c.text.clone());
+/// Sets `created` from the header's date-time group, or the page's date when the group is
+/// missing or far from it (see the module documentation). Returns the cable's year.
+fn read_created(
+    rec: &mut CableRecord,
+    created_cell: Option<&Cell>,
+    header: &str,
+    reading: &mut Reading,
+) -> Option<i32> {
+    let created_original = created_cell.map(|c| c.text.clone());
     let page_date = created_original.as_deref().and_then(dates::page_date);
-    if created_original.is_none() {
-        findings.push(finding(Code::MissingField, name, "no Created date"));
-    } else if page_date.is_none() {
-        findings.push(finding(
-            Code::MalformedField,
-            name,
-            format!(
-                "Created date {:?} cannot be read",
-                created_original.as_deref().unwrap_or("")
-            ),
-        ));
+    match &created_original {
+        None => reading.missing("no Created date"),
+        Some(c) if page_date.is_none() => {
+            reading.malformed(format!("Created date {c:?} cannot be read"));
+        }
+        Some(_) => {}
     }
-    let dtg = dates::find_dtg(&header);
+    let dtg = dates::find_dtg(header);
     rec.created = match (dtg, page_date) {
         (Some(d), Some(p)) if dates::days_apart(d.date, p) > 40 => {
-            findings.push(finding(
-                Code::MalformedField,
-                name,
-                format!(
-                    "header date-time group {} is far from the page's Created date {}; the page's date is used",
-                    d.rfc3339(),
-                    dates::ymd(p)
-                ),
+            reading.malformed(format!(
+                "header date-time group {} is far from the page's Created date {}; the page's date is used",
+                d.rfc3339(),
+                dates::ymd(p)
             ));
             Some(dates::ymd(p))
         }
@@ -318,70 +306,47 @@ pub(super) fn parse(bytes: &[u8], name: &str) -> ParseOutcome {
         (None, None) => None,
     };
     rec.created_original = created_original;
-    let cable_year = page_date
+    page_date
         .map(dates::year)
         .or_else(|| dtg.map(|d| dates::year(d.date)))
-        .or_else(|| id::year_of(&rec.id));
+        .or_else(|| id::year_of(&rec.id))
+}
 
-    // Released.
-    let released_original = cell(2).map(|c| c.text.clone());
-    let released = released_original
-        .as_deref()
-        .and_then(dates::page_date)
-        .map(dates::ymd);
-    match (&released_original, &released) {
-        (None, _) => findings.push(finding(Code::MissingField, name, "no Released date")),
-        (Some(r), None) => findings.push(finding(
-            Code::MalformedField,
-            name,
-            format!("Released date {r:?} cannot be read"),
-        )),
+/// The Released date as `YYYY-MM-DD`.
+fn read_released(released_original: Option<&str>, reading: &mut Reading) -> Option<String> {
+    let released = released_original.and_then(dates::page_date).map(dates::ymd);
+    match (released_original, &released) {
+        (None, _) => reading.missing("no Released date"),
+        (Some(r), None) => reading.malformed(format!("Released date {r:?} cannot be read")),
         _ => {}
     }
-    rec.released = released.clone();
+    released
+}
 
-    // Classification and origin.
-    rec.classification = cell(3).map(|c| c.text.clone());
+/// Classification (the link text) and origin, from their cells.
+fn read_classification_and_origin(
+    rec: &mut CableRecord,
+    classification: Option<&Cell>,
+    origin: Option<&Cell>,
+    reading: &mut Reading,
+) {
+    rec.classification = classification.map(|c| c.text.clone());
     if rec.classification.is_none() {
-        findings.push(finding(Code::MissingField, name, "no Classification"));
+        reading.missing("no Classification");
     }
-    rec.origin = cell(4).map(|c| c.text.clone());
+    rec.origin = origin.map(|c| c.text.clone());
     if rec.origin.is_none() {
-        findings.push(finding(Code::MissingField, name, "no Origin"));
+        reading.missing("no Origin");
     }
+}
 
-    // Body fields.
-    let mut bf = fields::read(&body, cable_year);
-    super::caveats_from_classification(&mut rec);
-    rec.tags = std::mem::take(&mut bf.tags);
-    rec.subject = bf.subject.take().or(h3_subject);
-    super::apply_body_fields(&mut rec, bf);
-    super::apply_header(&mut rec, &header);
-
-    // Text.
+/// The cable's text: the header (trailing blanks cut), a blank line, the body.
+fn full_text(header: &str, body: &str) -> String {
     let mut full = String::with_capacity(header.len() + body.len() + 2);
     full.push_str(header.trim_end_matches([' ', '\t']));
     if !header.is_empty() && !body.is_empty() {
         full.push_str("\n\n");
     }
-    full.push_str(&body);
-    let partial =
-        text::contains(&header, PARTIAL_EXTRACT) || text::contains(&body, PARTIAL_EXTRACT);
-    rec.redaction = super::redaction_of(&full, false, partial, None);
-    rec.text = full;
-    rec.source = Source {
-        publisher: Some("WikiLeaks".to_string()),
-        url,
-        released,
-        released_original,
-        upstream_url: None,
-        site_build,
-        retrieved: None,
-        encoding: Some(decoded.encoding.to_string()),
-        format: Some(Format::WikileaksPage.as_str().to_string()),
-    };
-    ParseOutcome {
-        record: Some(rec),
-        findings,
-    }
+    full.push_str(body);
+    full
 }

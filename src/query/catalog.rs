@@ -283,7 +283,7 @@ fn insert_cables(conn: &Connection, c: &str, batch: &[Selected]) -> rusqlite::Re
                 s.site_build,
                 s.retrieved,
                 s.encoding,
-                s.format,
+                s.format.map(|f| f.as_str()),
             ])?;
         }
     }

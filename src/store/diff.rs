@@ -10,6 +10,7 @@
 use crate::bag::capture::{CaptureRef, IndexLine, StoredRecord};
 use crate::bag::{INDEX_FILE, OpenArchive};
 use crate::cable::CableRecord;
+use crate::cable::provenance::RedactionChange;
 use crate::error::{Error, Result};
 use crate::query::select;
 use crate::store::Store;
@@ -38,7 +39,7 @@ pub struct CableChange {
     pub captures_added: Vec<String>,
     pub captures_removed: Vec<String>,
     /// `gained`, `lost`, `gained-and-lost`, `moved` or `same`: over all comparisons.
-    pub redaction: String,
+    pub redaction: RedactionChange,
     /// True when any comparison found the text changed.
     pub text_changed: bool,
     /// The comparisons of consecutive captures (see the module documentation).
@@ -71,15 +72,7 @@ impl CableChange {
 
     /// Sets `redaction` and `text_changed` from the comparisons.
     fn summarize(&mut self) {
-        let has = |r: &str| self.comparisons.iter().any(|c| c.redaction == r);
-        let redaction = match (has("gained"), has("lost")) {
-            (true, true) => "gained-and-lost",
-            (true, false) => "gained",
-            (false, true) => "lost",
-            _ if has("moved") => "moved",
-            _ => "same",
-        };
-        self.redaction = redaction.to_string();
+        self.redaction = RedactionChange::overall(self.comparisons.iter().map(|c| c.redaction));
         self.text_changed = self.comparisons.iter().any(|c| c.text_changed);
     }
 }
@@ -93,7 +86,7 @@ pub struct ContentChange {
     pub lines_added: usize,
     pub lines_removed: usize,
     /// `gained` (more redaction runs), `lost` (fewer), `moved` (as many, elsewhere) or `same`.
-    pub redaction: String,
+    pub redaction: RedactionChange,
     pub redaction_runs_from: usize,
     pub redaction_runs_to: usize,
     /// Metadata fields whose values differ.
@@ -498,21 +491,14 @@ pub fn compare_records(
 ) -> ContentChange {
     let (added, removed) = line_counts(&before.text, &after.text);
     let (runs_from, runs_to) = (before.redaction.runs, after.redaction.runs);
-    let redaction = match runs_to.cmp(&runs_from) {
-        std::cmp::Ordering::Greater => "gained",
-        std::cmp::Ordering::Less => "lost",
-        std::cmp::Ordering::Equal if before.redaction.positions != after.redaction.positions => {
-            "moved"
-        }
-        std::cmp::Ordering::Equal => "same",
-    };
+    let redaction = RedactionChange::between(&before.redaction, &after.redaction);
     ContentChange {
         from_capture: from_name.to_string(),
         to_capture: to_name.to_string(),
         text_changed: before.text != after.text,
         lines_added: added,
         lines_removed: removed,
-        redaction: redaction.to_string(),
+        redaction,
         redaction_runs_from: runs_from,
         redaction_runs_to: runs_to,
         fields: field_changes(before, after),
