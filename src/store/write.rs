@@ -6,11 +6,11 @@ use super::Store;
 use super::base::Base;
 use super::ingest::ingest_all;
 use super::journal::LineJournal;
-use super::name::validate_collection_name;
+use super::name::{VersionId, validate_collection_name};
 use super::recovery::PendingWrite;
 use super::sidecar::{ArchiveFacts, BagFacts, Counts, PreviousLink, VersionManifest};
 use super::snapshot::Snapshot;
-use crate::bag::{self, BagPlan, BagWriter, Spill, Spooled, TagData};
+use crate::bag::{self, BagPlan, BagWriter, Spill, Spooled, TagData, WrittenBag};
 use crate::cable::provenance::SourceHints;
 use crate::error::{IoContext, Result};
 use crate::finding::{Code, Finding};
@@ -18,7 +18,9 @@ use crate::fsutil::{self, StoreLock};
 use crate::hash;
 use crate::input::Input;
 use crate::progress::Progress;
+use std::path::PathBuf;
 use std::sync::Arc;
+use tempfile::NamedTempFile;
 
 /// What to write as a collection's next version.
 pub struct WriteRequest<'a> {
@@ -47,6 +49,8 @@ pub struct WriteOutcome {
 }
 
 impl Store {
+    /// Writes the next version of a collection, or nothing when the inputs add nothing new.
+    ///
     /// Memory stays small as the collection grows: captures are compressed into the spill as
     /// they are read, index lines live in a journal on disk, and per cable only its id, where
     /// its line is, and a 16-byte key of each capture are held.
@@ -79,44 +83,16 @@ impl Store {
             (Some(b), false) => Some(std::mem::take(&mut b.lines)),
             _ => None,
         };
-
         // Every new capture is compressed into the spill as it is read, so it is read, parsed,
         // hashed and compressed once; bytes the previous version already holds are not spilled.
         let spill = Spill::create(&scratch)?;
-        let mut snapshot = match (&base, lines) {
-            (Some(b), Some(lines)) => Snapshot::building_on(lines, b),
-            _ => Snapshot::default(),
+        let mut snapshot = Snapshot::starting(base.as_ref(), lines, input_count);
+        let mut reading = Reading {
+            snapshot: &mut snapshot,
+            journal: &mut journal,
+            outcome: &mut outcome,
         };
-        if snapshot.kept.is_none() {
-            // Sized once for a first version, whose inputs are all new: growing doubles the
-            // table at the end of a large bundle, the old and the new table both held for a
-            // moment (6 and 13 MB for the whole corpus). A later version's inputs are mostly
-            // the captures it keeps, which are not in this table.
-            snapshot.origins.reserve(input_count);
-        }
-        let known = base.as_ref().map(|b| &b.raw_keys);
-        let mut duplicates = Vec::new();
-        ingest_all(
-            inputs,
-            request.progress,
-            &spill,
-            known,
-            &mut outcome.findings,
-            |input, item| {
-                if snapshot.add(&mut journal, item)? {
-                    outcome.new_captures += 1;
-                } else {
-                    outcome.duplicate_captures += 1;
-                    duplicates.push(Finding::new(
-                    Code::DuplicateCapture,
-                    &input.name,
-                    "the same bytes are already in the collection or among the inputs; kept once",
-                ));
-                }
-                Ok(())
-            },
-        )?;
-        outcome.findings.append(&mut duplicates);
+        reading.read_all(inputs, request.progress, &spill, base.as_ref())?;
         // No input was read (none given, or every one refused): there is nothing to write,
         // neither an empty first version nor, with --replace, a version without cables.
         if outcome.new_captures == 0 && outcome.duplicate_captures == 0 {
@@ -147,6 +123,7 @@ impl Store {
         Ok(outcome)
     }
 
+    /// Packs the snapshot into a zip, puts it in place and commits its sidecar manifest.
     fn commit_snapshot(
         &self,
         collection: &str,
@@ -154,6 +131,32 @@ impl Store {
         written: Written<'_>,
         request: &WriteRequest<'_>,
     ) -> Result<VersionManifest> {
+        let (snapshot, base) = (written.snapshot, written.base);
+        let (tmp, bag) = self.pack_zip(collection, version, written, request)?;
+        let marker = self.put_zip_in_place(collection, version, tmp, &bag)?;
+        let manifest = sidecar_manifest(collection, version, request.message, snapshot, base, bag);
+        // The commit point: the version exists from the moment this rename lands.
+        fsutil::atomic_create(
+            &self.manifest_path(collection, version),
+            &manifest.to_bytes(),
+        )?;
+        // The version is committed. The marker goes, durably: left behind (a crash just now), it
+        // is removed whenever the store lock is next taken, since its version has a manifest.
+        if std::fs::remove_file(&marker).is_ok() {
+            let _ = fsutil::fsync_parent(&marker);
+        }
+        Ok(manifest)
+    }
+
+    /// Writes the version's bag into a temporary zip in its collection's archive folder, synced
+    /// to disk.
+    fn pack_zip(
+        &self,
+        collection: &str,
+        version: u32,
+        written: Written<'_>,
+        request: &WriteRequest<'_>,
+    ) -> Result<(NamedTempFile, WrittenBag)> {
         let Written {
             snapshot,
             journal,
@@ -163,8 +166,7 @@ impl Store {
         let folder = format!("{collection}-v{version}");
         let scratch = self.state_dir();
         let index = snapshot.spool_index(journal, &scratch)?;
-        let dir = self.archive_dir(collection);
-        let tmp = fsutil::temp_file_in(&dir)?;
+        let tmp = fsutil::temp_file_in(&self.archive_dir(collection))?;
         let file = tmp.as_file().try_clone().at(tmp.path())?;
         let mut bag = BagWriter::new(file, &folder, &scratch)?;
         let spill = spill.into_reader()?;
@@ -188,8 +190,8 @@ impl Store {
         request.progress.finish();
         drop(spill);
         let plan = BagPlan {
-            folder: folder.clone(),
             bag_info: bag_info(collection, version, request.message, snapshot, base),
+            folder,
             tag_files: vec![
                 (bag::INDEX_FILE.to_string(), TagData::Spooled(index?)),
                 (
@@ -200,19 +202,28 @@ impl Store {
         };
         let (_, written) = bag.finish(plan)?;
         tmp.as_file().sync_all().at(tmp.path())?;
-        let (zip_digests, zip_bytes) = (written.zip_digests.clone(), written.zip_bytes);
-        let zip_path = self.zip_path(collection, version);
-        let zip_name = Self::zip_name(collection, version);
+        Ok((tmp, written))
+    }
+
+    /// Renames the packed zip into place, then writes its `.sha256` file, both under a pending
+    /// marker naming the zip's digest, which is returned.
+    fn put_zip_in_place(
+        &self,
+        collection: &str,
+        version: u32,
+        tmp: NamedTempFile,
+        bag: &WrittenBag,
+    ) -> Result<PathBuf> {
         let pending = PendingWrite {
-            file: zip_name.clone(),
-            bytes: zip_bytes,
-            sha256: zip_digests.sha256.clone(),
+            file: Self::zip_name(collection, version),
+            bytes: bag.zip_bytes,
+            sha256: bag.zip_digests.sha256.clone(),
         };
         let marker = self.pending_marker(collection, version);
         // The marker is created only for a name this writer is about to own: never over another
         // writer's marker, and it goes again when the zip cannot take its name.
         fsutil::atomic_create(&marker, &pending.to_bytes())?;
-        if let Err(e) = fsutil::persist(tmp, &zip_path, true) {
+        if let Err(e) = fsutil::persist(tmp, &self.zip_path(collection, version), true) {
             let _ = std::fs::remove_file(&marker);
             return Err(e);
         }
@@ -220,51 +231,99 @@ impl Store {
             &self.checksum_path(collection, version),
             pending.checksum_line().as_bytes(),
         )?;
-        let manifest = VersionManifest {
-            format: crate::store::sidecar::SIDECAR_FORMAT.to_string(),
-            collection: collection.to_string(),
-            version,
-            identifier: format!("{collection}@v{version}"),
-            created: crate::time::rfc3339(crate::time::now()),
-            tool: format!("cablekeep {}", crate::TOOL_VERSION),
-            message: request.message.to_string(),
-            archive: ArchiveFacts {
-                file: zip_name,
-                bytes: zip_bytes,
-                sha256: zip_digests.sha256,
-                sha512: zip_digests.sha512,
+        Ok(marker)
+    }
+}
+
+/// Reads every input into the snapshot, counting new and duplicate captures in the outcome.
+struct Reading<'a, 'b> {
+    snapshot: &'a mut Snapshot<'b>,
+    journal: &'a mut LineJournal,
+    outcome: &'a mut WriteOutcome,
+}
+
+impl Reading<'_, '_> {
+    fn read_all(
+        &mut self,
+        inputs: Vec<(Input, Arc<SourceHints>)>,
+        progress: &dyn Progress,
+        spill: &Spill,
+        base: Option<&Base>,
+    ) -> Result<()> {
+        let known = base.map(|b| &b.raw_keys);
+        let Reading {
+            snapshot,
+            journal,
+            outcome,
+        } = self;
+        let mut duplicates = Vec::new();
+        ingest_all(
+            inputs,
+            progress,
+            spill,
+            known,
+            &mut outcome.findings,
+            |input, item| {
+                if snapshot.add(journal, item)? {
+                    outcome.new_captures += 1;
+                } else {
+                    outcome.duplicate_captures += 1;
+                    duplicates.push(Finding::new(
+                    Code::DuplicateCapture,
+                    &input.name,
+                    "the same bytes are already in the collection or among the inputs; kept once",
+                ));
+                }
+                Ok(())
             },
-            bag: BagFacts {
-                folder,
-                payload_oxum: written.payload_oxum.clone(),
-                tag_files: written.tag_files.clone(),
-            },
-            counts: Counts {
-                cables: snapshot.cables.len() as u64,
-                captures: snapshot.captures,
-                unparsed: snapshot.unparsed.len() as u64,
-                payload_files: written.payload_files,
-                payload_bytes: written.payload_bytes,
-                zip_entries: written.zip_entries,
-            },
-            previous: base.map(|b| PreviousLink {
-                version: b.version,
-                manifest_sha256: hash::sha256_hex(&b.manifest_bytes),
-                archive_sha256: b.manifest.archive.sha256.clone(),
-            }),
-            rebuilt: None,
-        };
-        // The commit point: the version exists from the moment this rename lands.
-        fsutil::atomic_create(
-            &self.manifest_path(collection, version),
-            &manifest.to_bytes(),
         )?;
-        // The version is committed. The marker goes, durably: left behind (a crash just now), it
-        // is removed whenever the store lock is next taken, since its version has a manifest.
-        if std::fs::remove_file(&marker).is_ok() {
-            let _ = fsutil::fsync_parent(&marker);
-        }
-        Ok(manifest)
+        outcome.findings.append(&mut duplicates);
+        Ok(())
+    }
+}
+
+/// The sidecar manifest of a version just packed and put in place.
+fn sidecar_manifest(
+    collection: &str,
+    version: u32,
+    message: &str,
+    snapshot: &Snapshot<'_>,
+    base: Option<&Base>,
+    bag: WrittenBag,
+) -> VersionManifest {
+    VersionManifest {
+        format: crate::store::sidecar::SIDECAR_FORMAT.to_string(),
+        collection: collection.to_string(),
+        version,
+        identifier: VersionId::new(collection, version).to_string(),
+        created: crate::time::rfc3339(crate::time::now()),
+        tool: format!("cablekeep {}", crate::TOOL_VERSION),
+        message: message.to_string(),
+        archive: ArchiveFacts {
+            file: Store::zip_name(collection, version),
+            bytes: bag.zip_bytes,
+            sha256: bag.zip_digests.sha256,
+            sha512: bag.zip_digests.sha512,
+        },
+        bag: BagFacts {
+            folder: format!("{collection}-v{version}"),
+            payload_oxum: bag.payload_oxum,
+            tag_files: bag.tag_files,
+        },
+        counts: Counts {
+            cables: snapshot.cables.len() as u64,
+            captures: snapshot.captures,
+            unparsed: snapshot.unparsed.len() as u64,
+            payload_files: bag.payload_files,
+            payload_bytes: bag.payload_bytes,
+            zip_entries: bag.zip_entries,
+        },
+        previous: base.map(|b| PreviousLink {
+            version: b.version,
+            manifest_sha256: hash::sha256_hex(&b.manifest_bytes),
+            archive_sha256: b.manifest.archive.sha256.clone(),
+        }),
+        rebuilt: None,
     }
 }
 
@@ -300,7 +359,7 @@ fn bag_info(
         ),
         (
             "External-Identifier".to_string(),
-            format!("{collection}@v{version}"),
+            VersionId::new(collection, version).to_string(),
         ),
         ("Bag-Group-Identifier".to_string(), collection.to_string()),
     ];
@@ -330,7 +389,7 @@ fn bag_info(
     if let Some(b) = base {
         info.push((
             "Cablekeep-Previous-Version".to_string(),
-            format!("{collection}@v{}", b.version),
+            VersionId::new(collection, b.version).to_string(),
         ));
         info.push((
             "Cablekeep-Previous-Archive-SHA256".to_string(),
