@@ -193,9 +193,6 @@ impl Store {
         )))
     }
 
-    /// Writes the next version of a collection, or nothing when the inputs add nothing new.
-    ///
-
     /// Commits a sidecar manifest written again for a zip whose manifest was lost (see
     /// [`crate::store::rebuild`]): the `.sha256` file when it is missing, then the manifest, never over
     /// an existing one; an interrupted write's marker for that zip goes, since the zip is now a
