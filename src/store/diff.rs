@@ -557,7 +557,7 @@ fn multiset_line_counts(before: &str, after: &str) -> (usize, usize) {
 }
 
 /// Up to `max` changed lines of the text, each prefixed `+ ` or `- ` and cut to 100 characters:
-/// a short sample of what changed. Texts over [`MAX_DIFFED_LINES`] get a sample of the lines
+/// a short sample of what changed. Texts over `MAX_DIFFED_LINES` get a sample of the lines
 /// one has and the other lacks, in their order.
 pub fn changed_lines_sample(before: &str, after: &str, max: usize) -> Vec<String> {
     let shown = |sign: &str, line: &str| {

@@ -16,6 +16,14 @@
 //! digest) is removed by the next writer. Any other zip without a manifest is kept, reported, and
 //! blocks the collection's next version until its manifest is rebuilt
 //! ([`crate::store::rebuild::rebuild_manifest`]) or a person moves it away.
+//!
+//! The files of this module, one job each: `paths` (where a store keeps what), `versions`
+//! (reading collections, versions and sidecar manifests), `recovery` (the lock, pending markers,
+//! interrupted writes, zips without a manifest), `stage` (the stage), `write` (the write
+//! protocol) with its parts `ingest` (reading the inputs into the spill), `journal` (index lines
+//! on disk), `base` (the previous version), `snapshot` (the new version's content) and `payload`
+//! (writing its files); `sidecar` (the manifest format), `name` (collection and version names),
+//! `verify`, `rebuild` and `diff`.
 
 mod base;
 pub mod diff;

@@ -63,7 +63,7 @@ impl Store {
 
     /// The marker that a write of this version is under way. It exists from before the zip is
     /// renamed into place until after the manifest is, and names the size and SHA-256 of the
-    /// zip its writer puts in place ([`PendingWrite`]), so a zip without a manifest is known to
+    /// zip its writer puts in place (`PendingWrite`), so a zip without a manifest is known to
     /// come from an interrupted write only when it is exactly that zip (and only such a zip is
     /// ever removed).
     pub fn pending_marker(&self, collection: &str, version: u32) -> PathBuf {

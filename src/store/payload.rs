@@ -47,7 +47,7 @@ impl Snapshot<'_> {
             files.push(PlannedFile {
                 path: u.raw.clone(),
                 origin: self.origin_of(&u.raw)?,
-                record: false,
+                part: CapturePart::Raw,
             });
         }
         let from = previous.as_mut().zip(cursors.as_mut());
@@ -69,17 +69,13 @@ impl Snapshot<'_> {
         let folder = format!("data/cables/{id}/");
         for c in line.captures {
             let origin = self.origin_of(&c.raw)?;
-            for (path, record) in [(c.raw, false), (c.record, true)] {
+            for (path, part) in [(c.raw, CapturePart::Raw), (c.record, CapturePart::Record)] {
                 if !path.starts_with(&folder) {
                     return Err(Error::Invalid(format!(
                         "{path}: not in its cable's folder {folder} (the index is damaged)"
                     )));
                 }
-                files.push(PlannedFile {
-                    path,
-                    origin,
-                    record,
-                });
+                files.push(PlannedFile { path, origin, part });
             }
         }
         files[first..].sort_by(|a, b| a.path.cmp(&b.path));
@@ -108,7 +104,11 @@ impl Snapshot<'_> {
         for f in files.iter() {
             match f.origin {
                 Origin::Input { raw } => {
-                    let at = if f.record { spill.after(raw)? } else { raw };
+                    let at = match f.part {
+                        CapturePart::Raw => raw,
+                        // The record follows the raw bytes in the spill.
+                        CapturePart::Record => spill.after(raw)?,
+                    };
                     bag.add_spilled(&f.path, spill, at)?;
                 }
                 Origin::Previous => {
@@ -182,8 +182,14 @@ const COPY_BATCH: usize = 4096;
 struct PlannedFile {
     path: String,
     origin: Origin,
-    /// The capture's record (else its raw bytes).
-    record: bool,
+    part: CapturePart,
+}
+
+/// Which of a capture's files a payload file is (an unparsed input has only its raw bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CapturePart {
+    Raw,
+    Record,
 }
 
 /// The entries and manifest digests of the files of a batch that come from the previous

@@ -129,3 +129,35 @@ pub(super) fn read_small(path: &Path, limit: u64) -> std::result::Result<Vec<u8>
 pub(super) fn read_small_text(path: &Path, limit: u64) -> std::result::Result<String, Unreadable> {
     String::from_utf8(read_small(path, limit)?).map_err(|_| Unreadable::NotUtf8)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_file_that_is_not_read_says_why_in_the_findings_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = read_small(dir.path(), 10).unwrap_err().to_string();
+        assert!(
+            folder.starts_with("not a regular file but a folder"),
+            "{folder}"
+        );
+        let big = dir.path().join("big");
+        std::fs::write(&big, [b'x'; 11]).unwrap();
+        assert_eq!(
+            read_small(&big, 10).unwrap_err().to_string(),
+            "11 bytes, larger than such a file ever is (10 bytes): not read"
+        );
+        let binary = dir.path().join("binary");
+        std::fs::write(&binary, [0xff, 0xfe]).unwrap();
+        assert_eq!(
+            read_small_text(&binary, 10).unwrap_err().to_string(),
+            "not UTF-8 text"
+        );
+        assert!(matches!(
+            read_small(&dir.path().join("absent"), 10),
+            Err(Unreadable::Io(_))
+        ));
+        assert_eq!(read_small_text(&big, 11).unwrap(), "x".repeat(11));
+    }
+}
