@@ -146,8 +146,16 @@ enum CableAt {
 struct Pending {
     cable: CableAt,
     from: (String, String),
-    from_older_version: bool,
+    /// The version the earlier side is read from.
+    from_side: VersionSide,
     to: (String, String),
+}
+
+/// Which of the two versions compared holds a capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VersionSide {
+    Older,
+    Newer,
 }
 
 /// Makes the comparisons the merge noted, in parallel, and adds each to its cable in the order
@@ -163,10 +171,9 @@ fn compare_pending(
     }
     let (mut in_older, mut in_newer) = (HashSet::new(), HashSet::new());
     for p in pending {
-        let from_side = if p.from_older_version {
-            &mut in_older
-        } else {
-            &mut in_newer
+        let from_side = match p.from_side {
+            VersionSide::Older => &mut in_older,
+            VersionSide::Newer => &mut in_newer,
         };
         from_side.insert(p.from.1.as_str());
         in_newer.insert(p.to.1.as_str());
@@ -182,8 +189,8 @@ fn compare_pending(
     let changes = pending
         .par_iter()
         .map(|p| {
-            let from_archive = match (&older, p.from_older_version) {
-                (Some(older), true) => older,
+            let from_archive = match (&older, p.from_side) {
+                (Some(older), VersionSide::Older) => older,
                 _ => &newer,
             };
             compare(
@@ -411,7 +418,7 @@ impl Merge<'_> {
             self.pending.push(Pending {
                 cable: at,
                 from: (a_name.clone(), a_record.clone()),
-                from_older_version: true,
+                from_side: VersionSide::Older,
                 to: (b.name.clone(), b.record.clone()),
             });
         }
@@ -437,7 +444,7 @@ impl Merge<'_> {
             self.pending.push(Pending {
                 cable,
                 from: (pair[0].name.clone(), pair[0].record.clone()),
-                from_older_version: false,
+                from_side: VersionSide::Newer,
                 to: (pair[1].name.clone(), pair[1].record.clone()),
             });
         }
