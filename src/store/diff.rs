@@ -139,8 +139,16 @@ enum CableAt {
 struct Pending {
     cable: CableAt,
     from: (String, String),
-    from_older_version: bool,
+    /// The version the earlier side is read from.
+    from_side: VersionSide,
     to: (String, String),
+}
+
+/// Which of the two versions compared holds a capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VersionSide {
+    Older,
+    Newer,
 }
 
 /// Makes the comparisons the merge noted, in parallel, and adds each to its cable in the order
@@ -156,10 +164,9 @@ fn compare_pending(
     }
     let (mut in_older, mut in_newer) = (HashSet::new(), HashSet::new());
     for p in pending {
-        let from_side = if p.from_older_version {
-            &mut in_older
-        } else {
-            &mut in_newer
+        let from_side = match p.from_side {
+            VersionSide::Older => &mut in_older,
+            VersionSide::Newer => &mut in_newer,
         };
         from_side.insert(p.from.1.as_str());
         in_newer.insert(p.to.1.as_str());
@@ -175,8 +182,8 @@ fn compare_pending(
     let changes = pending
         .par_iter()
         .map(|p| {
-            let from_archive = match (&older, p.from_older_version) {
-                (Some(older), true) => older,
+            let from_archive = match (&older, p.from_side) {
+                (Some(older), VersionSide::Older) => older,
                 _ => &newer,
             };
             compare(
@@ -404,7 +411,7 @@ impl Merge<'_> {
             self.pending.push(Pending {
                 cable: at,
                 from: (a_name.clone(), a_record.clone()),
-                from_older_version: true,
+                from_side: VersionSide::Older,
                 to: (b.name.clone(), b.record.clone()),
             });
         }
@@ -430,7 +437,7 @@ impl Merge<'_> {
             self.pending.push(Pending {
                 cable,
                 from: (pair[0].name.clone(), pair[0].record.clone()),
-                from_older_version: false,
+                from_side: VersionSide::Newer,
                 to: (pair[1].name.clone(), pair[1].record.clone()),
             });
         }
@@ -543,7 +550,7 @@ fn multiset_line_counts(before: &str, after: &str) -> (usize, usize) {
 }
 
 /// Up to `max` changed lines of the text, each prefixed `+ ` or `- ` and cut to 100 characters:
-/// a short sample of what changed. Texts over [`MAX_DIFFED_LINES`] get a sample of the lines
+/// a short sample of what changed. Texts over `MAX_DIFFED_LINES` get a sample of the lines
 /// one has and the other lacks, in their order.
 pub fn changed_lines_sample(before: &str, after: &str, max: usize) -> Vec<String> {
     let shown = |sign: &str, line: &str| {

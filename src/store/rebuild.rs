@@ -16,7 +16,7 @@ use crate::hash;
 use crate::progress::Progress;
 use crate::store::sidecar::{PreviousLink, Rebuilt, VersionManifest};
 use crate::store::verify::{self, Report};
-use crate::store::{Store, validate_collection_name};
+use crate::store::{Store, VersionId, validate_collection_name};
 
 /// What [`rebuild_manifest`] did.
 #[derive(Debug)]
@@ -40,17 +40,18 @@ pub fn rebuild_manifest(
     progress: &dyn Progress,
 ) -> Result<Outcome> {
     validate_collection_name(collection)?;
+    let id = VersionId::new(collection, version);
     let zip = store.zip_path(collection, version);
     let manifest_path = store.manifest_path(collection, version);
     if std::fs::symlink_metadata(&manifest_path).is_ok() {
         return Err(Error::Invalid(format!(
-            "{}: {collection}@v{version} has its sidecar manifest; there is nothing to rebuild",
+            "{}: {id} has its sidecar manifest; there is nothing to rebuild",
             manifest_path.display()
         )));
     }
     if !std::fs::symlink_metadata(&zip).is_ok_and(|m| m.is_file()) {
         return Err(Error::NotFound(format!(
-            "{}: no zip of {collection}@v{version} to rebuild a manifest from",
+            "{}: no zip of {id} to rebuild a manifest from",
             zip.display()
         )));
     }
@@ -76,7 +77,7 @@ pub fn rebuild_manifest(
         format: crate::store::sidecar::SIDECAR_FORMAT.to_string(),
         collection: collection.to_string(),
         version,
-        identifier: format!("{collection}@v{version}"),
+        identifier: id.to_string(),
         created,
         tool: tool_of(info("Bag-Software-Agent")),
         message: info("External-Description").unwrap_or_default().to_string(),
@@ -110,7 +111,7 @@ fn check_identity(
     version: u32,
     zip: &std::path::Path,
 ) -> Result<()> {
-    let expected = format!("{collection}@v{version}");
+    let expected = VersionId::new(collection, version).to_string();
     let found = manifest::bag_info_value(bag_info, "External-Identifier");
     if found != Some(expected.as_str()) {
         return Err(Error::Invalid(format!(
@@ -135,20 +136,22 @@ fn previous_link(
         return match recorded {
             None => Ok(None),
             Some(_) => Err(Error::Invalid(format!(
-                "{collection}@v1: the bag names a previous archive, which a first version has not"
+                "{}: the bag names a previous archive, which a first version has not",
+                VersionId::new(collection, 1)
             ))),
         };
     }
     let before = version - 1;
+    let id = VersionId::new(collection, version);
     let (previous, bytes) = store.read_manifest(collection, before).map_err(|e| {
         Error::Invalid(format!(
-            "{collection}@v{version} links to v{before}, whose manifest cannot be read ({e}); \
+            "{id} links to v{before}, whose manifest cannot be read ({e}); \
              rebuild that one first"
         ))
     })?;
     if recorded != Some(previous.archive.sha256.as_str()) {
         return Err(Error::Invalid(format!(
-            "{collection}@v{version}: the bag records the previous archive as {}, but v{before}'s \
+            "{id}: the bag records the previous archive as {}, but v{before}'s \
              manifest names {}; the chain cannot be rebuilt",
             recorded.unwrap_or("nothing"),
             previous.archive.sha256

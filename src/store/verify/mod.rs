@@ -8,15 +8,24 @@
 //! an archive in cablekeep's layout is checked a chunk of entries at a time, in memory that does
 //! not grow with it (see the `bag` module).
 
+mod sidecar;
+mod small_files;
+
+use self::sidecar::{
+    check_bag_identity, check_chain, check_previous_in_bag, check_sidecar_identity,
+    compare_sidecar, read_sidecar,
+};
+use self::small_files::{
+    ChecksumReference, MAX_CHECKSUM_FILE, check_checksum_file, not_regular_message, read_small_text,
+};
 use crate::bag::OpenArchive;
 use crate::bag::check::{BagSeen, check_bag};
-use crate::bag::manifest::{self};
 use crate::error::Result;
 use crate::finding::{CappedFindings, Code, Finding};
 use crate::hash;
 use crate::progress::Progress;
-use crate::store::Store;
 use crate::store::sidecar::VersionManifest;
+use crate::store::{Store, VersionId};
 use std::path::{Path, PathBuf};
 
 /// How thoroughly to check.
@@ -316,7 +325,7 @@ pub fn verify_version(
 ) -> Result<Report> {
     let zip = store.zip_path(collection, version);
     let manifest_path = store.manifest_path(collection, version);
-    let identifier = format!("{collection}@v{version}");
+    let identifier = VersionId::new(collection, version).to_string();
     let mut findings = Vec::new();
     let sidecar = match read_sidecar(&manifest_path) {
         Ok(s) => Some(s),
@@ -369,156 +378,6 @@ pub fn verify_version(
         &mut report.findings,
     )?;
     Ok(report)
-}
-
-/// The bag's External-Identifier must be the identifier it is stored or described as.
-fn check_bag_identity(
-    archive: &OpenArchive,
-    seen: &BagSeen,
-    identifier: &str,
-    findings: &mut Vec<Finding>,
-) {
-    if let Some(found) = manifest::bag_info_value(&seen.bag_info, "External-Identifier")
-        && found != identifier
-    {
-        findings.push(
-            Finding::new(
-                Code::IdentityMismatch,
-                &archive.label,
-                format!(
-                    "the bag says it is {found:?}, but it is stored or described as {identifier}"
-                ),
-            )
-            .at_entry("bag-info.txt"),
-        );
-    }
-}
-
-fn read_sidecar(path: &Path) -> std::result::Result<(VersionManifest, Vec<u8>), Finding> {
-    let label = path.display().to_string();
-    let bytes = read_small(path, MAX_SIDECAR)
-        .map_err(|why| Finding::new(Code::SidecarUnreadable, &label, why))?;
-    let manifest: VersionManifest = serde_json::from_slice(&bytes).map_err(|e| {
-        Finding::new(
-            Code::SidecarUnreadable,
-            &label,
-            format!("not a cablekeep manifest: {e}"),
-        )
-    })?;
-    if manifest.format != crate::store::sidecar::SIDECAR_FORMAT {
-        return Err(Finding::new(
-            Code::SidecarUnreadable,
-            &label,
-            format!("unknown manifest format {:?}", manifest.format),
-        ));
-    }
-    Ok((manifest, bytes))
-}
-
-fn check_sidecar_identity(
-    m: &VersionManifest,
-    collection: &str,
-    version: u32,
-    path: &Path,
-    findings: &mut Vec<Finding>,
-) {
-    let expected = format!("{collection}@v{version}");
-    if m.collection != collection
-        || m.version != version
-        || m.identifier != expected
-        || m.archive.file != Store::zip_name(collection, version)
-    {
-        findings.push(Finding::new(
-            Code::IdentityMismatch,
-            path.display().to_string(),
-            format!(
-                "the manifest describes {:?} ({}), but it is stored as {expected}",
-                m.identifier, m.archive.file
-            ),
-        ));
-    }
-}
-
-/// The hash chain: each manifest names the SHA-256 of the previous manifest and archive.
-fn check_chain(
-    store: &Store,
-    collection: &str,
-    version: u32,
-    m: &VersionManifest,
-    path: &Path,
-    findings: &mut Vec<Finding>,
-) {
-    let label = path.display().to_string();
-    match (&m.previous, version) {
-        (None, 1) => {}
-        (None, _) => findings.push(Finding::new(
-            Code::ChainBroken,
-            &label,
-            format!("v{version} names no previous version"),
-        )),
-        (Some(_), 1) => findings.push(Finding::new(
-            Code::ChainBroken,
-            &label,
-            "v1 names a previous version",
-        )),
-        (Some(link), _) => {
-            if link.version != version - 1 {
-                findings.push(Finding::new(
-                    Code::ChainBroken,
-                    &label,
-                    format!(
-                        "names v{} as previous, expected v{}",
-                        link.version,
-                        version - 1
-                    ),
-                ));
-            }
-            match read_sidecar(&store.manifest_path(collection, version - 1)) {
-                Ok((prev, prev_bytes)) => {
-                    let actual = hash::sha256_hex(&prev_bytes);
-                    if actual != link.manifest_sha256 {
-                        findings.push(Finding::new(Code::ChainBroken, &label, format!("previous manifest's SHA-256 is {actual}, this manifest recorded {}", link.manifest_sha256)));
-                    }
-                    if prev.archive.sha256 != link.archive_sha256 {
-                        findings.push(Finding::new(
-                            Code::ChainBroken,
-                            &label,
-                            "the previous archive's SHA-256 differs from the one recorded here",
-                        ));
-                    }
-                }
-                Err(_) => findings.push(Finding::new(
-                    Code::ChainBroken,
-                    &label,
-                    format!(
-                        "the previous version's manifest (v{}) cannot be read",
-                        version - 1
-                    ),
-                )),
-            }
-        }
-    }
-}
-
-/// The bag also records the previous archive's digest, so the chain survives in the zip alone.
-fn check_previous_in_bag(
-    m: &VersionManifest,
-    seen: &BagSeen,
-    archive: &OpenArchive,
-    findings: &mut Vec<Finding>,
-) {
-    let in_bag = manifest::bag_info_value(&seen.bag_info, "Cablekeep-Previous-Archive-SHA256");
-    let in_sidecar = m.previous.as_ref().map(|p| p.archive_sha256.as_str());
-    if seen.folder.is_some() && in_bag != in_sidecar {
-        findings.push(
-            Finding::new(
-                Code::ChainBroken,
-                &archive.label,
-                "bag-info.txt and the sidecar manifest name different previous archives",
-            )
-            .at_entry("bag-info.txt"),
-        );
-    }
 }
 
 /// Opens and checks an archive: a chunk at a time when it is in cablekeep's layout, whole
@@ -606,168 +465,6 @@ pub fn observe_archive(zip: &Path, progress: &dyn Progress) -> Result<Observed> 
     })
 }
 
-/// The zip file against the sidecar: its digests (when computed: full mode) and size, and the
-/// facts about the bag.
-fn compare_sidecar(
-    archive: &OpenArchive,
-    m: &VersionManifest,
-    seen: &BagSeen,
-    zip_digests: Option<&hash::Digests>,
-    findings: &mut Vec<Finding>,
-) {
-    let label = &archive.label;
-    if archive.index.file_len != m.archive.bytes {
-        findings.push(Finding::new(
-            Code::ArchiveDigestMismatch,
-            label,
-            format!(
-                "the zip is {} bytes, the manifest says {}",
-                archive.index.file_len, m.archive.bytes
-            ),
-        ));
-    } else if let Some(digests) = zip_digests {
-        if digests.sha256 != m.archive.sha256 {
-            findings.push(Finding::new(
-                Code::ArchiveDigestMismatch,
-                label,
-                format!(
-                    "the zip's SHA-256 is {}, the manifest says {}",
-                    digests.sha256, m.archive.sha256
-                ),
-            ));
-        }
-        if digests.sha512 != m.archive.sha512 {
-            findings.push(Finding::new(
-                Code::ArchiveDigestMismatch,
-                label,
-                "the zip's SHA-512 differs from the manifest",
-            ));
-        }
-    }
-    let mut differences = Vec::new();
-    if seen.folder.as_deref() != Some(m.bag.folder.as_str()) {
-        differences.push(format!(
-            "bag folder: {} in the archive, {:?} in the manifest",
-            quoted_or_none(seen.folder.as_deref()),
-            m.bag.folder
-        ));
-    }
-    if seen.payload_oxum.as_deref() != Some(m.bag.payload_oxum.as_str()) {
-        differences.push(format!(
-            "Payload-Oxum: {} in the archive, {:?} in the manifest",
-            quoted_or_none(seen.payload_oxum.as_deref()),
-            m.bag.payload_oxum
-        ));
-    }
-    for (name, digests) in &m.bag.tag_files {
-        match seen.tag_digests.get(name) {
-            Some(d) if d.agree_with(digests) => {}
-            Some(_) => differences.push(format!("tag file {name} has other digests")),
-            None => differences.push(format!("tag file {name} is missing")),
-        }
-    }
-    for name in seen.tag_digests.keys() {
-        if !m.bag.tag_files.contains_key(name) {
-            differences.push(format!("tag file {name} is not in the manifest"));
-        }
-    }
-    let counts = [
-        ("cables", seen.cables, m.counts.cables),
-        ("captures", seen.captures, m.counts.captures),
-        ("unparsed", seen.unparsed, m.counts.unparsed),
-        ("payload files", seen.payload_files, m.counts.payload_files),
-        ("payload bytes", seen.payload_bytes, m.counts.payload_bytes),
-        ("zip entries", seen.zip_entries, m.counts.zip_entries),
-    ];
-    for (what, actual, recorded) in counts {
-        if actual != recorded {
-            differences.push(format!(
-                "{what}: {actual} in the archive, {recorded} in the manifest"
-            ));
-        }
-    }
-    for d in differences {
-        findings.push(Finding::new(Code::SidecarMismatch, label, d));
-    }
-}
-
-/// A value the archive may lack, for a message: quoted (and escaped) when there, else `none`.
-fn quoted_or_none(value: Option<&str>) -> String {
-    value.map_or_else(|| "none".to_string(), |v| format!("{v:?}"))
-}
-
-/// What the `.sha256` file is compared with.
-enum ChecksumReference {
-    /// The zip's SHA-256, computed in this run.
-    Computed(String),
-    /// The sidecar's record of it (fast mode: nothing is hashed).
-    Recorded(String),
-    /// Only the file's form is checked (fast mode, no sidecar).
-    FormOnly,
-}
-
-impl ChecksumReference {
-    /// `computed` is the zip's SHA-256 when this run hashed the zip (full mode).
-    fn choose(computed: Option<String>, sidecar: Option<&VersionManifest>) -> Self {
-        match (computed, sidecar) {
-            (Some(d), _) => ChecksumReference::Computed(d),
-            (None, Some(m)) => ChecksumReference::Recorded(m.archive.sha256.clone()),
-            (None, None) => ChecksumReference::FormOnly,
-        }
-    }
-}
-
-/// The `.sha256` file must exist (for stored versions), name the zip, and give its digest.
-fn check_checksum_file(
-    archive: &OpenArchive,
-    path: &Path,
-    reference: ChecksumReference,
-    findings: &mut Vec<Finding>,
-) -> Result<()> {
-    let label = path.display().to_string();
-    let text = match read_small_text(path, MAX_CHECKSUM_FILE) {
-        Ok(t) => t,
-        Err(why) => {
-            findings.push(Finding::new(Code::ChecksumFile, &label, why));
-            return Ok(());
-        }
-    };
-    let zip_name = archive
-        .path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let (lines, bad) = manifest::parse_manifest(&text, 64);
-    if !bad.is_empty() || lines.len() != 1 || lines[0].path.trim_start_matches('*') != zip_name {
-        findings.push(Finding::new(
-            Code::ChecksumFile,
-            &label,
-            format!("expected one line `<sha256>  {zip_name}`"),
-        ));
-        return Ok(());
-    }
-    let recorded = &lines[0].digest;
-    let (actual, what) = match reference {
-        ChecksumReference::Computed(d) => (d, "the zip's SHA-256 is"),
-        ChecksumReference::Recorded(d) => (d, "the sidecar manifest records"),
-        ChecksumReference::FormOnly => return Ok(()),
-    };
-    if *recorded != actual {
-        findings.push(Finding::new(
-            Code::ChecksumFile,
-            &label,
-            format!("says {recorded}, {what} {actual}"),
-        ));
-    }
-    Ok(())
-}
-
-/// A sidecar manifest is a few KB (it names the tag files, not the payload).
-const MAX_SIDECAR: u64 = 16 << 20;
-
-/// A `.sha256` file is one line.
-const MAX_CHECKSUM_FILE: u64 = 64 << 10;
-
 /// A report of one finding when the archive's path is not a regular file: a FIFO would make
 /// `verify` wait for a writer for ever, a device would never end.
 fn refuse_unless_regular(zip: &Path, identifier: Option<String>) -> Option<Report> {
@@ -786,36 +483,4 @@ fn refuse_unless_regular(zip: &Path, identifier: Option<String>) -> Option<Repor
         findings: vec![finding],
         ..Report::default()
     })
-}
-
-fn not_regular_message(meta: &std::fs::Metadata) -> String {
-    let what = if meta.is_dir() {
-        "a folder (verify checks zip files; a bag folder can be zipped, or checked by a BagIt tool)"
-    } else {
-        crate::fsutil::special_kind(meta.file_type()).unwrap_or("something else")
-    };
-    format!("not a regular file but {what}")
-}
-
-/// Reads a small file whole: `Err` with why when it cannot be read, is not a regular file (a
-/// FIFO would block for ever) or is larger than `limit` (it is not what it should be).
-fn read_small(path: &Path, limit: u64) -> std::result::Result<Vec<u8>, String> {
-    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    if !meta.is_file() {
-        return Err(not_regular_message(&meta));
-    }
-    if meta.len() > limit {
-        return Err(format!(
-            "{} bytes, larger than such a file ever is ({limit} bytes): not read",
-            meta.len()
-        ));
-    }
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    crate::fsutil::read_at_most(file, limit, meta.len())
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("grew past {limit} bytes while it was read: not read"))
-}
-
-fn read_small_text(path: &Path, limit: u64) -> std::result::Result<String, String> {
-    String::from_utf8(read_small(path, limit)?).map_err(|_| "not UTF-8 text".to_string())
 }
