@@ -234,7 +234,11 @@ pub(super) fn made_for_file(
     chunk: &[select::Selected],
 ) -> Result<Made> {
     let data = if req.format == Format::Csv {
-        table::format_rows(chunk, req.excel_safe)?
+        let mode = match req.excel_safe {
+            true => table::CsvCells::ExcelSafe,
+            false => table::CsvCells::AsStored,
+        };
+        table::format_rows(chunk, mode)?
     } else {
         let mut lines = Vec::with_capacity(chunk.iter().map(|c| c.bytes.len()).sum());
         for c in chunk {

@@ -6,6 +6,15 @@ use crate::query::catalog::Catalog;
 use crate::query::select::{Facts, Filter};
 use rusqlite::{OptionalExtension, params, types::Type};
 
+/// Whether the row a candidate is read from holds its tags (`ranking_rows` does, as a JSON
+/// array in a tenth column; `cables` does not, so they are read from `tags` when a filter
+/// needs them).
+#[derive(Debug, Clone, Copy)]
+enum TagsColumn {
+    With,
+    Without,
+}
+
 impl Catalog {
     /// The cable row of a ranked match (`None` if it has none, which a catalog never has):
     /// from `ranking_rows` with its tags where the catalog has it, else from `cables`.
@@ -23,7 +32,7 @@ impl Catalog {
                     redaction_status, partial_extract
              FROM cables WHERE pk = ?1",
             m,
-            false,
+            TagsColumn::Without,
         )
     }
 
@@ -34,24 +43,24 @@ impl Catalog {
                     redaction_status, partial_extract, tags
              FROM ranking_rows WHERE pk = ?1",
             m,
-            true,
+            TagsColumn::With,
         )
     }
 
     /// The candidate that `sql` reads for row `m.pk`: nine columns as [`Catalog::cable_row`]
-    /// names them, then, `with_tags`, the tags as a JSON array.
+    /// names them, then, [`TagsColumn::With`], the tags as a JSON array.
     fn candidate_from(
         &self,
         sql: &str,
         m: Ranked,
-        with_tags: bool,
+        tags_column: TagsColumn,
     ) -> rusqlite::Result<Option<Candidate>> {
         self.conn
             .prepare_cached(sql)?
             .query_row([m.pk], |row| {
-                let tags = match with_tags {
-                    false => None,
-                    true => {
+                let tags = match tags_column {
+                    TagsColumn::Without => None,
+                    TagsColumn::With => {
                         let json: String = row.get(9)?;
                         Some(serde_json::from_str(&json).map_err(|e| {
                             rusqlite::Error::FromSqlConversionFailure(9, Type::Text, Box::new(e))

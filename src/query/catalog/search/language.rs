@@ -138,12 +138,19 @@ pub(super) fn terms_of_texts<S: AsRef<str>>(texts: &[S]) -> rusqlite::Result<Vec
     Ok(terms)
 }
 
+/// How the words of a query combine: each required (`a b`), or any of them (`a OR b`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Join {
+    All,
+    Any,
+}
+
 /// A query that stored postings can rank: words, each maybe a prefix (`develop*`), all required
 /// (`a b`) or joined by `OR` (`a OR b`). Only plain ASCII words: anything else, FTS5 ranks.
 #[derive(Debug, PartialEq)]
 pub(super) struct WordQuery<'q> {
     pub(super) words: Vec<Word<'q>>,
-    pub(super) any: bool,
+    pub(super) join: Join,
 }
 
 #[derive(Debug, PartialEq)]
@@ -171,7 +178,10 @@ pub(super) fn word_query(query: &str) -> Option<WordQuery<'_>> {
     let words = words.filter(|w| !w.is_empty())?;
     Some(WordQuery {
         words,
-        any: joined_by_or,
+        join: match joined_by_or {
+            true => Join::Any,
+            false => Join::All,
+        },
     })
 }
 

@@ -127,9 +127,9 @@ const MIN_STORED_CANDIDATES: usize = 256;
 /// those in a small heap instead of sorting every match (it computes every match's score
 /// whatever the number kept, so it takes many at once); from stored postings a few hundred are
 /// tried first.
-fn candidate_tries(limit: usize, first: Option<usize>, stored: bool) -> Vec<Option<usize>> {
+fn candidate_tries(limit: usize, first: Option<usize>, ranker: Ranker<'_>) -> Vec<Option<usize>> {
     let per_hit = |per, min| Some(limit.saturating_mul(per).max(min));
-    match (first, stored) {
+    match (first, ranker.stored.is_some()) {
         (Some(first), _) => vec![Some(first), None],
         (None, false) => vec![
             per_hit(FILTERED_CANDIDATES_PER_HIT, MIN_FILTERED_CANDIDATES),
@@ -243,7 +243,7 @@ impl Catalog {
                 hits.extend(self.candidate(m)?);
             }
         } else {
-            let tries = candidate_tries(limit, tuning.first_candidates, stored.is_some());
+            let tries = candidate_tries(limit, tuning.first_candidates, ranker);
             hits = self.filtered(query, rows, collection, &filter, limit, &tries, ranker)?;
         }
         hits.sort_by(|a, b| {

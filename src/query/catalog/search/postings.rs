@@ -2,6 +2,7 @@
 //! with [`super::bm25`], best first.
 
 use super::bm25::{Corpus, bm25_idf, bm25_normed, length_norm};
+use super::language::Join;
 use super::rank::{Ranked, by_score_then_row, split_rows};
 
 /// Postings as bytes, written a row at a time: for each row in order, its distance from the
@@ -98,13 +99,13 @@ fn next_leb128(bytes: &mut &[u8]) -> Option<u64> {
 }
 
 /// The matches of `rows` that `lists` (each phrase's postings, in the query's order) give: rows
-/// in any list (`any`) or in all of them, scored by [`bm25`], in ranking order (score, then
+/// in any list ([`Join::Any`]) or in all of them, scored by [`bm25`], in ranking order (score, then
 /// row): all, or the best `limit`. `None` if a row has no recorded length (never in a catalog)
 /// or the postings are damaged.
 pub(super) fn rank_postings(
     corpus: &Corpus,
     mut lists: Vec<Postings<'_>>,
-    any: bool,
+    join: Join,
     (first, last): (i64, i64),
     limit: Option<usize>,
 ) -> Option<Vec<Ranked>> {
@@ -145,7 +146,7 @@ pub(super) fn rank_postings(
                 _ => 0.0,
             };
         }
-        if any || found == lists.len() {
+        if join == Join::Any || found == lists.len() {
             let phrases = idfs.iter().copied().zip(freqs.iter().copied());
             let norm = length_norm(corpus.length(row)?, avgdl);
             best.offer(Ranked {
@@ -171,16 +172,16 @@ const MIN_POSTINGS_TO_SHARE: usize = 50_000;
 pub(super) fn rank_postings_in_halves(
     corpus: &Corpus,
     lists: Vec<Postings<'_>>,
-    any: bool,
+    join: Join,
     rows: (i64, i64),
     limit: Option<usize>,
 ) -> Option<Vec<Ranked>> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let postings: usize = lists.iter().map(|l| l.len).sum();
     if cores > 1 && postings >= MIN_POSTINGS_TO_SHARE {
-        rank_halves(corpus, lists, any, rows, limit)
+        rank_halves(corpus, lists, join, rows, limit)
     } else {
-        rank_postings(corpus, lists, any, rows, limit)
+        rank_postings(corpus, lists, join, rows, limit)
     }
 }
 
@@ -188,19 +189,19 @@ pub(super) fn rank_postings_in_halves(
 pub(super) fn rank_halves(
     corpus: &Corpus,
     lists: Vec<Postings<'_>>,
-    any: bool,
+    join: Join,
     rows: (i64, i64),
     limit: Option<usize>,
 ) -> Option<Vec<Ranked>> {
     let indexed = corpus.rows();
     let halves = split_rows((rows.0.max(indexed.0), rows.1.min(indexed.1)), 2);
     let &[mine, theirs] = &halves[..] else {
-        return rank_postings(corpus, lists, any, rows, limit);
+        return rank_postings(corpus, lists, join, rows, limit);
     };
     let their_lists = lists.clone();
     let (mine, theirs) = std::thread::scope(|s| {
-        let other = s.spawn(move || rank_postings(corpus, their_lists, any, theirs, limit));
-        let mine = rank_postings(corpus, lists, any, mine, limit);
+        let other = s.spawn(move || rank_postings(corpus, their_lists, join, theirs, limit));
+        let mine = rank_postings(corpus, lists, join, mine, limit);
         (
             mine,
             other

@@ -3,7 +3,7 @@
 
 use super::bm25::Corpus;
 use super::build::decode_best;
-use super::language::{WordQuery, fts5_string, terms_of_texts, word_query};
+use super::language::{Join, WordQuery, fts5_string, terms_of_texts, word_query};
 use super::postings::{Postings, rank_postings_in_halves};
 use super::rank::Ranked;
 use crate::query::catalog::Catalog;
@@ -14,7 +14,7 @@ use rusqlite::OptionalExtension;
 #[derive(Debug)]
 pub(super) struct StoredQuery {
     pub(super) terms: Vec<String>,
-    pub(super) any: bool,
+    pub(super) join: Join,
 }
 
 impl StoredQuery {
@@ -24,7 +24,10 @@ impl StoredQuery {
     /// term's.
     pub(super) fn as_fts5(&self) -> String {
         let words: Vec<String> = self.terms.iter().map(|t| fts5_string(t)).collect();
-        words.join(if self.any { " OR " } else { " " })
+        words.join(match self.join {
+            Join::Any => " OR ",
+            Join::All => " ",
+        })
     }
 }
 
@@ -73,7 +76,7 @@ impl Catalog {
             return Ok(WordPlan::Fts);
         };
         let missing = found.iter().filter(|t| matches!(t, WordTerm::None)).count();
-        if missing == found.len() || (missing > 0 && !q.any) {
+        if missing == found.len() || (missing > 0 && q.join == Join::All) {
             return Ok(WordPlan::NoMatch);
         }
         let mut terms = Vec::with_capacity(found.len());
@@ -83,7 +86,10 @@ impl Catalog {
                 _ => return Ok(WordPlan::Fts),
             }
         }
-        Ok(WordPlan::Stored(StoredQuery { terms, any: q.any }))
+        Ok(WordPlan::Stored(StoredQuery {
+            terms,
+            join: q.join,
+        }))
     }
 
     /// The matches among `rows` ranked from stored postings, exactly as [`Catalog::rank_fts`]
@@ -113,7 +119,7 @@ impl Catalog {
             .iter()
             .map(|(bytes, len)| Postings::new(bytes, *len))
             .collect();
-        Ok(rank_postings_in_halves(&corpus, lists, q.any, rows, limit))
+        Ok(rank_postings_in_halves(&corpus, lists, q.join, rows, limit))
     }
 
     /// The best `limit` matches of a term among `rows`, from its stored best rows, when they

@@ -276,8 +276,8 @@ fn stored_postings_rank_every_match_as_fts5_does() {
         let lists = || stored.iter().map(|(b, n)| Postings::new(b, *n)).collect();
         for rows in [(i64::MIN, i64::MAX), (97, 412), (600, 600)] {
             for limit in [None, Some(7)] {
-                let whole = rank_postings(&corpus, lists(), q.any, rows, limit);
-                let halves = rank_halves(&corpus, lists(), q.any, rows, limit);
+                let whole = rank_postings(&corpus, lists(), q.join, rows, limit);
+                let halves = rank_halves(&corpus, lists(), q.join, rows, limit);
                 assert_eq!(halves, whole, "{query}, rows {rows:?}, limit {limit:?}");
             }
         }
@@ -376,14 +376,14 @@ fn only_plain_words_make_a_word_query() {
         word_query("oil OR gas*"),
         Some(WordQuery {
             words: vec![w("oil", false), w("gas", true)],
-            any: true
+            join: Join::Any,
         })
     );
     assert_eq!(
         word_query(" oil \t gas\n"),
         Some(WordQuery {
             words: vec![w("oil", false), w("gas", false)],
-            any: false
+            join: Join::All,
         })
     );
     for other in [
