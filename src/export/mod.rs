@@ -8,9 +8,9 @@
 //! destination's folder and renamed into place when complete.
 //!
 //! This file takes the request and resolves it (the version, the destination, the full-text
-//! query's cables); [`folder`] writes the csv, jsonl and sqlite folders, [`bag_export`] the bag
-//! and zip exports; [`readme`], [`citation`], [`datapackage`] and [`table`] make their files,
-//! [`files`] writes and publishes them.
+//! query's cables); `folder` writes the csv, jsonl and sqlite folders, `bag_export` the bag
+//! and zip exports; `readme`, `citation`, `datapackage` and `table` make their files,
+//! `files` writes and publishes them.
 
 mod bag_export;
 mod citation;

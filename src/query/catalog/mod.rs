@@ -5,15 +5,15 @@
 //! The store's catalog (`.cablekeep/catalog.sqlite`) indexes the latest version of every
 //! collection. It is never the source of truth: it is rebuilt from the archives whenever the
 //! sidecar manifest digests it was built from are not those of the latest versions, and deleting
-//! it loses nothing. It is built in a temporary file and renamed into place ([`upkeep`]).
+//! it loses nothing. It is built in a temporary file and renamed into place (`upkeep`).
 //!
-//! Tables (the same in SQLite exports, [`schema`], written by [`writer`]): `meta`, `versions`,
+//! Tables (the same in SQLite exports, `schema`, written by `writer`): `meta`, `versions`,
 //! `cables`, `captures`, `sources`, `tags`, `references`, `link_check_events` and the FTS5 table
 //! `cables_fts` over the subject and text of `cables` (external content, so Datasette finds it).
 //! The store's catalog also has what search ranks and filters from without touching those
 //! (`ranking_corpus`, `ranking_terms`, `ranking_rows`), laid out as `meta`'s `ranking` value
 //! says: a catalog laid out otherwise is rebuilt. All of search (the query language, ranking,
-//! snippets and the data they keep in the catalog) lies in [`search`]: the rest of the catalog
+//! snippets and the data they keep in the catalog) lies in `search`: the rest of the catalog
 //! knows it only by the few functions of its face.
 
 mod schema;

@@ -1,6 +1,6 @@
 //! Selections: which cables of a version an export, a search or the stats are about (a
-//! [`Filter`], in [`filter`]), streaming the selected cables' stored records from an archive in
-//! batches ([`records`]) and finding one cable by id ([`locate`]). This file is the face, with
+//! [`Filter`], in `filter`), streaming the selected cables' stored records from an archive in
+//! batches (`records`) and finding one cable by id (`locate`). This file is the face, with
 //! the [`VersionRef`] a selection is taken from.
 
 mod filter;

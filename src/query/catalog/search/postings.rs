@@ -99,7 +99,7 @@ fn next_leb128(bytes: &mut &[u8]) -> Option<u64> {
 }
 
 /// The matches of `rows` that `lists` (each phrase's postings, in the query's order) give: rows
-/// in any list ([`Join::Any`]) or in all of them, scored by [`bm25`], in ranking order (score, then
+/// in any list ([`Join::Any`]) or in all of them, scored by [`super::bm25::bm25`], in ranking order (score, then
 /// row): all, or the best `limit`. `None` if a row has no recorded length (never in a catalog)
 /// or the postings are damaged.
 pub(super) fn rank_postings(
