@@ -45,9 +45,8 @@ pub struct Catalog {
     path: PathBuf,
     /// The temporary folder of a catalog made for one run, removed when it is dropped.
     _tmp: Option<tempfile::TempDir>,
-    /// Whether the catalog has `ranking_rows` (a store's catalog has; a temporary one or an
-    /// export does not), asked once.
-    has_ranking_rows: std::cell::OnceCell<bool>,
+    /// What search learns of the catalog once and keeps.
+    search: search::Known,
 }
 
 impl Catalog {
@@ -67,7 +66,7 @@ impl Catalog {
             conn,
             path: path.to_path_buf(),
             _tmp: None,
-            has_ranking_rows: std::cell::OnceCell::new(),
+            search: search::Known::default(),
         })
     }
 

@@ -89,11 +89,11 @@ impl Catalog {
     }
 
     pub(super) fn has_ranking_rows(&self) -> rusqlite::Result<bool> {
-        if let Some(&known) = self.has_ranking_rows.get() {
+        if let Some(&known) = self.search.has_ranking_rows.get() {
             return Ok(known);
         }
         let known = self.has_table("ranking_rows")?;
-        Ok(*self.has_ranking_rows.get_or_init(|| known))
+        Ok(*self.search.has_ranking_rows.get_or_init(|| known))
     }
 
     /// Whether a candidate is in the collection searched and passes the filter's criteria.

@@ -5,8 +5,8 @@
 //! from stored postings ([`rank`], [`stored`], [`postings`], [`bm25`]), the rows a search reads
 //! ([`candidate`], [`rows`]), snippets ([`snippet`]) and the data a store's catalog keeps for
 //! ranking ([`build`]). The rest of the catalog knows only [`Hit`], [`check_query`],
-//! [`Catalog::search`], [`Catalog::matching_ids`] and the functions below that write and check
-//! the search data of a catalog.
+//! [`Catalog::search`], [`Catalog::matching_ids`], [`Known`] and the functions below that
+//! write and check the search data of a catalog.
 
 mod bm25;
 mod build;
@@ -33,6 +33,14 @@ use serde::Serialize;
 use snippet::snippet_query;
 use std::collections::BTreeSet;
 use stored::{StoredQuery, WordPlan};
+
+/// What search learns of an open catalog once and keeps (a field of [`Catalog`]).
+#[derive(Debug, Default)]
+pub(super) struct Known {
+    /// Whether the catalog has `ranking_rows` (a store's catalog has; a temporary one or an
+    /// export does not).
+    has_ranking_rows: std::cell::OnceCell<bool>,
+}
 
 /// The `meta` rows of a store's catalog for search: each collection's row range, then the
 /// layout of the ranking data that [`write_search_data`] writes.
