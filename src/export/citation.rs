@@ -118,15 +118,28 @@ fn bib_field(out: &mut String, name: &str) {
     out.push_str(" = ");
 }
 
-/// A field whose value is text, escaped, in braces (`doubled` adds a second pair, which keeps
-/// BibTeX styles from changing the case of titles and names).
-fn bib_text_field(out: &mut String, name: &str, parts: &[&str], doubled: bool) {
+/// How many pairs of braces hold a BibTeX text field's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Braces {
+    One,
+    /// A second pair keeps BibTeX styles from changing the case of titles and names.
+    Two,
+}
+
+/// A field whose value is text, escaped, in braces.
+fn bib_text_field(out: &mut String, name: &str, parts: &[&str], braces: Braces) {
     bib_field(out, name);
-    out.push_str(if doubled { "{{" } else { "{" });
+    out.push_str(match braces {
+        Braces::One => "{",
+        Braces::Two => "{{",
+    });
     for p in parts {
         bib_escape_into(p, out);
     }
-    out.push_str(if doubled { "}},\n" } else { "},\n" });
+    out.push_str(match braces {
+        Braces::One => "},\n",
+        Braces::Two => "}},\n",
+    });
 }
 
 /// A cable's `@misc` entry in `citations.bib`, keyed by its reference id. `note` is the archive
@@ -136,12 +149,17 @@ fn bibtex_entry(note: &str, c: &Selected, out: &mut String) {
     out.push_str("@misc{");
     out.push_str(c.id);
     out.push_str(",\n");
-    bib_text_field(out, "title", &[&c.title], true);
-    bib_text_field(out, "author", &[c.origin.unwrap_or(DEFAULT_AUTHOR)], true);
+    bib_text_field(out, "title", &[&c.title], Braces::Two);
+    bib_text_field(
+        out,
+        "author",
+        &[c.origin.unwrap_or(DEFAULT_AUTHOR)],
+        Braces::Two,
+    );
     if let Some(d) = c.created {
-        bib_text_field(out, "date", &[d], false);
+        bib_text_field(out, "date", &[d], Braces::One);
         if let Some(y) = d.get(..4) {
-            bib_text_field(out, "year", &[y], false);
+            bib_text_field(out, "year", &[y], Braces::One);
         }
         if let Some(m) = d.get(5..7).and_then(|m| m.parse::<usize>().ok())
             && (1..=12).contains(&m)
@@ -156,7 +174,7 @@ fn bibtex_entry(note: &str, c: &Selected, out: &mut String) {
         None => ("", ""),
     };
     let howpublished = ["Diplomatic cable ", c.id, by, publisher];
-    bib_text_field(out, "howpublished", &howpublished, false);
+    bib_text_field(out, "howpublished", &howpublished, Braces::One);
     if let Some(u) = c.url {
         bib_field(out, "url");
         out.push('{');
@@ -164,7 +182,7 @@ fn bibtex_entry(note: &str, c: &Selected, out: &mut String) {
         out.push_str("},\n");
     }
     if let Some(r) = c.released {
-        bib_text_field(out, "urldate", &[r], false);
+        bib_text_field(out, "urldate", &[r], Braces::One);
     }
     let released = c.released.unwrap_or("on an unknown date");
     let note = [
@@ -181,7 +199,7 @@ fn bibtex_entry(note: &str, c: &Selected, out: &mut String) {
         ") in ",
         note,
     ];
-    bib_text_field(out, "note", &note, false);
+    bib_text_field(out, "note", &note, Braces::One);
     out.push_str("}\n\n");
 }
 

@@ -2,6 +2,7 @@
 //! SHA-256 (`hash: "sha256:<hex>"`) and sizes, so `frictionless validate` checks them.
 
 use super::table::COLUMNS;
+use crate::hash;
 use crate::query::select::VersionRef;
 use serde_json::json;
 
@@ -131,6 +132,77 @@ fn package(version: &VersionRef, filter: &str, cables: usize) -> serde_json::Val
         "keywords": ["diplomatic cables", "Cablegate"],
         "resources": [],
     })
+}
+
+pub(super) fn resource_for(path: &str, data: &[u8]) -> Resource {
+    resource_of(path, data.len() as u64, hash::sha256_hex(data))
+}
+
+/// [`resource_for`] a file whose size and SHA-256 are known.
+pub(super) fn resource_of(path: &str, bytes: u64, sha256: String) -> Resource {
+    let (table, format, mediatype, description) = match path.rsplit('.').next() {
+        Some("csv") => (
+            true,
+            "csv",
+            "text/csv",
+            "One row per cable (its current capture)",
+        ),
+        Some("jsonl") => (
+            false,
+            "jsonl",
+            "application/jsonl",
+            "Stored records (cablekeep-record/1), one line per cable (its current capture)",
+        ),
+        Some("bib") => (
+            false,
+            "bib",
+            "application/x-bibtex",
+            "BibTeX citations of every cable",
+        ),
+        Some("json") => (
+            false,
+            "json",
+            "application/vnd.citationstyles.csl+json",
+            "CSL-JSON citations of every cable",
+        ),
+        Some("md") => (
+            false,
+            "md",
+            "text/markdown",
+            "What this export holds and how to check and cite it",
+        ),
+        Some("cff") => (
+            false,
+            "cff",
+            "application/x-yaml",
+            "Citation File Format 1.2.0",
+        ),
+        Some("html") => (
+            false,
+            "html",
+            "text/html",
+            "Raw capture, exactly as ingested",
+        ),
+        Some("txt") => (false, "txt", "text/plain", "Raw bytes, exactly as ingested"),
+        _ => (false, "bin", "application/octet-stream", "Data"),
+    };
+    Resource {
+        path: path.to_string(),
+        bytes,
+        sha256,
+        table,
+        format,
+        mediatype,
+        description: description.to_string(),
+    }
+}
+
+/// A data file's description from its digest and size.
+pub(super) fn resource_with(path: &str, (sha256, bytes): (String, u64)) -> Resource {
+    let mut r = resource_for(path, &[]);
+    r.sha256 = sha256;
+    r.bytes = bytes;
+    r
 }
 
 #[cfg(test)]

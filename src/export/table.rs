@@ -120,20 +120,28 @@ pub fn header() -> Result<Vec<u8>> {
     written(writer)
 }
 
-/// The CSV rows of some cables, one per cable, in order. `excel` defuses cells that a
-/// spreadsheet would read as formulas.
-pub fn format_rows(cables: &[Selected], excel: bool) -> Result<Vec<u8>> {
+/// How the text cells of a CSV export are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CsvCells {
+    /// As stored.
+    AsStored,
+    /// Defused where a spreadsheet would read them as formulas ([`excel_safe`]).
+    ExcelSafe,
+}
+
+/// The CSV rows of some cables, one per cable, in order.
+pub fn format_rows(cables: &[Selected], mode: CsvCells) -> Result<Vec<u8>> {
     // A row is about as long as the cable's text; the rest is a few hundred bytes.
     let guess = cables.iter().map(|c| c.record.text.len() + 512).sum();
     let mut writer = csv_writer(Vec::with_capacity(guess));
     for c in cables {
-        write_row(&mut writer, c, excel)?;
+        write_row(&mut writer, c, mode)?;
     }
     written(writer)
 }
 
 /// Writes a cable's row.
-fn write_row(writer: &mut csv::Writer<Vec<u8>>, c: &Selected, excel: bool) -> Result<()> {
+fn write_row(writer: &mut csv::Writer<Vec<u8>>, c: &Selected, mode: CsvCells) -> Result<()> {
     let r = &c.record;
     let cells: [Cow<'_, str>; 21] = [
         b(&c.line.id),
@@ -162,7 +170,7 @@ fn write_row(writer: &mut csv::Writer<Vec<u8>>, c: &Selected, excel: bool) -> Re
         Cow::Owned(c.line.captures.len().to_string()),
         b(&r.text),
     ];
-    if !excel {
+    if mode == CsvCells::AsStored {
         return writer
             .write_record(cells.iter().map(|c| c.as_bytes()))
             .map_err(csv_error);
@@ -237,10 +245,10 @@ mod tests {
     }
 
     /// A cable's cells, spelt out by hand.
-    fn cells(c: &Selected, excel: bool) -> Vec<String> {
+    fn cells(c: &Selected, excel: CsvCells) -> Vec<String> {
         let r = &c.record;
         let text = |v: &str| {
-            if excel && v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            if excel == CsvCells::ExcelSafe && v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
                 format!("'{v}")
             } else {
                 v.to_string()
@@ -273,7 +281,7 @@ mod tests {
     }
 
     /// The table as one csv writer writes it, the header and every row in turn.
-    fn one_writer(cables: &[Selected], excel: bool) -> Vec<u8> {
+    fn one_writer(cables: &[Selected], excel: CsvCells) -> Vec<u8> {
         let mut w = csv::WriterBuilder::new()
             .terminator(csv::Terminator::Any(b'\n'))
             .from_writer(Vec::new());
@@ -287,7 +295,7 @@ mod tests {
     #[test]
     fn rows_made_apart_join_into_what_one_writer_writes() {
         let cables = tricky();
-        for excel in [false, true] {
+        for excel in [CsvCells::AsStored, CsvCells::ExcelSafe] {
             let mut table = header().unwrap();
             // Chunks of one and two cables, as the workers make them.
             table.extend(format_rows(&cables[..1], excel).unwrap());
@@ -295,21 +303,23 @@ mod tests {
             assert_eq!(
                 String::from_utf8(table).unwrap(),
                 String::from_utf8(one_writer(&cables, excel)).unwrap(),
-                "excel: {excel}"
+                "{excel:?}"
             );
         }
     }
 
     #[test]
     fn tricky_cells_are_quoted_and_defused() {
-        let plain = String::from_utf8(format_rows(&tricky()[1..2], false).unwrap()).unwrap();
+        let plain =
+            String::from_utf8(format_rows(&tricky()[1..2], CsvCells::AsStored).unwrap()).unwrap();
         assert!(plain.contains(",\"SAY \"\"NO\"\", THEY SAID\","), "{plain}");
         assert!(
             plain.ends_with(",\"line one\r\nline \"\"two\"\"\n\n, end\"\n"),
             "{plain}"
         );
         assert!(plain.contains(",\"=HYPERLINK(\"\"x\"\"); SP\","), "{plain}");
-        let excel = String::from_utf8(format_rows(&tricky()[1..2], true).unwrap()).unwrap();
+        let excel =
+            String::from_utf8(format_rows(&tricky()[1..2], CsvCells::ExcelSafe).unwrap()).unwrap();
         assert!(
             excel.contains(",\"'=HYPERLINK(\"\"x\"\"); SP\","),
             "{excel}"

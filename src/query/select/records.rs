@@ -1,0 +1,394 @@
+//! Streaming the selected cables' stored records from an archive: the index inflated and
+//! parsed on its own thread, each batch's records found in the archive's directory and read in
+//! parallel while the previous batch is handed on.
+
+use crate::bag::capture::IndexLine;
+use crate::bag::{DirectoryCursor, Entry, INDEX_FILE, OpenArchive};
+use crate::cable::provenance::Source;
+use crate::error::{Error, IoContext, Result};
+use crate::jsonl::parse_json;
+use crate::progress::Progress;
+use rayon::prelude::*;
+use serde::Deserialize;
+use std::sync::mpsc::{Receiver, SyncSender};
+
+/// How many selected cables are read at once: enough to keep every core busy, few enough that
+/// memory stays flat whatever the corpus (a batch holds its records, about 10 MB).
+pub const BATCH: usize = 512;
+
+/// The redaction facts of a stored record that exports use.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RedactionView {
+    pub status: String,
+    pub runs: usize,
+    pub partial_extract: bool,
+}
+
+/// The capture facts of a stored record that exports use.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CaptureView {
+    pub name: String,
+    pub raw: String,
+    pub sha256: String,
+}
+
+/// The fields of a stored record (`cablekeep-record/1`) that exports, citations and the catalog
+/// use. Reading only these is much cheaper than a whole [`crate::bag::capture::StoredRecord`]:
+/// serde skips the others (paragraphs, recipients, redaction positions...) without building
+/// them, and there is no flattened struct to buffer.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RecordView {
+    /// The id as the page gave it, when a reader repaired or mapped it.
+    #[serde(default)]
+    pub id_original: Option<String>,
+    pub created: Option<String>,
+    pub released: Option<String>,
+    pub classification: Option<String>,
+    #[serde(default)]
+    pub caveats: Vec<String>,
+    pub origin: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub references: Vec<String>,
+    #[serde(default)]
+    pub signers: Vec<String>,
+    pub redaction: RedactionView,
+    pub source: Source,
+    pub text: String,
+    pub capture: CaptureView,
+}
+
+/// Only the provenance of an older capture's record (the catalog lists every capture's source).
+#[derive(Deserialize)]
+struct SourceView {
+    source: Source,
+}
+
+/// What a consumer of selected cables needs besides the current record's fields.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Need {
+    /// The current record's exact bytes (JSON Lines exports).
+    pub bytes: bool,
+    /// The source of every capture (the catalog and SQLite exports).
+    pub sources: bool,
+}
+
+/// A selected cable: its index line and what was read of its records.
+#[derive(Debug, Clone)]
+pub struct Selected {
+    pub line: IndexLine,
+    /// The current capture's record (the line's last capture).
+    pub record: RecordView,
+    /// The current record's bytes, when [`Need::bytes`]; else empty.
+    pub bytes: Vec<u8>,
+    /// Every capture's source in the line's order, when [`Need::sources`]; else empty.
+    pub sources: Vec<Source>,
+}
+
+impl Selected {
+    /// The id the cable was published under and is cited by (see
+    /// [`crate::cable::CableRecord::published_id`]).
+    pub fn published_id(&self) -> &str {
+        self.record.id_original.as_deref().unwrap_or(&self.line.id)
+    }
+}
+
+/// Which index lines to take.
+pub type Keep<'a> = &'a (dyn Fn(&IndexLine) -> bool + Sync);
+
+/// Streams the cables of an archive that `keep` selects, in index order, in batches of
+/// [`BATCH`], to `each`. Nothing grows with the corpus: the index is inflated and parsed line by
+/// line on its own thread, a batch's records are read and parsed in parallel while the previous
+/// batch is handed to `each`. `progress` counts index lines. Returns the number of cables.
+pub fn stream(
+    archive: &OpenArchive,
+    keep: Keep<'_>,
+    need: Need,
+    progress: &dyn Progress,
+    mut each: impl FnMut(Vec<Selected>) -> Result<()> + Send,
+) -> Result<usize> {
+    stream_mapped(archive, keep, need, progress, &Ok, |chunks| {
+        each(chunks.into_iter().flatten().collect())
+    })
+}
+
+/// What [`stream_mapped`] makes of a chunk of selected cables, on the worker threads.
+pub type Map<'a, T> = &'a (dyn Fn(Vec<Selected>) -> Result<T> + Sync);
+
+/// Like [`stream`], but each batch is cut into chunks of up to [`CHUNK`] cables that `map`
+/// turns into whatever `each` needs (formatted rows, say) in parallel, as the chunk's records
+/// are read: the single consumer then only writes what was made for it. `each` gets a batch's
+/// chunks in index order. Returns the number of cables.
+pub fn stream_mapped<T: Send>(
+    archive: &OpenArchive,
+    keep: Keep<'_>,
+    need: Need,
+    progress: &dyn Progress,
+    map: Map<'_, T>,
+    each: impl FnMut(Vec<T>) -> Result<()> + Send,
+) -> Result<usize> {
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        s.spawn(move || stream_index(archive, keep, progress, &tx));
+        consume(archive, need, rx, map, each)
+    })
+}
+
+/// Calls `each` with every line of an archive's index, in order, inflated and parsed as the
+/// index streams (nothing else is read). Returns the number of lines.
+pub fn for_each_line(archive: &OpenArchive, mut each: impl FnMut(&IndexLine)) -> Result<usize> {
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        s.spawn(move || stream_index(archive, &|_| true, &crate::progress::NoProgress, &tx));
+        let mut n = 0;
+        for batch in rx {
+            for line in &batch? {
+                each(line);
+                n += 1;
+            }
+        }
+        Ok(n)
+    })
+}
+
+/// Reads the batches of lines from the index thread, loads and maps each batch's records and
+/// hands the previous batch to `each` at the same time. Takes the receiver by value so that an
+/// early return drops it, which stops the index thread.
+fn consume<T: Send>(
+    archive: &OpenArchive,
+    need: Need,
+    rx: Receiver<Result<Vec<IndexLine>>>,
+    map: Map<'_, T>,
+    mut each: impl FnMut(Vec<T>) -> Result<()> + Send,
+) -> Result<usize> {
+    let mut records = RecordFinder::new(archive)?;
+    let mut pending: Option<Vec<T>> = None;
+    let mut count = 0;
+    loop {
+        let next = rx.recv().ok().transpose()?;
+        if next.is_none() && pending.is_none() {
+            return Ok(count);
+        }
+        count += next.as_ref().map_or(0, Vec::len);
+        let done = pending.take();
+        let (loaded, written) = rayon::join(
+            || {
+                next.map(|lines| {
+                    let located = records.locate(lines, need)?;
+                    load_batch(archive, located, need, map)
+                })
+                .transpose()
+            },
+            || done.map_or(Ok(()), &mut each),
+        );
+        written?;
+        pending = loaded?;
+    }
+}
+
+/// Finds the zip entries of the records a selection reads by reading the archive's directory
+/// forward, in step with the index: both list cables in id order, so no table of the archive's
+/// entries is held (it would grow with the archive: ~140 bytes an entry). A record the
+/// directory does not list where expected (out of order, missing, its header damaged) is looked
+/// up in the table of every record, made the first time that happens, which says which.
+struct RecordFinder<'a> {
+    archive: &'a OpenArchive,
+    cursor: DirectoryCursor<'a>,
+    folder: String,
+    table: Option<OpenArchive>,
+}
+
+/// An index line with the entries of the records read for it: the current capture's last.
+type Located = (IndexLine, Vec<Option<Entry>>);
+
+impl<'a> RecordFinder<'a> {
+    fn new(archive: &'a OpenArchive) -> Result<Self> {
+        Ok(RecordFinder {
+            archive,
+            cursor: archive.directory_cursor()?,
+            folder: archive.folder.clone().unwrap_or_default(),
+            table: None,
+        })
+    }
+
+    /// The entries of the records each line needs: its current capture's, and with
+    /// [`Need::sources`] every older one's. None for a record the archive lacks.
+    fn locate(&mut self, lines: Vec<IndexLine>, need: Need) -> Result<Vec<Located>> {
+        lines
+            .into_iter()
+            .map(|line| {
+                let older = match line.captures.split_last() {
+                    Some((_, older)) if need.sources => older,
+                    _ => &[],
+                };
+                let mut entries = Vec::with_capacity(older.len() + 1);
+                for c in older.iter().chain(line.captures.last()) {
+                    entries.push(self.entry(&c.record)?);
+                }
+                Ok((line, entries))
+            })
+            .collect()
+    }
+
+    fn entry(&mut self, bag_path: &str) -> Result<Option<Entry>> {
+        let name = format!("{}/{bag_path}", self.folder);
+        if let Some(entry) = self.cursor.find(&name).at(&self.archive.path)? {
+            return Ok(Some(entry));
+        }
+        if self.table.is_none() {
+            self.table = Some(OpenArchive::open_records(&self.archive.path)?);
+        }
+        let table = self.table.as_ref().expect("made above");
+        Ok(table.entry(bag_path).cloned())
+    }
+}
+
+/// Inflates `cablekeep/index.jsonl` chunk by chunk, parses it line by line and sends the lines
+/// `keep` selects in batches. Stops early when the receiver is gone.
+fn stream_index(
+    archive: &OpenArchive,
+    keep: Keep<'_>,
+    progress: &dyn Progress,
+    tx: &SyncSender<Result<Vec<IndexLine>>>,
+) {
+    let corrupt = |message: String| Error::Corrupt {
+        path: archive.path.clone(),
+        message,
+    };
+    let Some(entry) = archive.entry(INDEX_FILE) else {
+        let _ = tx.send(Err(corrupt(format!(
+            "{INDEX_FILE} is missing from the archive; run `cablekeep verify`"
+        ))));
+        return;
+    };
+    let mut lines = crate::jsonl::LineSplitter::default();
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut stopped = false;
+    // One line at a time: parse, select, send full batches. False when reading must stop.
+    let take = |line: &[u8], number: usize, batch: &mut Vec<IndexLine>| -> bool {
+        match parse_index_line(line) {
+            Ok(None) => true,
+            Ok(Some(l)) => {
+                progress.inc(1);
+                if keep(&l) {
+                    batch.push(l);
+                }
+                batch.len() < BATCH || tx.send(Ok(std::mem::take(batch))).is_ok()
+            }
+            Err(e) => {
+                let _ = tx.send(Err(corrupt(format!("{INDEX_FILE}: line {number}: {e}"))));
+                false
+            }
+        }
+    };
+    let streamed = archive.stream(entry, |chunk| {
+        if !stopped {
+            stopped = !lines.feed(chunk, |line, n| take(line, n, &mut batch));
+        }
+    });
+    if stopped {
+        return;
+    }
+    let end = match streamed {
+        Ok(findings) if findings.is_empty() => Ok(()),
+        Ok(findings) => Err(corrupt(format!(
+            "{INDEX_FILE} is damaged ({}); run `cablekeep verify`",
+            findings[0]
+        ))),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = end {
+        let _ = tx.send(Err(e));
+        return;
+    }
+    if lines.finish(|line, n| take(line, n, &mut batch)) && !batch.is_empty() {
+        let _ = tx.send(Ok(batch));
+    }
+}
+
+/// An index line; `None` for a blank line (as [`crate::jsonl::read_jsonl`] skips them).
+fn parse_index_line(line: &[u8]) -> serde_json::Result<Option<IndexLine>> {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    parse_json(line).map(Some)
+}
+
+/// How many cables of a batch one worker reads and maps at a time: enough that a chunk's output
+/// is written with few large writes, few enough that both cores share a batch evenly.
+pub const CHUNK: usize = 32;
+
+/// Reads, parses and maps the records of a batch of lines in parallel, a chunk at a time,
+/// keeping their order.
+fn load_batch<T: Send>(
+    archive: &OpenArchive,
+    lines: Vec<Located>,
+    need: Need,
+    map: Map<'_, T>,
+) -> Result<Vec<T>> {
+    lines
+        .into_par_iter()
+        .chunks(CHUNK)
+        .map(|chunk| {
+            let selected = chunk
+                .into_iter()
+                .map(|(line, entries)| load_one(archive, line, &entries, need))
+                .collect::<Result<Vec<_>>>()?;
+            map(selected)
+        })
+        .collect()
+}
+
+/// Reads a line's records from their `entries` (as [`RecordFinder::locate`] found them).
+fn load_one(
+    archive: &OpenArchive,
+    line: IndexLine,
+    entries: &[Option<Entry>],
+    need: Need,
+) -> Result<Selected> {
+    let not_a_record = |path: &str, e: serde_json::Error| Error::Corrupt {
+        path: archive.path.clone(),
+        message: format!("{path}: not a cablekeep record: {e}"),
+    };
+    let Some((current, older)) = line.captures.split_last() else {
+        return Err(Error::Corrupt {
+            path: archive.path.clone(),
+            message: format!("cable {} has no capture in the index", line.id),
+        });
+    };
+    let (current_entry, older_entries) = entries.split_last().expect("located with its line");
+    let mut sources = Vec::new();
+    if need.sources {
+        for (c, entry) in older.iter().zip(older_entries) {
+            // Records are parsed straight from the archive's inflating buffer (no copy).
+            let view: SourceView = archive
+                .with_entry_required(&c.record, entry.as_ref(), |bytes| parse_json(bytes))?
+                .map_err(|e| not_a_record(&c.record, e))?;
+            sources.push(view.source);
+        }
+    }
+    let (record, bytes) =
+        archive.with_entry_required(&current.record, current_entry.as_ref(), |bytes| {
+            let record = parse_json::<RecordView>(bytes);
+            (
+                record,
+                if need.bytes {
+                    bytes.to_vec()
+                } else {
+                    Vec::new()
+                },
+            )
+        })?;
+    let record = record.map_err(|e| not_a_record(&current.record, e))?;
+    if need.sources {
+        sources.push(record.source.clone());
+    }
+    Ok(Selected {
+        bytes,
+        line,
+        record,
+        sources,
+    })
+}
