@@ -8,8 +8,10 @@
 pub mod capture;
 pub mod check;
 pub mod manifest;
-pub mod read;
-mod write;
+pub mod zip_read;
+mod zip_write;
+/// The zip reader under its earlier name, which other wings use.
+pub use zip_read as read;
 
 use crate::error::{Error, IoContext, Result};
 use crate::finding::Finding;
@@ -20,8 +22,10 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-pub use read::{Chunk, DirectoryCursor, DirectoryStream, Entry, EntryData, ZipIndex, lossy_text};
-pub use write::{Compressed, DEFLATE_LEVEL, EntryFacts, compress};
+pub use zip_read::{
+    Chunk, DirectoryCursor, DirectoryStream, Entry, EntryData, ZipIndex, lossy_text,
+};
+pub use zip_write::{Compressed, DEFLATE_LEVEL, EntryFacts, compress};
 
 /// The format name written into `bag-info.txt` as `Cablekeep-Format`.
 pub const FORMAT_NAME: &str = "cablekeep archive format 1";
@@ -139,7 +143,7 @@ impl Spooled {
     pub fn compress(&mut self, name: &str, scratch: &Path) -> Result<(&File, EntryFacts)> {
         let done = match self.compressed.take() {
             Some(done) => done,
-            None => write::compress_file(name, &mut self.file, scratch).at(scratch)?,
+            None => zip_write::compress_file(name, &mut self.file, scratch).at(scratch)?,
         };
         let (file, facts) = self.compressed.insert(done);
         Ok((&*file, *facts))
@@ -202,7 +206,7 @@ impl std::io::Write for Spool {
 /// as they come), then [`BagWriter::finish`] adds the tag files. Memory does not grow with the
 /// number of files.
 pub struct BagWriter {
-    zip: write::ZipOut,
+    zip: zip_write::ZipOut,
     folder: String,
     manifests: [Spool; 2],
     files: u64,
@@ -216,7 +220,7 @@ impl BagWriter {
     /// Starts a bag with top folder `folder` in `file`; temporary files go to `scratch`.
     pub fn new(file: File, folder: &str, scratch: &Path) -> Result<BagWriter> {
         Ok(BagWriter {
-            zip: write::ZipOut::new(file, scratch).at(scratch)?,
+            zip: zip_write::ZipOut::new(file, scratch).at(scratch)?,
             folder: folder.to_string(),
             manifests: [Spool::create(scratch)?, Spool::create(scratch)?],
             files: 0,
@@ -484,7 +488,7 @@ impl Spill {
             .iter()
             .map(|&(data, digests)| {
                 let digests = digests.unwrap_or_else(|| DigestBytes::of(data));
-                let entry = write::compress(data);
+                let entry = zip_write::compress(data);
                 (spill_header(&entry.facts, &digests), entry)
             })
             .collect();
@@ -591,7 +595,7 @@ fn prepare_file(
 ) -> Result<PreparedFile> {
     let data = payload.load(index)?;
     let digests = DigestBytes::of(&data);
-    let entry = write::compress(&data);
+    let entry = zip_write::compress(&data);
     progress(data.len() as u64);
     Ok(PreparedFile {
         index,
@@ -636,16 +640,16 @@ pub struct OpenArchive {
 impl OpenArchive {
     /// Opens and structurally checks a zip. Only I/O failures are errors.
     pub fn open(path: &Path) -> Result<OpenArchive> {
-        Self::with_index(path, read::open(path)?)
+        Self::with_index(path, zip_read::open(path)?)
     }
 
     /// Opens a zip for reading only the entries whose path in the bag (the name without its top
     /// folder) `keep` selects: memory that grows with the entries kept, not with the archive.
-    /// The structural checks cover the kept entries only ([`read::open_selected`]); `verify`
+    /// The structural checks cover the kept entries only ([`zip_read::open_selected`]); `verify`
     /// opens the whole.
     pub fn open_selected(path: &Path, keep: &dyn Fn(&str) -> bool) -> Result<OpenArchive> {
         let in_bag = |name: &str| name.split_once('/').is_some_and(|(_, p)| keep(p));
-        Self::with_index(path, read::open_selected(path, &in_bag)?)
+        Self::with_index(path, zip_read::open_selected(path, &in_bag)?)
     }
 
     /// Opens a zip for reading its cable index only (`diff`'s merge, `stats`, finding a cable).
@@ -696,7 +700,7 @@ impl OpenArchive {
         let Some(entry) = self.entry(bag_path) else {
             return Ok((None, Vec::new()));
         };
-        read::read_entry(&self.file, entry, &self.label).at(&self.path)
+        zip_read::read_entry(&self.file, entry, &self.label).at(&self.path)
     }
 
     /// Reads a file of the bag whole, failing with a "could not run" error when it is missing or
@@ -720,7 +724,7 @@ impl OpenArchive {
     }
 
     /// Hands the bytes of a file of the bag to `use_bytes`, without a copy where it can (see
-    /// [`read::with_intact_entry`]), failing like [`Self::read_required`] when the file is
+    /// [`zip_read::with_intact_entry`]), failing like [`Self::read_required`] when the file is
     /// missing or damaged. For reading many records quickly.
     pub fn with_required<R>(
         &self,
@@ -744,7 +748,9 @@ impl OpenArchive {
                 message: format!("{bag_path} is missing from the archive; run `cablekeep verify`"),
             });
         };
-        match read::with_intact_entry(&self.file, entry, &self.label, use_bytes).at(&self.path)? {
+        match zip_read::with_intact_entry(&self.file, entry, &self.label, use_bytes)
+            .at(&self.path)?
+        {
             Ok(r) => Ok(r),
             Err(findings) => Err(Error::Corrupt {
                 path: self.path.clone(),
@@ -758,7 +764,7 @@ impl OpenArchive {
 
     /// Streams an entry's bytes to `sink`; returns findings about its data.
     pub fn stream(&self, entry: &Entry, sink: impl FnMut(&[u8])) -> Result<Vec<Finding>> {
-        read::stream_entry(&self.file, entry, &self.label, sink).at(&self.path)
+        zip_read::stream_entry(&self.file, entry, &self.label, sink).at(&self.path)
     }
 
     /// An entry's data, to be read into the caller's own buffers whatever the entry's size
