@@ -1,3 +1,4 @@
+//! Tests of `OpenArchive`: records read whole, the directory read forward, selected entries.
 use super::*;
 
 /// A zip with one bag folder holding a deflated, a stored and an empty file.

@@ -1,3 +1,4 @@
+//! Tests of the hardened zip reader: inflating whole and streamed, names, garbage.
 use super::data::stream_in_pieces;
 use super::inflate::inflate_whole;
 use super::names::{
