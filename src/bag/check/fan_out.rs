@@ -63,13 +63,13 @@ pub(super) fn fan_out(
 /// The pieces [`fan_out`] has handed to its sinks, oldest first, filled again once every sink
 /// is done with them: fresh 256 KB buffers would each be zeroed before being filled.
 #[derive(Default)]
-pub(super) struct Pieces {
-    pub(super) lent: std::collections::VecDeque<Arc<Vec<u8>>>,
+struct Pieces {
+    lent: std::collections::VecDeque<Arc<Vec<u8>>>,
 }
 
 impl Pieces {
     /// A buffer of [`PIECE`] bytes to fill.
-    pub(super) fn blank(&mut self) -> Vec<u8> {
+    fn blank(&mut self) -> Vec<u8> {
         let returned = self.lent.front().is_some_and(|p| Arc::strong_count(p) == 1);
         if returned && let Some(Ok(mut piece)) = self.lent.pop_front().map(Arc::try_unwrap) {
             piece.resize(PIECE, 0);
@@ -78,7 +78,7 @@ impl Pieces {
         vec![0; PIECE]
     }
 
-    pub(super) fn lent(&mut self, piece: Arc<Vec<u8>>) {
+    fn lent(&mut self, piece: Arc<Vec<u8>>) {
         self.lent.push_back(piece);
     }
 }

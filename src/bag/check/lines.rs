@@ -3,7 +3,7 @@
 
 /// A line of a tag file read line by line is held whole: far longer than any real line
 /// (a payload path is at most 64 KiB; an index line names a cable's few captures).
-pub(super) const MAX_LINE: usize = 4 << 20;
+const MAX_LINE: usize = 4 << 20;
 
 /// How much of a payload manifest is read as lines. A line per payload file, and each such file
 /// takes more bytes of the zip (local header, directory record, both with its name) than about
@@ -18,16 +18,16 @@ pub(super) fn payload_manifest_budget(zip_len: u64) -> u64 {
 /// `\n`), reading no more than a budget of it, and skipping lines longer than [`MAX_LINE`]:
 /// what is held stays bounded whatever the stream. Each limit reached is a problem.
 pub(super) struct LimitedLines {
-    pub(super) partial: Vec<u8>,
+    partial: Vec<u8>,
     pub(super) number: usize,
     /// Bytes still to read as lines.
     pub(super) budget: u64,
     /// Bytes of the stream seen, read or not.
     pub(super) seen: u64,
     /// The current line is too long: its bytes up to its end are skipped.
-    pub(super) skipping: bool,
+    skipping: bool,
     /// The stream went on past the budget.
-    pub(super) cut: bool,
+    cut: bool,
     pub(super) problems: Vec<String>,
 }
 
@@ -81,7 +81,7 @@ impl LimitedLines {
         }
     }
 
-    pub(super) fn too_long(&mut self, number: usize) {
+    fn too_long(&mut self, number: usize) {
         self.problems.push(format!(
             "line {number} is longer than {MAX_LINE} bytes, longer than any real line: it was skipped"
         ));
@@ -103,7 +103,7 @@ impl LimitedLines {
 }
 
 /// A line without the `\r` of a `\r\n` break.
-pub(super) fn without_cr(line: &[u8]) -> &[u8] {
+fn without_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 

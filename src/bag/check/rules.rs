@@ -44,6 +44,20 @@ pub(super) const READ_APART: [&str; 4] = [
     bag::UNPARSED_FILE,
 ];
 
+/// What is wrong with Payload-Oxum (`<bytes>.<files>`) for a payload of `bytes` in `files`.
+pub(super) fn oxum_problem(oxum: Option<&str>, bytes: u64, files: u64) -> Option<Problem> {
+    let actual = format!("{bytes}.{files}");
+    match oxum {
+        None => Some(Problem(format!(
+            "no Payload-Oxum (the payload is {actual})"
+        ))),
+        Some(o) if o != actual => Some(Problem(format!(
+            "Payload-Oxum says {o}, the payload is {actual}"
+        ))),
+        Some(_) => None,
+    }
+}
+
 /// The payload size Payload-Oxum gives, for the progress display (0 when it cannot be read).
 pub(super) fn oxum_bytes(oxum: Option<&str>) -> u64 {
     oxum.and_then(|o| o.split_once('.'))
@@ -106,7 +120,7 @@ pub(super) fn capture_sha256(id: &str, c: &borrowed::CaptureRef) -> Result<Sha25
 /// order; and what it counts.
 #[derive(Default)]
 pub(super) struct IndexLines {
-    pub(super) previous_id: Option<String>,
+    previous_id: Option<String>,
     pub(super) cables: u64,
     pub(super) captures: u64,
 }

@@ -4,7 +4,7 @@
 use super::fan_out::{LineSink, Sink, fan_out};
 use super::files::BagFiles;
 use super::lines::{LimitedLines, payload_manifest_budget};
-use super::rules::{self, BagKind, MAX_SMALL_TAG_FILE, PAYLOAD_MANIFESTS, READ_APART};
+use super::rules::{self, BagKind, MAX_SMALL_TAG_FILE, PAYLOAD_MANIFESTS, Problem, READ_APART};
 use super::{BagSeen, Depth, TagDigests};
 use crate::bag::{self, OpenArchive, manifest};
 use crate::finding::{CappedFindings, Code, Finding};
@@ -20,7 +20,7 @@ pub(super) trait LineReader: Send {
     fn end(&mut self) {}
 }
 
-pub(super) struct Streamed {
+struct Streamed {
     /// None when its data could not be read whole.
     pub(super) digests: Option<TagDigests>,
     pub(super) findings: Vec<Finding>,
@@ -141,7 +141,7 @@ impl<'a> BagCheck<'a> {
         }
     }
 
-    pub(super) fn check_declaration(&mut self) {
+    fn check_declaration(&mut self) {
         let Some(data) = self.read("bagit.txt") else {
             self.finding(Code::BagitDeclaration, "bagit.txt", "missing or unreadable");
             return;
@@ -177,7 +177,7 @@ impl<'a> BagCheck<'a> {
         }
     }
 
-    pub(super) fn check_bag_info(&mut self) -> Vec<(String, String)> {
+    fn check_bag_info(&mut self) -> Vec<(String, String)> {
         let Some(data) = self.read("bag-info.txt") else {
             self.finding(Code::BagInfo, "bag-info.txt", "missing or unreadable");
             return Vec::new();
@@ -212,30 +212,16 @@ impl<'a> BagCheck<'a> {
         fields
     }
 
+    /// Payload-Oxum must give the payload's bytes and files.
     pub(super) fn check_oxum(&mut self, oxum: Option<&str>, bytes: u64, files: u64) {
-        let actual = format!("{bytes}.{files}");
-        match oxum {
-            None => self.finding(
-                Code::PayloadOxum,
-                "bag-info.txt",
-                format!("no Payload-Oxum (the payload is {actual})"),
-            ),
-            Some(o) if o != actual => self.finding(
-                Code::PayloadOxum,
-                "bag-info.txt",
-                format!("Payload-Oxum says {o}, the payload is {actual}"),
-            ),
-            Some(_) => {}
+        if let Some(Problem(why)) = rules::oxum_problem(oxum, bytes, files) {
+            self.finding(Code::PayloadOxum, "bag-info.txt", why);
         }
     }
 
     /// Streams a tag file through both hashers and, when given, a line reader. None when the bag
     /// has no such file.
-    pub(super) fn stream_tag(
-        &self,
-        path: &str,
-        mut lines: Option<LineSink<'_>>,
-    ) -> Option<Streamed> {
+    fn stream_tag(&self, path: &str, mut lines: Option<LineSink<'_>>) -> Option<Streamed> {
         let entry = self.files.get(path)?;
         let (mut sha256, mut sha512) = (OneHasher::sha256(), OneHasher::sha512());
         let mut hash256 = |piece: &[u8]| sha256.update(piece);
@@ -289,7 +275,7 @@ impl<'a> BagCheck<'a> {
     }
 
     /// Parses a tag manifest into path → digest; every malformed and duplicate line is a finding.
-    pub(super) fn read_tag_manifest(&mut self, name: &str, alg: &str) -> HashMap<String, String> {
+    fn read_tag_manifest(&mut self, name: &str, alg: &str) -> HashMap<String, String> {
         let digest_len = if alg == "sha256" { 64 } else { 128 };
         let Some(data) = self.read(name) else {
             self.finding(Code::ManifestMalformed, name, "missing or unreadable");
@@ -381,6 +367,6 @@ impl<'a> BagCheck<'a> {
 
 /// The tag files as streamed: those read apart ([`READ_APART`]), then the others.
 pub(super) struct TagStreams<'p> {
-    pub(super) apart: [Option<Streamed>; 4],
-    pub(super) others: Vec<(&'p str, Option<Streamed>)>,
+    apart: [Option<Streamed>; 4],
+    others: Vec<(&'p str, Option<Streamed>)>,
 }

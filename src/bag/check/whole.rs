@@ -31,9 +31,11 @@ pub(crate) fn check_bag(
         ..BagSeen::default()
     };
     let mut found: CappedFindings = archive.index.findings.iter().cloned().collect();
-    let folder = match archive.index.readable {
-        true => bag_folder(archive, &mut found),
-        false => None,
+    // Without its end records nothing of the zip could be read.
+    let folder = if archive.index.readable {
+        bag_folder(archive, &mut found)
+    } else {
+        None
     };
     let Some(folder) = folder else {
         checked.findings = found.into_vec();
@@ -57,7 +59,7 @@ pub(crate) fn check_bag(
 
 /// A payload manifest as read: each payload file's digest, by position in the sorted payload.
 #[derive(Default)]
-pub(super) struct PayloadDigests<const N: usize> {
+struct PayloadDigests<const N: usize> {
     pub(super) digests: Vec<Option<[u8; N]>>,
     /// Paths it lists that the archive does not hold, sorted, once each.
     pub(super) unknown: Vec<String>,
@@ -65,14 +67,14 @@ pub(super) struct PayloadDigests<const N: usize> {
 
 /// What reading the tag files leaves: both payload manifests as digest tables, what the index
 /// says of each raw capture, and the digests of every tag file.
-pub(super) struct TagPass {
+struct TagPass {
     pub(super) sha256: PayloadDigests<32>,
     pub(super) sha512: PayloadDigests<64>,
     pub(super) tag_digests: BTreeMap<String, TagDigests>,
     /// The SHA-256 the index gives each raw capture, by payload position.
-    pub(super) index_sha256: Vec<Option<Sha256Bytes>>,
+    index_sha256: Vec<Option<Sha256Bytes>>,
     /// The index's and the unparsed inputs' list's own findings (reported after the listings).
-    pub(super) index_findings: CappedFindings,
+    index_findings: CappedFindings,
     /// Payload files named by the index or by the unparsed inputs' list.
     pub(super) referenced: Vec<bool>,
     pub(super) cables: u64,
@@ -201,12 +203,12 @@ impl BagCheck<'_> {
 }
 
 /// Reads a payload manifest line by line into a digest table aligned with the sorted payload.
-pub(super) struct ManifestReader<'a, const N: usize> {
+struct ManifestReader<'a, const N: usize> {
     pub(super) name: &'static str,
     pub(super) files: &'a BagFiles<'a>,
     pub(super) label: &'a str,
     pub(super) table: PayloadDigests<N>,
-    pub(super) cursor: Cursor,
+    cursor: Cursor,
     pub(super) findings: CappedFindings,
 }
 
@@ -279,7 +281,7 @@ impl<const N: usize> LineReader for ManifestReader<'_, N> {
 }
 
 /// Reads `cablekeep/unparsed.jsonl` line by line.
-pub(super) struct UnparsedReader<'a> {
+struct UnparsedReader<'a> {
     pub(super) files: &'a BagFiles<'a>,
     pub(super) label: &'a str,
     pub(super) referenced: Vec<bool>,
@@ -312,13 +314,13 @@ impl LineReader for UnparsedReader<'_> {
 
 /// Reads `cablekeep/index.jsonl` line by line: every capture it names must exist, with the
 /// SHA-256 the manifest gives.
-pub(super) struct IndexReader<'a> {
+struct IndexReader<'a> {
     pub(super) files: &'a BagFiles<'a>,
     pub(super) label: &'a str,
     /// The SHA-256 given for each raw capture, by payload position.
     pub(super) sha256: Vec<Option<Sha256Bytes>>,
     pub(super) referenced: Vec<bool>,
-    pub(super) cursor: Cursor,
+    cursor: Cursor,
     pub(super) lines: IndexLines,
     pub(super) findings: CappedFindings,
 }

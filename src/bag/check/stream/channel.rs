@@ -15,17 +15,17 @@ const IN_FLIGHT: usize = 8;
 
 /// What a tag file's reader hands to the merge: paths in sorted order with what it says of
 /// each, or word that the file is not sorted (the merge then gives up).
-pub(super) enum Message<T> {
+enum Message<T> {
     Items(Batch<T>),
     Unsorted,
 }
 
 /// Paths and their values, the paths packed into one string (no allocation per path: the
 /// manifests and the index of the whole corpus name a million and a half).
-pub(super) struct Batch<T> {
+struct Batch<T> {
     pub(super) paths: String,
     /// Where each path lies in `paths`, and its value.
-    pub(super) items: VecDeque<(u32, u32, T)>,
+    items: VecDeque<(u32, u32, T)>,
 }
 
 impl<T> Batch<T> {
@@ -43,7 +43,7 @@ impl<T> Batch<T> {
             .push_back((start, self.paths.len() as u32, value));
     }
 
-    pub(super) fn front_path(&self) -> Option<&str> {
+    fn front_path(&self) -> Option<&str> {
         let (start, end, _) = self.items.front()?;
         Some(&self.paths[*start as usize..*end as usize])
     }
@@ -51,9 +51,9 @@ impl<T> Batch<T> {
 
 /// The sending end of a reader's stream, in batches.
 pub(super) struct Outgoing<T> {
-    pub(super) tx: Option<SyncSender<Message<T>>>,
-    pub(super) rx: Option<Receiver<Message<T>>>,
-    pub(super) batch: Batch<T>,
+    tx: Option<SyncSender<Message<T>>>,
+    rx: Option<Receiver<Message<T>>>,
+    batch: Batch<T>,
 }
 
 impl<T> Outgoing<T> {
@@ -101,7 +101,7 @@ impl<T> Outgoing<T> {
         self.tx = None;
     }
 
-    pub(super) fn send(&mut self, message: Message<T>) {
+    fn send(&mut self, message: Message<T>) {
         // The merge hung up: it gave up streaming, and nothing more is wanted.
         if self.tx.as_ref().is_some_and(|tx| tx.send(message).is_err()) {
             self.tx = None;
@@ -111,13 +111,13 @@ impl<T> Outgoing<T> {
 
 /// The receiving end of a reader's stream.
 pub(super) struct Stream<T> {
-    pub(super) rx: Receiver<Message<T>>,
-    pub(super) batch: Batch<T>,
+    rx: Receiver<Message<T>>,
+    batch: Batch<T>,
 }
 
 impl<T> Stream<T> {
     /// The next path, None at the end of the stream.
-    pub(super) fn peek(&mut self) -> std::result::Result<Option<&str>, Unstreamable> {
+    fn peek(&mut self) -> std::result::Result<Option<&str>, Unstreamable> {
         while self.batch.items.is_empty() {
             match self.rx.recv() {
                 Ok(Message::Items(batch)) => self.batch = batch,
