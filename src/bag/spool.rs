@@ -31,7 +31,7 @@ impl Spooled {
         &self.digests
     }
 
-    /// Compresses the file for its zip entry ahead of [`BagWriter::finish`], which then only
+    /// Compresses the file for its zip entry ahead of [`BagWriter::finish`](super::BagWriter::finish), which then only
     /// copies it: a caller may do this on another thread while the payload is written (the
     /// cable index is known before the payload is copied). `name` names it in errors.
     pub fn compress(&mut self, name: &str, scratch: &Path) -> Result<(&File, EntryFacts)> {

@@ -114,7 +114,7 @@ impl BagWriter {
         })
     }
 
-    /// Adds a payload file compressed by [`compress`].
+    /// Adds a payload file compressed by [`compress`](super::compress).
     pub fn add_compressed(
         &mut self,
         path: &str,

@@ -9,7 +9,7 @@ use std::fs::File;
 /// A zip's central directory read forward, for a reader that wants entries by name in the
 /// order the directory lists them: cablekeep lists payload files sorted by path, and copies
 /// them into the next version in that order. Nothing but the current record is held, where
-/// [`open`] builds a table of every entry (~140 bytes each: ~100 MB for the full corpus).
+/// [`open`](super::open) builds a table of every entry (~140 bytes each: ~100 MB for the full corpus).
 pub struct DirectoryCursor<'a> {
     file: &'a File,
     label: &'a str,
@@ -37,7 +37,7 @@ impl<'a> DirectoryCursor<'a> {
     /// before it. None when the directory lists a name that sorts after `name` first, ends, or
     /// is damaged, or when the entry's local header differs from its record: the entry is then
     /// missing, listed out of order or damaged, and the caller looks it up in a whole
-    /// [`ZipIndex`], which says which.
+    /// [`ZipIndex`](super::ZipIndex), which says which.
     pub fn find(&mut self, name: &str) -> std::io::Result<Option<Entry>> {
         loop {
             let entry = match self.peeked.take() {

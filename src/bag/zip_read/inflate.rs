@@ -40,7 +40,7 @@ thread_local! {
     });
 }
 
-/// [`stream_entry`] for a Deflate entry small enough to hold: read whole, inflated in one
+/// [`stream_entry`](super::stream_entry) for a Deflate entry small enough to hold: read whole, inflated in one
 /// call, checked, and handed to `sink` in one piece. The same findings as streaming it.
 pub(super) fn inflate_whole(
     file: &File,

@@ -10,7 +10,7 @@ use crate::finding::{CappedFindings, Code, Finding};
 use rayon::prelude::*;
 use std::fs::File;
 
-/// The central directory read forward a chunk of entries at a time, with [`open`]'s structural
+/// The central directory read forward a chunk of entries at a time, with [`open`](super::open)'s structural
 /// checks made on each chunk (local headers, the file's layout, methods, unsafe names), for a
 /// reader that must not hold the whole directory: `verify` of a large archive. It needs the
 /// entries to lie in the file in directory order (as every zip writer puts them) and a directory
@@ -102,7 +102,7 @@ impl<'a> DirectoryStream<'a> {
         Ok(Chunk::Entries(entries))
     }
 
-    /// [`open`]'s checks of single entries, in the order `open` reports them.
+    /// [`open`](super::open)'s checks of single entries, in the order `open` reports them.
     fn check(&mut self, entries: &mut [Entry]) -> std::io::Result<()> {
         let (file, label, file_len) = (self.file, self.label, self.file_len);
         let headers = entries
@@ -130,7 +130,7 @@ impl<'a> DirectoryStream<'a> {
         Ok(())
     }
 
-    /// Every structural finding, in the order [`open`] gives them (the directory read to its end).
+    /// Every structural finding, in the order [`open`](super::open) gives them (the directory read to its end).
     pub fn finish(mut self) -> CappedFindings {
         self.layout.finish(self.cd_offset, self.label);
         let mut findings = self.headers;
