@@ -27,7 +27,10 @@ pub fn write_manifest<'a>(lines: impl IntoIterator<Item = (&'a str, &'a str)>) -
 
 /// Parses manifest text. Returns the lines and, for each line that does not parse, its 1-based
 /// number and what is wrong.
-pub fn parse_manifest(text: &str, digest_len: usize) -> (Vec<ManifestLine>, Vec<(usize, String)>) {
+pub fn parse_manifest(
+    text: &str,
+    digest_len: usize,
+) -> (Vec<ManifestLine>, Vec<(usize, LineProblem)>) {
     let mut lines = Vec::new();
     let mut bad = Vec::new();
     for (i, raw) in text.lines().enumerate() {
@@ -48,7 +51,7 @@ pub fn parse_manifest(text: &str, digest_len: usize) -> (Vec<ManifestLine>, Vec<
 pub fn parse_manifest_line(
     raw: &str,
     digest_len: usize,
-) -> Result<Option<(&str, Cow<'_, str>)>, String> {
+) -> Result<Option<(&str, Cow<'_, str>)>, LineProblem> {
     let Some((digest, path)) = split_manifest_line(raw)? else {
         return Ok(None);
     };
@@ -61,19 +64,19 @@ pub fn parse_manifest_line(
 /// Splits a manifest line into its digest, not yet checked, and its decoded path. Borrows from
 /// the line, so that a manifest of a million lines can be read as it streams; a reader that
 /// decodes the digest itself checks it at the same time (see [`not_a_digest`] for the message).
-pub fn split_manifest_line(raw: &str) -> Result<Option<(&str, Cow<'_, str>)>, String> {
+pub fn split_manifest_line(raw: &str) -> Result<Option<(&str, Cow<'_, str>)>, LineProblem> {
     let line = raw.trim_end_matches('\r');
     if line.is_empty() {
         return Ok(None);
     }
     // memchr, not a char pattern: manifests of a million lines are read this way.
     let Some(gap) = memchr::memchr2(b' ', b'\t', line.as_bytes()) else {
-        return Err(format!("no path after the digest: {line:?}"));
+        return Err(LineProblem::NoPath(line.to_string()));
     };
     let (digest, rest) = (&line[..gap], &line[gap + 1..]);
     let path = rest.trim_start_matches([' ', '\t']);
     if path.is_empty() {
-        return Err("empty path".to_string());
+        return Err(LineProblem::EmptyPath);
     }
     let path = if path.contains('%') {
         Cow::Owned(decode_path(path))
@@ -84,8 +87,35 @@ pub fn split_manifest_line(raw: &str) -> Result<Option<(&str, Cow<'_, str>)>, St
 }
 
 /// What is wrong with a digest that is not `digest_len` hex digits.
-pub fn not_a_digest(digest: &str, digest_len: usize) -> String {
-    format!("not a {digest_len}-digit hex digest: {digest:?}")
+pub fn not_a_digest(digest: &str, digest_len: usize) -> LineProblem {
+    LineProblem::NotADigest {
+        digest: digest.to_string(),
+        digest_len,
+    }
+}
+
+/// What is wrong with a manifest line; its message is the finding's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineProblem {
+    /// The line (without its break) has no space or tab after the digest.
+    NoPath(String),
+    EmptyPath,
+    NotADigest {
+        digest: String,
+        digest_len: usize,
+    },
+}
+
+impl std::fmt::Display for LineProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LineProblem::NoPath(line) => write!(f, "no path after the digest: {line:?}"),
+            LineProblem::EmptyPath => f.write_str("empty path"),
+            LineProblem::NotADigest { digest, digest_len } => {
+                write!(f, "not a {digest_len}-digit hex digest: {digest:?}")
+            }
+        }
+    }
 }
 
 /// Percent-encodes CR, LF and `%` (RFC 8493 §2.1.3).

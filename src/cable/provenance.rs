@@ -224,14 +224,6 @@ impl std::fmt::Display for RedactionChange {
     }
 }
 
-/// Compares with the written name (`change.redaction == "same"`), for callers not yet
-/// matching on the variants.
-impl PartialEq<&str> for RedactionChange {
-    fn eq(&self, name: &&str) -> bool {
-        self.as_str() == *name
-    }
-}
-
 /// One run of redaction marks in a cable's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RedactionRun {

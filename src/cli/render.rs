@@ -5,6 +5,7 @@ use super::args::OutputFormat;
 use anyhow::Result;
 use cablekeep::bag::capture::{IndexLine, StoredRecord};
 use cablekeep::cable::CableRecord;
+use cablekeep::cable::provenance::RedactionChange;
 use cablekeep::finding::{Finding, terminal_safe};
 use cablekeep::linkcheck::{self, LinkResult, State};
 use cablekeep::query::catalog::Hit;
@@ -425,12 +426,14 @@ fn runs(c: &CableChange) -> String {
 /// The phrases that describe one cable's change.
 fn change_parts(c: &CableChange, sign: Sign) -> Vec<String> {
     let mut parts = Vec::new();
-    match c.redaction.as_str() {
-        "gained" => parts.push(format!("redactions added ({} runs)", runs(c))),
-        "lost" => parts.push(format!("redactions removed ({} runs)", runs(c))),
-        "gained-and-lost" => parts.push(format!("redactions added and removed ({} runs)", runs(c))),
-        "moved" => parts.push("redactions moved".to_string()),
-        _ => {}
+    match c.redaction {
+        RedactionChange::Gained => parts.push(format!("redactions added ({} runs)", runs(c))),
+        RedactionChange::Lost => parts.push(format!("redactions removed ({} runs)", runs(c))),
+        RedactionChange::GainedAndLost => {
+            parts.push(format!("redactions added and removed ({} runs)", runs(c)))
+        }
+        RedactionChange::Moved => parts.push("redactions moved".to_string()),
+        RedactionChange::Same => {}
     }
     if c.text_changed {
         let (added, removed) = c

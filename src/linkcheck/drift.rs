@@ -5,6 +5,7 @@ use super::checker::Target;
 use super::state::{State, Verdict};
 use crate::bag::OpenArchive;
 use crate::cable::CableRecord;
+use crate::cable::provenance::RedactionChange;
 use serde::{Deserialize, Serialize};
 
 /// Lines of changed text kept as a sample.
@@ -62,14 +63,15 @@ pub(super) fn compare(archive: &OpenArchive, target: &Target, live: &CableRecord
         }
     };
     let change = crate::store::diff::compare_records(&target.capture.name, &archived, "live", live);
-    if !change.text_changed && change.fields.is_empty() && change.redaction == "same" {
+    if !change.text_changed && change.fields.is_empty() && change.redaction == RedactionChange::Same
+    {
         return Verdict::plain(State::Equivalent);
     }
     // The log says what the live page did to the redactions, not what the archive gained.
-    let redactions = match change.redaction.as_str() {
-        "gained" => "added",
-        "lost" => "removed",
-        other => other,
+    let redactions = match change.redaction {
+        RedactionChange::Gained => "added",
+        RedactionChange::Lost => "removed",
+        other => other.as_str(),
     };
     let drift = Drift {
         redactions: redactions.to_string(),

@@ -248,7 +248,8 @@ impl<const N: usize> ManifestCursor<N> {
         };
         for line in self.lines.by_ref() {
             let line = line.map_err(|e| damaged(e.to_string()))?;
-            let Some((digest, listed)) = manifest::split_manifest_line(&line).map_err(&damaged)?
+            let Some((digest, listed)) =
+                manifest::split_manifest_line(&line).map_err(|e| damaged(e.to_string()))?
             else {
                 continue;
             };
@@ -256,7 +257,7 @@ impl<const N: usize> ManifestCursor<N> {
                 std::cmp::Ordering::Less => continue,
                 std::cmp::Ordering::Equal => {
                     return hash::hex_to_bytes(digest)
-                        .ok_or_else(|| damaged(manifest::not_a_digest(digest, N * 2)));
+                        .ok_or_else(|| damaged(manifest::not_a_digest(digest, N * 2).to_string()));
                 }
                 std::cmp::Ordering::Greater => break,
             }

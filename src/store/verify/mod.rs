@@ -19,7 +19,7 @@ use self::small_files::{
     ChecksumReference, MAX_CHECKSUM_FILE, check_checksum_file, not_regular_message, read_small_text,
 };
 use crate::bag::OpenArchive;
-use crate::bag::check::{BagSeen, check_bag};
+use crate::bag::check::{BagChecked, BagSeen, Depth, check_bag};
 use crate::error::Result;
 use crate::finding::{CappedFindings, Code, Finding};
 use crate::hash;
@@ -57,6 +57,20 @@ pub struct Report {
     /// with neither a sidecar manifest nor a `.sha256` file): its entries were checked against
     /// the bag's manifests, but not the whole file against a digest recorded elsewhere.
     pub zip_digest_unchecked: bool,
+}
+
+/// What the bag check found, as a report (not yet named, nor compared with a sidecar).
+impl From<BagChecked> for Report {
+    fn from(checked: BagChecked) -> Report {
+        Report {
+            archive: checked.archive,
+            entries: checked.entries,
+            bytes_hashed: checked.bytes_hashed,
+            findings: checked.findings,
+            streamed: checked.streamed,
+            ..Report::default()
+        }
+    }
 }
 
 impl Report {
@@ -388,15 +402,21 @@ fn check_archive(
     options: Options,
     progress: &dyn Progress,
 ) -> Result<(OpenArchive, Report, BagSeen, Option<hash::Digests>)> {
+    let depth = if options.fast {
+        Depth::Fast
+    } else {
+        Depth::Full
+    };
     let check = || -> Result<(OpenArchive, Report, BagSeen)> {
         if !options.whole
-            && let Some(checked) = crate::bag::check::check_streamed(zip, options, progress)?
+            && let Some((archive, checked, seen)) =
+                crate::bag::check::check_streamed(zip, depth, progress)?
         {
-            return Ok(checked);
+            return Ok((archive, checked.into(), seen));
         }
         let archive = OpenArchive::open(zip)?;
-        let (report, seen) = check_bag(&archive, options, progress)?;
-        Ok((archive, report, seen))
+        let (checked, seen) = check_bag(&archive, depth, progress)?;
+        Ok((archive, checked.into(), seen))
     };
     if options.fast {
         let (archive, report, seen) = check()?;

@@ -704,7 +704,7 @@ mod tests {
                     .create(true)
                     .append(true)
                     .open(log)
-                    .and_then(|mut f| writeln!(f, "bag::write: {} is missing", dev.display()));
+                    .and_then(|mut f| writeln!(f, "bag::zip_write: {} is missing", dev.display()));
             }
             return None;
         }

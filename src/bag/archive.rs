@@ -1,0 +1,168 @@
+//! [`OpenArchive`]: an archive opened for reading, its structure checked and its bag folder found.
+
+use super::zip_read::{self, DirectoryCursor, Entry, EntryData, ZipIndex};
+use super::{INDEX_FILE, is_index_or_record};
+use crate::error::{Error, IoContext, Result};
+use crate::finding::Finding;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+pub struct OpenArchive {
+    pub path: PathBuf,
+    pub file: File,
+    pub index: ZipIndex,
+    /// The single top-level folder, when there is exactly one.
+    pub folder: Option<String>,
+    /// A label for findings (the path as given).
+    pub label: String,
+}
+
+impl OpenArchive {
+    /// Opens and structurally checks a zip. Only I/O failures are errors.
+    pub fn open(path: &Path) -> Result<OpenArchive> {
+        Self::with_index(path, zip_read::open(path)?)
+    }
+
+    /// Opens a zip for reading only the entries whose path in the bag (the name without its top
+    /// folder) `keep` selects: memory that grows with the entries kept, not with the archive.
+    /// The structural checks cover the kept entries only ([`zip_read::open_selected`]); `verify`
+    /// opens the whole.
+    pub fn open_selected(path: &Path, keep: &dyn Fn(&str) -> bool) -> Result<OpenArchive> {
+        let in_bag = |name: &str| name.split_once('/').is_some_and(|(_, p)| keep(p));
+        Self::with_index(path, zip_read::open_selected(path, &in_bag)?)
+    }
+
+    /// Opens a zip for reading its cable index only (`diff`'s merge, `stats`, finding a cable).
+    pub fn open_index(path: &Path) -> Result<OpenArchive> {
+        Self::open_selected(path, &|p| p == INDEX_FILE)
+    }
+
+    /// Opens a zip for reading its cable index and its captures' normalized records only
+    /// ([`is_index_or_record`]): what exports, the catalog and `show` read. A third of the
+    /// entries of a cablekeep archive, and a third of the memory of [`OpenArchive::open`].
+    pub fn open_records(path: &Path) -> Result<OpenArchive> {
+        Self::open_selected(path, &is_index_or_record)
+    }
+
+    fn with_index(path: &Path, index: ZipIndex) -> Result<OpenArchive> {
+        let file = File::open(path).at(path)?;
+        let mut tops: Vec<&str> = index
+            .entries
+            .iter()
+            .map(|e| e.name.split('/').next().unwrap_or(""))
+            .collect();
+        tops.sort();
+        tops.dedup();
+        let folder = (tops.len() == 1).then(|| tops[0].to_string());
+        Ok(OpenArchive {
+            path: path.to_path_buf(),
+            file,
+            label: path.display().to_string(),
+            index,
+            folder,
+        })
+    }
+
+    /// The path inside the bag of an entry (its name without the top folder), if it is in it.
+    pub fn bag_path<'a>(&self, entry: &'a Entry) -> Option<&'a str> {
+        let folder = self.folder.as_deref()?;
+        entry.name.strip_prefix(folder)?.strip_prefix('/')
+    }
+
+    /// The entry for a path inside the bag.
+    pub fn entry(&self, bag_path: &str) -> Option<&Entry> {
+        let folder = self.folder.as_deref()?;
+        self.index.entry(&format!("{folder}/{bag_path}"))
+    }
+
+    /// Reads a (small) file of the bag whole. `Ok(None)` with a finding when it is missing or damaged.
+    pub fn read(&self, bag_path: &str) -> Result<(Option<Vec<u8>>, Vec<Finding>)> {
+        let Some(entry) = self.entry(bag_path) else {
+            return Ok((None, Vec::new()));
+        };
+        zip_read::read_entry(&self.file, entry, &self.label).at(&self.path)
+    }
+
+    /// Reads a file of the bag whole, failing with a "could not run" error when it is missing or
+    /// damaged. For commands that need an intact archive (show, diff, a new version).
+    pub fn read_required(&self, bag_path: &str) -> Result<Vec<u8>> {
+        let (data, findings) = self.read(bag_path)?;
+        match (data, findings.is_empty()) {
+            (Some(d), true) => Ok(d),
+            (_, false) => Err(Error::Corrupt {
+                path: self.path.clone(),
+                message: format!(
+                    "{bag_path} is damaged ({}); run `cablekeep verify`",
+                    findings[0]
+                ),
+            }),
+            (None, true) => Err(Error::Corrupt {
+                path: self.path.clone(),
+                message: format!("{bag_path} is missing from the archive; run `cablekeep verify`"),
+            }),
+        }
+    }
+
+    /// Hands the bytes of a file of the bag to `use_bytes`, without a copy where it can (see
+    /// [`zip_read::with_intact_entry`]), failing like [`Self::read_required`] when the file is
+    /// missing or damaged. For reading many records quickly.
+    pub fn with_required<R>(
+        &self,
+        bag_path: &str,
+        use_bytes: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R> {
+        self.with_entry_required(bag_path, self.entry(bag_path), use_bytes)
+    }
+
+    /// [`Self::with_required`] for the file at `bag_path` whose entry the caller found (None:
+    /// the archive lacks it).
+    pub fn with_entry_required<R>(
+        &self,
+        bag_path: &str,
+        entry: Option<&Entry>,
+        use_bytes: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R> {
+        let Some(entry) = entry else {
+            return Err(Error::Corrupt {
+                path: self.path.clone(),
+                message: format!("{bag_path} is missing from the archive; run `cablekeep verify`"),
+            });
+        };
+        match zip_read::with_intact_entry(&self.file, entry, &self.label, use_bytes)
+            .at(&self.path)?
+        {
+            Ok(r) => Ok(r),
+            Err(findings) => Err(Error::Corrupt {
+                path: self.path.clone(),
+                message: format!(
+                    "{bag_path} is damaged ({}); run `cablekeep verify`",
+                    findings.first().map(|f| f.to_string()).unwrap_or_default()
+                ),
+            }),
+        }
+    }
+
+    /// Streams an entry's bytes to `sink`; returns findings about its data.
+    pub fn stream(&self, entry: &Entry, sink: impl FnMut(&[u8])) -> Result<Vec<Finding>> {
+        zip_read::stream_entry(&self.file, entry, &self.label, sink).at(&self.path)
+    }
+
+    /// An entry's data, to be read into the caller's own buffers whatever the entry's size
+    /// (memory that does not follow the size of a large tag file; see [`EntryData`]), or the
+    /// finding that it cannot be read.
+    pub fn entry_data<'a>(
+        &'a self,
+        entry: &'a Entry,
+    ) -> std::result::Result<EntryData<'a>, Finding> {
+        EntryData::new(&self.file, entry, &self.label)
+    }
+
+    /// The zip's central directory, to be read forward by name ([`DirectoryCursor`]), whatever
+    /// entries this opening kept.
+    pub fn directory_cursor(&self) -> Result<DirectoryCursor<'_>> {
+        DirectoryCursor::new(&self.file, &self.label).at(&self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,153 @@
+//! Small Deflate entries inflated in one call by libdeflate, into buffers each thread keeps.
+
+use super::bytes::pread;
+use super::data::{length_and_crc_findings, read_entry};
+use super::{Entry, METHOD_DEFLATE};
+use crate::finding::{Code, Finding};
+use std::fs::File;
+
+/// Deflate entries up to this size (compressed and inflated) are inflated in one call by
+/// libdeflate, which is faster than inflating a stream (docs/PERFORMANCE.md); larger ones are
+/// streamed, so memory stays bounded per thread.
+const WHOLE_ENTRY_LIMIT: u64 = 16 << 20;
+
+/// True for a Deflate entry to inflate in one call. Deflate never makes more than 1,032 bytes
+/// of one, so a larger recorded size is a lie (a zip bomb, say) that must not size a buffer:
+/// such an entry is streamed, and its real length reported.
+pub(super) fn whole_inflatable(entry: &Entry) -> bool {
+    let most = entry
+        .compressed_size
+        .saturating_mul(1032)
+        .saturating_add(1024);
+    entry.method == METHOD_DEFLATE
+        && entry.compressed_size <= WHOLE_ENTRY_LIMIT
+        && entry.uncompressed_size <= WHOLE_ENTRY_LIMIT.min(most)
+}
+
+/// A thread's decompressor and buffers, kept between entries (half a million of them in a
+/// large archive: allocating each anew showed in profiles).
+struct WholeInflater {
+    decompressor: libdeflater::Decompressor,
+    compressed: Vec<u8>,
+    inflated: Vec<u8>,
+}
+
+thread_local! {
+    static WHOLE_INFLATER: std::cell::RefCell<WholeInflater> = std::cell::RefCell::new(WholeInflater {
+        decompressor: libdeflater::Decompressor::new(),
+        compressed: Vec::new(),
+        inflated: Vec::new(),
+    });
+}
+
+/// [`stream_entry`](super::stream_entry) for a Deflate entry small enough to hold: read whole, inflated in one
+/// call, checked, and handed to `sink` in one piece. The same findings as streaming it.
+pub(super) fn inflate_whole(
+    file: &File,
+    entry: &Entry,
+    data_offset: u64,
+    label: &str,
+    mut sink: impl FnMut(&[u8]),
+) -> std::io::Result<Vec<Finding>> {
+    with_whole_inflater(|inflater| {
+        let (inflated, findings) = inflater.inflate(file, entry, data_offset, label)?;
+        if let Some(len) = inflated {
+            sink(&inflater.inflated[..len]);
+        }
+        Ok(findings)
+    })
+}
+
+/// Runs `work` with this thread's inflater, or with a fresh one when it is in use (only when
+/// the code handed an entry's bytes reads another entry on the same thread).
+fn with_whole_inflater<R>(work: impl FnOnce(&mut WholeInflater) -> R) -> R {
+    WHOLE_INFLATER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut inflater) => work(&mut inflater),
+        Err(_) => work(&mut WholeInflater {
+            decompressor: libdeflater::Decompressor::new(),
+            compressed: Vec::new(),
+            inflated: Vec::new(),
+        }),
+    })
+}
+
+/// Reads a whole entry and hands its bytes to `use_bytes` only when they are intact (no
+/// finding at all), without copying them for a Deflate entry up to 16 MB (it is inflated into
+/// this thread's reused buffer). Returns what `use_bytes` returned, or else the findings.
+pub fn with_intact_entry<R>(
+    file: &File,
+    entry: &Entry,
+    label: &str,
+    use_bytes: impl FnOnce(&[u8]) -> R,
+) -> std::io::Result<std::result::Result<R, Vec<Finding>>> {
+    let whole = whole_inflatable(entry);
+    match entry.data_offset {
+        Some(data_offset) if whole => with_whole_inflater(|inflater| {
+            let (inflated, findings) = inflater.inflate(file, entry, data_offset, label)?;
+            Ok(match inflated {
+                Some(len) if findings.is_empty() => Ok(use_bytes(&inflater.inflated[..len])),
+                _ => Err(findings),
+            })
+        }),
+        _ => {
+            let (data, findings) = read_entry(file, entry, label)?;
+            Ok(match data {
+                Some(data) if findings.is_empty() => Ok(use_bytes(&data)),
+                _ => Err(findings),
+            })
+        }
+    }
+}
+
+impl WholeInflater {
+    /// Inflates an entry into `self.inflated`; returns the length inflated (None when the data
+    /// cannot be read whole) and the findings.
+    fn inflate(
+        &mut self,
+        file: &File,
+        entry: &Entry,
+        data_offset: u64,
+        label: &str,
+    ) -> std::io::Result<(Option<usize>, Vec<Finding>)> {
+        let failed = |message: String| {
+            Ok((
+                None,
+                vec![Finding::new(Code::DecompressFailed, label, message).at_entry(&entry.name)],
+            ))
+        };
+        self.compressed.resize(entry.compressed_size as usize, 0);
+        let mut read = 0;
+        while read < self.compressed.len() {
+            let n = pread(
+                file,
+                &mut self.compressed[read..],
+                data_offset + read as u64,
+            )?;
+            if n == 0 {
+                return failed("after 0 bytes: entry data runs past the end of the file".into());
+            }
+            read += n;
+        }
+        let limit = entry.uncompressed_size;
+        // One byte more than recorded, so that longer data shows as longer, not as an error.
+        self.inflated.resize(limit as usize + 1, 0);
+        let len = match self
+            .decompressor
+            .deflate_decompress(&self.compressed, &mut self.inflated)
+        {
+            Ok(n) if n as u64 > limit => {
+                return failed(format!("data is longer than the recorded size {limit}"));
+            }
+            Ok(n) => n,
+            Err(libdeflater::DecompressionError::InsufficientSpace) => {
+                return failed(format!("data is longer than the recorded size {limit}"));
+            }
+            Err(libdeflater::DecompressionError::BadData) => {
+                return failed("after 0 bytes: the data is not valid Deflate".into());
+            }
+        };
+        let crc32 = crc32fast::hash(&self.inflated[..len]);
+        let findings = length_and_crc_findings(entry, label, len as u64, crc32);
+        Ok((Some(len), findings))
+    }
+}
