@@ -19,6 +19,7 @@
 //! * [`export`]: researcher exports (CSV, JSON Lines, SQLite, BagIt) with citations;
 //! * [`linkcheck`]: link rot: are the source pages still there and the same; the link event log;
 //! * [`stats`]: counts of cables by year, origin, classification, tag and redaction;
+//! * [`seal`]: trusted timestamps (RFC 3161) over a version's checkpoint;
 //! * [`ingest`]: finding the input pages among files, folders and zips, with bounded reads;
 //! * the ground floor: [`finding`] (findings and their codes), [`error`] (errors: could not
 //!   run), [`fsutil`] (atomic writes, the store lock, bounded reads), [`scratch`] (locked
@@ -71,6 +72,7 @@ pub mod manifest;
 pub mod provenance;
 pub mod rebuild;
 pub mod scratch;
+pub mod seal;
 pub mod select;
 pub mod stats;
 pub mod store;

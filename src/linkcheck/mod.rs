@@ -14,7 +14,7 @@
 //!
 //! Every result is appended to the collection's hash-chained event log ([`log`]).
 
-mod http;
+pub(crate) mod http;
 pub mod log;
 
 use crate::archive::OpenArchive;
