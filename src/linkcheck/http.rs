@@ -127,7 +127,10 @@ impl Client {
     }
 
     /// Status, headers and the body up to the limit.
-    fn read_response(&self, response: ureq::http::Response<ureq::Body>) -> Result<Response, Failure> {
+    fn read_response(
+        &self,
+        response: ureq::http::Response<ureq::Body>,
+    ) -> Result<Response, Failure> {
         let status = response.status().as_u16();
         let headers = response
             .headers()

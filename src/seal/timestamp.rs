@@ -37,8 +37,7 @@ pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
 const QUERY_TYPE: &str = "application/timestamp-query";
 
 const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
-const ID_CT_TST_INFO: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
+const ID_CT_TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
 const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
 const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
 const ID_AA_SIGNING_CERTIFICATE: ObjectIdentifier =
@@ -113,7 +112,10 @@ impl fmt::Display for TimestampProblem {
                 "timestamp token is {size} bytes, more than the {MAX_TOKEN_BYTES} a token can need"
             ),
             TimestampProblem::Malformed(what) => {
-                write!(f, "timestamp token is not a well-formed RFC 3161 response: {what}")
+                write!(
+                    f,
+                    "timestamp token is not a well-formed RFC 3161 response: {what}"
+                )
             }
             TimestampProblem::NotGranted(status) => {
                 write!(f, "timestamp response was not granted: {status}")
@@ -127,13 +129,19 @@ impl fmt::Display for TimestampProblem {
                 "timestamp covers other bytes: it stamps {algorithm} {stamped}, the file's is {expected}"
             ),
             TimestampProblem::UnsupportedAlgorithm(what) => {
-                write!(f, "timestamp uses an algorithm cablekeep does not check: {what}")
+                write!(
+                    f,
+                    "timestamp uses an algorithm cablekeep does not check: {what}"
+                )
             }
             TimestampProblem::BadSignature(what) => {
                 write!(f, "timestamp signature does not verify: {what}")
             }
             TimestampProblem::SignerCertificate(what) => {
-                write!(f, "timestamp signer certificate cannot be established: {what}")
+                write!(
+                    f,
+                    "timestamp signer certificate cannot be established: {what}"
+                )
             }
             TimestampProblem::UntrustedSigner(what) => {
                 write!(f, "timestamp signer is not trusted: {what}")
@@ -147,7 +155,10 @@ impl fmt::Display for TimestampProblem {
                 "timestamp signer certificate is not a time-stamping certificate: {what}"
             ),
             TimestampProblem::NoTrustedCertificate(what) => {
-                write!(f, "timestamp not checked: no trusted TSA certificate ({what})")
+                write!(
+                    f,
+                    "timestamp not checked: no trusted TSA certificate ({what})"
+                )
             }
         }
     }
@@ -201,7 +212,10 @@ fn encoding_error(e: der::Error) -> Error {
 /// A DER INTEGER holding `n` (positive: a leading zero byte when the top bit is set).
 fn int_of_u64(n: u64) -> Result<Int, Error> {
     let bytes = n.to_be_bytes();
-    let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len() - 1);
+    let first = bytes
+        .iter()
+        .position(|&b| b != 0)
+        .unwrap_or(bytes.len() - 1);
     let mut minimal = Vec::with_capacity(9);
     if bytes[first] & 0x80 != 0 {
         minimal.push(0);
@@ -394,10 +408,7 @@ impl Token {
                 token.content_type
             )));
         }
-        let signed: SignedData = token
-            .content
-            .decode_as()
-            .map_err(malformed("SignedData"))?;
+        let signed: SignedData = token.content.decode_as().map_err(malformed("SignedData"))?;
         if signed.encap_content_info.econtent_type != ID_CT_TST_INFO {
             return Err(TimestampProblem::Malformed(format!(
                 "the signed content is {}, not TSTInfo",
@@ -483,9 +494,8 @@ impl Token {
             };
         }
         if let Some(value) = self.signed_attribute(ID_AA_SIGNING_CERTIFICATE)? {
-            let ess: SigningCertificate = value
-                .decode_as()
-                .map_err(malformed("SigningCertificate"))?;
+            let ess: SigningCertificate =
+                value.decode_as().map_err(malformed("SigningCertificate"))?;
             let first = ess
                 .certs
                 .first()
@@ -610,10 +620,7 @@ fn check_status(response: &TimeStampResp<'_>) -> Result<(), TimestampProblem> {
 }
 
 /// Checks that the imprint is a digest of `data`; returns the algorithm's name.
-fn check_imprint(
-    imprint: &MessageImprint,
-    data: &[u8],
-) -> Result<&'static str, TimestampProblem> {
+fn check_imprint(imprint: &MessageImprint, data: &[u8]) -> Result<&'static str, TimestampProblem> {
     let oid = imprint.hash_algorithm.oid;
     let name = digest_name(&oid).ok_or_else(|| unsupported_digest(&oid))?;
     let expected = digest_of(&oid, data).ok_or_else(|| unsupported_digest(&oid))?;
@@ -753,8 +760,15 @@ impl GenTime {
         let field = |from: usize, to: usize| whole[from..to].parse::<u16>().map_err(|_| bad());
         let year = field(0, 4)?;
         let small = |from: usize| field(from, from + 2).map(|v| v as u8);
-        let moment = der::DateTime::new(year, small(4)?, small(6)?, small(8)?, small(10)?, small(12)?)
-            .map_err(|_| bad())?;
+        let moment = der::DateTime::new(
+            year,
+            small(4)?,
+            small(6)?,
+            small(8)?,
+            small(10)?,
+            small(12)?,
+        )
+        .map_err(|_| bad())?;
         let mut rfc3339 = format!(
             "{}-{}-{}T{}:{}:{}",
             &whole[0..4],
@@ -776,8 +790,10 @@ impl GenTime {
     }
 }
 
-/// The signer certificate chains to a trusted one, every certificate valid at `time`, with the
-/// extended key usage timeStamping (webpki checks each signature on the path).
+/// The signer certificate chains to a trusted one, every certificate valid at `time` (webpki
+/// checks each signature on the path). An extended key usage on the path must allow
+/// timeStamping; that the signer's own is there, critical and alone is checked after
+/// ([`check_time_stamping_usage`]): webpki's "required" would demand it of intermediate CAs too.
 fn check_chain(
     signer: &Cert,
     carried: &[Cert],
@@ -812,7 +828,7 @@ fn check_chain(
             &anchors,
             &intermediates,
             UnixTime::since_unix_epoch(time.unix),
-            webpki::KeyUsage::required(EKU_TIME_STAMPING),
+            webpki::KeyUsage::required_if_present(EKU_TIME_STAMPING),
             None,
             None,
         )
@@ -855,9 +871,7 @@ fn check_time_stamping_usage(cert: &Certificate) -> Result<(), TimestampProblem>
         .map_err(|_| not_for("its extended key usage cannot be read"))?;
     let time_stamping = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
     if purposes != [time_stamping] {
-        return Err(not_for(
-            "its extended key usage is not timeStamping alone",
-        ));
+        return Err(not_for("its extended key usage is not timeStamping alone"));
     }
     Ok(())
 }
