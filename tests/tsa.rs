@@ -185,35 +185,37 @@ impl Tsa {
     /// a granted TimeStampResp holding the new token: a token that differs from a real one only
     /// in its signer.
     pub fn resign(&self, tsr: &[u8], cert: &Path, key: &Path) -> Vec<u8> {
+        self.resign_with(tsr, cert, key, true)
+    }
+
+    /// [`Tsa::resign`], with the ESS signing-certificate attribute only when `cades`.
+    pub fn resign_with(&self, tsr: &[u8], cert: &Path, key: &Path, cades: bool) -> Vec<u8> {
         let d = self.dir.path();
         let tst_info = tst_info_of(tsr);
         let input = d.join("tstinfo.der");
         let output = d.join("resigned.der");
         std::fs::write(&input, tst_info).unwrap();
-        openssl(
-            d,
-            &[
-                "cms",
-                "-sign",
-                "-binary",
-                "-nodetach",
-                "-cades",
-                "-md",
-                "sha256",
-                "-econtent_type",
-                "id-smime-ct-TSTInfo",
-                "-signer",
-                path(cert),
-                "-inkey",
-                path(key),
-                "-in",
-                path(&input),
-                "-outform",
-                "DER",
-                "-out",
-                path(&output),
-            ],
-        );
+        let mut args = vec!["cms", "-sign", "-binary", "-nodetach"];
+        if cades {
+            args.push("-cades");
+        }
+        args.extend([
+            "-md",
+            "sha256",
+            "-econtent_type",
+            "id-smime-ct-TSTInfo",
+            "-signer",
+            path(cert),
+            "-inkey",
+            path(key),
+            "-in",
+            path(&input),
+            "-outform",
+            "DER",
+            "-out",
+            path(&output),
+        ]);
+        openssl(d, &args);
         granted_response(&std::fs::read(&output).unwrap())
     }
 }
@@ -680,7 +682,7 @@ version 3\n";
     }
 
     #[test]
-    fn a_signer_without_the_critical_time_stamping_usage_is_refused() {
+    fn a_signer_certificate_unfit_for_time_stamping_is_refused() {
         let Some(tsa) = start_tsa() else { return };
         // Issued before the token, so that they were valid at its time.
         let weak = [
@@ -709,6 +711,24 @@ version 3\n";
             let (ok, said) = openssl_verify(&data_file, &forged, tsa.dir.path(), &tsa.ca_pem);
             assert!(!ok, "{section}: openssl accepted it: {said}");
         }
+
+        // A proper certificate, but no signed attribute binds it to the signature.
+        let unbound = tsa.resign_with(&tsr, &tsa.tsa_pem, &tsa.tsa_key, false);
+        let problem = timestamp::verify(&unbound, CHECKPOINT, &ca).unwrap_err();
+        assert!(
+            matches!(problem, TimestampProblem::SignerCertificate(_)),
+            "{problem:?}"
+        );
+        assert!(
+            problem.to_string().contains("signing-certificate"),
+            "{problem}"
+        );
+        assert_eq!(finding_for(&problem, "x.tsr").code.as_str(), "S023");
+        let (ok, said) = openssl_verify(&data_file, &unbound, tsa.dir.path(), &tsa.ca_pem);
+        assert!(
+            !ok,
+            "openssl accepted a token without ESS signing certificate: {said}"
+        );
 
         // A proper certificate, but issued after the token's time.
         std::thread::sleep(Duration::from_millis(1100));
@@ -791,7 +811,10 @@ version 3\n";
                 }
             }
         }
-        eprintln!("{accepted} of {} single-bit flips still verify", 2 * tsr.len());
+        eprintln!(
+            "{accepted} of {} single-bit flips still verify",
+            2 * tsr.len()
+        );
         assert!(accepted < tsr.len(), "{accepted} flips accepted");
         let mut long = tsr.clone();
         long.push(0);

@@ -233,7 +233,7 @@ pub fn fetch(url: &str, data: &[u8], timeout: Duration) -> Result<Vec<u8>, Error
         url: url.to_string(),
         message,
     };
-    let nonce = random_nonce().map_err(|()| fail("no random nonce available".into()))?;
+    let nonce = random_nonce().ok_or_else(|| fail("no random nonce available".into()))?;
     let query = request_der(data, nonce)?;
     let client = http::Client::new(
         &format!("cablekeep/{}", crate::TOOL_VERSION),
@@ -255,13 +255,11 @@ pub fn fetch(url: &str, data: &[u8], timeout: Duration) -> Result<Vec<u8>, Error
     Ok(response.body)
 }
 
-fn random_nonce() -> Result<u64, ()> {
+fn random_nonce() -> Option<u64> {
     use ring::rand::SecureRandom;
     let mut bytes = [0u8; 8];
-    ring::rand::SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| ())?;
-    Ok(u64::from_be_bytes(bytes))
+    ring::rand::SystemRandom::new().fill(&mut bytes).ok()?;
+    Some(u64::from_be_bytes(bytes))
 }
 
 /// The checks of a fresh answer: granted, well formed, our nonce, our data.
@@ -287,10 +285,10 @@ pub fn verify(
     let trusted = trusted_certificates(trusted_ca_pem)?;
     let token = Token::parse(tsr)?;
     let signer = token.signer_certificate()?;
-    token.check_signature(&signer)?;
+    token.check_signature(signer)?;
     let imprint_algorithm = check_imprint(&token.tst_info.message_imprint, data)?;
     let gen_time = GenTime::parse(&token.tst_info.gen_time)?;
-    check_chain(&signer, &token.certificates, &trusted, &gen_time)?;
+    check_chain(signer, &token.certificates, &trusted, &gen_time)?;
     check_time_stamping_usage(&signer.parsed)?;
     Ok(TimestampFacts {
         gen_time: gen_time.rfc3339,
