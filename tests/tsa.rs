@@ -424,7 +424,12 @@ fn serve(
             Answer::Status(code) => respond(&mut stream, code, "text/plain", b"no\n"),
             Answer::Hang => held.push(stream),
             Answer::Bytes(bytes) => {
-                respond(&mut stream, 200, "application/timestamp-reply", &bytes)
+                let content_type = if bytes.starts_with(b"<") {
+                    "text/html"
+                } else {
+                    "application/timestamp-reply"
+                };
+                respond(&mut stream, 200, content_type, &bytes)
             }
         }
     }
@@ -900,6 +905,7 @@ version 3\n";
 
         for (bytes, said) in [
             (b"<html>hello</html>".to_vec(), "not a well-formed"),
+            (b"<html>hello</html>".to_vec(), "content type is text/html"),
             (vec![0x30; 200_000], "larger than 65536 bytes"),
         ] {
             tsa.set_answer(Answer::Bytes(bytes));

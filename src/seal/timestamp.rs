@@ -251,7 +251,18 @@ pub fn fetch(url: &str, data: &[u8], timeout: Duration) -> Result<Vec<u8>, Error
             "the answer is larger than {MAX_TOKEN_BYTES} bytes"
         )));
     }
-    check_answer(&response.body, data, nonce).map_err(|p| fail(p.to_string()))?;
+    check_answer(&response.body, data, nonce).map_err(|problem| {
+        let content_type = response.header("content-type").unwrap_or("none");
+        if matches!(problem, TimestampProblem::Malformed(_))
+            && !content_type.starts_with("application/timestamp-reply")
+        {
+            fail(format!(
+                "{problem} (the answer's content type is {content_type})"
+            ))
+        } else {
+            fail(problem.to_string())
+        }
+    })?;
     Ok(response.body)
 }
 
@@ -612,7 +623,18 @@ fn check_status(response: &TimeStampResp<'_>) -> Result<(), TimestampProblem> {
         }
     }
     if let Some(bits) = &status.fail_info {
-        said.push_str(&format!(", failure {bits:?}"));
+        // The RFC's names: badAlg, badRequest, badDataFormat, timeNotAvailable, ...
+        let names: Vec<String> = bits
+            .into_iter()
+            .map(|bit| {
+                let name = format!("{bit:?}");
+                let mut chars = name.chars();
+                chars.next().map_or_else(String::new, |first| {
+                    first.to_lowercase().chain(chars).collect()
+                })
+            })
+            .collect();
+        said.push_str(&format!(", failure {}", names.join(", ")));
     }
     Err(TimestampProblem::NotGranted(said))
 }
