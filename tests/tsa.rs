@@ -44,6 +44,8 @@ pub enum Answer {
     Reply,
     /// This HTTP status with a short text body.
     Status(u16),
+    /// A `301 Moved Permanently` to this location.
+    Redirect(String),
     /// Reads the request and never answers (the connection stays open until the TSA is dropped).
     Hang,
     /// These bytes, as a `200 application/timestamp-reply`.
@@ -423,6 +425,12 @@ fn serve(
             },
             Answer::Status(code) => respond(&mut stream, code, "text/plain", b"no\n"),
             Answer::Hang => held.push(stream),
+            Answer::Redirect(to) => {
+                let head = format!(
+                    "HTTP/1.1 301 Moved\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                let _ = stream.write_all(head.as_bytes());
+            }
             Answer::Bytes(bytes) => {
                 let content_type = if bytes.starts_with(b"<") {
                     "text/html"
@@ -886,6 +894,14 @@ version 3\n";
             "{text}"
         );
 
+        tsa.set_answer(Answer::Redirect("https://tsa.example/".into()));
+        let (result, _) = fetch_within(&tsa.url, Duration::from_secs(30));
+        let text = result.unwrap_err();
+        assert!(
+            text.contains("HTTP status 301") && text.contains("redirect to https://tsa.example/"),
+            "{text}"
+        );
+
         tsa.set_answer(Answer::Hang);
         let (result, took) = fetch_within(&tsa.url, Duration::from_secs(30));
         let text = result.unwrap_err();
@@ -898,10 +914,24 @@ version 3\n";
         // An old answer replayed: another nonce.
         tsa.set_answer(Answer::Reply);
         let (old, _) = fetch_within(&tsa.url, Duration::from_secs(30));
-        tsa.set_answer(Answer::Bytes(old.unwrap()));
+        let old = old.unwrap();
+        tsa.set_answer(Answer::Bytes(old.clone()));
         let (result, _) = fetch_within(&tsa.url, Duration::from_secs(30));
         let text = result.unwrap_err();
         assert!(text.contains(&tsa.url) && text.contains("nonce"), "{text}");
+
+        // A token whose signature is broken is refused before it is stored.
+        let signature = signature_of(&old);
+        let at = old
+            .windows(signature.len())
+            .position(|w| w == signature.as_slice())
+            .unwrap();
+        let mut broken = old.clone();
+        broken[at + 5] ^= 0x20;
+        tsa.set_answer(Answer::Bytes(broken));
+        let (result, _) = fetch_within(&tsa.url, Duration::from_secs(30));
+        let text = result.unwrap_err();
+        assert!(text.contains("signature does not verify"), "{text}");
 
         for (bytes, said) in [
             (b"<html>hello</html>".to_vec(), "not a well-formed"),

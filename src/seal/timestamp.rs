@@ -244,25 +244,46 @@ pub fn fetch(url: &str, data: &[u8], timeout: Duration) -> Result<Vec<u8>, Error
         .post(url, QUERY_TYPE, &query, timeout)
         .map_err(|f| fail(format!("no answer ({}): {}", f.kind.label(), f.message)))?;
     if response.status != 200 {
-        return Err(fail(format!("answered HTTP status {}", response.status)));
+        let redirect = match response.header("location") {
+            Some(to) if (300..400).contains(&response.status) => {
+                format!(" (a redirect to {to}: give that URL)")
+            }
+            _ => String::new(),
+        };
+        return Err(fail(format!(
+            "answered HTTP status {}{redirect}",
+            response.status
+        )));
     }
     if response.truncated {
         return Err(fail(format!(
             "the answer is larger than {MAX_TOKEN_BYTES} bytes"
         )));
     }
-    check_answer(&response.body, data, nonce).map_err(|problem| {
+    let token = Token::parse(&response.body).map_err(|problem| {
         let content_type = response.header("content-type").unwrap_or("none");
-        if matches!(problem, TimestampProblem::Malformed(_))
-            && !content_type.starts_with("application/timestamp-reply")
-        {
+        if content_type.starts_with("application/timestamp-reply") {
+            fail(problem.to_string())
+        } else {
             fail(format!(
                 "{problem} (the answer's content type is {content_type})"
             ))
-        } else {
-            fail(problem.to_string())
         }
     })?;
+    // A token that could never verify is refused now rather than stored; whether its signer is
+    // trusted is for the reader to say, with the certificates they trust.
+    let signer = token
+        .signer_certificate()
+        .map_err(|p| fail(p.to_string()))?;
+    token
+        .check_signature(signer)
+        .map_err(|p| fail(p.to_string()))?;
+    if token.tst_info.nonce.as_ref() != Some(&int_of_u64(nonce)?) {
+        return Err(fail(
+            "the answer does not echo the request's nonce (a replayed or foreign answer)".into(),
+        ));
+    }
+    check_imprint(&token.tst_info.message_imprint, data).map_err(|p| fail(p.to_string()))?;
     Ok(response.body)
 }
 
@@ -271,19 +292,6 @@ fn random_nonce() -> Option<u64> {
     let mut bytes = [0u8; 8];
     ring::rand::SystemRandom::new().fill(&mut bytes).ok()?;
     Some(u64::from_be_bytes(bytes))
-}
-
-/// The checks of a fresh answer: granted, well formed, our nonce, our data.
-fn check_answer(body: &[u8], data: &[u8], nonce: u64) -> Result<(), TimestampProblem> {
-    let token = Token::parse(body)?;
-    let expected = int_of_u64(nonce).map_err(|e| TimestampProblem::Malformed(e.to_string()))?;
-    if token.tst_info.nonce.as_ref() != Some(&expected) {
-        return Err(TimestampProblem::Malformed(
-            "the answer does not echo the request's nonce (a replayed or foreign answer)".into(),
-        ));
-    }
-    check_imprint(&token.tst_info.message_imprint, data)?;
-    Ok(())
 }
 
 /// Checks the token `tsr` (a whole `TimeStampResp`) over `data` against the TSA or CA
