@@ -632,8 +632,19 @@ version 3\n";
 
             let (ok, said) = openssl_verify(&data_file, &tsr, tsa.dir.path(), &tsa.ca_pem);
             assert!(ok, "{key:?}: openssl ts -verify refused: {said}");
-            // The file written is the one checked (the .tsr as stored).
+            // The file written is the one checked (the .tsr as stored), and openssl reads out
+            // the same time as FORMAT.md says.
             assert_eq!(std::fs::read(&tsr_file).unwrap(), tsr);
+            let shown = openssl(
+                tsa.dir.path(),
+                &["ts", "-reply", "-in", path(&tsr_file), "-text"],
+            );
+            let shown = String::from_utf8_lossy(&shown.stdout);
+            assert!(shown.contains("Status: Granted."), "{shown}");
+            assert!(
+                shown.contains("Time stamp: ") && shown.contains(" GMT"),
+                "{shown}"
+            );
         }
     }
 
