@@ -7,6 +7,10 @@
 #                                            cffconvert 2 pins an old jsonschema that frictionless 5 refuses).
 #   sqlite3 (command-line shell)           - opens SQLite exports; installed with apt when missing
 #                                            and we may (tests fall back to Python's sqlite3 module).
+#   openssl, ssh-keygen                    - the test TSA (openssl ts -reply) and the independent
+#                                            checks of timestamps and SSH signatures; installed with
+#                                            apt when missing and we may (tests that need them skip
+#                                            loudly without them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,4 +42,20 @@ if ! command -v sqlite3 >/dev/null 2>&1; then
         echo "note: sqlite3 is not installed; the tests use Python's sqlite3 module instead" >&2
     fi
 fi
+
+# apt_tool COMMAND PACKAGE: installs PACKAGE when COMMAND is missing and we are root with apt.
+apt_tool() {
+    local command="$1" package="$2"
+    command -v "$command" >/dev/null 2>&1 && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        (apt-get install -y -qq "$package" >/dev/null 2>&1 \
+            || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq "$package" >/dev/null 2>&1; }) \
+            || echo "note: could not install $package; the tests that need $command are skipped" >&2
+    else
+        echo "note: $command is not installed (package $package); the tests that need it are skipped" >&2
+    fi
+}
+apt_tool openssl openssl
+apt_tool ssh-keygen openssh-client
+
 echo "peers ready: .venv-peers/{bagit,frictionless,cffconvert}"

@@ -25,6 +25,9 @@ pub enum Error {
     /// A file that cablekeep itself wrote cannot be read (for example a corrupt stage file).
     #[error("{path}: {message}")]
     Corrupt { path: PathBuf, message: String },
+    /// A time-stamping authority could not be asked, or its answer is unusable.
+    #[error("time-stamping authority {url}: {message}")]
+    Timestamp { url: String, message: String },
 }
 
 /// Result with [`Error`] as the default error.

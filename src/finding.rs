@@ -88,6 +88,13 @@ codes! {
     // Link event log (verify).
     LinkLogChainBroken = "L001", Error, "link log chain broken";
     LinkLogMalformed = "L002", Error, "link log line unreadable or cut short";
+    // Trusted timestamps (verify, check-proof).
+    TimestampMalformed = "S020", Error, "timestamp token is unreadable or was not granted";
+    TimestampOtherBytes = "S021", Error, "timestamp covers other bytes";
+    TimestampBadSignature = "S022", Error, "timestamp signature does not verify";
+    TimestampUntrusted = "S023", Error, "timestamp signer is not trusted";
+    TimestampNotForTimestamping = "S024", Error, "timestamp signer certificate is not a time-stamping certificate";
+    TimestampUnchecked = "S025", Warning, "timestamp not checked: no trusted TSA certificate given";
 }
 
 impl fmt::Display for Code {

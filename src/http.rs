@@ -1,4 +1,5 @@
-//! The HTTP client of the link checker: the only module that imports the HTTP crate (ureq).
+//! The crate's HTTP client (the link checker's GETs, the timestamp requests' POSTs): the only
+//! module that imports the HTTP crate (ureq).
 //!
 //! One call is one request: redirects are never followed here (the checker follows them itself to
 //! record every hop), statuses are never errors, and the body is read up to a limit.
@@ -102,6 +103,34 @@ impl Client {
             .build()
             .call()
             .map_err(failure)?;
+        self.read_response(response)
+    }
+
+    /// One POST of `body` as `content_type`; never follows a redirect.
+    pub fn post(
+        &self,
+        url: &str,
+        content_type: &str,
+        body: &[u8],
+        timeout: Duration,
+    ) -> Result<Response, Failure> {
+        let response = self
+            .agent
+            .post(url)
+            .header("Content-Type", content_type)
+            .config()
+            .timeout_global(Some(timeout))
+            .build()
+            .send(body)
+            .map_err(failure)?;
+        self.read_response(response)
+    }
+
+    /// Status, headers and the body up to the limit.
+    fn read_response(
+        &self,
+        response: ureq::http::Response<ureq::Body>,
+    ) -> Result<Response, Failure> {
         let status = response.status().as_u16();
         let headers = response
             .headers()

@@ -14,6 +14,8 @@
 //! * [`query`]: selecting cables, counting them, and the search catalog;
 //! * [`export`]: researcher exports (CSV, JSON Lines, SQLite, BagIt) with citations;
 //! * [`linkcheck`]: link rot: are the source pages still there and the same; the link event log;
+//! * [`seal`]: seals anyone can check: Merkle trees over versions, signed checkpoints, one-cable
+//!   proofs and trusted timestamps (RFC 3161);
 //! * the ground floor: [`finding`] (findings and their codes), [`error`] (errors: could not
 //!   run), [`fsutil`] (atomic writes, the store lock, bounded reads), [`scratch`] (locked
 //!   temporaries), [`hash`] (fixity digests), [`jsonl`] (JSON Lines, read a line at a time),
@@ -66,6 +68,7 @@ pub mod linkcheck;
 pub mod progress;
 pub mod query;
 pub mod scratch;
+pub mod seal;
 pub mod store;
 pub mod time;
 

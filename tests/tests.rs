@@ -16,4 +16,5 @@ mod lookup;
 mod parse;
 mod store;
 mod tamper;
+mod tsa;
 mod zip64;

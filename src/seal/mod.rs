@@ -1,0 +1,3 @@
+//! Seals anyone can check: trusted timestamps over checkpoints.
+
+pub mod timestamp;
