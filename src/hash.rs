@@ -15,7 +15,7 @@ use std::path::Path;
 /// the two give the same digests for every length up to several blocks and for input fed in
 /// pieces.
 #[derive(Clone)]
-pub struct Sha512(ring::digest::Context);
+pub(crate) struct Sha512(ring::digest::Context);
 
 impl Default for Sha512 {
     fn default() -> Self {
@@ -50,7 +50,7 @@ pub struct Digests {
 
 /// Feeds bytes to SHA-256 and SHA-512 at once and counts them.
 #[derive(Clone, Default)]
-pub struct Hasher {
+pub(crate) struct Hasher {
     sha256: Sha256,
     sha512: Sha512,
     bytes: u64,
@@ -58,29 +58,24 @@ pub struct Hasher {
 
 impl Hasher {
     /// A fresh hasher.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Adds bytes.
-    pub fn update(&mut self, data: &[u8]) {
+    pub(crate) fn update(&mut self, data: &[u8]) {
         self.sha256.update(data);
         self.sha512.update(data);
         self.bytes += data.len() as u64;
     }
 
     /// How many bytes were added.
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         self.bytes
     }
 
-    /// True when nothing was added.
-    pub fn is_empty(&self) -> bool {
-        self.bytes == 0
-    }
-
     /// The digests of everything added.
-    pub fn finish(self) -> Digests {
+    pub(crate) fn finish(self) -> Digests {
         let (sha256, sha512) = self.finish_bytes();
         Digests {
             sha256: hex::encode(sha256),
@@ -89,7 +84,7 @@ impl Hasher {
     }
 
     /// The digests of everything added, as bytes (cheaper to compare than hex).
-    pub fn finish_bytes(self) -> (Sha256Bytes, Sha512Bytes) {
+    pub(crate) fn finish_bytes(self) -> (Sha256Bytes, Sha512Bytes) {
         (self.sha256.finalize().into(), self.sha512.finalize().into())
     }
 }
@@ -128,14 +123,14 @@ impl DigestBytes {
 }
 
 /// A SHA-256 digest as bytes.
-pub type Sha256Bytes = [u8; 32];
+pub(crate) type Sha256Bytes = [u8; 32];
 /// A SHA-512 digest as bytes.
-pub type Sha512Bytes = [u8; 64];
+pub(crate) type Sha512Bytes = [u8; 64];
 
 /// Decodes `N` bytes from `2 * N` hex digits (either case); None for anything else. Table-driven
 /// with one check at the end: verify decodes a million manifest digests this way, and a
 /// digit-by-digit check took most of the time of reading a manifest.
-pub fn hex_to_bytes<const N: usize>(hex: &str) -> Option<[u8; N]> {
+pub(crate) fn hex_to_bytes<const N: usize>(hex: &str) -> Option<[u8; N]> {
     let hex = hex.as_bytes();
     if hex.len() != 2 * N {
         return None;
@@ -170,24 +165,24 @@ const HEX_VALUE: [u8; 256] = {
 /// One of the two algorithms, fed on its own: a large stream is hashed with SHA-256 on one
 /// thread and SHA-512 on another.
 #[derive(Clone)]
-pub enum OneHasher {
+pub(crate) enum OneHasher {
     Sha256(Sha256),
     Sha512(Sha512),
 }
 
 impl OneHasher {
     /// A fresh SHA-256.
-    pub fn sha256() -> Self {
+    pub(crate) fn sha256() -> Self {
         OneHasher::Sha256(Sha256::new())
     }
 
     /// A fresh SHA-512.
-    pub fn sha512() -> Self {
+    pub(crate) fn sha512() -> Self {
         OneHasher::Sha512(Sha512::new())
     }
 
     /// Adds bytes.
-    pub fn update(&mut self, data: &[u8]) {
+    pub(crate) fn update(&mut self, data: &[u8]) {
         match self {
             OneHasher::Sha256(h) => h.update(data),
             OneHasher::Sha512(h) => h.update(data),
@@ -195,7 +190,7 @@ impl OneHasher {
     }
 
     /// The digest of everything added, in lower-case hex.
-    pub fn finish_hex(self) -> String {
+    pub(crate) fn finish_hex(self) -> String {
         match self {
             OneHasher::Sha256(h) => hex::encode(h.finalize()),
             OneHasher::Sha512(h) => hex::encode(h.finalize()),
@@ -204,7 +199,7 @@ impl OneHasher {
 }
 
 /// Both digests of a byte slice. Large slices are hashed with both algorithms side by side.
-pub fn digests(data: &[u8]) -> Digests {
+pub(crate) fn digests(data: &[u8]) -> Digests {
     if data.len() < PARALLEL_FROM {
         let mut h = Hasher::new();
         h.update(data);
@@ -222,13 +217,13 @@ pub fn digests(data: &[u8]) -> Digests {
 const PARALLEL_FROM: usize = 1 << 20;
 
 /// SHA-256 of a byte slice, in hex.
-pub fn sha256_hex(data: &[u8]) -> String {
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
 /// Both digests of a file, streamed, and its length. The two algorithms run side by side on
 /// two cores (SHA-512 alone takes about as long as reading a large archive).
-pub fn digest_file(path: &Path) -> Result<(Digests, u64)> {
+pub(crate) fn digest_file(path: &Path) -> Result<(Digests, u64)> {
     let mut file = std::fs::File::open(path).at(path)?;
     let (mut sha256, mut sha512) = (Sha256::new(), Sha512::new());
     let mut len = 0u64;
@@ -253,7 +248,7 @@ pub fn digest_file(path: &Path) -> Result<(Digests, u64)> {
 /// background threads (one per algorithm) as the stream's chunks are handed over. Reading a
 /// large archive back to hash it after writing it would cost time at the end, with one core
 /// idle; hashed as it is written, the digests are ready when the last byte is.
-pub struct StreamDigests {
+pub(crate) struct StreamDigests {
     sha256: Worker<Sha256>,
     sha512: Worker<Sha512>,
     bytes: u64,
@@ -293,7 +288,7 @@ impl<D: Digest + Send + 'static> Worker<D> {
 
 impl StreamDigests {
     /// Starts the two hashing threads.
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         StreamDigests {
             sha256: Worker::start(),
             sha512: Worker::start(),
@@ -302,7 +297,7 @@ impl StreamDigests {
     }
 
     /// Hands the next chunk of the stream over; waits when the threads are behind.
-    pub fn update(&mut self, chunk: Vec<u8>) {
+    pub(crate) fn update(&mut self, chunk: Vec<u8>) {
         self.bytes += chunk.len() as u64;
         let chunk = std::sync::Arc::new(chunk);
         // A thread only stops early by panicking, which `finish` passes on.
@@ -311,7 +306,7 @@ impl StreamDigests {
     }
 
     /// The digests of every chunk handed over, in order, and how many bytes they were.
-    pub fn finish(self) -> (Digests, u64) {
+    pub(crate) fn finish(self) -> (Digests, u64) {
         let sha256 = self.sha256.finish().finalize();
         let sha512 = self.sha512.finish().finalize();
         let digests = Digests {

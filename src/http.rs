@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// What the server answered.
 #[derive(Debug, Clone)]
-pub struct Response {
+pub(crate) struct Response {
     pub status: u16,
     /// Header names in lower case, in the order received.
     pub headers: Vec<(String, String)>,
@@ -21,7 +21,7 @@ pub struct Response {
 
 impl Response {
     /// The first header of that (lower-case) name.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n == name)
@@ -31,7 +31,7 @@ impl Response {
 
 /// Why no answer came.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureKind {
+pub(crate) enum FailureKind {
     Dns,
     Connect,
     Tls,
@@ -44,7 +44,7 @@ pub enum FailureKind {
 
 impl FailureKind {
     /// A word for people: `dns`, `connection`, `tls`, `time-out`, `bad url`, `protocol`.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             FailureKind::Dns => "dns",
             FailureKind::Connect => "connection",
@@ -58,13 +58,13 @@ impl FailureKind {
 
 /// A request that got no answer, and why.
 #[derive(Debug, Clone)]
-pub struct Failure {
+pub(crate) struct Failure {
     pub kind: FailureKind,
     pub message: String,
 }
 
 /// A client with the checker's settings.
-pub struct Client {
+pub(crate) struct Client {
     agent: ureq::Agent,
     max_body: u64,
 }
@@ -72,7 +72,7 @@ pub struct Client {
 impl Client {
     /// A client that identifies itself as `user_agent`, gives each request at most `timeout`
     /// (connection, headers and body together) and reads at most `max_body` bytes of a body.
-    pub fn new(user_agent: &str, timeout: Duration, max_body: u64) -> Client {
+    pub(crate) fn new(user_agent: &str, timeout: Duration, max_body: u64) -> Client {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -87,7 +87,7 @@ impl Client {
     }
 
     /// One GET with extra request headers; never follows a redirect.
-    pub fn get(
+    pub(crate) fn get(
         &self,
         url: &str,
         headers: &[(&str, &str)],
@@ -107,7 +107,7 @@ impl Client {
     }
 
     /// One POST of `body` as `content_type`; never follows a redirect.
-    pub fn post(
+    pub(crate) fn post(
         &self,
         url: &str,
         content_type: &str,

@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 /// Serializes index lines as JSON Lines, sorted by id.
-pub fn write_jsonl<'a, T: Serialize + 'a>(lines: impl IntoIterator<Item = &'a T>) -> Vec<u8> {
+pub(crate) fn write_jsonl<'a, T: Serialize + 'a>(
+    lines: impl IntoIterator<Item = &'a T>,
+) -> Vec<u8> {
     let mut out = Vec::new();
     for line in lines {
         serde_json::to_writer(&mut out, line).expect("index line serializes");
@@ -20,7 +22,7 @@ pub fn write_jsonl<'a, T: Serialize + 'a>(lines: impl IntoIterator<Item = &'a T>
 /// never held): no line cablekeep writes comes near it, and a cut JSON line or manifest line
 /// does not parse, so the reader reports the file as damaged in bounded memory.
 #[derive(Default)]
-pub struct LineSplitter {
+pub(crate) struct LineSplitter {
     buf: Vec<u8>,
     number: usize,
     /// The line being buffered went past [`MAX_LINE`]: its bytes up to the next break are
@@ -30,13 +32,17 @@ pub struct LineSplitter {
 
 /// The longest line [`LineSplitter`] hands over whole. An index line holds one cable's metadata
 /// and its captures (kilobytes); a manifest line a digest and a path.
-pub const MAX_LINE: usize = 64 << 20;
+pub(crate) const MAX_LINE: usize = 64 << 20;
 
 impl LineSplitter {
     /// Adds bytes and calls `each` with every complete line; false as soon as `each` is. Lines
     /// that lie whole in `chunk` are handed over where they lie: only a line split between two
     /// chunks is copied (a stream of hundreds of MB is otherwise copied once more).
-    pub fn feed(&mut self, chunk: &[u8], mut each: impl FnMut(&[u8], usize) -> bool) -> bool {
+    pub(crate) fn feed(
+        &mut self,
+        chunk: &[u8],
+        mut each: impl FnMut(&[u8], usize) -> bool,
+    ) -> bool {
         let mut rest = chunk;
         if !self.buf.is_empty() || self.overlong {
             let Some(end) = memchr::memchr(b'\n', rest) else {
@@ -77,7 +83,7 @@ impl LineSplitter {
     }
 
     /// The last line, when the stream does not end with a line break.
-    pub fn finish(&mut self, mut each: impl FnMut(&[u8], usize) -> bool) -> bool {
+    pub(crate) fn finish(&mut self, mut each: impl FnMut(&[u8], usize) -> bool) -> bool {
         if self.buf.is_empty() && !self.overlong {
             return true;
         }
@@ -96,7 +102,7 @@ fn without_cr(line: &[u8]) -> &[u8] {
 /// Parses one JSON document from bytes, as `serde_json::from_slice` does (the same values, the
 /// same errors) but faster for text that is UTF-8: it is checked once, whole, instead of string by
 /// string (hundreds of thousands of index lines with ~25 strings each).
-pub fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> serde_json::Result<T> {
+pub(crate) fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> serde_json::Result<T> {
     match std::str::from_utf8(bytes) {
         Ok(text) => serde_json::from_str(text),
         // from_slice says where the bad byte is, in the words it always has.
@@ -105,7 +111,7 @@ pub fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> serde_json::Result
 }
 
 /// Parses JSON Lines; the error names the 1-based line that does not parse.
-pub fn read_jsonl<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<Vec<T>, String> {
+pub(crate) fn read_jsonl<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<Vec<T>, String> {
     let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
     text.lines()
         .enumerate()

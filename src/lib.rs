@@ -54,20 +54,22 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![warn(unreachable_pub)]
+
 pub mod bag;
 pub mod cable;
 pub mod error;
 pub mod export;
 pub mod finding;
 pub mod fsutil;
-pub mod hash;
-pub mod http;
+pub(crate) mod hash;
+pub(crate) mod http;
 pub mod input;
-pub mod jsonl;
+pub(crate) mod jsonl;
 pub mod linkcheck;
 pub mod progress;
 pub mod query;
-pub mod scratch;
+pub(crate) mod scratch;
 pub mod seal;
 pub mod store;
 pub mod time;

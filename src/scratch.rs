@@ -10,17 +10,17 @@ use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 
 /// Prefix of every locked temporary.
-pub const PREFIX: &str = ".cablekeep-scratch-";
+pub(crate) const PREFIX: &str = ".cablekeep-scratch-";
 
 /// A temporary folder, locked while it lives; removed when dropped unless published.
-pub struct ScratchDir {
+pub(crate) struct ScratchDir {
     dir: Option<tempfile::TempDir>,
     _lock: File,
 }
 
 impl ScratchDir {
     /// Creates a locked temporary folder in `parent`.
-    pub fn create_in(parent: &Path) -> Result<ScratchDir> {
+    pub(crate) fn create_in(parent: &Path) -> Result<ScratchDir> {
         for _ in 0..ATTEMPTS {
             let dir = tempfile::Builder::new()
                 .prefix(PREFIX)
@@ -38,7 +38,7 @@ impl ScratchDir {
         Err(taken_away(parent))
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir
             .as_ref()
             .expect("the folder is there until published")
@@ -47,7 +47,7 @@ impl ScratchDir {
 
     /// Gives the completed folder its final name (an empty folder of that name is replaced;
     /// anything else makes the rename fail, and the temporary is removed).
-    pub fn publish(mut self, dest: &Path) -> Result<()> {
+    pub(crate) fn publish(mut self, dest: &Path) -> Result<()> {
         let dir = self.dir.take().expect("published once");
         let path = dir.keep();
         if let Err(e) = std::fs::rename(&path, dest) {
@@ -59,13 +59,13 @@ impl ScratchDir {
 }
 
 /// A temporary file, locked while it lives; removed when dropped unless published.
-pub struct ScratchFile {
+pub(crate) struct ScratchFile {
     file: tempfile::NamedTempFile,
 }
 
 impl ScratchFile {
     /// Creates a locked temporary file in `parent`.
-    pub fn create_in(parent: &Path) -> Result<ScratchFile> {
+    pub(crate) fn create_in(parent: &Path) -> Result<ScratchFile> {
         for _ in 0..ATTEMPTS {
             let file = tempfile::Builder::new()
                 .prefix(PREFIX)
@@ -81,17 +81,17 @@ impl ScratchFile {
         Err(taken_away(parent))
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.file.path()
     }
 
-    pub fn as_file(&self) -> &File {
+    pub(crate) fn as_file(&self) -> &File {
         self.file.as_file()
     }
 
     /// The temporary file, for [`crate::fsutil::persist`] (the lock stays with the file's
     /// handle until that is dropped).
-    pub fn into_temp(self) -> tempfile::NamedTempFile {
+    pub(crate) fn into_temp(self) -> tempfile::NamedTempFile {
         self.file
     }
 }
@@ -129,7 +129,7 @@ fn lock_error(path: &Path, e: TryLockError) -> Error {
 
 /// Removes the locked temporaries in `dir` whose run died (their lock is free). Returns what
 /// was removed. Anything without the prefix, or locked, is left alone.
-pub fn remove_abandoned(dir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn remove_abandoned(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(removed);

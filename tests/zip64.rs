@@ -35,7 +35,7 @@ fn seventy_thousand_entries_use_zip64_and_verify() {
     let (_, written) = bag::write_bag(file, dir.path(), plan, &Tiny(names), &|_| {}).unwrap();
     assert!(written.zip_entries > 65_535);
 
-    let index = bag::read::open(&path).unwrap();
+    let index = bag::zip_read::open(&path).unwrap();
     assert!(
         index.findings.is_empty(),
         "{:?}",

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 /// One manifest line: a hex digest and a path relative to the bag folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ManifestLine {
+pub(crate) struct ManifestLine {
     pub digest: String,
     pub path: String,
 }
@@ -12,7 +12,7 @@ pub struct ManifestLine {
 /// Writes manifest text in the `sha256sum`-compatible BagIt form: `<hex>  <path>\n`, sorted by
 /// path. CR, LF and `%` in paths are percent-encoded as RFC 8493 requires (cablekeep's own paths
 /// never contain them).
-pub fn write_manifest<'a>(lines: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+pub(crate) fn write_manifest<'a>(lines: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut sorted: Vec<(&str, &str)> = lines.into_iter().collect();
     sorted.sort_by(|a, b| a.1.cmp(b.1));
     let mut out = String::new();
@@ -27,7 +27,7 @@ pub fn write_manifest<'a>(lines: impl IntoIterator<Item = (&'a str, &'a str)>) -
 
 /// Parses manifest text. Returns the lines and, for each line that does not parse, its 1-based
 /// number and what is wrong.
-pub fn parse_manifest(
+pub(crate) fn parse_manifest(
     text: &str,
     digest_len: usize,
 ) -> (Vec<ManifestLine>, Vec<(usize, LineProblem)>) {
@@ -48,7 +48,7 @@ pub fn parse_manifest(
 
 /// Parses one manifest line (without its line break): `Ok(None)` for a blank line, else the
 /// digest as written (hex, either case) and the decoded path.
-pub fn parse_manifest_line(
+pub(crate) fn parse_manifest_line(
     raw: &str,
     digest_len: usize,
 ) -> Result<Option<(&str, Cow<'_, str>)>, LineProblem> {
@@ -64,7 +64,7 @@ pub fn parse_manifest_line(
 /// Splits a manifest line into its digest, not yet checked, and its decoded path. Borrows from
 /// the line, so that a manifest of a million lines can be read as it streams; a reader that
 /// decodes the digest itself checks it at the same time (see [`not_a_digest`] for the message).
-pub fn split_manifest_line(raw: &str) -> Result<Option<(&str, Cow<'_, str>)>, LineProblem> {
+pub(crate) fn split_manifest_line(raw: &str) -> Result<Option<(&str, Cow<'_, str>)>, LineProblem> {
     let line = raw.trim_end_matches('\r');
     if line.is_empty() {
         return Ok(None);
@@ -87,7 +87,7 @@ pub fn split_manifest_line(raw: &str) -> Result<Option<(&str, Cow<'_, str>)>, Li
 }
 
 /// What is wrong with a digest that is not `digest_len` hex digits.
-pub fn not_a_digest(digest: &str, digest_len: usize) -> LineProblem {
+pub(crate) fn not_a_digest(digest: &str, digest_len: usize) -> LineProblem {
     LineProblem::NotADigest {
         digest: digest.to_string(),
         digest_len,
@@ -96,7 +96,7 @@ pub fn not_a_digest(digest: &str, digest_len: usize) -> LineProblem {
 
 /// What is wrong with a manifest line; its message is the finding's.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LineProblem {
+pub(crate) enum LineProblem {
     /// The line (without its break) has no space or tab after the digest.
     NoPath(String),
     EmptyPath,
@@ -119,7 +119,7 @@ impl std::fmt::Display for LineProblem {
 }
 
 /// Percent-encodes CR, LF and `%` (RFC 8493 §2.1.3).
-pub fn encode_path(path: &str) -> String {
+pub(crate) fn encode_path(path: &str) -> String {
     path.replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
@@ -127,7 +127,7 @@ pub fn encode_path(path: &str) -> String {
 
 /// Decodes only `%0D`, `%0A` and `%25`, case-insensitively; other escapes stay as written
 /// (files really called `%7Etest` exist in the wild).
-pub fn decode_path(path: &str) -> String {
+pub(crate) fn decode_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     let mut rest = path;
     while let Some(pos) = rest.find('%') {
@@ -151,7 +151,7 @@ pub fn decode_path(path: &str) -> String {
 
 /// Writes `bag-info.txt`: `Label: value` lines in the given order; line breaks inside a value
 /// become continuation lines (a newline followed by a space).
-pub fn write_bag_info(fields: &[(String, String)]) -> String {
+pub(crate) fn write_bag_info(fields: &[(String, String)]) -> String {
     let mut out = String::new();
     for (label, value) in fields {
         out.push_str(label);
@@ -165,7 +165,7 @@ pub fn write_bag_info(fields: &[(String, String)]) -> String {
 
 /// Parses `bag-info.txt` (BagIt 1.0 rules: exactly `Label: value`, continuation lines start
 /// with white space). Returns the fields in order and the numbers of malformed lines.
-pub fn parse_bag_info(text: &str) -> (Vec<(String, String)>, Vec<usize>) {
+pub(crate) fn parse_bag_info(text: &str) -> (Vec<(String, String)>, Vec<usize>) {
     let mut fields: Vec<(String, String)> = Vec::new();
     let mut bad = Vec::new();
     for (i, raw) in text.lines().enumerate() {
@@ -194,7 +194,7 @@ pub fn parse_bag_info(text: &str) -> (Vec<(String, String)>, Vec<usize>) {
 }
 
 /// Looks up a bag-info label, case-insensitively as RFC 8493 asks.
-pub fn bag_info_value<'a>(fields: &'a [(String, String)], label: &str) -> Option<&'a str> {
+pub(crate) fn bag_info_value<'a>(fields: &'a [(String, String)], label: &str) -> Option<&'a str> {
     fields
         .iter()
         .find(|(l, _)| l.eq_ignore_ascii_case(label))

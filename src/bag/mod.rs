@@ -11,24 +11,21 @@
 
 mod archive;
 pub mod capture;
-pub mod check;
-pub mod manifest;
+pub(crate) mod check;
+pub(crate) mod manifest;
 mod spill;
 mod spool;
 mod writer;
 pub mod zip_read;
 mod zip_write;
 /// The zip reader under its earlier name, which other wings use.
-pub use zip_read as read;
-
 pub use archive::OpenArchive;
 pub use spill::{Spill, SpillReader, SpillRef};
 pub use spool::{Spool, Spooled};
 pub use writer::{BagPlan, BagWriter, Payload, TagData, WrittenBag, human_size, write_bag};
 
-pub use zip_read::{
-    Chunk, DirectoryCursor, DirectoryStream, Entry, EntryData, ZipIndex, lossy_text,
-};
+pub(crate) use zip_read::lossy_text;
+pub use zip_read::{Chunk, DirectoryCursor, DirectoryStream, Entry, ZipIndex};
 pub use zip_write::{Compressed, DEFLATE_LEVEL, EntryFacts, compress};
 
 /// The format name written into `bag-info.txt` as `Cablekeep-Format`.

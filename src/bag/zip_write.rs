@@ -23,7 +23,7 @@ use crate::hash;
 /// The Deflate level used for every entry. Part of the format: changing it changes the bytes.
 pub const DEFLATE_LEVEL: u32 = 1;
 /// The compression method cablekeep writes.
-pub const METHOD_DEFLATE: u16 = 8;
+pub(super) const METHOD_DEFLATE: u16 = 8;
 
 /// Sizes and offsets from this value on need ZIP64 fields.
 const ZIP64_LIMIT: u64 = u32::MAX as u64;
@@ -106,7 +106,7 @@ pub fn compress(data: &[u8]) -> Compressed {
 /// streams, in pieces of [`PIECE`]: the bytes and facts of a zip entry for a tag file too large
 /// to hold. `name` names the entry in errors. Safe to call on several threads at once (each
 /// has its own compressor), which is how a bag's large tag files are compressed side by side.
-pub fn compress_file(
+pub(super) fn compress_file(
     name: &str,
     source: &mut File,
     scratch: &Path,
@@ -296,14 +296,14 @@ impl Write for DigestingFile {
 
 /// A finished zip file: the file (not yet synced), the SHA-256 and SHA-512 of all its bytes,
 /// and its length.
-pub struct ZipFile {
+pub(super) struct ZipFile {
     pub file: File,
     pub digests: hash::Digests,
     pub bytes: u64,
 }
 
 /// A zip being written to a file, entry by entry, strictly front to back.
-pub struct ZipOut {
+pub(super) struct ZipOut {
     out: DigestingFile,
     /// Bytes written to `out` so far: where the next local header starts.
     position: u64,
@@ -316,7 +316,7 @@ pub struct ZipOut {
 impl ZipOut {
     /// Starts a zip in `file` (normally a temporary file that is renamed into place later);
     /// the central directory is gathered in a temporary file in `scratch`, removed when done.
-    pub fn new(file: File, scratch: &Path) -> std::io::Result<Self> {
+    pub(super) fn new(file: File, scratch: &Path) -> std::io::Result<Self> {
         Ok(ZipOut {
             out: DigestingFile::new(file)?,
             position: 0,
@@ -327,7 +327,7 @@ impl ZipOut {
     }
 
     /// Appends an entry whose compressed bytes are given.
-    pub fn add_compressed(&mut self, name: &str, entry: &Compressed) -> std::io::Result<()> {
+    pub(super) fn add_compressed(&mut self, name: &str, entry: &Compressed) -> std::io::Result<()> {
         self.start_entry(name, entry.facts)?;
         self.out.write_all(&entry.data)?;
         self.position += entry.facts.compressed;
@@ -335,13 +335,13 @@ impl ZipOut {
     }
 
     /// Appends an entry, compressing it on this thread.
-    pub fn add_bytes(&mut self, name: &str, data: &[u8]) -> std::io::Result<()> {
+    pub(super) fn add_bytes(&mut self, name: &str, data: &[u8]) -> std::io::Result<()> {
         self.add_compressed(name, &compress(data))
     }
 
     /// Appends an entry whose compressed bytes are copied as they are (no inflating, no
     /// deflating) from `source`, where they start at `offset`.
-    pub fn add_copied(
+    pub(super) fn add_copied(
         &mut self,
         name: &str,
         facts: EntryFacts,
@@ -355,7 +355,7 @@ impl ZipOut {
     }
 
     /// Appends an entry compressed beforehand by [`compress_file`].
-    pub fn add_compressed_file(
+    pub(super) fn add_compressed_file(
         &mut self,
         name: &str,
         compressed: &File,
@@ -365,13 +365,13 @@ impl ZipOut {
     }
 
     /// How many entries were added.
-    pub fn entries(&self) -> u64 {
+    pub(super) fn entries(&self) -> u64 {
         self.entries
     }
 
     /// Writes the central directory and the end records; returns the file (not yet synced)
     /// with its digests and length.
-    pub fn finish(mut self) -> std::io::Result<ZipFile> {
+    pub(super) fn finish(mut self) -> std::io::Result<ZipFile> {
         let central_start = self.position;
         let mut central = self.central.into_inner().map_err(|e| e.into_error())?;
         central.seek(SeekFrom::Start(0))?;
@@ -536,7 +536,7 @@ fn put64(out: &mut Vec<u8>, v: u64) {
 
 /// Copies `len` bytes of `source` from `offset` to `out`, with positioned reads (so many
 /// threads may share the source).
-pub fn copy_range(
+pub(super) fn copy_range(
     source: &File,
     offset: u64,
     len: u64,

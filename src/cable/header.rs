@@ -36,7 +36,7 @@ static LIST_END: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// The transmission id, e.g. `VZCZCXRO5008`, from the first lines of the header.
-pub fn transmission_id(header: &str) -> Option<String> {
+pub(crate) fn transmission_id(header: &str) -> Option<String> {
     let head_end = header
         .char_indices()
         .filter(|(_, c)| *c == '\n')
@@ -58,7 +58,7 @@ static CLASS_LINE: LazyLock<Regex> = LazyLock::new(|| {
 /// to the end of the FM/TO/INFO block (a blank line, `BT`, or the classification line), when
 /// there is an `FM` line among the first 40 lines before any classification line. Returns
 /// byte offsets `(header_end, body_start)`; `(0, 0)` when the text has no routing header.
-pub fn split(text: &str) -> (usize, usize) {
+pub(crate) fn split(text: &str) -> (usize, usize) {
     let mut offset = 0;
     let mut seen_fm = false;
     for (i, line) in text.split_inclusive('\n').enumerate() {
@@ -157,7 +157,7 @@ fn list(header: &str, keyword: &str) -> Vec<Recipient> {
 }
 
 /// Reads one recipient line: `[ROUTE/]NAME [PRECEDENCE] [MCN]`.
-pub fn recipient(line: &str) -> Recipient {
+pub(crate) fn recipient(line: &str) -> Recipient {
     let mut rest = line.trim();
     let mut r = Recipient::default();
     if let Some(c) = ROUTE.captures(rest) {

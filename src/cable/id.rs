@@ -91,7 +91,7 @@ pub fn canonicalize(raw: &str) -> Option<CanonicalId> {
 /// The station a station string stands for: an alias mapped to its station (`SECSTATE` →
 /// `STATE`), else a typo corrected when exactly one station of the table fits
 /// ([`correct_station`]), else the string unchanged.
-pub fn canonical_station(station: &str) -> String {
+pub(crate) fn canonical_station(station: &str) -> String {
     if let Some(s) = alias(station) {
         return s.to_string();
     }
@@ -99,7 +99,7 @@ pub fn canonical_station(station: &str) -> String {
 }
 
 /// True when `station` is in the station table (`super::stations`).
-pub fn is_known_station(station: &str) -> bool {
+pub(crate) fn is_known_station(station: &str) -> bool {
     stations::is_known(station)
 }
 
@@ -108,7 +108,7 @@ pub fn is_known_station(station: &str) -> bool {
 /// `TR1POLI`) are read as letters, but only when that gives a known station (directly or by
 /// correction), since digits are far more often a serial run into the station. `None` when the
 /// part is not a station.
-pub fn station_of(part: &str) -> Option<String> {
+pub(crate) fn station_of(part: &str) -> Option<String> {
     if part.is_empty() || !part.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return None;
     }
@@ -146,7 +146,7 @@ pub fn station_of(part: &str) -> Option<String> {
 ///    (`HALIF` → `HALIFAX`, `SAOPAUL` → `SAOPAULO`).
 ///
 /// Known stations and strings under three letters are never corrected.
-pub fn correct_station(station: &str) -> Option<&'static str> {
+pub(crate) fn correct_station(station: &str) -> Option<&'static str> {
     if station.len() < 3 || stations::is_known(station) {
         return None;
     }
@@ -236,7 +236,7 @@ fn alias(station: &str) -> Option<&'static str> {
 /// Builds a canonical id from a reference's parts: a four- or two-digit year, the station as
 /// written (spaces and hyphens allowed, e.g. `BUENOS AIRES`) and the serial as written
 /// (leading zeros allowed). `None` when the parts do not make an id.
-pub fn from_parts(year: i32, station: &str, serial: &str) -> Option<String> {
+pub(crate) fn from_parts(year: i32, station: &str, serial: &str) -> Option<String> {
     let st: String = station
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '-')
@@ -255,7 +255,7 @@ pub fn from_parts(year: i32, station: &str, serial: &str) -> Option<String> {
 }
 
 /// The two-digit year of a canonical id, as a four-digit year (66–99 are 19xx).
-pub fn year_of(id: &str) -> Option<i32> {
+pub(crate) fn year_of(id: &str) -> Option<i32> {
     let yy: i32 = id.get(..2)?.parse().ok()?;
     Some(if yy >= 66 { 1900 + yy } else { 2000 + yy })
 }

@@ -19,7 +19,7 @@ pub mod provenance;
 mod reading;
 mod stations;
 mod tag_vocab;
-pub mod text;
+pub(crate) mod text;
 mod wikileaks;
 
 pub use fields::Paragraph;

@@ -18,7 +18,7 @@ pub(super) struct Reading<'n> {
 
 impl<'n> Reading<'n> {
     /// Starts reading the capture `name`, read as UTF-8 until a decode step says otherwise.
-    pub fn new(name: &'n str) -> Self {
+    pub(super) fn new(name: &'n str) -> Self {
         Reading {
             name,
             encoding: "utf-8",
@@ -29,7 +29,7 @@ impl<'n> Reading<'n> {
 
     /// Decodes the whole capture (`what` names it in findings: `page`, `text`): its encoding
     /// is the capture's, and the findings about the decoding come first.
-    pub fn decode_whole<'b>(&mut self, bytes: &'b [u8], what: &str) -> Cow<'b, str> {
+    pub(super) fn decode_whole<'b>(&mut self, bytes: &'b [u8], what: &str) -> Cow<'b, str> {
         let decoded = text::decode(bytes);
         self.encoding = decoded.encoding;
         self.findings.extend(decoded.findings(self.name, what));
@@ -39,7 +39,7 @@ impl<'n> Reading<'n> {
     /// Decodes one part of a capture (a field of a table row). The first part whose decoding
     /// has findings names the capture's encoding and gives its findings; later parts add none,
     /// so that one damaged row is reported once.
-    pub fn decode_part<'b>(&mut self, bytes: &'b [u8], what: &str) -> Cow<'b, str> {
+    pub(super) fn decode_part<'b>(&mut self, bytes: &'b [u8], what: &str) -> Cow<'b, str> {
         let decoded = text::decode(bytes);
         if !self.encoding_reported {
             let found = decoded.findings(self.name, what);
@@ -53,34 +53,34 @@ impl<'n> Reading<'n> {
     }
 
     /// Notes a finding with its code's own severity.
-    pub fn note(&mut self, code: Code, message: impl Into<String>) {
+    pub(super) fn note(&mut self, code: Code, message: impl Into<String>) {
         self.findings.push(Finding::new(code, self.name, message));
     }
 
     /// Notes a field the page lacks (P002).
-    pub fn missing(&mut self, message: impl Into<String>) {
+    pub(super) fn missing(&mut self, message: impl Into<String>) {
         self.note(Code::MissingField, message);
     }
 
     /// Notes a field that cannot be read (P005).
-    pub fn malformed(&mut self, message: impl Into<String>) {
+    pub(super) fn malformed(&mut self, message: impl Into<String>) {
         self.note(Code::MalformedField, message);
     }
 
     /// Notes broken page markup (P004).
-    pub fn broken(&mut self, message: impl Into<String>) {
+    pub(super) fn broken(&mut self, message: impl Into<String>) {
         self.note(Code::BrokenMarkup, message);
     }
 
     /// Notes a finding that stops the reading: there is no record.
-    pub fn error(&mut self, code: Code, message: impl Into<String>) {
+    pub(super) fn error(&mut self, code: Code, message: impl Into<String>) {
         let mut finding = Finding::new(code, self.name, message);
         finding.severity = Severity::Error;
         self.findings.push(finding);
     }
 
     /// The outcome of a capture that gave no record: the findings say why.
-    pub fn no_record(self) -> ParseOutcome {
+    pub(super) fn no_record(self) -> ParseOutcome {
         ParseOutcome {
             record: None,
             findings: self.findings,
@@ -88,7 +88,7 @@ impl<'n> Reading<'n> {
     }
 
     /// The outcome of a capture read into `record`.
-    pub fn finish(self, record: CableRecord) -> ParseOutcome {
+    pub(super) fn finish(self, record: CableRecord) -> ParseOutcome {
         ParseOutcome {
             record: Some(record),
             findings: self.findings,
@@ -96,7 +96,7 @@ impl<'n> Reading<'n> {
     }
 
     /// The provenance every reader knows: the capture's encoding and the reader's format.
-    pub fn source(&self, format: Format) -> Source {
+    pub(super) fn source(&self, format: Format) -> Source {
         Source {
             encoding: Some(self.encoding.to_string()),
             format: Some(format),
@@ -108,7 +108,7 @@ impl<'n> Reading<'n> {
     /// (with a P006 warning) when it was malformed. Without a usable id there is no record: an
     /// error finding says why (P002 no id, P006 an id that cannot be read), and the caller keeps
     /// the page unparsed.
-    pub fn start_record(&mut self, raw_id: Option<&str>) -> Option<CableRecord> {
+    pub(super) fn start_record(&mut self, raw_id: Option<&str>) -> Option<CableRecord> {
         let Some(raw_id) = raw_id.map(str::trim).filter(|s| !s.is_empty()) else {
             self.error(Code::MissingField, "no reference id on the page; no record");
             return None;

@@ -344,12 +344,12 @@ const STATIONS: &[&str] = &[
 ];
 
 /// True when `station` (upper case, no spaces) is a known station.
-pub fn is_known(station: &str) -> bool {
+pub(super) fn is_known(station: &str) -> bool {
     STATIONS.binary_search(&station).is_ok()
 }
 
 /// Every known station, sorted.
-pub fn all() -> &'static [&'static str] {
+pub(super) fn all() -> &'static [&'static str] {
     STATIONS
 }
 

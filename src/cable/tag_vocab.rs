@@ -52,7 +52,7 @@ const KNOWN_TAGS: &[&str] = &[
 ];
 
 /// The number of tokens a known multi-word tag takes at the start of `toks`, the longest first.
-pub fn phrase_len(toks: &[String]) -> Option<usize> {
+pub(super) fn phrase_len(toks: &[String]) -> Option<usize> {
     MULTI_WORD
         .iter()
         .filter(|p| p.len() <= toks.len() && p.iter().zip(toks).all(|(w, t)| w == t))
@@ -61,7 +61,7 @@ pub fn phrase_len(toks: &[String]) -> Option<usize> {
 }
 
 /// True for an organisation or programme tag of [`KNOWN_TAGS`].
-pub fn is_known_tag(tag: &str) -> bool {
+pub(super) fn is_known_tag(tag: &str) -> bool {
     KNOWN_TAGS.binary_search(&tag).is_ok()
 }
 
@@ -71,7 +71,7 @@ pub fn is_known_tag(tag: &str) -> bool {
 /// * an unknown word of five letters or more one edit away from exactly one known code or tag
 ///   is a typo of it (`MOPPS` → `MOPS`, `UNDESCO` → `UNESCO`). Shorter words are left alone:
 ///   with two- and four-letter codes, one edit from a short word reaches too many of them.
-pub fn canonical(tag: &str, codes: &[&str]) -> String {
+pub(super) fn canonical(tag: &str, codes: &[&str]) -> String {
     if tag.contains(' ') {
         let joined: String = tag.split_whitespace().collect();
         if is_known_tag(&joined) {

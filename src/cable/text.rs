@@ -37,7 +37,7 @@ impl Decoded<'_> {
     /// The findings about how the page was decoded: `P003` when bytes were not valid in its
     /// encoding, `P008` when the encoding was guessed. `what` names the thing decoded (`page`,
     /// `text`, `row`).
-    pub fn findings(&self, name: &str, what: &str) -> Vec<Finding> {
+    pub(super) fn findings(&self, name: &str, what: &str) -> Vec<Finding> {
         let mut findings = Vec::new();
         if self.had_errors {
             let message = match (self.found, self.encoding) {
@@ -422,7 +422,7 @@ pub(super) fn collapse_ws(s: &str) -> String {
 /// is not an ASCII letter or digit. So `XXXXXXXXXXXX`, `(XXXXXXXXXXXX)`, `XXXXXXXXXXXX's` and
 /// `XXXXX-XXXXXXX` (two runs) count, while `XXXXXXL` and `AXXXXXX` do not. Offsets and lengths
 /// are in characters (Unicode scalar values) from the start of `text`.
-pub fn redaction_runs(text: &str) -> Vec<RedactionRun> {
+pub(crate) fn redaction_runs(text: &str) -> Vec<RedactionRun> {
     let mut runs = Vec::new();
     if !contains(text, "XXXXX") {
         return runs;

@@ -285,7 +285,7 @@ fn yq(s: &str) -> String {
 /// The citations of some cables, made apart (on the worker threads) and appended by
 /// [`Citations::append`] in order.
 #[derive(Debug, Default)]
-pub struct CitedCables {
+pub(super) struct CitedCables {
     /// The cables' `@misc` entries.
     bib: Vec<u8>,
     /// The cables' CSL-JSON items, indented as array items and separated by `,\n`.
@@ -296,7 +296,7 @@ pub struct CitedCables {
 }
 
 /// Cites some cables.
-pub fn cite(version: &VersionRef, cables: &[Selected]) -> CitedCables {
+pub(super) fn cite(version: &VersionRef, cables: &[Selected]) -> CitedCables {
     let note = archive_note(version);
     let archive = format!("cablekeep {}", version.identifier);
     let mut cited = CitedCables::default();
@@ -338,7 +338,7 @@ fn indent_into(json: &[u8], out: &mut Vec<u8>) {
 
 /// Writes `citations.bib` and `citations.json` a few cables at a time (byte for byte what one
 /// call over all cables would write) and gathers what `CITATION.cff` says of them.
-pub struct Citations<W: Write> {
+pub(super) struct Citations<W: Write> {
     bib: W,
     csl: W,
     /// The current captures' publishers.
@@ -349,7 +349,7 @@ pub struct Citations<W: Write> {
 
 impl<W: Write> Citations<W> {
     /// Starts both files.
-    pub fn new(version: &VersionRef, mut bib: W, csl: W) -> io::Result<Self> {
+    pub(super) fn new(version: &VersionRef, mut bib: W, csl: W) -> io::Result<Self> {
         bib.write_all(bibtex_head(version).as_bytes())?;
         Ok(Citations {
             bib,
@@ -360,7 +360,7 @@ impl<W: Write> Citations<W> {
     }
 
     /// Appends the citations of the next cables.
-    pub fn append(&mut self, cited: CitedCables) -> io::Result<()> {
+    pub(super) fn append(&mut self, cited: CitedCables) -> io::Result<()> {
         if cited.cables == 0 {
             return Ok(());
         }
@@ -374,7 +374,7 @@ impl<W: Write> Citations<W> {
     }
 
     /// Ends both files and returns their writers.
-    pub fn finish(mut self) -> io::Result<(W, W, BTreeSet<String>, usize)> {
+    pub(super) fn finish(mut self) -> io::Result<(W, W, BTreeSet<String>, usize)> {
         self.csl
             .write_all(if self.cables == 0 { b"[]\n" } else { b"\n]\n" })?;
         Ok((self.bib, self.csl, self.publishers, self.cables))
@@ -382,7 +382,7 @@ impl<W: Write> Citations<W> {
 }
 
 /// `CITATION.cff` (Citation File Format 1.2.0) for the export as a whole.
-pub fn cff(
+pub(super) fn cff(
     version: &VersionRef,
     cables: usize,
     publishers: &BTreeSet<String>,

@@ -8,7 +8,7 @@ use serde_json::json;
 
 /// A file the package describes.
 #[derive(Debug, Clone)]
-pub struct Resource {
+pub(super) struct Resource {
     pub path: String,
     pub bytes: u64,
     pub sha256: String,
@@ -34,7 +34,12 @@ fn name_of(path: &str) -> String {
 }
 
 /// The package as pretty JSON with a final newline.
-pub fn write(version: &VersionRef, filter: &str, cables: usize, resources: &[Resource]) -> Vec<u8> {
+pub(super) fn write(
+    version: &VersionRef,
+    filter: &str,
+    cables: usize,
+    resources: &[Resource],
+) -> Vec<u8> {
     let mut out = Vec::new();
     write_to(&mut out, version, filter, cables, resources.iter().cloned())
         .expect("writing to memory cannot fail");
@@ -43,7 +48,7 @@ pub fn write(version: &VersionRef, filter: &str, cables: usize, resources: &[Res
 
 /// [`write`] to `out`, taking the resources one at a time: a bag export of a whole collection
 /// describes half a million files, too many to hold as JSON values.
-pub fn write_to(
+pub(super) fn write_to(
     out: &mut impl std::io::Write,
     version: &VersionRef,
     filter: &str,

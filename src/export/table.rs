@@ -112,7 +112,7 @@ fn written(writer: csv::Writer<Vec<u8>>) -> Result<Vec<u8>> {
 }
 
 /// The table's header row.
-pub fn header() -> Result<Vec<u8>> {
+pub(super) fn header() -> Result<Vec<u8>> {
     let mut writer = csv_writer(Vec::new());
     writer
         .write_record(COLUMNS.iter().map(|c| c.name))
@@ -122,7 +122,7 @@ pub fn header() -> Result<Vec<u8>> {
 
 /// How the text cells of a CSV export are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CsvCells {
+pub(super) enum CsvCells {
     /// As stored.
     AsStored,
     /// Defused where a spreadsheet would read them as formulas ([`excel_safe`]).
@@ -130,7 +130,7 @@ pub enum CsvCells {
 }
 
 /// The CSV rows of some cables, one per cable, in order.
-pub fn format_rows(cables: &[Selected], mode: CsvCells) -> Result<Vec<u8>> {
+pub(super) fn format_rows(cables: &[Selected], mode: CsvCells) -> Result<Vec<u8>> {
     // A row is about as long as the cable's text; the rest is a few hundred bytes.
     let guess = cables.iter().map(|c| c.record.text.len() + 512).sum();
     let mut writer = csv_writer(Vec::with_capacity(guess));

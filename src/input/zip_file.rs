@@ -1,6 +1,6 @@
 //! Input zips: each member of a zip of pages is an input of its own, read when it is needed.
 //!
-//! The zip's directory is read with cablekeep's own zip reader ([`crate::bag::read`]), which
+//! The zip's directory is read with cablekeep's own zip reader ([`crate::bag::zip_read`]), which
 //! lists every central-directory record: members that share a name are all read (a reader that
 //! keys members by name keeps only one of them). Each member is read through once when the zip
 //! is listed, to learn that its data is intact and how large it is, and again when its page is
@@ -8,7 +8,7 @@
 //! zip. Limits on the members' count and total size bound the time a zip bomb can take.
 
 use super::{InputItem, InputSource, Inputs, Options};
-use crate::bag::read::{self as zipread, Entry};
+use crate::bag::zip_read::{self as zipread, Entry};
 use crate::error::{Error, IoContext, Result};
 use crate::finding::{Code, Finding};
 use std::cell::Cell;

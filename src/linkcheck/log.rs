@@ -12,10 +12,10 @@ use std::io::Write;
 use std::path::PathBuf;
 
 /// The file name of the log in the collection's manifest folder.
-pub const LOG_FILE: &str = "links.jsonl";
+pub(crate) const LOG_FILE: &str = "links.jsonl";
 
 /// `prev` of the first line.
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One line of the log: the SHA-256 of the line before, then the result.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,7 +26,7 @@ pub struct Event {
 }
 
 /// Where a collection's log lives.
-pub fn log_path(store: &Store, collection: &str) -> PathBuf {
+pub(crate) fn log_path(store: &Store, collection: &str) -> PathBuf {
     store.manifest_dir(collection).join(LOG_FILE)
 }
 
@@ -70,7 +70,7 @@ fn last_line(file: &mut (impl std::io::Read + std::io::Seek)) -> std::io::Result
 
 /// Appends results to the log, under the store lock (waiting for it), each as one whole line
 /// written with one `write` on a file opened for appending, then fsynced.
-pub fn append(store: &Store, collection: &str, results: &[LinkResult]) -> Result<()> {
+pub(crate) fn append(store: &Store, collection: &str, results: &[LinkResult]) -> Result<()> {
     if results.is_empty() {
         return Ok(());
     }
@@ -157,7 +157,7 @@ pub fn read(store: &Store, collection: &str) -> Result<Read> {
 
 /// Checks the chain of a collection's log: every line parses and names the SHA-256 of the line
 /// before it. Reports every broken link (finding `L001`) and every unreadable line (`L002`).
-pub fn verify_chain(store: &Store, collection: &str) -> Vec<Finding> {
+pub(crate) fn verify_chain(store: &Store, collection: &str) -> Vec<Finding> {
     let path = log_path(store, collection);
     let label = path.display().to_string();
     let unreadable = |e: std::io::Error| {

@@ -15,7 +15,7 @@ pub(crate) struct Dtg {
 
 impl Dtg {
     /// `YYYY-MM-DDTHH:MM:00Z`.
-    pub fn rfc3339(&self) -> String {
+    pub(crate) fn rfc3339(&self) -> String {
         format!(
             "{}T{:02}:{:02}:00Z",
             self.date.format("%Y-%m-%d"),

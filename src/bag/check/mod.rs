@@ -96,7 +96,7 @@ impl TagDigests {
     }
 
     /// True when every digest computed equals the recorded one.
-    pub fn agree_with(&self, recorded: &hash::Digests) -> bool {
+    pub(crate) fn agree_with(&self, recorded: &hash::Digests) -> bool {
         self.sha256 == recorded.sha256 && self.sha512.as_ref().is_none_or(|d| *d == recorded.sha512)
     }
 }

@@ -233,7 +233,7 @@ pub(super) fn manifest_malformed(label: &str, name: &str, Problem(message): Prob
 /// A manifest line naming a path that is not safe (and that the archive does not hold: the
 /// names it holds were checked with its entries).
 pub(super) fn unsafe_manifest_path(path: &str) -> Option<Problem> {
-    let problem = bag::read::unsafe_name_problem(path)?;
+    let problem = bag::zip_read::unsafe_name_problem(path)?;
     Some(Problem(format!("unsafe path {path:?}: {problem}")))
 }
 

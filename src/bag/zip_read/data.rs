@@ -9,7 +9,7 @@ use std::io::Read;
 
 /// Streams an entry's uncompressed bytes to `sink`, checking its size and CRC-32. Returns the
 /// findings about the entry's data (none when it is intact).
-pub fn stream_entry(
+pub(crate) fn stream_entry(
     file: &File,
     entry: &Entry,
     label: &str,
@@ -220,7 +220,7 @@ pub(super) fn length_and_crc_findings(
 
 /// Reads a whole entry into memory (for tag files and records, which are small). Findings about
 /// its data are returned beside the bytes; the bytes are None when they cannot be trusted at all.
-pub fn read_entry(
+pub(crate) fn read_entry(
     file: &File,
     entry: &Entry,
     label: &str,

@@ -74,7 +74,7 @@ fn with_whole_inflater<R>(work: impl FnOnce(&mut WholeInflater) -> R) -> R {
 /// Reads a whole entry and hands its bytes to `use_bytes` only when they are intact (no
 /// finding at all), without copying them for a Deflate entry up to 16 MB (it is inflated into
 /// this thread's reused buffer). Returns what `use_bytes` returned, or else the findings.
-pub fn with_intact_entry<R>(
+pub(crate) fn with_intact_entry<R>(
     file: &File,
     entry: &Entry,
     label: &str,

@@ -27,9 +27,9 @@ mod stream;
 mod tests;
 
 pub use cursor::DirectoryCursor;
-pub use data::{EntryData, read_entry, stream_entry};
-pub use inflate::with_intact_entry;
-pub use names::{folded_cmp, lossy_text, unsafe_name_problem};
+pub(crate) use data::{EntryData, read_entry, stream_entry};
+pub(crate) use inflate::with_intact_entry;
+pub(crate) use names::{folded_cmp, lossy_text, unsafe_name_problem};
 pub use stream::{Chunk, DirectoryStream};
 
 use directory::read_central_directory;
@@ -49,10 +49,10 @@ const FLAG_ENCRYPTED: u16 = 1;
 const FLAG_DATA_DESCRIPTOR: u16 = 1 << 3;
 const FLAG_UTF8: u16 = 1 << 11;
 /// Stored and Deflate are the only methods cablekeep writes.
-pub const METHOD_STORED: u16 = 0;
-pub const METHOD_DEFLATE: u16 = 8;
+pub(crate) const METHOD_STORED: u16 = 0;
+pub(crate) const METHOD_DEFLATE: u16 = 8;
 /// An entry larger than this is refused when read whole into memory (streamed reads have no limit).
-pub const MAX_IN_MEMORY_ENTRY: u64 = 1 << 30;
+pub(crate) const MAX_IN_MEMORY_ENTRY: u64 = 1 << 30;
 
 /// One entry as the central directory describes it, checked against its local header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,14 +116,17 @@ pub fn open(path: &Path) -> Result<ZipIndex> {
 /// index and the records), with memory that grows with the entries kept only. Findings are
 /// about the kept entries only; the checks that need every entry (the layout of the whole
 /// file) are `open`'s.
-pub fn open_selected(path: &Path, keep: &dyn Fn(&str) -> bool) -> Result<ZipIndex> {
+pub(crate) fn open_selected(path: &Path, keep: &dyn Fn(&str) -> bool) -> Result<ZipIndex> {
     open_with(path, Some(keep), Layout::Unchecked)
 }
 
 /// Like [`open_selected`], and when `keep` kept every entry, the layout of the whole file is
 /// checked too (bytes outside any entry, overlaps), as [`open`] does: for a zip that comes from
 /// elsewhere, where bytes between entries can hide a member other readers would see.
-pub fn open_selected_checking_layout(path: &Path, keep: &dyn Fn(&str) -> bool) -> Result<ZipIndex> {
+pub(crate) fn open_selected_checking_layout(
+    path: &Path,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<ZipIndex> {
     open_with(path, Some(keep), Layout::CheckedWhenAllKept)
 }
 

@@ -113,7 +113,7 @@ pub(super) fn duplicates_by_sort(entries: &[Entry]) -> Vec<(usize, usize)> {
 }
 
 /// Compares names as their lower-case forms would compare, without building them for ASCII.
-pub fn folded_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+pub(crate) fn folded_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     if a.is_ascii() && b.is_ascii() {
         // Names in one folder share long prefixes: skip the identical bytes a word at a time.
         let same = common_prefix_len(a.as_bytes(), b.as_bytes());
@@ -141,7 +141,7 @@ fn common_prefix_len(a: &[u8], b: &[u8]) -> usize {
 }
 
 /// Why a zip entry name is unsafe to extract, if it is.
-pub fn unsafe_name_problem(name: &str) -> Option<String> {
+pub(crate) fn unsafe_name_problem(name: &str) -> Option<String> {
     if plainly_safe(name) {
         return None;
     }
@@ -205,7 +205,7 @@ fn ordinary_component(c: &[u8]) -> bool {
 /// Bytes as text, replacing what is not UTF-8; checked with `from_utf8` first, which is several
 /// times faster than `from_utf8_lossy` on valid text (`from_utf8_lossy` walks it in chunks even
 /// then): the names of half a million entries, the lines of million-line manifests.
-pub fn lossy_text(raw: &[u8]) -> std::borrow::Cow<'_, str> {
+pub(crate) fn lossy_text(raw: &[u8]) -> std::borrow::Cow<'_, str> {
     match std::str::from_utf8(raw) {
         Ok(name) => std::borrow::Cow::Borrowed(name),
         Err(_) => String::from_utf8_lossy(raw),

@@ -18,13 +18,17 @@ mod tests;
 use regex::Regex;
 use std::sync::LazyLock;
 
-pub use refs::references;
+#[cfg(test)]
+pub(crate) use refs::references;
 pub use signers::signers;
-pub use statement::{
-    classified_by, classified_by_statement, declassify, nondisclosure_deadline, reasons,
-};
-pub use summary::{Paragraph, paragraphs, summary};
-pub use tags::{canonical_tags, split_tag_lines, split_tags};
+pub use statement::{classified_by, nondisclosure_deadline};
+pub(crate) use statement::{classified_by_statement, declassify};
+pub use summary::Paragraph;
+pub(crate) use summary::paragraphs;
+pub use summary::summary;
+pub use tags::canonical_tags;
+#[cfg(test)]
+pub(crate) use tags::split_tags;
 
 /// What the body text says of itself.
 #[derive(Debug, Default)]

@@ -73,7 +73,8 @@ const NOT_STATIONS: &[&str] = &[
 /// Reads references from a REF block's text. Each bullet (`A.`, `(B)`, `C)`, `;`) that names
 /// cables (`[YY ]STATION SERIAL`, e.g. `STATE 12345`, `08 MADRID 25`, `BUENOS AIRES 000123`) gives
 /// their canonical ids; a bullet naming none is kept as text.
-pub fn references(text: &str, year: Option<i32>) -> Vec<String> {
+#[cfg(test)]
+pub(crate) fn references(text: &str, year: Option<i32>) -> Vec<String> {
     reference_items(text, year)
         .into_iter()
         .map(|(r, _)| r)

@@ -213,7 +213,7 @@ fn is_suffix(tok: &str) -> bool {
 
 /// The classification statement: what follows `Classified By:` up to the end of its paragraph,
 /// white space collapsed. `None` when the text has none.
-pub fn classified_by_statement(text: &str) -> Option<String> {
+pub(crate) fn classified_by_statement(text: &str) -> Option<String> {
     let first = statement_at(text, 0)?;
     // A first "statement" that names no one (`Classified By: ADANA 222 …`), or "CLASSIFIED BY
     // LINE ADDED" (a note about the classification line): try the next.
@@ -472,14 +472,6 @@ fn name_start(toks: &[&str], written: Written, titles: &Titles) -> usize {
     start
 }
 
-/// The classification reasons of the statement, e.g. `["1.4 (b)", "1.4 (d)"]`.
-pub fn reasons(text: &str) -> Vec<String> {
-    let Some(s) = classified_by_statement(text) else {
-        return Vec::new();
-    };
-    reasons_of_statement(&s)
-}
-
 pub(super) fn reasons_of_statement(s: &str) -> Vec<String> {
     let Some(c) = SECTION_14.captures(s) else {
         return Vec::new();
@@ -522,7 +514,7 @@ pub(super) fn reasons_of_statement(s: &str) -> Vec<String> {
 /// The E.O. 12958 declassification field: `(normalized, original)`. `normalized` is
 /// `YYYY-MM-DD` when the value holds a valid date (`01/05/2020`, `2020/02/23`, `6/30/08`);
 /// `original` is the value as written (`01/05/2020`, `N/A`, `DECLASSIFIED BY NARA 09/02/2009`).
-pub fn declassify(text: &str) -> (Option<String>, Option<String>) {
+pub(crate) fn declassify(text: &str) -> (Option<String>, Option<String>) {
     let Some(c) = DECL.captures(text) else {
         return (None, None);
     };

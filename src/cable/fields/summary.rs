@@ -38,7 +38,7 @@ pub struct Paragraph {
 
 /// The numbered paragraphs, in order. A number is taken only when it is larger than the one
 /// before (so numbered lists inside a paragraph are not paragraphs).
-pub fn paragraphs(body: &str) -> Vec<Paragraph> {
+pub(crate) fn paragraphs(body: &str) -> Vec<Paragraph> {
     let mut out: Vec<Paragraph> = Vec::new();
     for line in body.lines() {
         // Only lines that start with a number (after blanks and a ¶) can open a paragraph.

@@ -7,7 +7,7 @@ use crate::cable::text::collapse_ws;
 /// Splits the lines of a TAGS field: a line is split on commas (or semicolons) when it has any
 /// or when the line before ended with one, else on whitespace. A parenthesised group is one tag
 /// (`OVIP (STEINBERG, JAMES B.)` → `OVIP`, `STEINBERG, JAMES B.`). Repeated tags are dropped.
-pub fn split_tag_lines(lines: &[String]) -> Vec<String> {
+pub(crate) fn split_tag_lines(lines: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut pending: Vec<String> = Vec::new();
     let mut prev_comma = false;
@@ -245,7 +245,8 @@ fn split_glued_codes(tok: &str) -> Vec<String> {
 }
 
 /// Splits a TAGS value: on commas (or semicolons) when there are any, else on whitespace.
-pub fn split_tags(s: &str) -> Vec<String> {
+#[cfg(test)]
+pub(crate) fn split_tags(s: &str) -> Vec<String> {
     let s = s.trim();
     let parts: Vec<&str> = if s.contains(',') || s.contains(';') {
         s.split([',', ';']).collect()

@@ -468,7 +468,7 @@ impl PayloadOrder {
         let first = self.previous.is_empty();
         let after = first
             || (path > self.previous.as_str()
-                && crate::bag::read::folded_cmp(path, &self.previous).is_gt());
+                && crate::bag::zip_read::folded_cmp(path, &self.previous).is_gt());
         if self.tags_begun || !after || path.ends_with('/') {
             return true;
         }
