@@ -17,6 +17,8 @@
 //! * [`select`]: which cables a filter selects, and loading their records;
 //! * [`catalog`]: the SQLite/FTS5 catalog for search, and SQLite exports;
 //! * [`export`]: researcher exports (CSV, JSON Lines, SQLite, BagIt) with citations;
+//! * [`seal`]: signed checkpoints of versions (a Merkle tree over each manifest) and proofs
+//!   for one cable, checked offline;
 //! * [`linkcheck`]: link rot: are the source pages still there and the same; the link event log;
 //! * [`stats`]: counts of cables by year, origin, classification, tag and redaction;
 //! * [`ingest`]: finding the input pages among files, folders and zips, with bounded reads;
@@ -71,6 +73,7 @@ pub mod manifest;
 pub mod provenance;
 pub mod rebuild;
 pub mod scratch;
+pub mod seal;
 pub mod select;
 pub mod stats;
 pub mod store;
