@@ -5,6 +5,7 @@ mod export;
 mod generate;
 mod links;
 mod progress;
+mod seal;
 
 use anyhow::{Context, Result, anyhow, bail};
 use cablekeep::cable::Format;
@@ -70,6 +71,14 @@ enum Command {
     RebuildManifest(RebuildArgs),
     /// Read pages and print their records without storing anything.
     Parse(ParseArgs),
+    /// Seal versions: write each one's checkpoint (the root of a Merkle tree over its manifest)
+    /// and sign it with an SSH key.
+    Seal(seal::SealArgs),
+    /// Write the proof that a cable's files are in a sealed version (JSON, checked offline).
+    Prove(seal::ProveArgs),
+    /// Check a proof offline against an allowed_signers file, and files against it (exit 0 it
+    /// holds, 1 it does not, 2 it could not be checked).
+    CheckProof(seal::CheckProofArgs),
     /// Export a selection of cables for researchers: CSV, JSON Lines, SQLite, BagIt bag or zip,
     /// with README, CITATION.cff, datapackage.json and citations.
     Export(export::ExportArgs),
@@ -230,6 +239,8 @@ struct BundleArgs {
     provenance: ProvenanceArgs,
     #[command(flatten)]
     read: ReadArgs,
+    #[command(flatten)]
+    sign: seal::SignArgs,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -261,6 +272,8 @@ struct CommitArgs {
     collection: CollectionArg,
     #[arg(long, short = 'm', default_value = "", value_parser = message_text)]
     message: String,
+    #[command(flatten)]
+    sign: seal::SignArgs,
     #[arg(long)]
     json: bool,
 }
@@ -350,6 +363,8 @@ struct VerifyArgs {
     links: bool,
     #[command(flatten)]
     link: links::LinkOptions,
+    #[command(flatten)]
+    seal: seal::SealCheckArgs,
 }
 
 #[derive(Debug, Args)]
@@ -444,6 +459,9 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Verify(a) => ctx.verify(a),
         Command::RebuildManifest(a) => ctx.rebuild_manifest(a),
         Command::Parse(a) => parse(a),
+        Command::Seal(a) => ctx.seal(a),
+        Command::Prove(a) => ctx.prove(a),
+        Command::CheckProof(a) => ctx.check_proof(a),
         Command::Export(a) => ctx.export(a),
         Command::Search(a) => ctx.search(a),
         Command::Stats(a) => ctx.stats(a),
@@ -567,6 +585,7 @@ impl Ctx {
             json: false,
             links: false,
             link: links::LinkOptions::default(),
+            seal: Default::default(),
         })?;
         Ok(code.max(verified))
     }
@@ -585,6 +604,7 @@ impl Ctx {
             .into_iter()
             .map(|i| (i, hints.clone()))
             .collect();
+        let key = a.sign.key()?;
         let lock = self.store.lock(self.wait)?;
         let mut outcome = self.store.write_version(
             &lock,
@@ -597,7 +617,9 @@ impl Ctx {
             },
         )?;
         outcome.findings.splice(0..0, found.findings);
-        self.print_write(&a.collection, &outcome, a.json)
+        let code = self.print_write(&a.collection, &outcome, a.json)?;
+        self.seal_written(&lock, &a.collection, &outcome, key.as_ref(), &a.sign)?;
+        Ok(code)
     }
 
     fn print_write(&self, collection: &str, outcome: &WriteOutcome, json: bool) -> Result<u8> {
@@ -742,6 +764,7 @@ impl Ctx {
                 ),
             },
         };
+        let key = a.sign.key()?;
         let lock = self.store.lock(self.wait)?;
         let stage = self.store.stage(&collection)?;
         if stage.items.is_empty() {
@@ -759,7 +782,9 @@ impl Ctx {
         )?;
         // The version is committed (or already held everything): only now is the stage emptied.
         self.store.stage_clear(&lock, &collection)?;
-        self.print_write(&collection, &outcome, a.json)
+        let code = self.print_write(&collection, &outcome, a.json)?;
+        self.seal_written(&lock, &collection, &outcome, key.as_ref(), &a.sign)?;
+        Ok(code)
     }
 
     fn rebuild_manifest(&self, a: RebuildArgs) -> Result<u8> {
@@ -920,6 +945,7 @@ impl Ctx {
             fast: a.fast,
             whole: a.whole,
         };
+        let mut checked = None;
         let reports = match &a.file {
             Some(file) => vec![verify::verify_file(
                 file,
@@ -944,15 +970,16 @@ impl Ctx {
                     );
                 }
                 let mut reports = Vec::new();
-                for c in collections {
+                for c in &collections {
                     reports.extend(verify::verify_collection(
                         &self.store,
-                        &c,
+                        c,
                         selection,
                         options,
                         &self.bar,
                     )?);
                 }
+                checked = Some((collections, selection));
                 reports
             }
         };
@@ -962,6 +989,9 @@ impl Ctx {
         } else {
             EXIT_FINDINGS
         };
+        if let Some((collections, selection)) = &checked {
+            code = code.max(self.verify_seals(&a.seal, collections, *selection, a.json)?);
+        }
         if a.links {
             let version = a.version.as_deref().map(parse_version).transpose()?;
             let collections = match &a.collection {
