@@ -555,6 +555,20 @@ fn proofs_hold_and_each_tampering_is_caught_by_both_checkers() {
         assert_eq!((py_code, py_codes), expect, "python, {}", path.display());
     }
 
+    // A cosignature by a key the verifier does not know, beside alice's: the proof holds, the
+    // unknown signer is a warning.
+    let cosigned = tampered("cosigned.json", &|p| {
+        let mallory_only: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.join("mallory.json")).unwrap()).unwrap();
+        let extra = mallory_only["signatures"][0].clone();
+        p["signatures"].as_array_mut().unwrap().push(extra);
+    });
+    assert_eq!(
+        check_proof(s, &cosigned, &allowed, &[], &[]),
+        (0, vec!["S003".to_string()])
+    );
+    assert_eq!(python_check(&cosigned, &allowed, &[]), (0, vec![]));
+
     // A signature over the checkpoint edited: bad (S002).
     let bad_sig = tampered("badsig.json", &|p| {
         let cp = p["checkpoint"]

@@ -138,7 +138,7 @@ pub fn check(
         report.files_checked = check_files(&proof, cp, &mut findings, label);
     }
     check_given(&proof, given, &mut findings);
-    report.holds = findings.is_empty();
+    report.holds = !findings.iter().any(Finding::is_error);
     report.findings = findings;
     report
 }
@@ -257,7 +257,16 @@ fn check_signatures(
             )),
         }
     }
-    if signed_by.is_empty() {
+    if !signed_by.is_empty() {
+        // A cosignature by a key this verifier does not know takes nothing from the one it
+        // trusts: reported, as a warning.
+        for f in findings
+            .iter_mut()
+            .filter(|f| f.code == Code::SignerNotAllowed)
+        {
+            f.severity = crate::Severity::Warning;
+        }
+    } else {
         findings.push(Finding::new(
             Code::ProofUnsigned,
             label,
