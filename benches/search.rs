@@ -103,6 +103,7 @@ fn main() {
                     format,
                     out: &out,
                     excel_safe: false,
+                    proofs: false,
                     progress: &NoProgress,
                 },
             )

@@ -660,3 +660,68 @@ fn the_committed_format_1_sample_archive_can_be_sealed_in_a_copy() {
     run_ok(cablekeep(store.path()).arg("check-proof").arg(&proof), 0);
     assert_eq!(python_check(&proof, &allowed, &[]), (0, vec![]));
 }
+
+#[test]
+fn exports_carry_the_seal_and_one_proof_per_cable() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = keygen(dir.path(), "alice", "");
+    let allowed = allowed_signers(dir.path(), &[("alice", &alice)]);
+    let store = sealed_store(dir.path(), &alice);
+    let s = store.path();
+    let zip = dir.path().join("subset.zip");
+    run_ok(
+        cablekeep(s)
+            .args([
+                "export",
+                "-c",
+                "ex",
+                "--id",
+                "10EXAMPLE202",
+                "--format",
+                "zip",
+                "--proofs",
+                "--out",
+            ])
+            .arg(&zip),
+        0,
+    );
+    run_ok(cablekeep(s).arg("verify").arg(&zip), 0);
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
+    let read = |archive: &mut zip::ZipArchive<std::fs::File>, name: &str| {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut archive.by_name(name).unwrap(), &mut bytes).unwrap();
+        bytes
+    };
+    let folder = "ex-v2-export";
+    let cp = read(&mut archive, &format!("{folder}/seal/ex-v2.checkpoint"));
+    assert_eq!(cp, std::fs::read(checkpoint(s, "ex", 2)).unwrap());
+    let sig = read(
+        &mut archive,
+        &format!("{folder}/seal/ex-v2.checkpoint.{}.sig", alice.id),
+    );
+    assert_eq!(sig, std::fs::read(signature(s, "ex", 2, &alice)).unwrap());
+    let proof = read(
+        &mut archive,
+        &format!("{folder}/seal/proofs/10EXAMPLE202.json"),
+    );
+    let proof_path = dir.path().join("exported-proof.json");
+    std::fs::write(&proof_path, proof).unwrap();
+    assert_eq!(
+        check_proof(s, &proof_path, &allowed, &["--cable", "10EXAMPLE202"], &[]),
+        (0, vec![])
+    );
+    assert_eq!(python_check(&proof_path, &allowed, &[]), (0, vec![]));
+    assert!(
+        archive
+            .by_name(&format!("{folder}/seal/proofs/09EXAMPLE101.json"))
+            .is_err()
+    );
+
+    // Proofs of a version that is not sealed: refused, nothing written.
+    let unsealed = crate::util::sample_store("ex");
+    let out = run(cablekeep(unsealed.path())
+        .args(["export", "-c", "ex", "--format", "bag", "--proofs", "--out"])
+        .arg(dir.path().join("bag")));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!dir.path().join("bag").exists());
+}

@@ -77,6 +77,8 @@ pub struct Request<'a> {
     pub out: &'a Path,
     /// CSV only: defuse cells that a spreadsheet would read as formulas.
     pub excel_safe: bool,
+    /// Bag and zip only: one proof per cable (the version must be sealed).
+    pub proofs: bool,
     pub progress: &'a dyn Progress,
 }
 
@@ -153,8 +155,19 @@ pub fn export(store: &Store, req: Request<'_>) -> Result<Outcome> {
     let keep = |l: &IndexLine| {
         req.filter.matches(&Facts::of(l)) && ids.as_ref().is_none_or(|ids| ids.contains(&l.id))
     };
+    let sealed = match req.format {
+        Format::Bag | Format::Zip => crate::seal::for_export(store, req.collection, v, req.proofs)?,
+        _ if req.proofs => {
+            return Err(Error::Invalid(
+                "--proofs goes with --format bag or zip".into(),
+            ));
+        }
+        _ => None,
+    };
     let w = match req.format {
-        Format::Bag | Format::Zip => write_bag_export(&req, &version, &archive, &keep)?,
+        Format::Bag | Format::Zip => {
+            write_bag_export(&req, &version, &archive, &keep, sealed.as_ref())?
+        }
         _ => write_folder_export(&req, &version, &archive, &keep)?,
     };
     Ok(Outcome {
@@ -660,9 +673,11 @@ fn write_bag_export(
     version: &VersionRef,
     archive: &OpenArchive,
     keep: select::Keep<'_>,
+    sealed: Option<&crate::seal::SealedVersion>,
 ) -> Result<Written> {
     let parent = prepare_parent(req.out)?;
     let mut index = archive::Spool::create(&parent)?;
+    let mut proofs: Vec<(String, archive::TagData)> = Vec::new();
     let mut cites = Citations::new(
         version,
         archive::Spool::create(&parent)?,
@@ -688,6 +703,11 @@ fn write_bag_export(
             for (chunk, cited) in batch {
                 cites.append(cited).at(req.out)?;
                 for line in chunk {
+                    if let Some(sealed) = sealed.filter(|_| req.proofs) {
+                        let proof = sealed.proof(&line.id, &crate::seal::cable_files(&line))?;
+                        let name = format!("seal/proofs/{}.json", line.id);
+                        proofs.push((name, archive::TagData::Bytes(proof.to_bytes())));
+                    }
                     captures += line.captures.len();
                     for cap in &line.captures {
                         files.push((cap.raw.clone(), String::new()));
@@ -726,6 +746,15 @@ fn write_bag_export(
     );
     tag_files.push(spooled("citations.bib", bib)?);
     tag_files.push(spooled("citations.json", csl)?);
+    if let Some(sealed) = sealed {
+        tag_files.extend(
+            sealed
+                .export_files()
+                .into_iter()
+                .map(|(name, bytes)| (name, archive::TagData::Bytes(bytes))),
+        );
+        tag_files.extend(proofs);
+    }
     // datapackage.json describes every payload file, then the index and the citations; it is
     // written a resource at a time (half a million of them for a whole collection).
     let described_tags: Vec<Resource> = tag_files

@@ -135,6 +135,60 @@ pub fn audit_path(leaves: &[Hash], index: usize) -> Option<Vec<Hash>> {
     Some(path)
 }
 
+/// A whole tree kept in memory, level by level (about twice the leaf hashes), for many audit
+/// paths of one tree: each path is then read, not computed. Bottom-up pairing with the last
+/// node of an odd level carried up unchanged is the same tree as the recursive split.
+#[derive(Debug, Clone)]
+pub struct Tree {
+    /// `levels[0]` are the leaf hashes; the last level holds the root alone.
+    levels: Vec<Vec<Hash>>,
+}
+
+impl Tree {
+    pub fn new(leaves: Vec<Hash>) -> Tree {
+        let mut levels = vec![leaves];
+        while let Some(level) = levels.last().filter(|l| l.len() > 1) {
+            let next = level
+                .chunks(2)
+                .map(|pair| match pair.get(1) {
+                    Some(right) => node_hash(&pair[0], right),
+                    None => pair[0],
+                })
+                .collect();
+            levels.push(next);
+        }
+        Tree { levels }
+    }
+
+    /// The number of leaves.
+    pub fn size(&self) -> usize {
+        self.levels[0].len()
+    }
+
+    pub fn root(&self) -> Hash {
+        match self.levels.last().and_then(|l| l.first()) {
+            Some(root) if self.size() > 0 => *root,
+            _ => empty_root(),
+        }
+    }
+
+    /// The audit path of leaf `index`, leaf to root; None when it is not a leaf.
+    pub fn audit_path(&self, index: usize) -> Option<Vec<Hash>> {
+        if index >= self.size() {
+            return None;
+        }
+        let mut path = Vec::new();
+        let mut i = index;
+        for level in &self.levels[..self.levels.len() - 1] {
+            if let Some(sibling) = level.get(i ^ 1) {
+                path.push(*sibling);
+            }
+            i >>= 1;
+        }
+        Some(path)
+    }
+}
+
 /// Why an inclusion proof does not hold.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProofError {
@@ -391,6 +445,9 @@ mod tests {
                 let m = pick % n;
                 let path = audit_path(&leaves, m).unwrap();
                 prop_assert_eq!(&path, &naive_path(&leaves, m));
+                let tree = Tree::new(leaves.clone());
+                prop_assert_eq!(tree.root(), root);
+                prop_assert_eq!(&tree.audit_path(m).unwrap(), &path);
                 prop_assert_eq!(path.len(), path_length(m as u64, n as u64));
                 prop_assert!(verify_inclusion(m as u64, n as u64, &leaves[m], &path, &root).is_ok());
                 if n > 1 {

@@ -22,7 +22,7 @@ use crate::manifest::VersionManifest;
 use crate::store::Store;
 
 use checkpoint::{Checkpoint, MAX_CHECKPOINT_BYTES};
-use merkle::{Hash, RootBuilder};
+use merkle::RootBuilder;
 use proof::{Proof, ProofSignature, ProvenFile};
 use sshsig::{AllowedSigners, SigningKey, Verdict};
 
@@ -507,6 +507,155 @@ fn compare_with_archive(
     Ok(())
 }
 
+/// A sealed version read for proofs: its checkpoint, signatures and whole tree.
+pub struct SealedVersion {
+    pub collection: String,
+    pub version: u32,
+    /// The checkpoint file's text.
+    pub checkpoint: String,
+    /// Each signature file: (key id, its text).
+    pub signatures: Vec<(String, String)>,
+    tree: merkle::Tree,
+    /// Each payload file's (bag path, (leaf index, manifest line)).
+    lines: std::collections::HashMap<String, (usize, String)>,
+}
+
+impl SealedVersion {
+    /// Reads a version's seal and builds its tree; fails when it is not sealed or its
+    /// checkpoint is not its archive's tree.
+    pub fn read(store: &Store, collection: &str, version: u32) -> Result<SealedVersion> {
+        let (c, v) = (collection, version);
+        let cp_path = checkpoint_path(store, c, v);
+        let checkpoint = read_checkpoint_file(&cp_path)?.ok_or_else(|| {
+            Error::NotFound(format!(
+                "{c}@v{v} is not sealed (no {}); run `cablekeep seal -c {c} --version {v} --key KEY`",
+                cp_path.display()
+            ))
+        })?;
+        let corrupt = |message: String| Error::Corrupt {
+            path: cp_path.clone(),
+            message,
+        };
+        let checkpoint = String::from_utf8(checkpoint)
+            .map_err(|_| corrupt("the checkpoint is not UTF-8".into()))?;
+        let parsed =
+            Checkpoint::parse(checkpoint.as_bytes()).map_err(|e| corrupt(e.to_string()))?;
+        let mut signatures = Vec::new();
+        for (key_id, path) in signature_files(store, c, v)?
+            .into_iter()
+            .take(MAX_SIGNATURE_FILES)
+        {
+            let bytes = fsutil::read_regular_file(&path, sshsig::MAX_SIGNATURE_BYTES)?;
+            let text = String::from_utf8(bytes).map_err(|_| Error::Corrupt {
+                path: path.clone(),
+                message: "the signature is not text".into(),
+            })?;
+            signatures.push((key_id, text));
+        }
+        let facts = read_version(store, c, v)?;
+        let mut leaves = Vec::new();
+        let mut lines = std::collections::HashMap::new();
+        for (index, line) in manifest_lines(&facts.payload_manifest).enumerate() {
+            leaves.push(merkle::leaf_hash(line));
+            if let Ok(text) = std::str::from_utf8(line)
+                && let Some((_, path)) = proof::split_line(text)
+            {
+                lines.insert(path.to_string(), (index, text.to_string()));
+            }
+        }
+        let tree = merkle::Tree::new(leaves);
+        if tree.size() as u64 != parsed.size || tree.root() != parsed.root {
+            return Err(corrupt(
+                "the checkpoint is not the archive's tree; run `cablekeep verify`".into(),
+            ));
+        }
+        Ok(SealedVersion {
+            collection: c.to_string(),
+            version: v,
+            checkpoint,
+            signatures,
+            tree,
+            lines,
+        })
+    }
+
+    /// The proof for cable `id` whose payload files are `paths`.
+    pub fn proof(&self, id: &str, paths: &[&str]) -> Result<Proof> {
+        let mut files = Vec::new();
+        for path in paths {
+            let (index, line) = self.lines.get(*path).ok_or_else(|| Error::Corrupt {
+                path: PathBuf::from(format!("{}@v{}", self.collection, self.version)),
+                message: format!(
+                    "{PAYLOAD_MANIFEST} does not list {path} of cable {id}; run `cablekeep verify`"
+                ),
+            })?;
+            let audit = self.tree.audit_path(*index).unwrap_or_default();
+            files.push(ProvenFile {
+                line: line.clone(),
+                index: *index as u64,
+                audit_path: proof::encode_path(&audit),
+            });
+        }
+        files.sort_by_key(|f| f.index);
+        Ok(Proof {
+            format: proof::PROOF_FORMAT.to_string(),
+            cable: id.to_string(),
+            collection: self.collection.clone(),
+            version: self.version,
+            tree_size: self.tree.size() as u64,
+            checkpoint: self.checkpoint.clone(),
+            signatures: self
+                .signatures
+                .iter()
+                .map(|(key_id, signature)| ProofSignature {
+                    key_id: key_id.clone(),
+                    signature: signature.clone(),
+                })
+                .collect(),
+            timestamp: None,
+            files,
+        })
+    }
+
+    /// The seal files an export of this version carries: the checkpoint and its signatures,
+    /// under `seal/`, named as in the store.
+    pub fn export_files(&self) -> Vec<(String, Vec<u8>)> {
+        let stem = format!("{}-v{}.checkpoint", self.collection, self.version);
+        let mut files = vec![(format!("seal/{stem}"), self.checkpoint.clone().into_bytes())];
+        for (key_id, text) in &self.signatures {
+            files.push((
+                format!("seal/{stem}.{key_id}.sig"),
+                text.clone().into_bytes(),
+            ));
+        }
+        files
+    }
+}
+
+/// The seal an export of a version carries: None when the version has no checkpoint (an error
+/// when proofs are asked for).
+pub fn for_export(
+    store: &Store,
+    collection: &str,
+    version: u32,
+    proofs: bool,
+) -> Result<Option<SealedVersion>> {
+    let sealed = read_checkpoint_file(&checkpoint_path(store, collection, version))?.is_some();
+    if sealed || proofs {
+        SealedVersion::read(store, collection, version).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// The cable's payload files: each capture's raw bytes and record.
+pub fn cable_files(line: &crate::capture::IndexLine) -> Vec<&str> {
+    line.captures
+        .iter()
+        .flat_map(|cap| [cap.raw.as_str(), cap.record.as_str()])
+        .collect()
+}
+
 /// Writes the proof for cable `id` (published or canonical id) of a version: its checkpoint and
 /// signatures must be there.
 pub fn prove(
@@ -516,93 +665,8 @@ pub fn prove(
     id: &str,
 ) -> Result<Proof> {
     let found = crate::select::locate_cable(store, collection, version, id)?;
-    let (c, v) = (found.collection.as_str(), found.version);
-    let cp_path = checkpoint_path(store, c, v);
-    let checkpoint = read_checkpoint_file(&cp_path)?.ok_or_else(|| {
-        Error::NotFound(format!(
-            "{c}@v{v} is not sealed (no {}); run `cablekeep seal -c {c} --version {v} --key KEY`",
-            cp_path.display()
-        ))
-    })?;
-    let checkpoint = String::from_utf8(checkpoint).map_err(|_| Error::Corrupt {
-        path: cp_path.clone(),
-        message: "the checkpoint is not UTF-8".into(),
-    })?;
-    let parsed = Checkpoint::parse(checkpoint.as_bytes()).map_err(|e| Error::Corrupt {
-        path: cp_path.clone(),
-        message: e.to_string(),
-    })?;
-    let mut signatures = Vec::new();
-    for (key_id, path) in signature_files(store, c, v)?
-        .into_iter()
-        .take(MAX_SIGNATURE_FILES)
-    {
-        let bytes = fsutil::read_regular_file(&path, sshsig::MAX_SIGNATURE_BYTES)?;
-        let signature = String::from_utf8(bytes).map_err(|_| Error::Corrupt {
-            path: path.clone(),
-            message: "the signature is not text".into(),
-        })?;
-        signatures.push(ProofSignature { key_id, signature });
-    }
-    let facts = read_version(store, c, v)?;
-    let wanted: Vec<&str> = found
-        .line
-        .captures
-        .iter()
-        .flat_map(|cap| [cap.raw.as_str(), cap.record.as_str()])
-        .collect();
-    let (leaves, lines) = leaves_and_lines_of(&facts.payload_manifest, &wanted);
-    if leaves.len() as u64 != parsed.size || merkle::root_of(&leaves) != parsed.root {
-        return Err(Error::Corrupt {
-            path: cp_path,
-            message: "the checkpoint is not the archive's tree; run `cablekeep verify`".into(),
-        });
-    }
-    let mut files = Vec::new();
-    for (index, line) in lines {
-        let path = merkle::audit_path(&leaves, index).unwrap_or_default();
-        files.push(ProvenFile {
-            line,
-            index: index as u64,
-            audit_path: proof::encode_path(&path),
-        });
-    }
-    if files.len() != wanted.len() {
-        return Err(Error::Corrupt {
-            path: store.zip_path(c, v),
-            message: format!(
-                "{PAYLOAD_MANIFEST} does not list every file of cable {}; run `cablekeep verify`",
-                found.line.id
-            ),
-        });
-    }
-    Ok(Proof {
-        format: proof::PROOF_FORMAT.to_string(),
-        cable: found.line.id.clone(),
-        collection: c.to_string(),
-        version: v,
-        tree_size: parsed.size,
-        checkpoint,
-        signatures,
-        timestamp: None,
-        files,
-    })
-}
-
-/// Every leaf hash of a payload manifest, and the (index, line) of the lines naming `paths`.
-fn leaves_and_lines_of(manifest: &[u8], paths: &[&str]) -> (Vec<Hash>, Vec<(usize, String)>) {
-    let mut leaves = Vec::new();
-    let mut lines = Vec::new();
-    for (index, line) in manifest_lines(manifest).enumerate() {
-        leaves.push(merkle::leaf_hash(line));
-        if let Ok(text) = std::str::from_utf8(line)
-            && let Some((_, path)) = proof::split_line(text)
-            && paths.contains(&path)
-        {
-            lines.push((index, text.to_string()));
-        }
-    }
-    (leaves, lines)
+    let sealed = SealedVersion::read(store, &found.collection, found.version)?;
+    sealed.proof(&found.line.id, &cable_files(&found.line))
 }
 
 /// Reads the allowed signers: the file given, else the store's default one when present.
