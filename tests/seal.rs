@@ -725,3 +725,42 @@ fn exports_carry_the_seal_and_one_proof_per_cable() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!dir.path().join("bag").exists());
 }
+
+#[test]
+fn special_files_in_place_of_seal_files_are_reported_without_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = keygen(dir.path(), "alice", "");
+    let allowed = allowed_signers(dir.path(), &[("alice", &alice)]);
+    let store = sealed_store(dir.path(), &alice);
+    let s = store.path();
+    let proof = dir.path().join("p.json");
+    prove(s, "10EXAMPLE202", 2, &proof);
+    // A FIFO as a signature file: a finding, not a wait for a writer.
+    std::fs::remove_file(signature(s, "ex", 2, &alice)).unwrap();
+    crate::util::mkfifo(&signature(s, "ex", 2, &alice));
+    let mut cmd = cablekeep(s);
+    cmd.args(["verify", "--all", "--json", "--allowed-signers"])
+        .arg(&allowed);
+    let m = crate::util::measure(&cmd, std::time::Duration::from_secs(60));
+    assert!(!m.timed_out);
+    assert_eq!(m.code, Some(1), "{}", m.stderr);
+    assert!(
+        finding_codes(&m.stdout).contains(&"S006".to_string()),
+        "{}",
+        m.stdout
+    );
+    assert!(m.peak_rss_mb() < 256.0);
+    // A FIFO given to check-proof as a file: refused (could not check), not opened.
+    let fifo = dir.path().join("fifo");
+    crate::util::mkfifo(&fifo);
+    let mut cmd = cablekeep(s);
+    cmd.arg("check-proof")
+        .arg(&proof)
+        .arg(&fifo)
+        .arg("--allowed-signers")
+        .arg(&allowed);
+    let m = crate::util::measure(&cmd, std::time::Duration::from_secs(60));
+    assert!(!m.timed_out);
+    assert_eq!(m.code, Some(2), "{}", m.stderr);
+    assert!(m.stderr.contains("fifo"), "{}", m.stderr);
+}

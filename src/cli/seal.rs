@@ -221,13 +221,11 @@ impl Ctx {
             );
         };
         let bytes = read_bounded(&a.proof, proof::MAX_PROOF_BYTES)?;
-        let mut given = Vec::new();
-        for f in &a.files {
-            given.push(proof::GivenFile {
-                label: f.display().to_string(),
-                bytes: read_bounded(f, MAX_GIVEN_FILE_BYTES)?,
-            });
-        }
+        let given = a
+            .files
+            .iter()
+            .map(|f| proof::GivenFile::read(f))
+            .collect::<Result<Vec<_>, _>>()?;
         let expect = proof::Expect {
             collection: a.collection.clone(),
             version: a.version.as_deref().map(parse_version).transpose()?,
@@ -280,9 +278,6 @@ impl Ctx {
         Ok(code)
     }
 }
-
-/// A file given to `check-proof` is read up to this size (inputs are at most 64 MiB by default).
-const MAX_GIVEN_FILE_BYTES: u64 = 256 << 20;
 
 fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
     Ok(cablekeep::fsutil::read_regular_file(path, limit)?)

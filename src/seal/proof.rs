@@ -90,10 +90,22 @@ pub struct Expect {
     pub cable: Option<String>,
 }
 
-/// A file given to check against the proven lines: a label and its bytes.
+/// A file given to check against the proven lines: a label and the SHA-256 of its bytes.
 pub struct GivenFile {
     pub label: String,
-    pub bytes: Vec<u8>,
+    pub sha256: String,
+}
+
+impl GivenFile {
+    /// Hashes a regular file, streamed (a FIFO or device is refused, not opened).
+    pub fn read(path: &std::path::Path) -> crate::Result<GivenFile> {
+        crate::fsutil::require_regular_file(path)?;
+        let (digests, _) = crate::hash::digest_file(path)?;
+        Ok(GivenFile {
+            label: path.display().to_string(),
+            sha256: digests.sha256,
+        })
+    }
 }
 
 /// Checks a proof: the checkpoint's signatures against `allowed`, every audit path against the
@@ -333,11 +345,11 @@ fn decode_path(path: &[String]) -> Option<Vec<Hash>> {
 /// Each given file's SHA-256 must be the digest of one of the proven lines.
 fn check_given(proof: &Proof, given: &[GivenFile], findings: &mut Vec<Finding>) {
     for file in given {
-        let digest = crate::hash::sha256_hex(&file.bytes);
+        let digest = &file.sha256;
         let proven = proof
             .files
             .iter()
-            .any(|f| split_line(&f.line).is_some_and(|(d, _)| d == digest));
+            .any(|f| split_line(&f.line).is_some_and(|(d, _)| d == digest.as_str()));
         if !proven {
             findings.push(Finding::new(
                 Code::ProofFileMismatch,
