@@ -95,6 +95,12 @@ impl RootBuilder {
     }
 }
 
+/// The leaf hashes of many leaves, on all cores.
+pub fn leaf_hashes(leaves: &[&[u8]]) -> Vec<Hash> {
+    use rayon::prelude::*;
+    leaves.par_iter().map(|data| leaf_hash(data)).collect()
+}
+
 /// The root of the tree over `leaves` (leaf hashes).
 pub fn root_of(leaves: &[Hash]) -> Hash {
     let mut builder = RootBuilder::new();
@@ -146,10 +152,11 @@ pub struct Tree {
 
 impl Tree {
     pub fn new(leaves: Vec<Hash>) -> Tree {
+        use rayon::prelude::*;
         let mut levels = vec![leaves];
         while let Some(level) = levels.last().filter(|l| l.len() > 1) {
             let next = level
-                .chunks(2)
+                .par_chunks(2)
                 .map(|pair| match pair.get(1) {
                     Some(right) => node_hash(&pair[0], right),
                     None => pair[0],

@@ -22,7 +22,6 @@ use crate::manifest::VersionManifest;
 use crate::store::Store;
 
 use checkpoint::{Checkpoint, MAX_CHECKPOINT_BYTES};
-use merkle::RootBuilder;
 use proof::{Proof, ProofSignature, ProvenFile};
 use sshsig::{AllowedSigners, SigningKey, Verdict};
 
@@ -80,12 +79,32 @@ fn is_key_id(s: &str) -> bool {
     s.len() == 16 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// The lines of a payload manifest, each without its line end (LF, or CR LF): the leaves.
-pub fn manifest_lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    body.split(|&b| b == b'\n')
-        .filter(move |_| !bytes.is_empty())
-        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+/// Where the lines of a payload manifest are, each as (start, end) without its line end (LF, or
+/// CR LF): the leaves. Bytes after the last line end are a last line.
+pub fn manifest_line_spans(bytes: &[u8]) -> Vec<(usize, usize)> {
+    let without_cr = |start: usize, end: usize| {
+        if end > start && bytes[end - 1] == b'\r' {
+            (start, end - 1)
+        } else {
+            (start, end)
+        }
+    };
+    let mut spans = Vec::new();
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', bytes) {
+        spans.push(without_cr(start, end));
+        start = end + 1;
+    }
+    if start < bytes.len() {
+        spans.push(without_cr(start, bytes.len()));
+    }
+    spans
+}
+
+/// The leaf hashes of a payload manifest's lines.
+fn manifest_leaves(bytes: &[u8], spans: &[(usize, usize)]) -> Vec<merkle::Hash> {
+    let lines: Vec<&[u8]> = spans.iter().map(|&(s, e)| &bytes[s..e]).collect();
+    merkle::leaf_hashes(&lines)
 }
 
 /// What sealing needs from a version: its sidecar facts and its payload manifest's bytes.
@@ -132,15 +151,13 @@ fn checkpoint_of(
             ),
         });
     }
-    let mut tree = RootBuilder::new();
-    for line in manifest_lines(&facts.payload_manifest) {
-        tree.push_data(line);
-    }
+    let spans = manifest_line_spans(&facts.payload_manifest);
+    let tree = merkle::Tree::new(manifest_leaves(&facts.payload_manifest, &spans));
     Ok(Checkpoint {
         store: store_id.map(str::to_string),
         collection: m.collection.clone(),
         version: m.version,
-        size: tree.len(),
+        size: tree.size() as u64,
         root: tree.root(),
         zip_sha256: m.archive.sha256.clone(),
         zip_sha512: m.archive.sha512.clone(),
@@ -516,8 +533,11 @@ pub struct SealedVersion {
     /// Each signature file: (key id, its text).
     pub signatures: Vec<(String, String)>,
     tree: merkle::Tree,
-    /// Each payload file's (bag path, (leaf index, manifest line)).
-    lines: std::collections::HashMap<String, (usize, String)>,
+    /// The payload manifest, and each line's start and end (without its line end) in it.
+    manifest: Vec<u8>,
+    spans: Vec<(usize, usize)>,
+    /// Line numbers sorted by the path each line names, for finding a file's line.
+    by_path: Vec<usize>,
 }
 
 impl SealedVersion {
@@ -553,46 +573,72 @@ impl SealedVersion {
             signatures.push((key_id, text));
         }
         let facts = read_version(store, c, v)?;
-        let mut leaves = Vec::new();
-        let mut lines = std::collections::HashMap::new();
-        for (index, line) in manifest_lines(&facts.payload_manifest).enumerate() {
-            leaves.push(merkle::leaf_hash(line));
-            if let Ok(text) = std::str::from_utf8(line)
-                && let Some((_, path)) = proof::split_line(text)
-            {
-                lines.insert(path.to_string(), (index, text.to_string()));
-            }
-        }
+        let manifest = facts.payload_manifest;
+        let spans = manifest_line_spans(&manifest);
+        let leaves = manifest_leaves(&manifest, &spans);
         let tree = merkle::Tree::new(leaves);
         if tree.size() as u64 != parsed.size || tree.root() != parsed.root {
             return Err(corrupt(
                 "the checkpoint is not the archive's tree; run `cablekeep verify`".into(),
             ));
         }
-        Ok(SealedVersion {
+        let mut sealed = SealedVersion {
             collection: c.to_string(),
             version: v,
             checkpoint,
             signatures,
             tree,
-            lines,
-        })
+            manifest,
+            spans,
+            by_path: Vec::new(),
+        };
+        let mut by_path: Vec<usize> = (0..sealed.spans.len()).collect();
+        by_path.sort_by(|a, b| sealed.path_of(*a).cmp(sealed.path_of(*b)));
+        sealed.by_path = by_path;
+        Ok(sealed)
+    }
+
+    /// The bytes of line `i`, without its line end.
+    fn line(&self, i: usize) -> &[u8] {
+        let (start, end) = self.spans[i];
+        &self.manifest[start..end]
+    }
+
+    /// The path line `i` names (after `<64 hex digits>` and two spaces); empty when it is not a
+    /// manifest line.
+    fn path_of(&self, i: usize) -> &[u8] {
+        let line = self.line(i);
+        match line.get(64..66) {
+            Some(b"  ") => &line[66..],
+            _ => &[],
+        }
+    }
+
+    /// The leaf index and text of the line naming `path`.
+    fn find(&self, path: &str) -> Option<(usize, String)> {
+        let at = self
+            .by_path
+            .binary_search_by(|i| self.path_of(*i).cmp(path.as_bytes()))
+            .ok()?;
+        let i = self.by_path[at];
+        let text = std::str::from_utf8(self.line(i)).ok()?;
+        proof::split_line(text).map(|_| (i, text.to_string()))
     }
 
     /// The proof for cable `id` whose payload files are `paths`.
     pub fn proof(&self, id: &str, paths: &[&str]) -> Result<Proof> {
         let mut files = Vec::new();
         for path in paths {
-            let (index, line) = self.lines.get(*path).ok_or_else(|| Error::Corrupt {
+            let (index, line) = self.find(path).ok_or_else(|| Error::Corrupt {
                 path: PathBuf::from(format!("{}@v{}", self.collection, self.version)),
                 message: format!(
                     "{PAYLOAD_MANIFEST} does not list {path} of cable {id}; run `cablekeep verify`"
                 ),
             })?;
-            let audit = self.tree.audit_path(*index).unwrap_or_default();
+            let audit = self.tree.audit_path(index).unwrap_or_default();
             files.push(ProvenFile {
-                line: line.clone(),
-                index: *index as u64,
+                line,
+                index: index as u64,
                 audit_path: proof::encode_path(&audit),
             });
         }
@@ -709,4 +755,24 @@ pub fn describe(sealed: &Sealed) -> String {
             "already signed by this key"
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_lines_end_with_lf_or_cr_lf_and_a_last_line_may_have_none() {
+        let lines = |b: &[u8]| -> Vec<Vec<u8>> {
+            manifest_line_spans(b)
+                .into_iter()
+                .map(|(s, e)| b[s..e].to_vec())
+                .collect()
+        };
+        assert!(lines(b"").is_empty());
+        assert_eq!(lines(b"a\n"), [b"a".to_vec()]);
+        assert_eq!(lines(b"a\r\nb"), [b"a".to_vec(), b"b".to_vec()]);
+        assert_eq!(lines(b"a\n\n"), [b"a".to_vec(), b"".to_vec()]);
+        assert_eq!(lines(b"\n"), [b"".to_vec()]);
+    }
 }
