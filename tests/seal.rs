@@ -764,3 +764,54 @@ fn special_files_in_place_of_seal_files_are_reported_without_hanging() {
     assert_eq!(m.code, Some(2), "{}", m.stderr);
     assert!(m.stderr.contains("fifo"), "{}", m.stderr);
 }
+
+#[test]
+fn commit_seals_with_sign_and_an_unsealed_version_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = keygen(dir.path(), "alice", "");
+    let allowed = allowed_signers(dir.path(), &[("alice", &alice)]);
+    let store = temp_store();
+    let s = store.path();
+    run_ok(
+        cablekeep(s)
+            .arg("add")
+            .arg(examples().join("09EXAMPLE101.html"))
+            .args(["-c", "ex"]),
+        0,
+    );
+    let out = run(cablekeep(s)
+        .args(["commit", "-c", "ex", "--json", "--sign"])
+        .arg(&alice.private));
+    assert_eq!(out.status.code(), Some(0));
+    // Standard output stays the one JSON object of the write; the seal is said on stderr.
+    assert_eq!(json_lines(&String::from_utf8_lossy(&out.stdout)).len(), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sealed ex@v1"));
+    assert!(ssh_verify(
+        &allowed,
+        "alice@example.org",
+        &signature(s, "ex", 1, &alice),
+        &checkpoint(s, "ex", 1)
+    ));
+    // v2 written without --sign: a warning, an error when seals are required.
+    run_ok(
+        cablekeep(s)
+            .arg("bundle")
+            .arg(examples())
+            .args(["-c", "ex"]),
+        0,
+    );
+    assert_eq!(
+        verify_codes(s, Some(&allowed), &[]),
+        (vec!["S001".to_string()], 0)
+    );
+    assert_eq!(
+        verify_codes(s, Some(&allowed), &["--require-seal"]),
+        (vec!["S001".to_string()], 1)
+    );
+    // Sealing v2 alone links it to v1's checkpoint.
+    seal(s, "ex", &alice, &[]);
+    assert_eq!(
+        verify_codes(s, Some(&allowed), &["--require-seal"]),
+        (vec![], 0)
+    );
+}
