@@ -734,7 +734,7 @@ pub fn allowed_signers(
     AllowedSigners::read(&path).map(Some)
 }
 
-/// A short text of a finding's subject for terminals.
+/// One line saying what sealing a version did, for terminals.
 pub fn describe(sealed: &Sealed) -> String {
     format!(
         "{}@v{}: {} leaves, root {}; checkpoint {}{}; signature {} ({})",
