@@ -5,11 +5,10 @@ Needs Python 3 and OpenSSH's ssh-keygen. Usage:
 
     check-proof.py PROOF ALLOWED_SIGNERS [FILE...]
 
-Checks that the checkpoint is signed by a key of ALLOWED_SIGNERS (ssh-keygen -Y verify, namespace
-cablekeep-checkpoint), that every audit path leads from its manifest line to the checkpoint's
-root (RFC 9162 section 2.1), and that each FILE's SHA-256 is the digest of a proven line.
-Exit 0: the proof holds; 1: it does not (the reasons, with cablekeep's finding codes, are
-printed); 2: it could not be checked.
+Checks that the checkpoint is signed by a key of ALLOWED_SIGNERS (ssh-keygen -Y verify), that the
+audit path leads from the manifest lines to the checkpoint's root (RFC 9162 section 2.1), and that
+each FILE's SHA-256 is the digest of a proven line. Exit 0: the proof holds; 1: it does not (the
+reasons are printed with cablekeep's finding codes); 2: it could not be checked.
 """
 import base64
 import hashlib
@@ -30,24 +29,34 @@ def node_hash(left, right):
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
-def root_from_path(index, size, leaf, path):
-    """RFC 9162 section 2.1.3.2; None when the path cannot be for this index and size."""
-    if index >= size:
+def root_from_multi_path(size, leaves, path):
+    """The root the hashes of `path` lead to from (index, leaf hash) pairs (FORMAT.md 9.4)."""
+    known = sorted(leaves)
+    indices = [i for i, _ in known]
+    if not known or len(set(indices)) != len(indices) or indices[-1] >= size:
         return None
-    fn, sn, r = index, size - 1, leaf
-    for p in path:
-        if sn == 0:
-            return None
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            r = node_hash(r, p)
-        fn >>= 1
-        sn >>= 1
-    return r if sn == 0 else None
+    path, width = list(path), size
+    while width > 1:
+        nxt, j = [], 0
+        while j < len(known):
+            i, h = known[j]
+            if i % 2 == 1:
+                if not path:
+                    return None
+                parent = node_hash(path.pop(0), h)
+            elif i + 1 >= width:
+                parent = h
+            elif j + 1 < len(known) and known[j + 1][0] == i + 1:
+                parent = node_hash(h, known[j + 1][1])
+                j += 1
+            else:
+                if not path:
+                    return None
+                parent = node_hash(h, path.pop(0))
+            nxt.append((i // 2, parent))
+            j += 1
+        known, width = nxt, (width + 1) // 2
+    return known[0][1] if not path and len(known) == 1 else None
 
 
 def parse_checkpoint(text):
@@ -105,18 +114,16 @@ def check(proof, allowed, files):
     if not signers:
         problems.append(("S015", "no signature by an allowed signer"))
     prefix = "data/cables/%s/" % proof["cable"]
-    digests = set()
+    digests, leaves = set(), []
     for f in proof["files"]:
         digest, _, path = f["line"].partition("  ")
         digests.add(digest)
         if not path.startswith(prefix):
             problems.append(("S014", "%s is not a file of cable %s" % (path, proof["cable"])))
-        path_hashes = [base64.b64decode(h, validate=True) for h in f["audit_path"]]
-        root = root_from_path(f["index"], checkpoint["size"], leaf_hash(f["line"].encode()),
-                              path_hashes)
-        if root != checkpoint["root"]:
-            problems.append(("S011", "leaf %s (%s): the audit path does not lead to the root"
-                             % (f["index"], path)))
+        leaves.append((f["index"], leaf_hash(f["line"].encode())))
+    hashes = [base64.b64decode(h, validate=True) for h in proof["audit_path"]]
+    if root_from_multi_path(checkpoint["size"], leaves, hashes) != checkpoint["root"]:
+        problems.append(("S011", "the audit path does not lead from the files to the root"))
     for name in files:
         with open(name, "rb") as fh:
             if hashlib.sha256(fh.read()).hexdigest() not in digests:

@@ -494,11 +494,11 @@ fn proofs_hold_and_each_tampering_is_caught_by_both_checkers() {
             }),
             vec!["S011"],
         ),
-        // A sibling hash swapped.
+        // A sibling hash swapped for another.
         (
             tampered("sibling.json", &|p| {
-                let path = p["files"][0]["audit_path"].as_array_mut().unwrap();
-                path.swap(0, 1);
+                let other = Base64::encode_string(&Sha256::digest(b"another subtree"));
+                p["audit_path"][0] = other.into();
             }),
             vec!["S011"],
         ),
@@ -597,6 +597,7 @@ fn proofs_hold_and_each_tampering_is_caught_by_both_checkers() {
         let v1: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&v1_path).unwrap()).unwrap();
         p["files"] = v1["files"].clone();
+        p["audit_path"] = v1["audit_path"].clone();
     });
     let (code, codes) = check_proof(s, &mixed, &allowed, &[], &[]);
     assert_eq!(code, 1);

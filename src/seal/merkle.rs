@@ -196,6 +196,88 @@ impl Tree {
     }
 }
 
+impl Tree {
+    /// The hashes that prove the leaves at `indices` (sorted, distinct) together: for each
+    /// level from the leaves up, left to right, the sibling of each node known so far that is
+    /// not itself known. One leaf's is its audit path; two neighbours share most of theirs.
+    /// None when an index is not a leaf or the indices are not sorted and distinct.
+    pub fn multi_path(&self, indices: &[usize]) -> Option<Vec<Hash>> {
+        let sorted = indices.windows(2).all(|w| w[0] < w[1]);
+        if !sorted || indices.last().is_some_and(|&i| i >= self.size()) {
+            return None;
+        }
+        let mut path = Vec::new();
+        let mut known: Vec<usize> = indices.to_vec();
+        for level in &self.levels[..self.levels.len() - 1] {
+            let mut next = Vec::new();
+            let mut j = 0;
+            while j < known.len() {
+                let i = known[j];
+                let pair_known = i.is_multiple_of(2) && known.get(j + 1) == Some(&(i + 1));
+                if pair_known {
+                    j += 1;
+                } else if let Some(sibling) = level.get(i ^ 1) {
+                    path.push(*sibling);
+                }
+                next.push(i / 2);
+                j += 1;
+            }
+            known = next;
+        }
+        Some(path)
+    }
+}
+
+/// The root that `path` ([`Tree::multi_path`]) leads to from the leaf hashes `leaves`, given
+/// with their indices, in a tree of `size` leaves.
+pub fn root_from_multi_path(
+    size: u64,
+    leaves: &[(u64, Hash)],
+    path: &[Hash],
+) -> Result<Hash, ProofError> {
+    let mut known: Vec<(u64, Hash)> = leaves.to_vec();
+    known.sort_by_key(|(i, _)| *i);
+    if let Some(&(index, _)) = known.iter().find(|(i, _)| *i >= size) {
+        return Err(ProofError::IndexOutOfRange { index, size });
+    }
+    if let Some(w) = known.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(ProofError::Duplicate { index: w[0].0 });
+    }
+    let mut hashes = path.iter();
+    let mut take = || hashes.next().copied().ok_or(ProofError::TooShort);
+    let mut width = size;
+    while width > 1 {
+        let mut next = Vec::with_capacity(known.len());
+        let mut j = 0;
+        while j < known.len() {
+            let (i, h) = known[j];
+            let parent = if i % 2 == 1 {
+                node_hash(&take()?, &h)
+            } else if i + 1 >= width {
+                // The last node of an odd level is carried up.
+                h
+            } else if let Some(&(_, right)) = known.get(j + 1).filter(|(k, _)| *k == i + 1) {
+                j += 1;
+                node_hash(&h, &right)
+            } else {
+                node_hash(&h, &take()?)
+            };
+            next.push((i / 2, parent));
+            j += 1;
+        }
+        known = next;
+        width = width.div_ceil(2);
+    }
+    let left_over = hashes.len();
+    if left_over > 0 {
+        return Err(ProofError::TooLong { left_over });
+    }
+    match known.as_slice() {
+        [(0, root)] => Ok(*root),
+        _ => Err(ProofError::TooShort),
+    }
+}
+
 /// Why an inclusion proof does not hold.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProofError {
@@ -208,6 +290,12 @@ pub enum ProofError {
         given: usize,
         needed: usize,
     },
+    #[error("leaf index {index} is given twice")]
+    Duplicate { index: u64 },
+    #[error("the audit path has too few hashes")]
+    TooShort,
+    #[error("the audit path has {left_over} hashes too many")]
+    TooLong { left_over: usize },
     #[error("the audit path leads to root {computed}, not to the root {expected}")]
     RootMismatch { computed: String, expected: String },
 }
@@ -457,6 +545,19 @@ mod tests {
                 prop_assert_eq!(&tree.audit_path(m).unwrap(), &path);
                 prop_assert_eq!(path.len(), path_length(m as u64, n as u64));
                 prop_assert!(verify_inclusion(m as u64, n as u64, &leaves[m], &path, &root).is_ok());
+                let multi = tree.multi_path(&[m]).unwrap();
+                prop_assert_eq!(&multi, &path);
+                // Any set of leaves proven together.
+                let set: Vec<usize> = (0..n).filter(|i| (i * 7 + pick) % 3 == 0 || *i == m).collect();
+                let multi = tree.multi_path(&set).unwrap();
+                let given: Vec<(u64, Hash)> = set.iter().map(|&i| (i as u64, leaves[i])).collect();
+                prop_assert_eq!(root_from_multi_path(n as u64, &given, &multi), Ok(root));
+                if !multi.is_empty() {
+                    prop_assert!(root_from_multi_path(n as u64, &given, &multi[1..]).is_err());
+                    let mut longer = multi.clone();
+                    longer.push(root);
+                    prop_assert!(root_from_multi_path(n as u64, &given, &longer).is_err());
+                }
                 if n > 1 {
                     let other = (m + 1) % n;
                     prop_assert!(verify_inclusion(other as u64, n as u64, &leaves[m], &path, &root).is_err());

@@ -635,14 +635,15 @@ impl SealedVersion {
                     "{PAYLOAD_MANIFEST} does not list {path} of cable {id}; run `cablekeep verify`"
                 ),
             })?;
-            let audit = self.tree.audit_path(index).unwrap_or_default();
             files.push(ProvenFile {
                 line,
                 index: index as u64,
-                audit_path: proof::encode_path(&audit),
             });
         }
         files.sort_by_key(|f| f.index);
+        files.dedup_by_key(|f| f.index);
+        let indices: Vec<usize> = files.iter().map(|f| f.index as usize).collect();
+        let audit = self.tree.multi_path(&indices).unwrap_or_default();
         Ok(Proof {
             format: proof::PROOF_FORMAT.to_string(),
             cable: id.to_string(),
@@ -660,6 +661,7 @@ impl SealedVersion {
                 .collect(),
             timestamp: None,
             files,
+            audit_path: proof::encode_path(&audit),
         })
     }
 

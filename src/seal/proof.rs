@@ -37,6 +37,9 @@ pub struct Proof {
     /// the version has none.
     pub timestamp: Option<String>,
     pub files: Vec<ProvenFile>,
+    /// The hashes that prove all the files together (docs/FORMAT.md section 9.4), each in
+    /// base64; for one file, its audit path from leaf to root.
+    pub audit_path: Vec<String>,
 }
 
 /// One signature over the checkpoint.
@@ -57,8 +60,6 @@ pub struct ProvenFile {
     pub line: String,
     /// The line's index among the manifest's lines (from 0): the leaf index.
     pub index: u64,
-    /// The audit path, leaf to root, each hash in base64.
-    pub audit_path: Vec<String>,
 }
 
 impl Proof {
@@ -288,10 +289,11 @@ fn check_signatures(
     signed_by
 }
 
-/// Checks each file's audit path against the checkpoint's root; returns how many hold.
+/// Checks the files' lines and the audit path against the checkpoint's root; returns how many
+/// files are proven.
 fn check_files(proof: &Proof, cp: &Checkpoint, findings: &mut Vec<Finding>, label: &str) -> usize {
     let prefix = format!("data/cables/{}/", proof.cable);
-    let mut holding = 0;
+    let mut leaves = Vec::new();
     for file in proof.files.iter().take(MAX_FILES) {
         let at = |code: Code, m: String| {
             Finding::new(code, label, m).at_entry(terminal_safe(&file.line))
@@ -310,28 +312,43 @@ fn check_files(proof: &Proof, cp: &Checkpoint, findings: &mut Vec<Finding>, labe
                 continue;
             }
         }
-        let Some(path) = decode_path(&file.audit_path) else {
-            findings.push(at(
-                Code::ProofMalformed,
-                "an audit path hash is not 32 bytes in base64".into(),
-            ));
-            continue;
-        };
-        let leaf = merkle::leaf_hash(file.line.as_bytes());
-        // The path is checked against the checkpoint's size, whatever the proof claims.
-        match merkle::verify_inclusion(file.index, cp.size, &leaf, &path, &cp.root) {
-            Ok(()) => holding += 1,
-            Err(e) => findings.push(at(
+        leaves.push((file.index, merkle::leaf_hash(file.line.as_bytes())));
+    }
+    let Some(path) = decode_path(&proof.audit_path) else {
+        findings.push(Finding::new(
+            Code::ProofMalformed,
+            label,
+            "an audit path hash is not 32 bytes in base64, or the path is too long",
+        ));
+        return 0;
+    };
+    // The path is checked against the checkpoint's size, whatever the proof claims.
+    let proven = merkle::root_from_multi_path(cp.size, &leaves, &path).and_then(|root| {
+        if root == cp.root {
+            Ok(())
+        } else {
+            Err(merkle::ProofError::RootMismatch {
+                computed: hex::encode(root),
+                expected: hex::encode(cp.root),
+            })
+        }
+    });
+    match proven {
+        Ok(()) => leaves.len(),
+        Err(e) => {
+            let indices: Vec<String> = leaves.iter().map(|(i, _)| i.to_string()).collect();
+            findings.push(Finding::new(
                 Code::ProofPathMismatch,
-                format!("leaf {}: {e}", file.index),
-            )),
+                label,
+                format!("leaves {}: {e}", indices.join(", ")),
+            ));
+            0
         }
     }
-    holding
 }
 
 fn decode_path(path: &[String]) -> Option<Vec<Hash>> {
-    if path.len() > merkle::MAX_PATH {
+    if path.len() > merkle::MAX_PATH * MAX_FILES {
         return None;
     }
     path.iter()
