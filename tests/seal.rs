@@ -816,3 +816,21 @@ fn commit_seals_with_sign_and_an_unsealed_version_is_reported() {
         (vec![], 0)
     );
 }
+
+#[test]
+fn a_proof_carries_the_versions_timestamp_token_when_there_is_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = keygen(dir.path(), "alice", "");
+    let store = sealed_store(dir.path(), &alice);
+    let s = store.path();
+    let without = prove(s, "10EXAMPLE202", 2, &dir.path().join("a.json"));
+    assert!(without["timestamp"].is_null());
+    // The bytes stand for a `.tsr` reply (their checks belong to the timestamp tests).
+    let token = b"\x30\x82 a timestamp reply".to_vec();
+    std::fs::write(manifests(s, "ex").join("ex-v2.checkpoint.tsr"), &token).unwrap();
+    let with = prove(s, "10EXAMPLE202", 2, &dir.path().join("b.json"));
+    assert_eq!(
+        with["timestamp"].as_str().unwrap(),
+        Base64::encode_string(&token)
+    );
+}

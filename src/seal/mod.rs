@@ -14,6 +14,8 @@ pub mod sshsig;
 
 use std::path::{Path, PathBuf};
 
+use base64ct::{Base64, Encoding};
+
 use crate::archive::OpenArchive;
 use crate::error::{Error, Result};
 use crate::finding::{Code, Finding, terminal_safe};
@@ -47,6 +49,16 @@ pub fn signature_path(store: &Store, collection: &str, version: u32, key_id: &st
         .manifest_dir(collection)
         .join(format!("{collection}-v{version}.checkpoint.{key_id}.sig"))
 }
+
+/// A version's RFC 3161 timestamp token over its checkpoint (the `.tsr` reply), when it has one.
+pub fn timestamp_path(store: &Store, collection: &str, version: u32) -> PathBuf {
+    store
+        .manifest_dir(collection)
+        .join(format!("{collection}-v{version}.checkpoint.tsr"))
+}
+
+/// A timestamp reply is read up to this size (one is about 2 KB).
+const MAX_TIMESTAMP_BYTES: u64 = 64 * 1024;
 
 /// The signature files beside a version's checkpoint, as (key id from the name, path), sorted.
 pub fn signature_files(
@@ -532,6 +544,8 @@ pub struct SealedVersion {
     pub checkpoint: String,
     /// Each signature file: (key id, its text).
     pub signatures: Vec<(String, String)>,
+    /// The timestamp token's bytes, when the version has one.
+    pub timestamp: Option<Vec<u8>>,
     tree: merkle::Tree,
     /// The payload manifest, and each line's start and end (without its line end) in it.
     manifest: Vec<u8>,
@@ -572,6 +586,11 @@ impl SealedVersion {
             })?;
             signatures.push((key_id, text));
         }
+        let tsr = timestamp_path(store, c, v);
+        let timestamp = match std::fs::symlink_metadata(&tsr) {
+            Ok(_) => Some(fsutil::read_regular_file(&tsr, MAX_TIMESTAMP_BYTES)?),
+            Err(_) => None,
+        };
         let facts = read_version(store, c, v)?;
         let manifest = facts.payload_manifest;
         let spans = manifest_line_spans(&manifest);
@@ -587,6 +606,7 @@ impl SealedVersion {
             version: v,
             checkpoint,
             signatures,
+            timestamp,
             tree,
             manifest,
             spans,
@@ -659,7 +679,7 @@ impl SealedVersion {
                     signature: signature.clone(),
                 })
                 .collect(),
-            timestamp: None,
+            timestamp: self.timestamp.as_ref().map(|t| Base64::encode_string(t)),
             files,
             audit_path: proof::encode_path(&audit),
         })
@@ -675,6 +695,9 @@ impl SealedVersion {
                 format!("seal/{stem}.{key_id}.sig"),
                 text.clone().into_bytes(),
             ));
+        }
+        if let Some(token) = &self.timestamp {
+            files.push((format!("seal/{stem}.tsr"), token.clone()));
         }
         files
     }
