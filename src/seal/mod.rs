@@ -645,6 +645,24 @@ impl SealedVersion {
         proof::split_line(text).map(|_| (i, text.to_string()))
     }
 
+    /// The paths of the payload files of cable `id`: the manifest's lines under
+    /// `data/cables/<id>/`.
+    pub fn files_of(&self, id: &str) -> Vec<String> {
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Vec::new();
+        }
+        let prefix = format!("data/cables/{id}/");
+        let first = self
+            .by_path
+            .partition_point(|i| self.path_of(*i) < prefix.as_bytes());
+        self.by_path[first..]
+            .iter()
+            .map(|i| self.path_of(*i))
+            .take_while(|p| p.starts_with(prefix.as_bytes()))
+            .filter_map(|p| std::str::from_utf8(p).ok().map(str::to_string))
+            .collect()
+    }
+
     /// The proof for cable `id` whose payload files are `paths`.
     pub fn proof(&self, id: &str, paths: &[&str]) -> Result<Proof> {
         let mut files = Vec::new();
@@ -728,16 +746,40 @@ pub fn cable_files(line: &crate::capture::IndexLine) -> Vec<&str> {
 }
 
 /// Writes the proof for cable `id` (published or canonical id) of a version: its checkpoint and
-/// signatures must be there.
+/// signatures must be there. The cable's files are the lines of the manifest under
+/// `data/cables/<id>/` (every payload file belongs to its cable's folder, which verify checks),
+/// so the index is read only to choose the collection when the store has several.
 pub fn prove(
     store: &Store,
     collection: Option<&str>,
     version: Option<u32>,
     id: &str,
 ) -> Result<Proof> {
-    let found = crate::select::locate_cable(store, collection, version, id)?;
-    let sealed = SealedVersion::read(store, &found.collection, found.version)?;
-    sealed.proof(&found.line.id, &cable_files(&found.line))
+    let chosen = match collection {
+        Some(c) => Some(c.to_string()),
+        None => match store.collections()?.as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
+        },
+    };
+    let Some(c) = chosen else {
+        let found = crate::select::locate_cable(store, None, version, id)?;
+        let sealed = SealedVersion::read(store, &found.collection, found.version)?;
+        return sealed.proof(&found.line.id, &cable_files(&found.line));
+    };
+    let v = store.resolve_version(&c, version)?;
+    let sealed = SealedVersion::read(store, &c, v)?;
+    for candidate in crate::select::ids_to_look_up(id) {
+        let files = sealed.files_of(&candidate);
+        if !files.is_empty() {
+            let paths: Vec<&str> = files.iter().map(String::as_str).collect();
+            return sealed.proof(&candidate, &paths);
+        }
+    }
+    Err(Error::NotFound(format!(
+        "{c}@v{v} has no cable {}",
+        terminal_safe(&id.trim().to_ascii_uppercase())
+    )))
 }
 
 /// Reads the allowed signers: the file given, else the store's default one when present.
