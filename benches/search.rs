@@ -104,6 +104,7 @@ fn main() {
                     format,
                     out: &out,
                     excel_safe: false,
+                    proofs: false,
                     progress: &NoProgress,
                 },
             )

@@ -88,6 +88,20 @@ codes! {
     // Link event log (verify).
     LinkLogChainBroken = "L001", Error, "link log chain broken";
     LinkLogMalformed = "L002", Error, "link log line unreadable or cut short";
+    // Seals and proofs (verify, check-proof).
+    SealMissing = "S001", Warning, "a version has no seal";
+    SignatureBad = "S002", Error, "a seal signature does not verify";
+    SignerNotAllowed = "S003", Error, "a seal is signed by a key the allowed signers do not list";
+    CheckpointMismatch = "S004", Error, "a checkpoint disagrees with its archive";
+    CheckpointChainBroken = "S005", Error, "the checkpoint chain to the previous version is broken";
+    SealMalformed = "S006", Error, "a checkpoint or signature file is unreadable or malformed";
+    SealsUnchecked = "S007", Warning, "seal signatures were checked without a list of allowed signers";
+    ProofMalformed = "S010", Error, "a proof is unreadable or malformed";
+    ProofPathMismatch = "S011", Error, "a proof's audit path does not lead to its checkpoint's root";
+    ProofTreeSize = "S012", Error, "a proof's tree size disagrees with its checkpoint";
+    ProofFileMismatch = "S013", Error, "a file's bytes are not the ones the proof proves";
+    ProofForOther = "S014", Error, "a proof is for another collection, version or cable";
+    ProofUnsigned = "S015", Error, "a proof's checkpoint has no signature by an allowed signer";
     // Trusted timestamps (verify, check-proof).
     TimestampMalformed = "S020", Error, "timestamp token is unreadable or was not granted";
     TimestampOtherBytes = "S021", Error, "timestamp covers other bytes";

@@ -14,6 +14,7 @@ mod kill;
 mod links;
 mod lookup;
 mod parse;
+mod seal;
 mod store;
 mod tamper;
 mod tsa;

@@ -3,7 +3,7 @@
 use super::args::{
     OutputFormat, ProvenanceArgs, ReadArgs, json_flag, message_text, note_skipped, show_paths,
 };
-use super::{Ctx, exit_for, render};
+use super::{Ctx, exit_for, render, seal};
 use anyhow::{Result, bail};
 use cablekeep::input;
 use cablekeep::store::{CollectionName, WriteRequest};
@@ -30,6 +30,8 @@ pub(super) struct BundleArgs {
     #[command(flatten)]
     read: ReadArgs,
     /// Print the result as JSON.
+    #[command(flatten)]
+    sign: seal::SignArgs,
     #[arg(long = "json", id = "json", action = ArgAction::SetTrue, value_parser = json_flag())]
     output: OutputFormat,
 }
@@ -46,6 +48,7 @@ pub(super) fn run(ctx: &Ctx, a: BundleArgs) -> Result<u8> {
         .into_iter()
         .map(|i| (i, hints.clone()))
         .collect();
+    let key = a.sign.key()?;
     let lock = ctx.lock()?;
     let mut outcome = ctx.store.write_version(
         &lock,
@@ -60,5 +63,6 @@ pub(super) fn run(ctx: &Ctx, a: BundleArgs) -> Result<u8> {
     outcome.findings.splice(0..0, found.findings);
     let format = a.output;
     render::write_outcome(&ctx.store, &a.collection, &outcome, format)?;
+    seal::seal_written(ctx, &lock, &a.collection, &outcome, key.as_ref(), &a.sign)?;
     Ok(exit_for(&outcome.findings))
 }

@@ -153,6 +153,10 @@ pub(super) struct ExportArgs {
     /// CSV: prefix cells starting with = + - @ tab or CR with ' so spreadsheets show them as text.
     #[arg(long)]
     excel_safe: bool,
+    /// bag, zip: also one proof per cable (`seal/proofs/<ID>.json`; the version must be sealed).
+    /// A sealed version's checkpoint and signatures are always included (`seal/`).
+    #[arg(long)]
+    proofs: bool,
 }
 
 /// The most hits `search --limit` asks for: each hit's snippet re-reads its cable.
@@ -211,6 +215,7 @@ pub(super) fn export(ctx: &Ctx, a: ExportArgs) -> Result<u8> {
             format,
             out: &a.out,
             excel_safe: a.excel_safe,
+            proofs: a.proofs,
             progress: &ctx.bar,
         },
     )?;

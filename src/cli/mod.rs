@@ -19,6 +19,7 @@ mod parse;
 mod progress;
 mod rebuild;
 mod render;
+mod seal;
 mod show;
 mod status;
 mod verify;
@@ -79,6 +80,14 @@ enum Command {
     RebuildManifest(rebuild::RebuildArgs),
     /// Read pages and print their records without storing anything.
     Parse(parse::ParseArgs),
+    /// Seal versions: write each one's checkpoint (the root of a Merkle tree over its manifest)
+    /// and sign it with an SSH key.
+    Seal(seal::SealArgs),
+    /// Write the proof that a cable's files are in a sealed version (JSON, checked offline).
+    Prove(seal::ProveArgs),
+    /// Check a proof offline against an allowed_signers file, and files against it (exit 0 it
+    /// holds, 1 it does not, 2 it could not be checked).
+    CheckProof(seal::CheckProofArgs),
     /// Export a selection of cables for researchers: CSV, JSON Lines, SQLite, BagIt bag or zip,
     /// with README, CITATION.cff, datapackage.json and citations.
     Export(export::ExportArgs),
@@ -183,6 +192,9 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Verify(a) => verify::run(&ctx, a),
         Command::RebuildManifest(a) => rebuild::run(&ctx, a),
         Command::Parse(a) => parse::run(a),
+        Command::Seal(a) => seal::seal(&ctx, a),
+        Command::Prove(a) => seal::prove(&ctx, a),
+        Command::CheckProof(a) => seal::check_proof(&ctx, a),
         Command::Export(a) => export::export(&ctx, a),
         Command::Search(a) => export::search(&ctx, a),
         Command::Stats(a) => export::stats(&ctx, a),

@@ -3,7 +3,7 @@
 
 use super::args::{OutputFormat, json_flag};
 use super::render::{self, Depth};
-use super::{Ctx, EXIT_FINDINGS, EXIT_OK, links};
+use super::{Ctx, EXIT_FINDINGS, EXIT_OK, links, seal};
 use anyhow::{Result, bail};
 use cablekeep::store::verify::{self, Report, Selection};
 use cablekeep::store::{CollectionName, Store, VersionNum};
@@ -43,6 +43,14 @@ pub(super) struct VerifyArgs {
     links: bool,
     #[command(flatten)]
     link: links::LinkOptions,
+    #[command(flatten)]
+    seal: seal::SealCheckArgs,
+}
+
+/// The collections and versions a store-wide verify checked (their seals are checked next).
+struct Checked {
+    collections: Vec<String>,
+    selection: Selection,
 }
 
 pub(super) fn run(ctx: &Ctx, a: VerifyArgs) -> Result<u8> {
@@ -50,18 +58,34 @@ pub(super) fn run(ctx: &Ctx, a: VerifyArgs) -> Result<u8> {
         fast: a.fast,
         whole: a.whole,
     };
-    let reports = match &a.file {
-        Some(file) => vec![verify::verify_file(
-            file,
-            a.manifest.as_deref(),
-            options,
-            &ctx.bar,
-        )?],
-        None => verify_store(ctx, &a, options)?,
+    let (reports, checked) = match &a.file {
+        Some(file) => (
+            vec![verify::verify_file(
+                file,
+                a.manifest.as_deref(),
+                options,
+                &ctx.bar,
+            )?],
+            None,
+        ),
+        None => {
+            let (reports, checked) = verify_store(ctx, &a, options)?;
+            (reports, Some(checked))
+        }
     };
     let format = a.output;
     let depth = if a.fast { Depth::Fast } else { Depth::Full };
     let mut code = show_reports(&reports, format, depth)?;
+    if let Some(checked) = &checked {
+        let sealed = seal::verify_seals(
+            ctx,
+            &a.seal,
+            &checked.collections,
+            checked.selection,
+            format,
+        )?;
+        code = code.max(sealed);
+    }
     if a.links {
         code = code.max(check_links(ctx, &a, format)?);
     }
@@ -79,7 +103,11 @@ pub(super) fn show_reports(reports: &[Report], format: OutputFormat, depth: Dept
 }
 
 /// Verifies the versions `a` selects of the collection given, or of every collection.
-fn verify_store(ctx: &Ctx, a: &VerifyArgs, options: verify::Options) -> Result<Vec<Report>> {
+fn verify_store(
+    ctx: &Ctx,
+    a: &VerifyArgs,
+    options: verify::Options,
+) -> Result<(Vec<Report>, Checked)> {
     let selection = match (a.version, a.all) {
         (Some(v), _) => Selection::One(v.get()),
         (None, true) => Selection::All,
@@ -96,12 +124,18 @@ fn verify_store(ctx: &Ctx, a: &VerifyArgs, options: verify::Options) -> Result<V
         );
     }
     let mut reports = Vec::new();
-    for c in collections {
+    for c in &collections {
         reports.extend(verify::verify_collection(
-            &ctx.store, &c, selection, options, &ctx.bar,
+            &ctx.store, c, selection, options, &ctx.bar,
         )?);
     }
-    Ok(reports)
+    Ok((
+        reports,
+        Checked {
+            collections,
+            selection,
+        },
+    ))
 }
 
 /// `--links`: checks the links of the collection given, or of every collection with versions.

@@ -13,6 +13,7 @@ use crate::fsutil;
 use crate::hash;
 use crate::query::select::{self, Need, VersionRef};
 use crate::scratch::{ScratchDir, ScratchFile};
+use crate::seal::SealedVersion;
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -61,9 +62,11 @@ pub(super) fn write_bag_export(
     version: &VersionRef,
     archive: &OpenArchive,
     keep: select::Keep<'_>,
+    sealed: Option<&SealedVersion>,
 ) -> Result<Written> {
     let parent = prepare_parent(req.out)?;
-    let chosen = choose_payload(req, version, archive, keep, &parent)?;
+    let proving = sealed.filter(|_| req.proofs);
+    let chosen = choose_payload(req, version, archive, keep, proving, &parent)?;
     let mut files = chosen.files;
     files.sort();
     listed_digests(archive, &mut files)?;
@@ -77,7 +80,13 @@ pub(super) fn write_bag_export(
         req,
         version,
         &summary,
-        chosen.spools,
+        TagParts {
+            spools: chosen.spools,
+            seal: SealFiles {
+                sealed,
+                proofs: chosen.proofs,
+            },
+        },
         &files,
         sizes,
         &parent,
@@ -112,6 +121,21 @@ struct Chosen {
     files: Vec<(String, String)>,
     spools: Spools,
     summary: Summary,
+    /// With `--proofs`: one proof per selected cable, as tag files.
+    proofs: Vec<(String, bag::TagData)>,
+}
+
+/// The tag files made while the cables were selected, and the seal's.
+struct TagParts<'a> {
+    spools: Spools,
+    seal: SealFiles<'a>,
+}
+
+/// What a sealed version adds to its export: its checkpoint, signatures and timestamp
+/// (`seal/`), and the proofs asked for (`seal/proofs/`).
+struct SealFiles<'a> {
+    sealed: Option<&'a SealedVersion>,
+    proofs: Vec<(String, bag::TagData)>,
 }
 
 /// The tag files spooled as the cables are selected.
@@ -128,6 +152,7 @@ fn choose_payload(
     version: &VersionRef,
     archive: &OpenArchive,
     keep: select::Keep<'_>,
+    proving: Option<&SealedVersion>,
     parent: &Path,
 ) -> Result<Chosen> {
     let mut index = bag::Spool::create(parent)?;
@@ -139,6 +164,7 @@ fn choose_payload(
     .at(req.out)?;
     let mut files: Vec<(String, String)> = Vec::new();
     let mut captures = 0;
+    let mut proofs = Vec::new();
     let mut line_bytes = Vec::new();
     req.progress.start("selecting", version.cables);
     // The records are dropped on the worker threads: only the lines and citations come back.
@@ -156,6 +182,11 @@ fn choose_payload(
             for (chunk, cited) in batch {
                 cites.append(cited).at(req.out)?;
                 for line in chunk {
+                    if let Some(sealed) = proving {
+                        let proof = sealed.proof(&line.id, &crate::seal::cable_files(&line))?;
+                        let name = format!("seal/proofs/{}.json", line.id);
+                        proofs.push((name, bag::TagData::Bytes(proof.to_bytes())));
+                    }
                     captures += line.captures.len();
                     for cap in &line.captures {
                         files.push((cap.raw.clone(), String::new()));
@@ -179,6 +210,7 @@ fn choose_payload(
             captures,
             publishers,
         },
+        proofs,
     })
 }
 
@@ -190,7 +222,7 @@ fn tag_files(
     req: &Request<'_>,
     version: &VersionRef,
     summary: &Summary,
-    spools: Spools,
+    parts: TagParts<'_>,
     files: &[(String, String)],
     sizes: Vec<u64>,
     parent: &Path,
@@ -198,14 +230,23 @@ fn tag_files(
     let spooled = |name: &str, spool: bag::Spool| -> Result<(String, bag::TagData)> {
         Ok((name.to_string(), bag::TagData::Spooled(spool.finish()?)))
     };
-    let mut tag_files = vec![spooled(bag::INDEX_FILE, spools.index)?];
+    let mut tag_files = vec![spooled(bag::INDEX_FILE, parts.spools.index)?];
     tag_files.extend(
         readme_and_cff(req, version, summary)
             .into_iter()
             .map(|(name, bytes)| (name, bag::TagData::Bytes(bytes))),
     );
-    tag_files.push(spooled("citations.bib", spools.bib)?);
-    tag_files.push(spooled("citations.json", spools.csl)?);
+    tag_files.push(spooled("citations.bib", parts.spools.bib)?);
+    tag_files.push(spooled("citations.json", parts.spools.csl)?);
+    if let Some(sealed) = parts.seal.sealed {
+        tag_files.extend(
+            sealed
+                .export_files()
+                .into_iter()
+                .map(|(name, bytes)| (name, bag::TagData::Bytes(bytes))),
+        );
+        tag_files.extend(parts.seal.proofs);
+    }
     let described_tags: Vec<Resource> = tag_files
         .iter()
         .filter(|(n, _)| n.ends_with(".bib") || n.ends_with(".json") || n.ends_with(".jsonl"))

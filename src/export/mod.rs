@@ -78,6 +78,8 @@ pub struct Request<'a> {
     pub out: &'a Path,
     /// CSV only: defuse cells that a spreadsheet would read as formulas.
     pub excel_safe: bool,
+    /// Bag and zip only: one proof per cable (the version must be sealed).
+    pub proofs: bool,
     pub progress: &'a dyn Progress,
 }
 
@@ -144,8 +146,19 @@ pub fn export(store: &Store, req: Request<'_>) -> Result<Outcome> {
     let keep = |l: &IndexLine| {
         req.filter.matches(&Facts::of(l)) && ids.as_ref().is_none_or(|ids| ids.contains(&l.id))
     };
+    let sealed = match req.format {
+        Format::Bag | Format::Zip => crate::seal::for_export(store, req.collection, v, req.proofs)?,
+        _ if req.proofs => {
+            return Err(Error::Invalid(
+                "--proofs goes with --format bag or zip".into(),
+            ));
+        }
+        _ => None,
+    };
     let w = match req.format {
-        Format::Bag | Format::Zip => bag_export::write_bag_export(&req, &version, &archive, &keep)?,
+        Format::Bag | Format::Zip => {
+            bag_export::write_bag_export(&req, &version, &archive, &keep, sealed.as_ref())?
+        }
         _ => folder::write_folder_export(&req, &version, &archive, &keep)?,
     };
     Ok(Outcome {
