@@ -2,7 +2,7 @@
 #![no_main]
 
 use cablekeep::cable::{self, Format};
-use cablekeep::provenance::SourceHints;
+use cablekeep::cable::provenance::SourceHints;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
