@@ -25,7 +25,9 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::new(dir.path());
     let found = input::collect(&[dev], &input::Options::default()).expect("pages");
-    let lock = store.lock(false).expect("lock");
+    let lock = store
+        .lock(cablekeep::store::LockWait::FailAtOnce)
+        .expect("lock");
     store
         .write_version(
             &lock,

@@ -18,9 +18,28 @@ pub fn temp_file_in(dir: &Path) -> Result<tempfile::NamedTempFile> {
         .at(dir)
 }
 
-/// Makes a fully written temporary file durable and gives it its final name.
-/// With `no_clobber`, an existing file of that name is an error and is left untouched.
-pub fn persist(tmp: tempfile::NamedTempFile, dest: &Path, no_clobber: bool) -> Result<()> {
+/// Whether giving a file its final name may replace a file that has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// An existing file of that name is an error and is left untouched (nothing stored is ever
+    /// rewritten).
+    Keep,
+    /// The new file replaces it atomically (caches, the stage).
+    Replace,
+}
+
+/// Whether taking the store's lock waits for another writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockWait {
+    /// Block until the other writer is done (`--wait`).
+    Wait,
+    /// Fail at once with [`Error::Locked`].
+    FailAtOnce,
+}
+
+/// Makes a fully written temporary file durable and gives it its final name; `existing` says
+/// what happens to a file that already has it.
+pub fn persist(tmp: tempfile::NamedTempFile, dest: &Path, existing: Existing) -> Result<()> {
     // Temporary files are created private (0600); archives and manifests are for sharing.
     #[cfg(unix)]
     {
@@ -29,10 +48,9 @@ pub fn persist(tmp: tempfile::NamedTempFile, dest: &Path, no_clobber: bool) -> R
         tmp.as_file().set_permissions(perms).at(tmp.path())?;
     }
     tmp.as_file().sync_all().at(tmp.path())?;
-    let result = if no_clobber {
-        tmp.persist_noclobber(dest)
-    } else {
-        tmp.persist(dest)
+    let result = match existing {
+        Existing::Keep => tmp.persist_noclobber(dest),
+        Existing::Replace => tmp.persist(dest),
     };
     result.map_err(|e| Error::io(dest, e.error))?;
     fsync_parent(dest)
@@ -43,7 +61,7 @@ pub fn atomic_write(dest: &Path, bytes: &[u8]) -> Result<()> {
     let dir = parent_of(dest);
     let mut tmp = temp_file_in(&dir)?;
     tmp.write_all(bytes).at(tmp.path())?;
-    persist(tmp, dest, false)
+    persist(tmp, dest, Existing::Replace)
 }
 
 /// Like [`atomic_write`], but fails if `dest` exists (an existing version is never rewritten).
@@ -51,7 +69,7 @@ pub fn atomic_create(dest: &Path, bytes: &[u8]) -> Result<()> {
     let dir = parent_of(dest);
     let mut tmp = temp_file_in(&dir)?;
     tmp.write_all(bytes).at(tmp.path())?;
-    persist(tmp, dest, true)
+    persist(tmp, dest, Existing::Keep)
 }
 
 fn parent_of(path: &Path) -> PathBuf {
@@ -169,9 +187,8 @@ pub struct StoreLock {
 }
 
 impl StoreLock {
-    /// Takes the lock at `path`; with `wait`, blocks until the other writer is done,
-    /// otherwise fails at once with [`Error::Locked`].
-    pub fn acquire(path: &Path, wait: bool) -> Result<StoreLock> {
+    /// Takes the lock at `path`, waiting for another writer or failing at once as `wait` says.
+    pub fn acquire(path: &Path, wait: LockWait) -> Result<StoreLock> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).at(dir)?;
         }
@@ -181,7 +198,7 @@ impl StoreLock {
             .write(true)
             .open(path)
             .at(path)?;
-        if wait {
+        if wait == LockWait::Wait {
             file.lock().at(path)?;
         } else {
             match file.try_lock() {
@@ -253,13 +270,13 @@ mod tests {
     fn second_lock_is_refused_while_first_is_held() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lock");
-        let first = StoreLock::acquire(&path, false).unwrap();
+        let first = StoreLock::acquire(&path, LockWait::FailAtOnce).unwrap();
         assert!(matches!(
-            StoreLock::acquire(&path, false),
+            StoreLock::acquire(&path, LockWait::FailAtOnce),
             Err(Error::Locked(_))
         ));
         drop(first);
-        StoreLock::acquire(&path, false).unwrap();
+        StoreLock::acquire(&path, LockWait::FailAtOnce).unwrap();
     }
 
     #[test]

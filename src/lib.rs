@@ -28,7 +28,7 @@
 //! use cablekeep::input::InputItem;
 //! use cablekeep::cable::provenance::SourceHints;
 //! use cablekeep::progress::NoProgress;
-//! use cablekeep::store::{Store, WriteRequest};
+//! use cablekeep::store::{LockWait, Store, WriteRequest};
 //! use cablekeep::store::verify::{self, Selection};
 //!
 //! let page = include_bytes!("../examples/10EXAMPLE202.html");
@@ -39,7 +39,7 @@
 //!
 //! let dir = tempfile::tempdir()?;
 //! let store = Store::new(dir.path());
-//! let lock = store.lock(false)?;
+//! let lock = store.lock(LockWait::FailAtOnce)?;
 //! let item = InputItem::bytes("10EXAMPLE202.html", page.to_vec());
 //! let written = store.write_version(&lock, WriteRequest {
 //!     collection: "demo",

@@ -455,7 +455,7 @@ fn log_and_show_report_versions_and_records() {
 fn a_second_writer_is_refused_while_the_store_is_locked() {
     let store = temp_store();
     let lock = cablekeep::store::Store::new(store.path())
-        .lock(false)
+        .lock(cablekeep::store::LockWait::FailAtOnce)
         .unwrap();
     let out = cablekeep(store.path())
         .arg("bundle")

@@ -27,7 +27,7 @@ mod verify;
 use anyhow::Result;
 use cablekeep::finding::{Finding, terminal_safe};
 use cablekeep::fsutil::StoreLock;
-use cablekeep::store::Store;
+use cablekeep::store::{LockWait, Store};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -171,9 +171,9 @@ fn run(cli: Cli) -> Result<u8> {
         progress::Drawing::OnTerminal
     };
     let wait = if cli.wait {
-        Waiting::Wait
+        LockWait::Wait
     } else {
-        Waiting::FailAtOnce
+        LockWait::FailAtOnce
     };
     let ctx = Ctx {
         store: Store::new(&cli.store),
@@ -204,24 +204,17 @@ fn run(cli: Cli) -> Result<u8> {
     }
 }
 
-/// Whether a writer waits for the store's lock (`--wait`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Waiting {
-    Wait,
-    FailAtOnce,
-}
-
 /// What every command runs with: the store, how to take its lock, the progress bar.
 struct Ctx {
     store: Store,
-    wait: Waiting,
+    wait: LockWait,
     bar: progress::Bar,
 }
 
 impl Ctx {
     /// Takes the store's writers' lock (waiting for it with `--wait`).
     fn lock(&self) -> Result<StoreLock> {
-        Ok(self.store.lock(self.wait == Waiting::Wait)?)
+        Ok(self.store.lock(self.wait)?)
     }
 }
 

@@ -279,7 +279,7 @@ fn publish(req: &Request<'_>, tmp: ScratchFile, parent: &Path) -> Result<u64> {
         if std::fs::symlink_metadata(req.out).is_ok_and(|m| m.is_dir()) {
             std::fs::remove_dir(req.out).at(req.out)?;
         }
-        fsutil::persist(tmp.into_temp(), req.out, true)?;
+        fsutil::persist(tmp.into_temp(), req.out, fsutil::Existing::Keep)?;
         return Ok(bytes);
     }
     let dir = ScratchDir::create_in(parent)?;

@@ -74,7 +74,7 @@ pub(crate) fn append(store: &Store, collection: &str, results: &[LinkResult]) ->
     if results.is_empty() {
         return Ok(());
     }
-    let _lock = store.lock(true)?;
+    let _lock = store.lock(crate::store::LockWait::Wait)?;
     let path = log_path(store, collection);
     let dir = store.manifest_dir(collection);
     std::fs::create_dir_all(&dir).at(&dir)?;

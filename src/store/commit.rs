@@ -74,7 +74,7 @@ mod tests {
     fn committing_the_stage_writes_the_next_version_and_empties_the_stage() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path());
-        let lock = store.lock(false).unwrap();
+        let lock = store.lock(crate::store::LockWait::FailAtOnce).unwrap();
         store
             .stage_add(&lock, "dev", &[page()], &SourceHints::default())
             .unwrap();
@@ -93,7 +93,7 @@ mod tests {
     fn an_empty_stage_is_not_committed() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path());
-        let lock = store.lock(false).unwrap();
+        let lock = store.lock(crate::store::LockWait::FailAtOnce).unwrap();
         let none = store.collection_to_commit(None).unwrap_err();
         assert_eq!(none.to_string(), "nothing staged (use `cablekeep add`)");
         let empty = store
@@ -110,7 +110,7 @@ mod tests {
     fn with_several_stages_the_collection_must_be_named() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path());
-        let lock = store.lock(false).unwrap();
+        let lock = store.lock(crate::store::LockWait::FailAtOnce).unwrap();
         for c in ["a", "b"] {
             store
                 .stage_add(&lock, c, &[page()], &SourceHints::default())

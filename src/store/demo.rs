@@ -65,7 +65,7 @@ mod tests {
     fn the_samples_make_a_clean_version_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path());
-        let lock = store.lock(false).unwrap();
+        let lock = store.lock(crate::store::LockWait::FailAtOnce).unwrap();
         let first = write_samples(&store, &lock, &NoProgress).unwrap();
         let manifest = first.manifest.expect("the first run writes v1");
         assert_eq!(manifest.identifier, "examples@v1");

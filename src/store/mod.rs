@@ -45,6 +45,7 @@ pub mod verify;
 mod versions;
 mod write;
 
+pub use crate::fsutil::LockWait;
 pub use name::{CollectionName, VersionId, VersionNum, validate_collection_name};
 pub use stage::{STAGE_FORMAT, Stage, StagedItem};
 pub use write::{WriteOutcome, WriteRequest};

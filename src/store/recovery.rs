@@ -5,7 +5,7 @@
 use super::Store;
 use super::sidecar::VersionManifest;
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil::{self, StoreLock};
+use crate::fsutil::{self, LockWait, StoreLock};
 use crate::hash;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -71,8 +71,8 @@ impl Store {
         pending.names(&zip)
     }
 
-    /// Takes the writers' lock. With `wait`, waits for another writer to finish.
-    pub fn lock(&self, wait: bool) -> Result<StoreLock> {
+    /// Takes the writers' lock, waiting for another writer or failing at once as `wait` says.
+    pub fn lock(&self, wait: LockWait) -> Result<StoreLock> {
         let lock = StoreLock::acquire(&self.state_dir().join("lock"), wait)?;
         self.remove_markers_of_committed_versions(&lock)?;
         Ok(lock)

@@ -103,7 +103,7 @@ mod tests {
     fn sample_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path());
-        let lock = store.lock(false).unwrap();
+        let lock = store.lock(crate::store::LockWait::FailAtOnce).unwrap();
         demo::write_samples(&store, &lock, &NoProgress).unwrap();
         (dir, store)
     }

@@ -223,7 +223,11 @@ impl Store {
         // The marker is created only for a name this writer is about to own: never over another
         // writer's marker, and it goes again when the zip cannot take its name.
         fsutil::atomic_create(&marker, &pending.to_bytes())?;
-        if let Err(e) = fsutil::persist(tmp, &self.zip_path(collection, version), true) {
+        if let Err(e) = fsutil::persist(
+            tmp,
+            &self.zip_path(collection, version),
+            fsutil::Existing::Keep,
+        ) {
             let _ = std::fs::remove_file(&marker);
             return Err(e);
         }

@@ -125,7 +125,7 @@ fn the_stage_committed_by_the_library_is_the_version_commit_writes() {
         0,
     );
     let store = Store::new(dir.path());
-    let lock = store.lock(false).unwrap();
+    let lock = store.lock(cablekeep::store::LockWait::FailAtOnce).unwrap();
     let collection = store.collection_to_commit(None).unwrap();
     let outcome = store
         .commit_stage(&lock, &collection, "by the library", &NoProgress)
@@ -148,7 +148,7 @@ fn the_sample_store_is_what_demo_writes_and_verifies() {
     assert!(out.starts_with("wrote examples@v1 (3 cables"), "{out}");
     assert!(out.contains("ok: examples@v1 (full:"), "{out}");
     let store = Store::new(dir.path());
-    let lock = store.lock(false).unwrap();
+    let lock = store.lock(cablekeep::store::LockWait::FailAtOnce).unwrap();
     let again = cablekeep::store::demo::write_samples(&store, &lock, &NoProgress).unwrap();
     assert!(again.manifest.is_none(), "the samples are there already");
     assert_eq!(

@@ -8,7 +8,7 @@ use crate::store::Store;
 fn sample_store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::new(dir.path());
-    let lock = store.lock(false).unwrap();
+    let lock = store.lock(crate::store::LockWait::FailAtOnce).unwrap();
     let page = include_bytes!("../../../examples/10EXAMPLE202.html");
     let item = crate::input::InputItem::bytes("10EXAMPLE202.html", page.to_vec());
     store

@@ -105,7 +105,7 @@ impl Catalog {
         }
         let meta = search::store_catalog_meta(&db, wanted)?;
         db.finish_then(&meta, search::write_search_data)?;
-        fsutil::persist(tmp, path, false)?;
+        fsutil::persist(tmp, path, fsutil::Existing::Replace)?;
         Catalog::open_file(path)
     }
 
