@@ -10,7 +10,10 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Worth knowing, but nothing is lost or wrong in what is kept (a repaired id, a duplicate
+    /// input, a zip left by a killed writer); written `warning`.
     Warning,
+    /// Something kept is damaged, missing or does not match its record; written `error`.
     Error,
 }
 
@@ -137,7 +140,10 @@ impl<'de> Deserialize<'de> for Code {
 /// One problem found, with where it is and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
+    /// The stable code (`docs/FINDINGS.md`), written as its text, e.g. `B011`.
     pub code: Code,
+    /// The code's own severity, unless the context made it milder or worse (a cosignature by
+    /// an unknown key is a warning when another signature is trusted).
     pub severity: Severity,
     /// The file checked (an archive, an input page, a manifest).
     pub file: String,
@@ -263,6 +269,7 @@ pub struct CappedFindings {
 }
 
 impl CappedFindings {
+    /// An empty list: nothing kept, nothing counted.
     pub fn new() -> Self {
         Self::default()
     }

@@ -7,9 +7,14 @@ use crate::finding::Finding;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+/// An archive opened for reading: the zip's structure read and checked (every central record
+/// against its local header), and its bag folder found. Entries are read by name through it.
 pub struct OpenArchive {
+    /// The zip's path as opened.
     pub path: PathBuf,
+    /// The open zip file, which entries are read from at their offsets.
     pub file: File,
+    /// The zip's entries and every structural finding about it.
     pub index: ZipIndex,
     /// The single top-level folder, when there is exactly one.
     pub folder: Option<String>,
