@@ -30,7 +30,7 @@ impl OpenArchive {
 
     /// Opens a zip for reading only the entries whose path in the bag (the name without its top
     /// folder) `keep` selects: memory that grows with the entries kept, not with the archive.
-    /// The structural checks cover the kept entries only ([`zip_read::open_selected`]); `verify`
+    /// The structural checks cover the kept entries only (`zip_read::open_selected`); `verify`
     /// opens the whole.
     pub fn open_selected(path: &Path, keep: &dyn Fn(&str) -> bool) -> Result<OpenArchive> {
         let in_bag = |name: &str| name.split_once('/').is_some_and(|(_, p)| keep(p));
@@ -109,7 +109,7 @@ impl OpenArchive {
     }
 
     /// Hands the bytes of a file of the bag to `use_bytes`, without a copy where it can (see
-    /// [`zip_read::with_intact_entry`]), failing like [`Self::read_required`] when the file is
+    /// `zip_read::with_intact_entry`), failing like [`Self::read_required`] when the file is
     /// missing or damaged. For reading many records quickly.
     pub fn with_required<R>(
         &self,
@@ -153,7 +153,7 @@ impl OpenArchive {
     }
 
     /// An entry's data, to be read into the caller's own buffers whatever the entry's size
-    /// (memory that does not follow the size of a large tag file; see [`EntryData`]), or the
+    /// (memory that does not follow the size of a large tag file; see `EntryData`), or the
     /// finding that it cannot be read.
     pub fn entry_data<'a>(
         &'a self,

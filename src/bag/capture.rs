@@ -427,7 +427,7 @@ fn unparsed(name: &str, len: u64, digests: Digests, findings: Vec<Finding>) -> U
 }
 
 /// Merges the capture of a freshly ingested line (which holds exactly one) into a cable's index
-/// line, keeping captures in [`CaptureRef::order_key`] order, and the line's metadata from the latest.
+/// line, keeping captures in `CaptureRef::order_key` order, and the line's metadata from the latest.
 /// Returns false when the line already held a capture with the same raw bytes.
 pub fn merge_capture(line: &mut IndexLine, new: IndexLine) -> bool {
     let Some(capture) = new.captures.first().cloned() else {
