@@ -10,10 +10,11 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
-    /// Worth knowing, but nothing is lost or wrong in what is kept (a repaired id, a duplicate
-    /// input, a zip left by a killed writer); written `warning`.
+    /// Reported only, it does not make a command fail: a repaired id, a duplicate input, a zip
+    /// left by a killed writer; written `warning`.
     Warning,
-    /// Something kept is damaged, missing or does not match its record; written `error`.
+    /// Makes the command exit 1: a check failed, or an input could not be kept as a cable;
+    /// written `error`.
     Error,
 }
 

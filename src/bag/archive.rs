@@ -7,8 +7,8 @@ use crate::finding::Finding;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-/// An archive opened for reading: the zip's structure read and checked (every central record
-/// against its local header), and its bag folder found. Entries are read by name through it.
+/// An archive opened for reading: the zip's structure read and checked, and its bag folder
+/// found. Entries are read by name through it.
 pub struct OpenArchive {
     /// The zip's path as opened.
     pub path: PathBuf,

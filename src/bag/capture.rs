@@ -240,7 +240,7 @@ pub struct UnparsedLine {
     pub sha256: String,
     /// SHA-512 of the bytes, lower-case hex.
     pub sha512: String,
-    /// Why no reader understood the bytes: the findings of every reader tried (`docs/FINDINGS.md`).
+    /// Why no reader understood the bytes: the findings of reading them (`docs/FINDINGS.md`).
     pub findings: Vec<Finding>,
 }
 

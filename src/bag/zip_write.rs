@@ -43,7 +43,8 @@ const EXTERNAL_ATTRIBUTES: u32 = 0o100644 << 16;
 /// What an entry's headers record about its data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EntryFacts {
-    /// The compression method: always 8, Deflate (FORMAT.md section 2.1).
+    /// The compression method: 8, Deflate, for every entry cablekeep writes (FORMAT.md section
+    /// 2.1).
     pub method: u16,
     /// The CRC-32 of the uncompressed bytes.
     pub crc32: u32,

@@ -50,7 +50,7 @@ pub enum Format {
 }
 
 impl Format {
-    /// Every format, in the order `--format` lists them.
+    /// Every format, in the order of this enum.
     pub const ALL: [Format; 5] = [
         Format::Csv,
         Format::Jsonl,
@@ -103,8 +103,7 @@ pub struct Outcome {
     pub version: VersionRef,
     /// How many cables the filter selected, each exported once.
     pub cables: usize,
-    /// Captures of those cables: in bags every capture is copied, in the other formats it is the
-    /// captures the cables' index lines list.
+    /// How many captures those cables have in the version (a bag's payload holds each of them).
     pub captures: usize,
     /// Files written (for bags, every file of the bag).
     pub files: usize,

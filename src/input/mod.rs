@@ -59,7 +59,8 @@ pub enum InputSource {
     File {
         /// The file's path as opened (absolute or relative to the current folder).
         path: PathBuf,
-        /// The most bytes the read accepts: the size the file had when it was listed.
+        /// The most bytes the read accepts: the input limit (`--max-input-bytes`) when the file
+        /// was listed, no limit for [`InputItem::file`].
         max_bytes: u64,
     },
     /// Bytes in memory.

@@ -69,7 +69,7 @@ pub enum ParseError {
         /// What is wrong with it.
         problem: String,
     },
-    /// A required line is missing; names which (e.g. `zip-sha256`).
+    /// A required line is missing; names which (e.g. `tree size`).
     #[error("the checkpoint has no {0} line")]
     Missing(&'static str),
 }

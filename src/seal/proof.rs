@@ -91,7 +91,7 @@ pub struct ProofReport {
     pub signed_by: Vec<String>,
     /// Files whose audit path led to the checkpoint's root; 0 when the path does not hold.
     pub files_checked: usize,
-    /// Everything found wrong, errors and warnings (codes `S0xx` in `docs/FINDINGS.md`); empty when
+    /// Everything found wrong, errors and warnings (codes `S002`-`S015` in `docs/FINDINGS.md`); empty when
     /// the proof holds cleanly.
     pub findings: Vec<Finding>,
 }

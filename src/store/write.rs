@@ -47,8 +47,7 @@ pub struct WriteOutcome {
     pub previous: Option<u32>,
     /// Every finding about the inputs.
     pub findings: Vec<Finding>,
-    /// Inputs whose bytes the collection did not hold yet, each stored as a new capture (unparsed
-    /// inputs included).
+    /// Inputs whose bytes the collection did not hold yet, each stored as a new capture.
     pub new_captures: u64,
     /// Inputs whose exact bytes the collection or an earlier input already held: stored once, each
     /// reported as `I003`.
