@@ -9,7 +9,9 @@ pub enum Error {
     /// An I/O operation failed on a named path.
     #[error("{path}: {source}")]
     Io {
+        /// The file or folder the operation was on.
         path: PathBuf,
+        /// What the operating system reported.
         #[source]
         source: std::io::Error,
     },
@@ -24,10 +26,20 @@ pub enum Error {
     Invalid(String),
     /// A file that cablekeep itself wrote cannot be read (for example a corrupt stage file).
     #[error("{path}: {message}")]
-    Corrupt { path: PathBuf, message: String },
+    Corrupt {
+        /// The file that cannot be read.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A time-stamping authority could not be asked, or its answer is unusable.
     #[error("time-stamping authority {url}: {message}")]
-    Timestamp { url: String, message: String },
+    Timestamp {
+        /// The TSA's URL, as given with `--tsa`.
+        url: String,
+        /// What went wrong: the request, the transport or the answer.
+        message: String,
+    },
 }
 
 /// Result with [`Error`] as the default error.

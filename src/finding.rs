@@ -10,7 +10,11 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Reported only, it does not make a command fail: a repaired id, a duplicate input, a zip
+    /// left by a killed writer; written `warning`.
     Warning,
+    /// Makes the command exit 1: a check failed, or an input could not be kept as a cable;
+    /// written `error`.
     Error,
 }
 
@@ -137,7 +141,10 @@ impl<'de> Deserialize<'de> for Code {
 /// One problem found, with where it is and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
+    /// The stable code (`docs/FINDINGS.md`), written as its text, e.g. `B011`.
     pub code: Code,
+    /// The code's own severity, unless the context made it milder or worse (a cosignature by
+    /// an unknown key is a warning when another signature is trusted).
     pub severity: Severity,
     /// The file checked (an archive, an input page, a manifest).
     pub file: String,
@@ -263,6 +270,7 @@ pub struct CappedFindings {
 }
 
 impl CappedFindings {
+    /// An empty list: nothing kept, nothing counted.
     pub fn new() -> Self {
         Self::default()
     }

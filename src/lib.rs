@@ -17,9 +17,9 @@
 //! * [`seal`]: seals anyone can check: Merkle trees over versions, signed checkpoints, one-cable
 //!   proofs and trusted timestamps (RFC 3161);
 //! * the ground floor: [`finding`] (findings and their codes), [`error`] (errors: could not
-//!   run), [`fsutil`] (atomic writes, the store lock, bounded reads), [`scratch`] (locked
-//!   temporaries), [`hash`] (fixity digests), [`jsonl`] (JSON Lines, read a line at a time),
-//!   [`progress`] (progress of long work), [`http`] (the one HTTP client), [`time`] (the only
+//!   run), [`fsutil`] (atomic writes, the store lock, bounded reads), `scratch` (locked
+//!   temporaries), `hash` (fixity digests), `jsonl` (JSON Lines, read a line at a time),
+//!   [`progress`] (progress of long work), `http` (the one HTTP client), [`time`] (the only
 //!   user of chrono; UTC).
 //!
 //! Reading a page and sealing it into a collection's first version, then checking it:
@@ -54,7 +54,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-#![warn(unreachable_pub)]
+#![warn(unreachable_pub, missing_docs)]
 
 pub mod bag;
 pub mod cable;

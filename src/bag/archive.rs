@@ -7,9 +7,14 @@ use crate::finding::Finding;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+/// An archive opened for reading: the zip's structure read and checked, and its bag folder
+/// found. Entries are read by name through it.
 pub struct OpenArchive {
+    /// The zip's path as opened.
     pub path: PathBuf,
+    /// The open zip file, which entries are read from at their offsets.
     pub file: File,
+    /// The zip's entries and every structural finding about it.
     pub index: ZipIndex,
     /// The single top-level folder, when there is exactly one.
     pub folder: Option<String>,
@@ -25,7 +30,7 @@ impl OpenArchive {
 
     /// Opens a zip for reading only the entries whose path in the bag (the name without its top
     /// folder) `keep` selects: memory that grows with the entries kept, not with the archive.
-    /// The structural checks cover the kept entries only ([`zip_read::open_selected`]); `verify`
+    /// The structural checks cover the kept entries only (`zip_read::open_selected`); `verify`
     /// opens the whole.
     pub fn open_selected(path: &Path, keep: &dyn Fn(&str) -> bool) -> Result<OpenArchive> {
         let in_bag = |name: &str| name.split_once('/').is_some_and(|(_, p)| keep(p));
@@ -104,7 +109,7 @@ impl OpenArchive {
     }
 
     /// Hands the bytes of a file of the bag to `use_bytes`, without a copy where it can (see
-    /// [`zip_read::with_intact_entry`]), failing like [`Self::read_required`] when the file is
+    /// `zip_read::with_intact_entry`), failing like [`Self::read_required`] when the file is
     /// missing or damaged. For reading many records quickly.
     pub fn with_required<R>(
         &self,
@@ -148,7 +153,7 @@ impl OpenArchive {
     }
 
     /// An entry's data, to be read into the caller's own buffers whatever the entry's size
-    /// (memory that does not follow the size of a large tag file; see [`EntryData`]), or the
+    /// (memory that does not follow the size of a large tag file; see `EntryData`), or the
     /// finding that it cannot be read.
     pub fn entry_data<'a>(
         &'a self,

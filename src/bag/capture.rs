@@ -22,12 +22,20 @@ pub struct CaptureRef {
     pub record: String,
     /// The input's name as given at ingest.
     pub input: String,
+    /// Size of the raw bytes, in bytes.
     pub bytes: u64,
+    /// SHA-256 of the raw bytes, lower-case hex; the digest the payload manifest lists for `raw`,
+    /// and the source of the capture's name.
     pub sha256: String,
+    /// SHA-512 of the raw bytes, lower-case hex.
     pub sha512: String,
     /// SHA-256 of the record's extracted `text`.
     pub text_sha256: String,
+    /// The reader that understood the page: `wikileaks-page`, `mirror-text`, `cables-csv` or
+    /// `bare-text` (`source.format` in FORMAT.md section 3); empty when the reader named none.
     pub format: String,
+    /// Release date at the capture's source, `YYYY-MM-DD`; None when the page gives none (the
+    /// capture's name then starts with `undated`).
     pub released: Option<String>,
     /// The site build the page came from (WikiLeaks' release counter), when known.
     #[serde(default)]
@@ -35,6 +43,7 @@ pub struct CaptureRef {
     /// When the capture was retrieved, when known.
     #[serde(default)]
     pub retrieved: Option<String>,
+    /// The redaction facts of this capture's record; captures of one cable may differ here.
     pub redaction: RedactionSummary,
 }
 
@@ -54,24 +63,39 @@ impl CaptureRef {
 /// The redaction facts the index keeps for each capture and cable.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RedactionSummary {
+    /// `redacted` or `not-redacted` (`redaction.status` in FORMAT.md section 3).
     pub status: String,
+    /// Number of redaction runs in the text: 5 or more capital `X` in a row.
     pub runs: usize,
+    /// True when the page says its text is only a partial extract of the cable.
     pub partial_extract: bool,
 }
 
 /// One line of `cablekeep/index.jsonl`: a cable, its current metadata (from its latest capture)
-/// and all its captures, oldest first (see `CaptureRef::order_key`). [`borrowed::IndexLine`]
+/// and all its captures, oldest first (see `CaptureRef::order_key`). `borrowed::IndexLine`
 /// mirrors it (and `CaptureRef`, `RedactionSummary`) field for field: change both together.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexLine {
+    /// The cable's canonical reference id (FORMAT.md section 3.1), e.g. `08MANAMA492`; the index is
+    /// sorted by it.
     pub id: String,
+    /// When the cable was sent, UTC: `YYYY-MM-DDTHH:MM:00Z`, or a bare date `YYYY-MM-DD` for
+    /// partial extracts; None when the current capture gives no date.
     pub created: Option<String>,
+    /// Release date of the current capture, `YYYY-MM-DD`; None when it is undated.
     pub released: Option<String>,
+    /// Classification as written, e.g. `CONFIDENTIAL//NOFORN`; None when the page gives none.
     pub classification: Option<String>,
+    /// The sending post, e.g. `Embassy Manama`; None when the page does not say.
     pub origin: Option<String>,
+    /// The SUBJECT line, joined across lines with white space collapsed; None when the cable has
+    /// none.
     pub subject: Option<String>,
+    /// The TAGS, in page order; empty when the cable lists none.
     pub tags: Vec<String>,
+    /// The redaction facts of the current capture.
     pub redaction: RedactionSummary,
+    /// Every capture of the cable, oldest first; a line written by cablekeep has at least one.
     pub captures: Vec<CaptureRef>,
 }
 
@@ -84,78 +108,87 @@ impl IndexLine {
 
 /// The index read without copying: `verify` reads every line of the index this way (for the
 /// whole corpus ~6 million strings that would each be allocated, copied and freed).
-pub mod borrowed {
+pub(crate) mod borrowed {
     use serde::Deserialize;
 
     /// An index line read without copying its strings: [`super::IndexLine`]'s fields with its
     /// types, each string borrowed from the line unless it holds an escape. A line parses as one
     /// exactly when it parses as the other, with the same error (a unit test holds them to it, and
     /// the types carry the same names because errors name them).
+    // Every field is parsed, unread ones too, so that a line parses here exactly when it
+    // parses as the owned type; verify reads only some of them.
+    #[allow(dead_code)]
     #[derive(Debug, Deserialize)]
-    pub struct IndexLine<'a> {
+    pub(crate) struct IndexLine<'a> {
         #[serde(borrow)]
-        pub id: Text<'a>,
+        pub(crate) id: Text<'a>,
         #[serde(borrow)]
-        pub created: Option<Text<'a>>,
+        pub(crate) created: Option<Text<'a>>,
         #[serde(borrow)]
-        pub released: Option<Text<'a>>,
+        pub(crate) released: Option<Text<'a>>,
         #[serde(borrow)]
-        pub classification: Option<Text<'a>>,
+        pub(crate) classification: Option<Text<'a>>,
         #[serde(borrow)]
-        pub origin: Option<Text<'a>>,
+        pub(crate) origin: Option<Text<'a>>,
         #[serde(borrow)]
-        pub subject: Option<Text<'a>>,
+        pub(crate) subject: Option<Text<'a>>,
         #[serde(borrow)]
-        pub tags: Vec<Text<'a>>,
+        pub(crate) tags: Vec<Text<'a>>,
         #[serde(borrow)]
-        pub redaction: RedactionSummary<'a>,
+        pub(crate) redaction: RedactionSummary<'a>,
         #[serde(borrow)]
-        pub captures: Vec<CaptureRef<'a>>,
+        pub(crate) captures: Vec<CaptureRef<'a>>,
     }
 
     /// [`super::CaptureRef`] as [`IndexLine`] reads it.
+    // Every field is parsed, unread ones too, so that a line parses here exactly when it
+    // parses as the owned type; verify reads only some of them.
+    #[allow(dead_code)]
     #[derive(Debug, Deserialize)]
-    pub struct CaptureRef<'a> {
+    pub(crate) struct CaptureRef<'a> {
         #[serde(borrow)]
-        pub name: Text<'a>,
+        pub(crate) name: Text<'a>,
         #[serde(borrow)]
-        pub raw: Text<'a>,
+        pub(crate) raw: Text<'a>,
         #[serde(borrow)]
-        pub record: Text<'a>,
+        pub(crate) record: Text<'a>,
         #[serde(borrow)]
-        pub input: Text<'a>,
-        pub bytes: u64,
+        pub(crate) input: Text<'a>,
+        pub(crate) bytes: u64,
         #[serde(borrow)]
-        pub sha256: Text<'a>,
+        pub(crate) sha256: Text<'a>,
         #[serde(borrow)]
-        pub sha512: Text<'a>,
+        pub(crate) sha512: Text<'a>,
         #[serde(borrow)]
-        pub text_sha256: Text<'a>,
+        pub(crate) text_sha256: Text<'a>,
         #[serde(borrow)]
-        pub format: Text<'a>,
+        pub(crate) format: Text<'a>,
         #[serde(borrow)]
-        pub released: Option<Text<'a>>,
+        pub(crate) released: Option<Text<'a>>,
         #[serde(default, borrow)]
-        pub site_build: Option<Text<'a>>,
+        pub(crate) site_build: Option<Text<'a>>,
         #[serde(default, borrow)]
-        pub retrieved: Option<Text<'a>>,
+        pub(crate) retrieved: Option<Text<'a>>,
         #[serde(borrow)]
-        pub redaction: RedactionSummary<'a>,
+        pub(crate) redaction: RedactionSummary<'a>,
     }
 
     /// [`super::RedactionSummary`] as [`IndexLine`] reads it.
+    // Every field is parsed, unread ones too, so that a line parses here exactly when it
+    // parses as the owned type; verify reads only some of them.
+    #[allow(dead_code)]
     #[derive(Debug, Deserialize)]
-    pub struct RedactionSummary<'a> {
+    pub(crate) struct RedactionSummary<'a> {
         #[serde(borrow)]
-        pub status: Text<'a>,
-        pub runs: usize,
-        pub partial_extract: bool,
+        pub(crate) status: Text<'a>,
+        pub(crate) runs: usize,
+        pub(crate) partial_extract: bool,
     }
 
     /// A JSON string borrowed from the text parsed, or owned when it had to be unescaped. It
     /// accepts what `String` accepts and expects "a string" in its errors, as `String` does.
     #[derive(Debug, Clone, PartialEq, Eq)]
-    pub struct Text<'a>(pub std::borrow::Cow<'a, str>);
+    pub(crate) struct Text<'a>(pub std::borrow::Cow<'a, str>);
 
     impl std::ops::Deref for Text<'_> {
         type Target = str;
@@ -196,23 +229,39 @@ pub mod borrowed {
 /// One line of `cablekeep/unparsed.jsonl`: bytes no reader understood, kept as evidence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnparsedLine {
+    /// Path of the kept bytes in the bag: `data/unparsed/<sha256[0:12]>.<ext>` (FORMAT.md section
+    /// 2.5).
     pub raw: String,
+    /// The input's name as given at ingest (a zip member as `pages.zip/a/b.html`).
     pub input: String,
+    /// Size of the bytes, in bytes.
     pub bytes: u64,
+    /// SHA-256 of the bytes, lower-case hex.
     pub sha256: String,
+    /// SHA-512 of the bytes, lower-case hex.
     pub sha512: String,
+    /// Why no reader understood the bytes: the findings of reading them (`docs/FINDINGS.md`).
     pub findings: Vec<Finding>,
 }
 
 /// Facts about the raw capture stored inside its record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaptureFacts {
+    /// The capture's name, `<released>_<sha256[0:12]>` (FORMAT.md section 2.5).
     pub name: String,
+    /// Path of the raw bytes in the bag, `data/cables/<ID>/<capture>.<ext>`.
     pub raw: String,
+    /// The input's name as given at ingest, relative to the argument (`cables.csv#000000017` for
+    /// row 17 of a bulk table).
     pub input: String,
+    /// Size of the raw bytes, in bytes.
     pub bytes: u64,
+    /// SHA-256 of the raw bytes, lower-case hex.
     pub sha256: String,
+    /// SHA-512 of the raw bytes, lower-case hex.
     pub sha512: String,
+    /// SHA-256 of the record's `text` (UTF-8), lower-case hex: two captures with the same digest
+    /// carry the same text.
     pub text_sha256: String,
     /// What the reader found wrong with the page (warnings: errors leave no record).
     pub findings: Vec<Finding>,
@@ -221,8 +270,11 @@ pub struct CaptureFacts {
 /// The normalized record stored in the bag: the parse schema plus the capture's digests.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredRecord {
+    /// The cable as its reader read it (FORMAT.md section 3); its fields are written at the top
+    /// level of the record's JSON, not under a key.
     #[serde(flatten)]
     pub record: CableRecord,
+    /// The record's `capture` object: where the raw bytes lie in the bag and their digests.
     pub capture: CaptureFacts,
 }
 
@@ -231,7 +283,10 @@ pub struct StoredRecord {
 pub enum Ingested {
     /// A page that a reader understood.
     Cable {
+        /// The cable's index line, holding this one capture.
         line: IndexLine,
+        /// The record as it is written into the bag (`<capture>.json`): pretty-printed JSON with a
+        /// final newline.
         record_bytes: Vec<u8>,
     },
     /// A page that no reader understood.
@@ -372,7 +427,7 @@ fn unparsed(name: &str, len: u64, digests: Digests, findings: Vec<Finding>) -> U
 }
 
 /// Merges the capture of a freshly ingested line (which holds exactly one) into a cable's index
-/// line, keeping captures in [`CaptureRef::order_key`] order, and the line's metadata from the latest.
+/// line, keeping captures in `CaptureRef::order_key` order, and the line's metadata from the latest.
 /// Returns false when the line already held a capture with the same raw bytes.
 pub fn merge_capture(line: &mut IndexLine, new: IndexLine) -> bool {
     let Some(capture) = new.captures.first().cloned() else {

@@ -5,8 +5,8 @@
 //! crate's writer), with large tag files in a [`Spool`] and payload files compressed ahead in a
 //! [`Spill`]; reading and checking through [`zip_read`], a hardened reader that reports every
 //! defect it meets, and [`OpenArchive`]. Neither trusts the other: the tests read what
-//! cablekeep writes with the `zip` crate, Python's `zipfile` and bagit.py too. [`manifest`]
-//! holds the BagIt text files, [`capture`] the captures and the cable index, [`check`] the
+//! cablekeep writes with the `zip` crate, Python's `zipfile` and bagit.py too. `manifest`
+//! holds the BagIt text files, [`capture`] the captures and the cable index, `check` the
 //! checks of a bag.
 
 mod archive;

@@ -10,7 +10,7 @@ use std::path::Path;
 /// temporary file in the store's state folder; a [`BagWriter`](super::BagWriter) then copies them raw, in path
 /// order, into the bag. So each input is read, parsed, hashed and compressed exactly once, and
 /// the only file bytes in memory are those of the files in flight. Each spilled file is its
-/// header ([`SPILL_HEADER`] bytes: method, CRC-32, sizes, both digests) then its compressed
+/// header (`SPILL_HEADER` bytes: method, CRC-32, sizes, both digests) then its compressed
 /// bytes; the caller keeps only where it starts.
 pub struct Spill {
     out: std::sync::Mutex<SpillOut>,

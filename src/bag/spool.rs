@@ -22,6 +22,7 @@ impl Spooled {
         self.len
     }
 
+    /// True when nothing was written to the spool.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -62,12 +63,14 @@ impl Spool {
         })
     }
 
+    /// Appends `bytes` to the file and to its digests.
     pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
         use std::io::Write;
         self.hasher.update(bytes);
         self.out.write_all(bytes).at(&self.dir)
     }
 
+    /// Flushes the file and returns it with its size and digests.
     pub fn finish(self) -> Result<Spooled> {
         let file = self
             .out

@@ -32,7 +32,9 @@ pub struct BagPlan {
 /// The bytes of a tag file: held, or spooled to a temporary file when they could be large.
 #[derive(Debug)]
 pub enum TagData {
+    /// The file's bytes, held in memory.
     Bytes(Vec<u8>),
+    /// The file's bytes in a temporary file, with their size and digests already known.
     Spooled(Spooled),
 }
 
@@ -49,11 +51,15 @@ pub trait Payload: Sync {
 /// Facts about a bag that was written.
 #[derive(Debug, Clone, Default)]
 pub struct WrittenBag {
+    /// Files in the payload (`data/`), the second number of Payload-Oxum.
     pub payload_files: u64,
+    /// Total size of the payload files in bytes, the first number of Payload-Oxum.
     pub payload_bytes: u64,
+    /// The bag's Payload-Oxum, `<payload bytes>.<payload files>` (FORMAT.md section 2.3).
     pub payload_oxum: String,
     /// Digests of every tag file (every non-payload file), keyed by path in the bag.
     pub tag_files: BTreeMap<String, Digests>,
+    /// Entries written to the zip: payload files plus tag files.
     pub zip_entries: u64,
     /// SHA-256 and SHA-512 of the whole zip file, hashed as it was written.
     pub zip_digests: Digests,

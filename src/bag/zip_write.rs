@@ -43,15 +43,22 @@ const EXTERNAL_ATTRIBUTES: u32 = 0o100644 << 16;
 /// What an entry's headers record about its data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EntryFacts {
+    /// The compression method: 8, Deflate, for every entry cablekeep writes (FORMAT.md section
+    /// 2.1).
     pub method: u16,
+    /// The CRC-32 of the uncompressed bytes.
     pub crc32: u32,
+    /// Size of the compressed data, in bytes.
     pub compressed: u64,
+    /// Size of the uncompressed bytes, in bytes.
     pub uncompressed: u64,
 }
 
 /// An entry's compressed bytes and what its headers record.
 pub struct Compressed {
+    /// What the entry's local and central headers record about the data.
     pub facts: EntryFacts,
+    /// The Deflate stream, ready to be copied into the zip after the local header.
     pub data: Vec<u8>,
 }
 

@@ -7,8 +7,8 @@
 //! prefixes in all their misspellings (`ECTION`, `SCTION`, `SECTIN`, …), `EFTO`, `NOFORN`,
 //! `AMEMBASSY`/`EMBASSY`, `FSC` and `SIFIED` prefixes, a doubled year (`7575LIBREVILLE1895`),
 //! `TOSEC…` and `…Z<LETTERS><DIGITS>` suffixes and leading zeros. Then the station: a few
-//! aliases ([`canonical_station`]), and typos corrected against the station table
-//! ([`super::stations`]) when exactly one station fits ([`correct_station`]).
+//! aliases (`canonical_station`), and typos corrected against the station table
+//! (`super::stations`) when exactly one station fits (`correct_station`).
 
 use super::stations;
 use regex::Regex;

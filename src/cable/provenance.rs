@@ -37,9 +37,14 @@ pub struct Source {
 /// Provenance supplied on the command line, which fills or overrides what a page says of itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceHints {
+    /// `--publisher`: who published the pages, e.g. `WikiLeaks`; replaces what a page says.
     pub publisher: Option<String>,
+    /// `--source-url`: the page's URL (http, https or ftp); replaces what a page says.
     pub url: Option<String>,
+    /// `--released`: the release date at the source, `YYYY-MM-DD` or an RFC 3339 date-time in UTC
+    /// (see [`crate::time::normalize`]); replaces what a page says.
     pub released: Option<String>,
+    /// `--retrieved`: when the pages were retrieved, in the same form.
     pub retrieved: Option<String>,
 }
 

@@ -35,14 +35,22 @@ use std::path::{Path, PathBuf};
 /// The export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// `cables.csv`: one row per cable, the columns of [`COLUMNS`], with the current capture's
+    /// fields.
     Csv,
+    /// `cables.jsonl`: each selected cable's current stored record, one JSON object a line.
     Jsonl,
+    /// `cables.sqlite`: a SQLite database of the cables, their captures, sources, tags,
+    /// references and link checks, with the full-text table `cables_fts` over subject and text.
     Sqlite,
+    /// A BagIt bag folder whose payload is the selected captures, copied from the archive.
     Bag,
+    /// The same bag as [`Format::Bag`], zipped; `cablekeep verify` checks it (FORMAT.md section 7).
     Zip,
 }
 
 impl Format {
+    /// Every format, in the order of this enum.
     pub const ALL: [Format; 5] = [
         Format::Csv,
         Format::Jsonl,
@@ -51,6 +59,7 @@ impl Format {
         Format::Zip,
     ];
 
+    /// The format's name on the command line (`csv`, `jsonl`, `sqlite`, `bag`, `zip`).
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Csv => "csv",
@@ -61,6 +70,7 @@ impl Format {
         }
     }
 
+    /// The format named `s` (as [`Format::as_str`] writes it); None for any other name.
     pub fn parse(s: &str) -> Option<Format> {
         Format::ALL.into_iter().find(|f| f.as_str() == s)
     }
@@ -68,11 +78,13 @@ impl Format {
 
 /// What to export.
 pub struct Request<'a> {
+    /// The collection to export from.
     pub collection: &'a str,
     /// The version (default: the latest).
     pub version: Option<u32>,
     /// Which cables (validate it with [`Filter::validated`] first).
     pub filter: &'a Filter,
+    /// CSV, JSON Lines, SQLite, a bag folder or a zipped bag.
     pub format: Format,
     /// The folder to create (for `zip`, the file). It must not exist, or be an empty folder.
     pub out: &'a Path,
@@ -80,19 +92,24 @@ pub struct Request<'a> {
     pub excel_safe: bool,
     /// Bag and zip only: one proof per cable (the version must be sealed).
     pub proofs: bool,
+    /// Report progress here (cables exported).
     pub progress: &'a dyn Progress,
 }
 
 /// What an export wrote.
 #[derive(Debug, Clone)]
 pub struct Outcome {
+    /// The version exported, as the citations name it.
     pub version: VersionRef,
+    /// How many cables the filter selected, each exported once.
     pub cables: usize,
+    /// How many captures those cables have in the version (a bag's payload holds each of them).
     pub captures: usize,
     /// Files written (for bags, every file of the bag).
     pub files: usize,
     /// Bytes written.
     pub bytes: u64,
+    /// The folder (or, for `zip`, the file) written.
     pub out: PathBuf,
 }
 

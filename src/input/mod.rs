@@ -45,6 +45,7 @@ pub struct InputItem {
     /// The page's name relative to what the user gave (e.g. `dev/cable/2005/01/05COLOMBO35.html`,
     /// or `pages.zip/a/b.html` for a zip member). It does not depend on where the input lies.
     pub name: String,
+    /// Where its bytes are read from when the page is ingested.
     pub source: InputSource,
     /// The reader to use; None detects the format from the bytes.
     pub format: Option<Format>,
@@ -55,27 +56,41 @@ pub struct InputItem {
 pub enum InputSource {
     /// A regular file, read with a limit: one that grew past it since it was listed is an
     /// error (its size when listed was within it).
-    File { path: PathBuf, max_bytes: u64 },
+    File {
+        /// The file's path as opened (absolute or relative to the current folder).
+        path: PathBuf,
+        /// The most bytes the read accepts: the input limit (`--max-input-bytes`) when the file
+        /// was listed, no limit for [`InputItem::file`].
+        max_bytes: u64,
+    },
     /// Bytes in memory.
     Bytes(std::sync::Arc<Vec<u8>>),
     /// A member of an input zip, read when it is needed. The path is shared by all the
     /// members of a zip.
     ZipMember {
+        /// Path of the input zip.
         zip: std::sync::Arc<Path>,
+        /// Where the member's bytes lie in the zip, and their size and CRC-32.
         at: MemberAt,
     },
     /// A staged input's blob (`.cablekeep/stage/blobs/<sha256>`): its bytes are checked against
     /// the size and digest recorded when it was staged every time they are read.
     Staged {
+        /// Path of the blob in the store.
         path: PathBuf,
+        /// SHA-256 the bytes must have (lower-case hex), as recorded in the stage.
         sha256: String,
+        /// Size the bytes must have, in bytes.
         len: u64,
     },
     /// A byte range of a file: one row of a bulk table, read again when it is needed. The path
     /// is shared by all the rows of a table (a copy per row would cost memory per cable).
     Range {
+        /// Path of the file holding the range (the bulk table).
         path: std::sync::Arc<Path>,
+        /// Where the range starts, in bytes from the start of the file.
         offset: u64,
+        /// Length of the range, in bytes (the row's line end included).
         len: u64,
     },
 }
@@ -163,7 +178,9 @@ fn read_range(path: &Path, offset: u64, len: u64) -> Result<Vec<u8>> {
 /// as they are read (a row here is 24 bytes, several times smaller than a page).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
+    /// A single page: a file, a zip member, a staged blob or bytes in memory.
     One(InputItem),
+    /// The rows of a `cables.csv` bulk table, each a page of its own.
     Rows(TableRows),
 }
 
@@ -223,6 +240,7 @@ impl TableRows {
         self.rows.len()
     }
 
+    /// True when the table holds no rows at all.
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }

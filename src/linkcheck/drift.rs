@@ -16,10 +16,15 @@ const SAMPLE_LINES: usize = 5;
 pub struct Drift {
     /// `added`, `removed`, `moved` or `same`.
     pub redactions: String,
+    /// Redaction runs in the archived capture's text.
     pub redaction_runs_archived: usize,
+    /// Redaction runs in the text of the page as fetched now.
     pub redaction_runs_live: usize,
+    /// True when the live text differs from the archived one at all.
     pub text_changed: bool,
+    /// Lines of the live text the archived one lacks.
     pub lines_added: usize,
+    /// Lines of the archived text the live one lacks.
     pub lines_removed: usize,
     /// A few changed lines, `+ ` or `- ` first.
     pub sample: Vec<String>,

@@ -20,7 +20,10 @@ pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000
 /// One line of the log: the SHA-256 of the line before, then the result.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Event {
+    /// SHA-256 of the previous line's bytes without its newline, lower-case hex; 64 zeros on the
+    /// first line (FORMAT.md section 6.1).
     pub prev: String,
+    /// The check's result; its fields are written at the top level of the line, after `prev`.
     #[serde(flatten)]
     pub result: LinkResult,
 }
@@ -124,6 +127,7 @@ pub(crate) fn append(store: &Store, collection: &str, results: &[LinkResult]) ->
 /// The events of a collection's log that parse, and how many lines did not.
 #[derive(Debug, Default)]
 pub struct Read {
+    /// The lines that parse as events, in file order.
     pub events: Vec<Event>,
     /// Lines that are not events (`verify` reports each of them).
     pub unreadable: usize,

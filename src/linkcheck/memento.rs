@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 /// An archived copy found through a Memento TimeGate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Memento {
+    /// The archived copy's URL (absolute): where the TimeGate redirected to, or its
+    /// `Content-Location` when it answered with the copy itself.
     pub url: String,
     /// `Memento-Datetime` (or the `datetime` of the `Link` header), as the archive gave it.
     pub datetime: Option<String>,

@@ -19,7 +19,7 @@
 //! `hosts` (per-host rate limits), `retry` (one request with retries), `robots` (robots.txt),
 //! `url` (URL arithmetic), `state` (a link's state from its final answer), `drift` (what changed
 //! in a cable), `memento` (archived copies), `result` (a link's result, latest and counts) and
-//! [`log`] (the event log). The HTTP client is the ground floor's [`crate::http`].
+//! [`log`] (the event log). The HTTP client is the ground floor's `crate::http`.
 
 mod checker;
 mod drift;

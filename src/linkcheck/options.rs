@@ -9,29 +9,46 @@ pub const DEFAULT_TIMEGATE: &str = "https://web.archive.org/web/";
 /// The defaults of [`Options`] and the most the command line accepts, in the units of its flags
 /// (the one home of both). The bounds keep every duration far from overflowing an `Instant`.
 pub mod limits {
+    /// Default of `--concurrency`: requests in flight at once, over all hosts.
     pub const CONCURRENCY: usize = 4;
+    /// Most `--concurrency` accepts.
     pub const MAX_CONCURRENCY: u64 = 64;
+    /// Default of `--per-host`: requests in flight at once to one host.
     pub const PER_HOST: usize = 2;
+    /// Most `--per-host` accepts.
     pub const MAX_PER_HOST: u64 = 16;
+    /// Default of `--host-interval-ms`: milliseconds between the starts of two requests to one
+    /// host.
     pub const HOST_INTERVAL_MS: u64 = 1000;
-    /// One hour.
+    /// Most `--host-interval-ms` accepts: one hour.
     pub const MAX_HOST_INTERVAL_MS: u64 = 3_600_000;
+    /// Default of `--retries`: retries after a 429 or 5xx answer.
     pub const RETRIES: u32 = 2;
+    /// Most `--retries` accepts.
     pub const MAX_RETRIES: u64 = 10;
+    /// Default of `--backoff-ms`: the first back-off in milliseconds when the server gives no
+    /// `Retry-After` (doubled on each retry).
     pub const BACKOFF_MS: u64 = 1000;
-    /// Ten minutes.
+    /// Most `--backoff-ms` accepts: ten minutes.
     pub const MAX_BACKOFF_MS: u64 = 600_000;
+    /// The longest `Retry-After`, in seconds, that is waited for; a longer one ends the retries.
+    /// Not a flag.
     pub const MAX_RETRY_AFTER_SECS: u64 = 120;
+    /// Default of `--timeout`: seconds for one request (connection, headers and body).
     pub const TIMEOUT_SECS: u64 = 30;
-    /// One hour.
+    /// Most `--timeout` accepts: one hour.
     pub const MAX_TIMEOUT_SECS: u64 = 3600;
-    /// Six hours.
+    /// Default of `--max-run-time`: seconds for the whole run, six hours.
     pub const RUN_TIME_SECS: u64 = 6 * 3600;
-    /// Seven days.
+    /// Most `--max-run-time` accepts: seven days.
     pub const MAX_RUN_TIME_SECS: u64 = 7 * 24 * 3600;
+    /// Default of `--max-body-bytes`: bytes of a body read at most (16 MiB).
     pub const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
+    /// Most `--max-body-bytes` accepts (256 MiB).
     pub const MAX_MAX_BODY_BYTES: u64 = 256 * 1024 * 1024;
+    /// Default of `--max-redirects`: redirects followed at most.
     pub const MAX_REDIRECTS: usize = 10;
+    /// Most `--max-redirects` accepts.
     pub const MAX_MAX_REDIRECTS: u64 = 50;
 
     // The command line offers each default as its flag's default value: a default outside the

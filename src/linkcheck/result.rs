@@ -10,9 +10,11 @@ use std::collections::BTreeMap;
 /// One request of a redirect chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hop {
+    /// The URL requested: the archived one (remapped) first, then each redirect's target.
     pub url: String,
     /// The final status (after retries), none when no answer came.
     pub status: Option<u16>,
+    /// The `Location` header of a redirect, as the server sent it; None for a final answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
     /// Requests sent for this hop (more than one after 429 or 5xx).
@@ -22,6 +24,7 @@ pub struct Hop {
 /// The result of checking one link: also one line of the event log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkResult {
+    /// The cable whose capture named the link, by its canonical id.
     pub cable: String,
     /// The URL as archived (before any `--remap`).
     pub url: String,
@@ -31,6 +34,7 @@ pub struct LinkResult {
     pub capture: String,
     /// When the check ended (RFC 3339, UTC).
     pub time: String,
+    /// What the check found (FORMAT.md section 6.1).
     pub state: State,
     /// For `moved`: the state of what is at the end of the redirects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -41,8 +45,14 @@ pub struct LinkResult {
     pub final_url: Option<String>,
     /// SHA-256 of the last body read.
     pub body_sha256: Option<String>,
+    /// The archived copy the Memento TimeGate found, for a link that is not intact; None when none
+    /// was found or asked for.
     pub memento: Option<Memento>,
+    /// Every request of the redirect chain, in order; empty when no request was sent (robots.txt,
+    /// the run's time limit).
     pub hops: Vec<Hop>,
+    /// For `drifted`: how the live page's text, redactions and metadata differ from the archived
+    /// capture.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<Drift>,
     /// Why, for a failure or a soft 404.

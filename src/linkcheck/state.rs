@@ -34,6 +34,7 @@ pub enum State {
 }
 
 impl State {
+    /// Every state, in the order reports list them.
     pub const ALL: [State; 9] = [
         State::Intact,
         State::Equivalent,
@@ -46,6 +47,7 @@ impl State {
         State::Unreachable,
     ];
 
+    /// The state's name in the event log and reports, e.g. `soft-404` (FORMAT.md section 6.1).
     pub fn as_str(self) -> &'static str {
         match self {
             State::Intact => "intact",

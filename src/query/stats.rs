@@ -5,17 +5,29 @@ use crate::bag::capture::IndexLine;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// Counts of cables by facet; keys sorted, `(none)` for a missing value.
+/// Counts of cables by facet; keys sorted, `(none)` for a missing value. A facet counts at most
+/// 100,000 distinct values; the cables of any further value fall under `(other values)`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Stats {
+    /// The collection counted.
     pub collection: String,
+    /// The version counted, `<collection>@v<N>`.
     pub identifier: String,
+    /// Cables in the version (lines of its cable index).
     pub cables: u64,
+    /// Captures of those cables, over all releases and sources.
     pub captures: u64,
+    /// Cables by the year they were sent (`YYYY`, from `created`); `(none)` when undated.
     pub by_year: BTreeMap<String, u64>,
+    /// Cables by sending post, as written; `(none)` when unknown.
     pub by_origin: BTreeMap<String, u64>,
+    /// Cables by classification, the whole marking as written (`SECRET//NOFORN`); `(none)` when the
+    /// page gives none.
     pub by_classification: BTreeMap<String, u64>,
+    /// Cables by tag: a cable counts once under each of its distinct tags, and a cable without tags
+    /// under none.
     pub by_tag: BTreeMap<String, u64>,
+    /// Cables by the redaction status of their current capture: `redacted` or `not-redacted`.
     pub by_redaction: BTreeMap<String, u64>,
     /// Cables whose current capture is a partial extract.
     pub partial_extracts: u64,

@@ -31,13 +31,19 @@ const ORIGIN_PREFIX: &str = "cablekeep/";
 pub struct Checkpoint {
     /// The store identity, when the origin has one.
     pub store: Option<String>,
+    /// The collection sealed, from the origin line `[<identity>/]cablekeep/<collection>`.
     pub collection: String,
+    /// The version sealed (the `cablekeep-version` line).
     pub version: u32,
     /// The number of leaves: the lines of `manifest-sha256.txt`.
     pub size: u64,
+    /// The Merkle root over the lines of `manifest-sha256.txt` (FORMAT.md section 9.1).
     pub root: Hash,
+    /// SHA-256 of the version's zip, lower-case hex, as in the sidecar's `archive` object.
     pub zip_sha256: String,
+    /// SHA-512 of the version's zip, lower-case hex.
     pub zip_sha512: String,
+    /// SHA-512 of the bag's `tagmanifest-sha512.txt`, lower-case hex.
     pub tagmanifest_sha512: String,
     /// SHA-256 (hex) of the previous version's checkpoint file; None for version 1.
     pub previous: Option<String>,
@@ -46,14 +52,24 @@ pub struct Checkpoint {
 /// Why a checkpoint text cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
+    /// The text is over 4 KiB, more than any checkpoint (FORMAT.md section 9.2).
     #[error("the checkpoint is larger than {MAX_CHECKPOINT_BYTES} bytes")]
     TooLarge,
+    /// The bytes are not valid UTF-8.
     #[error("the checkpoint is not UTF-8 text")]
     NotText,
+    /// The last line has no LF: every line of a checkpoint ends with one.
     #[error("the checkpoint does not end with a line feed")]
     NoFinalNewline,
+    /// A line does not read as FORMAT.md section 9.2 requires.
     #[error("line {line}: {problem}")]
-    Line { line: usize, problem: String },
+    Line {
+        /// The line's number, from 1.
+        line: usize,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A required line is missing; names which (e.g. `tree size`).
     #[error("the checkpoint has no {0} line")]
     Missing(&'static str),
 }

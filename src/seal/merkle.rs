@@ -47,6 +47,7 @@ pub struct RootBuilder {
 }
 
 impl RootBuilder {
+    /// A builder holding no leaves: its root is the empty tree's, `SHA-256("")`.
     pub fn new() -> RootBuilder {
         RootBuilder::default()
     }
@@ -77,6 +78,7 @@ impl RootBuilder {
         self.count
     }
 
+    /// True when no leaf was added (the root is then the empty tree's).
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
@@ -151,6 +153,8 @@ pub struct Tree {
 }
 
 impl Tree {
+    /// The tree over these leaf hashes, in order (FORMAT.md section 9.1), with every level kept so
+    /// that audit paths are read, not computed.
     pub fn new(leaves: Vec<Hash>) -> Tree {
         use rayon::prelude::*;
         let mut levels = vec![leaves];
@@ -172,6 +176,7 @@ impl Tree {
         self.levels[0].len()
     }
 
+    /// The tree's root; for no leaves, `SHA-256("")`.
     pub fn root(&self) -> Hash {
         match self.levels.last().and_then(|l| l.first()) {
             Some(root) if self.size() > 0 => *root,
@@ -281,23 +286,50 @@ pub fn root_from_multi_path(
 /// Why an inclusion proof does not hold.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProofError {
+    /// A proven leaf's index is not below the tree's size.
     #[error("leaf index {index} is not below the tree size {size}")]
-    IndexOutOfRange { index: u64, size: u64 },
+    IndexOutOfRange {
+        /// The leaf's index, from 0.
+        index: u64,
+        /// The number of leaves of the tree.
+        size: u64,
+    },
+    /// The audit path's length is not the one leaf `index` of a tree of `size` leaves needs.
     #[error("the audit path has {given} hashes; leaf {index} of a tree of {size} needs {needed}")]
     WrongLength {
+        /// The leaf's index, from 0.
         index: u64,
+        /// The number of leaves of the tree.
         size: u64,
+        /// Hashes the path holds.
         given: usize,
+        /// Hashes the path must hold.
         needed: usize,
     },
+    /// Two proven files name the same leaf.
     #[error("leaf index {index} is given twice")]
-    Duplicate { index: u64 },
+    Duplicate {
+        /// The leaf's index, from 0.
+        index: u64,
+    },
+    /// The path ran out before the proven leaves reached the root.
     #[error("the audit path has too few hashes")]
     TooShort,
+    /// Hashes were left over when the proven leaves reached the root.
     #[error("the audit path has {left_over} hashes too many")]
-    TooLong { left_over: usize },
+    TooLong {
+        /// Hashes of the path not used.
+        left_over: usize,
+    },
+    /// The path leads to another root than the checkpoint's: a file or a hash is not the one
+    /// sealed.
     #[error("the audit path leads to root {computed}, not to the root {expected}")]
-    RootMismatch { computed: String, expected: String },
+    RootMismatch {
+        /// The root the path leads to, lower-case hex.
+        computed: String,
+        /// The root expected (the checkpoint's), lower-case hex.
+        expected: String,
+    },
 }
 
 /// The number of hashes in the audit path of leaf `index` of a tree of `size` leaves: the

@@ -240,16 +240,24 @@ pub fn expected_checkpoint(
 /// What sealing one version did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Sealed {
+    /// The collection sealed.
     pub collection: String,
+    /// The version sealed.
     pub version: u32,
+    /// The checkpoint's path, `manifests/<collection>/<collection>-v<N>.checkpoint` (FORMAT.md
+    /// section 9.2).
     pub checkpoint: PathBuf,
     /// The checkpoint was written now (false: it was there and is what the archive calls for).
     pub checkpoint_written: bool,
+    /// Path of this key's signature, `<checkpoint>.<keyid>.sig` (FORMAT.md section 9.3).
     pub signature: PathBuf,
+    /// The key's id: the first 16 hex digits of the SHA-256 of its public key blob.
     pub key_id: String,
     /// The signature was written now (false: this key had signed already).
     pub signed: bool,
+    /// Leaves of the version's tree: the lines of its `manifest-sha256.txt`.
     pub tree_size: u64,
+    /// The tree's root (FORMAT.md section 9.1), lower-case hex.
     pub root: String,
 }
 
@@ -540,7 +548,9 @@ fn compare_with_archive(
 
 /// A sealed version read for proofs: its checkpoint, signatures and whole tree.
 pub struct SealedVersion {
+    /// The collection of the version.
     pub collection: String,
+    /// The version read.
     pub version: u32,
     /// The checkpoint file's text.
     pub checkpoint: String,

@@ -23,19 +23,24 @@ const MAX_SIGNATURES: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Proof {
+    /// Always `cablekeep-proof/1` ([`PROOF_FORMAT`]).
     pub format: String,
     /// The cable's canonical id.
     pub cable: String,
+    /// The collection of the version proven; must be the checkpoint's.
     pub collection: String,
+    /// The version proven; must be the checkpoint's.
     pub version: u32,
     /// The number of leaves of the tree the audit paths are for (the checkpoint's size).
     pub tree_size: u64,
     /// The checkpoint text, exactly as signed.
     pub checkpoint: String,
+    /// Each `.sig` file of the checkpoint, its text exactly (FORMAT.md section 9.3).
     pub signatures: Vec<ProofSignature>,
     /// An RFC 3161 timestamp token (the `.tsr` reply) over the checkpoint, base64; null when
     /// the version has none.
     pub timestamp: Option<String>,
+    /// The cable's payload files (each capture's raw bytes and record), by leaf index.
     pub files: Vec<ProvenFile>,
     /// The hashes that prove all the files together (docs/FORMAT.md section 9.4), each in
     /// base64; for one file, its audit path from leaf to root.
@@ -74,26 +79,40 @@ impl Proof {
 /// What a check of a proof found: the findings (none when it holds) and who signed.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ProofReport {
+    /// True when the proof holds: no finding is an error (FORMAT.md section 9.4).
     pub holds: bool,
+    /// The cable the proof names; None when the proof could not be read as JSON.
     pub cable: Option<String>,
+    /// The collection the proof names; None when it could not be read.
     pub collection: Option<String>,
+    /// The version the proof names; None when it could not be read.
     pub version: Option<u32>,
+    /// The principals of the allowed signers whose signatures verified; empty when none did.
     pub signed_by: Vec<String>,
+    /// Files whose audit path led to the checkpoint's root; 0 when the path does not hold.
     pub files_checked: usize,
+    /// Everything found wrong, errors and warnings (codes `S002`-`S015` in `docs/FINDINGS.md`); empty when
+    /// the proof holds cleanly.
     pub findings: Vec<Finding>,
 }
 
 /// What the checker was told to expect (command-line options).
 #[derive(Debug, Clone, Default)]
 pub struct Expect {
+    /// The collection the proof must be for (`--collection`); None accepts any.
     pub collection: Option<String>,
+    /// The version the proof must be for (`--version`); None accepts any.
     pub version: Option<u32>,
+    /// The cable the proof must be for (`--cable`), canonical or as published; None accepts any.
     pub cable: Option<String>,
 }
 
 /// A file given to check against the proven lines: a label and the SHA-256 of its bytes.
 pub struct GivenFile {
+    /// How findings name the file: its path as given.
     pub label: String,
+    /// SHA-256 of the file's bytes, lower-case hex; the file matches when a proven line names this
+    /// digest.
     pub sha256: String,
 }
 

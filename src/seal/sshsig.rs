@@ -32,6 +32,7 @@ pub fn key_id(key: &KeyData) -> String {
 /// A private key ready to sign.
 pub struct SigningKey {
     key: PrivateKey,
+    /// The key's id, which names the signature files it writes (`<checkpoint>.<keyid>.sig`).
     pub key_id: String,
 }
 
@@ -86,9 +87,12 @@ pub struct AllowedSigner {
     pub principals: Vec<String>,
     /// The namespaces the key may sign in (None: any).
     pub namespaces: Option<Vec<String>>,
-    /// `valid-after` / `valid-before` as 14 digits `YYYYMMDDHHMMSS` (UTC).
+    /// The start of the key's validity (`valid-after`) as 14 digits `YYYYMMDDHHMMSS`, read as
+    /// UTC; None when the line sets none.
     pub valid_after: Option<String>,
+    /// The end of the key's validity, in the same form; None when the line sets none.
     pub valid_before: Option<String>,
+    /// The public key the line trusts.
     pub key: KeyData,
     /// The line number, for messages.
     pub line: usize,
@@ -97,6 +101,7 @@ pub struct AllowedSigner {
 /// The trusted keys: an OpenSSH `allowed_signers` file.
 #[derive(Debug, Clone, Default)]
 pub struct AllowedSigners {
+    /// The lines that trust a key, in file order.
     pub signers: Vec<AllowedSigner>,
     /// Lines that cablekeep does not use (certificate authorities), for a notice.
     pub skipped: Vec<String>,
@@ -160,7 +165,9 @@ impl AllowedSigners {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("allowed signers line {line}: {problem}")]
 pub struct AllowedSignersError {
+    /// The line's number in the file, from 1.
     pub line: usize,
+    /// What is wrong with it.
     pub problem: String,
 }
 
@@ -290,14 +297,29 @@ fn time_digits(v: &str) -> std::result::Result<String, String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// The signature verifies and its key is allowed: `principal` signed.
-    Trusted { principal: String, key_id: String },
+    Trusted {
+        /// The first principal of the first allowed-signers line that lets the key sign
+        /// checkpoints now.
+        principal: String,
+        /// The signing key's id (first 16 hex digits of the SHA-256 of its public key blob).
+        key_id: String,
+    },
     /// The signature verifies, but its key is not in the allowed signers (or not for this
     /// namespace or time).
-    NotAllowed { key_id: String },
+    NotAllowed {
+        /// The signing key's id (first 16 hex digits of the SHA-256 of its public key blob).
+        key_id: String,
+    },
     /// The signature verifies; no allowed signers were given to say whose key it is.
-    Unchecked { key_id: String },
+    Unchecked {
+        /// The signing key's id (first 16 hex digits of the SHA-256 of its public key blob).
+        key_id: String,
+    },
     /// The signature is malformed, for another namespace, or over other bytes.
-    Bad { problem: String },
+    Bad {
+        /// What is wrong, in words.
+        problem: String,
+    },
 }
 
 /// Checks an armoured SSH signature over `message`.

@@ -23,20 +23,32 @@ use std::sync::mpsc::{Receiver, SyncSender};
 /// The difference between two versions.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct VersionDiff {
+    /// The collection both versions belong to.
     pub collection: String,
+    /// The earlier version's number (the `N` of `v<N>`).
     pub from: u32,
+    /// The later version's number.
     pub to: u32,
+    /// Cables only the later version holds, by id, each with its captures compared one after the
+    /// other.
     pub added: Vec<CableChange>,
+    /// Ids of the cables only the earlier version holds, in id order.
     pub removed: Vec<String>,
+    /// Cables both versions hold whose set of captures differs, in id order.
     pub changed: Vec<CableChange>,
+    /// How many cables both versions hold with exactly the same captures.
     pub unchanged: u64,
 }
 
 /// How one cable changed.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CableChange {
+    /// The cable's canonical reference id.
     pub id: String,
+    /// Names of the captures only the later version holds (FORMAT.md section 2.5); empty for an
+    /// unchanged set.
     pub captures_added: Vec<String>,
+    /// Names of the captures only the earlier version holds.
     pub captures_removed: Vec<String>,
     /// `gained`, `lost`, `gained-and-lost`, `moved` or `same`: over all comparisons.
     pub redaction: RedactionChange,
@@ -80,14 +92,22 @@ impl CableChange {
 /// How the text, redactions and metadata of two captures of one cable differ.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ContentChange {
+    /// Name of the earlier capture compared (for a link check: the archived capture).
     pub from_capture: String,
+    /// Name of the later capture compared (for a link check: the page as fetched).
     pub to_capture: String,
+    /// True when the two texts differ at all, white space included.
     pub text_changed: bool,
+    /// Lines of the later text that the earlier lacks, by a line diff (for texts of over 20,000
+    /// lines together, by counting equal lines instead).
     pub lines_added: usize,
+    /// Lines of the earlier text that the later lacks, counted the same way.
     pub lines_removed: usize,
     /// `gained` (more redaction runs), `lost` (fewer), `moved` (as many, elsewhere) or `same`.
     pub redaction: RedactionChange,
+    /// Redaction runs in the earlier capture's text.
     pub redaction_runs_from: usize,
+    /// Redaction runs in the later capture's text.
     pub redaction_runs_to: usize,
     /// Metadata fields whose values differ.
     pub fields: Vec<FieldChange>,
@@ -96,8 +116,12 @@ pub struct ContentChange {
 /// One metadata field that differs.
 #[derive(Debug, Clone, Serialize)]
 pub struct FieldChange {
+    /// The record field's name as in FORMAT.md section 3: `id`, `created`, `classification`,
+    /// `caveats`, `origin`, `tags`, `subject`, `references` or `signers`.
     pub field: String,
+    /// The field's value in the earlier capture's record, as JSON (null when absent).
     pub from: serde_json::Value,
+    /// The field's value in the later capture's record, as JSON (null when absent).
     pub to: serde_json::Value,
 }
 

@@ -64,6 +64,7 @@ impl Store {
         Store { root: root.into() }
     }
 
+    /// The store's folder, as given to [`Store::new`] (not made absolute).
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -37,6 +37,7 @@ impl CollectionName {
         Ok(CollectionName(name.to_string()))
     }
 
+    /// The name as given, e.g. `dev`.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -88,6 +89,7 @@ impl VersionNum {
         Ok(VersionNum(n))
     }
 
+    /// The number, from 1.
     pub fn get(self) -> u32 {
         self.0
     }
@@ -122,11 +124,14 @@ impl fmt::Display for VersionNum {
 /// A version as people and bags name it: `<collection>@v<N>` (the bag's External-Identifier).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VersionId<'a> {
+    /// The collection's name.
     pub collection: &'a str,
+    /// The version's number, from 1.
     pub version: u32,
 }
 
 impl<'a> VersionId<'a> {
+    /// Names version `version` of `collection`; it displays as `<collection>@v<N>`.
     pub fn new(collection: &'a str, version: u32) -> VersionId<'a> {
         VersionId {
             collection,

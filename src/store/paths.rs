@@ -5,28 +5,38 @@ use super::Store;
 use std::path::{Path, PathBuf};
 
 impl Store {
+    /// The folder of a collection's zips and their `.sha256` files:
+    /// `<store>/archives/<collection>/` (FORMAT.md section 1).
     pub fn archive_dir(&self, collection: &str) -> PathBuf {
         self.root.join("archives").join(collection)
     }
 
+    /// The folder of a collection's sidecar manifests, seals and link event log:
+    /// `<store>/manifests/<collection>/`.
     pub fn manifest_dir(&self, collection: &str) -> PathBuf {
         self.root.join("manifests").join(collection)
     }
 
+    /// The file name of a version's zip, `<collection>-v<N>.zip`.
     pub fn zip_name(collection: &str, version: u32) -> String {
         format!("{collection}-v{version}.zip")
     }
 
+    /// Where a version's zip lies: `archives/<collection>/<collection>-v<N>.zip` in the store.
     pub fn zip_path(&self, collection: &str, version: u32) -> PathBuf {
         self.archive_dir(collection)
             .join(Self::zip_name(collection, version))
     }
 
+    /// Where a version's checksum file lies, `<zip>.sha256`: one line `<sha256>  <zip name>` that
+    /// `sha256sum -c` accepts.
     pub fn checksum_path(&self, collection: &str, version: u32) -> PathBuf {
         self.archive_dir(collection)
             .join(format!("{}.sha256", Self::zip_name(collection, version)))
     }
 
+    /// Where a version's sidecar manifest lies, `manifests/<collection>/<collection>-v<N>.json`
+    /// (FORMAT.md section 5). The version exists exactly when this file does.
     pub fn manifest_path(&self, collection: &str, version: u32) -> PathBuf {
         self.manifest_dir(collection)
             .join(format!("{collection}-v{version}.json"))

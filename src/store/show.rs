@@ -21,7 +21,9 @@ pub struct ShowRequest<'a> {
 
 /// A cable found in a version, with the zip opened for its chosen capture's two entries.
 pub struct Shown {
+    /// The collection the cable was found in.
     pub collection: String,
+    /// The version shown (the latest unless one was asked for).
     pub version: u32,
     /// The cable's line of the version's cable index (every capture of it).
     pub line: IndexLine,

@@ -13,7 +13,9 @@ pub const SIDECAR_FORMAT: &str = "cablekeep-manifest/1";
 pub struct VersionManifest {
     /// Always [`SIDECAR_FORMAT`] for this release.
     pub format: String,
+    /// The collection's name (1-64 characters of `a-z 0-9 . _ -`, FORMAT.md section 1).
     pub collection: String,
+    /// The version's number, from 1 without gaps.
     pub version: u32,
     /// `<collection>@v<N>`, the bag's External-Identifier.
     pub identifier: String,
@@ -21,9 +23,15 @@ pub struct VersionManifest {
     pub created: String,
     /// `cablekeep <version>`.
     pub tool: String,
+    /// The message given when the version was written (the bag's `External-Description`); empty
+    /// when none was given.
     pub message: String,
+    /// The zip file: its name, size and digests.
     pub archive: ArchiveFacts,
+    /// The bag inside the zip: its folder, Payload-Oxum and the digests of its tag files.
     pub bag: BagFacts,
+    /// How many cables, captures, unparsed inputs, payload files, payload bytes and zip entries the
+    /// version holds.
     pub counts: Counts,
     /// The previous version, or None for v1.
     pub previous: Option<PreviousLink>,
@@ -50,8 +58,11 @@ pub struct Rebuilt {
 pub struct ArchiveFacts {
     /// File name of the zip, e.g. `dev-v1.zip` (it lives in `archives/<collection>/`).
     pub file: String,
+    /// Size of the zip, in bytes.
     pub bytes: u64,
+    /// SHA-256 of the whole zip, lower-case hex; the `.sha256` file beside the zip repeats it.
     pub sha256: String,
+    /// SHA-512 of the whole zip, lower-case hex.
     pub sha512: String,
 }
 
@@ -60,6 +71,7 @@ pub struct ArchiveFacts {
 pub struct BagFacts {
     /// The bag's top-level folder inside the zip, e.g. `dev-v1`.
     pub folder: String,
+    /// The bag's Payload-Oxum, `<payload bytes>.<payload files>` (FORMAT.md section 2.3).
     pub payload_oxum: String,
     /// Digests of each tag file, keyed by path in the bag (sorted).
     pub tag_files: std::collections::BTreeMap<String, Digests>,
@@ -68,17 +80,26 @@ pub struct BagFacts {
 /// How much a version holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
+    /// Cables in the version (lines of the cable index).
     pub cables: u64,
+    /// Captures of those cables; at least the number of cables, more when a cable was met in
+    /// several releases or sources.
     pub captures: u64,
+    /// Inputs no reader understood, kept under `data/unparsed/`.
     pub unparsed: u64,
+    /// Files in the bag's payload (`data/`): two per capture (raw bytes and record) plus one per
+    /// unparsed input.
     pub payload_files: u64,
+    /// Total size of the payload files, in bytes (the first number of Payload-Oxum).
     pub payload_bytes: u64,
+    /// Entries of the zip: the payload files plus the tag files.
     pub zip_entries: u64,
 }
 
 /// The link to the previous version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreviousLink {
+    /// The previous version's number (this version's number minus one).
     pub version: u32,
     /// SHA-256 of the previous sidecar manifest file, byte for byte.
     pub manifest_sha256: String,

@@ -17,23 +17,33 @@ use std::sync::Arc;
 /// The stage of a collection: inputs added and not yet committed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stage {
+    /// Always `cablekeep-stage/1` ([`STAGE_FORMAT`]).
     pub format: String,
+    /// The collection the inputs are staged for.
     pub collection: String,
+    /// The inputs added and not yet committed, one per input name, sorted by name.
     pub items: Vec<StagedItem>,
 }
 
 /// One staged input. Its bytes are kept in the stage's blob folder under their SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StagedItem {
+    /// The input's name as given to `add` (FORMAT.md section 6).
     pub input: String,
+    /// SHA-256 of the input's bytes, lower-case hex: the name of its blob in
+    /// `.cablekeep/stage/blobs/`.
     pub sha256: String,
+    /// Size of the input's bytes, in bytes.
     pub bytes: u64,
     /// The cable the page names, when a reader understood it.
     pub cable: Option<String>,
     /// The reader chosen with `--format`; None detects it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<crate::cable::Format>,
+    /// The provenance flags given with `add` (`--publisher`, `--source-url`, `--released`,
+    /// `--retrieved`).
     pub hints: SourceHints,
+    /// When the input was added (RFC 3339, UTC).
     pub added: String,
 }
 

@@ -24,13 +24,17 @@ use tempfile::NamedTempFile;
 
 /// What to write as a collection's next version.
 pub struct WriteRequest<'a> {
+    /// The collection to write to; created with its first version when it has none.
     pub collection: &'a str,
     /// The new pages (or tables of them), each with the provenance flags given for it.
     pub inputs: Vec<(Input, Arc<SourceHints>)>,
     /// The version holds exactly the inputs (cables not among them are removed), instead of the
     /// previous version's captures plus the inputs.
     pub replace: bool,
+    /// The version's message (the sidecar's `message`, the bag's `External-Description`); may be
+    /// empty.
     pub message: &'a str,
+    /// Report progress here (inputs read, then the archive written).
     pub progress: &'a dyn Progress,
 }
 
@@ -43,8 +47,12 @@ pub struct WriteOutcome {
     pub previous: Option<u32>,
     /// Every finding about the inputs.
     pub findings: Vec<Finding>,
+    /// Inputs whose bytes the collection did not hold yet, each stored as a new capture.
     pub new_captures: u64,
+    /// Inputs whose exact bytes the collection or an earlier input already held: stored once, each
+    /// reported as `I003`.
     pub duplicate_captures: u64,
+    /// With `replace`, how many cables of the previous version the new one no longer holds; else 0.
     pub removed_cables: u64,
 }
 

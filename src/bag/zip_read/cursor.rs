@@ -21,6 +21,9 @@ pub struct DirectoryCursor<'a> {
 }
 
 impl<'a> DirectoryCursor<'a> {
+    /// A cursor at the start of the central directory of `file`; `label` names the zip in errors.
+    /// Fails only on an I/O error reading the file; a directory that cannot be found makes
+    /// every [`find`](Self::find) answer None.
     pub fn new(file: &'a File, label: &'a str) -> std::io::Result<Self> {
         let file_len = file.metadata()?.len();
         let end = find_end(file, file_len, label, &mut Vec::new())?;

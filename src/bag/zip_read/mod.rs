@@ -59,11 +59,20 @@ pub(crate) const MAX_IN_MEMORY_ENTRY: u64 = 1 << 30;
 pub struct Entry {
     /// The name, decoded as UTF-8 (lossily when it is not).
     pub name: String,
+    /// The compression method from the central record: 8 (Deflate) in cablekeep's zips, 0 (stored)
+    /// accepted on reading.
     pub method: u16,
+    /// The general purpose bit flags from the central record (bit 0: encrypted, bit 3: data
+    /// descriptor, bit 11: UTF-8 name).
     pub flags: u16,
+    /// The CRC-32 of the uncompressed bytes, as recorded.
     pub crc32: u32,
+    /// Size of the stored (compressed) data, in bytes, from the ZIP64 extra field when there is
+    /// one.
     pub compressed_size: u64,
+    /// Size of the bytes once inflated, in bytes.
     pub uncompressed_size: u64,
+    /// Where the entry's local header starts, in bytes from the start of the file.
     pub local_header_offset: u64,
     /// Where the entry's data starts, when its local header could be read.
     pub data_offset: Option<u64>,
@@ -72,8 +81,11 @@ pub struct Entry {
 /// The structure of a zip file: its entries and every structural finding.
 #[derive(Debug, Clone, Default)]
 pub struct ZipIndex {
+    /// Every entry in central directory order, including those with findings.
     pub entries: Vec<Entry>,
+    /// Every structural problem found (codes `Z0xx` in `docs/FINDINGS.md`); empty for a sound zip.
     pub findings: Vec<Finding>,
+    /// The file's length in bytes, which bounds every table read from it.
     pub file_len: u64,
     /// False when the end of central directory could not be found: nothing else was read.
     pub readable: bool,

@@ -405,10 +405,13 @@ fn step(state: &mut State, b: u8, field_index: &mut usize, col1: &mut Vec<u8>) -
 /// Why a row's bytes cannot be split into the table's fields.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RowError {
+    /// A field opens with a quote that no later quote closes before the row ends.
     #[error("unterminated quoted field")]
     UnterminatedQuote,
+    /// A quoted field holds a single `"` that is not doubled (`""`) and does not close the field.
     #[error("a quote inside a quoted field is not escaped")]
     StrayQuote,
+    /// The row splits into this many fields instead of the table's eight.
     #[error("{0} fields, expected {FIELDS}")]
     FieldCount(usize),
 }

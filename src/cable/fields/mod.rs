@@ -1,7 +1,7 @@
 //! Fields read from a cable's body text, shared by the readers: SUBJECT, TAGS, REF, handling
 //! caveats, the signature, the classification statement (`Classified By: … Reasons 1.4 (b)`),
 //! the E.O. 12958 DECL date, numbered paragraphs and the summary. This file gathers them into
-//! [`BodyFields`]; each field is read in its own file.
+//! `BodyFields`; each field is read in its own file.
 //!
 //! The `pub` functions read one field from a text fragment; the expectations test feeds them
 //! cablemap's test fragments.

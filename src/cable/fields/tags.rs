@@ -167,7 +167,7 @@ const TAG_CODES: &[&str] = &[
 
 /// cablemap's canonical form of a tag list: upper case, codes glued together by a lost
 /// separator taken apart (`PHUMBA` → `PHUM`, `BA`), typos and spelling variants mapped
-/// ([`tag_vocab::canonical`]: `MOPPS` → `MOPS`, `COUNTER TERRORISM` → `COUNTERTERRORISM`),
+/// (`tag_vocab::canonical`: `MOPPS` → `MOPS`, `COUNTER TERRORISM` → `COUNTERTERRORISM`),
 /// repeats dropped. Records keep the tags as
 /// written; this is for comparing with cablemap.
 pub fn canonical_tags(tags: &[String]) -> Vec<String> {

@@ -9,7 +9,8 @@ use serde::Serialize;
 /// Text comparisons ignore ASCII case.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Filter {
-    /// Only these reference ids.
+    /// Only these reference ids: canonical or, once [`Filter::validated`] has added the
+    /// canonical form, as published (`10EFTOLONDON16` finds `10LONDON16`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ids: Vec<String>,
     /// Sent from one of these origins (e.g. `Embassy Madrid`).
@@ -18,24 +19,28 @@ pub struct Filter {
     /// Carries any of these tags (all of them with `all_tags`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// True: a cable must carry every tag of `tags`; false: any one of them.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub all_tags: bool,
     /// One of these classifications: the whole marking (`SECRET//NOFORN`) or its level (`SECRET`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub classifications: Vec<String>,
-    /// Created on or after / on or before this day (`YYYY-MM-DD`, inclusive).
+    /// Created on or after this day (`YYYY-MM-DD`, inclusive); a cable with no date fails it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_from: Option<String>,
+    /// Created on or before this day (`YYYY-MM-DD`, inclusive); a cable with no date fails it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_to: Option<String>,
-    /// Released (current capture) on or after / on or before this day.
+    /// Released (its current capture) on or after this day (`YYYY-MM-DD`, inclusive); an undated one fails it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub released_from: Option<String>,
+    /// Released (its current capture) on or before this day (`YYYY-MM-DD`, inclusive); an undated one fails it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub released_to: Option<String>,
     /// `redacted` or `not-redacted`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redaction: Option<String>,
+    /// Some(true): only partial extracts; Some(false): only whole cables; None: either.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub partial_extract: Option<bool>,
     /// A full-text query (FTS5 syntax) over subject and text, answered by the catalog.
@@ -46,13 +51,21 @@ pub struct Filter {
 /// The facts of a cable that a filter looks at.
 #[derive(Debug, Clone, Copy)]
 pub struct Facts<'a> {
+    /// The cable's canonical reference id.
     pub id: &'a str,
+    /// When it was sent (`YYYY-MM-DD...`, UTC); None when undated.
     pub created: Option<&'a str>,
+    /// When its current capture was released (`YYYY-MM-DD`); None when undated.
     pub released: Option<&'a str>,
+    /// Its classification as written; None when the page gives none.
     pub classification: Option<&'a str>,
+    /// The sending post; None when unknown.
     pub origin: Option<&'a str>,
+    /// Its TAGS, in page order.
     pub tags: &'a [String],
+    /// `redacted` or `not-redacted`.
     pub redaction: &'a str,
+    /// True when its text is only a partial extract.
     pub partial_extract: bool,
 }
 

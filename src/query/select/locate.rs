@@ -24,8 +24,11 @@ pub fn ids_to_look_up(given: &str) -> Vec<String> {
 /// A cable found by [`locate_cable`]: the collection and version it was found in, its line.
 #[derive(Debug, Clone)]
 pub struct FoundCable {
+    /// The collection the cable was found in.
     pub collection: String,
+    /// The version it was found in: the one asked for, or the collection's latest.
     pub version: u32,
+    /// The cable's line of that version's cable index.
     pub line: IndexLine,
 }
 

@@ -20,7 +20,9 @@ use serde::Serialize;
 /// The archive version a selection is taken from, as exports and the catalog name it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VersionRef {
+    /// The collection the version belongs to.
     pub collection: String,
+    /// The version's number, from 1.
     pub version: u32,
     /// `<collection>@v<N>`.
     pub identifier: String,

@@ -19,16 +19,22 @@ pub const BATCH: usize = 512;
 /// The redaction facts of a stored record that exports use.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct RedactionView {
+    /// `redacted` or `not-redacted` (`redaction.status` in FORMAT.md section 3).
     pub status: String,
+    /// Number of redaction runs in the text: 5 or more capital `X` in a row.
     pub runs: usize,
+    /// True when the page says its text is only a partial extract of the cable.
     pub partial_extract: bool,
 }
 
 /// The capture facts of a stored record that exports use.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct CaptureView {
+    /// The capture's name, `<released>_<sha256[0:12]>` (FORMAT.md section 2.5).
     pub name: String,
+    /// Path of the capture's raw bytes in the bag.
     pub raw: String,
+    /// SHA-256 of the raw bytes, lower-case hex: what a citation names to fix the exact copy.
     pub sha256: String,
 }
 
@@ -41,22 +47,37 @@ pub struct RecordView {
     /// The id as the page gave it, when a reader repaired or mapped it.
     #[serde(default)]
     pub id_original: Option<String>,
+    /// When the cable was sent, UTC (`YYYY-MM-DDTHH:MM:00Z`, or a bare date for partial extracts);
+    /// None when the page gives no date.
     pub created: Option<String>,
+    /// Release date at this capture's source, `YYYY-MM-DD`; None when undated.
     pub released: Option<String>,
+    /// Classification as written, e.g. `CONFIDENTIAL//NOFORN`; None when the page gives none.
     pub classification: Option<String>,
+    /// Handling caveats such as `NOFORN` or `SIPDIS`; empty when there are none.
     #[serde(default)]
     pub caveats: Vec<String>,
+    /// The sending post, e.g. `Embassy Madrid`; None when the page does not say.
     pub origin: Option<String>,
+    /// The TAGS, in page order; empty when the cable lists none.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The SUBJECT line, joined across lines; None when the cable has none.
     pub subject: Option<String>,
+    /// The REF lines: canonical ids of cited cables, other references as text; empty when there are
+    /// none.
     #[serde(default)]
     pub references: Vec<String>,
+    /// The signature line(s); empty when none was found.
     #[serde(default)]
     pub signers: Vec<String>,
+    /// The redaction facts of the record.
     pub redaction: RedactionView,
+    /// Where the capture came from (publisher, URL, release, format).
     pub source: Source,
+    /// The cable text (routing header and body), markup removed and entities decoded.
     pub text: String,
+    /// The raw capture the record was read from.
     pub capture: CaptureView,
 }
 
@@ -78,6 +99,7 @@ pub struct Need {
 /// A selected cable: its index line and what was read of its records.
 #[derive(Debug, Clone)]
 pub struct Selected {
+    /// The cable's index line: id, current metadata and every capture.
     pub line: IndexLine,
     /// The current capture's record (the line's last capture).
     pub record: RecordView,

@@ -86,15 +86,21 @@ pub struct TimestampFacts {
 #[non_exhaustive]
 pub enum TimestampProblem {
     /// The file is larger than [`MAX_TOKEN_BYTES`].
-    TooLarge { size: usize },
+    TooLarge {
+        /// The file's size, in bytes.
+        size: usize,
+    },
     /// The bytes are not a well-formed timestamp response; says which part.
     Malformed(String),
     /// The TSA did not grant the request (the status, its text and failure bits).
     NotGranted(String),
     /// The token is genuine but stamps other bytes than the ones given.
     OtherBytes {
+        /// The imprint's digest algorithm: `sha256`, `sha384` or `sha512`.
         algorithm: &'static str,
+        /// The digest of the bytes given (the checkpoint), lower-case hex.
         expected: String,
+        /// The digest the token stamps, lower-case hex.
         stamped: String,
     },
     /// A digest or signature algorithm cablekeep does not check.

@@ -46,9 +46,13 @@ pub struct Report {
     pub archive: PathBuf,
     /// `<collection>@v<N>` when known.
     pub identifier: Option<String>,
+    /// Entries in the zip's central directory.
     pub entries: u64,
     /// Uncompressed bytes read and hashed (0 in fast mode).
     pub bytes_hashed: u64,
+    /// Everything found wrong with the archive, warnings included (codes in `docs/FINDINGS.md`);
+    /// empty when nothing was. Each code lists its first 100 findings, then one with the count
+    /// of the rest (FORMAT.md section 7).
     pub findings: Vec<Finding>,
     /// True when the archive was checked a chunk at a time, in memory that does not grow with
     /// it (an archive in cablekeep's layout); false when it was opened whole.
@@ -141,8 +145,11 @@ fn find_sidecar(zip: &Path) -> Option<PathBuf> {
 /// Which versions of a collection to check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Selection {
+    /// Only the newest version (the one with the highest number).
     Latest,
+    /// Only version `N` (`--version N`).
     One(u32),
+    /// Every version, from v1 on.
     All,
 }
 
@@ -430,18 +437,18 @@ fn check_archive(
 /// What a full check of an archive found, and the facts a sidecar manifest records about it
 /// (the zip's digests and size, the bag, the counts): enough to write a lost sidecar manifest
 /// again from the zip alone.
-pub struct Observed {
-    pub report: Report,
-    pub zip: hash::Digests,
-    pub zip_bytes: u64,
+pub(crate) struct Observed {
+    pub(crate) report: Report,
+    pub(crate) zip: hash::Digests,
+    pub(crate) zip_bytes: u64,
     /// None when the bag lacks what the sidecar records (the report then has errors).
-    pub bag: Option<crate::store::sidecar::BagFacts>,
-    pub counts: crate::store::sidecar::Counts,
-    pub bag_info: Vec<(String, String)>,
+    pub(crate) bag: Option<crate::store::sidecar::BagFacts>,
+    pub(crate) counts: crate::store::sidecar::Counts,
+    pub(crate) bag_info: Vec<(String, String)>,
 }
 
 /// Checks an archive in full, on its own (no sidecar, no `.sha256`), and reports what it holds.
-pub fn observe_archive(zip: &Path, progress: &dyn Progress) -> Result<Observed> {
+pub(crate) fn observe_archive(zip: &Path, progress: &dyn Progress) -> Result<Observed> {
     let (archive, report, seen, zip_digests) = check_archive(zip, Options::default(), progress)?;
     let zip_digests = zip_digests.expect("a full check computes the zip's digests");
     let tag_files: Option<std::collections::BTreeMap<String, hash::Digests>> = seen

@@ -81,13 +81,19 @@ pub(super) fn search_data_current(
 /// One search hit.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Hit {
+    /// The collection holding the cable (a catalog indexes one version of each collection).
     pub collection: String,
+    /// The cable's canonical reference id.
     pub id: String,
     /// FTS5's bm25 rank: lower is better.
     pub score: f64,
+    /// The cable's SUBJECT line; None when it has none.
     pub subject: Option<String>,
+    /// When the cable was sent (UTC, `YYYY-MM-DDTHH:MM:00Z` or a bare date); None when undated.
     pub created: Option<String>,
+    /// The sending post, e.g. `Embassy Madrid`; None when unknown.
     pub origin: Option<String>,
+    /// The classification as written; None when the page gives none.
     pub classification: Option<String>,
     /// The best matching passage, matches in `[` `]`.
     pub snippet: String,
