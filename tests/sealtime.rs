@@ -431,3 +431,46 @@ fn bundle_with_tsa_alone_writes_an_unsigned_checkpoint_and_timestamps_it() {
         (vec!["S001".to_string()], 0)
     );
 }
+
+#[test]
+fn special_files_in_place_of_a_timestamp_or_ca_file_are_refused_without_hanging() {
+    let Some(tsa) = start_tsa() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (store, alice, allowed) = stamped_store(dir.path(), &tsa);
+    let s = store.path();
+    // A FIFO as the .tsr: verify reports it (S020) instead of waiting for a writer.
+    std::fs::remove_file(tsr(s, "ex", 2)).unwrap();
+    crate::util::mkfifo(&tsr(s, "ex", 2));
+    let mut cmd = cablekeep(s);
+    cmd.args(["verify", "--all", "--json", "--allowed-signers"])
+        .arg(&allowed)
+        .arg("--tsa-ca")
+        .arg(&tsa.ca_pem);
+    let m = measure(&cmd, Duration::from_secs(60));
+    assert!(!m.timed_out);
+    assert_eq!(m.code, Some(1), "{}", m.stderr);
+    assert_eq!(
+        crate::util::finding_codes(&m.stdout),
+        vec!["S020".to_string()]
+    );
+    assert!(m.peak_rss_mb() < 256.0);
+    // `seal --tsa` does not replace it, nor wait on it.
+    let mut cmd = cablekeep(s);
+    cmd.args(["seal", "-c", "ex", "--tsa", &tsa.url, "--key"])
+        .arg(&alice.private);
+    let m = measure(&cmd, Duration::from_secs(60));
+    assert!(!m.timed_out);
+    assert_eq!(m.code, Some(2), "{}", m.stderr);
+    // A FIFO as the CA file: could not run, named.
+    let fifo = dir.path().join("ca-fifo");
+    crate::util::mkfifo(&fifo);
+    let mut cmd = cablekeep(s);
+    cmd.args(["verify", "--allowed-signers"])
+        .arg(&allowed)
+        .arg("--tsa-ca")
+        .arg(&fifo);
+    let m = measure(&cmd, Duration::from_secs(60));
+    assert!(!m.timed_out);
+    assert_eq!(m.code, Some(2), "{}", m.stderr);
+    assert!(m.stderr.contains("ca-fifo"), "{}", m.stderr);
+}

@@ -450,6 +450,23 @@ mod tests {
     }
 
     #[test]
+    fn a_tsa_url_must_be_http_or_https_with_a_host() {
+        for good in ["http://127.0.0.1:8080/tsa", "https://tsa.example.org/tsr"] {
+            assert!(check_url(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "tsa.example.org",
+            "ftp://example.org/tsa",
+            "http://",
+            "http:///x",
+        ] {
+            let e = check_url(bad).unwrap_err().to_string();
+            assert!(e.starts_with("--tsa "), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn garbage_is_malformed_not_a_panic() {
         for bytes in [&b""[..], b"\x30", b"\x30\x03\x02\x01\x00", &[0xff; 100]] {
             assert!(matches!(
