@@ -473,4 +473,6 @@ fn special_files_in_place_of_a_timestamp_or_ca_file_are_refused_without_hanging(
     assert!(!m.timed_out);
     assert_eq!(m.code, Some(2), "{}", m.stderr);
     assert!(m.stderr.contains("ca-fifo"), "{}", m.stderr);
+    // Refused before any archive is checked.
+    assert!(m.stdout.is_empty(), "{}", m.stdout);
 }

@@ -294,9 +294,18 @@ pub(super) fn check_proof(ctx: &Ctx, a: CheckProofArgs) -> Result<u8> {
 
 /// `verify`'s seal checks for the collections and versions it checked. A collection that
 /// has never been sealed is reported only when allowed signers are set or seals required.
+impl SealCheckArgs {
+    /// The trusted TSA certificates, read before anything is checked so that a CA file that
+    /// cannot be read stops `verify` at once.
+    pub(super) fn tsa_trust(&self, ctx: &Ctx) -> Result<stamp::TsaTrust> {
+        Ok(stamp::tsa_trust(Some(&ctx.store), self.tsa_ca.as_deref())?)
+    }
+}
+
 pub(super) fn verify_seals(
     ctx: &Ctx,
     a: &SealCheckArgs,
+    tsa_trust: stamp::TsaTrust,
     collections: &[String],
     selection: Selection,
     output: OutputFormat,
@@ -304,7 +313,7 @@ pub(super) fn verify_seals(
     let allowed = seal::allowed_signers(Some(&ctx.store), a.allowed_signers.as_deref())?;
     let options = seal::CheckOptions {
         require_seal: a.require_seal,
-        tsa_trust: stamp::tsa_trust(Some(&ctx.store), a.tsa_ca.as_deref())?,
+        tsa_trust,
     };
     let mut code = EXIT_OK;
     for c in collections {

@@ -120,7 +120,7 @@ impl TsaTrust {
             Code::TimestampUnchecked,
             place,
             format!(
-                "timestamps were checked, not whether a trusted TSA made them: {why} (give --tsa-ca FILE, or put the TSA's CA certificate at {DEFAULT_TSA_CA})"
+                "whether a trusted TSA made the timestamps is not checked (their form, signature and imprint are): {why}; give --tsa-ca FILE, or put the TSA's CA certificate at {DEFAULT_TSA_CA}"
             ),
         ))
     }
@@ -136,9 +136,7 @@ pub fn tsa_trust(store: Option<&Store>, given: Option<&Path>) -> Result<TsaTrust
             s.root().join(DEFAULT_TSA_CA)
         }
         _ => {
-            return Ok(TsaTrust::Missing(format!(
-                "no --tsa-ca given and no {DEFAULT_TSA_CA}"
-            )));
+            return Ok(TsaTrust::default());
         }
     };
     let pem = fsutil::read_regular_file(&path, MAX_CA_BYTES)?;
