@@ -61,12 +61,12 @@ pub(super) struct TsaArgs {
 }
 
 impl TsaArgs {
-    /// The URL, checked before anything is written.
-    fn url(&self) -> Result<Option<&str>> {
+    /// Refuses a URL no request could go to, before anything is written.
+    fn check_url(&self) -> Result<()> {
         if let Some(url) = &self.tsa {
             timestamp::check_url(url)?;
         }
-        Ok(self.tsa.as_deref())
+        Ok(())
     }
 
     /// Timestamps a sealed version's checkpoint when --tsa is given. On failure, says that the
@@ -80,7 +80,7 @@ impl TsaArgs {
         let stamped = stamp::timestamp_version(&ctx.store, lock, c, v, url, timeout)
             .with_context(|| {
                 format!(
-                    "{c}@v{v} and its checkpoint are kept, not timestamped (timestamp them later with `cablekeep seal -c {c} --version {v} --tsa URL`)"
+                    "{c}@v{v} and its checkpoint are kept, not timestamped (timestamp them later with `cablekeep seal -c {c} --version {v} --tsa {url}`)"
                 )
             })?;
         sealed.timestamp = Some(stamped);
@@ -166,7 +166,7 @@ impl SignArgs {
         if let Some(id) = &self.origin.store_id {
             seal::checkpoint::check_store_identity(id)?;
         }
-        self.tsa.url()?;
+        self.tsa.check_url()?;
         Ok(self.sign.as_deref().map(SigningKey::read).transpose()?)
     }
 }
@@ -176,7 +176,7 @@ pub(super) fn seal(ctx: &Ctx, a: SealArgs) -> Result<u8> {
     if let Some(id) = &a.origin.store_id {
         seal::checkpoint::check_store_identity(id)?;
     }
-    a.tsa.url()?;
+    a.tsa.check_url()?;
     let key = a.key.as_deref().map(SigningKey::read).transpose()?;
     let lock = ctx.lock()?;
     let versions = if a.all {
