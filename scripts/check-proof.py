@@ -1,19 +1,21 @@
 #!/usr/bin/env python3
 """Check a cablekeep proof (cablekeep-proof/1, docs/FORMAT.md section 9) without cablekeep.
 
-Needs Python 3 and OpenSSH's ssh-keygen. Usage:
+Needs Python 3 and OpenSSH's ssh-keygen (and openssl for --tsa-ca). Usage:
 
-    check-proof.py PROOF ALLOWED_SIGNERS [FILE...]
+    check-proof.py PROOF ALLOWED_SIGNERS [FILE...] [--tsa-ca CA.pem]
 
 Checks that the checkpoint is signed by a key of ALLOWED_SIGNERS (ssh-keygen -Y verify), that the
-audit path leads from the manifest lines to the checkpoint's root (RFC 9162 section 2.1), and that
-each FILE's SHA-256 is the digest of a proven line. Exit 0: the proof holds; 1: it does not (the
-reasons are printed with cablekeep's finding codes); 2: it could not be checked.
+audit path leads from the manifest lines to the checkpoint's root (RFC 9162 section 2.1), that
+each FILE's SHA-256 is the digest of a proven line and, with --tsa-ca, that the proof's timestamp
+is a trusted TSA's over the checkpoint (openssl ts -verify). Exit 0: the proof holds; 1: it does
+not (the reasons are printed with cablekeep's finding codes); 2: it could not be checked.
 """
 import base64
 import hashlib
 import json
 import os
+import pathlib
 import subprocess
 import sys
 import tempfile
@@ -21,7 +23,7 @@ import tempfile
 NAMESPACE = "cablekeep-checkpoint"
 
 
-def leaf_hash(data):
+def leaf_hash(data):  # RFC 9162 section 2.1
     return hashlib.sha256(b"\x00" + data).digest()
 
 
@@ -64,12 +66,8 @@ def parse_checkpoint(text):
     if len(lines) < 8 or lines[-1] != "":
         raise ValueError("the checkpoint is not 7 or 8 lines ended by line feeds")
     fields = dict(line.split(" ", 1) for line in lines[3:-1])
-    return {
-        "origin": lines[0],
-        "size": int(lines[1]),
-        "root": base64.b64decode(lines[2], validate=True),
-        "version": int(fields["cablekeep-version"]),
-    }
+    return {"origin": lines[0], "size": int(lines[1]), "version": int(fields["cablekeep-version"]),
+            "root": base64.b64decode(lines[2], validate=True)}
 
 
 def trusted_signers(checkpoint, signatures, allowed):
@@ -78,8 +76,7 @@ def trusted_signers(checkpoint, signatures, allowed):
     with tempfile.TemporaryDirectory() as tmp:
         for n, sig in enumerate(signatures):
             sig_path = os.path.join(tmp, "sig%d" % n)
-            with open(sig_path, "w") as f:
-                f.write(sig["signature"])
+            pathlib.Path(sig_path).write_text(sig["signature"])
             who = subprocess.run(["ssh-keygen", "-Y", "find-principals", "-s", sig_path,
                                   "-f", allowed], capture_output=True, text=True)
             principals = who.stdout.split()
@@ -98,7 +95,22 @@ def trusted_signers(checkpoint, signatures, allowed):
     return found, problems
 
 
-def check(proof, allowed, files):
+def check_timestamp(proof, ca):
+    """`openssl ts -verify` of the proof's timestamp over its checkpoint (FORMAT.md 9.5)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data, tsr = os.path.join(tmp, "checkpoint"), os.path.join(tmp, "checkpoint.tsr")
+        pathlib.Path(data).write_bytes(proof["checkpoint"].encode())
+        pathlib.Path(tsr).write_bytes(base64.b64decode(proof["timestamp"], validate=True))
+        out = subprocess.run(["openssl", "ts", "-verify", "-data", data, "-in", tsr, "-CAfile",
+                              ca], capture_output=True, text=True)
+    said = (out.stdout + out.stderr).strip()
+    if out.returncode == 0 and "Verification: OK" in said:
+        return []
+    code = "S021" if "imprint mismatch" in said else "S023" if "certificate" in said else "S022"
+    return [(code, "openssl ts -verify refuses the timestamp: %s" % said.splitlines()[-1])]
+
+
+def check(proof, allowed, files, ca):
     problems = []
     checkpoint = parse_checkpoint(proof["checkpoint"])
     collection = checkpoint["origin"].rsplit("cablekeep/", 1)[-1]
@@ -125,13 +137,16 @@ def check(proof, allowed, files):
     if root_from_multi_path(checkpoint["size"], leaves, hashes) != checkpoint["root"]:
         problems.append(("S011", "the audit path does not lead from the files to the root"))
     for name in files:
-        with open(name, "rb") as fh:
-            if hashlib.sha256(fh.read()).hexdigest() not in digests:
-                problems.append(("S013", "%s: its bytes are not among the proven files" % name))
+        if hashlib.sha256(pathlib.Path(name).read_bytes()).hexdigest() not in digests:
+            problems.append(("S013", "%s: its bytes are not among the proven files" % name))
+    if ca and proof.get("timestamp"):
+        problems += check_timestamp(proof, ca)
     return signers, problems
 
 
 def main(argv):
+    at = argv.index("--tsa-ca") if "--tsa-ca" in argv[:-1] else None
+    ca, argv = (argv[at + 1], argv[:at] + argv[at + 2:]) if at else (None, argv)
     if len(argv) < 3:
         print(__doc__.strip(), file=sys.stderr)
         return 2
@@ -140,7 +155,7 @@ def main(argv):
             proof = json.loads(f.read(1 << 20))
         if proof.get("format") != "cablekeep-proof/1":
             raise ValueError("not a cablekeep-proof/1")
-        signers, problems = check(proof, argv[2], argv[3:])
+        signers, problems = check(proof, argv[2], argv[3:], ca)
     except (OSError, ValueError, KeyError, TypeError) as e:
         print("S010 %s: the proof cannot be read: %s" % (argv[1], e))
         return 1 if not isinstance(e, OSError) else 2

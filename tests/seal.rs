@@ -15,13 +15,13 @@ use std::process::{Command, Stdio};
 const NS: &str = "cablekeep-checkpoint";
 
 /// A key pair made by ssh-keygen: the private key's path, its `.pub` text and key id.
-struct Key {
-    private: PathBuf,
-    public: String,
-    id: String,
+pub(crate) struct Key {
+    pub(crate) private: PathBuf,
+    pub(crate) public: String,
+    pub(crate) id: String,
 }
 
-fn keygen(dir: &Path, name: &str, passphrase: &str) -> Key {
+pub(crate) fn keygen(dir: &Path, name: &str, passphrase: &str) -> Key {
     let private = dir.join(name);
     let status = Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-C", name, "-N", passphrase, "-f"])
@@ -40,7 +40,7 @@ fn keygen(dir: &Path, name: &str, passphrase: &str) -> Key {
 }
 
 /// An allowed_signers file trusting `keys` as `<name>@example.org`.
-fn allowed_signers(dir: &Path, keys: &[(&str, &Key)]) -> PathBuf {
+pub(crate) fn allowed_signers(dir: &Path, keys: &[(&str, &Key)]) -> PathBuf {
     let path = dir.join(format!("allowed-{}", keys.len()));
     let text: String = keys
         .iter()
@@ -57,19 +57,19 @@ fn allowed_signers(dir: &Path, keys: &[(&str, &Key)]) -> PathBuf {
     path
 }
 
-fn manifests(store: &Path, c: &str) -> PathBuf {
+pub(crate) fn manifests(store: &Path, c: &str) -> PathBuf {
     store.join("manifests").join(c)
 }
 
-fn checkpoint(store: &Path, c: &str, v: u32) -> PathBuf {
+pub(crate) fn checkpoint(store: &Path, c: &str, v: u32) -> PathBuf {
     manifests(store, c).join(format!("{c}-v{v}.checkpoint"))
 }
 
-fn signature(store: &Path, c: &str, v: u32, key: &Key) -> PathBuf {
+pub(crate) fn signature(store: &Path, c: &str, v: u32, key: &Key) -> PathBuf {
     manifests(store, c).join(format!("{c}-v{v}.checkpoint.{}.sig", key.id))
 }
 
-fn seal(store: &Path, c: &str, key: &Key, extra: &[&str]) -> String {
+pub(crate) fn seal(store: &Path, c: &str, key: &Key, extra: &[&str]) -> String {
     run_ok(
         cablekeep(store)
             .args(["seal", "-c", c, "--key"])
@@ -80,7 +80,11 @@ fn seal(store: &Path, c: &str, key: &Key, extra: &[&str]) -> String {
 }
 
 /// Codes of `verify --json --all` with the allowed signers given, and the exit code.
-fn verify_codes(store: &Path, allowed: Option<&Path>, extra: &[&str]) -> (Vec<String>, i32) {
+pub(crate) fn verify_codes(
+    store: &Path,
+    allowed: Option<&Path>,
+    extra: &[&str],
+) -> (Vec<String>, i32) {
     let mut cmd = cablekeep(store);
     cmd.args(["verify", "--all", "--json"]).args(extra);
     if let Some(a) = allowed {
@@ -106,7 +110,7 @@ fn ssh_verify(allowed: &Path, principal: &str, sig: &Path, message: &Path) -> bo
 }
 
 /// A store with two versions of `ex` (two sample pages, then all three), both sealed by alice.
-fn sealed_store(dir: &Path, alice: &Key) -> tempfile::TempDir {
+pub(crate) fn sealed_store(dir: &Path, alice: &Key) -> tempfile::TempDir {
     let store = temp_store();
     let first = dir.join("first");
     std::fs::create_dir_all(&first).unwrap();
@@ -132,7 +136,7 @@ fn sealed_store(dir: &Path, alice: &Key) -> tempfile::TempDir {
     store
 }
 
-fn prove(store: &Path, id: &str, version: u32, out: &Path) -> serde_json::Value {
+pub(crate) fn prove(store: &Path, id: &str, version: u32, out: &Path) -> serde_json::Value {
     run_ok(
         cablekeep(store)
             .args([
@@ -151,7 +155,7 @@ fn prove(store: &Path, id: &str, version: u32, out: &Path) -> serde_json::Value 
 }
 
 /// `check-proof --json`: its exit code and finding codes.
-fn check_proof(
+pub(crate) fn check_proof(
     store: &Path,
     proof: &Path,
     allowed: &Path,
@@ -178,7 +182,7 @@ fn check_proof(
 }
 
 /// The Python checker: its exit code and the codes it prints.
-fn python_check(proof: &Path, allowed: &Path, files: &[&Path]) -> (i32, Vec<String>) {
+pub(crate) fn python_check(proof: &Path, allowed: &Path, files: &[&Path]) -> (i32, Vec<String>) {
     let out = Command::new("python3")
         .arg(project_root().join("scripts/check-proof.py"))
         .arg(proof)
@@ -196,7 +200,7 @@ fn python_check(proof: &Path, allowed: &Path, files: &[&Path]) -> (i32, Vec<Stri
     (out.status.code().unwrap(), codes)
 }
 
-fn write_json(path: &Path, value: &serde_json::Value) {
+pub(crate) fn write_json(path: &Path, value: &serde_json::Value) {
     std::fs::write(path, serde_json::to_vec_pretty(value).unwrap()).unwrap();
 }
 

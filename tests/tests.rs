@@ -15,6 +15,7 @@ mod links;
 mod lookup;
 mod parse;
 mod seal;
+mod sealtime;
 mod store;
 mod tamper;
 mod tsa;

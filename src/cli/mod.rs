@@ -80,8 +80,8 @@ enum Command {
     RebuildManifest(rebuild::RebuildArgs),
     /// Read pages and print their records without storing anything.
     Parse(parse::ParseArgs),
-    /// Seal versions: write each one's checkpoint (the root of a Merkle tree over its manifest)
-    /// and sign it with an SSH key.
+    /// Seal versions: write each one's checkpoint (the root of a Merkle tree over its manifest),
+    /// sign it with an SSH key and/or timestamp it with an RFC 3161 time-stamping authority.
     Seal(seal::SealArgs),
     /// Write the proof that a cable's files are in a sealed version (JSON, checked offline).
     Prove(seal::ProveArgs),

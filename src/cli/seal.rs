@@ -7,12 +7,13 @@ use super::{Ctx, EXIT_FINDINGS, EXIT_OK};
 use anyhow::{Context, Result, bail};
 use cablekeep::finding::{Finding, terminal_safe};
 use cablekeep::fsutil::StoreLock;
-use cablekeep::seal::{self, proof, sshsig::SigningKey};
+use cablekeep::seal::{self, proof, sshsig::SigningKey, stamp, timestamp};
 use cablekeep::store::verify::Selection;
 use cablekeep::store::{CollectionName, VersionId, VersionNum};
 use clap::{ArgAction, Args};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub(super) struct SealArgs {
@@ -24,11 +25,14 @@ pub(super) struct SealArgs {
     /// Seal every version (those this key has signed already are left as they are).
     #[arg(long)]
     all: bool,
-    /// The OpenSSH private key to sign with (Ed25519, without a passphrase).
-    #[arg(long, value_name = "FILE")]
-    key: PathBuf,
+    /// The OpenSSH private key to sign with (Ed25519, without a passphrase); without it (with
+    /// --tsa) the checkpoint is written, if missing, and timestamped but not signed.
+    #[arg(long, value_name = "FILE", required_unless_present = "tsa")]
+    key: Option<PathBuf>,
     #[command(flatten)]
     origin: OriginArgs,
+    #[command(flatten)]
+    tsa: TsaArgs,
     /// Print one JSON object per version sealed.
     #[arg(long = "json", id = "json", action = ArgAction::SetTrue, value_parser = json_flag())]
     output: OutputFormat,
@@ -40,6 +44,48 @@ pub(super) struct OriginArgs {
     /// archive.example.org): `<ID>/cablekeep/<collection>`.
     #[arg(long, value_name = "ID")]
     store_id: Option<String>,
+}
+
+/// `--tsa` and its timeout, for `seal`, `bundle` and `commit`.
+#[derive(Debug, Args, Clone, Default)]
+pub(super) struct TsaArgs {
+    /// Timestamp the checkpoint: ask the RFC 3161 time-stamping authority at URL for a token
+    /// over it, stored as <c>-v<N>.checkpoint.tsr (a version already timestamped keeps its own).
+    #[arg(long, value_name = "URL")]
+    tsa: Option<String>,
+    /// Seconds the time-stamping authority gets to answer.
+    #[arg(long, value_name = "SECONDS", requires = "tsa",
+          default_value_t = timestamp::DEFAULT_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    tsa_timeout: u64,
+}
+
+impl TsaArgs {
+    /// Refuses a URL no request could go to, before anything is written.
+    fn check_url(&self) -> Result<()> {
+        if let Some(url) = &self.tsa {
+            timestamp::check_url(url)?;
+        }
+        Ok(())
+    }
+
+    /// Timestamps a sealed version's checkpoint when --tsa is given. On failure, says that the
+    /// version and its checkpoint stay and how to timestamp them later.
+    fn stamp(&self, ctx: &Ctx, lock: &StoreLock, sealed: &mut seal::Sealed) -> Result<()> {
+        let Some(url) = &self.tsa else {
+            return Ok(());
+        };
+        let (c, v) = (&sealed.collection, sealed.version);
+        let timeout = Duration::from_secs(self.tsa_timeout);
+        let stamped = stamp::timestamp_version(&ctx.store, lock, c, v, url, timeout)
+            .with_context(|| {
+                format!(
+                    "{c}@v{v} and its checkpoint are kept, not timestamped (timestamp them later with `cablekeep seal -c {c} --version {v} --tsa {url}`)"
+                )
+            })?;
+        sealed.timestamp = Some(stamped);
+        Ok(())
+    }
 }
 
 #[derive(Debug, Args)]
@@ -67,6 +113,10 @@ pub(super) struct CheckProofArgs {
     /// of the store, when present).
     #[arg(long, value_name = "FILE")]
     allowed_signers: Option<PathBuf>,
+    /// The trusted time-stamping authority certificates (PEM) the proof's timestamp is checked
+    /// against (default: .cablekeep/tsa-ca.pem of the store, when present).
+    #[arg(long, value_name = "FILE")]
+    tsa_ca: Option<PathBuf>,
     /// The proof must be of this collection.
     #[arg(long = "collection", short = 'c', value_name = "C")]
     collection: Option<CollectionName>,
@@ -91,6 +141,10 @@ pub(super) struct SealCheckArgs {
     /// A version without a seal by an allowed signer is an error (S001), not a warning.
     #[arg(long)]
     pub(super) require_seal: bool,
+    /// The trusted time-stamping authority certificates (PEM) that timestamps are checked
+    /// against (default: .cablekeep/tsa-ca.pem when present).
+    #[arg(long, value_name = "FILE")]
+    pub(super) tsa_ca: Option<PathBuf>,
 }
 
 /// `bundle`'s and `commit`'s `--sign`.
@@ -101,6 +155,8 @@ pub(super) struct SignArgs {
     sign: Option<PathBuf>,
     #[command(flatten)]
     origin: OriginArgs,
+    #[command(flatten)]
+    tsa: TsaArgs,
 }
 
 impl SignArgs {
@@ -110,6 +166,7 @@ impl SignArgs {
         if let Some(id) = &self.origin.store_id {
             seal::checkpoint::check_store_identity(id)?;
         }
+        self.tsa.check_url()?;
         Ok(self.sign.as_deref().map(SigningKey::read).transpose()?)
     }
 }
@@ -119,7 +176,8 @@ pub(super) fn seal(ctx: &Ctx, a: SealArgs) -> Result<u8> {
     if let Some(id) = &a.origin.store_id {
         seal::checkpoint::check_store_identity(id)?;
     }
-    let key = SigningKey::read(&a.key)?;
+    a.tsa.check_url()?;
+    let key = a.key.as_deref().map(SigningKey::read).transpose()?;
     let lock = ctx.lock()?;
     let versions = if a.all {
         ctx.store.versions(&collection)?
@@ -131,38 +189,25 @@ pub(super) fn seal(ctx: &Ctx, a: SealArgs) -> Result<u8> {
         bail!("collection {collection} has no versions");
     }
     for v in versions {
-        seal_one(ctx, &lock, &collection, v, &key, &a.origin, a.output)?;
+        let mut sealed = seal::seal_version(
+            &ctx.store,
+            &lock,
+            &collection,
+            v,
+            key.as_ref(),
+            a.origin.store_id.as_deref(),
+        )?;
+        a.tsa.stamp(ctx, &lock, &mut sealed)?;
+        if a.output == OutputFormat::Json {
+            json_line(&sealed)?;
+        } else {
+            writeln!(out(), "sealed {}", seal::describe(&sealed))?;
+        }
     }
     Ok(EXIT_OK)
 }
 
-/// Seals one version and says so (text on standard output, or one JSON object).
-pub(super) fn seal_one(
-    ctx: &Ctx,
-    lock: &StoreLock,
-    collection: &str,
-    version: u32,
-    key: &SigningKey,
-    origin: &OriginArgs,
-    output: OutputFormat,
-) -> Result<()> {
-    let sealed = seal::seal_version(
-        &ctx.store,
-        lock,
-        collection,
-        version,
-        key,
-        origin.store_id.as_deref(),
-    )?;
-    if output == OutputFormat::Json {
-        json_line(&sealed)?;
-    } else {
-        writeln!(out(), "sealed {}", seal::describe(&sealed))?;
-    }
-    Ok(())
-}
-
-/// `--sign` of `bundle` and `commit`: seals the version just written, if one was.
+/// `--sign` and `--tsa` of `bundle` and `commit`: seals the version just written, if one was.
 pub(super) fn seal_written(
     ctx: &Ctx,
     lock: &StoreLock,
@@ -171,10 +216,13 @@ pub(super) fn seal_written(
     key: Option<&SigningKey>,
     sign: &SignArgs,
 ) -> Result<()> {
-    let (Some(key), Some(manifest)) = (key, &outcome.manifest) else {
+    let Some(manifest) = &outcome.manifest else {
         return Ok(());
     };
-    let sealed = seal::seal_version(
+    if key.is_none() && sign.tsa.tsa.is_none() {
+        return Ok(());
+    }
+    let mut sealed = seal::seal_version(
         &ctx.store,
         lock,
         collection,
@@ -182,6 +230,7 @@ pub(super) fn seal_written(
         key,
         sign.origin.store_id.as_deref(),
     )?;
+    sign.tsa.stamp(ctx, lock, &mut sealed)?;
     // Standard output carries the write's own result (one JSON object with --json).
     eprintln!("cablekeep: sealed {}", seal::describe(&sealed));
     Ok(())
@@ -233,7 +282,8 @@ pub(super) fn check_proof(ctx: &Ctx, a: CheckProofArgs) -> Result<u8> {
         cable: a.cable.clone(),
     };
     let label = a.proof.display().to_string();
-    let report = proof::check(&label, &bytes, &allowed, &expect, &given);
+    let tsa = stamp::tsa_trust(Some(&ctx.store), a.tsa_ca.as_deref())?;
+    let report = proof::check(&label, &bytes, &allowed, &tsa, &expect, &given);
     if a.output == OutputFormat::Json {
         json_line(&report)?;
     } else {
@@ -244,9 +294,18 @@ pub(super) fn check_proof(ctx: &Ctx, a: CheckProofArgs) -> Result<u8> {
 
 /// `verify`'s seal checks for the collections and versions it checked. A collection that
 /// has never been sealed is reported only when allowed signers are set or seals required.
+impl SealCheckArgs {
+    /// The trusted TSA certificates, read before anything is checked so that a CA file that
+    /// cannot be read stops `verify` at once.
+    pub(super) fn tsa_trust(&self, ctx: &Ctx) -> Result<stamp::TsaTrust> {
+        Ok(stamp::tsa_trust(Some(&ctx.store), self.tsa_ca.as_deref())?)
+    }
+}
+
 pub(super) fn verify_seals(
     ctx: &Ctx,
     a: &SealCheckArgs,
+    tsa_trust: stamp::TsaTrust,
     collections: &[String],
     selection: Selection,
     output: OutputFormat,
@@ -254,6 +313,7 @@ pub(super) fn verify_seals(
     let allowed = seal::allowed_signers(Some(&ctx.store), a.allowed_signers.as_deref())?;
     let options = seal::CheckOptions {
         require_seal: a.require_seal,
+        tsa_trust,
     };
     let mut code = EXIT_OK;
     for c in collections {
@@ -263,9 +323,10 @@ pub(super) fn verify_seals(
             Selection::Latest => all.last().copied().into_iter().collect(),
             Selection::One(v) => all.iter().copied().filter(|x| *x == v).collect(),
         };
-        let sealed_before = all
-            .iter()
-            .any(|v| seal::checkpoint_path(&ctx.store, c, *v).exists());
+        let sealed_before = all.iter().any(|v| {
+            seal::checkpoint_path(&ctx.store, c, *v).exists()
+                || seal::timestamp_path(&ctx.store, c, *v).exists()
+        });
         if !sealed_before && allowed.is_none() && !a.require_seal {
             continue;
         }
@@ -340,6 +401,22 @@ fn print_proof_report(report: &proof::ProofReport, label: &str, given: usize) ->
                 String::new()
             }
         )?;
+        if let Some(t) = &report.timestamp {
+            writeln!(
+                o,
+                "timestamp: the checkpoint existed at {}{}{}",
+                terminal_safe(&t.gen_time),
+                t.tsa
+                    .as_deref()
+                    .map(|n| format!(" (TSA {})", terminal_safe(n)))
+                    .unwrap_or_default(),
+                if t.trusted {
+                    ""
+                } else {
+                    "; the TSA is not checked: give --tsa-ca"
+                }
+            )?;
+        }
     } else {
         writeln!(
             o,

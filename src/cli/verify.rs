@@ -69,17 +69,19 @@ pub(super) fn run(ctx: &Ctx, a: VerifyArgs) -> Result<u8> {
             None,
         ),
         None => {
+            let tsa_trust = a.seal.tsa_trust(ctx)?;
             let (reports, checked) = verify_store(ctx, &a, options)?;
-            (reports, Some(checked))
+            (reports, Some((checked, tsa_trust)))
         }
     };
     let format = a.output;
     let depth = if a.fast { Depth::Fast } else { Depth::Full };
     let mut code = show_reports(&reports, format, depth)?;
-    if let Some(checked) = &checked {
+    if let Some((checked, tsa_trust)) = checked {
         let sealed = seal::verify_seals(
             ctx,
             &a.seal,
+            tsa_trust,
             &checked.collections,
             checked.selection,
             format,

@@ -12,6 +12,7 @@ pub mod checkpoint;
 pub mod merkle;
 pub mod proof;
 pub mod sshsig;
+pub mod stamp;
 pub mod timestamp;
 
 use std::path::{Path, PathBuf};
@@ -249,27 +250,31 @@ pub struct Sealed {
     pub checkpoint: PathBuf,
     /// The checkpoint was written now (false: it was there and is what the archive calls for).
     pub checkpoint_written: bool,
-    /// Path of this key's signature, `<checkpoint>.<keyid>.sig` (FORMAT.md section 9.3).
-    pub signature: PathBuf,
-    /// The key's id: the first 16 hex digits of the SHA-256 of its public key blob.
-    pub key_id: String,
-    /// The signature was written now (false: this key had signed already).
+    /// Path of the key's signature, `<checkpoint>.<keyid>.sig` (FORMAT.md section 9.3), when a
+    /// key was given.
+    pub signature: Option<PathBuf>,
+    /// The key's id (the first 16 hex digits of the SHA-256 of its public key blob), when a key
+    /// was given.
+    pub key_id: Option<String>,
+    /// The signature was written now (false: this key had signed already, or no key was given).
     pub signed: bool,
     /// Leaves of the version's tree: the lines of its `manifest-sha256.txt`.
     pub tree_size: u64,
     /// The tree's root (FORMAT.md section 9.1), lower-case hex.
     pub root: String,
+    /// The timestamp, when one was asked for ([`stamp::timestamp_version`]).
+    pub timestamp: Option<stamp::Stamped>,
 }
 
-/// Seals a version: writes its checkpoint when it has none (atomically, never overwriting) and
-/// this key's signature over it. An existing checkpoint must be what the archive calls for;
-/// a signature of this key that is already there is kept.
+/// Seals a version: writes its checkpoint when it has none (atomically, never overwriting) and,
+/// with a key, this key's signature over it. An existing checkpoint must be what the archive
+/// calls for; a signature of this key that is already there is kept.
 pub fn seal_version(
     store: &Store,
     _lock: &StoreLock,
     collection: &str,
     version: u32,
-    key: &SigningKey,
+    key: Option<&SigningKey>,
     store_id: Option<&str>,
 ) -> Result<Sealed> {
     let path = checkpoint_path(store, collection, version);
@@ -300,8 +305,38 @@ pub fn seal_version(
             true
         }
     };
+    let (signature, signed) = match key {
+        Some(key) => {
+            let (signature, signed) = sign_checkpoint(store, collection, version, key, &text)?;
+            (Some(signature), signed)
+        }
+        None => (None, false),
+    };
+    Ok(Sealed {
+        collection: collection.to_string(),
+        version,
+        checkpoint: path,
+        checkpoint_written,
+        signature,
+        key_id: key.map(|k| k.key_id.clone()),
+        signed,
+        tree_size: expected.size,
+        root: hex::encode(expected.root),
+        timestamp: None,
+    })
+}
+
+/// Writes `key`'s signature over the checkpoint `text` unless it is there; returns its path and
+/// whether it was written now.
+fn sign_checkpoint(
+    store: &Store,
+    collection: &str,
+    version: u32,
+    key: &SigningKey,
+    text: &str,
+) -> Result<(PathBuf, bool)> {
     let signature = signature_path(store, collection, version, &key.key_id);
-    let signed = if std::fs::symlink_metadata(&signature).is_ok() {
+    if std::fs::symlink_metadata(&signature).is_ok() {
         let bytes = fsutil::read_regular_file(&signature, sshsig::MAX_SIGNATURE_BYTES)?;
         if matches!(
             sshsig::check(&bytes, text.as_bytes(), None),
@@ -312,22 +347,10 @@ pub fn seal_version(
                 message: "a signature of this key is there and does not verify; move it away to sign again".into(),
             });
         }
-        false
-    } else {
-        fsutil::atomic_create(&signature, key.sign(text.as_bytes())?.as_bytes())?;
-        true
-    };
-    Ok(Sealed {
-        collection: collection.to_string(),
-        version,
-        checkpoint: path,
-        checkpoint_written,
-        signature,
-        key_id: key.key_id.clone(),
-        signed,
-        tree_size: expected.size,
-        root: hex::encode(expected.root),
-    })
+        return Ok((signature, false));
+    }
+    fsutil::atomic_create(&signature, key.sign(text.as_bytes())?.as_bytes())?;
+    Ok((signature, true))
 }
 
 /// Options of the seal checks of `verify`.
@@ -335,6 +358,8 @@ pub fn seal_version(
 pub struct CheckOptions {
     /// A version without a seal is an error, not a warning.
     pub require_seal: bool,
+    /// The TSA certificates timestamps are checked against.
+    pub tsa_trust: stamp::TsaTrust,
 }
 
 /// Checks the seals of `versions` of a collection: each checkpoint against its archive and the
@@ -349,9 +374,24 @@ pub fn check_seals(
 ) -> Result<Vec<Finding>> {
     let mut findings = Vec::new();
     let mut any_signature = false;
+    let mut any_timestamp = false;
     for &version in versions {
         any_signature |=
             check_version(store, collection, version, allowed, options, &mut findings)?;
+        any_timestamp |= stamp::check_version_timestamp(
+            store,
+            collection,
+            version,
+            &options.tsa_trust,
+            &mut findings,
+        );
+    }
+    if any_timestamp
+        && let Some(f) = options
+            .tsa_trust
+            .unchecked_finding(&store.manifest_dir(collection).display().to_string())
+    {
+        findings.push(f);
     }
     if any_signature && allowed.is_none() {
         findings.push(Finding::new(
@@ -815,8 +855,8 @@ pub fn allowed_signers(
 
 /// One line saying what sealing a version did, for terminals.
 pub fn describe(sealed: &Sealed) -> String {
-    format!(
-        "{}@v{}: {} leaves, root {}; checkpoint {}{}; signature {} ({})",
+    let mut line = format!(
+        "{}@v{}: {} leaves, root {}; checkpoint {}{}",
         sealed.collection,
         sealed.version,
         sealed.tree_size,
@@ -827,13 +867,36 @@ pub fn describe(sealed: &Sealed) -> String {
         } else {
             " kept"
         },
-        terminal_safe(&sealed.signature.display().to_string()),
-        if sealed.signed {
-            "signed"
-        } else {
-            "already signed by this key"
-        },
-    )
+    );
+    if let Some(signature) = &sealed.signature {
+        line.push_str(&format!(
+            "; signature {} ({})",
+            terminal_safe(&signature.display().to_string()),
+            if sealed.signed {
+                "signed"
+            } else {
+                "already signed by this key"
+            },
+        ));
+    }
+    if let Some(stamp) = &sealed.timestamp {
+        line.push_str(&format!(
+            "; timestamp {} ({} {}{})",
+            terminal_safe(&stamp.path.display().to_string()),
+            if stamp.written {
+                "stamped"
+            } else {
+                "already stamped"
+            },
+            stamp.gen_time,
+            stamp
+                .tsa
+                .as_deref()
+                .map(|t| format!(" by {}", terminal_safe(t)))
+                .unwrap_or_default(),
+        ));
+    }
+    line
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use super::checkpoint::Checkpoint;
 use super::merkle::{self, Hash};
 use super::sshsig::{self, AllowedSigners, Verdict};
+use super::stamp::TsaTrust;
+use super::timestamp;
 use crate::finding::{Code, Finding, terminal_safe};
 
 /// The `format` of a proof.
@@ -91,9 +93,22 @@ pub struct ProofReport {
     pub signed_by: Vec<String>,
     /// Files whose audit path led to the checkpoint's root; 0 when the path does not hold.
     pub files_checked: usize,
+    /// The proof's timestamp, when it has one and it stamps its checkpoint.
+    pub timestamp: Option<ProofTimestamp>,
     /// Everything found wrong, errors and warnings (codes `S002`-`S015` in `docs/FINDINGS.md`); empty when
     /// the proof holds cleanly.
     pub findings: Vec<Finding>,
+}
+
+/// What a proof's timestamp says.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProofTimestamp {
+    /// When the TSA says the checkpoint existed (RFC 3339 UTC).
+    pub gen_time: String,
+    /// The TSA's name, when its token names it.
+    pub tsa: Option<String>,
+    /// The token's signer chains to a certificate the checker trusts (false: none was given).
+    pub trusted: bool,
 }
 
 /// What the checker was told to expect (command-line options).
@@ -134,6 +149,7 @@ pub fn check(
     label: &str,
     bytes: &[u8],
     allowed: &AllowedSigners,
+    tsa: &TsaTrust,
     expect: &Expect,
     given: &[GivenFile],
 ) -> ProofReport {
@@ -169,6 +185,7 @@ pub fn check(
         report.signed_by = check_signatures(&proof, allowed, &mut findings, label);
         report.files_checked = check_files(&proof, cp, &mut findings, label);
     }
+    report.timestamp = check_timestamp(&proof, tsa, &mut findings, label);
     check_given(&proof, given, &mut findings);
     report.holds = !findings.iter().any(Finding::is_error);
     report.findings = findings;
@@ -362,6 +379,39 @@ fn check_files(proof: &Proof, cp: &Checkpoint, findings: &mut Vec<Finding>, labe
                 format!("leaves {}: {e}", indices.join(", ")),
             ));
             0
+        }
+    }
+}
+
+/// Checks the proof's timestamp, when it has one, over its checkpoint's bytes: against the
+/// trusted TSA certificates, or (without them) everything but its signer's trust, with `S025`.
+fn check_timestamp(
+    proof: &Proof,
+    tsa: &TsaTrust,
+    findings: &mut Vec<Finding>,
+    label: &str,
+) -> Option<ProofTimestamp> {
+    let encoded = proof.timestamp.as_ref()?;
+    let Ok(tsr) = Base64::decode_vec(encoded) else {
+        findings.push(Finding::new(
+            Code::TimestampMalformed,
+            label,
+            "its timestamp is not base64",
+        ));
+        return None;
+    };
+    match tsa.check(&tsr, proof.checkpoint.as_bytes()) {
+        Ok(facts) => {
+            findings.extend(tsa.unchecked_finding(label));
+            Some(ProofTimestamp {
+                gen_time: facts.gen_time,
+                tsa: facts.tsa_name,
+                trusted: tsa.is_given(),
+            })
+        }
+        Err(problem) => {
+            findings.push(timestamp::finding_for(&problem, label));
+            None
         }
     }
 }

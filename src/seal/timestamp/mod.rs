@@ -34,6 +34,10 @@ use token::*;
 /// A token file larger than this is refused unread (a real one is 2-8 KB, a few certificates).
 pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
 
+/// How long a TSA gets to answer one request (connection, headers and body together) unless
+/// `--tsa-timeout` says otherwise: a public TSA answers in well under a second.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The HTTP content type of a request (RFC 3161 section 3.4).
 pub(super) const QUERY_TYPE: &str = "application/timestamp-query";
 
@@ -64,7 +68,7 @@ pub(super) const ID_CE_EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_u
 pub(super) const EKU_TIME_STAMPING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x08];
 
 /// What a verified token says.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TimestampFacts {
     /// When the TSA says the data existed: the token's `genTime` in RFC 3339 UTC
     /// (`2026-12-05T06:14:37Z`, with a fraction of a second when the token has one).
@@ -257,7 +261,13 @@ pub fn fetch(url: &str, data: &[u8], timeout: Duration) -> Result<Vec<u8>, Error
     );
     let response = client
         .post(url, QUERY_TYPE, &query, timeout)
-        .map_err(|f| fail(format!("no answer ({}): {}", f.kind.label(), f.message)))?;
+        .map_err(|f| match f.kind {
+            http::FailureKind::Timeout => fail(format!(
+                "no answer within the time-out of {} s (--tsa-timeout)",
+                timeout.as_secs_f64()
+            )),
+            _ => fail(format!("no answer ({}): {}", f.kind.label(), f.message)),
+        })?;
     if response.status != 200 {
         let redirect = match response.header("location") {
             Some(to) if (300..400).contains(&response.status) => {
@@ -324,14 +334,60 @@ pub fn verify(
     let gen_time = GenTime::parse(&token.tst_info.gen_time)?;
     check_chain(signer, &token.certificates, &trusted, &gen_time)?;
     check_time_stamping_usage(&signer.parsed)?;
-    Ok(TimestampFacts {
+    Ok(facts_of(&token, signer, gen_time, imprint_algorithm))
+}
+
+/// Checks what can be checked of the token `tsr` over `data` without trusted certificates: that
+/// it is granted and well formed, that its signature verifies with the certificate it carries and
+/// that it stamps `data`. Whether its signer is a TSA anyone trusts is not checked: the caller
+/// says so (finding `S025`).
+pub fn inspect(tsr: &[u8], data: &[u8]) -> Result<TimestampFacts, TimestampProblem> {
+    let token = Token::parse(tsr)?;
+    let signer = token.signer_certificate()?;
+    token.check_signature(signer)?;
+    let imprint_algorithm = check_imprint(&token.tst_info.message_imprint, data)?;
+    let gen_time = GenTime::parse(&token.tst_info.gen_time)?;
+    Ok(facts_of(&token, signer, gen_time, imprint_algorithm))
+}
+
+fn facts_of(
+    token: &Token,
+    signer: &Cert,
+    gen_time: GenTime,
+    imprint_algorithm: &'static str,
+) -> TimestampFacts {
+    TimestampFacts {
         gen_time: gen_time.rfc3339,
         tsa_name: token.tst_info.tsa.as_ref().map(general_name),
         signer_subject: signer.parsed.tbs_certificate.subject.to_string(),
         serial: hex::encode(token.tst_info.serial_number.as_bytes()),
         policy: token.tst_info.policy.to_string(),
         imprint_algorithm,
-    })
+    }
+}
+
+/// Refuses, before anything is written, a TSA URL that no request could be sent to.
+pub fn check_url(url: &str) -> Result<(), Error> {
+    let invalid = |why: &str| {
+        Error::Invalid(format!(
+            "--tsa {}: {why} (give the TSA's http:// or https:// URL)",
+            crate::finding::terminal_safe(url)
+        ))
+    };
+    let uri: ureq::http::Uri = url.parse().map_err(|_| invalid("not a URL"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        _ => return Err(invalid("not an http or https URL")),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(invalid("the URL names no host"));
+    }
+    Ok(())
+}
+
+/// Whether `pem` holds a certificate to trust; the problem (`S025`) when it holds none.
+pub fn check_trusted_pem(pem: &[u8]) -> Result<(), TimestampProblem> {
+    trusted_certificates(pem).map(|_| ())
 }
 
 /// The DER certificates of a PEM file (other PEM sections are passed over).
@@ -396,6 +452,23 @@ mod tests {
             "２０261205061437Z",
         ] {
             assert!(gen_time(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_tsa_url_must_be_http_or_https_with_a_host() {
+        for good in ["http://127.0.0.1:8080/tsa", "https://tsa.example.org/tsr"] {
+            assert!(check_url(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "tsa.example.org",
+            "ftp://example.org/tsa",
+            "http://",
+            "http:///x",
+        ] {
+            let e = check_url(bad).unwrap_err().to_string();
+            assert!(e.starts_with("--tsa "), "{bad}: {e}");
         }
     }
 
