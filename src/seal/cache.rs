@@ -31,8 +31,10 @@ use super::merkle::{self, Hash, Tree};
 use crate::error::{Error, Result};
 use crate::store::Store;
 
-/// Lines per block: a subtree of 2^BLOCK_BITS leaves.
+/// Lines per block, as a power of two.
 const BLOCK_BITS: usize = 8;
+/// Lines per block: a block is a complete subtree of 2^BLOCK_BITS leaves (the last may be
+/// smaller).
 pub const BLOCK_LINES: usize = 1 << BLOCK_BITS;
 /// The first bytes of a cache file (the format's version is its last byte).
 pub const MAGIC: &[u8; 8] = b"CKTREE\x00\x01";
@@ -54,7 +56,9 @@ pub fn cache_path(store: &Store, collection: &str, version: u32) -> PathBuf {
 #[derive(Debug, thiserror::Error)]
 #[error("the tree cache {path} is damaged or stale: {why}")]
 pub struct Damaged {
+    /// The cache file.
     pub path: PathBuf,
+    /// What is wrong with it.
     pub why: String,
 }
 
