@@ -96,30 +96,44 @@ pub fn write(path: &Path, manifest: &[u8], spans: &[(usize, usize)], root: &Hash
     if root_above(&roots, spans.len()) != *root {
         return Ok(false);
     }
-    let table = HEADER_BYTES as usize + blocks.len() * ENTRY_BYTES as usize;
-    let data: usize = blocks.iter().map(|(_, d)| d.len()).sum();
-    let mut out = Vec::with_capacity(table + data);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&(spans.len() as u64).to_le_bytes());
-    out.extend_from_slice(root);
-    out.extend_from_slice(&(blocks.len() as u64).to_le_bytes());
-    for r in &roots {
-        out.extend_from_slice(r);
-    }
-    let mut offset = 0u64;
-    for (_, d) in &blocks {
-        out.extend_from_slice(&offset.to_le_bytes());
-        out.extend_from_slice(&(d.len() as u32).to_le_bytes());
-        offset += d.len() as u64;
-    }
-    for (_, d) in &blocks {
-        out.extend_from_slice(d);
-    }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    crate::fsutil::atomic_write(path, &out)?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = crate::fsutil::temp_file_in(dir)?;
+    // Written as it goes: a copy of the whole file in memory would be as large as the blocks.
+    let mut out = std::io::BufWriter::new(tmp.as_file_mut());
+    let written = write_parts(&mut out, spans.len(), root, &blocks).and_then(|()| out.flush());
+    drop(out);
+    written.map_err(|e| Error::io(tmp.path(), e))?;
+    crate::fsutil::persist(tmp, path, false)?;
     Ok(true)
+}
+
+/// The header, the table and the blocks, in the layout of the module's documentation.
+fn write_parts(
+    out: &mut impl Write,
+    size: usize,
+    root: &Hash,
+    blocks: &[(Hash, Vec<u8>)],
+) -> std::io::Result<()> {
+    out.write_all(MAGIC)?;
+    out.write_all(&(size as u64).to_le_bytes())?;
+    out.write_all(root)?;
+    out.write_all(&(blocks.len() as u64).to_le_bytes())?;
+    for (r, _) in blocks {
+        out.write_all(r)?;
+    }
+    let mut offset = 0u64;
+    for (_, d) in blocks {
+        out.write_all(&offset.to_le_bytes())?;
+        out.write_all(&(d.len() as u32).to_le_bytes())?;
+        offset += d.len() as u64;
+    }
+    for (_, d) in blocks {
+        out.write_all(d)?;
+    }
+    Ok(())
 }
 
 fn deflate(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
