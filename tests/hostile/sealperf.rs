@@ -154,4 +154,10 @@ fn a_damaged_stale_or_missing_tree_cache_gives_the_archives_proof_and_is_rebuilt
         0,
     );
     assert_eq!(std::fs::read(&tree).unwrap(), b"damaged");
+    // Sealing again writes it anew (a cache there already that opens is kept).
+    run_ok(
+        cablekeep(s).args(["seal", "-c", "ex", "--key"]).arg(&key),
+        0,
+    );
+    assert_eq!(std::fs::read(&tree).unwrap(), written);
 }
