@@ -106,7 +106,11 @@ pub fn write(path: &Path, manifest: &[u8], spans: &[(usize, usize)], root: &Hash
     let written = write_parts(&mut out, spans.len(), root, &blocks).and_then(|()| out.flush());
     drop(out);
     written.map_err(|e| Error::io(tmp.path(), e))?;
-    crate::fsutil::persist(tmp, path, false)?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    crate::fsutil::fsync_parent(path)?;
     Ok(true)
 }
 
