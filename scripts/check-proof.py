@@ -133,7 +133,10 @@ def check(proof, allowed, files, ca):
         if not path.startswith(prefix):
             problems.append(("S014", "%s is not a file of cable %s" % (path, proof["cable"])))
         leaves.append((f["index"], leaf_hash(f["line"].encode())))
-    hashes = [base64.b64decode(h, validate=True) for h in proof["audit_path"]]
+    joined = base64.b64decode(proof["audit_path"], validate=True)
+    if len(joined) % 32:
+        raise ValueError("the audit path is not 32-byte hashes")
+    hashes = [joined[i:i + 32] for i in range(0, len(joined), 32)]
     if root_from_multi_path(checkpoint["size"], leaves, hashes) != checkpoint["root"]:
         problems.append(("S011", "the audit path does not lead from the files to the root"))
     for name in files:

@@ -177,6 +177,7 @@ pub fn run_all(c: &mut Ctx, pages: u64, searches: usize) {
     bag_and_zip(c, pages);
     verifies(c);
     versions(c);
+    seals(c);
     search(c, searches);
     links(c, pages);
 }
@@ -390,6 +391,97 @@ fn versions(c: &mut Ctx) {
             &[],
         );
     }
+}
+
+/// Seals both versions with a key made here, then proves a cable of v1 (one capture) without
+/// and with the tree cache and one of v2 that v2 corrected (two captures), and checks a proof.
+fn seals(c: &mut Ctx) {
+    let rows = [
+        "ck seal v1",
+        "ck seal v2",
+        "ck prove (1 capture, no cache)",
+        "ck prove (1 capture)",
+        "ck prove (2 captures)",
+        "ck check-proof",
+    ];
+    if !have("ssh-keygen") {
+        for name in rows {
+            c.skip(
+                name,
+                "ssh-keygen not installed (run scripts/setup-peers.sh)",
+            );
+        }
+        return;
+    }
+    let key = c.scratch.join("seal-key");
+    let made = prepare(
+        "the sealing key",
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", "bench", "-f"])
+            .arg(&key),
+    );
+    let public = fs::read_to_string(key.with_extension("pub")).unwrap_or_default();
+    let allowed = c.scratch.join("allowed_signers");
+    let mut fields = public.split_whitespace();
+    let line = match (fields.next(), fields.next()) {
+        (Some(kind), Some(blob)) => format!("bench@example.org {kind} {blob}\n"),
+        _ => String::new(),
+    };
+    if !made || fs::write(&allowed, line).is_err() {
+        return;
+    }
+    let key = key.display().to_string();
+    let n = c.cables;
+    for v in ["1", "2"] {
+        let cmd = c.ck(&["seal", "-c", "full", "--version", v, "--key", &key]);
+        c.time(&format!("ck seal v{v}"), "cablekeep", cmd, n, 0, &[]);
+    }
+    // The first cable of cables-v2.csv is one that v2 corrected: a second capture in v2.
+    let Some(corrected) = first_cable_id(&c.corpus.join("cables-v2.csv")) else {
+        eprintln!("  ! no cable id in cables-v2.csv: the proofs are not timed");
+        return;
+    };
+    let cache = c.store.join(".cablekeep/cache/trees/full-v1.tree");
+    let _ = fs::remove_file(&cache);
+    let proofs = [
+        ("ck prove (1 capture, no cache)", "1", "proof-v1.json"),
+        ("ck prove (1 capture)", "1", "proof-v1.json"),
+        ("ck prove (2 captures)", "2", "proof-v2.json"),
+    ];
+    for (name, v, file) in proofs {
+        let out = c.scratch.join(file).display().to_string();
+        let cmd = c.ck(&[
+            "prove",
+            &corrected,
+            "-c",
+            "full",
+            "--version",
+            v,
+            "--out",
+            &out,
+        ]);
+        c.time(name, "cablekeep", cmd, 1, 0, &[]);
+        let size = fs::metadata(&out).map_or(0, |m| m.len());
+        if let Some(row) = c.rows.last_mut().filter(|r| r.note.is_empty()) {
+            row.note = format!("{corrected}, proof {size} bytes");
+        }
+    }
+    let proof = c.scratch.join("proof-v2.json").display().to_string();
+    let allowed = allowed.display().to_string();
+    let cmd = c.ck(&["check-proof", &proof, "--allowed-signers", &allowed]);
+    c.time("ck check-proof", "cablekeep", cmd, 1, 0, &[]);
+}
+
+/// The id (third field) of the first row of a cables CSV.
+fn first_cable_id(csv: &Path) -> Option<String> {
+    use std::io::BufRead;
+    let mut first = String::new();
+    std::io::BufReader::new(fs::File::open(csv).ok()?)
+        .read_line(&mut first)
+        .ok()?;
+    let id = first.split("\",\"").nth(2)?;
+    let ok = !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric());
+    ok.then(|| id.to_string())
 }
 
 /// Queries of the kinds users type: words, phrases, OR, prefixes, with and without filters.

@@ -184,6 +184,11 @@ impl Tree {
         }
     }
 
+    /// Node `index` of level `level` (level 0: the leaf hashes); None when there is none.
+    pub fn node(&self, level: usize, index: usize) -> Option<Hash> {
+        self.levels.get(level).and_then(|l| l.get(index)).copied()
+    }
+
     /// The audit path of leaf `index`, leaf to root; None when it is not a leaf.
     pub fn audit_path(&self, index: usize) -> Option<Vec<Hash>> {
         if index >= self.size() {
@@ -207,30 +212,55 @@ impl Tree {
     /// not itself known. One leaf's is its audit path; two neighbours share most of theirs.
     /// None when an index is not a leaf or the indices are not sorted and distinct.
     pub fn multi_path(&self, indices: &[usize]) -> Option<Vec<Hash>> {
-        let sorted = indices.windows(2).all(|w| w[0] < w[1]);
-        if !sorted || indices.last().is_some_and(|&i| i >= self.size()) {
-            return None;
-        }
-        let mut path = Vec::new();
-        let mut known: Vec<usize> = indices.to_vec();
-        for level in &self.levels[..self.levels.len() - 1] {
-            let mut next = Vec::new();
-            let mut j = 0;
-            while j < known.len() {
-                let i = known[j];
-                let pair_known = i.is_multiple_of(2) && known.get(j + 1) == Some(&(i + 1));
-                if pair_known {
-                    j += 1;
-                } else if let Some(sibling) = level.get(i ^ 1) {
-                    path.push(*sibling);
-                }
-                next.push(i / 2);
-                j += 1;
-            }
-            known = next;
-        }
-        Some(path)
+        multi_path_with(self.size(), indices, |level, i| self.node(level, i))
     }
+}
+
+/// The number of nodes of each level of a tree of `size` leaves, from the leaves up to the root
+/// (levels pair bottom-up, the last node of an odd level carried up).
+pub fn level_lengths(size: usize) -> Vec<usize> {
+    let mut lengths = vec![size];
+    let mut n = size;
+    while n > 1 {
+        n = n.div_ceil(2);
+        lengths.push(n);
+    }
+    lengths
+}
+
+/// [`Tree::multi_path`] for a tree of `size` leaves whose nodes are read through `node(level,
+/// index)` (level 0: the leaf hashes), so that a caller can keep only the parts it needs. The
+/// siblings read are those of the proven leaves' branches. None when an index is not a leaf,
+/// the indices are not sorted and distinct, or `node` has no node the path needs.
+pub fn multi_path_with(
+    size: usize,
+    indices: &[usize],
+    node: impl Fn(usize, usize) -> Option<Hash>,
+) -> Option<Vec<Hash>> {
+    let sorted = indices.windows(2).all(|w| w[0] < w[1]);
+    if !sorted || indices.last().is_some_and(|&i| i >= size) {
+        return None;
+    }
+    let lengths = level_lengths(size);
+    let mut path = Vec::new();
+    let mut known: Vec<usize> = indices.to_vec();
+    for (level, &width) in lengths[..lengths.len() - 1].iter().enumerate() {
+        let mut next = Vec::new();
+        let mut j = 0;
+        while j < known.len() {
+            let i = known[j];
+            let pair_known = i.is_multiple_of(2) && known.get(j + 1) == Some(&(i + 1));
+            if pair_known {
+                j += 1;
+            } else if (i ^ 1) < width {
+                path.push(node(level, i ^ 1)?);
+            }
+            next.push(i / 2);
+            j += 1;
+        }
+        known = next;
+    }
+    Some(path)
 }
 
 /// The root that `path` ([`Tree::multi_path`]) leads to from the leaf hashes `leaves`, given

@@ -8,6 +8,7 @@
 //! checkpoint, its signatures and the audit paths of one cable's files, and is checked offline.
 //! Sealing never rewrites a version: checkpoint and signatures are files beside its sidecar.
 
+pub mod cache;
 pub mod checkpoint;
 pub mod merkle;
 pub mod proof;
@@ -227,15 +228,23 @@ pub fn expected_checkpoint(
     version: u32,
     store_id: Option<&str>,
 ) -> Result<Checkpoint> {
+    expected_with_facts(store, collection, version, store_id).map(|(cp, _)| cp)
+}
+
+/// [`expected_checkpoint`] with the version's facts it was computed from.
+fn expected_with_facts(
+    store: &Store,
+    collection: &str,
+    version: u32,
+    store_id: Option<&str>,
+) -> Result<(Checkpoint, VersionFacts)> {
     let previous = match version {
         1 => None,
         v => Some(checkpoint_digest(store, collection, v - 1, store_id)?),
     };
-    checkpoint_of(
-        &read_version(store, collection, version)?,
-        store_id,
-        previous,
-    )
+    let facts = read_version(store, collection, version)?;
+    let cp = checkpoint_of(&facts, store_id, previous)?;
+    Ok((cp, facts))
 }
 
 /// What sealing one version did.
@@ -290,7 +299,7 @@ pub fn seal_version(
         }
         None => store_id.map(str::to_string),
     };
-    let expected = expected_checkpoint(store, collection, version, store_id.as_deref())?;
+    let (expected, facts) = expected_with_facts(store, collection, version, store_id.as_deref())?;
     let text = expected.to_text();
     let checkpoint_written = match &existing {
         Some(bytes) if bytes == text.as_bytes() => false,
@@ -312,6 +321,17 @@ pub fn seal_version(
         }
         None => (None, false),
     };
+    // The tree cache makes the version's proofs quick; it is only a cache, so a version it
+    // cannot be written for is sealed all the same, and one there already is kept (prove
+    // rebuilds it if a block turns out damaged).
+    let cache = cache::cache_path(store, collection, version);
+    if !matches!(
+        cache::TreeCache::open(&cache, expected.size, &expected.root),
+        Ok(Some(_))
+    ) {
+        let spans = manifest_line_spans(&facts.payload_manifest);
+        let _ = cache::write(&cache, &facts.payload_manifest, &spans, &expected.root);
+    }
     Ok(Sealed {
         collection: collection.to_string(),
         version,
@@ -606,42 +626,103 @@ pub struct SealedVersion {
     by_path: Vec<usize>,
 }
 
+/// A sealed version's seal files: its checkpoint (text and parsed), signatures and timestamp.
+struct SealFiles {
+    cp_path: PathBuf,
+    checkpoint: String,
+    parsed: Checkpoint,
+    signatures: Vec<(String, String)>,
+    timestamp: Option<Vec<u8>>,
+}
+
+/// Reads a version's seal files; fails when it is not sealed or its checkpoint is unreadable.
+fn read_seal_files(store: &Store, c: &str, v: u32) -> Result<SealFiles> {
+    let cp_path = checkpoint_path(store, c, v);
+    let checkpoint = read_checkpoint_file(&cp_path)?.ok_or_else(|| {
+        Error::NotFound(format!(
+            "{c}@v{v} is not sealed (no {}); run `cablekeep seal -c {c} --version {v} --key KEY`",
+            cp_path.display()
+        ))
+    })?;
+    let corrupt = |message: String| Error::Corrupt {
+        path: cp_path.clone(),
+        message,
+    };
+    let checkpoint =
+        String::from_utf8(checkpoint).map_err(|_| corrupt("the checkpoint is not UTF-8".into()))?;
+    let parsed = Checkpoint::parse(checkpoint.as_bytes()).map_err(|e| corrupt(e.to_string()))?;
+    let mut signatures = Vec::new();
+    for (key_id, path) in signature_files(store, c, v)?
+        .into_iter()
+        .take(MAX_SIGNATURE_FILES)
+    {
+        let bytes = fsutil::read_regular_file(&path, sshsig::MAX_SIGNATURE_BYTES)?;
+        let text = String::from_utf8(bytes).map_err(|_| Error::Corrupt {
+            path: path.clone(),
+            message: "the signature is not text".into(),
+        })?;
+        signatures.push((key_id, text));
+    }
+    let tsr = timestamp_path(store, c, v);
+    let timestamp = match std::fs::symlink_metadata(&tsr) {
+        Ok(_) => Some(fsutil::read_regular_file(&tsr, MAX_TIMESTAMP_BYTES)?),
+        Err(_) => None,
+    };
+    Ok(SealFiles {
+        cp_path,
+        checkpoint,
+        parsed,
+        signatures,
+        timestamp,
+    })
+}
+
+/// A proof from its parts.
+fn assemble_proof(
+    seal: (&str, u32, &str),
+    signatures: &[(String, String)],
+    timestamp: Option<&Vec<u8>>,
+    tree_size: u64,
+    id: &str,
+    files: Vec<ProvenFile>,
+    audit: &[merkle::Hash],
+) -> Proof {
+    let (collection, version, checkpoint) = seal;
+    Proof {
+        format: proof::PROOF_FORMAT.to_string(),
+        cable: id.to_string(),
+        collection: collection.to_string(),
+        version,
+        tree_size,
+        checkpoint: checkpoint.to_string(),
+        signatures: signatures
+            .iter()
+            .map(|(key_id, signature)| ProofSignature {
+                key_id: key_id.clone(),
+                signature: signature.clone(),
+            })
+            .collect(),
+        timestamp: timestamp.map(|t| Base64::encode_string(t)),
+        files,
+        audit_path: proof::encode_path(audit),
+    }
+}
+
 impl SealedVersion {
     /// Reads a version's seal and builds its tree; fails when it is not sealed or its
     /// checkpoint is not its archive's tree.
     pub fn read(store: &Store, collection: &str, version: u32) -> Result<SealedVersion> {
         let (c, v) = (collection, version);
-        let cp_path = checkpoint_path(store, c, v);
-        let checkpoint = read_checkpoint_file(&cp_path)?.ok_or_else(|| {
-            Error::NotFound(format!(
-                "{c}@v{v} is not sealed (no {}); run `cablekeep seal -c {c} --version {v} --key KEY`",
-                cp_path.display()
-            ))
-        })?;
+        let SealFiles {
+            cp_path,
+            checkpoint,
+            parsed,
+            signatures,
+            timestamp,
+        } = read_seal_files(store, c, v)?;
         let corrupt = |message: String| Error::Corrupt {
             path: cp_path.clone(),
             message,
-        };
-        let checkpoint = String::from_utf8(checkpoint)
-            .map_err(|_| corrupt("the checkpoint is not UTF-8".into()))?;
-        let parsed =
-            Checkpoint::parse(checkpoint.as_bytes()).map_err(|e| corrupt(e.to_string()))?;
-        let mut signatures = Vec::new();
-        for (key_id, path) in signature_files(store, c, v)?
-            .into_iter()
-            .take(MAX_SIGNATURE_FILES)
-        {
-            let bytes = fsutil::read_regular_file(&path, sshsig::MAX_SIGNATURE_BYTES)?;
-            let text = String::from_utf8(bytes).map_err(|_| Error::Corrupt {
-                path: path.clone(),
-                message: "the signature is not text".into(),
-            })?;
-            signatures.push((key_id, text));
-        }
-        let tsr = timestamp_path(store, c, v);
-        let timestamp = match std::fs::symlink_metadata(&tsr) {
-            Ok(_) => Some(fsutil::read_regular_file(&tsr, MAX_TIMESTAMP_BYTES)?),
-            Err(_) => None,
         };
         let facts = read_version(store, c, v)?;
         let manifest = facts.payload_manifest;
@@ -734,25 +815,21 @@ impl SealedVersion {
         files.dedup_by_key(|f| f.index);
         let indices: Vec<usize> = files.iter().map(|f| f.index as usize).collect();
         let audit = self.tree.multi_path(&indices).unwrap_or_default();
-        Ok(Proof {
-            format: proof::PROOF_FORMAT.to_string(),
-            cable: id.to_string(),
-            collection: self.collection.clone(),
-            version: self.version,
-            tree_size: self.tree.size() as u64,
-            checkpoint: self.checkpoint.clone(),
-            signatures: self
-                .signatures
-                .iter()
-                .map(|(key_id, signature)| ProofSignature {
-                    key_id: key_id.clone(),
-                    signature: signature.clone(),
-                })
-                .collect(),
-            timestamp: self.timestamp.as_ref().map(|t| Base64::encode_string(t)),
+        Ok(assemble_proof(
+            (&self.collection, self.version, &self.checkpoint),
+            &self.signatures,
+            self.timestamp.as_ref(),
+            self.tree.size() as u64,
+            id,
             files,
-            audit_path: proof::encode_path(&audit),
-        })
+            &audit,
+        ))
+    }
+
+    /// Writes this version's tree cache ([`cache`]); false when its manifest cannot have one.
+    pub fn write_cache(&self, store: &Store) -> Result<bool> {
+        let path = cache::cache_path(store, &self.collection, self.version);
+        cache::write(&path, &self.manifest, &self.spans, &self.tree.root())
     }
 
     /// The seal files an export of this version carries: the checkpoint and its signatures,
@@ -820,7 +897,12 @@ pub fn prove(
         return sealed.proof(&found.line.id, &cable_files(&found.line));
     };
     let v = store.resolve_version(&c, version)?;
+    if let Some(found) = prove_from_cache(store, &c, v, id)? {
+        return found;
+    }
     let sealed = SealedVersion::read(store, &c, v)?;
+    // The cache is only a speed-up: a version it cannot be written for is proven as above.
+    let _ = sealed.write_cache(store);
     for candidate in crate::query::select::ids_to_look_up(id) {
         let files = sealed.files_of(&candidate);
         if !files.is_empty() {
@@ -832,6 +914,66 @@ pub fn prove(
         "{c}@v{v} has no cable {}",
         terminal_safe(&id.trim().to_ascii_uppercase())
     )))
+}
+
+/// The proof for cable `id` of a version from its tree cache: None when there is no cache or
+/// it is damaged or stale (the caller reads the archive and rebuilds it), else the proof or
+/// the answer that the version has no such cable.
+fn prove_from_cache(store: &Store, c: &str, v: u32, id: &str) -> Result<Option<Result<Proof>>> {
+    let seal = read_seal_files(store, c, v)?;
+    let path = cache::cache_path(store, c, v);
+    let Ok(Some(mut tree)) = cache::TreeCache::open(&path, seal.parsed.size, &seal.parsed.root)
+    else {
+        return Ok(None);
+    };
+    for candidate in crate::query::select::ids_to_look_up(id) {
+        if candidate.is_empty() || !candidate.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            continue;
+        }
+        let prefix = format!("data/cables/{candidate}/");
+        let Ok(lines) = tree.lines_under(prefix.as_bytes()) else {
+            return Ok(None);
+        };
+        if lines.is_empty() {
+            continue;
+        }
+        let mut files = Vec::new();
+        for (index, line) in lines {
+            // Lines that are not UTF-8 are left out, as by SealedVersion::files_of.
+            let Ok(line) = String::from_utf8(line) else {
+                continue;
+            };
+            if proof::split_line(&line).is_none() {
+                return Ok(Some(Err(Error::Corrupt {
+                    path: PathBuf::from(format!("{c}@v{v}")),
+                    message: format!(
+                        "{PAYLOAD_MANIFEST} has a line under {prefix} that is not `<sha256>  <path>`; run `cablekeep verify`"
+                    ),
+                })));
+            }
+            files.push(ProvenFile {
+                line,
+                index: index as u64,
+            });
+        }
+        let indices: Vec<usize> = files.iter().map(|f| f.index as usize).collect();
+        let Ok(audit) = tree.multi_path(&indices) else {
+            return Ok(None);
+        };
+        return Ok(Some(Ok(assemble_proof(
+            (c, v, &seal.checkpoint),
+            &seal.signatures,
+            seal.timestamp.as_ref(),
+            seal.parsed.size,
+            &candidate,
+            files,
+            &audit,
+        ))));
+    }
+    Ok(Some(Err(Error::NotFound(format!(
+        "{c}@v{v} has no cable {}",
+        terminal_safe(&id.trim().to_ascii_uppercase())
+    )))))
 }
 
 /// Reads the allowed signers: the file given, else the store's default one when present.

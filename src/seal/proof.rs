@@ -39,14 +39,16 @@ pub struct Proof {
     pub checkpoint: String,
     /// Each `.sig` file of the checkpoint, its text exactly (FORMAT.md section 9.3).
     pub signatures: Vec<ProofSignature>,
-    /// An RFC 3161 timestamp token (the `.tsr` reply) over the checkpoint, base64; null when
-    /// the version has none.
+    /// An RFC 3161 timestamp token (the `.tsr` reply) over the checkpoint, base64; absent (or
+    /// null) when the version has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
     /// The cable's payload files (each capture's raw bytes and record), by leaf index.
     pub files: Vec<ProvenFile>,
-    /// The hashes that prove all the files together (docs/FORMAT.md section 9.4), each in
-    /// base64; for one file, its audit path from leaf to root.
-    pub audit_path: Vec<String>,
+    /// The hashes that prove all the files together (docs/FORMAT.md section 9.4), 32 bytes
+    /// each, one after the other, in one base64 string; for one file, its audit path from leaf
+    /// to root.
+    pub audit_path: String,
 }
 
 /// One signature over the checkpoint.
@@ -70,9 +72,9 @@ pub struct ProvenFile {
 }
 
 impl Proof {
-    /// The proof as written: pretty JSON with a final newline.
+    /// The proof as written: compact JSON (one line) with a final newline.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+        let mut out = serde_json::to_vec(self).unwrap_or_default();
         out.push(b'\n');
         out
     }
@@ -354,7 +356,7 @@ fn check_files(proof: &Proof, cp: &Checkpoint, findings: &mut Vec<Finding>, labe
         findings.push(Finding::new(
             Code::ProofMalformed,
             label,
-            "an audit path hash is not 32 bytes in base64, or the path is too long",
+            "the audit path is not base64 of 32-byte hashes, or it is too long",
         ));
         return 0;
     };
@@ -416,16 +418,17 @@ fn check_timestamp(
     }
 }
 
-fn decode_path(path: &[String]) -> Option<Vec<Hash>> {
-    if path.len() > merkle::MAX_PATH * MAX_FILES {
+fn decode_path(path: &str) -> Option<Vec<Hash>> {
+    // Base64 of at most this many hashes; checked before decoding.
+    let most = merkle::MAX_PATH * MAX_FILES;
+    if path.len() > (most * 32).div_ceil(3) * 4 {
         return None;
     }
-    path.iter()
-        .map(|h| {
-            let bytes = Base64::decode_vec(h).ok()?;
-            bytes.try_into().ok()
-        })
-        .collect()
+    let bytes = Base64::decode_vec(path).ok()?;
+    if !bytes.len().is_multiple_of(32) {
+        return None;
+    }
+    bytes.chunks_exact(32).map(|c| c.try_into().ok()).collect()
 }
 
 /// Each given file's SHA-256 must be the digest of one of the proven lines.
@@ -460,7 +463,7 @@ pub fn split_line(line: &str) -> Option<(&str, &str)> {
     ok.then_some((digest, path))
 }
 
-/// Encodes an audit path for a proof.
-pub fn encode_path(path: &[Hash]) -> Vec<String> {
-    path.iter().map(|h| Base64::encode_string(h)).collect()
+/// Encodes an audit path for a proof: the hashes one after the other, in base64.
+pub fn encode_path(path: &[Hash]) -> String {
+    Base64::encode_string(&path.concat())
 }

@@ -28,4 +28,5 @@ fn measuring_a_child_kills_it_at_the_time_limit() {
     assert_eq!(m.code, None);
 }
 mod linkin;
+mod sealperf;
 mod verify;
