@@ -4,7 +4,7 @@
 
 use crate::bag::capture::{UnparsedLine, borrowed};
 use crate::bag::{self, manifest};
-use crate::finding::{Code, Finding};
+use crate::finding::{CappedFindings, Code, Finding};
 use crate::hash::{self, Sha256Bytes};
 
 /// The bag-info.txt label `cablekeep export` gives its bags: the identifier of the version a
@@ -93,17 +93,27 @@ pub(super) fn with_manifest_line<const N: usize>(
     Ok(())
 }
 
-/// The line of `cablekeep/unparsed.jsonl`, when it is one.
-pub(super) fn read_unparsed_line(
+/// Reads one line of `cablekeep/unparsed.jsonl` (numbered from 1): None for a blank line, and for
+/// one that does not parse, which is reported in `findings` against `label`.
+pub(super) fn take_unparsed_line(
     raw: &[u8],
     number: usize,
-) -> Result<Option<UnparsedLine>, Problem> {
+    label: &str,
+    findings: &mut CappedFindings,
+) -> Option<UnparsedLine> {
     if raw.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
+        return None;
     }
-    crate::jsonl::parse_json(raw)
-        .map(Some)
-        .map_err(|e| Problem(format!("line {number}: {e}")))
+    match crate::jsonl::parse_json(raw) {
+        Ok(line) => Some(line),
+        Err(e) => {
+            findings.push(unparsed_mismatch(
+                label,
+                Problem(format!("line {number}: {e}")),
+            ));
+            None
+        }
+    }
 }
 
 /// The raw capture's SHA-256 as the index gives it, in bytes.

@@ -291,14 +291,9 @@ struct UnparsedReader<'a> {
 
 impl LineReader for UnparsedReader<'_> {
     fn line(&mut self, raw: &[u8], number: usize) {
-        let line = match rules::read_unparsed_line(raw, number) {
-            Ok(Some(line)) => line,
-            Ok(None) => return,
-            Err(why) => {
-                return self
-                    .findings
-                    .push(rules::unparsed_mismatch(self.label, why));
-            }
+        let Some(line) = rules::take_unparsed_line(raw, number, self.label, &mut self.findings)
+        else {
+            return;
         };
         self.count += 1;
         match self.files.payload_position(&line.raw) {
