@@ -41,6 +41,7 @@ fn main() {
                 replace: false,
                 message: "bench",
                 progress: &NoProgress,
+                archive_format: Default::default(),
             },
         )
         .expect("bundle");

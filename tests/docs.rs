@@ -189,10 +189,14 @@ fn option_names_are_read_from_help_and_matched_as_whole_words() {
 #[test]
 fn format_spec_names_the_format_written() {
     let spec = std::fs::read_to_string(project_root().join("docs/FORMAT.md")).unwrap();
-    assert!(spec.starts_with(&format!("# {}", cablekeep::bag::FORMAT_NAME)));
+    assert!(spec.starts_with("# cablekeep archive formats 1 and 2"));
+    use cablekeep::bag::ArchiveFormat;
     for needle in [
+        ArchiveFormat::V1.bag_info_value(),
+        ArchiveFormat::V2.bag_info_value(),
         cablekeep::store::sidecar::SIDECAR_FORMAT,
         cablekeep::cable::RECORD_SCHEMA,
+        cablekeep::bag::record::RECORD_SCHEMA_2,
         cablekeep::store::STAGE_FORMAT,
     ] {
         assert!(spec.contains(needle), "docs/FORMAT.md names {needle}");

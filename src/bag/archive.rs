@@ -1,7 +1,7 @@
 //! [`OpenArchive`]: an archive opened for reading, its structure checked and its bag folder found.
 
+use super::INDEX_FILE;
 use super::zip_read::{self, DirectoryCursor, Entry, EntryData, ZipIndex};
-use super::{INDEX_FILE, is_index_or_record};
 use crate::error::{Error, IoContext, Result};
 use crate::finding::Finding;
 use std::fs::File;
@@ -42,11 +42,11 @@ impl OpenArchive {
         Self::open_selected(path, &|p| p == INDEX_FILE)
     }
 
-    /// Opens a zip for reading its cable index and its captures' normalized records only
-    /// ([`is_index_or_record`]): what exports, the catalog and `show` read. A third of the
-    /// entries of a cablekeep archive, and a third of the memory of [`OpenArchive::open`].
-    pub fn open_records(path: &Path) -> Result<OpenArchive> {
-        Self::open_selected(path, &is_index_or_record)
+    /// Opens a zip for reading its cable index and its captures (records and raw bytes, which
+    /// a format 2 record may need for its text) only: not the tag files, manifests or unparsed
+    /// inputs.
+    pub fn open_captures(path: &Path) -> Result<OpenArchive> {
+        Self::open_selected(path, &|p| p == INDEX_FILE || p.starts_with("data/cables/"))
     }
 
     fn with_index(path: &Path, index: ZipIndex) -> Result<OpenArchive> {
@@ -86,6 +86,23 @@ impl OpenArchive {
             return Ok((None, Vec::new()));
         };
         zip_read::read_entry(&self.file, entry, &self.label).at(&self.path)
+    }
+
+    /// The archive format its `bag-info.txt` names (`Cablekeep-Format`); an error when it names
+    /// none this release knows or the file cannot be read.
+    pub fn archive_format(&self) -> Result<super::ArchiveFormat> {
+        let bytes = self.read_required("bag-info.txt")?;
+        let (fields, _) = super::manifest::parse_bag_info(&String::from_utf8_lossy(&bytes));
+        let named = super::manifest::bag_info_value(&fields, "Cablekeep-Format");
+        named
+            .and_then(super::ArchiveFormat::from_bag_info)
+            .ok_or_else(|| Error::Corrupt {
+                path: self.path.clone(),
+                message: format!(
+                    "bag-info.txt names archive format {:?}, which this release of cablekeep does not know",
+                    named.unwrap_or("")
+                ),
+            })
     }
 
     /// Reads a file of the bag whole, failing with a "could not run" error when it is missing or

@@ -1,6 +1,7 @@
 //! Captures: one set of raw bytes as ingested, where it lives in a bag, the normalized record
 //! stored beside it, and the cable index (`cablekeep/index.jsonl`) that lists them.
 
+use super::record::{ArchiveFormat, record_bytes};
 use crate::cable::provenance::SourceHints;
 use crate::cable::{self, CableRecord};
 use crate::finding::Finding;
@@ -265,6 +266,10 @@ pub struct CaptureFacts {
     pub text_sha256: String,
     /// What the reader found wrong with the page (warnings: errors leave no record).
     pub findings: Vec<Finding>,
+    /// Format 2: where the text lies in the raw bytes, when the record leaves it out (FORMAT.md
+    /// section 3.2). Never present in a record read with [`super::record::read_record`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_at: Option<super::record::TextAt>,
 }
 
 /// The normalized record stored in the bag: the parse schema plus the capture's digests.
@@ -300,6 +305,7 @@ pub fn ingest(
     format: Option<cable::Format>,
     bytes: &[u8],
     hints: &SourceHints,
+    archive_format: ArchiveFormat,
 ) -> (Ingested, Vec<Finding>) {
     let digests = hash::digests(bytes);
     let len = bytes.len() as u64;
@@ -307,7 +313,12 @@ pub fn ingest(
     let mut findings = outcome.findings;
     match outcome.record {
         Some(record) if safe_id(&record.id) => {
-            let (line, record_bytes) = cable_capture(name, len, digests, record, findings.clone());
+            let raw = RawCapture {
+                input: name,
+                bytes,
+                digests,
+            };
+            let (line, record_bytes) = cable_capture(raw, record, findings.clone(), archive_format);
             (Ingested::Cable { line, record_bytes }, findings)
         }
         other => {
@@ -335,13 +346,25 @@ fn safe_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-fn cable_capture(
-    input: &str,
-    len: u64,
+/// An input's bytes as ingested, with its name and digests.
+struct RawCapture<'a> {
+    input: &'a str,
+    bytes: &'a [u8],
     digests: Digests,
+}
+
+fn cable_capture(
+    raw_capture: RawCapture<'_>,
     record: CableRecord,
     findings: Vec<Finding>,
+    archive_format: ArchiveFormat,
 ) -> (IndexLine, Vec<u8>) {
+    let RawCapture {
+        input,
+        bytes,
+        digests,
+    } = raw_capture;
+    let len = bytes.len() as u64;
     let released_key = record
         .released
         .as_deref()
@@ -403,11 +426,10 @@ fn cable_capture(
             sha512: digests.sha512,
             text_sha256,
             findings,
+            text_at: None,
         },
     };
-    let mut record_bytes = serde_json::to_vec_pretty(&stored).expect("record serializes");
-    record_bytes.push(b'\n');
-    (line, record_bytes)
+    (line, record_bytes(stored, bytes, archive_format))
 }
 
 fn unparsed(name: &str, len: u64, digests: Digests, findings: Vec<Finding>) -> UnparsedLine {

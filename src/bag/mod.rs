@@ -13,6 +13,7 @@ mod archive;
 pub mod capture;
 pub(crate) mod check;
 pub(crate) mod manifest;
+pub mod record;
 mod spill;
 mod spool;
 mod writer;
@@ -26,10 +27,12 @@ pub use writer::{BagPlan, BagWriter, Payload, TagData, WrittenBag, human_size, w
 
 pub(crate) use zip_read::lossy_text;
 pub use zip_read::{Chunk, DirectoryCursor, DirectoryStream, Entry, ZipIndex};
-pub use zip_write::{Compressed, DEFLATE_LEVEL, EntryFacts, compress};
+pub use zip_write::{
+    Compressed, DEFLATE_LEVEL, EntryDeflate, EntryFacts, LIBDEFLATE_LEVEL, LIBDEFLATE_MAX_ENTRY,
+    compress, compress_with,
+};
 
-/// The format name written into `bag-info.txt` as `Cablekeep-Format`.
-pub const FORMAT_NAME: &str = "cablekeep archive format 1";
+pub use record::ArchiveFormat;
 /// `bagit.txt`, byte for byte.
 pub const BAGIT_TXT: &str = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n";
 /// The payload manifests and tag manifests every bag has, by algorithm.
@@ -38,32 +41,3 @@ pub const ALGORITHMS: [&str; 2] = ["sha256", "sha512"];
 pub const INDEX_FILE: &str = "cablekeep/index.jsonl";
 /// The tag file listing captures that no reader understood.
 pub const UNPARSED_FILE: &str = "cablekeep/unparsed.jsonl";
-
-/// (`data/cables/<ID>/<capture>.json`; raw captures end `.html`, `.txt` or `.csv`).
-pub fn is_index_or_record(path: &str) -> bool {
-    path == INDEX_FILE || (path.starts_with("data/cables/") && path.ends_with(".json"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn records_and_the_index_are_told_from_raw_captures_and_tag_files() {
-        for path in [
-            INDEX_FILE,
-            "data/cables/08MADRID1/2011-01-02_0123456789ab.json",
-        ] {
-            assert!(is_index_or_record(path), "{path}");
-        }
-        for path in [
-            "data/cables/08MADRID1/2011-01-02_0123456789ab.html",
-            "data/cables/08MADRID1/2011-01-02_0123456789ab.csv",
-            UNPARSED_FILE,
-            "manifest-sha256.txt",
-            "bagit.txt",
-        ] {
-            assert!(!is_index_or_record(path), "{path}");
-        }
-    }
-}

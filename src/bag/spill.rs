@@ -1,7 +1,7 @@
 //! The spill: payload files compressed as they are read, in any order, then copied into the bag
 //! in path order.
 
-use super::zip_write::{self, Compressed, EntryFacts};
+use super::zip_write::{self, Compressed, EntryDeflate, EntryFacts};
 use crate::error::{Error, IoContext, Result};
 use crate::hash::DigestBytes;
 use std::fs::File;
@@ -15,6 +15,8 @@ use std::path::Path;
 pub struct Spill {
     out: std::sync::Mutex<SpillOut>,
     tmp: tempfile::NamedTempFile,
+    /// How its entries are compressed (the archive format's payload Deflate).
+    deflate: EntryDeflate,
 }
 
 struct SpillOut {
@@ -33,7 +35,7 @@ const SPILL_HEADER: usize = 2 + 4 + 8 + 8 + 32 + 64;
 impl Spill {
     /// Starts a spill in `dir` (the store's state folder: a spill left by a killed run is
     /// removed by the next writer's recovery).
-    pub fn create(dir: &Path) -> Result<Spill> {
+    pub fn create(dir: &Path, deflate: EntryDeflate) -> Result<Spill> {
         let tmp = crate::fsutil::temp_file_in(dir)?;
         let file = tmp.as_file().try_clone().at(tmp.path())?;
         Ok(Spill {
@@ -42,6 +44,7 @@ impl Spill {
                 position: 0,
             }),
             tmp,
+            deflate,
         })
     }
 
@@ -61,7 +64,7 @@ impl Spill {
             .iter()
             .map(|&(data, digests)| {
                 let digests = digests.unwrap_or_else(|| DigestBytes::of(data));
-                let entry = zip_write::compress(data);
+                let entry = zip_write::compress_with(data, self.deflate);
                 (spill_header(&entry.facts, &digests), entry)
             })
             .collect();
@@ -160,7 +163,7 @@ mod tests {
     #[test]
     fn files_spilled_together_follow_each_other_whatever_other_threads_add() {
         let dir = tempfile::tempdir().unwrap();
-        let spill = Spill::create(dir.path()).unwrap();
+        let spill = Spill::create(dir.path(), EntryDeflate::ZlibRs).unwrap();
         let raw = |i: usize| format!("raw {i}").into_bytes();
         let record = |i: usize| format!("record {i} {}", "x".repeat(i)).into_bytes();
         let together: Vec<(usize, SpillRef)> = std::thread::scope(|s| {

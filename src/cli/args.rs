@@ -2,6 +2,7 @@
 //! and texts once where they enter, and the output format.
 
 use anyhow::{Result, anyhow, bail};
+use cablekeep::bag::ArchiveFormat;
 use cablekeep::cable::Format;
 use cablekeep::cable::provenance::SourceHints;
 use cablekeep::input;
@@ -239,4 +240,13 @@ pub(super) fn note_skipped(skipped: &[String]) {
         skipped.len(),
         shown.join(", ")
     );
+}
+
+/// Parses `--archive-format`: 1 or 2.
+pub(super) fn archive_format(s: &str) -> std::result::Result<ArchiveFormat, String> {
+    match s.trim() {
+        "1" => Ok(ArchiveFormat::V1),
+        "2" => Ok(ArchiveFormat::V2),
+        other => Err(format!("{other:?} is not an archive format: 1 or 2")),
+    }
 }

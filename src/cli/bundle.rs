@@ -1,10 +1,12 @@
 //! `bundle`: ingest pages and write the collection's next version in one step.
 
 use super::args::{
-    OutputFormat, ProvenanceArgs, ReadArgs, json_flag, message_text, note_skipped, show_paths,
+    OutputFormat, ProvenanceArgs, ReadArgs, archive_format, json_flag, message_text, note_skipped,
+    show_paths,
 };
 use super::{Ctx, exit_for, render, seal};
 use anyhow::{Result, bail};
+use cablekeep::bag::ArchiveFormat;
 use cablekeep::input;
 use cablekeep::store::{CollectionName, WriteRequest};
 use clap::{ArgAction, Args};
@@ -25,6 +27,10 @@ pub(super) struct BundleArgs {
     /// The new version holds exactly these inputs: cables not among them are left out.
     #[arg(long)]
     replace: bool,
+    /// The archive format to write: 2, or 1 for readers on cablekeep releases before 0.3
+    /// (docs/FORMAT.md section 8); format 1 cannot follow a format 2 version.
+    #[arg(long, value_name = "N", default_value = "2", value_parser = archive_format)]
+    archive_format: ArchiveFormat,
     #[command(flatten)]
     provenance: ProvenanceArgs,
     #[command(flatten)]
@@ -58,6 +64,7 @@ pub(super) fn run(ctx: &Ctx, a: BundleArgs) -> Result<u8> {
             replace: a.replace,
             message: &a.message,
             progress: &ctx.bar,
+            archive_format: a.archive_format,
         },
     )?;
     outcome.findings.splice(0..0, found.findings);

@@ -41,7 +41,7 @@ pub(super) fn run(ctx: &Ctx, a: ShowArgs) -> Result<u8> {
     if a.raw {
         render::out().write_all(&shown.raw_bytes()?)?;
     } else if a.output == OutputFormat::Json {
-        render::out().write_all(&shown.record_bytes()?)?;
+        render::out().write_all(&shown.record_json()?)?;
     } else {
         render::record(&shown.record()?, &shown.line, shown.version_id())?;
     }

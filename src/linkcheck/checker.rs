@@ -74,7 +74,7 @@ pub fn check(
 ) -> Result<Vec<LinkResult>> {
     let version = store.resolve_version(collection, version)?;
     // The index and the records are all the checker reads.
-    let archive = OpenArchive::open_records(&store.zip_path(collection, version))?;
+    let archive = OpenArchive::open_captures(&store.zip_path(collection, version))?;
     let targets = targets(&archive)?;
     let checker = Checker::new(options.clone());
     let total = targets.len();

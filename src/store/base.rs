@@ -5,6 +5,7 @@ use super::Store;
 use super::journal::{LineJournal, Slot};
 use super::sidecar::VersionManifest;
 use super::snapshot::{PathKey, path_key};
+use crate::bag::ArchiveFormat;
 use crate::bag::capture::{IndexLine, UnparsedLine};
 use crate::bag::manifest;
 use crate::bag::{self, DirectoryCursor, Entry, OpenArchive};
@@ -86,6 +87,8 @@ pub(super) struct Base {
     /// The raw bytes' paths of every capture it holds (parsed or not).
     pub(super) raw_keys: HashSet<PathKey>,
     pub(super) captures: u64,
+    /// The archive format it was written in.
+    pub(super) format: ArchiveFormat,
 }
 
 impl Base {
@@ -110,6 +113,7 @@ impl Base {
         })?;
         let unparsed = read_unparsed(&archive)?;
         raw_keys.extend(unparsed.iter().map(|u| path_key(&u.raw)));
+        let format = archive.archive_format()?;
         Ok(Base {
             version,
             manifest,
@@ -119,6 +123,7 @@ impl Base {
             unparsed,
             raw_keys,
             captures,
+            format,
         })
     }
 

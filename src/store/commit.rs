@@ -48,6 +48,7 @@ impl Store {
                 replace: false,
                 message,
                 progress,
+                archive_format: Default::default(),
             },
         )?;
         // The version is committed (or already held everything): only now is the stage emptied.

@@ -51,6 +51,7 @@ pub fn write_samples(
             replace: false,
             message: DEMO_MESSAGE,
             progress,
+            archive_format: Default::default(),
         },
     )
 }

@@ -8,6 +8,7 @@
 //! compared.
 
 use crate::bag::capture::{CaptureRef, IndexLine, StoredRecord};
+use crate::bag::record::read_record;
 use crate::bag::{INDEX_FILE, OpenArchive};
 use crate::cable::CableRecord;
 use crate::cable::provenance::RedactionChange;
@@ -162,10 +163,29 @@ enum CableAt {
 /// current capture with the new current one.
 struct Pending {
     cable: CableAt,
-    from: (String, String),
+    from: CaptureFiles,
     /// The version the earlier side is read from.
     from_side: VersionSide,
-    to: (String, String),
+    to: CaptureFiles,
+}
+
+/// A capture's name and the paths of its record and raw bytes (a format 2 record may need the
+/// raw bytes for its text).
+#[derive(Debug, Clone)]
+struct CaptureFiles {
+    name: String,
+    record: String,
+    raw: String,
+}
+
+impl CaptureFiles {
+    fn of(c: &CaptureRef) -> CaptureFiles {
+        CaptureFiles {
+            name: c.name.clone(),
+            record: c.record.clone(),
+            raw: c.raw.clone(),
+        }
+    }
 }
 
 /// Which of the two versions compared holds a capture.
@@ -192,8 +212,8 @@ fn compare_pending(
             VersionSide::Older => &mut in_older,
             VersionSide::Newer => &mut in_newer,
         };
-        from_side.insert(p.from.1.as_str());
-        in_newer.insert(p.to.1.as_str());
+        from_side.extend([p.from.record.as_str(), p.from.raw.as_str()]);
+        in_newer.extend([p.to.record.as_str(), p.to.raw.as_str()]);
     }
     let newer = OpenArchive::open_selected(to_path, &|path| in_newer.contains(path))?;
     let older = if in_older.is_empty() {
@@ -210,10 +230,7 @@ fn compare_pending(
                 (Some(older), VersionSide::Older) => older,
                 _ => &newer,
             };
-            compare(
-                (from_archive, &p.from.0, &p.from.1),
-                (&newer, &p.to.0, &p.to.1),
-            )
+            compare((from_archive, &p.from), (&newer, &p.to))
         })
         .collect::<Result<Vec<_>>>()?;
     for (p, change) in pending.iter().zip(changes) {
@@ -256,7 +273,7 @@ fn merge_indexes(
 struct OldCable {
     id: String,
     captures: Vec<String>,
-    current_record: Option<String>,
+    current: Option<CaptureFiles>,
 }
 
 impl OldCable {
@@ -264,7 +281,7 @@ impl OldCable {
         OldCable {
             id: line.id.clone(),
             captures: line.captures.iter().map(|c| c.name.clone()).collect(),
-            current_record: line.current().map(|c| c.record.clone()),
+            current: line.current().map(CaptureFiles::of),
         }
     }
 }
@@ -428,15 +445,15 @@ impl Merge<'_> {
         let removed: Vec<String> = was.iter().filter(|n| !is.contains(n)).cloned().collect();
         let at = CableAt::Changed(self.out.changed.len());
         self.consecutive(at, line, |c| added.contains(&c.name));
-        if let (Some(a_name), Some(a_record), Some(b)) =
-            (was.last(), before.current_record.as_ref(), line.current())
+        if let (Some(a_name), Some(a), Some(b)) =
+            (was.last(), before.current.as_ref(), line.current())
             && removed.contains(a_name)
         {
             self.pending.push(Pending {
                 cable: at,
-                from: (a_name.clone(), a_record.clone()),
+                from: a.clone(),
                 from_side: VersionSide::Older,
-                to: (b.name.clone(), b.record.clone()),
+                to: CaptureFiles::of(b),
             });
         }
         self.out
@@ -460,9 +477,9 @@ impl Merge<'_> {
         for pair in pairs {
             self.pending.push(Pending {
                 cable,
-                from: (pair[0].name.clone(), pair[0].record.clone()),
+                from: CaptureFiles::of(&pair[0]),
                 from_side: VersionSide::Newer,
-                to: (pair[1].name.clone(), pair[1].record.clone()),
+                to: CaptureFiles::of(&pair[1]),
             });
         }
     }
@@ -481,33 +498,28 @@ impl Merge<'_> {
     }
 }
 
+/// Reads a capture's stored record, of either archive format, as the record/1 it stands for.
 pub(crate) fn load_record(archive: &OpenArchive, capture: &CaptureRef) -> Result<StoredRecord> {
-    load_record_at(archive, &capture.record)
+    load_record_at(archive, &CaptureFiles::of(capture))
 }
 
-/// Reads and parses the stored record at `record` (a path in the bag).
-fn load_record_at(archive: &OpenArchive, record: &str) -> Result<StoredRecord> {
-    let bytes = archive.read_required(record)?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
-        path: archive.path.clone(),
-        message: format!("{record}: {e}"),
-    })
+fn load_record_at(archive: &OpenArchive, files: &CaptureFiles) -> Result<StoredRecord> {
+    let bytes = archive.read_required(&files.record)?;
+    read_record(&bytes, || archive.read_required(&files.raw))
+        .map_err(|e| e.into_error(&archive.path, &files.record))
 }
 
-/// A capture to compare: the archive holding it, its name and its record's path in the bag.
-type Side<'a> = (&'a OpenArchive, &'a str, &'a str);
+/// A capture to compare: the archive holding it, and its files.
+type Side<'a> = (&'a OpenArchive, &'a CaptureFiles);
 
 /// Compares two captures of one cable by their stored records.
-fn compare(
-    (a_archive, a_name, a_record): Side<'_>,
-    (b_archive, b_name, b_record): Side<'_>,
-) -> Result<ContentChange> {
-    let before = load_record_at(a_archive, a_record)?;
-    let after = load_record_at(b_archive, b_record)?;
+fn compare((a_archive, a): Side<'_>, (b_archive, b): Side<'_>) -> Result<ContentChange> {
+    let before = load_record_at(a_archive, a)?;
+    let after = load_record_at(b_archive, b)?;
     Ok(compare_records(
-        a_name,
+        &a.name,
         &before.record,
-        b_name,
+        &b.name,
         &after.record,
     ))
 }

@@ -3,7 +3,7 @@
 
 use super::snapshot::{PathKey, path_key};
 use crate::bag::capture::{self, Ingested};
-use crate::bag::{Spill, SpillRef};
+use crate::bag::{ArchiveFormat, Spill, SpillRef};
 use crate::cable::provenance::SourceHints;
 use crate::error::Result;
 use crate::finding::Finding;
@@ -32,7 +32,7 @@ const INGEST_BATCH: usize = 2048;
 pub(super) fn ingest_all(
     inputs: Vec<(Input, Arc<SourceHints>)>,
     progress: &dyn Progress,
-    spill: &Spill,
+    (spill, format): (&Spill, ArchiveFormat),
     known: Option<&HashSet<PathKey>>,
     findings: &mut Vec<Finding>,
     mut add: impl FnMut(&InputItem, Spilled) -> Result<()>,
@@ -45,7 +45,8 @@ pub(super) fn ingest_all(
             .par_iter()
             .map(|(item, hints)| {
                 let bytes = item.load()?;
-                let (ingested, found) = capture::ingest(&item.name, item.format, &bytes, hints);
+                let (ingested, found) =
+                    capture::ingest(&item.name, item.format, &bytes, hints, format);
                 let spilled = spill_capture(spill, known, bytes, ingested)?;
                 progress.inc(1);
                 Ok((spilled, found))

@@ -3,6 +3,7 @@
 
 use crate::bag::OpenArchive;
 use crate::bag::capture::{CaptureRef, IndexLine, StoredRecord};
+use crate::bag::record::{RecordProblem, is_compact_record, read_record};
 use crate::error::{Error, Result};
 use crate::store::{Store, VersionId, VersionNum};
 
@@ -85,14 +86,32 @@ impl Shown {
         self.archive.read_required(&self.capture.record)
     }
 
-    /// The capture's stored record, read.
+    /// The capture's stored record, read: of either archive format, the record/1 it stands for.
     pub fn record(&self) -> Result<StoredRecord> {
         let bytes = self.record_bytes()?;
-        // Named by its path in the bag, as the zip's findings name entries.
-        serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+        read_record(&bytes, || self.raw_bytes()).map_err(|e| match e {
+            RecordProblem::Raw(e) => e,
+            // Named by its path in the bag, as the zip's findings name entries.
+            other => Error::Corrupt {
+                path: self.capture.record.clone().into(),
+                message: other.to_string(),
+            },
+        })
+    }
+
+    /// The capture's record as format 1 writes it (pretty-printed `cablekeep-record/1`, text
+    /// included), whichever format archived it: the record as archived when it is that already.
+    pub fn record_json(&self) -> Result<Vec<u8>> {
+        let bytes = self.record_bytes()?;
+        if !is_compact_record(&bytes) {
+            return Ok(bytes);
+        }
+        let mut json = serde_json::to_vec_pretty(&self.record()?).map_err(|e| Error::Corrupt {
             path: self.capture.record.clone().into(),
             message: e.to_string(),
-        })
+        })?;
+        json.push(b'\n');
+        Ok(json)
     }
 }
 

@@ -10,7 +10,7 @@ use super::name::{VersionId, validate_collection_name};
 use super::recovery::PendingWrite;
 use super::sidecar::{ArchiveFacts, BagFacts, Counts, PreviousLink, VersionManifest};
 use super::snapshot::Snapshot;
-use crate::bag::{self, BagPlan, BagWriter, Spill, Spooled, TagData, WrittenBag};
+use crate::bag::{self, ArchiveFormat, BagPlan, BagWriter, Spill, Spooled, TagData, WrittenBag};
 use crate::cable::provenance::SourceHints;
 use crate::error::{IoContext, Result};
 use crate::finding::{Code, Finding};
@@ -36,6 +36,9 @@ pub struct WriteRequest<'a> {
     pub message: &'a str,
     /// Report progress here (inputs read, then the archive written).
     pub progress: &'a dyn Progress,
+    /// The archive format to write (FORMAT.md section 8): format 2 unless format 1 is asked for,
+    /// which cannot follow a version written in format 2.
+    pub archive_format: ArchiveFormat,
 }
 
 /// What a write did.
@@ -86,6 +89,9 @@ impl Store {
         let mut base = previous
             .map(|v| Base::open(self, collection, v, &mut journal))
             .transpose()?;
+        if let Some(b) = &base {
+            refuse_older_format(collection, b, request.archive_format)?;
+        }
         // Its lines move into the new version, unless that replaces its captures.
         let lines = match (&mut base, request.replace) {
             (Some(b), false) => Some(std::mem::take(&mut b.lines)),
@@ -93,14 +99,19 @@ impl Store {
         };
         // Every new capture is compressed into the spill as it is read, so it is read, parsed,
         // hashed and compressed once; bytes the previous version already holds are not spilled.
-        let spill = Spill::create(&scratch)?;
+        let spill = Spill::create(&scratch, request.archive_format.payload_deflate())?;
         let mut snapshot = Snapshot::starting(base.as_ref(), lines, input_count);
         let mut reading = Reading {
             snapshot: &mut snapshot,
             journal: &mut journal,
             outcome: &mut outcome,
         };
-        reading.read_all(inputs, request.progress, &spill, base.as_ref())?;
+        let into = Into {
+            spill: &spill,
+            base: base.as_ref(),
+            format: request.archive_format,
+        };
+        reading.read_all(inputs, request.progress, into)?;
         // No input was read (none given, or every one refused): there is nothing to write,
         // neither an empty first version nor, with --replace, a version without cables.
         if outcome.new_captures == 0 && outcome.duplicate_captures == 0 {
@@ -198,7 +209,7 @@ impl Store {
         request.progress.finish();
         drop(spill);
         let plan = BagPlan {
-            bag_info: bag_info(collection, version, request.message, snapshot, base),
+            bag_info: bag_info(collection, version, request, snapshot, base),
             folder,
             tag_files: vec![
                 (bag::INDEX_FILE.to_string(), TagData::Spooled(index?)),
@@ -259,10 +270,9 @@ impl Reading<'_, '_> {
         &mut self,
         inputs: Vec<(Input, Arc<SourceHints>)>,
         progress: &dyn Progress,
-        spill: &Spill,
-        base: Option<&Base>,
+        into: Into<'_>,
     ) -> Result<()> {
-        let known = base.map(|b| &b.raw_keys);
+        let known = into.base.map(|b| &b.raw_keys);
         let Reading {
             snapshot,
             journal,
@@ -272,7 +282,7 @@ impl Reading<'_, '_> {
         ingest_all(
             inputs,
             progress,
-            spill,
+            (into.spill, into.format),
             known,
             &mut outcome.findings,
             |input, item| {
@@ -292,6 +302,28 @@ impl Reading<'_, '_> {
         outcome.findings.append(&mut duplicates);
         Ok(())
     }
+}
+
+/// Where a write's inputs go: the spill, in the archive format written, beside the previous
+/// version.
+struct Into<'a> {
+    spill: &'a Spill,
+    base: Option<&'a Base>,
+    format: ArchiveFormat,
+}
+
+/// Format 1 cannot follow format 2: the format 2 records a new version copies from the previous
+/// one would be unreadable to the releases that only read format 1.
+fn refuse_older_format(collection: &str, base: &Base, format: ArchiveFormat) -> Result<()> {
+    if format < base.format {
+        return Err(crate::error::Error::Invalid(format!(
+            "{}: written in archive format {}; its next version cannot be written in format {}",
+            VersionId::new(collection, base.version),
+            base.format.number(),
+            format.number()
+        )));
+    }
+    Ok(())
 }
 
 /// The sidecar manifest of a version just packed and put in place.
@@ -353,7 +385,7 @@ struct Written<'a> {
 fn bag_info(
     collection: &str,
     version: u32,
-    message: &str,
+    request: &WriteRequest<'_>,
     snapshot: &Snapshot<'_>,
     base: Option<&Base>,
 ) -> Vec<(String, String)> {
@@ -375,6 +407,7 @@ fn bag_info(
         ),
         ("Bag-Group-Identifier".to_string(), collection.to_string()),
     ];
+    let (message, format) = (request.message, request.archive_format);
     if !message.trim().is_empty() {
         info.push((
             "External-Description".to_string(),
@@ -382,7 +415,10 @@ fn bag_info(
         ));
     }
     info.extend([
-        ("Cablekeep-Format".to_string(), bag::FORMAT_NAME.to_string()),
+        (
+            "Cablekeep-Format".to_string(),
+            format.bag_info_value().to_string(),
+        ),
         ("Cablekeep-Collection".to_string(), collection.to_string()),
         ("Cablekeep-Version".to_string(), version.to_string()),
         (

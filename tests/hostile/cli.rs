@@ -102,7 +102,7 @@ fn show_and_stats_from_the_library_are_what_the_commands_print() {
         cablekeep(dir.path()).args(["show", "10EXAMPLE202", "--json"]),
         0,
     );
-    assert_eq!(json.as_bytes(), shown.record_bytes().unwrap());
+    assert_eq!(json.as_bytes(), shown.record_json().unwrap());
     let raw = run(cablekeep(dir.path()).args(["show", "10EXAMPLE202", "--raw"])).stdout;
     assert_eq!(raw, shown.raw_bytes().unwrap());
 

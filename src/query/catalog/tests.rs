@@ -20,6 +20,7 @@ fn sample_store() -> (tempfile::TempDir, Store) {
                 replace: false,
                 message: "",
                 progress: &crate::progress::NoProgress,
+                archive_format: Default::default(),
             },
         )
         .unwrap();

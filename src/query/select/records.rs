@@ -3,6 +3,7 @@
 //! parallel while the previous batch is handed on.
 
 use crate::bag::capture::IndexLine;
+use crate::bag::record::{TextAt, is_compact_record, read_record, rebuilt_text};
 use crate::bag::{DirectoryCursor, Entry, INDEX_FILE, OpenArchive};
 use crate::cable::provenance::Source;
 use crate::error::{Error, IoContext, Result};
@@ -36,6 +37,13 @@ pub struct CaptureView {
     pub raw: String,
     /// SHA-256 of the raw bytes, lower-case hex: what a citation names to fix the exact copy.
     pub sha256: String,
+    /// SHA-256 of the record's text.
+    #[serde(default)]
+    pub text_sha256: String,
+    /// Format 2: where the text lies in the raw bytes, when the record leaves it out. Always
+    /// None in a [`Selected`] record: the text is rebuilt when the record is read.
+    #[serde(default)]
+    pub text_at: Option<TextAt>,
 }
 
 /// The fields of a stored record (`cablekeep-record/1`) that exports, citations and the catalog
@@ -222,8 +230,13 @@ struct RecordFinder<'a> {
     table: Option<OpenArchive>,
 }
 
-/// An index line with the entries of the records read for it: the current capture's last.
-type Located = (IndexLine, Vec<Option<Entry>>);
+/// An index line with the entries of the records read for it (the current capture's last), and
+/// of the current capture's raw bytes (which a format 2 record may need for its text).
+struct Located {
+    line: IndexLine,
+    records: Vec<Option<Entry>>,
+    current_raw: Option<Entry>,
+}
 
 impl<'a> RecordFinder<'a> {
     fn new(archive: &'a OpenArchive) -> Result<Self> {
@@ -245,11 +258,31 @@ impl<'a> RecordFinder<'a> {
                     Some((_, older)) if need.sources => older,
                     _ => &[],
                 };
-                let mut entries = Vec::with_capacity(older.len() + 1);
-                for c in older.iter().chain(line.captures.last()) {
-                    entries.push(self.entry(&c.record)?);
+                let current = line.captures.last();
+                // Looked up in path order, as the directory lists them.
+                let mut wanted: Vec<(&str, usize)> = older
+                    .iter()
+                    .chain(current)
+                    .map(|c| c.record.as_str())
+                    .chain(current.map(|c| c.raw.as_str()))
+                    .enumerate()
+                    .map(|(i, path)| (path, i))
+                    .collect();
+                wanted.sort_unstable();
+                let mut found = vec![None; wanted.len()];
+                for (path, i) in wanted {
+                    found[i] = self.entry(path)?;
                 }
-                Ok((line, entries))
+                let current_raw = if current.is_some() {
+                    found.pop().flatten()
+                } else {
+                    None
+                };
+                Ok(Located {
+                    line,
+                    records: found,
+                    current_raw,
+                })
             })
             .collect()
     }
@@ -260,7 +293,7 @@ impl<'a> RecordFinder<'a> {
             return Ok(Some(entry));
         }
         if self.table.is_none() {
-            self.table = Some(OpenArchive::open_records(&self.archive.path)?);
+            self.table = Some(OpenArchive::open_captures(&self.archive.path)?);
         }
         let table = self.table.as_ref().expect("made above");
         Ok(table.entry(bag_path).cloned())
@@ -356,7 +389,7 @@ fn load_batch<T: Send>(
         .map(|chunk| {
             let selected = chunk
                 .into_iter()
-                .map(|(line, entries)| load_one(archive, line, &entries, need))
+                .map(|located| load_one(archive, located, need))
                 .collect::<Result<Vec<_>>>()?;
             map(selected)
         })
@@ -364,12 +397,12 @@ fn load_batch<T: Send>(
 }
 
 /// Reads a line's records from their `entries` (as [`RecordFinder::locate`] found them).
-fn load_one(
-    archive: &OpenArchive,
-    line: IndexLine,
-    entries: &[Option<Entry>],
-    need: Need,
-) -> Result<Selected> {
+fn load_one(archive: &OpenArchive, located: Located, need: Need) -> Result<Selected> {
+    let Located {
+        line,
+        records: entries,
+        current_raw,
+    } = located;
     let not_a_record = |path: &str, e: serde_json::Error| Error::Corrupt {
         path: archive.path.clone(),
         message: format!("{path}: not a cablekeep record: {e}"),
@@ -403,7 +436,24 @@ fn load_one(
                 },
             )
         })?;
-    let record = record.map_err(|e| not_a_record(&current.record, e))?;
+    let mut record = record.map_err(|e| not_a_record(&current.record, e))?;
+    let bytes = if is_compact_record(&bytes) {
+        let raw =
+            || archive.with_entry_required(&current.raw, current_raw.as_ref(), <[u8]>::to_vec);
+        let full =
+            read_record(&bytes, raw).map_err(|e| e.into_error(&archive.path, &current.record))?;
+        serde_json::to_vec(&full).expect("a record serializes")
+    } else {
+        bytes
+    };
+    if let Some(at) = record.capture.text_at.take() {
+        let sha = &record.capture.text_sha256;
+        record.text = archive
+            .with_entry_required(&current.raw, current_raw.as_ref(), |raw| {
+                rebuilt_text(&at, raw, sha)
+            })?
+            .map_err(|e| e.into_error(&archive.path, &current.record))?;
+    }
     if need.sources {
         sources.push(record.source.clone());
     }
