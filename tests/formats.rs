@@ -822,25 +822,41 @@ fn dev_searches_agree_across_formats() {
 // ---------------------------------------------------------------------------------------------
 // 5. A collection that changes format: format 1, then format 2
 
-/// Adds `next` as version 2 to copies of both stores, in format 2: the copy of `one` is then a
-/// mixed collection (format 1, then format 2), the copy of `two` format 2 throughout. Both
-/// verify, log both versions, and diff the same; format 1 cannot follow.
-fn a_format_2_version_follows_alike(pair: &Pair, next: &Path, code: i32) {
+/// The same inputs as version 1 bundled again in format 2, or `next` as version 2: on copies of
+/// both stores. The first writes nothing (a change of format is not a change of the cables);
+/// the second makes the copy of `one` a mixed collection (format 1, then format 2), the copy of
+/// `two` format 2 throughout. Both verify, log both versions and diff the same, naming exactly
+/// the cables `changed` (added or changed); format 1 cannot follow.
+fn a_format_2_version_follows_alike(
+    pair: &Pair,
+    (first, first_code): (&[&Path], i32),
+    (next, next_code): (&Path, i32),
+    changed: &BTreeSet<String>,
+) {
     let (_dir, copy) = pair.copy();
     for store in copy.stores() {
+        let again = run_ok(
+            cablekeep(store)
+                .env("SOURCE_DATE_EPOCH", "1300100000")
+                .arg("bundle")
+                .args(first)
+                .args(["-c", COLLECTION, "-m", "the same inputs"]),
+            first_code,
+        );
+        assert!(again.contains("nothing new"), "{again}");
+        assert!(!zip_of(store, 2).exists());
         run_ok(
             cablekeep(store)
                 .env("SOURCE_DATE_EPOCH", "1300100000")
                 .arg("bundle")
                 .arg(next)
                 .args(["-c", COLLECTION, "-m", "the next version"]),
-            code,
+            next_code,
         );
         run_ok(cablekeep(store).args(["verify", "--all"]), 0);
         let log = json_lines(&run_ok(cablekeep(store).args(["log", "--json"]), 0));
-        let versions: Vec<_> = log.iter().map(|v| v["version"].as_u64().unwrap()).collect();
-        assert_eq!(versions.len(), 2, "{log:?}");
-        assert!(versions.contains(&1) && versions.contains(&2), "{log:?}");
+        let versions: BTreeSet<_> = log.iter().map(|v| v["version"].as_u64().unwrap()).collect();
+        assert_eq!(versions, [1, 2].into(), "{log:?}");
         assert_eq!(
             format_line(&zip_of(store, 2)),
             "Cablekeep-Format: cablekeep archive format 2"
@@ -853,11 +869,13 @@ fn a_format_2_version_follows_alike(pair: &Pair, next: &Path, code: i32) {
     );
     let diff = same_in_both(&copy, &["diff", "-c", COLLECTION, "v1", "v2", "--json"], 0);
     let diff: serde_json::Value = serde_json::from_slice(&diff).unwrap();
-    let changed = ["added", "changed", "removed"]
+    let named: BTreeSet<String> = ["added", "changed"]
         .iter()
-        .map(|k| diff[k].as_array().unwrap().len())
-        .sum::<usize>();
-    assert!(changed > 0, "the new version changes something: {diff}");
+        .flat_map(|k| diff[k].as_array().unwrap())
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(&named, changed, "{diff}");
+    assert!(diff["removed"].as_array().unwrap().is_empty(), "{diff}");
     same_in_both(&copy, &["diff", "-c", COLLECTION, "v1", "v2"], 0);
     // Every record of version 2, whichever format wrote it (a mixed version 2 copies version 1's
     // format 1 records as they are), reads the same.
@@ -904,24 +922,40 @@ fn format_1_cannot_follow_format_2(store: &Path) {
 
 #[test]
 fn a_mixed_sample_collection_diffs_as_one_of_format_2() {
-    let [_, table] = sample_inputs();
-    // The sample pair holds the table already; the next version changes one of its cables.
+    let [pages, table] = sample_inputs();
+    // The next version is the table with one cable's text changed (a table row: its format 2
+    // record takes its text from the row).
     let dir = temp_store();
     let changed = dir.path().join("changed.csv");
     let text = std::fs::read_to_string(&table).unwrap();
+    assert!(text.contains("Nothing of note happened"));
     std::fs::write(
         &changed,
         text.replacen("Nothing of note happened", "Little happened", 1),
     )
     .unwrap();
-    a_format_2_version_follows_alike(sample_pair(), &changed, 1);
+    a_format_2_version_follows_alike(
+        sample_pair(),
+        (&[&pages, &table], 1),
+        (&changed, 1),
+        &["10ATLANTIS7".to_string()].into(),
+    );
 }
 
 #[test]
 fn a_mixed_dev_collection_diffs_as_one_of_format_2() {
     let pair = need_dev_pair!();
+    let dev = crate::need_shared!("cables/dev");
     let versions = crate::need_shared!("cables/versions");
-    a_format_2_version_follows_alike(pair, &versions, 0);
+    // Every cable of versions/ (two successive captures each) is added or changed.
+    let cables: BTreeSet<String> = std::fs::read_dir(&versions)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(cables.len(), 18);
+    a_format_2_version_follows_alike(pair, (&[&dev], 0), (&versions, 0), &cables);
 }
 
 // ---------------------------------------------------------------------------------------------
