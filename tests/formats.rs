@@ -820,6 +820,101 @@ fn dev_searches_agree_across_formats() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Link checks (a reader of records: it compares the archived text with the live page)
+
+/// Answers `connections` requests on 127.0.0.1 with `body`, then stops; returns the port.
+fn serve(body: Vec<u8>, connections: usize) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let mut stream = stream.unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    port
+}
+
+#[test]
+fn a_link_check_compares_a_live_page_with_the_text_either_format_archived() {
+    // A bare text: its format 2 record takes its text from the raw capture.
+    let bare = project_root().join("tests/data/bare-cable.txt");
+    let archived = std::fs::read_to_string(&bare).unwrap();
+    let live = archived.replacen("Invented text only.", "Invented text, revised.", 1);
+    assert_ne!(live, archived);
+    let port = serve(live.into_bytes(), 2);
+    let dir = temp_store();
+    let pair = Pair {
+        one: dir.path().join("one"),
+        two: dir.path().join("two"),
+    };
+    for (store, format) in [(&pair.one, "1"), (&pair.two, "2")] {
+        run_ok(
+            cablekeep(store)
+                .env("SOURCE_DATE_EPOCH", EPOCH)
+                .arg("bundle")
+                .arg(&bare)
+                .args(["-c", COLLECTION, "--format", "bare-text"])
+                .args(["--source-url", &format!("http://127.0.0.1:{port}/bare.txt")])
+                .args(["--archive-format", format]),
+            0,
+        );
+    }
+    let entries = zip_entries(&zip_of(&pair.two, 1));
+    let record = entries
+        .iter()
+        .find(|(name, _)| name.ends_with(".json") && name.contains("/data/cables/"))
+        .unwrap()
+        .1;
+    let record: serde_json::Value = serde_json::from_slice(record).unwrap();
+    assert_eq!(
+        record["text"], "",
+        "the format 2 record leaves its text out"
+    );
+    let [one, two] = pair.stores().map(|store| {
+        let out = run_ok(
+            cablekeep(store).args([
+                "links",
+                "check",
+                "--json",
+                "--ignore-robots",
+                "--no-archive-lookup",
+                "--host-interval-ms",
+                "0",
+            ]),
+            1,
+        );
+        let mut results = json_lines(&out);
+        assert_eq!(results.len(), 1, "{out}");
+        // When it was checked is the only thing that may differ.
+        results[0].as_object_mut().unwrap().remove("time");
+        results.remove(0)
+    });
+    assert_eq!(one, two);
+    assert_eq!(one["state"], "drifted", "{one}");
+    assert_eq!(one["drift"]["text_changed"], true, "{one}");
+    assert_eq!(
+        (
+            one["drift"]["lines_added"].as_u64(),
+            one["drift"]["lines_removed"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{one}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // 5. A collection that changes format: format 1, then format 2
 
 /// The same inputs as version 1 bundled again in format 2, or `next` as version 2: on copies of
