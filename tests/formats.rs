@@ -1362,3 +1362,51 @@ fn a_text_range_over_other_bytes_fails_its_digest_and_stops_show_and_export() {
         "the text rebuilt from the raw capture has SHA-256",
     );
 }
+
+#[test]
+fn a_format_2_record_reads_as_record_1_whatever_the_order_of_its_fields() {
+    // JSON objects are unordered: a record/2 whose `schema` comes last (as a tool that sorts
+    // keys writes it) is still a record/2 whose text lies in its raw capture.
+    let table = project_root().join("tests/data/cables-sample.csv");
+    let [pristine, reordered] = [temp_store(), temp_store()];
+    for store in [&pristine, &reordered] {
+        bundle(store.path(), &[&table], "2", 1);
+    }
+    let (id, path, _, record) = a_row_record(reordered.path());
+    let mut fields: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&record).unwrap();
+    let schema = fields.remove("schema").unwrap();
+    let mut moved = serde_json::to_vec(&fields).unwrap();
+    moved.pop();
+    moved.extend_from_slice(format!(",\"schema\":{schema}}}\n").as_bytes());
+    assert!(
+        !String::from_utf8_lossy(&moved[..200]).contains("schema"),
+        "the schema is far from the start"
+    );
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&moved).unwrap(),
+        serde_json::from_slice::<serde_json::Value>(&record).unwrap(),
+        "the same record"
+    );
+    replace_payload_file(reordered.path(), &path, &moved);
+    run_ok(cablekeep(reordered.path()).args(["verify", "--all"]), 0);
+    let pair = Pair {
+        one: pristine.path().to_path_buf(),
+        two: reordered.path().to_path_buf(),
+    };
+    let json = same_in_both(&pair, &["show", &id, "--json"], 0);
+    let shown: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(shown["schema"], "cablekeep-record/1");
+    assert!(shown["text"].as_str().is_some_and(|t| !t.is_empty()));
+    same_in_both(&pair, &["show", &id], 0);
+    let dir = tempfile::tempdir().unwrap();
+    let outs = [1, 2].map(|n| dir.path().join(format!("jsonl-{n}")));
+    for (store, out) in pair.stores().into_iter().zip(&outs) {
+        export(store, "jsonl", out);
+    }
+    assert!(
+        std::fs::read(outs[0].join("cables.jsonl")).unwrap()
+            == std::fs::read(outs[1].join("cables.jsonl")).unwrap(),
+        "the JSON Lines export holds the record/1 of every cable"
+    );
+}

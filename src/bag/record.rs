@@ -258,11 +258,23 @@ pub fn record_bytes(mut stored: StoredRecord, raw: &[u8], format: ArchiveFormat)
     bytes
 }
 
-/// True for a record as format 2 writes it (`cablekeep-record/2`), false for a record/1.
+/// True for a record that is not stored as the record/1 it stands for: a `cablekeep-record/2`,
+/// or any record that leaves its text to `capture.text_at`; false for a record/1 and for bytes
+/// that are not a record. Read by its fields wherever they stand: JSON does not order an
+/// object's fields, so a record rewritten by a tool that sorts them is still what it says.
 pub fn is_compact_record(bytes: &[u8]) -> bool {
-    // The schema is the first field of both, so its value is all a look needs.
-    let head = &bytes[..bytes.len().min(64)];
-    memchr::memmem::find(head, RECORD_SCHEMA_2.as_bytes()).is_some()
+    #[derive(Deserialize)]
+    struct Probe {
+        schema: String,
+        capture: CaptureProbe,
+    }
+    #[derive(Deserialize)]
+    struct CaptureProbe {
+        #[serde(default)]
+        text_at: Option<serde::de::IgnoredAny>,
+    }
+    crate::jsonl::parse_json::<Probe>(bytes)
+        .is_ok_and(|p| p.schema == RECORD_SCHEMA_2 || p.capture.text_at.is_some())
 }
 
 /// What stops a stored record from being read.

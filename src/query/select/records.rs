@@ -3,7 +3,7 @@
 //! parallel while the previous batch is handed on.
 
 use crate::bag::capture::IndexLine;
-use crate::bag::record::{TextAt, is_compact_record, read_record, rebuilt_text};
+use crate::bag::record::{RECORD_SCHEMA_2, TextAt, read_record, rebuilt_text};
 use crate::bag::{DirectoryCursor, Entry, INDEX_FILE, OpenArchive};
 use crate::cable::provenance::Source;
 use crate::error::{Error, IoContext, Result};
@@ -52,6 +52,9 @@ pub struct CaptureView {
 /// them, and there is no flattened struct to buffer.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct RecordView {
+    /// The record's schema: `cablekeep-record/1`, or `cablekeep-record/2` as format 2 stores it.
+    #[serde(default)]
+    pub schema: String,
     /// The id as the page gave it, when a reader repaired or mapped it.
     #[serde(default)]
     pub id_original: Option<String>,
@@ -437,7 +440,9 @@ fn load_one(archive: &OpenArchive, located: Located, need: Need) -> Result<Selec
             )
         })?;
     let mut record = record.map_err(|e| not_a_record(&current.record, e))?;
-    let bytes = if is_compact_record(&bytes) {
+    // Decided by the fields read, wherever they stood in the record.
+    let compact = record.schema == RECORD_SCHEMA_2 || record.capture.text_at.is_some();
+    let bytes = if need.bytes && compact {
         let raw =
             || archive.with_entry_required(&current.raw, current_raw.as_ref(), <[u8]>::to_vec);
         let full =
