@@ -8,6 +8,7 @@ mod docs;
 mod expectations;
 mod export;
 mod findings;
+mod formats;
 mod golden;
 mod hostile;
 mod kill;

@@ -258,11 +258,23 @@ pub fn record_bytes(mut stored: StoredRecord, raw: &[u8], format: ArchiveFormat)
     bytes
 }
 
-/// True for a record as format 2 writes it (`cablekeep-record/2`), false for a record/1.
+/// True for a record that is not stored as the record/1 it stands for: a `cablekeep-record/2`,
+/// or any record that leaves its text to `capture.text_at`; false for a record/1 and for bytes
+/// that are not a record. Read by its fields wherever they stand: JSON does not order an
+/// object's fields, so a record rewritten by a tool that sorts them is still what it says.
 pub fn is_compact_record(bytes: &[u8]) -> bool {
-    // The schema is the first field of both, so its value is all a look needs.
-    let head = &bytes[..bytes.len().min(64)];
-    memchr::memmem::find(head, RECORD_SCHEMA_2.as_bytes()).is_some()
+    #[derive(Deserialize)]
+    struct Probe {
+        schema: String,
+        capture: CaptureProbe,
+    }
+    #[derive(Deserialize)]
+    struct CaptureProbe {
+        #[serde(default)]
+        text_at: Option<serde::de::IgnoredAny>,
+    }
+    crate::jsonl::parse_json::<Probe>(bytes)
+        .is_ok_and(|p| p.schema == RECORD_SCHEMA_2 || p.capture.text_at.is_some())
 }
 
 /// What stops a stored record from being read.
@@ -307,11 +319,22 @@ pub fn read_record(
     bytes: &[u8],
     raw: impl FnOnce() -> crate::error::Result<Vec<u8>>,
 ) -> Result<StoredRecord, RecordProblem> {
+    read_record_with(bytes, |stored, at| {
+        let raw = raw().map_err(RecordProblem::Raw)?;
+        rebuilt_text(at, &raw, &stored.capture.text_sha256)
+    })
+}
+
+/// [`read_record`] with the text of a record that leaves it out given by `text` (from the record
+/// and its `text_at`), for a reader that rebuilt it already.
+pub fn read_record_with(
+    bytes: &[u8],
+    text: impl FnOnce(&StoredRecord, &TextAt) -> Result<String, RecordProblem>,
+) -> Result<StoredRecord, RecordProblem> {
     let mut stored: StoredRecord =
         crate::jsonl::parse_json(bytes).map_err(|e| RecordProblem::NotARecord(e.to_string()))?;
     if let Some(at) = stored.capture.text_at.take() {
-        let raw = raw().map_err(RecordProblem::Raw)?;
-        stored.record.text = rebuilt_text(&at, &raw, &stored.capture.text_sha256)?;
+        stored.record.text = text(&stored, &at)?;
     }
     if stored.record.schema == RECORD_SCHEMA_2 {
         stored.record.schema = RECORD_SCHEMA.to_string();

@@ -306,7 +306,10 @@ pub(super) fn payload_resource(path: &str, bytes: u64, sha256: &str) -> Resource
     if path.ends_with(".json") {
         r.format = "json";
         r.mediatype = "application/json";
-        r.description = "Stored record (cablekeep-record/1) of a capture".into();
+        r.description = "Stored record of a capture, as archived: cablekeep-record/1, or \
+             cablekeep-record/2, which may take its text from the raw capture \
+             (docs/FORMAT.md section 3.2)"
+            .into();
     }
     r
 }
@@ -319,7 +322,7 @@ pub(super) fn tag_resource(name: &str, data: &bag::TagData) -> Resource {
     };
     if name.ends_with(".jsonl") {
         r.description =
-            "The selected cables' index lines (cablekeep archive format 1, section 4)".into();
+            "The selected cables' index lines (cablekeep archive format, section 4)".into();
     }
     r
 }

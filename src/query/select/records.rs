@@ -3,7 +3,7 @@
 //! parallel while the previous batch is handed on.
 
 use crate::bag::capture::IndexLine;
-use crate::bag::record::{RecordProblem, TextAt, is_compact_record, read_record};
+use crate::bag::record::{RECORD_SCHEMA_2, RecordProblem, TextAt, read_record_with};
 use crate::bag::{DirectoryCursor, Entry, INDEX_FILE, OpenArchive};
 use crate::cable::provenance::Source;
 use crate::error::{Error, IoContext, Result};
@@ -52,6 +52,9 @@ pub struct CaptureView {
 /// them, and there is no flattened struct to buffer.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct RecordView {
+    /// The record's schema: `cablekeep-record/1`, or `cablekeep-record/2` as format 2 stores it.
+    #[serde(default)]
+    pub schema: String,
     /// The id as the page gave it, when a reader repaired or mapped it.
     #[serde(default)]
     pub id_original: Option<String>,
@@ -437,22 +440,29 @@ fn load_one(archive: &OpenArchive, located: Located, need: Need) -> Result<Selec
             )
         })?;
     let mut record = record.map_err(|e| not_a_record(&current.record, e))?;
-    let bytes = if is_compact_record(&bytes) {
-        let raw =
-            || archive.with_entry_required(&current.raw, current_raw.as_ref(), <[u8]>::to_vec);
-        let full =
-            read_record(&bytes, raw).map_err(|e| e.into_error(&archive.path, &current.record))?;
+    // Decided by the fields read, wherever they stood in the record.
+    let compact = record.schema == RECORD_SCHEMA_2 || record.capture.text_at.is_some();
+    let text = match record.capture.text_at.take() {
+        // Not checked against `text_sha256` here, unlike a record read alone (`show`, `diff`):
+        // the raw entry's CRC-32 is checked as it is inflated, and the writer checked that these
+        // parts rebuild the text before it wrote them; hashing every text again was a sixth of
+        // an export's CPU. A format 1 record's text is not checked on a bulk read either.
+        Some(at) => Some(
+            archive
+                .with_entry_required(&current.raw, current_raw.as_ref(), |raw| at.rebuild(raw))?
+                .map_err(|e| RecordProblem::Text(e).into_error(&archive.path, &current.record))?,
+        ),
+        None => None,
+    };
+    let bytes = if need.bytes && compact {
+        let full = read_record_with(&bytes, |_, _| Ok(text.clone().unwrap_or_default()))
+            .map_err(|e| e.into_error(&archive.path, &current.record))?;
         serde_json::to_vec(&full).expect("a record serializes")
     } else {
         bytes
     };
-    if let Some(at) = record.capture.text_at.take() {
-        // Not checked against `text_sha256` here, unlike a record read alone: the raw entry's
-        // CRC-32 is checked as it is inflated, and the writer checked these parts rebuild the
-        // text before it wrote them; hashing every text again was a sixth of an export's CPU.
-        record.text = archive
-            .with_entry_required(&current.raw, current_raw.as_ref(), |raw| at.rebuild(raw))?
-            .map_err(|e| RecordProblem::Text(e).into_error(&archive.path, &current.record))?;
+    if let Some(text) = text {
+        record.text = text;
     }
     if need.sources {
         sources.push(record.source.clone());
