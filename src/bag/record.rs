@@ -143,7 +143,7 @@ fn range_of(raw: &[u8], offset: u64, len: u64) -> Result<&[u8], String> {
 fn push_csv_field(text: &mut String, field: &str) {
     let start = text.len();
     let mut rest = field;
-    while let Some(i) = rest.find(['\\', '"']) {
+    while let Some(i) = memchr::memchr2(b'\\', b'"', rest.as_bytes()) {
         text.push_str(&rest[..i]);
         let next = rest.as_bytes().get(i + 1).copied();
         match (rest.as_bytes()[i], next) {
@@ -158,7 +158,7 @@ fn push_csv_field(text: &mut String, field: &str) {
         }
     }
     text.push_str(rest);
-    if text[start..].contains("\r\n") {
+    if memchr::memmem::find(&text.as_bytes()[start..], b"\r\n").is_some() {
         let lf = text[start..].replace("\r\n", "\n");
         text.truncate(start);
         text.push_str(&lf);

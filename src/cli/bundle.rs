@@ -27,7 +27,7 @@ pub(super) struct BundleArgs {
     /// The new version holds exactly these inputs: cables not among them are left out.
     #[arg(long)]
     replace: bool,
-    /// The archive format to write: 2, or 1 for readers on cablekeep releases before 0.3
+    /// The archive format to write: 2, or 1 for readers on cablekeep 0.1.0 and earlier
     /// (docs/FORMAT.md section 8); format 1 cannot follow a format 2 version.
     #[arg(long, value_name = "N", default_value = "2", value_parser = archive_format)]
     archive_format: ArchiveFormat,

@@ -23,7 +23,8 @@ pub(super) struct ShowArgs {
     /// Print the capture's raw bytes exactly as archived.
     #[arg(long, conflicts_with = "json")]
     raw: bool,
-    /// Print the stored record as JSON.
+    /// Print the record as JSON: `cablekeep-record/1` (pretty-printed, text included),
+    /// whichever archive format stored it.
     #[arg(long = "json", id = "json", action = ArgAction::SetTrue, value_parser = json_flag())]
     output: OutputFormat,
 }
