@@ -2,7 +2,8 @@
 //! against the peers (bagit.py, zip, sha256sum/sha512sum) on it, in one run.
 //!
 //! ```sh
-//! cargo bench --bench scale -- [--cables N] [--pages N] [--seed S] [--dir DIR] [--out FILE] [--quick] [--generate-only]
+//! cargo bench --bench scale -- [--cables N] [--pages N] [--seed S] [--dir DIR] [--out FILE]
+//!     [--archive-format N] [--quick] [--generate-only]
 //! ```
 //!
 //! docs/PERFORMANCE.md explains what is measured and how.
@@ -38,10 +39,12 @@ struct Options {
     out: PathBuf,
     quick: bool,
     generate_only: bool,
+    /// Passed as `--archive-format N` to every `cablekeep bundle`; `None`: cablekeep's default.
+    archive_format: Option<u8>,
 }
 
 const USAGE: &str = "usage: cargo bench --bench scale -- [--cables N] [--pages N] [--seed S] \
-[--dir DIR] [--out FILE] [--quick] [--generate-only]";
+[--dir DIR] [--out FILE] [--archive-format 1|2] [--quick] [--generate-only]";
 
 fn parse_args() -> Result<Options, String> {
     let mut o = Options {
@@ -52,6 +55,7 @@ fn parse_args() -> Result<Options, String> {
         out: PathBuf::from("target/bench-results.json"),
         quick: false,
         generate_only: false,
+        archive_format: None,
     };
     let (mut cables, mut pages) = (None, None);
     let mut args = std::env::args().skip(1);
@@ -70,6 +74,14 @@ fn parse_args() -> Result<Options, String> {
             "--out" => o.out = PathBuf::from(value("--out")?),
             "--quick" => o.quick = true,
             "--generate-only" => o.generate_only = true,
+            "--archive-format" => {
+                let v = value("--archive-format")?;
+                match v.as_str() {
+                    "1" => o.archive_format = Some(1),
+                    "2" => o.archive_format = Some(2),
+                    _ => return Err(format!("--archive-format {v}: 1 or 2\n{USAGE}")),
+                }
+            }
             // cargo bench passes --bench to every bench binary.
             "--bench" => {}
             "-h" | "--help" => return Err(USAGE.to_string()),
@@ -137,7 +149,8 @@ fn run_benchmark(
     dir: PathBuf,
     summary: corpus::Summary,
 ) -> ExitCode {
-    let mut ctx = match harness::Ctx::new(&o.dir, dir, summary.clone(), o.cables) {
+    let mut ctx = match harness::Ctx::new(&o.dir, dir, summary.clone(), o.cables, o.archive_format)
+    {
         Ok(c) => c,
         Err(e) => {
             eprintln!(
@@ -155,11 +168,17 @@ fn run_benchmark(
     );
     harness::run_all(&mut ctx, pages, if o.quick { 20 } else { 50 });
     let table = report::table(&ctx.rows);
+    let format = o
+        .archive_format
+        .map_or("cablekeep's default".to_string(), |f| f.to_string());
     println!(
-        "\n{} cables ({} pages), seed {}\n\n{table}",
+        "\n{} cables ({} pages), seed {}, archive format {format}\n\n{table}",
         o.cables, pages, o.seed
     );
-    let json = report::json(spec, &summary, &ctx.rows);
+    println!("{}", report::sizes_line(&ctx.rows));
+    let targets = report::targets(&ctx.rows);
+    println!("\n{}", report::targets_text(&targets));
+    let json = report::json(spec, &summary, &ctx.rows, o.archive_format, &targets);
     if let Err(e) = report::write(&o.out, &json) {
         eprintln!("scale: cannot write {}: {e}", o.out.display());
         return ExitCode::FAILURE;

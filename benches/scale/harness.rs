@@ -23,6 +23,8 @@ pub struct Row {
     /// Names of the baseline rows this row is compared with.
     pub versus: Vec<String>,
     pub note: String,
+    /// Size in bytes of the archive the command wrote, for the rows whose output size is compared.
+    pub output_bytes: Option<u64>,
 }
 
 /// Where things are for one run.
@@ -34,6 +36,8 @@ pub struct Ctx {
     pub logs: PathBuf,
     pub summary: Summary,
     pub cables: u64,
+    /// `--archive-format N` for every `cablekeep bundle`; `None`: cablekeep's default.
+    pub archive_format: Option<u8>,
     pub rows: Vec<Row>,
 }
 
@@ -48,6 +52,7 @@ impl Ctx {
         corpus: PathBuf,
         summary: Summary,
         cables: u64,
+        archive_format: Option<u8>,
     ) -> std::io::Result<Self> {
         let run = work.join("run");
         // Every run starts from an empty store: timings must not depend on an earlier run.
@@ -66,6 +71,7 @@ impl Ctx {
             logs: absolute(&logs),
             summary,
             cables,
+            archive_format,
             rows: Vec::new(),
         })
     }
@@ -80,6 +86,32 @@ impl Ctx {
         ];
         v.extend(args.iter().map(|s| s.to_string()));
         v
+    }
+
+    /// A `cablekeep bundle` command line, with the run's `--archive-format` when one was given.
+    fn ck_bundle(&self, args: &[&str]) -> Vec<String> {
+        let mut v = self.ck(&[&["bundle"], args].concat());
+        if let Some(f) = self.archive_format {
+            v.extend(["--archive-format".to_string(), f.to_string()]);
+        }
+        v
+    }
+
+    /// Notes the size of the archive a row's command wrote, in the row and its note.
+    fn note_output(&mut self, archive: &Path) {
+        let Some(row) = self.rows.last_mut() else {
+            return;
+        };
+        let Ok(meta) = fs::metadata(archive) else {
+            return;
+        };
+        row.output_bytes = Some(meta.len());
+        let size = format!("output {:.1} MB", meta.len() as f64 / 1e6);
+        row.note = if row.note.is_empty() {
+            size
+        } else {
+            format!("{size}; {}", row.note)
+        };
     }
 
     /// Measures `cmd` and records a row; a failing command is recorded with its exit code and
@@ -184,8 +216,7 @@ pub fn run_all(c: &mut Ctx, pages: u64, searches: usize) {
 
 fn bundles(c: &mut Ctx, pages: u64) {
     let csv = c.corpus.join("cables.csv").display().to_string();
-    let cmd = c.ck(&[
-        "bundle",
+    let cmd = c.ck_bundle(&[
         &csv,
         "--format",
         "cables-csv",
@@ -203,9 +234,10 @@ fn bundles(c: &mut Ctx, pages: u64) {
         b,
         &["bagit.py make text/", "zip -r text/"],
     );
+    let archive = c.store.join("archives/full/full-v1.zip");
+    c.note_output(&archive);
     let dir = c.corpus.join("pages").display().to_string();
-    let cmd = c.ck(&[
-        "bundle",
+    let cmd = c.ck_bundle(&[
         &dir,
         "--format",
         "wikileaks-page",
@@ -235,6 +267,12 @@ fn bag_and_zip(c: &mut Ctx, pages: u64) {
         let name = format!("bagit.py make {what}/");
         if !have(BAGIT) {
             c.skip(&name, "bagit.py not installed (run scripts/setup-peers.sh)");
+            if what == "text" {
+                c.skip(
+                    ZIP_BAG,
+                    "bagit.py not installed (run scripts/setup-peers.sh)",
+                );
+            }
         } else if prepare(
             &name,
             Command::new("cp")
@@ -249,7 +287,10 @@ fn bag_and_zip(c: &mut Ctx, pages: u64) {
                 "--quiet".into(),
                 copy.display().to_string(),
             ];
-            c.time(&name, "baseline", cmd, n, bytes, &[]);
+            let made = c.time(&name, "baseline", cmd, n, bytes, &[]);
+            if what == "text" && made.is_some_and(|m| m.exit_code == 0) {
+                zip_bag(c, &copy, n, bytes);
+            }
         }
         let name = format!("zip -r {what}/");
         if !have("zip") {
@@ -263,6 +304,33 @@ fn bag_and_zip(c: &mut Ctx, pages: u64) {
             out.display()
         );
         c.time(&name, "baseline", sh(script), n, bytes, &[]);
+    }
+}
+
+/// The size target's yardstick: bagit.py's bag of `text/` (payload, manifests, tag files),
+/// zipped at zip's default level.
+pub const ZIP_BAG: &str = "zip -r -6 bagit bag of text/";
+
+/// `zip -r -6` of the bag bagit.py made in `bag`; the zip's size goes in the row.
+fn zip_bag(c: &mut Ctx, bag: &Path, n: u64, bytes: u64) {
+    if !have("zip") {
+        c.skip(ZIP_BAG, "zip not installed");
+        return;
+    }
+    let (Some(parent), Some(folder)) = (bag.parent(), bag.file_name()) else {
+        return;
+    };
+    let out = c.scratch.join("bagit-text-bag.zip");
+    let script = format!(
+        "cd '{}' && zip -r -6 -q '{}' '{}'",
+        parent.display(),
+        out.display(),
+        folder.to_string_lossy()
+    );
+    if c.time(ZIP_BAG, "baseline", sh(script), n, bytes, &[])
+        .is_some_and(|m| m.exit_code == 0)
+    {
+        c.note_output(&out);
     }
 }
 
@@ -352,8 +420,7 @@ fn zip_size(c: &Ctx, collection: &str, v: u32) -> u64 {
 /// A second version (1% of the cables changed, 1% new), then diff and export of it.
 fn versions(c: &mut Ctx) {
     let v2 = c.corpus.join("cables-v2.csv").display().to_string();
-    let cmd = c.ck(&[
-        "bundle",
+    let cmd = c.ck_bundle(&[
         &v2,
         "--format",
         "cables-csv",

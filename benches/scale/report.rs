@@ -2,7 +2,7 @@
 //! can be compared over time.
 
 use super::corpus::{Spec, Summary};
-use super::harness::Row;
+use super::harness::{Row, ZIP_BAG};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
@@ -80,6 +80,137 @@ pub fn table(rows: &[Row]) -> String {
     s
 }
 
+/// A row's cost when its command ran and succeeded.
+fn ok_cost<'a>(rows: &'a [Row], name: &str) -> Option<&'a super::measure::Cost> {
+    rows.iter()
+        .find(|r| r.name == name)?
+        .cost
+        .as_ref()
+        .filter(|c| c.exit_code == 0)
+}
+
+fn output_bytes(rows: &[Row], name: &str) -> Option<u64> {
+    rows.iter().find(|r| r.name == name)?.output_bytes
+}
+
+const BUNDLE: &str = "ck bundle cables.csv";
+
+/// cablekeep's archive of the cables and the zipped bagit bag of the same cables, in bytes.
+fn sizes(rows: &[Row]) -> (Option<u64>, Option<u64>) {
+    (output_bytes(rows, BUNDLE), output_bytes(rows, ZIP_BAG))
+}
+
+/// "archive size: full-v1.zip N MB = X.XX× zip -r -6 of the bagit bag (M MB)".
+pub fn sizes_line(rows: &[Row]) -> String {
+    let mb = |b: u64| b as f64 / 1e6;
+    match sizes(rows) {
+        (Some(ck), Some(zip)) if zip > 0 => format!(
+            "archive size: full-v1.zip {:.1} MB = {:.2}× zip -r -6 of the bagit bag ({:.1} MB)",
+            mb(ck),
+            ck as f64 / zip as f64,
+            mb(zip)
+        ),
+        (ck, zip) => format!(
+            "archive size: full-v1.zip {} MB, zip -r -6 of the bagit bag {} MB (no ratio)",
+            fmt_opt(ck.map(mb), 1),
+            fmt_opt(zip.map(mb), 1)
+        ),
+    }
+}
+
+/// One of issue #27's targets, as measured in this run.
+pub struct Target {
+    pub what: &'static str,
+    /// The measured ratio or figure; `None` when a row it needs was not measured.
+    pub value: Option<f64>,
+    pub shown: String,
+    pub met: Option<bool>,
+}
+
+fn target(what: &'static str, value: Option<f64>, shown: String, met: fn(f64) -> bool) -> Target {
+    Target {
+        what,
+        value,
+        shown: if value.is_some() {
+            shown
+        } else {
+            "not measured".into()
+        },
+        met: value.map(met),
+    }
+}
+
+fn wall_ratio(rows: &[Row], own: &str, base: &str) -> Option<f64> {
+    let (a, b) = (ok_cost(rows, own)?, ok_cost(rows, base)?);
+    (b.wall_s > 0.0).then(|| a.wall_s / b.wall_s)
+}
+
+pub fn targets(rows: &[Row]) -> Vec<Target> {
+    let bundle = wall_ratio(rows, BUNDLE, "bagit.py make text/");
+    let export = rows
+        .iter()
+        .find(|r| r.name == "ck export --format csv")
+        .and_then(|r| per_s(r.cables, ok_cost(rows, &r.name)?.wall_s));
+    let size = match sizes(rows) {
+        (Some(ck), Some(zip)) if zip > 0 => Some(ck as f64 / zip as f64),
+        _ => None,
+    };
+    let verify = wall_ratio(rows, "ck verify", "bagit.py --validate");
+    let largest = rows
+        .iter()
+        .filter(|r| r.kind == "cablekeep")
+        .filter_map(|r| Some((r.cost.as_ref()?.peak_rss_mb, r.name.as_str())))
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let x = |v: Option<f64>| format!("{}×", fmt_opt(v, 2));
+    vec![
+        target(
+            "ck bundle cables.csv wall ≤ 1.0× bagit.py make text/",
+            bundle,
+            x(bundle),
+            |v| v <= 1.0,
+        ),
+        target(
+            "ck export --format csv ≥ 50,000 cables/s",
+            export,
+            format!("{} cables/s", fmt_opt(export, 0)),
+            |v| v >= 50_000.0,
+        ),
+        target(
+            "archive size ≤ 1.0× zip -r -6 of the bagit bag",
+            size,
+            x(size),
+            |v| v <= 1.0,
+        ),
+        target(
+            "ck verify ≤ 0.2× bagit.py --validate",
+            verify,
+            x(verify),
+            |v| v <= 0.2,
+        ),
+        target(
+            "peak RSS of every cablekeep command < 256 MB",
+            largest.map(|l| l.0),
+            largest.map_or(String::new(), |(mb, name)| {
+                format!("largest {mb:.0} MB ({name})")
+            }),
+            |v| v < 256.0,
+        ),
+    ]
+}
+
+pub fn targets_text(targets: &[Target]) -> String {
+    let mut s = String::from("targets (issue #27; ratios within this run):\n");
+    for (i, t) in targets.iter().enumerate() {
+        let met = match t.met {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "-",
+        };
+        let _ = writeln!(s, "  {}. {}: {} (met: {met})", i + 1, t.what, t.shown);
+    }
+    s
+}
+
 fn first_line(cmd: &str, args: &[&str]) -> String {
     Command::new(cmd)
         .args(args)
@@ -124,7 +255,13 @@ pub fn machine() -> serde_json::Value {
     })
 }
 
-pub fn json(spec: &Spec, summary: &Summary, rows: &[Row]) -> serde_json::Value {
+pub fn json(
+    spec: &Spec,
+    summary: &Summary,
+    rows: &[Row],
+    archive_format: Option<u8>,
+    targets: &[Target],
+) -> serde_json::Value {
     let out: Vec<serde_json::Value> = rows
         .iter()
         .map(|r| {
@@ -136,6 +273,7 @@ pub fn json(spec: &Spec, summary: &Summary, rows: &[Row]) -> serde_json::Value {
                 "exit_code": c.exit_code, "cables": r.cables, "bytes": r.bytes,
                 "cables_per_s": per_s(r.cables, c.wall_s), "us_per_cable": (r.cables > 0 && r.cost.is_some()).then(|| c.wall_s * 1e6 / r.cables as f64),
                 "ratios": ratios(r, rows).into_iter().map(|(k, x)| (k, serde_json::json!(x))).collect::<serde_json::Map<_, _>>(), "note": r.note,
+                "output_bytes": r.output_bytes,
             })
         })
         .collect();
@@ -147,6 +285,14 @@ pub fn json(spec: &Spec, summary: &Summary, rows: &[Row]) -> serde_json::Value {
             "csv_bytes": summary.csv_bytes, "text_bytes": summary.text_bytes, "page_bytes": summary.page_bytes,
             "mirror_bytes": summary.mirror_bytes, "v2_rows": summary.v2_rows, "generator_version": super::corpus::GENERATOR_VERSION,
         },
+        "archive_format": archive_format,
+        "sizes": {
+            "full_v1_zip_bytes": sizes(rows).0, "bagit_bag_zip6_bytes": sizes(rows).1,
+            "ratio": targets.get(2).and_then(|t| t.value),
+        },
+        "targets": targets.iter().map(|t| serde_json::json!({
+            "target": t.what, "value": t.value, "shown": t.shown, "met": t.met,
+        })).collect::<Vec<_>>(),
         "rows": out,
     })
 }
