@@ -42,6 +42,17 @@ impl<'a> DirectoryCursor<'a> {
     /// missing, listed out of order or damaged, and the caller looks it up in a whole
     /// [`ZipIndex`](super::ZipIndex), which says which.
     pub fn find(&mut self, name: &str) -> std::io::Result<Option<Entry>> {
+        let Some(mut entry) = self.find_unread(name)? else {
+            return Ok(None);
+        };
+        let finding = check_local_header(self.file, self.label, self.file_len, &mut entry)?;
+        Ok(finding.is_none().then_some(entry))
+    }
+
+    /// [`DirectoryCursor::find`] without reading the entry's local header: the entry comes
+    /// without its data offset, and reading it (`OpenArchive::with_entry_required`) reads and
+    /// checks the header and the data in one read, where `find` and the read took two.
+    pub fn find_unread(&mut self, name: &str) -> std::io::Result<Option<Entry>> {
         loop {
             let entry = match self.peeked.take() {
                 Some(entry) => entry,
@@ -56,12 +67,7 @@ impl<'a> DirectoryCursor<'a> {
                     self.peeked = Some(entry);
                     return Ok(None);
                 }
-                std::cmp::Ordering::Equal => {
-                    let mut entry = entry;
-                    let finding =
-                        check_local_header(self.file, self.label, self.file_len, &mut entry)?;
-                    return Ok(finding.is_none().then_some(entry));
-                }
+                std::cmp::Ordering::Equal => return Ok(Some(entry)),
             }
         }
     }

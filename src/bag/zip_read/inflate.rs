@@ -2,6 +2,7 @@
 
 use super::bytes::pread;
 use super::data::{length_and_crc_findings, read_entry};
+use super::local::{HeaderIn, check_local_header, check_local_header_in, header_and_data_len};
 use super::{Entry, METHOD_DEFLATE};
 use crate::finding::{Code, Finding};
 use std::fs::File;
@@ -89,6 +90,13 @@ pub(crate) fn with_intact_entry<R>(
                 _ => Err(findings),
             })
         }),
+        None if whole => with_whole_inflater(|inflater| {
+            let (inflated, findings) = inflater.inflate_with_header(file, entry, label)?;
+            Ok(match inflated {
+                Some(len) if findings.is_empty() => Ok(use_bytes(&inflater.inflated[..len])),
+                _ => Err(findings),
+            })
+        }),
         _ => {
             let (data, findings) = read_entry(file, entry, label)?;
             Ok(match data {
@@ -100,6 +108,48 @@ pub(crate) fn with_intact_entry<R>(
 }
 
 impl WholeInflater {
+    /// [`WholeInflater::inflate`] of an entry whose local header has not been read yet: the
+    /// header and the data are read in one read, and the header checked against the directory
+    /// as [`check_local_header`] does (an entry found by [`super::DirectoryCursor::find_unread`]).
+    fn inflate_with_header(
+        &mut self,
+        file: &File,
+        entry: &Entry,
+        label: &str,
+    ) -> std::io::Result<(Option<usize>, Vec<Finding>)> {
+        let want = header_and_data_len(entry) as usize;
+        self.compressed.resize(want, 0);
+        let mut read = 0;
+        while read < want {
+            let at = entry.local_header_offset + read as u64;
+            let n = pread(file, &mut self.compressed[read..], at)?;
+            if n == 0 {
+                break;
+            }
+            read += n;
+        }
+        let header_len = match check_local_header_in(&self.compressed[..read], label, entry) {
+            HeaderIn::Agrees(len) => len,
+            HeaderIn::Differs(finding) => return Ok((None, vec![*finding])),
+            HeaderIn::Longer => {
+                let mut entry = entry.clone();
+                let file_len = file.metadata()?.len();
+                if let Some(finding) = check_local_header(file, label, file_len, &mut entry)? {
+                    return Ok((None, vec![finding]));
+                }
+                let data_offset = entry.data_offset.unwrap_or(entry.local_header_offset);
+                return self.inflate(file, &entry, data_offset, label);
+            }
+        };
+        let data = header_len..header_len + entry.compressed_size as usize;
+        if data.end > read {
+            let message = "after 0 bytes: entry data runs past the end of the file".to_string();
+            let finding = Finding::new(Code::DecompressFailed, label, message);
+            return Ok((None, vec![finding.at_entry(&entry.name)]));
+        }
+        self.decompress(data, entry, label)
+    }
+
     /// Inflates an entry into `self.inflated`; returns the length inflated (None when the data
     /// cannot be read whole) and the findings.
     fn inflate(
@@ -128,12 +178,29 @@ impl WholeInflater {
             }
             read += n;
         }
+        let all = 0..self.compressed.len();
+        self.decompress(all, entry, label)
+    }
+
+    /// Inflates `self.compressed[data]`, the entry's compressed bytes, into `self.inflated`.
+    fn decompress(
+        &mut self,
+        data: std::ops::Range<usize>,
+        entry: &Entry,
+        label: &str,
+    ) -> std::io::Result<(Option<usize>, Vec<Finding>)> {
+        let failed = |message: String| {
+            Ok((
+                None,
+                vec![Finding::new(Code::DecompressFailed, label, message).at_entry(&entry.name)],
+            ))
+        };
         let limit = entry.uncompressed_size;
         // One byte more than recorded, so that longer data shows as longer, not as an error.
         self.inflated.resize(limit as usize + 1, 0);
         let len = match self
             .decompressor
-            .deflate_decompress(&self.compressed, &mut self.inflated)
+            .deflate_decompress(&self.compressed[data], &mut self.inflated)
         {
             Ok(n) if n as u64 > limit => {
                 return failed(format!("data is longer than the recorded size {limit}"));

@@ -93,27 +93,44 @@ fn read_local_header(file: &File, file_len: u64, entry: &Entry) -> std::io::Resu
     if available < 30 {
         return Ok(past_end());
     }
-    let mut h = read_at(file, at, available)?;
+    let h = read_at(file, at, available)?;
+    Ok(match parse_local_header(&h, at) {
+        Parsed::Header(header) => LocalRead::Header(header),
+        Parsed::Corrupt(message) => LocalRead::Corrupt(message),
+        Parsed::Longer(len) => match read_exact_at(file, at, len, file_len)? {
+            Some(whole) => match parse_local_header(&whole, at) {
+                Parsed::Header(header) => LocalRead::Header(header),
+                Parsed::Corrupt(message) => LocalRead::Corrupt(message),
+                Parsed::Longer(_) => past_end(),
+            },
+            None => LocalRead::Corrupt("local header runs past the end of the file".to_string()),
+        },
+    })
+}
+
+/// What the bytes at a local header's offset say.
+enum Parsed {
+    Header(LocalHeader),
+    Corrupt(String),
+    /// The header is this long, longer than the bytes given.
+    Longer(usize),
+}
+
+/// Reads a local header from the bytes `h` read at its offset `at`.
+fn parse_local_header(h: &[u8], at: u64) -> Parsed {
     if h.len() < 30 {
-        return Ok(past_end());
+        return Parsed::Corrupt(format!(
+            "local header offset {at} is past the end of the file"
+        ));
     }
-    if le32(&h) != SIG_LOCAL {
-        return Ok(LocalRead::Corrupt(format!(
-            "no local header signature at offset {at}"
-        )));
+    if le32(h) != SIG_LOCAL {
+        return Parsed::Corrupt(format!("no local header signature at offset {at}"));
     }
     let name_len = le16(&h[26..]) as usize;
     let extra_len = le16(&h[28..]) as usize;
     let len = 30 + name_len + extra_len;
     if h.len() < len {
-        match read_exact_at(file, at, len, file_len)? {
-            Some(whole) => h = whole,
-            None => {
-                return Ok(LocalRead::Corrupt(
-                    "local header runs past the end of the file".to_string(),
-                ));
-            }
-        }
+        return Parsed::Longer(len);
     }
     let mut fields = Entry {
         // Decoded only when it differs: comparing bytes is enough for the usual case.
@@ -127,13 +144,50 @@ fn read_local_header(file: &File, file_len: u64, entry: &Entry) -> std::io::Resu
         data_offset: None,
     };
     apply_zip64_extra(&h[30 + name_len..len], &mut fields, HeaderKind::Local);
-    h.truncate(30 + name_len);
-    h.drain(..30);
-    Ok(LocalRead::Header(LocalHeader {
+    Parsed::Header(LocalHeader {
         fields,
-        raw_name: h,
+        raw_name: h[30..30 + name_len].to_vec(),
         len,
-    }))
+    })
+}
+
+/// How many bytes to read at an entry's local header to have the header and all its data in
+/// one read, as [`check_local_header_in`] wants them.
+pub(super) fn header_and_data_len(entry: &Entry) -> u64 {
+    (30 + entry.name.len() + LOCAL_EXTRA_SLACK) as u64 + entry.compressed_size
+}
+
+/// What the bytes read at an entry's local header say of it.
+pub(super) enum HeaderIn {
+    /// The header, this long, agrees with the directory: the data follows it.
+    Agrees(usize),
+    /// It does not, or cannot be read: the finding says why.
+    Differs(Box<Finding>),
+    /// Its extra field is longer than the bytes read allow for: read it on its own.
+    Longer,
+}
+
+/// [`check_local_header`] on the bytes `h` read at the entry's local header offset (so that a
+/// reader of one entry reads its header and its data in one read instead of two).
+pub(super) fn check_local_header_in(h: &[u8], label: &str, entry: &Entry) -> HeaderIn {
+    let header = match parse_local_header(h, entry.local_header_offset) {
+        Parsed::Header(header) => header,
+        Parsed::Longer(_) => return HeaderIn::Longer,
+        Parsed::Corrupt(message) => {
+            let finding = Finding::new(Code::LocalHeaderCorrupt, label, message);
+            return HeaderIn::Differs(Box::new(finding.at_entry(&entry.name)));
+        }
+    };
+    let differences = header_differences(&header, entry);
+    if differences.is_empty() {
+        return HeaderIn::Agrees(header.len);
+    }
+    let message = format!(
+        "local header vs central directory: {}",
+        differences.join("; ")
+    );
+    let finding = Finding::new(Code::HeaderMismatch, label, message).at_entry(&entry.name);
+    HeaderIn::Differs(Box::new(finding))
 }
 
 /// How a local header differs from the directory's record of the entry.

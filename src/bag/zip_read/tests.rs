@@ -220,3 +220,67 @@ fn garbage_is_a_finding_not_an_error() {
     assert!(!index.readable);
     assert_eq!(index.findings[0].code, Code::ZipUnreadable);
 }
+
+/// A file holding one entry's local header (with `extra` bytes of extra field) and its data.
+fn local_entry(text: &[u8], extra: usize, local_crc: u32) -> (tempfile::TempDir, Entry) {
+    use std::io::Write;
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(text).unwrap();
+    let data = encoder.finish().unwrap();
+    let name = b"bag/data/a.txt";
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+    bytes.extend_from_slice(&20u16.to_le_bytes());
+    bytes.extend_from_slice(&0u16.to_le_bytes());
+    bytes.extend_from_slice(&METHOD_DEFLATE.to_le_bytes());
+    bytes.extend_from_slice(&[0; 4]);
+    bytes.extend_from_slice(&local_crc.to_le_bytes());
+    bytes.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(&(extra as u16).to_le_bytes());
+    bytes.extend_from_slice(name);
+    // An extra field of an unknown kind (0xcafe) that readers skip.
+    if extra >= 4 {
+        bytes.extend_from_slice(&0xcafeu16.to_le_bytes());
+        bytes.extend_from_slice(&((extra - 4) as u16).to_le_bytes());
+        bytes.resize(bytes.len() + extra - 4, 0);
+    }
+    bytes.extend_from_slice(&data);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("z"), &bytes).unwrap();
+    let entry = Entry {
+        crc32: crc32fast::hash(text),
+        compressed_size: data.len() as u64,
+        uncompressed_size: text.len() as u64,
+        ..named("bag/data/a.txt")
+    };
+    (dir, entry)
+}
+
+#[test]
+fn an_entry_read_with_its_unread_local_header_is_checked_in_the_same_read() {
+    let text = b"a cable text, a cable text, a cable text".repeat(50);
+    let read = |extra: usize, local_crc: Option<u32>, cut: usize| {
+        let crc = local_crc.unwrap_or(crc32fast::hash(&text));
+        let (dir, entry) = local_entry(&text, extra, crc);
+        let path = dir.path().join("z");
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - cut]).unwrap();
+        let file = File::open(&path).unwrap();
+        with_intact_entry(&file, &entry, "t", |b| b.to_vec())
+            .unwrap()
+            .map_err(|findings| findings.iter().map(|f| f.code).collect::<Vec<_>>())
+    };
+    // Its header in the same read, or (an extra field longer than the read allows) on its own.
+    for extra in [0, 4, 32, 200] {
+        assert_eq!(
+            read(extra, None, 0).as_deref(),
+            Ok(&text[..]),
+            "extra {extra}"
+        );
+    }
+    assert_eq!(read(0, Some(7), 0), Err(vec![Code::HeaderMismatch]));
+    assert_eq!(read(200, Some(7), 0), Err(vec![Code::HeaderMismatch]));
+    assert_eq!(read(0, None, 5), Err(vec![Code::DecompressFailed]));
+}

@@ -292,7 +292,7 @@ impl<'a> RecordFinder<'a> {
 
     fn entry(&mut self, bag_path: &str) -> Result<Option<Entry>> {
         let name = format!("{}/{bag_path}", self.folder);
-        if let Some(entry) = self.cursor.find(&name).at(&self.archive.path)? {
+        if let Some(entry) = self.cursor.find_unread(&name).at(&self.archive.path)? {
             return Ok(Some(entry));
         }
         if self.table.is_none() {
