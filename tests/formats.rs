@@ -678,6 +678,21 @@ fn records_read_alike(
     assert_eq!(stored["schema"], "cablekeep-record/2", "{path}");
 }
 
+/// Exports both stores as JSON Lines: the two `cables.jsonl` must be the same bytes (each holds
+/// the record/1 of every cable, whichever format archived it).
+fn same_jsonl_export(stores: [&Path; 2]) {
+    let dir = tempfile::tempdir().unwrap();
+    let outs = [1, 2].map(|n| dir.path().join(format!("jsonl-{n}")));
+    for (store, out) in stores.into_iter().zip(&outs) {
+        export(store, "jsonl", out);
+    }
+    assert!(
+        std::fs::read(outs[0].join("cables.jsonl")).unwrap()
+            == std::fs::read(outs[1].join("cables.jsonl")).unwrap(),
+        "the JSON Lines export holds the record/1 of every cable"
+    );
+}
+
 fn export(store: &Path, format: &str, out: &Path) {
     run_ok(
         cablekeep(store)
@@ -974,15 +989,7 @@ fn a_format_2_version_follows_alike(
     same_in_both(&copy, &["diff", "-c", COLLECTION, "v1", "v2"], 0);
     // Every record of version 2, whichever format wrote it (a mixed version 2 copies version 1's
     // format 1 records as they are), reads the same.
-    let dir = tempfile::tempdir().unwrap();
-    let outs = [1, 2].map(|n| dir.path().join(format!("jsonl-{n}")));
-    for (store, out) in copy.stores().into_iter().zip(&outs) {
-        export(store, "jsonl", out);
-    }
-    assert!(
-        std::fs::read(outs[0].join("cables.jsonl")).unwrap()
-            == std::fs::read(outs[1].join("cables.jsonl")).unwrap()
-    );
+    same_jsonl_export(copy.stores());
     for store in copy.stores() {
         format_1_cannot_follow_format_2(store);
     }
@@ -1412,14 +1419,5 @@ fn a_format_2_record_reads_as_record_1_whatever_the_order_of_its_fields() {
     assert_eq!(shown["schema"], "cablekeep-record/1");
     assert!(shown["text"].as_str().is_some_and(|t| !t.is_empty()));
     same_in_both(&pair, &["show", &id], 0);
-    let dir = tempfile::tempdir().unwrap();
-    let outs = [1, 2].map(|n| dir.path().join(format!("jsonl-{n}")));
-    for (store, out) in pair.stores().into_iter().zip(&outs) {
-        export(store, "jsonl", out);
-    }
-    assert!(
-        std::fs::read(outs[0].join("cables.jsonl")).unwrap()
-            == std::fs::read(outs[1].join("cables.jsonl")).unwrap(),
-        "the JSON Lines export holds the record/1 of every cable"
-    );
+    same_jsonl_export(pair.stores());
 }

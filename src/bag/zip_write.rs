@@ -142,15 +142,22 @@ pub fn compress_with(data: &[u8], how: EntryDeflate) -> Compressed {
                     .expect("the buffer holds the compression bound");
                 out[..n].to_vec()
             });
-            Compressed {
-                facts: EntryFacts {
-                    method: METHOD_DEFLATE,
-                    crc32,
-                    compressed: out.len() as u64,
-                    uncompressed: data.len() as u64,
-                },
-                data: out,
-            }
+            Compressed::deflated(crc32, data.len(), out)
+        }
+    }
+}
+
+impl Compressed {
+    /// A Deflate entry of `uncompressed` bytes with CRC-32 `crc32`, compressed into `data`.
+    fn deflated(crc32: u32, uncompressed: usize, data: Vec<u8>) -> Compressed {
+        Compressed {
+            facts: EntryFacts {
+                method: METHOD_DEFLATE,
+                crc32,
+                compressed: data.len() as u64,
+                uncompressed: uncompressed as u64,
+            },
+            data,
         }
     }
 }
@@ -170,15 +177,7 @@ pub fn compress(data: &[u8]) -> Compressed {
             deflate.finish(&mut out)
         })
         .expect("Deflate into memory cannot fail");
-    Compressed {
-        facts: EntryFacts {
-            method: METHOD_DEFLATE,
-            crc32,
-            compressed: out.len() as u64,
-            uncompressed: data.len() as u64,
-        },
-        data: out,
-    }
+    Compressed::deflated(crc32, data.len(), out)
 }
 
 /// Compresses the whole of `source` (from its start) into a temporary file in `scratch`, as it

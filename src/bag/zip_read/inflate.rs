@@ -144,8 +144,7 @@ impl WholeInflater {
         let data = header_len..header_len + entry.compressed_size as usize;
         if data.end > read {
             let message = "after 0 bytes: entry data runs past the end of the file".to_string();
-            let finding = Finding::new(Code::DecompressFailed, label, message);
-            return Ok((None, vec![finding.at_entry(&entry.name)]));
+            return decompress_failed(entry, label, message);
         }
         self.decompress(data, entry, label)
     }
@@ -159,12 +158,7 @@ impl WholeInflater {
         data_offset: u64,
         label: &str,
     ) -> std::io::Result<(Option<usize>, Vec<Finding>)> {
-        let failed = |message: String| {
-            Ok((
-                None,
-                vec![Finding::new(Code::DecompressFailed, label, message).at_entry(&entry.name)],
-            ))
-        };
+        let failed = |message: String| decompress_failed(entry, label, message);
         self.compressed.resize(entry.compressed_size as usize, 0);
         let mut read = 0;
         while read < self.compressed.len() {
@@ -189,12 +183,7 @@ impl WholeInflater {
         entry: &Entry,
         label: &str,
     ) -> std::io::Result<(Option<usize>, Vec<Finding>)> {
-        let failed = |message: String| {
-            Ok((
-                None,
-                vec![Finding::new(Code::DecompressFailed, label, message).at_entry(&entry.name)],
-            ))
-        };
+        let failed = |message: String| decompress_failed(entry, label, message);
         let limit = entry.uncompressed_size;
         // One byte more than recorded, so that longer data shows as longer, not as an error.
         self.inflated.resize(limit as usize + 1, 0);
@@ -217,4 +206,15 @@ impl WholeInflater {
         let findings = length_and_crc_findings(entry, label, len as u64, crc32);
         Ok((Some(len), findings))
     }
+}
+
+/// What an inflater returns for an entry whose data could not be inflated: no length, and the
+/// finding that says why.
+fn decompress_failed(
+    entry: &Entry,
+    label: &str,
+    message: String,
+) -> std::io::Result<(Option<usize>, Vec<Finding>)> {
+    let finding = Finding::new(Code::DecompressFailed, label, message).at_entry(&entry.name);
+    Ok((None, vec![finding]))
 }
