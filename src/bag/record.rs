@@ -91,15 +91,16 @@ pub struct TextAt {
 impl TextAt {
     /// The text these parts make of `raw`, or why they make none (a range outside the raw bytes,
     /// bytes that are not UTF-8).
-    pub fn rebuild(&self, raw: &[u8]) -> Result<String, String> {
+    pub fn rebuild(&self, raw: &[u8]) -> Result<String, RecordProblem> {
         let mut text = String::new();
         for part in &self.parts {
             match part {
                 TextPart::Literal(s) => text.push_str(s),
                 TextPart::Range([offset, len]) => {
                     let bytes = range_of(raw, *offset, *len)?;
-                    let piece = std::str::from_utf8(bytes)
-                        .map_err(|_| format!("text range [{offset}, {len}] is not UTF-8"))?;
+                    let piece = std::str::from_utf8(bytes).map_err(|_| {
+                        RecordProblem::Text(format!("text range [{offset}, {len}] is not UTF-8"))
+                    })?;
                     match self.decoding {
                         TextDecoding::Utf8 => text.push_str(piece),
                         TextDecoding::CablesCsv => push_csv_field(&mut text, piece),
@@ -123,12 +124,12 @@ impl TextAt {
     }
 }
 
-fn range_of(raw: &[u8], offset: u64, len: u64) -> Result<&[u8], String> {
+fn range_of(raw: &[u8], offset: u64, len: u64) -> Result<&[u8], RecordProblem> {
     let outside = || {
-        format!(
+        RecordProblem::Text(format!(
             "text range [{offset}, {len}] lies outside the raw capture ({} bytes)",
             raw.len()
-        )
+        ))
     };
     let start = usize::try_from(offset).map_err(|_| outside())?;
     let end = offset
@@ -344,7 +345,7 @@ pub fn read_record_with(
 
 /// The text `at` makes of `raw`, when its SHA-256 is `text_sha256`.
 pub fn rebuilt_text(at: &TextAt, raw: &[u8], text_sha256: &str) -> Result<String, RecordProblem> {
-    let text = at.rebuild(raw).map_err(RecordProblem::Text)?;
+    let text = at.rebuild(raw)?;
     let digest = hash::sha256_hex(text.as_bytes());
     if digest != text_sha256 {
         return Err(RecordProblem::Text(format!(

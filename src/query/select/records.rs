@@ -3,7 +3,7 @@
 //! parallel while the previous batch is handed on.
 
 use crate::bag::capture::IndexLine;
-use crate::bag::record::{RECORD_SCHEMA_2, RecordProblem, TextAt, read_record_with};
+use crate::bag::record::{RECORD_SCHEMA_2, TextAt, read_record_with};
 use crate::bag::{DirectoryCursor, Entry, INDEX_FILE, OpenArchive};
 use crate::cable::provenance::Source;
 use crate::error::{Error, IoContext, Result};
@@ -450,7 +450,7 @@ fn load_one(archive: &OpenArchive, located: Located, need: Need) -> Result<Selec
         Some(at) => Some(
             archive
                 .with_entry_required(&current.raw, current_raw.as_ref(), |raw| at.rebuild(raw))?
-                .map_err(|e| RecordProblem::Text(e).into_error(&archive.path, &current.record))?,
+                .map_err(|e| e.into_error(&archive.path, &current.record))?,
         ),
         None => None,
     };
