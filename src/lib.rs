@@ -47,6 +47,7 @@
 //!     replace: false,
 //!     message: "one page",
 //!     progress: &NoProgress,
+//!     archive_format: Default::default(),
 //! })?;
 //! assert_eq!(written.manifest.expect("a new version").identifier, "demo@v1");
 //! let reports = verify::verify_collection(&store, "demo", Selection::All, Default::default(), &NoProgress)?;
