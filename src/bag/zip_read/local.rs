@@ -42,27 +42,28 @@ pub(super) fn check_local_header(
 ) -> std::io::Result<Option<Finding>> {
     let header = match read_local_header(file, file_len, entry)? {
         LocalRead::Header(header) => header,
-        LocalRead::Corrupt(message) => {
-            let finding = Finding::new(Code::LocalHeaderCorrupt, label, message);
-            return Ok(Some(finding.at_entry(&entry.name)));
-        }
+        LocalRead::Corrupt(message) => return Ok(Some(corrupt(message, label, entry))),
     };
-    let differences = header_differences(&header, entry);
     entry.data_offset = Some(entry.local_header_offset + header.len as u64);
+    Ok(mismatch(&header, label, entry))
+}
+
+/// The finding of a local header that cannot be read where the directory says.
+fn corrupt(message: String, label: &str, entry: &Entry) -> Finding {
+    Finding::new(Code::LocalHeaderCorrupt, label, message).at_entry(&entry.name)
+}
+
+/// The finding of a local header that differs from the directory's record, if it does.
+fn mismatch(header: &LocalHeader, label: &str, entry: &Entry) -> Option<Finding> {
+    let differences = header_differences(header, entry);
     if differences.is_empty() {
-        return Ok(None);
+        return None;
     }
-    Ok(Some(
-        Finding::new(
-            Code::HeaderMismatch,
-            label,
-            format!(
-                "local header vs central directory: {}",
-                differences.join("; ")
-            ),
-        )
-        .at_entry(&entry.name),
-    ))
+    let message = format!(
+        "local header vs central directory: {}",
+        differences.join("; ")
+    );
+    Some(Finding::new(Code::HeaderMismatch, label, message).at_entry(&entry.name))
 }
 
 /// A local header that could be read.
@@ -174,20 +175,13 @@ pub(super) fn check_local_header_in(h: &[u8], label: &str, entry: &Entry) -> Hea
         Parsed::Header(header) => header,
         Parsed::Longer(_) => return HeaderIn::Longer,
         Parsed::Corrupt(message) => {
-            let finding = Finding::new(Code::LocalHeaderCorrupt, label, message);
-            return HeaderIn::Differs(Box::new(finding.at_entry(&entry.name)));
+            return HeaderIn::Differs(Box::new(corrupt(message, label, entry)));
         }
     };
-    let differences = header_differences(&header, entry);
-    if differences.is_empty() {
-        return HeaderIn::Agrees(header.len);
+    match mismatch(&header, label, entry) {
+        None => HeaderIn::Agrees(header.len),
+        Some(finding) => HeaderIn::Differs(Box::new(finding)),
     }
-    let message = format!(
-        "local header vs central directory: {}",
-        differences.join("; ")
-    );
-    let finding = Finding::new(Code::HeaderMismatch, label, message).at_entry(&entry.name);
-    HeaderIn::Differs(Box::new(finding))
 }
 
 /// How a local header differs from the directory's record of the entry.
