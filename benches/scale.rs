@@ -3,8 +3,11 @@
 //!
 //! ```sh
 //! cargo bench --bench scale -- [--cables N] [--pages N] [--seed S] [--dir DIR] [--out FILE]
-//!     [--archive-format N] [--quick] [--generate-only]
+//!     [--archive-format N] [--quick] [--generate-only] [--self-test]
 //! ```
+//!
+//! `--self-test` runs only the checks of the benchmark's own generators (the search query
+//! mix, the added cables) and prints the query mix; every run runs the checks first.
 //!
 //! docs/PERFORMANCE.md explains what is measured and how.
 
@@ -18,6 +21,8 @@ mod http;
 mod measure;
 #[path = "scale/model.rs"]
 mod model;
+#[path = "scale/queries.rs"]
+mod queries;
 #[path = "scale/report.rs"]
 mod report;
 #[path = "scale/rng.rs"]
@@ -39,12 +44,13 @@ struct Options {
     out: PathBuf,
     quick: bool,
     generate_only: bool,
+    self_test: bool,
     /// Passed as `--archive-format N` to every `cablekeep bundle`; `None`: cablekeep's default.
     archive_format: Option<u8>,
 }
 
 const USAGE: &str = "usage: cargo bench --bench scale -- [--cables N] [--pages N] [--seed S] \
-[--dir DIR] [--out FILE] [--archive-format 1|2] [--quick] [--generate-only]";
+[--dir DIR] [--out FILE] [--archive-format 1|2] [--quick] [--generate-only] [--self-test]";
 
 fn parse_args() -> Result<Options, String> {
     let mut o = Options {
@@ -55,6 +61,7 @@ fn parse_args() -> Result<Options, String> {
         out: PathBuf::from("target/bench-results.json"),
         quick: false,
         generate_only: false,
+        self_test: false,
         archive_format: None,
     };
     let (mut cables, mut pages) = (None, None);
@@ -74,6 +81,7 @@ fn parse_args() -> Result<Options, String> {
             "--out" => o.out = PathBuf::from(value("--out")?),
             "--quick" => o.quick = true,
             "--generate-only" => o.generate_only = true,
+            "--self-test" => o.self_test = true,
             "--archive-format" => {
                 let v = value("--archive-format")?;
                 match v.as_str() {
@@ -111,6 +119,24 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(failures) = self_test() {
+        eprintln!("scale: the benchmark's self-test failed:");
+        for f in failures {
+            eprintln!("  {f}");
+        }
+        return ExitCode::FAILURE;
+    }
+    if o.self_test {
+        for q in queries::mix() {
+            println!(
+                "{}\tcablekeep search -c full --limit 20 {}",
+                q.kind.label(),
+                q.shown()
+            );
+        }
+        eprintln!("scale: self-test passed (the query mix is above)");
+        return ExitCode::SUCCESS;
+    }
     let spec = corpus::Spec {
         seed: o.seed,
         cables: o.cables,
@@ -137,10 +163,41 @@ fn main() -> ExitCode {
         summary.page_bytes as f64 / 1e6,
         started.elapsed().as_secs_f64()
     );
+    let added = match corpus::ensure_added(&dir, &spec, added_cables(&o)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!(
+                "scale: cannot write the added cables under {}: {e}",
+                dir.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
     if o.generate_only {
         return ExitCode::SUCCESS;
     }
-    run_benchmark(&o, &spec, dir, summary)
+    run_benchmark(&o, &spec, dir, summary, added)
+}
+
+/// The checks of the query mix and of the added cables (the target cannot hold `#[test]`s).
+fn self_test() -> Result<(), Vec<String>> {
+    let mut failures = queries::self_test().err().unwrap_or_default();
+    failures.extend(corpus::self_test().err().unwrap_or_default());
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures)
+    }
+}
+
+/// Cables of the third version the search index update is timed on: the issue's 10,000, or
+/// 2% of the corpus with `--quick`.
+fn added_cables(o: &Options) -> u64 {
+    if o.quick {
+        (o.cables / 50).max(1)
+    } else {
+        10_000
+    }
 }
 
 fn run_benchmark(
@@ -148,6 +205,7 @@ fn run_benchmark(
     spec: &corpus::Spec,
     dir: PathBuf,
     summary: corpus::Summary,
+    added: corpus::Added,
 ) -> ExitCode {
     let mut ctx = match harness::Ctx::new(&o.dir, dir, summary.clone(), o.cables, o.archive_format)
     {
@@ -160,13 +218,14 @@ fn run_benchmark(
             return ExitCode::FAILURE;
         }
     };
+    ctx.added = Some(added);
     let pages = summary.pages;
     eprintln!(
         "timing with {} (logs in {})",
         ctx.ck.display(),
         ctx.logs.display()
     );
-    harness::run_all(&mut ctx, pages, if o.quick { 20 } else { 50 });
+    harness::run_all(&mut ctx, pages, o.quick);
     let table = report::table(&ctx.rows);
     let format = o
         .archive_format
@@ -176,7 +235,7 @@ fn run_benchmark(
         o.cables, pages, o.seed
     );
     println!("{}", report::sizes_line(&ctx.rows));
-    let targets = report::targets(&ctx.rows);
+    let targets = report::targets(&ctx.rows, &summary);
     println!("\n{}", report::targets_text(&targets));
     let json = report::json(spec, &summary, &ctx.rows, o.archive_format, &targets);
     if let Err(e) = report::write(&o.out, &json) {

@@ -6,6 +6,7 @@
 //! <corpus>/pages/cable/YYYY/MM/<ID>.html  WikiLeaks "Cable Viewer" pages, the first `pages` cables
 //! <corpus>/mirror/<ID>.txt            mirror text pages, the same cables
 //! <corpus>/cables-v2.csv              rows for a second version: some cables changed, some new
+//! <corpus>/cables-add-N.csv           N rows of cables no earlier file holds (a third version; written when first needed)
 //! <corpus>/corpus.json                what was generated (seed, counts, bytes); its presence marks a complete corpus
 //! ```
 
@@ -112,6 +113,86 @@ pub fn generate(dir: &Path, spec: &Spec) -> io::Result<Summary> {
     csv.flush()?;
     v2.flush()?;
     Ok(s)
+}
+
+/// The rows of cables that neither `cables.csv` nor `cables-v2.csv` holds.
+#[derive(Clone, Debug)]
+pub struct Added {
+    pub path: PathBuf,
+    pub cables: u64,
+    pub bytes: u64,
+}
+
+/// Writes `cables-add-N.csv` unless it is there: `count` cables that follow the corpus's
+/// own, from the same generator (their ids are new: serials only grow). A file apart, so the
+/// files of an existing corpus keep their bytes and the generator its version.
+pub fn ensure_added(dir: &Path, spec: &Spec, count: u64) -> io::Result<Added> {
+    let path = dir.join(format!("cables-add-{count}.csv"));
+    if let Ok(meta) = fs::metadata(&path) {
+        return Ok(Added {
+            path,
+            cables: count,
+            bytes: meta.len(),
+        });
+    }
+    // The generator's draws so far, replayed: the corpus's cables, then v2's new ones.
+    let mut maker = CableMaker::new(spec.seed);
+    for r in 1..=spec.cables {
+        maker.next(r);
+    }
+    let v2_new = (spec.cables / 100).max(1);
+    for r in 0..v2_new {
+        maker.next(spec.cables + 1 + r);
+    }
+    let first = spec.cables + v2_new + 1;
+    // Written under another name and renamed when complete: an interrupted run leaves no
+    // file that a later one would take for whole.
+    let partial = dir.join(format!("cables-add-{count}.csv.partial"));
+    let mut out = BufWriter::with_capacity(1 << 20, File::create(&partial)?);
+    let mut bytes = 0;
+    let mut row = first;
+    while row < first + count {
+        let n = BATCH.min((first + count - row) as usize) as u64;
+        let cables: Vec<Cable> = (row..row + n).map(|r| maker.next(r)).collect();
+        let rows: Vec<Vec<u8>> = cables
+            .par_iter()
+            .map(|c| csv_row(c, &text::make(c)))
+            .collect();
+        for line in rows {
+            out.write_all(&line)?;
+            bytes += line.len() as u64;
+        }
+        row += n;
+    }
+    out.flush()?;
+    drop(out);
+    fs::rename(&partial, &path)?;
+    Ok(Added {
+        path,
+        cables: count,
+        bytes,
+    })
+}
+
+/// The ids (third field) of a cables CSV's rows; a body's own lines are not rows (they do
+/// not start with a quoted row number followed by a quoted date).
+pub fn ids(csv: &Path) -> io::Result<Vec<String>> {
+    let text = fs::read_to_string(csv)?;
+    Ok(text
+        .lines()
+        .filter(|l| {
+            l.starts_with('"')
+                && l[1..].starts_with(|c: char| c.is_ascii_digit())
+                && l.contains("\",\"")
+        })
+        .filter_map(|l| {
+            let mut f = l.split("\",\"");
+            let row = f.next()?.trim_start_matches('"');
+            let date = f.next()?;
+            let id = f.next()?;
+            (row.bytes().all(|b| b.is_ascii_digit()) && date.contains('/')).then(|| id.to_string())
+        })
+        .collect())
 }
 
 /// One cable's outputs, for the batch writer.
@@ -415,4 +496,54 @@ fn write_marker(dir: &Path, spec: &Spec, s: &Summary) -> io::Result<()> {
         "v2_rows": s.v2_rows, "v2_changed": s.v2_changed, "v2_bytes": s.v2_bytes,
     });
     fs::write(dir.join("corpus.json"), serde_json::to_vec_pretty(&v)?)
+}
+
+/// The added cables' checks (what unit tests would be), on a small corpus in a temporary
+/// folder: the file holds `count` rows of new, distinct ids, and is reused once written.
+pub fn self_test() -> Result<(), Vec<String>> {
+    let fail = |e: io::Error| vec![format!("the added cables of a small corpus: {e}")];
+    let tmp = tempfile::tempdir().map_err(fail)?;
+    let spec = Spec {
+        seed: 3,
+        cables: 300,
+        pages: 5,
+    };
+    let dir = tmp.path().join("corpus");
+    generate(&dir, &spec).map_err(fail)?;
+    let added = ensure_added(&dir, &spec, 40).map_err(fail)?;
+    let again = ensure_added(&dir, &spec, 40).map_err(fail)?;
+    let old: Vec<String> = [
+        ids(&dir.join("cables.csv")),
+        ids(&dir.join("cables-v2.csv")),
+    ]
+    .into_iter()
+    .collect::<io::Result<Vec<_>>>()
+    .map_err(fail)?
+    .concat();
+    let new = ids(&added.path).map_err(fail)?;
+    let distinct: std::collections::BTreeSet<&String> = new.iter().collect();
+    let mut bad = Vec::new();
+    if old.len() != 300 + 3 + 3 {
+        bad.push(format!(
+            "{} rows in cables.csv and cables-v2.csv, not 306",
+            old.len()
+        ));
+    }
+    if new.len() != 40 || distinct.len() != 40 {
+        bad.push(format!(
+            "{} added rows, {} distinct, not 40",
+            new.len(),
+            distinct.len()
+        ));
+    }
+    if let Some(id) = new.iter().find(|id| old.contains(id)) {
+        bad.push(format!("added cable {id} is already in the corpus"));
+    }
+    if again.bytes != added.bytes || added.bytes == 0 {
+        bad.push(format!(
+            "added file {} then {} bytes",
+            added.bytes, again.bytes
+        ));
+    }
+    if bad.is_empty() { Ok(()) } else { Err(bad) }
 }

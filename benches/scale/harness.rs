@@ -2,9 +2,10 @@
 //! child process measured by `measure.rs`. A missing peer tool skips its rows (reported), never
 //! the run.
 
-use super::corpus::Summary;
+use super::corpus::{Added, Summary};
 use super::http;
 use super::measure::{self, Cost};
+use super::queries;
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,8 @@ pub struct Row {
     pub note: String,
     /// Size in bytes of the archive the command wrote, for the rows whose output size is compared.
     pub output_bytes: Option<u64>,
+    /// Figures beyond the table's columns, for the JSON results (per-query times, sizes).
+    pub detail: Option<serde_json::Value>,
 }
 
 /// Where things are for one run.
@@ -39,6 +42,8 @@ pub struct Ctx {
     /// `--archive-format N` for every `cablekeep bundle`; `None`: cablekeep's default.
     pub archive_format: Option<u8>,
     pub rows: Vec<Row>,
+    /// Cables for a third version of `full`, that the search index update is timed on.
+    pub added: Option<Added>,
 }
 
 const BAGIT: &str = concat!(
@@ -73,6 +78,7 @@ impl Ctx {
             cables,
             archive_format,
             rows: Vec::new(),
+            added: None,
         })
     }
 
@@ -203,16 +209,19 @@ fn prepare(what: &str, cmd: &mut Command) -> bool {
     }
 }
 
-/// `searches`: how many of the 50 queries to time (fewer in --quick, to keep CI short).
-pub fn run_all(c: &mut Ctx, pages: u64, searches: usize) {
+/// `quick`: time 20 of the 200 search queries, to keep CI short.
+pub fn run_all(c: &mut Ctx, pages: u64, quick: bool) {
     bundles(c, pages);
     bag_and_zip(c, pages);
     verifies(c);
     versions(c);
     seals(c);
-    search(c, searches);
+    search(c, quick);
     links(c, pages);
 }
+
+/// The bundle of `cables.csv`: the yardstick of the search index build.
+pub const BUNDLE_ROW: &str = "ck bundle cables.csv";
 
 fn bundles(c: &mut Ctx, pages: u64) {
     let csv = c.corpus.join("cables.csv").display().to_string();
@@ -227,7 +236,7 @@ fn bundles(c: &mut Ctx, pages: u64) {
     ]);
     let (n, b) = (c.cables, c.summary.csv_bytes);
     c.time(
-        "ck bundle cables.csv",
+        BUNDLE_ROW,
         "cablekeep",
         cmd,
         n,
@@ -551,112 +560,337 @@ fn first_cable_id(csv: &Path) -> Option<String> {
     ok.then(|| id.to_string())
 }
 
-/// Queries of the kinds users type: words, phrases, OR, prefixes, with and without filters.
-fn queries() -> Vec<Vec<&'static str>> {
-    let words = [
-        "minister",
-        "election",
-        "oil",
-        "border",
-        "investment",
-        "coalition",
-        "budget",
-        "police",
-        "reform",
-        "energy",
-    ];
-    let mut q: Vec<Vec<&str>> = Vec::new();
-    for (i, w) in words.iter().enumerate() {
-        q.push(vec![w]);
-        q.push(vec![
-            [
-                "\"prime minister\"",
-                "\"human rights\"",
-                "\"foreign affairs\"",
-                "\"trade talks\"",
-                "\"security forces\"",
-            ][i % 5],
-        ]);
-        q.push(vec![
-            [
-                "oil OR gas",
-                "court OR law",
-                "vote OR election",
-                "bank OR budget",
-                "media OR press",
-            ][i % 5],
-        ]);
-        q.push(vec![
-            [
-                "negotiat*",
-                "cooperat*",
-                "develop*",
-                "implement*",
-                "stabil*",
-            ][i % 5],
-        ]);
-        q.push(vec![
-            w,
-            "--tag",
-            ["PREL", "PGOV", "ECON", "ETRD", "PHUM"][i % 5],
-        ]);
-    }
-    q
+/// The search rows' names (the targets find them by these).
+pub const SEARCH_BUILD: &str = "ck search --rebuild (full index)";
+pub const SEARCH_MEDIAN: &str = "ck search (median of";
+pub const SEARCH_P99: &str = "ck search (p99 of";
+pub const SEARCH_UPDATE: &str = "ck search update";
+/// Where a store keeps its search index.
+pub const SEARCH_INDEX: &str = ".cablekeep/search";
+
+/// Issue #28: the search index built in full, the query mix against it, then the index
+/// brought up to date after a version that adds cables.
+fn search(c: &mut Ctx, quick: bool) {
+    search_build(c);
+    search_queries(c, quick);
+    search_update(c);
 }
 
-fn search(c: &mut Ctx, searches: usize) {
-    let mut costs = Vec::new();
-    for (i, q) in queries().iter().take(searches).enumerate() {
-        let mut args = vec!["search", "-c", "full", "--limit", "20"];
-        args.extend(q.iter().copied());
-        let cmd = c.ck(&args);
-        eprintln!("  timing search {i}: {}", q.join(" "));
-        match measure::run(&cmd, &c.logs, &format!("search-{i}")) {
-            Ok(cost) if cost.exit_code <= 1 => costs.push(cost),
-            Ok(cost) => eprintln!("  ! search {i} exit {}", cost.exit_code),
-            Err(e) => eprintln!("  ! search {i}: {e}"),
+/// Bytes of the files under `dir`, at any depth (0 when it is missing).
+pub fn tree_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => tree_bytes(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
+}
+
+/// `search --rebuild`: the latest version of every collection, i.e. `full` (v1's cables
+/// and v2's new ones) and `pages`; compared with the bundle of `cables.csv`.
+fn search_build(c: &mut Ctx) {
+    let cmd = c.ck(&["search", "--rebuild"]);
+    let full = c.cables + c.summary.v2_rows - c.summary.v2_changed;
+    let indexed = full + c.summary.pages;
+    let built = c.time(SEARCH_BUILD, "cablekeep", cmd, indexed, 0, &[BUNDLE_ROW]);
+    if built.is_none_or(|b| b.exit_code != 0) {
+        return;
+    }
+    let index = tree_bytes(&c.store.join(SEARCH_INDEX));
+    let text = c.summary.text_bytes;
+    let Some(row) = c.rows.last_mut() else {
+        return;
+    };
+    row.output_bytes = Some(index);
+    let share = if text > 0 {
+        format!("{:.1}%", index as f64 * 100.0 / text as f64)
+    } else {
+        "-".into()
+    };
+    let what = format!(
+        "index {:.1} MB = {share} of the corpus text ({:.1} MB, text/); {full} cables of full + {} of pages",
+        mb(index),
+        mb(text),
+        c.summary.pages
+    );
+    row.note = if row.note.is_empty() {
+        what
+    } else {
+        format!("{what}; {}", row.note)
+    };
+    row.detail = Some(serde_json::json!({
+        "index_bytes": index, "corpus_text_bytes": text, "csv_bytes": c.summary.csv_bytes,
+        "cables_full": full, "cables_pages": c.summary.pages,
+    }));
+}
+
+/// One query's run: its cost, or why it did not run; a non-zero exit is a failure.
+struct Ran {
+    query: queries::Query,
+    /// The measure log's name: `<logs>/<tag>.err` holds the query's stderr.
+    tag: String,
+    cost: Result<Cost, String>,
+}
+
+impl Ran {
+    fn ok(&self) -> Option<&Cost> {
+        self.cost.as_ref().ok().filter(|c| c.exit_code == 0)
+    }
+}
+
+/// The mix (200 queries; 20 of them with `--quick`), each its own process as a user runs it,
+/// after one untimed query; rows for the median and the p99.
+fn search_queries(c: &mut Ctx, quick: bool) {
+    let mix = queries::mix();
+    let chosen = if quick {
+        queries::quick_subset(&mix)
+    } else {
+        mix
+    };
+    let warm_up = measure::run(
+        &search_command(c, &["minister".to_string()]),
+        &c.logs,
+        "search-warm-up",
+    );
+    let mut ran: Vec<Ran> = Vec::with_capacity(chosen.len());
+    for (n, i) in queries::run_order(chosen.len()).into_iter().enumerate() {
+        let q = &chosen[i];
+        eprintln!("  timing search {}/{}: {}", n + 1, chosen.len(), q.shown());
+        let tag = format!("search-{i}");
+        let cost = measure::run(&search_command(c, &q.args), &c.logs, &tag);
+        ran.push(Ran {
+            query: q.clone(),
+            tag,
+            cost,
+        });
+    }
+    write_query_log(&c.logs.join("search-queries.tsv"), &ran);
+    let failure = first_failure(c, &ran);
+    let fail_note = failure
+        .as_ref()
+        .map_or(String::new(), |f| format!("; {}", f.1));
+    let code = failure.as_ref().map_or(0, |f| f.0);
+    let n = ran.len();
+    let warm = match &warm_up {
+        Ok(w) if w.exit_code == 0 => format!("{:.1} ms", w.wall_s * 1e3),
+        Ok(w) => format!("exit {}", w.exit_code),
+        Err(e) => e.clone(),
+    };
+    let kinds = kind_medians(&ran)
+        .iter()
+        .map(|(k, m, _)| {
+            let ms = m.map_or("-".into(), |m| format!("{:.1}", m * 1e3));
+            format!("{} {ms}", k.label())
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let detail = queries_detail(&ran, warm_up.as_ref().ok());
+    // A query's time does not go per cable (nor its cables per second): `cables` stays 0.
+    c.rows.push(Row {
+        name: format!("{SEARCH_MEDIAN} {n})"),
+        kind: "cablekeep",
+        cost: summary_cost(&ran, &queries::median, code),
+        note: format!(
+            "median ms by kind: {kinds}; warm-up query {warm}; RSS: the largest{fail_note}"
+        ),
+        detail: Some(detail),
+        ..Row::default()
+    });
+    let slowest = ran
+        .iter()
+        .filter_map(|r| Some((r.ok()?.wall_s, r)))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map_or(String::new(), |(w, r)| {
+            format!("slowest {:.1} ms: {}", w * 1e3, r.query.shown())
+        });
+    c.rows.push(Row {
+        name: format!("{SEARCH_P99} {n})"),
+        kind: "cablekeep",
+        cost: summary_cost(&ran, &|v| queries::percentile(v, 0.99), code),
+        note: format!("{slowest}{fail_note}"),
+        ..Row::default()
+    });
+}
+
+/// `cablekeep search -c full --limit 20 ARGS...` on the run's store.
+fn search_command(c: &Ctx, args: &[String]) -> Vec<String> {
+    let mut all = vec!["search", "-c", "full", "--limit", "20"];
+    all.extend(args.iter().map(String::as_str));
+    c.ck(&all)
+}
+
+/// The exit code of the first query that failed and a note: how many failed, the query and
+/// the end of its stderr.
+fn first_failure(c: &Ctx, ran: &[Ran]) -> Option<(i32, String)> {
+    let failed: Vec<&Ran> = ran.iter().filter(|r| r.ok().is_none()).collect();
+    let r = failed.first()?;
+    let why = match &r.cost {
+        Ok(cost) => {
+            let err = fs::read_to_string(c.logs.join(format!("{}.err", r.tag))).unwrap_or_default();
+            let tail: String = err.lines().rev().take(2).collect::<Vec<_>>().join(" | ");
+            format!("exit {}: {}", cost.exit_code, truncate(&tail, 160))
         }
+        Err(e) => e.clone(),
+    };
+    let what = format!(
+        "{} of {} failed, first `{}`: {why}",
+        failed.len(),
+        ran.len(),
+        r.query.shown()
+    );
+    eprintln!("  ! search: {what}");
+    Some((r.cost.as_ref().map_or(-1, |c| c.exit_code), what))
+}
+
+/// Per kind of query: the median wall time of those that succeeded, and how many did.
+fn kind_medians(ran: &[Ran]) -> Vec<(queries::Kind, Option<f64>, usize)> {
+    queries::Kind::ALL
+        .iter()
+        .map(|&k| {
+            let w: Vec<f64> = ran
+                .iter()
+                .filter(|r| r.query.kind == k)
+                .filter_map(Ran::ok)
+                .map(|c| c.wall_s)
+                .collect();
+            (k, queries::median(&w), w.len())
+        })
+        .collect()
+}
+
+/// One row's cost from the queries that succeeded: `pick` (median, p99) of the wall and CPU
+/// times, the largest peak RSS; `exit_code` is the first failure's, so that a failed query
+/// fails the run. `None` when no query succeeded.
+fn summary_cost(ran: &[Ran], pick: &dyn Fn(&[f64]) -> Option<f64>, exit_code: i32) -> Option<Cost> {
+    let ok: Vec<&Cost> = ran.iter().filter_map(Ran::ok).collect();
+    let walls: Vec<f64> = ok.iter().map(|c| c.wall_s).collect();
+    let cpus: Vec<f64> = ok.iter().map(|c| c.cpu_s).collect();
+    let steals: Option<Vec<f64>> = ok.iter().map(|c| c.steal).collect();
+    Some(Cost {
+        wall_s: pick(&walls)?,
+        cpu_s: pick(&cpus).unwrap_or(f64::NAN),
+        peak_rss_mb: ok.iter().map(|c| c.peak_rss_mb).fold(0.0, f64::max),
+        exit_code,
+        steal: steals.and_then(|s| pick(&s)),
+    })
+}
+
+/// The JSON results' figures of the mix: per kind, and every query's run.
+fn queries_detail(ran: &[Ran], warm_up: Option<&Cost>) -> serde_json::Value {
+    let by_kind: serde_json::Map<String, serde_json::Value> = kind_medians(ran)
+        .into_iter()
+        .map(|(k, m, ok)| {
+            let v = serde_json::json!({"median_wall_s": m, "succeeded": ok});
+            (k.label().to_string(), v)
+        })
+        .collect();
+    let runs: Vec<serde_json::Value> = ran
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "kind": r.query.kind.label(), "args": r.query.args,
+                "wall_s": r.cost.as_ref().ok().map(|c| c.wall_s),
+                "exit_code": r.cost.as_ref().ok().map(|c| c.exit_code),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "queries": ran.len(),
+        "failed": ran.iter().filter(|r| r.ok().is_none()).count(),
+        "warm_up_wall_s": warm_up.map(|w| w.wall_s),
+        "by_kind": by_kind,
+        "runs": runs,
+    })
+}
+
+/// Every timed query on a line: kind, wall s, CPU s, peak RSS MB, exit code, arguments.
+fn write_query_log(path: &Path, ran: &[Ran]) {
+    let mut s = String::from("kind\twall_s\tcpu_s\tpeak_rss_mb\texit\targs\n");
+    for r in ran {
+        let (w, cpu, rss, code) = match &r.cost {
+            Ok(c) => (
+                format!("{:.6}", c.wall_s),
+                format!("{:.6}", c.cpu_s),
+                format!("{:.1}", c.peak_rss_mb),
+                c.exit_code.to_string(),
+            ),
+            Err(e) => ("-".into(), "-".into(), "-".into(), e.replace('\t', " ")),
+        };
+        s.push_str(&format!(
+            "{}\t{w}\t{cpu}\t{rss}\t{code}\t{}\n",
+            r.query.kind.label(),
+            r.query.shown()
+        ));
     }
-    if costs.is_empty() {
+    if let Err(e) = fs::write(path, s) {
+        eprintln!("  ! cannot write {}: {e}", path.display());
+    }
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// A third version of `full` that adds cables the store does not hold yet (bundled and
+/// timed on its own row), then `search` without a query, which brings the index up to date.
+fn search_update(c: &mut Ctx) {
+    let Some(added) = c.added.clone() else {
+        eprintln!("  ! no added cables were written: the index update is not timed");
+        return;
+    };
+    let count = thousands(added.cables);
+    let csv = added.path.display().to_string();
+    let message = format!("{count} new cables");
+    let cmd = c.ck_bundle(&[&csv, "--format", "cables-csv", "-c", "full", "-m", &message]);
+    let name = format!("ck bundle v3 (+{count} cables)");
+    // Per cable of the new version, as v2's row: v3 holds every cable of v2 and the new ones.
+    let v3_cables = c.cables + c.summary.v2_rows - c.summary.v2_changed + added.cables;
+    let bundled = c.time(&name, "cablekeep", cmd, v3_cables, added.bytes, &[]);
+    let before = tree_bytes(&c.store.join(SEARCH_INDEX));
+    if bundled.is_none_or(|b| b.exit_code != 0) {
+        // Without the new version the update would have nothing to do: not timed.
+        c.rows.push(Row {
+            name: format!("{SEARCH_UPDATE} (+{count} cables)"),
+            kind: "cablekeep",
+            note: format!("not timed: {name} failed"),
+            ..Row::default()
+        });
         return;
     }
-    // The first query may build the search index: shown on its own, not in the median.
-    let first = costs.remove(0);
-    c.rows.push(Row {
-        name: "ck search (first query)".into(),
-        kind: "cablekeep",
-        cost: Some(first),
-        cables: c.cables,
-        ..Row::default()
-    });
-    if costs.is_empty() {
-        return;
+    let cmd = c.ck(&["search"]);
+    let name = format!("{SEARCH_UPDATE} (+{count} cables)");
+    c.time(&name, "cablekeep", cmd, added.cables, 0, &[]);
+    let after = tree_bytes(&c.store.join(SEARCH_INDEX));
+    if let Some(row) = c.rows.last_mut() {
+        let sizes = format!(
+            "index {:.1} MB before, {:.1} MB after",
+            mb(before),
+            mb(after)
+        );
+        row.note = if row.note.is_empty() {
+            sizes
+        } else {
+            format!("{sizes}; {}", row.note)
+        };
     }
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(|a, b| a.total_cmp(b));
-        v[v.len() / 2]
-    };
-    let cost = Cost {
-        wall_s: median(costs.iter().map(|c| c.wall_s).collect()),
-        cpu_s: median(costs.iter().map(|c| c.cpu_s).collect()),
-        peak_rss_mb: costs.iter().map(|c| c.peak_rss_mb).fold(0.0, f64::max),
-        exit_code: 0,
-        steal: costs
-            .iter()
-            .map(|c| c.steal)
-            .collect::<Option<Vec<f64>>>()
-            .map(median),
-    };
-    let name = format!("ck search (median of {})", costs.len());
-    c.rows.push(Row {
-        name,
-        kind: "cablekeep",
-        cost: Some(cost),
-        // A query's time does not go per cable (nor its cables per second).
-        cables: 0,
-        note: "RSS: the largest".into(),
-        ..Row::default()
-    });
 }
 
 /// `links check` of every page's source URL, spread over 100 local servers: each month folder

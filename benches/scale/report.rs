@@ -2,7 +2,9 @@
 //! can be compared over time.
 
 use super::corpus::{Spec, Summary};
-use super::harness::{Row, ZIP_BAG};
+use super::harness::{
+    BUNDLE_ROW, Row, SEARCH_BUILD, SEARCH_MEDIAN, SEARCH_P99, SEARCH_UPDATE, ZIP_BAG,
+};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
@@ -93,7 +95,7 @@ fn output_bytes(rows: &[Row], name: &str) -> Option<u64> {
     rows.iter().find(|r| r.name == name)?.output_bytes
 }
 
-const BUNDLE: &str = "ck bundle cables.csv";
+const BUNDLE: &str = BUNDLE_ROW;
 
 /// cablekeep's archive of the cables and the zipped bagit bag of the same cables, in bytes.
 fn sizes(rows: &[Row]) -> (Option<u64>, Option<u64>) {
@@ -118,7 +120,7 @@ pub fn sizes_line(rows: &[Row]) -> String {
     }
 }
 
-/// One of issue #27's targets, as measured in this run.
+/// One of issue #27's or #28's targets, as measured in this run.
 pub struct Target {
     pub what: &'static str,
     /// The measured ratio or figure; `None` when a row it needs was not measured.
@@ -145,7 +147,99 @@ fn wall_ratio(rows: &[Row], own: &str, base: &str) -> Option<f64> {
     (b.wall_s > 0.0).then(|| a.wall_s / b.wall_s)
 }
 
-pub fn targets(rows: &[Row]) -> Vec<Target> {
+/// The first row whose name starts with `prefix` (the search rows' names carry counts).
+fn row_starting<'a>(rows: &'a [Row], prefix: &str) -> Option<&'a Row> {
+    rows.iter().find(|r| r.name.starts_with(prefix))
+}
+
+/// The wall time of the first row named `prefix`…, when its command ran and succeeded.
+fn ok_wall(rows: &[Row], prefix: &str) -> Option<f64> {
+    let c = row_starting(rows, prefix)?.cost.as_ref()?;
+    (c.exit_code == 0 && c.wall_s.is_finite()).then_some(c.wall_s)
+}
+
+/// Seconds per cable of the index build over those of the bundle of `cables.csv`: the
+/// build indexes every collection's latest version, more cables than the bundle wrote.
+fn search_build_per_cable(rows: &[Row]) -> Option<f64> {
+    let build = rows.iter().find(|r| r.name == SEARCH_BUILD)?;
+    let bundle = rows.iter().find(|r| r.name == BUNDLE)?;
+    let (b, u) = (ok_cost(rows, SEARCH_BUILD)?, ok_cost(rows, BUNDLE)?);
+    (build.cables > 0 && bundle.cables > 0 && u.wall_s > 0.0)
+        .then(|| (b.wall_s / build.cables as f64) / (u.wall_s / bundle.cables as f64))
+}
+
+/// The search index's size and the corpus text's, in bytes.
+pub fn search_sizes(rows: &[Row], summary: &Summary) -> (Option<u64>, u64) {
+    let index = rows
+        .iter()
+        .find(|r| r.name == SEARCH_BUILD)
+        .filter(|_| ok_cost(rows, SEARCH_BUILD).is_some())
+        .and_then(|r| r.output_bytes);
+    (index, summary.text_bytes)
+}
+
+/// Issue #28's targets.
+fn search_targets(rows: &[Row], summary: &Summary) -> Vec<Target> {
+    let build = ok_cost(rows, SEARCH_BUILD).map(|c| c.wall_s);
+    let per_cable = search_build_per_cable(rows);
+    let wall = wall_ratio(rows, SEARCH_BUILD, BUNDLE);
+    let share = match search_sizes(rows, summary) {
+        (Some(index), text) if text > 0 => Some(index as f64 / text as f64),
+        _ => None,
+    };
+    let (median, p99) = (ok_wall(rows, SEARCH_MEDIAN), ok_wall(rows, SEARCH_P99));
+    let update = ok_wall(rows, SEARCH_UPDATE);
+    let largest = rows
+        .iter()
+        .filter(|r| r.kind == "cablekeep" && r.name.starts_with("ck search"))
+        .filter_map(|r| Some((r.cost.as_ref()?.peak_rss_mb, r.name.as_str())))
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let ms = |v: Option<f64>| format!("{} ms", fmt_opt(v.map(|s| s * 1e3), 1));
+    vec![
+        target(
+            "search index build ≤ 60 s",
+            build,
+            format!("{} s", fmt_opt(build, 1)),
+            |v| v <= 60.0,
+        ),
+        target(
+            "search index build ≤ 1.0× ck bundle cables.csv (per cable)",
+            per_cable,
+            format!(
+                "{}× per cable (wall {}×)",
+                fmt_opt(per_cable, 2),
+                fmt_opt(wall, 2)
+            ),
+            |v| v <= 1.0,
+        ),
+        target(
+            "search index ≤ 25 % of the corpus text",
+            share,
+            format!("{} %", fmt_opt(share.map(|s| s * 100.0), 1)),
+            |v| v <= 0.25,
+        ),
+        target("ck search median < 10 ms", median, ms(median), |v| {
+            v < 0.010
+        }),
+        target("ck search p99 < 100 ms", p99, ms(p99), |v| v < 0.100),
+        target(
+            "ck search update after a version < 5 s",
+            update,
+            format!("{} s", fmt_opt(update, 2)),
+            |v| v < 5.0,
+        ),
+        target(
+            "search peak RSS < 256 MB",
+            largest.map(|l| l.0),
+            largest.map_or(String::new(), |(mb, name)| {
+                format!("largest {mb:.0} MB ({name})")
+            }),
+            |v| v < 256.0,
+        ),
+    ]
+}
+
+pub fn targets(rows: &[Row], summary: &Summary) -> Vec<Target> {
     let bundle = wall_ratio(rows, BUNDLE, "bagit.py make text/");
     let export = rows
         .iter()
@@ -196,10 +290,13 @@ pub fn targets(rows: &[Row]) -> Vec<Target> {
             |v| v < 256.0,
         ),
     ]
+    .into_iter()
+    .chain(search_targets(rows, summary))
+    .collect()
 }
 
 pub fn targets_text(targets: &[Target]) -> String {
-    let mut s = String::from("targets (issue #27; ratios within this run):\n");
+    let mut s = String::from("targets (issues #27 and #28; ratios within this run):\n");
     for (i, t) in targets.iter().enumerate() {
         let met = match t.met {
             Some(true) => "yes",
@@ -273,7 +370,7 @@ pub fn json(
                 "exit_code": c.exit_code, "cables": r.cables, "bytes": r.bytes,
                 "cables_per_s": per_s(r.cables, c.wall_s), "us_per_cable": (r.cables > 0 && r.cost.is_some()).then(|| c.wall_s * 1e6 / r.cables as f64),
                 "ratios": ratios(r, rows).into_iter().map(|(k, x)| (k, serde_json::json!(x))).collect::<serde_json::Map<_, _>>(), "note": r.note,
-                "output_bytes": r.output_bytes,
+                "output_bytes": r.output_bytes, "detail": r.detail,
             })
         })
         .collect();
@@ -289,6 +386,12 @@ pub fn json(
         "sizes": {
             "full_v1_zip_bytes": sizes(rows).0, "bagit_bag_zip6_bytes": sizes(rows).1,
             "ratio": targets.get(2).and_then(|t| t.value),
+            "search_index_bytes": search_sizes(rows, summary).0,
+            "corpus_text_bytes": search_sizes(rows, summary).1,
+            "csv_bytes": summary.csv_bytes,
+            "search_index_ratio": search_sizes(rows, summary).0
+                .filter(|_| summary.text_bytes > 0)
+                .map(|i| i as f64 / summary.text_bytes as f64),
         },
         "targets": targets.iter().map(|t| serde_json::json!({
             "target": t.what, "value": t.value, "shown": t.shown, "met": t.met,

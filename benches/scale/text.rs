@@ -12,7 +12,7 @@ const MONTHS: [&str; 12] = [
 ];
 
 #[rustfmt::skip]
-const WORDS: &[&str] = &[
+pub const WORDS: &[&str] = &[
     "the", "the", "the", "of", "of", "and", "and", "to", "to", "in", "in", "a", "that", "on",
     "for", "with", "by", "as", "was", "is", "said", "would", "not", "his", "their", "from",
     "minister", "government", "officials", "embassy", "ambassador", "president", "party",
@@ -32,13 +32,13 @@ const WORDS: &[&str] = &[
 ];
 
 #[rustfmt::skip]
-const TAGS: &[&str] = &[
+pub const TAGS: &[&str] = &[
     "PREL", "PGOV", "ECON", "ETRD", "EFIN", "PHUM", "MARR", "KDEM", "PTER", "SNAR", "ENRG",
     "KPAO", "ASEC", "CVIS", "PINR", "SOCI", "EAID", "KNNP", "MOPS", "OVIP", "ELAB", "KCRM",
 ];
 
 #[rustfmt::skip]
-const SIGNERS: &[&str] = &[
+pub const SIGNERS: &[&str] = &[
     "HARRINGTON", "MORALES", "KOWALSKI", "PEMBERTON", "ABERNATHY", "LINDQVIST", "OKAFOR",
     "FITZGERALD", "NAKAMURA", "DELACROIX", "STRICKLAND", "VANDERMEER", "CALLOWAY", "RENFREW",
 ];
