@@ -149,7 +149,7 @@ impl Ctx {
                 if c.exit_code != 0 {
                     let err = fs::read_to_string(self.logs.join(format!("{tag}.err")))
                         .unwrap_or_default();
-                    let tail: String = err.lines().rev().take(3).collect::<Vec<_>>().join(" | ");
+                    let tail = stderr_tail(&err, 3);
                     row.note = format!("exit {}: {}", c.exit_code, truncate(&tail, 200));
                     eprintln!("  ! {name}: {}", row.note);
                 }
@@ -175,6 +175,16 @@ impl Ctx {
             ..Row::default()
         });
     }
+}
+
+/// The last `n` lines of a command's stderr that are not blank, last first.
+fn stderr_tail(err: &str, n: usize) -> String {
+    err.lines()
+        .rev()
+        .filter(|l| !l.trim().is_empty())
+        .take(n)
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 fn truncate(s: &str, n: usize) -> String {
@@ -736,7 +746,7 @@ fn first_failure(c: &Ctx, ran: &[Ran]) -> Option<(i32, String)> {
     let why = match &r.cost {
         Ok(cost) => {
             let err = fs::read_to_string(c.logs.join(format!("{}.err", r.tag))).unwrap_or_default();
-            let tail: String = err.lines().rev().take(2).collect::<Vec<_>>().join(" | ");
+            let tail = stderr_tail(&err, 2);
             format!("exit {}: {}", cost.exit_code, truncate(&tail, 160))
         }
         Err(e) => e.clone(),
@@ -877,7 +887,10 @@ fn search_update(c: &mut Ctx) {
     }
     let cmd = c.ck(&["search"]);
     let name = format!("{SEARCH_UPDATE} (+{count} cables)");
-    c.time(&name, "cablekeep", cmd, added.cables, 0, &[]);
+    let updated = c.time(&name, "cablekeep", cmd, added.cables, 0, &[]);
+    if updated.is_none_or(|u| u.exit_code != 0) {
+        return;
+    }
     let after = tree_bytes(&c.store.join(SEARCH_INDEX));
     if let Some(row) = c.rows.last_mut() {
         let sizes = format!(

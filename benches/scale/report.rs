@@ -28,18 +28,24 @@ fn fmt_opt(v: Option<f64>, digits: usize) -> String {
     }
 }
 
-/// Ratio of a row's wall time to each of its baselines' (below 1: cablekeep is faster).
+/// Ratio of a row's wall time to each of its baselines' (below 1: cablekeep is faster); none
+/// where either command failed (a failure's time says nothing).
 fn ratios(row: &Row, rows: &[Row]) -> Vec<(String, f64)> {
-    let Some(own) = row.cost.as_ref() else {
+    let Some(own) = row.cost.as_ref().filter(|c| c.exit_code == 0) else {
         return Vec::new();
     };
     row.versus
         .iter()
         .filter_map(|b| {
-            let base = rows.iter().find(|r| &r.name == b)?.cost.as_ref()?;
+            let base = ok_cost(rows, b)?;
             (base.wall_s > 0.0).then(|| (b.clone(), own.wall_s / base.wall_s))
         })
         .collect()
+}
+
+/// A note as a table cell: a `|` (a stderr tail's separator, a query's OR) would end it.
+fn cell(note: &str) -> String {
+    note.replace('|', "\\|")
 }
 
 pub fn table(rows: &[Row]) -> String {
@@ -53,7 +59,8 @@ pub fn table(rows: &[Row]) -> String {
             let _ = writeln!(
                 s,
                 "| {} | - | - | - | - | - | - | - | | {} |",
-                r.name, r.note
+                r.name,
+                cell(&r.note)
             );
             continue;
         };
@@ -76,7 +83,7 @@ pub fn table(rows: &[Row]) -> String {
             fmt_opt(us, 1),
             fmt_opt(c.steal.map(|x| x * 100.0), 0),
             rs.join(", "),
-            r.note
+            cell(&r.note)
         );
     }
     s
