@@ -455,19 +455,178 @@ fn search_ranks_the_cable_with_a_known_phrase_first() {
             .iter()
             .all(|h| h["origin"] == "Embassy London")
     );
-    run_ok(cablekeep(store).args(["search", "U.S.-Libya (talks"]), 0);
-    // The catalog is a cache: deleting it loses nothing.
-    let catalog = store.join(".cablekeep/catalog.sqlite");
-    assert!(catalog.exists());
-    let again = run_ok(
-        cablekeep(store).args(["search", "\"apologizes to Libya\"", "--json"]),
+    // Punctuation inside words splits them into a phrase; quoted, any text is searched.
+    run_ok(cablekeep(store).args(["search", "U.S.-Libya"]), 0);
+    run_ok(
+        cablekeep(store).args(["search", "\"U.S.-Libya (talks\""]),
         0,
     );
-    assert_eq!(json_lines(&again)[0]["id"], "09BERN351");
 }
 
 #[test]
-fn the_catalog_follows_new_versions() {
+fn a_malformed_query_is_a_clear_error_for_search_and_export() {
+    let store = temp_store();
+    run_ok(
+        cablekeep(store.path())
+            .arg("bundle")
+            .arg(examples())
+            .args(["-c", "ex"]),
+        0,
+    );
+    for (query, says) in [
+        (
+            "U.S.-Libya (talks",
+            "at character 12: this `(` is never closed",
+        ),
+        ("oil AND", "`AND` needs a word after it"),
+        ("\"apologizes to", "this `\"` is never closed"),
+        ("orgin:madrid", "`orgin:` is not a field"),
+        ("created:2010..2009", "the range ends before it starts"),
+        ("...", "no word to search"),
+    ] {
+        let out = store.path().join("out");
+        for args in [
+            vec!["search", "--", query],
+            vec!["export", "--format", "csv", "--query", query, "--out"],
+        ] {
+            let mut cmd = cablekeep(store.path());
+            cmd.args(&args);
+            if args[0] == "export" {
+                cmd.arg(&out);
+            }
+            let o = run(&mut cmd);
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(stderr.contains(says), "{args:?}: {stderr}");
+            assert!(o.stdout.is_empty(), "{args:?}");
+            assert!(!out.exists());
+        }
+    }
+}
+
+#[test]
+fn search_finds_what_export_with_the_same_filter_and_query_selects() {
+    let store = need_dev_store!();
+    let scratch = tempfile::tempdir().unwrap();
+    let cases: [&[&str]; 7] = [
+        &["minister"],
+        &["minister", "--tag", "PREL"],
+        &["\"human rights\"", "--origin", "Embassy London"],
+        &["terror*", "--classification", "SECRET"],
+        &[
+            "oil OR gas",
+            "--created-from",
+            "2009-01-01",
+            "--created-to",
+            "2009-12-31",
+        ],
+        &["embassy NOT nuclear", "--redaction", "redacted"],
+        &["tag:PREL created:2009 (iran OR israel)"],
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        let (query, filter) = case.split_first().unwrap();
+        let mut search = vec!["search", query, "--limit", "10000"];
+        search.extend_from_slice(filter);
+        let found: BTreeSet<String> = search_ids(store, &search[1..]).into_iter().collect();
+        let out = scratch.path().join(format!("e{i}"));
+        let mut export = cablekeep(store);
+        export
+            .args(["export", "--format", "jsonl", "--query", query])
+            .args(filter.iter())
+            .arg("--out")
+            .arg(&out);
+        run_ok(&mut export, 0);
+        let exported: BTreeSet<String> = std::fs::read_to_string(out.join("cables.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["id"].as_str().unwrap().to_string()
+            })
+            .collect();
+        assert!(
+            !found.is_empty(),
+            "{case:?} finds nothing: a vacuous comparison"
+        );
+        assert_eq!(found, exported, "{case:?}");
+    }
+}
+
+#[test]
+fn search_without_a_query_brings_the_index_up_to_date() {
+    let store = temp_store();
+    run_ok(
+        cablekeep(store.path())
+            .arg("bundle")
+            .arg(examples().join("10EXAMPLE202.html"))
+            .args(["-c", "ex"]),
+        0,
+    );
+    let state = |args: &[&str]| {
+        let out = run_ok(cablekeep(store.path()).args(args).arg("--json"), 0);
+        json_lines(&out).remove(0)
+    };
+    let built = state(&["search"]);
+    assert_eq!(built["upkeep"], "built", "{built}");
+    assert_eq!(built["cables"], 1);
+    assert_eq!(state(&["search"])["upkeep"], "current");
+    run_ok(
+        cablekeep(store.path())
+            .arg("bundle")
+            .arg(examples())
+            .args(["-c", "ex"]),
+        0,
+    );
+    let updated = state(&["search"]);
+    assert_eq!(updated["upkeep"], "updated", "{updated}");
+    assert_eq!(updated["changes"]["indexed"], 2, "{updated}");
+    assert_eq!(updated["cables"], 3);
+    let rebuilt = state(&["search", "--rebuild"]);
+    assert_eq!(rebuilt["upkeep"], "built");
+    assert_eq!(rebuilt["cables"], 3);
+    let text = run_ok(cablekeep(store.path()).arg("search"), 0);
+    assert!(text.contains("search index up to date: 3 cables"), "{text}");
+}
+
+#[test]
+fn a_rebuild_killed_at_any_moment_leaves_an_index_that_answers_as_before() {
+    let dev = need_shared!("cables/dev");
+    let store = temp_store();
+    run_ok(
+        cablekeep(store.path())
+            .arg("bundle")
+            .arg(dev)
+            .args(["-c", "dev"]),
+        0,
+    );
+    let before = search_ids(store.path(), &["embassy", "--limit", "50"]);
+    assert_eq!(before.len(), 50);
+    for delay_ms in [5, 20, 40, 80, 120, 160, 200, 300, 400, 600] {
+        let mut rebuild = cablekeep(store.path())
+            .args(["search", "--rebuild"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        rebuild.kill().unwrap();
+        rebuild.wait().unwrap();
+        let after = search_ids(store.path(), &["embassy", "--limit", "50"]);
+        assert_eq!(after, before, "killed after {delay_ms} ms");
+    }
+    // What the killed builds left in the store's state folder is gone after the next build.
+    run_ok(cablekeep(store.path()).args(["search", "--rebuild"]), 0);
+    let leftovers: Vec<_> = std::fs::read_dir(store.path().join(".cablekeep"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".cablekeep-scratch-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn the_search_index_follows_new_versions() {
     let store = temp_store();
     run_ok(
         cablekeep(store.path())
@@ -498,7 +657,8 @@ fn the_catalog_follows_new_versions() {
         0,
     );
     assert!(ids(&second).len() > ids(&first).len(), "{first}\n{second}");
-    std::fs::remove_file(store.path().join(".cablekeep/catalog.sqlite")).unwrap();
+    // The index is a cache: deleting it loses nothing.
+    std::fs::remove_dir_all(store.path().join(".cablekeep/search")).unwrap();
     let third = run_ok(
         cablekeep(store.path()).args(["search", "example", "--json"]),
         0,

@@ -779,7 +779,7 @@ fn dev_exports_agree_across_formats() {
 // 4. search
 
 fn searches_agree(pair: &Pair, queries: &[&[&str]]) {
-    // search keeps its catalog in the store: copies, not the shared fixtures.
+    // search keeps its index in the store: copies, not the shared fixtures.
     let (_dir, copy) = pair.copy();
     for args in queries {
         let mut full = vec!["search", "--json", "--limit", "100"];
@@ -817,7 +817,8 @@ fn dev_searches_agree_across_formats() {
             &["\"human rights\""],
             &["terror*"],
             &["oil OR gas"],
-            &["NEAR(president election)"],
+            &["(president OR election) NOT nuclear"],
+            &["tag:PREL created:2009..2010 minister*"],
             &["--tag", "PREL", "minister"],
             &["--tag", "PGOV", "--tag", "ECON", "--all-tags", "reform*"],
             &["--classification", "SECRET", "nuclear"],

@@ -49,6 +49,19 @@ impl OpenArchive {
         Self::open_selected(path, &|p| p == INDEX_FILE || p.starts_with("data/cables/"))
     }
 
+    /// Opens a zip without reading its directory, for reading entries whose places the caller
+    /// kept (the search index keeps those of each cable's text): with
+    /// [`Self::with_entry_required`], each read checks the entry's local header against the
+    /// kept one and its CRC-32, so a place that is not that entry's any more is an error, never
+    /// other bytes. At full scale reading the directory takes longer than a whole search.
+    pub fn open_unlisted(path: &Path) -> Result<OpenArchive> {
+        let mut index = ZipIndex::default();
+        index.readable = true;
+        let mut archive = Self::with_index(path, index)?;
+        archive.index.file_len = archive.file.metadata().at(path)?.len();
+        Ok(archive)
+    }
+
     fn with_index(path: &Path, index: ZipIndex) -> Result<OpenArchive> {
         let file = File::open(path).at(path)?;
         let mut tops: Vec<&str> = index

@@ -4,7 +4,7 @@ use super::args::{CollectionArg, OutputFormat, json_flag};
 use super::{Ctx, EXIT_OK, render};
 use anyhow::{Context, Result, anyhow};
 use cablekeep::export::{self, Format};
-use cablekeep::query::catalog::Catalog;
+use cablekeep::query::search::{SearchIndex, Upkeep};
 use cablekeep::query::select::Filter;
 use cablekeep::store::{CollectionName, VersionNum};
 use clap::{ArgAction, Args, ValueEnum};
@@ -140,7 +140,7 @@ pub(super) struct ExportArgs {
     version: Option<VersionNum>,
     #[command(flatten)]
     filter: FilterArgs,
-    /// Only cables whose subject or text matches this full-text query (SQLite FTS5 syntax; at
+    /// Only cables whose subject or text matches this full-text query (as `search` takes it; at
     /// most 2048 bytes and 64 words).
     #[arg(long, value_name = "TEXT", value_parser = full_text_query)]
     query: Option<String>,
@@ -164,10 +164,15 @@ const MAX_HITS: u64 = 10_000;
 
 #[derive(Debug, Args)]
 pub(super) struct SearchArgs {
-    /// The query: words, "a phrase", a OR b, NEAR(a b), prefix* (SQLite FTS5 syntax; at most
-    /// 2048 bytes and 64 words).
+    /// The query: words, "a phrase", prefix*, AND, OR, NOT, (...), and field filters such as
+    /// origin:madrid, tag:PREL, classification:secret, created:2009..2010 (README.md, "Search";
+    /// at most 2048 bytes and 64 words). Without one, the index is only brought up to date.
     #[arg(value_parser = full_text_query)]
-    query: String,
+    query: Option<String>,
+    /// Build the search index anew first, whatever it holds (it is otherwise kept up to date by
+    /// every search, re-indexing only the cables that changed).
+    #[arg(long)]
+    rebuild: bool,
     /// Search this collection only (default: every collection, latest versions).
     #[arg(long, short = 'c')]
     collection: Option<CollectionName>,
@@ -194,9 +199,9 @@ pub(super) struct StatsArgs {
     output: OutputFormat,
 }
 
-/// A full-text query within the bounds of [`cablekeep::query::catalog::check_query`].
+/// A well-formed full-text query (see [`cablekeep::query::search::check_query`]).
 fn full_text_query(s: &str) -> Result<String, cablekeep::error::Error> {
-    cablekeep::query::catalog::check_query(s).map(|()| s.to_string())
+    cablekeep::query::search::check_query(s).map(|()| s.to_string())
 }
 
 /// `export`: writes the cables selected in the format asked for.
@@ -239,17 +244,26 @@ pub(super) fn export(ctx: &Ctx, a: ExportArgs) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
-/// `search`: the best hits of a full-text query over the latest versions.
+/// `search`: the best hits of a full-text query over the latest versions; without a query, the
+/// index brought up to date (or, with `--rebuild`, built anew).
 pub(super) fn search(ctx: &Ctx, a: SearchArgs) -> Result<u8> {
     let filter = a.filter.filter(None)?;
     if let Some(c) = &a.collection {
         ctx.store.resolve_version(c, None)?;
     }
-    let (catalog, rebuilt) = Catalog::open(&ctx.store, &ctx.bar)?;
-    if rebuilt {
-        eprintln!("cablekeep: catalog rebuilt ({})", catalog.path().display());
+    let (index, upkeep) = match a.rebuild {
+        true => SearchIndex::rebuild(&ctx.store, &ctx.bar)?,
+        false => SearchIndex::open(&ctx.store, &ctx.bar)?,
+    };
+    let Some(query) = &a.query else {
+        render::search_index(&index, upkeep, a.output)?;
+        return Ok(EXIT_OK);
+    };
+    match upkeep {
+        Upkeep::Current => {}
+        _ => eprintln!("cablekeep: {}", render::upkeep_text(&index, upkeep)),
     }
-    let hits = catalog.search(&a.query, a.collection.as_deref(), &filter, a.limit)?;
+    let hits = index.search(query, a.collection.as_deref(), &filter, a.limit)?;
     let format = a.output;
     render::hits(&hits, format)?;
     if format == OutputFormat::Text {

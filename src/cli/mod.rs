@@ -91,7 +91,8 @@ enum Command {
     /// Export a selection of cables for researchers: CSV, JSON Lines, SQLite, BagIt bag or zip,
     /// with README, CITATION.cff, datapackage.json and citations.
     Export(export::ExportArgs),
-    /// Full-text search over the latest versions (ranked by bm25, with snippets).
+    /// Full-text search over the latest versions (ranked by BM25, with snippets); without a
+    /// query, bring the search index up to date.
     Search(export::SearchArgs),
     /// Count cables by year, origin, classification, tag and redaction status.
     Stats(export::StatsArgs),

@@ -8,7 +8,7 @@ use cablekeep::cable::CableRecord;
 use cablekeep::cable::provenance::RedactionChange;
 use cablekeep::finding::{Finding, terminal_safe};
 use cablekeep::linkcheck::{self, LinkResult, State};
-use cablekeep::query::catalog::Hit;
+use cablekeep::query::search::{Hit, SearchIndex, Upkeep};
 use cablekeep::query::stats::Stats;
 use cablekeep::store::diff::{CableChange, VersionDiff};
 use cablekeep::store::rebuild::Outcome as RebuildOutcome;
@@ -495,6 +495,42 @@ pub(super) fn stats(s: &Stats, format: OutputFormat) -> Result<()> {
 }
 
 /// Search hits, best first.
+/// What bringing the search index up to date did, in words.
+pub(super) fn upkeep_text(index: &SearchIndex, upkeep: Upkeep) -> String {
+    let path = index.path().display();
+    match upkeep {
+        Upkeep::Current => format!(
+            "search index up to date: {} cables ({path})",
+            index.cables()
+        ),
+        Upkeep::Updated { changes, secs } => format!(
+            "search index updated in {secs:.2} s: {} cables indexed, {} removed; {} cables ({path})",
+            changes.indexed,
+            changes.removed,
+            index.cables()
+        ),
+        Upkeep::Built { cables, secs } => {
+            format!("search index built in {secs:.2} s: {cables} cables ({path})")
+        }
+    }
+}
+
+/// `search` without a query: the index's state, as a line of text or a JSON object.
+pub(super) fn search_index(
+    index: &SearchIndex,
+    upkeep: Upkeep,
+    format: OutputFormat,
+) -> Result<()> {
+    if format == OutputFormat::Json {
+        let mut v = serde_json::to_value(upkeep)?;
+        v["cables"] = index.cables().into();
+        v["path"] = index.path().display().to_string().into();
+        return json_line(&v);
+    }
+    writeln!(out(), "{}", upkeep_text(index, upkeep))?;
+    Ok(())
+}
+
 pub(super) fn hits(hits: &[Hit], format: OutputFormat) -> Result<()> {
     if format == OutputFormat::Json {
         for h in hits {

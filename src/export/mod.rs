@@ -26,7 +26,7 @@ use crate::bag::OpenArchive;
 use crate::bag::capture::IndexLine;
 use crate::error::{Error, IoContext, Result};
 use crate::progress::Progress;
-use crate::query::catalog::Catalog;
+use crate::query::search::SearchIndex;
 use crate::query::select::{Facts, Filter, VersionRef};
 use crate::store::Store;
 use std::collections::BTreeSet;
@@ -114,12 +114,11 @@ pub struct Outcome {
 }
 
 /// The ids of the cables of a version whose text matches the filter's full-text query (through
-/// the store's catalog when the version is the latest, else through a temporary catalog of the
-/// cables the other criteria select); `None` without a query.
+/// the store's search index when the version is the latest, else through a temporary index of
+/// the cables the other criteria select); `None` without a query.
 pub fn query_ids(
     store: &Store,
     version: &VersionRef,
-    archive: &OpenArchive,
     filter: &Filter,
     progress: &dyn Progress,
 ) -> Result<Option<BTreeSet<String>>> {
@@ -127,11 +126,11 @@ pub fn query_ids(
         return Ok(None);
     };
     let ids = if store.latest(&version.collection)? == Some(version.version) {
-        let (catalog, _) = Catalog::open(store, progress)?;
-        catalog.matching_ids(&version.collection, query)?
+        let (index, _) = SearchIndex::open(store, progress)?;
+        index.matching_ids(&version.collection, query)?
     } else {
         let keep = |l: &IndexLine| filter.matches(&Facts::of(l));
-        Catalog::temporary(version, archive, &keep, progress)?
+        SearchIndex::temporary(store, version, &keep, progress)?
             .matching_ids(&version.collection, query)?
     };
     Ok(Some(ids))
@@ -159,7 +158,7 @@ pub fn export(store: &Store, req: Request<'_>) -> Result<Outcome> {
         Format::Bag | Format::Zip => OpenArchive::open(&zip)?,
         _ => OpenArchive::open_index(&zip)?,
     };
-    let ids = query_ids(store, &version, &archive, req.filter, req.progress)?;
+    let ids = query_ids(store, &version, req.filter, req.progress)?;
     let keep = |l: &IndexLine| {
         req.filter.matches(&Facts::of(l)) && ids.as_ref().is_none_or(|ids| ids.contains(&l.id))
     };
@@ -249,6 +248,7 @@ pub(crate) fn sample_cable(id: &str, record: serde_json::Value) -> crate::query:
         record: serde_json::from_value(r).expect("a record"),
         bytes: Vec::new(),
         sources: Vec::new(),
+        entries: None,
     }
 }
 

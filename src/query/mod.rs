@@ -2,5 +2,6 @@
 //! ([`stats`]), and the search catalog ([`catalog`]).
 
 pub mod catalog;
+pub mod search;
 pub mod select;
 pub mod stats;

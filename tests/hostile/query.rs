@@ -229,8 +229,8 @@ fn search_and_export_query_work_on_a_read_only_store() {
             .arg(crate::util::examples()),
         0,
     );
-    // No catalog yet: search has to make one, and the store cannot take it.
-    let _ = std::fs::remove_file(store.join(".cablekeep/catalog.sqlite"));
+    // No index yet: search has to make one, and the store cannot take it.
+    let _ = std::fs::remove_dir_all(store.join(".cablekeep/search"));
     let cache = work.path().join("cache");
     std::fs::create_dir(&cache).unwrap();
     chmod(&cache, "a+rwx");
@@ -267,8 +267,8 @@ fn search_and_export_query_work_on_a_read_only_store() {
     let cached = walkdir::WalkDir::new(&cache)
         .into_iter()
         .filter_map(|e| e.ok())
-        .any(|e| e.file_name() == "catalog.sqlite");
-    assert!(cached, "the catalog is kept in the cache");
+        .any(|e| e.file_name() == "meta.json");
+    assert!(cached, "the search index is kept in the cache");
     chmod(&store, "u+w");
 }
 

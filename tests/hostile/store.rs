@@ -395,13 +395,14 @@ fn an_io_error_is_told_once() {
 }
 
 #[test]
-fn a_killed_catalog_builds_leftover_is_removed_by_the_next_build_and_nothing_else() {
+fn a_killed_index_builds_leftover_is_removed_by_the_next_build_and_nothing_else() {
     let store = three_versions();
     let state = store.path().join(".cablekeep");
-    // What a search killed while building its catalog leaves (its lock went with it), and a
+    // What a search killed while building its index leaves (its lock went with it), and a
     // writer's temporary, which only a writer's recovery (under the store lock) may judge.
     let abandoned = state.join(".cablekeep-scratch-dead");
-    std::fs::write(&abandoned, vec![0u8; 1 << 20]).unwrap();
+    std::fs::create_dir_all(&abandoned).unwrap();
+    std::fs::write(abandoned.join("segment"), vec![0u8; 1 << 20]).unwrap();
     let writers = state.join(".cablekeep-tmp-writer");
     std::fs::write(&writers, b"spill").unwrap();
     run_ok(cablekeep(store.path()).args(["search", "example"]), 0);

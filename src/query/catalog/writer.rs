@@ -1,5 +1,4 @@
-//! The writer of new catalog databases, a batch of cables at a time: the store's catalog and
-//! the SQLite export (`export --format sqlite`) alike.
+//! The writer of SQLite exports (`export --format sqlite`), a batch of cables at a time.
 
 use super::db_error;
 use super::schema::{CATALOG_SCHEMA, SCHEMA};
@@ -77,24 +76,12 @@ impl DbWriter {
     /// commits, optimizes the full-text index and compacts the file. The file is complete when
     /// this returns (no journal is left beside it).
     pub fn finish(self, meta: &[(String, String)]) -> Result<()> {
-        self.finish_then(meta, |_, _| Ok(()))
-    }
-
-    /// [`DbWriter::finish`] that also writes `extra` once the full-text index is optimized and
-    /// before the file is compacted: a store's catalog writes there what search keeps beside
-    /// the index (see [`super::search::write_search_data`]).
-    pub(super) fn finish_then(
-        self,
-        meta: &[(String, String)],
-        extra: impl FnOnce(&Connection, &Path) -> rusqlite::Result<()>,
-    ) -> Result<()> {
         let err = |e| db_error(&self.path, e);
         self.insert_meta(meta).map_err(err)?;
         self.conn.execute_batch("COMMIT").map_err(err)?;
         self.conn
             .execute_batch("INSERT INTO cables_fts (cables_fts) VALUES ('optimize')")
             .map_err(err)?;
-        extra(&self.conn, &self.path).map_err(err)?;
         // VACUUM copies the file page by page in order: it gains nothing from the large
         // cache the build used, which it would otherwise take again for the copy, at the
         // build's peak.

@@ -43,7 +43,7 @@ pub struct Filter {
     /// Some(true): only partial extracts; Some(false): only whole cables; None: either.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub partial_extract: Option<bool>,
-    /// A full-text query (FTS5 syntax) over subject and text, answered by the catalog.
+    /// A full-text query over subject and text (README.md, "Search"), answered by the search index.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
 }
@@ -149,7 +149,7 @@ impl Filter {
         self == &Filter::default()
     }
 
-    /// Whether a cable passes every criterion but the full-text query (which the catalog answers).
+    /// Whether a cable passes every criterion but the full-text query (which the search index answers).
     pub fn matches(&self, f: &Facts<'_>) -> bool {
         (self.ids.is_empty() || self.ids.iter().any(|i| eq(i, f.id)))
             && (self.origins.is_empty()
@@ -216,7 +216,7 @@ impl Filter {
             parts.push(format!("partial extract is {p}"));
         }
         if let Some(q) = &self.query {
-            parts.push(format!("full text matches {q:?} (SQLite FTS5)"));
+            parts.push(format!("full text matches {q:?} (cablekeep search)"));
         }
         if parts.is_empty() {
             "all cables".to_string()

@@ -118,6 +118,9 @@ pub struct Selected {
     pub bytes: Vec<u8>,
     /// Every capture's source in the line's order, when [`Need::sources`]; else empty.
     pub sources: Vec<Source>,
+    /// The zip entries of the current capture's record and raw bytes, where they were found:
+    /// a reader that keeps them (the search index) reads the text again without the directory.
+    pub entries: Option<(Entry, Entry)>,
 }
 
 impl Selected {
@@ -467,10 +470,12 @@ fn load_one(archive: &OpenArchive, located: Located, need: Need) -> Result<Selec
     if need.sources {
         sources.push(record.source.clone());
     }
+    let entries = current_entry.clone().zip(current_raw);
     Ok(Selected {
         bytes,
         line,
         record,
         sources,
+        entries,
     })
 }

@@ -1,0 +1,261 @@
+//! Writing the index: a version's cables streamed from its archive into tantivy's writer, and
+//! the index brought from the versions it holds to the latest ones with work that follows what
+//! changed, not the corpus.
+
+use super::compile::engine;
+use super::fields::{Fields, key, line_digest, register_analyzers};
+use crate::bag::OpenArchive;
+use crate::bag::capture::IndexLine;
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+use crate::query::select::{self, Need, VersionRef};
+use crate::store::Store;
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tantivy::indexer::{IndexWriterOptions, LogMergePolicy, NoMergePolicy};
+use tantivy::{Index, IndexWriter, Term};
+
+/// The name of the index's layout, kept in each commit: an index with another is rebuilt.
+pub(super) const INDEX_SCHEMA: &str = "cablekeep-search/1";
+
+/// What an index holds, kept with each commit (tantivy's commit payload), so that the versions
+/// and the documents change together or not at all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Contents {
+    pub schema: String,
+    /// The version of each collection indexed, sorted by collection.
+    pub versions: Vec<Indexed>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Indexed {
+    pub collection: String,
+    pub version: u32,
+    /// SHA-256 of the version's sidecar manifest: a version rewritten in place is not the one
+    /// indexed.
+    pub manifest_sha256: String,
+}
+
+impl Contents {
+    pub(super) fn of(versions: &[VersionRef]) -> Contents {
+        let mut versions: Vec<Indexed> = versions
+            .iter()
+            .map(|v| Indexed {
+                collection: v.collection.clone(),
+                version: v.version,
+                manifest_sha256: v.manifest_sha256.clone(),
+            })
+            .collect();
+        versions.sort_by(|a, b| a.collection.cmp(&b.collection));
+        Contents {
+            schema: INDEX_SCHEMA.to_string(),
+            versions,
+        }
+    }
+
+    /// The contents an index's last commit recorded; None for an index of another layout.
+    pub(super) fn recorded(index: &Index) -> Option<Contents> {
+        let payload = index.load_metas().ok()?.payload?;
+        let contents: Contents = serde_json::from_str(&payload).ok()?;
+        (contents.schema == INDEX_SCHEMA).then_some(contents)
+    }
+}
+
+/// How many cables an update added (new or changed) and removed (gone or changed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Changes {
+    /// Cables indexed: new ones, and those whose index line changed.
+    pub indexed: usize,
+    /// Cables removed because the collection no longer holds them.
+    pub removed: usize,
+}
+
+/// Memory the indexing threads share for the segments they build, in bytes: a segment is
+/// written when its thread's share is full.
+const WRITER_MEMORY: usize = 96 << 20;
+
+/// Documents read from the archive that the indexing threads have not taken yet, at most.
+const MAX_QUEUED: usize = 1024;
+
+/// How long the indexing threads may take no document before the build is given up.
+const STALLED: Duration = Duration::from_secs(300);
+
+/// A writer whose threads share [`WRITER_MEMORY`]. A full build never merges segments while it
+/// runs: merging reads every segment through memory maps, which then count as the process's
+/// memory (some 400 MB at full scale, against 230 without); updates merge small segments only.
+fn writer(index: &Index, full_build: bool) -> Result<IndexWriter> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, 4);
+    let options = IndexWriterOptions::builder()
+        .num_worker_threads(threads)
+        .memory_budget_per_thread(WRITER_MEMORY / threads)
+        .num_merge_threads(1)
+        .build();
+    let writer: IndexWriter = index.writer_with_options(options).map_err(engine)?;
+    if full_build {
+        writer.set_merge_policy(Box::new(NoMergePolicy));
+    } else {
+        let mut policy = LogMergePolicy::default();
+        policy.set_max_docs_before_merge(50_000);
+        writer.set_merge_policy(Box::new(policy));
+    }
+    Ok(writer)
+}
+
+/// Writes an index's documents and commits them with what it holds.
+pub(super) struct Builder<'a> {
+    index: &'a Index,
+    fields: Fields,
+    writer: IndexWriter,
+    taken: std::sync::Arc<AtomicUsize>,
+    queued: usize,
+}
+
+impl<'a> Builder<'a> {
+    pub(super) fn new(index: &'a Index, full_build: bool) -> Result<Builder<'a>> {
+        let taken = register_analyzers(index);
+        Ok(Builder {
+            index,
+            fields: Fields::of(&index.schema()).map_err(engine)?,
+            writer: writer(index, full_build)?,
+            taken,
+            queued: 0,
+        })
+    }
+
+    /// Adds the cables of a version that `keep` selects; returns how many.
+    pub(super) fn add_version(
+        &mut self,
+        store_zip: &std::path::Path,
+        version: &VersionRef,
+        keep: select::Keep<'_>,
+        progress: &dyn Progress,
+    ) -> Result<usize> {
+        let archive = OpenArchive::open_index(store_zip)?;
+        let need = Need::default();
+        progress.start(&format!("indexing {}", version.identifier), version.cables);
+        let Builder {
+            fields,
+            writer,
+            taken,
+            queued,
+            ..
+        } = self;
+        let n = select::stream(&archive, keep, need, progress, |batch| {
+            for cable in &batch {
+                let doc = fields.document(&version.collection, version.version, cable);
+                writer.add_document(doc).map_err(engine)?;
+                *queued += 1;
+                wait_for_room(*queued, taken)?;
+            }
+            Ok(())
+        })?;
+        progress.finish();
+        Ok(n)
+    }
+
+    /// Removes every document of a collection.
+    pub(super) fn remove_collection(&mut self, collection: &str) {
+        self.writer
+            .delete_term(Term::from_field_text(self.fields.collection, collection));
+    }
+
+    /// Removes a cable's document.
+    pub(super) fn remove_cable(&mut self, collection: &str, id: &str) {
+        self.writer
+            .delete_term(Term::from_field_text(self.fields.key, &key(collection, id)));
+    }
+
+    /// Commits what was added and removed as one change, recording `contents`; a build killed
+    /// before this leaves the index as its last commit left it.
+    pub(super) fn commit(mut self, contents: &Contents) -> Result<()> {
+        let payload = serde_json::to_string(contents).expect("contents serialize");
+        let mut prepared = self.writer.prepare_commit().map_err(engine)?;
+        prepared.set_payload(&payload);
+        prepared.commit().map_err(engine)?;
+        self.writer.wait_merging_threads().map_err(engine)?;
+        let _ = self.index;
+        Ok(())
+    }
+}
+
+/// Waits while more than [`MAX_QUEUED`] of the `queued` documents wait in the writer's queue
+/// (which holds up to 10,000 whole texts otherwise).
+fn wait_for_room(queued: usize, taken: &AtomicUsize) -> Result<()> {
+    let mut last = taken.load(Ordering::Relaxed);
+    let mut since = Instant::now();
+    while queued.saturating_sub(taken.load(Ordering::Relaxed)) > MAX_QUEUED {
+        std::thread::sleep(Duration::from_micros(200));
+        let now = taken.load(Ordering::Relaxed);
+        if now != last {
+            (last, since) = (now, Instant::now());
+        } else if since.elapsed() > STALLED {
+            return Err(Error::Invalid(
+                "the search index's writer stopped taking documents".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The cables of `version` that the index does not hold as they are there (new, or their
+/// index line changed), and the indexed ones that are not in it any more.
+pub(super) struct Delta {
+    pub changed: HashSet<String>,
+    pub gone: Vec<String>,
+}
+
+/// Compares the documents of a collection in the index with the lines of a version of it.
+pub(super) fn delta(index: &Index, store: &Store, version: &VersionRef) -> Result<Delta> {
+    let mut indexed = indexed_lines(index, &version.collection)?;
+    let archive = OpenArchive::open_index(&store.zip_path(&version.collection, version.version))?;
+    let mut changed = HashSet::new();
+    select::for_each_line(&archive, |line: &IndexLine| {
+        if indexed.remove(&line.id) != Some(line_digest(line)) {
+            changed.insert(line.id.clone());
+        }
+    })?;
+    let mut gone: Vec<String> = indexed.into_keys().collect();
+    gone.sort();
+    Ok(Delta { changed, gone })
+}
+
+/// The id and line digest of every live document of a collection.
+fn indexed_lines(index: &Index, collection: &str) -> Result<HashMap<String, u64>> {
+    let reader = index.reader().map_err(engine)?;
+    let searcher = reader.searcher();
+    let prefix = key(collection, "");
+    let mut lines = HashMap::new();
+    for segment in searcher.segment_readers() {
+        let fast = segment.fast_fields();
+        let keys = fast
+            .str("key")
+            .map_err(engine)?
+            .ok_or_else(|| engine(tantivy::TantivyError::SchemaError("no key column".into())))?;
+        let digests = fast.u64("line").map_err(engine)?;
+        let mut by_ord: Vec<(u64, u64)> = segment
+            .doc_ids_alive()
+            .filter_map(|doc| {
+                let ord = keys.term_ords(doc).next()?;
+                Some((ord, digests.first(doc).unwrap_or(0)))
+            })
+            .collect();
+        by_ord.sort_unstable();
+        let ords: Vec<u64> = by_ord.iter().map(|(o, _)| *o).collect();
+        let mut names = Vec::with_capacity(ords.len());
+        keys.dictionary()
+            .sorted_ords_to_term_cb(&ords, |k| {
+                names.push(String::from_utf8_lossy(k).into_owned())
+            })
+            .map_err(|e| engine(e.into()))?;
+        for (name, (_, digest)) in names.into_iter().zip(by_ord) {
+            if let Some(id) = name.strip_prefix(&prefix) {
+                lines.insert(id.to_string(), digest);
+            }
+        }
+    }
+    Ok(lines)
+}

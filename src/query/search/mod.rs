@@ -1,0 +1,210 @@
+//! Full-text search: the store's search index (tantivy) of the latest version of every
+//! collection, and searches of it. The only module that uses tantivy.
+//!
+//! The index is a cache, never the source of truth: it holds each cable's terms, the facts
+//! filters look at, what a hit shows, and where the cable's text lies in its archive (snippets
+//! read the text from there); not the texts. It lies in `.cablekeep/search/` and records, with
+//! each commit, the versions it holds (by their sidecar manifest digests): a search first
+//! brings it to the latest versions, re-indexing only the cables whose index line changed
+//! ([`upkeep`]). Deleting it loses nothing; `verify` never reads it.
+//!
+//! The query language ([`language`]) is cablekeep's own, documented in README.md: words,
+//! "phrases", prefixes, `AND`/`OR`/`NOT`, parentheses and field filters; a malformed query is
+//! an error that says where. Hits are ranked by BM25 over subject and text, ties by collection
+//! and id ([`collect`]).
+
+mod build;
+mod collect;
+mod compile;
+mod fields;
+mod language;
+mod snippet;
+mod stems;
+#[cfg(test)]
+mod tests;
+mod upkeep;
+
+pub use build::Changes;
+pub use language::{MAX_QUERY_BYTES, MAX_QUERY_WORDS, check_query};
+
+use crate::error::{Error, Result};
+use crate::query::select::Filter;
+use crate::store::Store;
+use compile::{Compiler, engine, filter_clauses};
+use fields::{Fields, Stored};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use tantivy::query::{BooleanQuery, Occur};
+use tantivy::schema::Value;
+use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument};
+
+/// One search hit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    /// The collection holding the cable (the index holds one version of each collection).
+    pub collection: String,
+    /// The cable's canonical reference id.
+    pub id: String,
+    /// Its BM25 score over subject and text: higher is better.
+    pub score: f64,
+    /// The cable's SUBJECT line; None when it has none.
+    pub subject: Option<String>,
+    /// When the cable was sent (UTC, `YYYY-MM-DDTHH:MM:00Z` or a bare date); None when undated.
+    pub created: Option<String>,
+    /// The sending post, e.g. `Embassy Madrid`; None when unknown.
+    pub origin: Option<String>,
+    /// The classification as written; None when the page gives none.
+    pub classification: Option<String>,
+    /// The best matching passage, matches in `[` `]`.
+    pub snippet: String,
+}
+
+/// What opening the index took.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "upkeep", rename_all = "snake_case")]
+pub enum Upkeep {
+    /// It held the latest versions already.
+    Current,
+    /// It was brought to the latest versions.
+    Updated {
+        /// The cables indexed and removed.
+        changes: Changes,
+        /// Seconds the update took.
+        secs: f64,
+    },
+    /// It was built anew.
+    Built {
+        /// The cables it holds.
+        cables: usize,
+        /// Seconds the build took.
+        secs: f64,
+    },
+}
+
+/// An open search index.
+pub struct SearchIndex {
+    reader: IndexReader,
+    fields: Fields,
+    path: PathBuf,
+    /// The store whose archives hold the hits' texts.
+    store: Option<Store>,
+    /// The temporary folder of an index made for one run, removed when it is dropped.
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl SearchIndex {
+    fn from_index(index: Index, path: &Path, store: Option<Store>) -> Result<SearchIndex> {
+        let fields = Fields::of(&index.schema()).map_err(engine)?;
+        // A search runs over the segments on every core.
+        let mut index = index;
+        index.set_default_multithread_executor().map_err(engine)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(engine)?;
+        Ok(SearchIndex {
+            reader,
+            fields,
+            path: path.to_path_buf(),
+            store,
+            _tmp: None,
+        })
+    }
+
+    /// The folder the index was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How many cables it holds.
+    pub fn cables(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// The best hits of `query` (README.md, "Search") among the cables that pass `filter`'s
+    /// other criteria, in `collection` when given: best first by score, then collection and id;
+    /// at most `limit` of them.
+    pub fn search(
+        &self,
+        query: &str,
+        collection: Option<&str>,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<Vec<Hit>> {
+        let expr = language::parse(query)?;
+        let searcher = self.reader.searcher();
+        let text = Compiler::new(&searcher, self.fields)?
+            .expr(&expr)?
+            .ok_or_else(|| no_words(query))?;
+        let mut clauses = vec![(Occur::Must, text.box_clone())];
+        for q in filter_clauses(&self.fields, filter, collection) {
+            clauses.push((Occur::Must, q));
+        }
+        let ranked = searcher
+            .search(&BooleanQuery::new(clauses), &collect::TopByKey { k: limit })
+            .map_err(engine)?;
+        let store = self.store.as_ref().ok_or_else(|| {
+            Error::Invalid("this search index has no store to read snippets from".into())
+        })?;
+        let mut snippets = snippet::Snippets::new(&searcher, &*text, self.fields.body, store)?;
+        let mut hits = Vec::with_capacity(ranked.len());
+        for r in ranked {
+            let doc: TantivyDocument = searcher.doc(r.doc).map_err(engine)?;
+            let stored = self.stored(&doc)?;
+            hits.push(Hit {
+                snippet: snippets.of(&stored)?,
+                collection: stored.collection,
+                id: stored.id,
+                score: f64::from(r.score),
+                subject: stored.subject,
+                created: stored.created,
+                origin: stored.origin,
+                classification: stored.classification,
+            });
+        }
+        Ok(hits)
+    }
+
+    /// The ids of the cables of `collection` that match `query` (neither ranked nor with
+    /// snippets: only the set is wanted).
+    pub fn matching_ids(&self, collection: &str, query: &str) -> Result<BTreeSet<String>> {
+        let expr = language::parse(query)?;
+        let searcher = self.reader.searcher();
+        let text = Compiler::new(&searcher, self.fields)?
+            .expr(&expr)?
+            .ok_or_else(|| no_words(query))?;
+        let mut clauses = vec![(Occur::Must, text)];
+        for q in filter_clauses(&self.fields, &Filter::default(), Some(collection)) {
+            clauses.push((Occur::Must, q));
+        }
+        let keys = searcher
+            .search(&BooleanQuery::new(clauses), &collect::AllKeys)
+            .map_err(engine)?;
+        let prefix = fields::key(collection, "");
+        Ok(keys
+            .into_iter()
+            .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string))
+            .collect())
+    }
+
+    fn stored(&self, doc: &TantivyDocument) -> Result<Stored> {
+        let bytes = doc
+            .get_first(self.fields.stored)
+            .and_then(|v| v.as_bytes())
+            .unwrap_or_default();
+        serde_json::from_slice(bytes).map_err(|e| {
+            Error::Invalid(format!(
+                "the search index at {} holds a damaged document ({e}); run `cablekeep search --rebuild`",
+                self.path.display()
+            ))
+        })
+    }
+}
+
+fn no_words(query: &str) -> Error {
+    Error::Invalid(format!(
+        "search query {query:?}: it holds no word to search (words are letters and digits)"
+    ))
+}

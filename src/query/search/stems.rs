@@ -1,0 +1,142 @@
+//! English stems, remembered: the same few thousand words make most of any text, and working
+//! a word's stem out (the Snowball English algorithm) took nearly half of a full build's time.
+
+use std::collections::HashMap;
+use tantivy::tokenizer::{
+    Language, RawTokenizer, Stemmer, TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer,
+};
+
+/// The most stems one analyzer remembers (a few MB); words past that are stemmed each time.
+const MAX_REMEMBERED: usize = 50_000;
+
+/// A token filter that gives each token its English stem, as tantivy's [`Stemmer`] does,
+/// remembering the stems it worked out.
+#[derive(Clone, Copy, Default)]
+pub(super) struct RememberedStems;
+
+impl TokenFilter for RememberedStems {
+    type Tokenizer<T: Tokenizer> = RememberedStemsFilter<T>;
+
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> RememberedStemsFilter<T> {
+        RememberedStemsFilter {
+            inner: tokenizer,
+            stems: Stems::default(),
+        }
+    }
+}
+
+/// The stems one analyzer worked out, and the stemmer of the words it has not seen.
+#[derive(Clone)]
+pub(super) struct Stems {
+    known: HashMap<String, String>,
+    stemmer: TextAnalyzer,
+}
+
+impl Default for Stems {
+    fn default() -> Self {
+        Stems {
+            known: HashMap::new(),
+            stemmer: TextAnalyzer::builder(RawTokenizer::default())
+                .filter(Stemmer::new(Language::English))
+                .build(),
+        }
+    }
+}
+
+impl Stems {
+    /// Replaces `word` by its stem. A word with digits is left as it is: numbers, dates and
+    /// references have no stems, and there are so many of them that they would crowd the
+    /// words out of what is remembered.
+    fn stem(&mut self, word: &mut String) {
+        if word.bytes().any(|b| b.is_ascii_digit()) {
+            return;
+        }
+        if let Some(stem) = self.known.get(word.as_str()) {
+            word.clear();
+            word.push_str(stem);
+            return;
+        }
+        let mut stem = None;
+        self.stemmer
+            .token_stream(word)
+            .process(&mut |t| stem = Some(t.text.clone()));
+        let Some(stem) = stem else { return };
+        if self.known.len() < MAX_REMEMBERED {
+            self.known.insert(word.clone(), stem.clone());
+        }
+        *word = stem;
+    }
+}
+
+#[derive(Clone)]
+pub(super) struct RememberedStemsFilter<T> {
+    inner: T,
+    stems: Stems,
+}
+
+impl<T: Tokenizer> Tokenizer for RememberedStemsFilter<T> {
+    type TokenStream<'a> = RememberedStemsStream<'a, T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        RememberedStemsStream {
+            tail: self.inner.token_stream(text),
+            stems: &mut self.stems,
+        }
+    }
+}
+
+pub(super) struct RememberedStemsStream<'a, T> {
+    tail: T,
+    stems: &'a mut Stems,
+}
+
+impl<T: TokenStream> TokenStream for RememberedStemsStream<'_, T> {
+    fn advance(&mut self) -> bool {
+        if !self.tail.advance() {
+            return false;
+        }
+        self.stems.stem(&mut self.tail.token_mut().text);
+        true
+    }
+
+    fn token(&self) -> &Token {
+        self.tail.token()
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.tail.token_mut()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tantivy::tokenizer::{LowerCaser, SimpleTokenizer};
+
+    fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        analyzer
+            .token_stream(text)
+            .process(&mut |t| out.push(t.text.clone()));
+        out
+    }
+
+    #[test]
+    fn remembered_stems_are_tantivys_stems() {
+        let text = "Merz apologizes to Libya; apologizing, apologized. Negotiations negotiated \
+                    the negotiations again";
+        let mut plain = TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(LowerCaser)
+            .filter(Stemmer::new(Language::English))
+            .build();
+        let mut remembered = TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(LowerCaser)
+            .filter(RememberedStems)
+            .build();
+        let want = terms(&mut plain, text);
+        assert!(want.contains(&"apolog".to_string()), "{want:?}");
+        // Twice: the second time from what it remembers.
+        assert_eq!(terms(&mut remembered, text), want);
+        assert_eq!(terms(&mut remembered, text), want);
+    }
+}
