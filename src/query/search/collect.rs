@@ -12,6 +12,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::StrColumn;
+use tantivy::columnar::TermOrdHit;
 use tantivy::query::Weight;
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
@@ -23,9 +24,12 @@ pub(super) struct Ranked {
     pub doc: DocAddress,
 }
 
-/// The best `k` matches by score, then key.
+/// The best `k` matches by score, then key; of one collection's cables when given. The
+/// collection is told by the key's ordinal, in the collector: as a clause of the query it would
+/// make every match an intersection to score, with no block skipped.
 pub(super) struct TopByKey {
     pub k: usize,
+    pub collection: Option<String>,
 }
 
 /// The key column of a segment (every document has one).
@@ -33,6 +37,17 @@ fn keys(reader: &SegmentReader) -> tantivy::Result<StrColumn> {
     reader.fast_fields().str("key")?.ok_or_else(|| {
         tantivy::TantivyError::SchemaError("the search index has no key column".into())
     })
+}
+
+/// The ordinals of a segment's keys of `collection`'s cables: those from `<collection>\n` up
+/// to `<collection>` followed by the next character after a newline.
+fn ord_range(keys: &StrColumn, collection: &str) -> tantivy::Result<std::ops::Range<u64>> {
+    let ord = |key: String| -> tantivy::Result<u64> {
+        Ok(match keys.dictionary().term_ord_or_next(key)? {
+            TermOrdHit::Exact(o) | TermOrdHit::Next(o) => o,
+        })
+    };
+    Ok(ord(format!("{collection}\n"))?..ord(format!("{collection}\u{b}"))?)
 }
 
 /// A kept match; greater is worse, so the heap's top is the worst kept.
@@ -67,6 +82,8 @@ pub(super) struct TopSegment {
     k: usize,
     segment: SegmentOrdinal,
     keys: StrColumn,
+    /// The key ordinals of the collection searched, when one is.
+    allowed: Option<std::ops::Range<u64>>,
     heap: BinaryHeap<Kept>,
 }
 
@@ -75,12 +92,14 @@ impl TopSegment {
     /// with the worst kept may still win on its key, so just under that score).
     fn offer(&mut self, doc: DocId, score: Score) -> Score {
         let ord = self.keys.term_ords(doc).next().unwrap_or(u64::MAX);
-        let kept = Kept { score, ord, doc };
-        if self.heap.len() < self.k {
-            self.heap.push(kept);
-        } else if self.heap.peek().is_some_and(|worst| kept < *worst) {
-            self.heap.pop();
-            self.heap.push(kept);
+        if self.allowed.as_ref().is_none_or(|r| r.contains(&ord)) {
+            let kept = Kept { score, ord, doc };
+            if self.heap.len() < self.k {
+                self.heap.push(kept);
+            } else if self.heap.peek().is_some_and(|worst| kept < *worst) {
+                self.heap.pop();
+                self.heap.push(kept);
+            }
         }
         match self.heap.len() < self.k {
             true => Score::MIN,
@@ -130,10 +149,16 @@ impl Collector for TopByKey {
         segment: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<TopSegment> {
+        let keys = keys(reader)?;
+        let allowed = match &self.collection {
+            Some(c) => Some(ord_range(&keys, c)?),
+            None => None,
+        };
         Ok(TopSegment {
             k: self.k,
             segment,
-            keys: keys(reader)?,
+            keys,
+            allowed,
             heap: BinaryHeap::with_capacity(self.k.min(4096) + 1),
         })
     }

@@ -19,10 +19,11 @@ use tantivy::{Searcher, Term};
 /// of more (`a*`) still finds every cable, but ranks none by it.
 pub(super) const MAX_PREFIX_TERMS: usize = 512;
 
-/// How many letters at the end of a prefix an English stem may have cut (see
-/// [`Compiler::expand`]), and the fewest letters such a stem keeps.
-const STEM_CUT: usize = 4;
-const MIN_STEM: usize = 3;
+/// Endings a prefix is completed with to find the stems that cut into it (see
+/// [`Compiler::expand`]).
+const STEM_ENDINGS: [&str; 13] = [
+    "", "e", "s", "es", "ed", "ing", "ion", "ions", "y", "ies", "al", "ate", "ation",
+];
 
 /// Makes queries for one searcher (a prefix's terms are those of its segments).
 pub(super) struct Compiler<'s> {
@@ -117,28 +118,46 @@ impl<'s> Compiler<'s> {
         }
     }
 
-    /// A prefix: every term of the index that starts with it (or, after words, a phrase that
-    /// ends with such a term).
+    /// A prefix: every term of the index that words starting with it became (or, after words,
+    /// the phrases that end with such a term).
     fn prefix(&mut self, field: Field, text: &str) -> Result<Compiled> {
-        let mut raw = terms(&mut self.prefix_words, field, text);
-        let Some(last) = raw.pop() else {
+        let tokens = tokens_with_offsets(&mut self.prefix_words, text);
+        let Some((last, last_at)) = tokens.last().cloned() else {
             return Ok(None);
         };
-        if !raw.is_empty() {
-            // The words before the last are searched as the index holds them: stemmed.
-            let cut = text
-                .char_indices()
-                .rev()
-                .find(|(_, c)| !c.is_alphanumeric())
-                .map_or(0, |(i, _)| i);
-            let mut leading = terms(&mut self.words, field, &text[..cut]);
-            leading.push(last);
-            return Ok(Some(Box::new(PhrasePrefixQuery::new(leading))));
+        let expanded = self.expand(field, &last)?;
+        let broad = expanded.len() > MAX_PREFIX_TERMS;
+        // The words before the last are searched as the index holds them: stemmed.
+        let leading = match tokens.len() {
+            1 => Vec::new(),
+            _ => terms(&mut self.words, field, &text[..last_at]),
+        };
+        if !leading.is_empty() {
+            if broad {
+                let mut terms = leading;
+                terms.push(Term::from_field_text(field, &last));
+                let mut q = PhrasePrefixQuery::new(terms);
+                q.set_max_expansions(MAX_PREFIX_TERMS as u32);
+                return Ok(Some(Box::new(q)));
+            }
+            let phrases = expanded
+                .iter()
+                .map(|t| {
+                    let mut terms = leading.clone();
+                    terms.push(Term::from_field_text(field, t));
+                    (
+                        Occur::Should,
+                        Box::new(PhraseQuery::new(terms)) as Box<dyn Query>,
+                    )
+                })
+                .collect();
+            return Ok(Some(match expanded.is_empty() {
+                true => term_query(Term::from_field_text(field, &last)),
+                false => Box::new(BooleanQuery::new(phrases)),
+            }));
         }
-        let prefix = last.value().as_str().unwrap_or_default().to_string();
-        let expanded = self.expand(field, &prefix)?;
-        if expanded.len() > MAX_PREFIX_TERMS {
-            let pattern = format!("{}.*", regex_escape(&prefix));
+        if broad {
+            let pattern = format!("{}.*", regex_escape(&last));
             let q = RegexQuery::from_pattern(&pattern, field).map_err(engine)?;
             return Ok(Some(unranked(Box::new(q))));
         }
@@ -146,42 +165,43 @@ impl<'s> Compiler<'s> {
             .into_iter()
             .map(|t| (Occur::Should, term_query(Term::from_field_text(field, &t))))
             .collect();
-        Ok(match clauses.is_empty() {
+        Ok(Some(match clauses.is_empty() {
             // No term has the prefix: a term that matches nothing says so.
-            true => Some(term_query(Term::from_field_text(field, &prefix))),
-            false => Some(Box::new(BooleanQuery::new(clauses))),
-        })
+            true => term_query(Term::from_field_text(field, &last)),
+            false => Box::new(BooleanQuery::new(clauses)),
+        }))
     }
 
-    /// The index's terms that words starting with `prefix` became: the terms that start with
-    /// it, and the stems that cut into it (`negotiations` is indexed as `negoti`, which
-    /// `negotiat*` must find): terms that are the prefix less its last letters, down to four
-    /// letters fewer, as English stems drop suffixes. Up to one more than [`MAX_PREFIX_TERMS`].
-    fn expand(&self, field: Field, prefix: &str) -> Result<Vec<String>> {
-        let mut found = std::collections::BTreeSet::new();
-        for segment in self.searcher.segment_readers() {
-            let inverted = segment.inverted_index(field).map_err(engine)?;
-            let mut stream = inverted
-                .terms()
-                .range()
-                .ge(prefix.as_bytes())
-                .into_stream()
-                .map_err(|e| engine(e.into()))?;
-            while stream.advance() {
-                let key = stream.key();
-                if !key.starts_with(prefix.as_bytes()) || found.len() > MAX_PREFIX_TERMS {
-                    break;
-                }
-                found.insert(String::from_utf8_lossy(key).into_owned());
+    /// The index's terms that words starting with `prefix` became, up to one more than
+    /// [`MAX_PREFIX_TERMS`]: those that start with the prefix, and those that start with the
+    /// stem of the prefix with a common ending (`negotiat*`: `negotiation` is indexed as
+    /// `negoti`; `secretar*`: `secretary` as `secretari`), as an English stem may cut into the
+    /// prefix or change its last letter.
+    fn expand(&mut self, field: Field, prefix: &str) -> Result<Vec<String>> {
+        let mut starts = std::collections::BTreeSet::from([prefix.to_string()]);
+        for ending in STEM_ENDINGS {
+            let word = format!("{prefix}{ending}");
+            if let Some(stem) = terms(&mut self.words, field, &word).pop() {
+                starts.extend(stem.value().as_str().map(str::to_string));
             }
         }
-        let letters: Vec<usize> = prefix.char_indices().map(|(i, _)| i).collect();
-        let shortest = letters.len().saturating_sub(STEM_CUT).max(MIN_STEM);
-        for &end in letters.iter().skip(shortest) {
-            let stem = &prefix[..end];
-            let term = Term::from_field_text(field, stem);
-            if self.searcher.doc_freq(&term).map_err(engine)? > 0 {
-                found.insert(stem.to_string());
+        let mut found = std::collections::BTreeSet::new();
+        for start in &starts {
+            for segment in self.searcher.segment_readers() {
+                let inverted = segment.inverted_index(field).map_err(engine)?;
+                let mut stream = inverted
+                    .terms()
+                    .range()
+                    .ge(start.as_bytes())
+                    .into_stream()
+                    .map_err(|e| engine(e.into()))?;
+                while stream.advance() {
+                    let key = stream.key();
+                    if !key.starts_with(start.as_bytes()) || found.len() > MAX_PREFIX_TERMS {
+                        break;
+                    }
+                    found.insert(String::from_utf8_lossy(key).into_owned());
+                }
             }
         }
         Ok(found.into_iter().collect())
@@ -258,6 +278,14 @@ pub(super) fn filter_clauses(
         ));
     }
     musts.into_iter().map(unranked).collect()
+}
+
+/// The terms the analyzer makes of `text`, in order, with where each starts in it.
+fn tokens_with_offsets(analyzer: &mut TextAnalyzer, text: &str) -> Vec<(String, usize)> {
+    let mut tokens = Vec::new();
+    let mut stream = analyzer.token_stream(text);
+    stream.process(&mut |t| tokens.push((t.text.clone(), t.offset_from)));
+    tokens
 }
 
 /// The terms the analyzer makes of `text`, in order.

@@ -17,21 +17,21 @@ pub fn check_query(query: &str) -> Result<()> {
     parse(query).map(drop)
 }
 
-/// Refuses a full-text query longer than [`MAX_QUERY_BYTES`] or with more words than
-/// [`MAX_QUERY_WORDS`].
-fn check_bounds(query: &str) -> Result<()> {
+/// Refuses a full-text query longer than [`MAX_QUERY_BYTES`] (before it is read at all).
+fn check_length(query: &str) -> Result<()> {
     if query.len() > MAX_QUERY_BYTES {
         return Err(Error::Invalid(format!(
             "the query is {} bytes long: at most {MAX_QUERY_BYTES} are accepted",
             query.len()
         )));
     }
-    // Counted as the index's analyzer sees them: runs of letters and digits, so `the.the.the`
-    // is three words.
-    let words = query
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty() && !matches!(*w, "AND" | "OR" | "NOT"))
-        .count();
+    Ok(())
+}
+
+/// Refuses a parsed query with more words than [`MAX_QUERY_WORDS`]: the words searched, as the
+/// index's analyzer splits them (`the.the.the` is three), and one for each field filter.
+fn check_words(expr: &Expr) -> Result<()> {
+    let words = count_words(expr);
     if words > MAX_QUERY_WORDS {
         return Err(Error::Invalid(format!(
             "the query has {words} words: at most {MAX_QUERY_WORDS} are accepted"
@@ -39,6 +39,22 @@ fn check_bounds(query: &str) -> Result<()> {
     }
     Ok(())
 }
+
+fn count_words(expr: &Expr) -> usize {
+    match expr {
+        Expr::Text { text, .. } => text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .count(),
+        Expr::Filter(_) => 1,
+        Expr::And(parts) | Expr::Or(parts) => parts.iter().map(count_words).sum(),
+        Expr::Not(inner) => count_words(inner),
+    }
+}
+
+/// How deep parentheses and `NOT`s may nest: each level is a level of the engine's query, built
+/// and run recursively.
+const MAX_DEPTH: usize = 16;
 
 /// A parsed query.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +74,29 @@ pub(super) enum Expr {
     Or(Vec<Expr>),
     /// The part must not match.
     Not(Box<Expr>),
+}
+
+impl Expr {
+    /// The words a snippet marks: those searched for in the subject or text, not those a `NOT`
+    /// keeps out nor the filters; None when there are none.
+    pub(super) fn marked_words(&self) -> Option<Expr> {
+        let kept =
+            |parts: &[Expr]| -> Vec<Expr> { parts.iter().filter_map(Expr::marked_words).collect() };
+        match self {
+            Expr::Not(_) | Expr::Filter(_) => None,
+            Expr::Text {
+                field: TextField::Origin,
+                ..
+            } => None,
+            Expr::Text { text, prefix, .. } => Some(Expr::Text {
+                field: TextField::Body,
+                text: text.clone(),
+                prefix: *prefix,
+            }),
+            Expr::And(parts) => Some(kept(parts)).filter(|k| !k.is_empty()).map(Expr::And),
+            Expr::Or(parts) => Some(kept(parts)).filter(|k| !k.is_empty()).map(Expr::Or),
+        }
+    }
 }
 
 /// The text a word is searched in.
@@ -96,19 +135,24 @@ pub(super) struct DayRange {
 /// The field names the language knows, as the README lists them.
 const FIELDS: &str = "subject, origin, tag, classification, id, created, released";
 
-/// Parses a query (within the bounds of [`check_bounds`]).
+/// Parses a query, within the bounds of [`MAX_QUERY_BYTES`] and [`MAX_QUERY_WORDS`].
 pub(super) fn parse(query: &str) -> Result<Expr> {
-    check_bounds(query)?;
+    check_length(query)?;
     let tokens = lex(query).map_err(|p| p.into_error(query))?;
     if tokens.is_empty() {
         return Err(Problem::at(0, "the query is empty".into()).into_error(query));
     }
-    let mut parser = Parser { tokens, next: 0 };
+    let mut parser = Parser {
+        tokens,
+        next: 0,
+        depth: 0,
+    };
     let expr = parser.or().map_err(|p| p.into_error(query))?;
-    match parser.tokens.get(parser.next) {
-        None => Ok(expr),
-        Some(t) => Err(Problem::at(t.at, "this `)` closes no `(`".into()).into_error(query)),
+    if let Some(t) = parser.tokens.get(parser.next) {
+        return Err(Problem::at(t.at, "this `)` closes no `(`".into()).into_error(query));
     }
+    check_words(&expr)?;
+    Ok(expr)
 }
 
 /// What is wrong with a query, and where (a character position, from 1 when shown).
@@ -174,11 +218,13 @@ fn lex(query: &str) -> std::result::Result<Vec<Token>, Problem> {
             }
             '"' => {
                 let (text, end) = quoted(&chars, i)?;
-                i = end;
+                // `"prime min"*`: a phrase whose last word is a prefix.
+                let prefix = chars.get(end) == Some(&'*');
+                i = end + usize::from(prefix);
                 Kind::Operand(Expr::Text {
                     field: TextField::Body,
                     text,
-                    prefix: false,
+                    prefix,
                 })
             }
             _ => {
@@ -214,6 +260,14 @@ fn bareword(chars: &[char], start: usize) -> std::result::Result<(Kind, usize), 
         end += 1;
     }
     let word: String = chars[start..end].iter().collect();
+    if word == "NEAR" && chars.get(end) == Some(&'(') {
+        return Err(Problem::at(
+            start,
+            "`NEAR(...)` is SQLite FTS5's, not cablekeep's: search the words in a row as \
+             \"a phrase\", or together as words"
+                .into(),
+        ));
+    }
     let kind = match word.as_str() {
         "AND" => Kind::And,
         "OR" => Kind::Or,
@@ -372,6 +426,8 @@ fn period(s: &str) -> Option<(i64, i64)> {
 struct Parser {
     tokens: Vec<Token>,
     next: usize,
+    /// Parentheses and `NOT`s open around the token read.
+    depth: usize,
 }
 
 impl Parser {
@@ -408,8 +464,14 @@ impl Parser {
         match self.peek().map(|t| (t.kind.clone(), t.at)) {
             Some((Kind::Not, at)) => {
                 self.next += 1;
+                self.enter(at)?;
                 let inner = self.operand_after(at, "NOT", Self::unary)?;
-                Ok(Expr::Not(Box::new(inner)))
+                self.depth -= 1;
+                Ok(match inner {
+                    // NOT NOT a is a.
+                    Expr::Not(a) => *a,
+                    inner => Expr::Not(Box::new(inner)),
+                })
             }
             _ => self.primary(),
         }
@@ -429,7 +491,9 @@ impl Parser {
                 if self.peek().is_some_and(|t| t.kind == Kind::Close) {
                     return Err(Problem::at(token.at, "`()` holds nothing".into()));
                 }
+                self.enter(token.at)?;
                 let inner = self.or()?;
+                self.depth -= 1;
                 match self.peek() {
                     Some(t) if t.kind == Kind::Close => {
                         self.next += 1;
@@ -447,6 +511,18 @@ impl Parser {
                 ),
             )),
             Kind::Not => unreachable!("unary takes NOT"),
+        }
+    }
+
+    /// One level deeper, at most [`MAX_DEPTH`].
+    fn enter(&mut self, at: usize) -> std::result::Result<(), Problem> {
+        self.depth += 1;
+        match self.depth > MAX_DEPTH {
+            true => Err(Problem::at(
+                at,
+                format!("parentheses and NOTs nest more than {MAX_DEPTH} deep here"),
+            )),
+            false => Ok(()),
         }
     }
 
@@ -519,6 +595,14 @@ mod tests {
             Expr::And(vec![word("and"), word("U.S.-Libya")])
         );
         assert_eq!(parse("10:30").unwrap(), word("10:30"));
+        assert_eq!(
+            parse("\"prime min\"*").unwrap(),
+            Expr::Text {
+                field: TextField::Body,
+                text: "prime min".into(),
+                prefix: true
+            }
+        );
     }
 
     #[test]
@@ -572,6 +656,7 @@ mod tests {
             ("()", "`()` holds nothing"),
             ("*", "a `*` must follow"),
             ("orgin:madrid", "`orgin:` is not a field"),
+            ("NEAR(a b)", "`NEAR(...)` is SQLite FTS5's"),
             ("origin:", "`origin:` needs a value"),
             ("created:2009..2008", "ends before it starts"),
             ("created:09", "expected a year"),
@@ -587,7 +672,22 @@ mod tests {
     fn bounds_are_checked_first() {
         let long = "x".repeat(MAX_QUERY_BYTES + 1);
         assert!(parse(&long).unwrap_err().to_string().contains("at most"));
-        let many = vec!["w"; MAX_QUERY_WORDS + 1].join(" ");
-        assert!(parse(&many).unwrap_err().to_string().contains("at most"));
+        for many in [
+            vec!["w"; MAX_QUERY_WORDS + 1].join(" "),
+            // Operators quoted or in fields are words searched, and count.
+            format!("\"{}\"", vec!["AND"; MAX_QUERY_WORDS + 1].join(" ")),
+            vec!["subject:OR"; MAX_QUERY_WORDS + 1].join(" "),
+        ] {
+            let e = parse(&many).unwrap_err().to_string();
+            assert!(e.contains("at most 64 are accepted"), "{e}");
+        }
+        assert!(parse(&vec!["w"; MAX_QUERY_WORDS].join(" OR ")).is_ok());
+        // Nesting is bounded; NOT NOT is undone.
+        let deep = format!("{}a", "NOT ".repeat(500));
+        let e = parse(&deep).unwrap_err().to_string();
+        assert!(e.contains("nest more than 16 deep"), "{e}");
+        let deep = format!("{}a{}", "(".repeat(17), ")".repeat(17));
+        assert!(parse(&deep).is_err());
+        assert_eq!(parse("NOT NOT a").unwrap(), parse("a").unwrap());
     }
 }

@@ -32,10 +32,11 @@ use crate::query::select::Filter;
 use crate::store::Store;
 use compile::{Compiler, engine, filter_clauses};
 use fields::{Fields, Stored};
+use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use tantivy::query::{BooleanQuery, Occur};
+use tantivy::query::{BooleanQuery, EmptyQuery, Occur, Query};
 use tantivy::schema::Value;
 use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument};
 
@@ -96,9 +97,6 @@ pub struct SearchIndex {
 impl SearchIndex {
     fn from_index(index: Index, path: &Path, store: Option<Store>) -> Result<SearchIndex> {
         let fields = Fields::of(&index.schema()).map_err(engine)?;
-        // A search runs over the segments on every core.
-        let mut index = index;
-        index.set_default_multithread_executor().map_err(engine)?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -138,33 +136,67 @@ impl SearchIndex {
         let text = Compiler::new(&searcher, self.fields)?
             .expr(&expr)?
             .ok_or_else(|| no_words(query))?;
-        let mut clauses = vec![(Occur::Must, text.box_clone())];
-        for q in filter_clauses(&self.fields, filter, collection) {
-            clauses.push((Occur::Must, q));
-        }
+        // The collection is left to the collector (see `collect::TopByKey`).
+        let filters = filter_clauses(&self.fields, filter, None);
+        // Without filters the text query runs alone: wrapped in a boolean query of one clause
+        // it would score every match, where alone a word or an OR of words skips the blocks
+        // of postings that cannot reach the best `limit` (block-max WAND).
+        let query: Box<dyn Query> = match filters.is_empty() {
+            true => text,
+            false => {
+                let mut clauses = vec![(Occur::Must, text)];
+                clauses.extend(filters.into_iter().map(|q| (Occur::Must, q)));
+                Box::new(BooleanQuery::new(clauses))
+            }
+        };
         let ranked = searcher
-            .search(&BooleanQuery::new(clauses), &collect::TopByKey { k: limit })
+            .search(
+                &*query,
+                &collect::TopByKey {
+                    k: limit,
+                    collection: collection.map(str::to_string),
+                },
+            )
             .map_err(engine)?;
         let store = self.store.as_ref().ok_or_else(|| {
             Error::Invalid("this search index has no store to read snippets from".into())
         })?;
-        let mut snippets = snippet::Snippets::new(&searcher, &*text, self.fields.body, store)?;
-        let mut hits = Vec::with_capacity(ranked.len());
-        for r in ranked {
-            let doc: TantivyDocument = searcher.doc(r.doc).map_err(engine)?;
-            let stored = self.stored(&doc)?;
-            hits.push(Hit {
-                snippet: snippets.of(&stored)?,
+        // Snippets mark the words searched for, not those a NOT keeps out.
+        let marked: Box<dyn Query> = match expr.marked_words() {
+            Some(e) => Compiler::new(&searcher, self.fields)?
+                .expr(&e)?
+                .unwrap_or_else(|| Box::new(EmptyQuery)),
+            None => Box::new(EmptyQuery),
+        };
+        let stored = ranked
+            .iter()
+            .map(|r| {
+                let doc: TantivyDocument = searcher.doc(r.doc).map_err(engine)?;
+                self.stored(&doc)
+            })
+            .collect::<Result<Vec<Stored>>>()?;
+        let snippets =
+            snippet::Snippets::new(&searcher, &*marked, self.fields.body, store, &stored)?;
+        // Each snippet reads its cable's text from the archive: on every core.
+        let shown = stored
+            .par_iter()
+            .map(|s| snippets.of(s))
+            .collect::<Result<Vec<snippet::Shown>>>()?;
+        Ok(ranked
+            .into_iter()
+            .zip(stored)
+            .zip(shown)
+            .map(|((r, stored), shown)| Hit {
                 collection: stored.collection,
                 id: stored.id,
                 score: f64::from(r.score),
-                subject: stored.subject,
-                created: stored.created,
-                origin: stored.origin,
-                classification: stored.classification,
-            });
-        }
-        Ok(hits)
+                subject: shown.subject,
+                created: shown.created,
+                origin: shown.origin,
+                classification: shown.classification,
+                snippet: shown.snippet,
+            })
+            .collect())
     }
 
     /// The ids of the cables of `collection` that match `query` (neither ranked nor with

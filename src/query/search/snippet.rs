@@ -2,11 +2,12 @@
 //! read again from the archive at the place the index kept (the index holds no texts).
 
 use super::compile::engine;
-use super::fields::{Stored, TextPlace};
+use super::fields::{Stored, TextPlace, words_finder};
 use crate::bag::OpenArchive;
-use crate::bag::record::read_record;
+use crate::bag::record::{RecordProblem, TextAt, rebuilt_text};
 use crate::error::Result;
 use crate::store::Store;
+use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use tantivy::Searcher;
@@ -18,41 +19,73 @@ use tantivy::snippet::SnippetGenerator;
 const SNIPPET_CHARS: usize = 160;
 
 /// Makes the snippets of one search's hits.
-pub(super) struct Snippets<'s> {
+pub(super) struct Snippets {
     generator: SnippetGenerator,
-    store: &'s Store,
-    /// The archives read so far, by collection and version.
+    /// The archives holding the hits' texts, by collection and version.
     archives: HashMap<(String, u32), OpenArchive>,
 }
 
-impl<'s> Snippets<'s> {
+impl Snippets {
+    /// Ready to make the snippets of `hits`, marking the terms of `query` in `body`.
     pub(super) fn new(
         searcher: &Searcher,
         query: &dyn Query,
         body: Field,
-        store: &'s Store,
+        store: &Store,
+        hits: &[Stored],
     ) -> Result<Self> {
-        let mut generator = SnippetGenerator::create(searcher, query, body).map_err(engine)?;
-        generator.set_max_num_chars(SNIPPET_CHARS);
+        // As tantivy's `SnippetGenerator::create`, with an analyzer that stems only the words
+        // that may be one of the query's terms: stemming every word of every hit's text was
+        // most of a snippet's time.
+        let mut terms = std::collections::BTreeSet::new();
+        query.query_terms(&mut |term, _| {
+            if term.field() == body
+                && let Some(text) = term.value().as_str()
+            {
+                terms.insert((term.clone(), text.to_string()));
+            }
+        });
+        let mut scores = std::collections::BTreeMap::new();
+        for (term, text) in &terms {
+            let docs = searcher.doc_freq(term).map_err(engine)?;
+            if docs > 0 {
+                scores.insert(text.clone(), 1.0 / (1.0 + docs as f32));
+            }
+        }
+        let finder = words_finder(scores.keys().map(String::as_str));
+        let generator = SnippetGenerator::new(scores, finder, body, SNIPPET_CHARS);
+        let mut archives = HashMap::new();
+        for h in hits {
+            if let std::collections::hash_map::Entry::Vacant(e) =
+                archives.entry((h.collection.clone(), h.version))
+            {
+                let zip: PathBuf = store.zip_path(&h.collection, h.version);
+                e.insert(OpenArchive::open_unlisted(&zip)?);
+            }
+        }
         Ok(Snippets {
             generator,
-            store,
-            archives: HashMap::new(),
+            archives,
         })
     }
 
-    /// The snippet of a hit: from its subject and text, matches in `[` `]`, white space
-    /// collapsed, `...` where the passage is cut.
-    pub(super) fn of(&mut self, hit: &Stored) -> Result<String> {
+    /// What a hit shows, read from its record: its facts, and its snippet, from its subject and
+    /// text, matches in `[` `]`, white space collapsed, `...` where the passage is cut.
+    pub(super) fn of(&self, hit: &Stored) -> Result<Shown> {
         let Some(place) = &hit.text else {
-            return Ok(String::new());
+            return Ok(Shown::default());
         };
-        let text = self.text(&hit.collection, hit.version, place)?;
-        let searched = match &hit.subject {
+        let (mut shown, text) = self.record(&hit.collection, hit.version, place)?;
+        let searched = match &shown.subject {
             Some(s) => format!("{s}\n{text}"),
             None => text,
         };
-        let snippet = self.generator.snippet(&searched);
+        shown.snippet = self.snippet(&searched);
+        Ok(shown)
+    }
+
+    fn snippet(&self, searched: &str) -> String {
+        let snippet = self.generator.snippet(searched);
         let range = snippet.fragment_range();
         if range.is_empty() {
             // No word of the query is in the text (a cable found by a filter alone): its start.
@@ -60,28 +93,82 @@ impl<'s> Snippets<'s> {
                 .char_indices()
                 .nth(SNIPPET_CHARS)
                 .map_or(searched.len(), |(i, _)| i);
-            return Ok(marked(&searched, 0..end, &[]));
+            return marked(searched, 0..end, &[]);
         }
-        Ok(marked(&searched, range, snippet.highlighted()))
+        marked(searched, range, snippet.highlighted())
     }
 
-    /// The text of a cable's record, read at the places the index kept.
-    fn text(&mut self, collection: &str, version: u32, place: &TextPlace) -> Result<String> {
-        let key = (collection.to_string(), version);
-        if !self.archives.contains_key(&key) {
-            let zip: PathBuf = self.store.zip_path(collection, version);
-            self.archives
-                .insert(key.clone(), OpenArchive::open_unlisted(&zip)?);
-        }
-        let archive = &self.archives[&key];
-        let read = |p: &super::fields::Place| {
-            archive.with_entry_required(&p.path, Some(&p.entry()), <[u8]>::to_vec)
+    /// What a hit shows of a cable's record and its text, read at the places the index kept
+    /// (the raw capture too when a format 2 record leaves its text out). Only those fields are
+    /// parsed of the record.
+    fn record(&self, collection: &str, version: u32, place: &TextPlace) -> Result<(Shown, String)> {
+        let archive = &self.archives[&(collection.to_string(), version)];
+        let read_with = |p: &super::fields::Place, use_bytes: &mut dyn FnMut(&[u8])| {
+            archive.with_entry_required(&p.path, Some(&p.entry(&place.folder)), use_bytes)
         };
-        let record = read(&place.record)?;
-        let stored = read_record(&record, || read(&place.raw))
+        let mut parsed = None;
+        read_with(&place.record, &mut |bytes| {
+            parsed = Some(crate::jsonl::parse_json::<TextOnly>(bytes))
+        })?;
+        let not_a_record =
+            |e: String| RecordProblem::NotARecord(e).into_error(&archive.path, &place.record.path);
+        let record = parsed
+            .expect("read")
+            .map_err(|e| not_a_record(e.to_string()))?;
+        let shown = Shown {
+            subject: record.subject,
+            created: record.created,
+            origin: record.origin,
+            classification: record.classification,
+            snippet: String::new(),
+        };
+        let Some(at) = record.capture.text_at else {
+            return Ok((shown, record.text));
+        };
+        let mut rebuilt = None;
+        read_with(&place.raw, &mut |raw| {
+            rebuilt = Some(rebuilt_text(&at, raw, &record.capture.text_sha256))
+        })?;
+        let text = rebuilt
+            .expect("read")
             .map_err(|e| e.into_error(&archive.path, &place.record.path))?;
-        Ok(stored.record.text)
+        Ok((shown, text))
     }
+}
+
+/// What a hit shows besides its id and score.
+#[derive(Debug, Default)]
+pub(super) struct Shown {
+    pub subject: Option<String>,
+    pub created: Option<String>,
+    pub origin: Option<String>,
+    pub classification: Option<String>,
+    pub snippet: String,
+}
+
+/// What a hit shows of a stored record, its text and where a format 2 record's text lies
+/// (FORMAT.md sections 3 and 3.2).
+#[derive(Deserialize)]
+struct TextOnly {
+    #[serde(default)]
+    subject: Option<String>,
+    #[serde(default)]
+    created: Option<String>,
+    #[serde(default)]
+    origin: Option<String>,
+    #[serde(default)]
+    classification: Option<String>,
+    #[serde(default)]
+    text: String,
+    capture: CaptureText,
+}
+
+#[derive(Deserialize)]
+struct CaptureText {
+    #[serde(default)]
+    text_at: Option<TextAt>,
+    #[serde(default)]
+    text_sha256: String,
 }
 
 /// The passage `range` of `text` with the `highlighted` ranges (relative to the passage) in

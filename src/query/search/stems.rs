@@ -25,11 +25,50 @@ impl TokenFilter for RememberedStems {
     }
 }
 
+/// A token filter that stems only the words that may stem to one of a few terms (those that
+/// start as one of them does): a snippet looks for a query's terms in a whole text, and most of
+/// its words cannot be one of them. The others are left as they are, which is no term.
+#[derive(Clone)]
+pub(super) struct StemsOfTerms {
+    /// The first three letters (or fewer, the whole) of each term.
+    starts: std::sync::Arc<Vec<String>>,
+}
+
+impl StemsOfTerms {
+    pub(super) fn new<'t>(terms: impl IntoIterator<Item = &'t str>) -> Self {
+        let mut starts: Vec<String> = terms
+            .into_iter()
+            .map(|t| t.chars().take(3).collect())
+            .collect();
+        starts.sort();
+        starts.dedup();
+        StemsOfTerms {
+            starts: std::sync::Arc::new(starts),
+        }
+    }
+}
+
+impl TokenFilter for StemsOfTerms {
+    type Tokenizer<T: Tokenizer> = RememberedStemsFilter<T>;
+
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> RememberedStemsFilter<T> {
+        RememberedStemsFilter {
+            inner: tokenizer,
+            stems: Stems {
+                only_starting: Some(self.starts),
+                ..Stems::default()
+            },
+        }
+    }
+}
+
 /// The stems one analyzer worked out, and the stemmer of the words it has not seen.
 #[derive(Clone)]
 pub(super) struct Stems {
     known: HashMap<String, String>,
     stemmer: TextAnalyzer,
+    /// When set, only words that start with one of these are stemmed.
+    only_starting: Option<std::sync::Arc<Vec<String>>>,
 }
 
 impl Default for Stems {
@@ -39,6 +78,7 @@ impl Default for Stems {
             stemmer: TextAnalyzer::builder(RawTokenizer::default())
                 .filter(Stemmer::new(Language::English))
                 .build(),
+            only_starting: None,
         }
     }
 }
@@ -49,6 +89,11 @@ impl Stems {
     /// words out of what is remembered.
     fn stem(&mut self, word: &mut String) {
         if word.bytes().any(|b| b.is_ascii_digit()) {
+            return;
+        }
+        if let Some(starts) = &self.only_starting
+            && !starts.iter().any(|s| word.starts_with(s.as_str()))
+        {
             return;
         }
         if let Some(stem) = self.known.get(word.as_str()) {
@@ -138,5 +183,32 @@ mod tests {
         // Twice: the second time from what it remembers.
         assert_eq!(terms(&mut remembered, text), want);
         assert_eq!(terms(&mut remembered, text), want);
+    }
+
+    #[test]
+    fn stems_of_terms_are_the_stems_of_the_words_that_can_be_those_terms() {
+        let text = "Negotiations negotiated; the secretary's policies, apologizes";
+        let mut plain = TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(LowerCaser)
+            .filter(Stemmer::new(Language::English))
+            .build();
+        let mut finder = TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(LowerCaser)
+            .filter(StemsOfTerms::new(["negoti", "secretari"]))
+            .build();
+        let want = terms(&mut plain, text);
+        let got = terms(&mut finder, text);
+        assert_eq!(want.len(), got.len());
+        for (w, g) in want.iter().zip(&got) {
+            match w.starts_with("neg") || w.starts_with("sec") {
+                true => assert_eq!(g, w),
+                false => assert!(!g.starts_with("neg") && !g.starts_with("sec")),
+            }
+        }
+        assert!(got.contains(&"secretari".to_string()), "{got:?}");
+        assert!(
+            got.contains(&"apologizes".to_string()),
+            "not stemmed: {got:?}"
+        );
     }
 }

@@ -4,7 +4,7 @@
 use super::upkeep::{Place, Want};
 use super::*;
 use crate::progress::NoProgress;
-use crate::query::select::{Facts, VersionRef};
+use crate::query::select::Facts;
 use crate::store::Store;
 use std::path::Path;
 
@@ -64,15 +64,6 @@ fn example_store() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
-fn latest(store: &Store) -> Vec<VersionRef> {
-    store
-        .collections()
-        .unwrap()
-        .iter()
-        .map(|c| VersionRef::read(store, c, store.latest(c).unwrap().unwrap()).unwrap())
-        .collect()
-}
-
 fn ids(hits: &[Hit]) -> Vec<String> {
     hits.iter().map(|h| h.id.clone()).collect()
 }
@@ -90,9 +81,7 @@ fn a_store_that_cannot_be_written_gets_its_index_in_the_cache() {
     let cache_dir = tempfile::tempdir().unwrap();
     let cache = Place::in_cache(cache_dir.path().join("c").join("search"));
     let places = [blocked, cache.clone()];
-    let open = || {
-        SearchIndex::open_at(&store, &places, &latest(&store), Want::Current, &NoProgress).unwrap()
-    };
+    let open = || SearchIndex::open_at(&store, &places, Want::Current, &NoProgress).unwrap();
     let (index, upkeep) = open();
     assert!(
         matches!(upkeep, Upkeep::Built { cables: 3, .. }),
@@ -112,7 +101,7 @@ fn without_a_cache_an_index_is_made_for_the_run() {
     let (dir, store) = example_store();
     let places = [unwritable_place(dir.path())];
     let (index, upkeep) =
-        SearchIndex::open_at(&store, &places, &latest(&store), Want::Current, &NoProgress).unwrap();
+        SearchIndex::open_at(&store, &places, Want::Current, &NoProgress).unwrap();
     assert!(matches!(upkeep, Upkeep::Built { .. }));
     let path = index.path().to_path_buf();
     assert!(!path.starts_with(dir.path()));
@@ -405,4 +394,89 @@ fn matching_ids_are_those_of_the_collection() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("no word"), "{e}");
+}
+
+#[test]
+fn a_prefix_of_very_many_words_still_finds_every_cable_holding_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path());
+    let words: Vec<String> = (0..compile::MAX_PREFIX_TERMS + 100)
+        .map(|i| format!("qz{i}"))
+        .collect();
+    let page = String::from_utf8(EXAMPLES[0].1.to_vec()).unwrap().replace(
+        "EXAMPLEPERSON",
+        &format!("{} \n\nEXAMPLEPERSON", words.join(" ")),
+    );
+    write(
+        &store,
+        "demo",
+        &[
+            ("06EXAMPLE303.txt", page.into_bytes()),
+            ("09EXAMPLE101.html", EXAMPLES[1].1.to_vec()),
+        ],
+    );
+    let (index, _) = SearchIndex::open(&store, &NoProgress).unwrap();
+    let found = |q: &str| index.search(q, None, &Filter::default(), 10).unwrap();
+    // Too many words to rank by: found, unranked.
+    let broad = found("qz*");
+    assert_eq!(ids(&broad), ["06EXAMPLE303"]);
+    assert_eq!(broad[0].score, 0.0);
+    // Fewer: ranked like words.
+    let narrow = found("qz12*");
+    assert_eq!(ids(&narrow), ["06EXAMPLE303"]);
+    assert!(narrow[0].score > 0.0);
+    assert_eq!(ids(&found("qz* OR invented")).len(), 2);
+}
+
+#[test]
+fn a_prefix_finds_the_words_that_start_with_it_whatever_their_stems() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path());
+    let added = "The Secretary met the Prime Minister of Iran on policies and negotiations; \
+                 happy U.S. Embassy staff. Secret police.";
+    let page = String::from_utf8(EXAMPLES[0].1.to_vec())
+        .unwrap()
+        .replace("EXAMPLEPERSON", &format!("{added}\n\nEXAMPLEPERSON"));
+    write(
+        &store,
+        "demo",
+        &[
+            ("06EXAMPLE303.txt", page.into_bytes()),
+            ("10EXAMPLE202.html", EXAMPLES[2].1.to_vec()),
+        ],
+    );
+    let (index, _) = SearchIndex::open(&store, &NoProgress).unwrap();
+    let found = |q: &str| ids(&index.search(q, None, &Filter::default(), 10).unwrap());
+    for q in [
+        "secretar*",
+        "secretary*",
+        "polic*",
+        "policy*",
+        "negotiat*",
+        "happy*",
+        "\"prime min\"*",
+        "\"U.S. emb\"*",
+        "U.S.*",
+        "\"of ira\"*",
+    ] {
+        assert_eq!(found(q), ["06EXAMPLE303"], "{q}");
+    }
+    assert_eq!(found("\"prime mix\"*"), Vec::<String>::new());
+    // The words a NOT keeps out are not marked in snippets.
+    let hits = index
+        .search("policies NOT secret", None, &Filter::default(), 5)
+        .unwrap();
+    assert!(hits.is_empty());
+    let hits = index
+        .search("policies NOT tag:pinr", None, &Filter::default(), 5)
+        .unwrap();
+    assert!(
+        hits[0].snippet.contains("[policies]"),
+        "{}",
+        hits[0].snippet
+    );
+    let hits = index
+        .search("subject:mirror", None, &Filter::default(), 5)
+        .unwrap();
+    assert!(hits[0].snippet.contains("[MIRROR]"), "{}", hits[0].snippet);
 }

@@ -3,9 +3,9 @@
 //! renamed into place: a killed build leaves the old index as it was), and the index of a
 //! version that is not the latest, made for one run.
 
+use super::build::engine_write;
 use super::build::{Builder, Changes, Contents, delta};
-use super::compile::engine;
-use super::fields::{Fields, register_analyzers};
+use super::fields::{Fields, create_index, register_analyzers};
 use super::{SearchIndex, Upkeep};
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil::{LockWait, StoreLock};
@@ -98,16 +98,10 @@ impl SearchIndex {
         want: Want,
         progress: &dyn Progress,
     ) -> Result<(SearchIndex, Upkeep)> {
-        let mut wanted = Vec::new();
-        for c in store.collections()? {
-            if let Some(v) = store.latest(&c)? {
-                wanted.push(VersionRef::read(store, &c, v)?);
-            }
-        }
         let in_store = Place::in_folder(store.root().join(".cablekeep"));
         let cached = Self::cache_path(store).map(Place::in_cache);
         let places: Vec<Place> = std::iter::once(in_store).chain(cached).collect();
-        Self::open_at(store, &places, &wanted, want, progress)
+        Self::open_at(store, &places, want, progress)
     }
 
     /// The index at the first of `places` that holds it or can be written, brought up to date;
@@ -115,12 +109,11 @@ impl SearchIndex {
     pub(super) fn open_at(
         store: &Store,
         places: &[Place],
-        wanted: &[VersionRef],
         want: Want,
         progress: &dyn Progress,
     ) -> Result<(SearchIndex, Upkeep)> {
         for place in places {
-            if let Some(opened) = try_place(store, place, wanted, want, progress)? {
+            if let Some(opened) = try_place(store, place, want, progress)? {
                 return Ok(opened);
             }
         }
@@ -130,8 +123,8 @@ impl SearchIndex {
             .tempdir()
             .map_err(|e| Error::io(std::env::temp_dir(), e))?;
         let started = Instant::now();
-        let index = Index::create_in_dir(tmp.path(), Fields::schema()).map_err(engine)?;
-        let cables = fill(&index, store, wanted, progress)?;
+        let index = create_index(tmp.path()).map_err(engine_write)?;
+        let cables = fill(&index, store, &latest_versions(store)?, progress)?;
         let mut opened = SearchIndex::from_index(index, tmp.path(), Some(store.clone()))?;
         opened._tmp = Some(tmp);
         let secs = started.elapsed().as_secs_f64();
@@ -150,7 +143,7 @@ impl SearchIndex {
             .prefix(crate::fsutil::TEMP_PREFIX)
             .tempdir()
             .map_err(|e| Error::io(std::env::temp_dir(), e))?;
-        let index = Index::create_in_dir(tmp.path(), Fields::schema()).map_err(engine)?;
+        let index = create_index(tmp.path()).map_err(engine_write)?;
         let mut builder = Builder::new(&index, true)?;
         let zip = store.zip_path(&version.collection, version.version);
         builder.add_version(&zip, version, keep, progress)?;
@@ -166,40 +159,43 @@ impl SearchIndex {
 fn try_place(
     store: &Store,
     place: &Place,
-    wanted: &[VersionRef],
     want: Want,
     progress: &dyn Progress,
 ) -> Result<Option<(SearchIndex, Upkeep)>> {
-    let expected = Contents::of(wanted);
+    let open = |index| SearchIndex::from_index(index, &place.dir, Some(store.clone()));
     if want == Want::Current
-        && let Some(index) = open_holding(&place.dir, &expected)
+        && let Some(index) = open_holding(&place.dir, &Contents::of(&latest_versions(store)?))
+        // Opening may fail when another run's rebuild swaps the folder at that moment: then
+        // again, under the lock.
+        && let Ok(opened) = open(index)
     {
-        return Ok(Some((
-            SearchIndex::from_index(index, &place.dir, Some(store.clone()))?,
-            Upkeep::Current,
-        )));
+        return Ok(Some((opened, Upkeep::Current)));
     }
     // One writer at a time: another run may be updating it now; this one then waits, and
     // finds it current.
     let Ok(_lock) = StoreLock::acquire(&place.lock, LockWait::Wait) else {
         return Ok(None);
     };
+    // The latest versions as they are now that no other run is writing (one may have added a
+    // version while this one waited).
+    let wanted = latest_versions(store)?;
     let started = Instant::now();
     if want == Want::Current {
-        if let Some(index) = open_holding(&place.dir, &expected) {
-            return Ok(Some((
-                SearchIndex::from_index(index, &place.dir, Some(store.clone()))?,
-                Upkeep::Current,
-            )));
+        if let Some(index) = open_holding(&place.dir, &Contents::of(&wanted))
+            && let Ok(opened) = open(index)
+        {
+            return Ok(Some((opened, Upkeep::Current)));
         }
-        if let Some(index) = open_index(&place.dir) {
-            let changes = update(&index, store, wanted, progress)?;
-            let opened = SearchIndex::from_index(index, &place.dir, Some(store.clone()))?;
+        // An index that cannot be updated (damaged segments) is built anew below.
+        if let Some(index) = open_index(&place.dir)
+            && let Ok(changes) = update(&index, store, &wanted, progress)
+            && let Ok(opened) = open(index)
+        {
             let secs = started.elapsed().as_secs_f64();
             return Ok(Some((opened, Upkeep::Updated { changes, secs })));
         }
     }
-    let cables = match build_in_place(store, place, wanted, progress) {
+    let cables = match build_in_place(store, place, &wanted, progress) {
         Err(_cannot_write_here) => return Ok(None),
         Ok(built) => built?,
     };
@@ -210,9 +206,20 @@ fn try_place(
             place.dir.display()
         ))
     })?;
-    let opened = SearchIndex::from_index(index, &place.dir, Some(store.clone()))?;
+    let opened = open(index)?;
     let secs = started.elapsed().as_secs_f64();
     Ok(Some((opened, Upkeep::Built { cables, secs })))
+}
+
+/// The latest version of every collection of the store.
+fn latest_versions(store: &Store) -> Result<Vec<VersionRef>> {
+    let mut wanted = Vec::new();
+    for c in store.collections()? {
+        if let Some(v) = store.latest(&c)? {
+            wanted.push(VersionRef::read(store, &c, v)?);
+        }
+    }
+    Ok(wanted)
 }
 
 /// Builds the index of `wanted` in a locked temporary folder beside `place` and renames it into
@@ -230,7 +237,7 @@ fn build_in_place(
     scratch::remove_abandoned(parent)?;
     let scratch = ScratchDir::create_in(parent)?;
     Ok((|| {
-        let index = Index::create_in_dir(scratch.path(), Fields::schema()).map_err(engine)?;
+        let index = create_index(scratch.path()).map_err(engine_write)?;
         let cables = fill(&index, store, wanted, progress)?;
         drop(index);
         replace_folder(scratch, &place.dir)?;
