@@ -465,14 +465,7 @@ fn search_ranks_the_cable_with_a_known_phrase_first() {
 
 #[test]
 fn a_malformed_query_is_a_clear_error_for_search_and_export() {
-    let store = temp_store();
-    run_ok(
-        cablekeep(store.path())
-            .arg("bundle")
-            .arg(examples())
-            .args(["-c", "ex"]),
-        0,
-    );
+    let store = examples_store();
     for (query, says) in [
         (
             "U.S.-Libya (talks",
@@ -687,6 +680,19 @@ fn stats_count_by_year_origin_classification_tag_and_redaction() {
     assert!(text.contains("by classification:"), "{text}");
 }
 
+/// A store holding the example cables as collection `ex`.
+fn examples_store() -> tempfile::TempDir {
+    let store = temp_store();
+    run_ok(
+        cablekeep(store.path())
+            .arg("bundle")
+            .arg(examples())
+            .args(["-c", "ex"]),
+        0,
+    );
+    store
+}
+
 /// The ids of a search's hits, best first.
 fn search_ids(store: &Path, args: &[&str]) -> Vec<String> {
     let out = run_ok(cablekeep(store).arg("search").args(args).arg("--json"), 0);
@@ -724,14 +730,7 @@ fn an_export_from_a_damaged_or_incomplete_archive_stops_and_names_the_record() {
     // Exports find records by reading the archive's directory forward; a record that is
     // damaged, whose header is damaged, or that is missing stops the export (exit 2) with the
     // record named, and nothing is left at --out or beside it.
-    let store = temp_store();
-    run_ok(
-        cablekeep(store.path())
-            .arg("bundle")
-            .arg(examples())
-            .args(["-c", "ex"]),
-        0,
-    );
+    let store = examples_store();
     let zip = store.path().join("archives/ex/ex-v1.zip");
     let pristine = std::fs::read(&zip).unwrap();
     let archive = cablekeep::bag::OpenArchive::open(&zip).unwrap();
