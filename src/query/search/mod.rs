@@ -6,12 +6,12 @@
 //! read the text from there); not the texts. It lies in `.cablekeep/search/` and records, with
 //! each commit, the versions it holds (by their sidecar manifest digests): a search first
 //! brings it to the latest versions, re-indexing only the cables whose index line changed
-//! ([`upkeep`]). Deleting it loses nothing; `verify` never reads it.
+//! (`upkeep`). Deleting it loses nothing; `verify` never reads it.
 //!
-//! The query language ([`language`]) is cablekeep's own, documented in README.md: words,
+//! The query language (`language`) is cablekeep's own, documented in README.md: words,
 //! "phrases", prefixes, `AND`/`OR`/`NOT`, parentheses and field filters; a malformed query is
 //! an error that says where. Hits are ranked by BM25 over subject and text, ties by collection
-//! and id ([`collect`]).
+//! and id (`collect`).
 
 mod build;
 mod collect;
