@@ -251,19 +251,21 @@ pub(super) fn search(ctx: &Ctx, a: SearchArgs) -> Result<u8> {
     if let Some(c) = &a.collection {
         ctx.store.resolve_version(c, None)?;
     }
-    let (index, upkeep) = match a.rebuild {
-        true => SearchIndex::rebuild(&ctx.store, &ctx.bar)?,
-        false => SearchIndex::open(&ctx.store, &ctx.bar)?,
+    let search = |index: &SearchIndex| match &a.query {
+        Some(query) => index
+            .search(query, a.collection.as_deref(), &filter, a.limit)
+            .map(Some),
+        None => Ok(None),
     };
-    let Some(query) = &a.query else {
+    let (hits, index, upkeep) =
+        SearchIndex::with_store_index(&ctx.store, a.rebuild, &ctx.bar, search)?;
+    let Some(hits) = hits else {
         render::search_index(&index, upkeep, a.output)?;
         return Ok(EXIT_OK);
     };
-    match upkeep {
-        Upkeep::Current => {}
-        _ => eprintln!("cablekeep: {}", render::upkeep_text(&index, upkeep)),
+    if upkeep != Upkeep::Current {
+        eprintln!("cablekeep: {}", render::upkeep_text(&index, upkeep));
     }
-    let hits = index.search(query, a.collection.as_deref(), &filter, a.limit)?;
     let format = a.output;
     render::hits(&hits, format)?;
     if format == OutputFormat::Text {

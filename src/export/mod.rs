@@ -126,8 +126,8 @@ pub fn query_ids(
         return Ok(None);
     };
     let ids = if store.latest(&version.collection)? == Some(version.version) {
-        let (index, _) = SearchIndex::open(store, progress)?;
-        index.matching_ids(&version.collection, query)?
+        let ids = |index: &SearchIndex| index.matching_ids(&version.collection, query);
+        SearchIndex::with_store_index(store, false, progress, ids)?.0
     } else {
         let keep = |l: &IndexLine| filter.matches(&Facts::of(l));
         SearchIndex::temporary(store, version, &keep, progress)?

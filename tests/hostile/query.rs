@@ -396,3 +396,68 @@ fn the_link_log_is_read_in_bounded_memory_and_a_fifo_in_its_place_hangs_nothing(
     assert_eq!(m.code, Some(2), "{m:?}");
     assert!(m.stderr.contains("FIFO"), "{m:?}");
 }
+
+/// Overwrites `len` bytes of `file` at `at` (from the end when negative) with `byte`.
+fn damage(file: &Path, at: i64, len: usize, byte: u8) {
+    let mut bytes = std::fs::read(file).unwrap();
+    let start = if at < 0 {
+        bytes.len().saturating_sub(at.unsigned_abs() as usize)
+    } else {
+        (at as usize).min(bytes.len())
+    };
+    let end = (start + len).min(bytes.len());
+    bytes[start..end].fill(byte);
+    std::fs::write(file, bytes).unwrap();
+}
+
+#[test]
+fn a_damaged_search_index_never_crashes_a_search_and_is_built_anew_when_found() {
+    let Some(store) = dev_store(60) else { return };
+    let queries = [
+        "minister",
+        "\"prime minister\"",
+        "terror*",
+        "embassy NOT oil",
+        "tag:PREL",
+    ];
+    let ids = |query: &str| -> (Option<i32>, String, String) {
+        let m = measure(&search(store.path(), query), Duration::from_secs(60));
+        assert!(!m.timed_out, "{m:?}");
+        (m.code, m.stdout, m.stderr)
+    };
+    let baseline: Vec<String> = queries.iter().map(|q| ids(q).1).collect();
+    let index = store.path().join(".cablekeep/search");
+    let kinds = ["idx", "term", "pos", "fast", "store", "fieldnorm"];
+    for (round, (at, byte)) in [(-24i64, 0xFFu8), (-200, 0x00), (4096, 0xA5), (40, 0x5A)]
+        .into_iter()
+        .enumerate()
+    {
+        for kind in kinds {
+            for entry in std::fs::read_dir(&index).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|e| e == kind) {
+                    damage(&path, at, 64, byte);
+                }
+            }
+            for (query, before) in queries.iter().zip(&baseline) {
+                let (code, stdout, stderr) = ids(query);
+                // Never a crash: the answer, or (for damage the engine cannot see) an answer
+                // from the damaged index, or a clear error; a damaged index that is found out is
+                // built anew and answers as before.
+                assert!(
+                    matches!(code, Some(0) | Some(2)),
+                    "round {round}, {kind}, {query}: {code:?} {stderr}"
+                );
+                assert!(!stderr.contains("panicked"), "{stderr}");
+                if code == Some(2) {
+                    assert!(stderr.contains("search index"), "{stderr}");
+                }
+                if stderr.contains("search index built") {
+                    assert_eq!(&stdout, before, "round {round}, {kind}, {query}");
+                }
+            }
+        }
+        // Rebuilt for the next round.
+        run_ok(cablekeep(store.path()).args(["search", "--rebuild"]), 0);
+    }
+}

@@ -132,9 +132,20 @@ impl SearchIndex {
         limit: usize,
     ) -> Result<Vec<Hit>> {
         let expr = language::parse(query)?;
+        self.guarded(|| self.search_expr(query, &expr, collection, filter, limit))
+    }
+
+    fn search_expr(
+        &self,
+        query: &str,
+        expr: &language::Expr,
+        collection: Option<&str>,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<Vec<Hit>> {
         let searcher = self.reader.searcher();
         let text = Compiler::new(&searcher, self.fields)?
-            .expr(&expr)?
+            .expr(expr)?
             .ok_or_else(|| no_words(query))?;
         // The collection is left to the collector (see `collect::TopByKey`).
         let filters = filter_clauses(&self.fields, filter, None);
@@ -203,9 +214,18 @@ impl SearchIndex {
     /// snippets: only the set is wanted).
     pub fn matching_ids(&self, collection: &str, query: &str) -> Result<BTreeSet<String>> {
         let expr = language::parse(query)?;
+        self.guarded(|| self.ids_of(query, &expr, collection))
+    }
+
+    fn ids_of(
+        &self,
+        query: &str,
+        expr: &language::Expr,
+        collection: &str,
+    ) -> Result<BTreeSet<String>> {
         let searcher = self.reader.searcher();
         let text = Compiler::new(&searcher, self.fields)?
-            .expr(&expr)?
+            .expr(expr)?
             .ok_or_else(|| no_words(query))?;
         let mut clauses = vec![(Occur::Must, text)];
         for q in filter_clauses(&self.fields, &Filter::default(), Some(collection)) {
@@ -226,13 +246,67 @@ impl SearchIndex {
             .get_first(self.fields.stored)
             .and_then(|v| v.as_bytes())
             .unwrap_or_default();
-        serde_json::from_slice(bytes).map_err(|e| {
-            Error::Invalid(format!(
-                "the search index at {} holds a damaged document ({e}); run `cablekeep search --rebuild`",
-                self.path.display()
-            ))
+        serde_json::from_slice(bytes).map_err(|e| Error::Corrupt {
+            path: PathBuf::new(),
+            message: format!("the search index holds a damaged document ({e})"),
         })
     }
+
+    /// Runs a reading of the index, with what proves it damaged made an error naming it: an
+    /// engine error, or a panic of the engine on bytes it cannot read (the index is a cache
+    /// that a disk may damage; a search must end with an error, not a crash).
+    fn guarded<T>(&self, read: impl FnOnce() -> Result<T>) -> Result<T> {
+        let damaged = |message: String| Error::Corrupt {
+            path: self.path.clone(),
+            message: format!("{message}; run `cablekeep search --rebuild`"),
+        };
+        match caught(read) {
+            Some(Err(Error::Corrupt { path, message })) if path.as_os_str().is_empty() => {
+                Err(damaged(message))
+            }
+            Some(result) => result,
+            None => Err(damaged("the search index could not be read".into())),
+        }
+    }
+
+    /// Whether `e` says that this index is damaged.
+    fn is_damaged(&self, e: &Error) -> bool {
+        matches!(e, Error::Corrupt { path, .. } if path == &self.path)
+    }
+
+    /// Runs `read` on the store's search index (built anew first with `rebuild`); when the index
+    /// proves damaged, builds it anew and runs `read` once more. Returns what `read` returned,
+    /// the index and what was done to it.
+    pub fn with_store_index<T>(
+        store: &Store,
+        rebuild: bool,
+        progress: &dyn crate::progress::Progress,
+        read: impl Fn(&SearchIndex) -> Result<T>,
+    ) -> Result<(T, SearchIndex, Upkeep)> {
+        let (index, upkeep) = match rebuild {
+            true => Self::rebuild(store, progress)?,
+            false => Self::open(store, progress)?,
+        };
+        match read(&index) {
+            Err(e) if index.is_damaged(&e) => {
+                drop(index);
+                let (index, upkeep) = Self::rebuild(store, progress)?;
+                Ok((read(&index)?, index, upkeep))
+            }
+            result => Ok((result?, index, upkeep)),
+        }
+    }
+}
+
+/// What `f` returns, or None when it panicked: the engine may panic on index files a disk
+/// damaged, and the index is a cache, rebuilt then, never a reason for a crash. The panic's
+/// default message (a source line of the engine) is not printed: the caller's error says more.
+pub(super) fn caught<T>(f: impl FnOnce() -> T) -> Option<T> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    outcome.ok()
 }
 
 fn no_words(query: &str) -> Error {

@@ -6,7 +6,7 @@
 use super::build::engine_write;
 use super::build::{Builder, Changes, Contents, delta};
 use super::fields::{Fields, create_index, register_analyzers};
-use super::{SearchIndex, Upkeep};
+use super::{SearchIndex, Upkeep, caught};
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil::{LockWait, StoreLock};
 use crate::progress::Progress;
@@ -162,12 +162,17 @@ fn try_place(
     want: Want,
     progress: &dyn Progress,
 ) -> Result<Option<(SearchIndex, Upkeep)>> {
-    let open = |index| SearchIndex::from_index(index, &place.dir, Some(store.clone()));
+    // Each reading of an index that may be damaged is `caught`: a panic of the engine is a
+    // failure like any other, and the index is then built anew.
+    let open = |index| {
+        caught(|| SearchIndex::from_index(index, &place.dir, Some(store.clone())))
+            .and_then(Result::ok)
+    };
     if want == Want::Current
-        && let Some(index) = open_holding(&place.dir, &Contents::of(&latest_versions(store)?))
+        && let Some(index) = caught(|| open_holding(&place.dir, &Contents::of(&latest_versions(store).ok()?))).flatten()
         // Opening may fail when another run's rebuild swaps the folder at that moment: then
         // again, under the lock.
-        && let Ok(opened) = open(index)
+        && let Some(opened) = open(index)
     {
         return Ok(Some((opened, Upkeep::Current)));
     }
@@ -181,15 +186,15 @@ fn try_place(
     let wanted = latest_versions(store)?;
     let started = Instant::now();
     if want == Want::Current {
-        if let Some(index) = open_holding(&place.dir, &Contents::of(&wanted))
-            && let Ok(opened) = open(index)
+        if let Some(index) = caught(|| open_holding(&place.dir, &Contents::of(&wanted))).flatten()
+            && let Some(opened) = open(index)
         {
             return Ok(Some((opened, Upkeep::Current)));
         }
         // An index that cannot be updated (damaged segments) is built anew below.
-        if let Some(index) = open_index(&place.dir)
-            && let Ok(changes) = update(&index, store, &wanted, progress)
-            && let Ok(opened) = open(index)
+        if let Some(index) = caught(|| open_index(&place.dir)).flatten()
+            && let Some(Ok(changes)) = caught(|| update(&index, store, &wanted, progress))
+            && let Some(opened) = open(index)
         {
             let secs = started.elapsed().as_secs_f64();
             return Ok(Some((opened, Upkeep::Updated { changes, secs })));
@@ -206,7 +211,7 @@ fn try_place(
             place.dir.display()
         ))
     })?;
-    let opened = open(index)?;
+    let opened = SearchIndex::from_index(index, &place.dir, Some(store.clone()))?;
     let secs = started.elapsed().as_secs_f64();
     Ok(Some((opened, Upkeep::Built { cables, secs })))
 }
