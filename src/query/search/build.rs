@@ -110,7 +110,7 @@ fn writer(index: &Index, full_build: bool) -> Result<IndexWriter> {
     Ok(writer)
 }
 
-/// Segments of fewer documents than this are small: what updates write (a full build's hold
+/// Segments of fewer documents than this (deleted ones counted) are small: what updates write (a full build's hold
 /// about 12,000 cables each at full scale).
 const SMALL_SEGMENT_DOCS: u32 = 8_192;
 /// Small segments are merged once there are this many, at most this many documents at a time
@@ -118,21 +118,35 @@ const SMALL_SEGMENT_DOCS: u32 = 8_192;
 const SMALL_SEGMENTS_TO_MERGE: usize = 8;
 const MAX_DOCS_MERGED: u32 = 65_536;
 
+/// A segment that has lost this share of its documents (deleted: changed or gone cables) is
+/// rewritten without them.
+const DELETED_SHARE_TO_COMPACT: f64 = 0.3;
+
 /// The merge policy of updates: each update adds a segment or two, which are merged once there
 /// are enough of them, so that searches do not slow down version after version; a full
-/// build's large segments are left as they are.
+/// build's large segments are left as they are, but for one that has lost a good share of its
+/// documents, which is rewritten alone (what a merge maps is what it reads: one segment, not
+/// the index), so that deleted documents neither pile up nor keep weighing on the scores.
 #[derive(Debug)]
 struct SmallSegments;
 
 impl MergePolicy for SmallSegments {
     fn compute_merge_candidates(&self, segments: &[SegmentMeta]) -> Vec<MergeCandidate> {
+        let mut candidates: Vec<MergeCandidate> = segments
+            .iter()
+            .filter(|s| s.max_doc() >= SMALL_SEGMENT_DOCS)
+            .filter(|s| {
+                f64::from(s.num_deleted_docs()) >= DELETED_SHARE_TO_COMPACT * f64::from(s.max_doc())
+            })
+            .map(|s| MergeCandidate(vec![s.id()]))
+            .collect();
         let mut small: Vec<(u32, SegmentId)> = segments
             .iter()
-            .filter(|s| s.num_docs() < SMALL_SEGMENT_DOCS)
-            .map(|s| (s.num_docs(), s.id()))
+            .filter(|s| s.max_doc() < SMALL_SEGMENT_DOCS)
+            .map(|s| (s.max_doc(), s.id()))
             .collect();
         if small.len() < SMALL_SEGMENTS_TO_MERGE {
-            return Vec::new();
+            return candidates;
         }
         small.sort();
         let mut docs = 0;
@@ -144,10 +158,10 @@ impl MergePolicy for SmallSegments {
             })
             .map(|(_, id)| id)
             .collect();
-        match merged.len() > 1 {
-            true => vec![MergeCandidate(merged)],
-            false => Vec::new(),
+        if merged.len() > 1 {
+            candidates.push(MergeCandidate(merged));
         }
+        candidates
     }
 }
 
@@ -304,4 +318,37 @@ fn indexed_lines(index: &Index, collection: &str) -> Result<HashMap<String, u64>
         }
     }
     Ok(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn updates_merge_small_segments_together_and_compact_large_ones_that_lost_many() {
+        let index = Index::create_in_ram(super::super::fields::Fields::schema());
+        let meta = |docs: u32, deleted: u32| {
+            let m = index.new_segment_meta(SegmentId::generate_random(), docs);
+            match deleted {
+                0 => m,
+                n => m.with_delete_meta(n, 1),
+            }
+        };
+        let ids = |c: &MergeCandidate| c.0.len();
+        // A full build's segments, none with deletes, and fewer small ones than merge: nothing.
+        let mut segments: Vec<SegmentMeta> = (0..20).map(|_| meta(12_000, 0)).collect();
+        segments.extend((0..7).map(|_| meta(5_000, 0)));
+        assert!(SmallSegments.compute_merge_candidates(&segments).is_empty());
+        // An eighth small one: the small ones merge, up to MAX_DOCS_MERGED documents.
+        segments.push(meta(5_000, 0));
+        let c = SmallSegments.compute_merge_candidates(&segments);
+        assert_eq!(c.iter().map(ids).collect::<Vec<_>>(), [8]);
+        // A large segment that lost a third of its documents is rewritten alone.
+        segments.truncate(20);
+        segments.push(meta(12_000, 4_000));
+        segments.push(meta(12_000, 1_000));
+        let c = SmallSegments.compute_merge_candidates(&segments);
+        assert_eq!(c.iter().map(ids).collect::<Vec<_>>(), [1]);
+        assert_eq!(c[0].0, [segments[20].id()]);
+    }
 }
