@@ -547,14 +547,7 @@ fn search_finds_what_export_with_the_same_filter_and_query_selects() {
 
 #[test]
 fn search_without_a_query_brings_the_index_up_to_date() {
-    let store = temp_store();
-    run_ok(
-        cablekeep(store.path())
-            .arg("bundle")
-            .arg(examples().join("10EXAMPLE202.html"))
-            .args(["-c", "ex"]),
-        0,
-    );
+    let store = store_of(&examples().join("10EXAMPLE202.html"));
     let state = |args: &[&str]| {
         let out = run_ok(cablekeep(store.path()).args(args).arg("--json"), 0);
         json_lines(&out).remove(0)
@@ -620,14 +613,7 @@ fn a_rebuild_killed_at_any_moment_leaves_an_index_that_answers_as_before() {
 
 #[test]
 fn the_search_index_follows_new_versions() {
-    let store = temp_store();
-    run_ok(
-        cablekeep(store.path())
-            .arg("bundle")
-            .arg(examples().join("10EXAMPLE202.html"))
-            .args(["-c", "ex"]),
-        0,
-    );
+    let store = store_of(&examples().join("10EXAMPLE202.html"));
     let first = run_ok(
         cablekeep(store.path()).args(["search", "example", "--json"]),
         0,
@@ -682,11 +668,16 @@ fn stats_count_by_year_origin_classification_tag_and_redaction() {
 
 /// A store holding the example cables as collection `ex`.
 fn examples_store() -> tempfile::TempDir {
+    store_of(&examples())
+}
+
+/// A store holding the cables of `input` (a page or a folder) as collection `ex`.
+fn store_of(input: &Path) -> tempfile::TempDir {
     let store = temp_store();
     run_ok(
         cablekeep(store.path())
             .arg("bundle")
-            .arg(examples())
+            .arg(input)
             .args(["-c", "ex"]),
         0,
     );

@@ -290,12 +290,8 @@ fn indexed_lines(index: &Index, collection: &str) -> Result<HashMap<String, u64>
     let prefix = key(collection, "");
     let mut lines = HashMap::new();
     for segment in searcher.segment_readers() {
-        let fast = segment.fast_fields();
-        let keys = fast
-            .str("key")
-            .map_err(engine)?
-            .ok_or_else(|| engine(tantivy::TantivyError::SchemaError("no key column".into())))?;
-        let digests = fast.u64("line").map_err(engine)?;
+        let keys = super::collect::keys(segment).map_err(engine)?;
+        let digests = segment.fast_fields().u64("line").map_err(engine)?;
         let mut by_ord: Vec<(u64, u64)> = segment
             .doc_ids_alive()
             .filter_map(|doc| {
@@ -305,12 +301,7 @@ fn indexed_lines(index: &Index, collection: &str) -> Result<HashMap<String, u64>
             .collect();
         by_ord.sort_unstable();
         let ords: Vec<u64> = by_ord.iter().map(|(o, _)| *o).collect();
-        let mut names = Vec::with_capacity(ords.len());
-        keys.dictionary()
-            .sorted_ords_to_term_cb(&ords, |k| {
-                names.push(String::from_utf8_lossy(k).into_owned())
-            })
-            .map_err(|e| engine(e.into()))?;
+        let names = super::collect::keys_of(&keys, &ords).map_err(engine)?;
         for (name, (_, digest)) in names.into_iter().zip(by_ord) {
             if let Some(id) = name.strip_prefix(&prefix) {
                 lines.insert(id.to_string(), digest);

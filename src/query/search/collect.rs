@@ -33,10 +33,21 @@ pub(super) struct TopByKey {
 }
 
 /// The key column of a segment (every document has one).
-fn keys(reader: &SegmentReader) -> tantivy::Result<StrColumn> {
+pub(super) fn keys(reader: &SegmentReader) -> tantivy::Result<StrColumn> {
     reader.fast_fields().str("key")?.ok_or_else(|| {
         tantivy::TantivyError::SchemaError("the search index has no key column".into())
     })
+}
+
+/// The keys of these ordinals of a segment's key column, sorted as the ordinals must be.
+pub(super) fn keys_of(column: &StrColumn, sorted_ords: &[u64]) -> tantivy::Result<Vec<String>> {
+    let mut keys = Vec::with_capacity(sorted_ords.len());
+    column
+        .dictionary()
+        .sorted_ords_to_term_cb(sorted_ords, |bytes| {
+            keys.push(String::from_utf8_lossy(bytes).into_owned())
+        })?;
+    Ok(keys)
 }
 
 /// The ordinals of a segment's keys of `collection`'s cables: those from `<collection>\n` up
@@ -122,12 +133,7 @@ impl SegmentCollector for TopSegment {
         let mut kept = self.heap.into_vec();
         kept.sort_by_key(|k| k.ord);
         let ords: Vec<u64> = kept.iter().map(|k| k.ord).collect();
-        let mut keys = Vec::with_capacity(ords.len());
-        self.keys
-            .dictionary()
-            .sorted_ords_to_term_cb(&ords, |bytes| {
-                keys.push(String::from_utf8_lossy(bytes).into_owned())
-            })?;
+        let keys = keys_of(&self.keys, &ords)?;
         Ok(kept
             .into_iter()
             .zip(keys)
@@ -223,13 +229,7 @@ impl SegmentCollector for AllKeysSegment {
     fn harvest(mut self) -> Self::Fruit {
         self.ords.sort_unstable();
         self.ords.dedup();
-        let mut keys = Vec::with_capacity(self.ords.len());
-        self.keys
-            .dictionary()
-            .sorted_ords_to_term_cb(&self.ords, |bytes| {
-                keys.push(String::from_utf8_lossy(bytes).into_owned())
-            })?;
-        Ok(keys)
+        keys_of(&self.keys, &self.ords)
     }
 }
 
