@@ -16,6 +16,8 @@
 //! * [`linkcheck`]: link rot: are the source pages still there and the same; the link event log;
 //! * [`seal`]: seals anyone can check: Merkle trees over versions, signed checkpoints, one-cable
 //!   proofs and trusted timestamps (RFC 3161);
+//! * [`web`]: the web edition: a static, self-checking site of a version (`site`), and the
+//!   same pages served live (`serve`);
 //! * the ground floor: [`finding`] (findings and their codes), [`error`] (errors: could not
 //!   run), [`fsutil`] (atomic writes, the store lock, bounded reads), `scratch` (locked
 //!   temporaries), `hash` (fixity digests), `jsonl` (JSON Lines, read a line at a time),
@@ -74,6 +76,7 @@ pub(crate) mod scratch;
 pub mod seal;
 pub mod store;
 pub mod time;
+pub mod web;
 
 pub use error::{Error, Result};
 pub use finding::{Code, Finding, Severity};

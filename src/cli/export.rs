@@ -23,6 +23,8 @@ pub(super) enum FormatArg {
     Bag,
     /// The same bag as one zip file.
     Zip,
+    /// A static web edition of the selected cables (as `site` writes it).
+    Site,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -208,9 +210,12 @@ fn full_text_query(s: &str) -> Result<String, cablekeep::error::Error> {
 pub(super) fn export(ctx: &Ctx, a: ExportArgs) -> Result<u8> {
     let collection = a.collection.resolve(&ctx.store)?;
     let filter = a.filter.filter(a.query.clone())?;
-    let format = Format::parse(a.format.to_possible_value().expect("a value").get_name())
-        .expect("every format is known");
     let started = std::time::Instant::now();
+    if let FormatArg::Site = a.format {
+        return export_site(ctx, &a, &collection, &filter, started);
+    }
+    let format = Format::parse(a.format.to_possible_value().expect("a value").get_name())
+        .expect("every format but site is a library format");
     let outcome = export::export(
         &ctx.store,
         export::Request {
@@ -241,6 +246,36 @@ pub(super) fn export(ctx: &Ctx, a: ExportArgs) -> Result<u8> {
         secs,
         outcome.cables as f64 / secs.max(1e-9)
     );
+    Ok(EXIT_OK)
+}
+
+/// `export --format site`: the web edition of the selected cables.
+fn export_site(
+    ctx: &Ctx,
+    a: &ExportArgs,
+    collection: &str,
+    filter: &Filter,
+    started: std::time::Instant,
+) -> Result<u8> {
+    if a.excel_safe {
+        return Err(anyhow!("--excel-safe goes with --format csv"));
+    }
+    let outcome = cablekeep::web::write_site(
+        &ctx.store,
+        cablekeep::web::SiteRequest {
+            collection,
+            version: a.version.map(VersionNum::get),
+            filter,
+            out: &a.out,
+            proofs: true,
+            progress: &ctx.bar,
+        },
+    )?;
+    super::site::report(
+        &outcome,
+        started.elapsed().as_secs_f64(),
+        OutputFormat::Text,
+    )?;
     Ok(EXIT_OK)
 }
 

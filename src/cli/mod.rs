@@ -21,6 +21,7 @@ mod rebuild;
 mod render;
 mod seal;
 mod show;
+mod site;
 mod status;
 mod verify;
 
@@ -91,6 +92,9 @@ enum Command {
     /// Export a selection of cables for researchers: CSV, JSON Lines, SQLite, BagIt bag or zip,
     /// with README, CITATION.cff, datapackage.json and citations.
     Export(export::ExportArgs),
+    /// Write the web edition of a version: a static site (a page per cable, lists, search) that
+    /// works from any host or from `file://`, and checks itself (SHA256SUMS, seal, proofs).
+    Site(site::SiteArgs),
     /// Full-text search over the latest versions (ranked by BM25, with snippets); without a
     /// query, bring the search index up to date.
     Search(export::SearchArgs),
@@ -197,6 +201,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Prove(a) => seal::prove(&ctx, a),
         Command::CheckProof(a) => seal::check_proof(&ctx, a),
         Command::Export(a) => export::export(&ctx, a),
+        Command::Site(a) => site::run(&ctx, a),
         Command::Search(a) => export::search(&ctx, a),
         Command::Stats(a) => export::stats(&ctx, a),
         Command::Links(a) => links::run(&ctx, a),

@@ -135,6 +135,7 @@ fn write_rows(
     let need = Need {
         bytes: req.format == Format::Jsonl,
         sources: false,
+        skip_text: false,
     };
     let made = |chunk: Vec<select::Selected>| made_for_file(req, version, &chunk);
     select::stream_mapped(archive, keep, need, req.progress, &made, |batch| {
@@ -164,6 +165,7 @@ fn write_sqlite(
     let need = Need {
         bytes: false,
         sources: true,
+        skip_text: false,
     };
     let cited = |chunk: Vec<select::Selected>| {
         let cited = citation::cite(version, &chunk);

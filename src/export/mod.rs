@@ -189,7 +189,7 @@ pub fn export(store: &Store, req: Request<'_>) -> Result<Outcome> {
 
 /// The destination must not exist, or be an empty folder, and must not lie in a store's own
 /// folders (an export there could take the name of a version, or be removed as one).
-fn check_out(store: &Store, out: &Path) -> Result<()> {
+pub(crate) fn check_out(store: &Store, out: &Path) -> Result<()> {
     if let Some(root) = store.root_owning(out) {
         return Err(Error::Invalid(format!(
             "{}: exports are never written inside a store's archives/, manifests/ or .cablekeep/ \
@@ -248,6 +248,7 @@ pub(crate) fn sample_cable(id: &str, record: serde_json::Value) -> crate::query:
         record: serde_json::from_value(r).expect("a record"),
         bytes: Vec::new(),
         sources: Vec::new(),
+        published_ids: Vec::new(),
         entries: None,
     }
 }

@@ -38,6 +38,7 @@ fn targets(archive: &OpenArchive) -> Result<Vec<Target>> {
     let need = select::Need {
         bytes: false,
         sources: true,
+        skip_text: false,
     };
     select::stream(archive, &|_| true, need, &NoProgress, |batch| {
         for cable in batch {

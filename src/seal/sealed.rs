@@ -233,6 +233,12 @@ impl SealedVersion {
         ))
     }
 
+    /// The Merkle root over the version's payload manifest, lower-case hex (as the checkpoint
+    /// gives it).
+    pub fn root_hex(&self) -> String {
+        hex::encode(self.tree.root())
+    }
+
     /// Writes this version's tree cache ([`cache`]); false when its manifest cannot have one.
     pub fn write_cache(&self, store: &Store) -> Result<bool> {
         let path = cache::cache_path(store, &self.collection, self.version);

@@ -104,6 +104,7 @@ pub fn add_archive(
     let need = Need {
         bytes: false,
         sources: true,
+        skip_text: false,
     };
     progress.start("indexing", version.cables);
     let n = select::stream(archive, keep, need, progress, |batch| {

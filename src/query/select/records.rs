@@ -92,10 +92,13 @@ pub struct RecordView {
     pub capture: CaptureView,
 }
 
-/// Only the provenance of an older capture's record (the catalog lists every capture's source).
+/// Only the provenance of an older capture's record (the catalog lists every capture's source)
+/// and the id its page gave.
 #[derive(Deserialize)]
 struct SourceView {
     source: Source,
+    #[serde(default)]
+    id_original: Option<String>,
 }
 
 /// What a consumer of selected cables needs besides the current record's fields.
@@ -105,6 +108,9 @@ pub struct Need {
     pub bytes: bool,
     /// The source of every capture (the catalog and SQLite exports).
     pub sources: bool,
+    /// Leave a format 2 record's text out (empty) instead of rebuilding it from the raw bytes:
+    /// for readers of the other fields only (the web edition's table of cables).
+    pub skip_text: bool,
 }
 
 /// A selected cable: its index line and what was read of its records.
@@ -118,6 +124,9 @@ pub struct Selected {
     pub bytes: Vec<u8>,
     /// Every capture's source in the line's order, when [`Need::sources`]; else empty.
     pub sources: Vec<Source>,
+    /// The id each capture's page gave (its record's `id_original`, else the canonical id), in
+    /// the line's order, when [`Need::sources`]; else empty.
+    pub published_ids: Vec<String>,
     /// The zip entries of the current capture's record and raw bytes, where they were found:
     /// a reader that keeps them (the search index) reads the text again without the directory.
     pub entries: Option<(Entry, Entry)>,
@@ -421,6 +430,7 @@ fn load_one(archive: &OpenArchive, located: Located, need: Need) -> Result<Selec
     };
     let (current_entry, older_entries) = entries.split_last().expect("located with its line");
     let mut sources = Vec::new();
+    let mut published_ids = Vec::new();
     if need.sources {
         for (c, entry) in older.iter().zip(older_entries) {
             // Records are parsed straight from the archive's inflating buffer (no copy).
@@ -428,6 +438,7 @@ fn load_one(archive: &OpenArchive, located: Located, need: Need) -> Result<Selec
                 .with_entry_required(&c.record, entry.as_ref(), |bytes| parse_json(bytes))?
                 .map_err(|e| not_a_record(&c.record, e))?;
             sources.push(view.source);
+            published_ids.push(view.id_original.unwrap_or_else(|| line.id.clone()));
         }
     }
     let (record, bytes) =
@@ -445,7 +456,7 @@ fn load_one(archive: &OpenArchive, located: Located, need: Need) -> Result<Selec
     let mut record = record.map_err(|e| not_a_record(&current.record, e))?;
     // Decided by the fields read, wherever they stood in the record.
     let compact = record.schema == RECORD_SCHEMA_2 || record.capture.text_at.is_some();
-    let text = match record.capture.text_at.take() {
+    let text = match record.capture.text_at.take().filter(|_| !need.skip_text) {
         // Not checked against `text_sha256` here, unlike a record read alone (`show`, `diff`):
         // the raw entry's CRC-32 is checked as it is inflated, and the writer checked that these
         // parts rebuild the text before it wrote them; hashing every text again was a sixth of
@@ -469,6 +480,12 @@ fn load_one(archive: &OpenArchive, located: Located, need: Need) -> Result<Selec
     }
     if need.sources {
         sources.push(record.source.clone());
+        published_ids.push(
+            record
+                .id_original
+                .clone()
+                .unwrap_or_else(|| line.id.clone()),
+        );
     }
     let entries = current_entry.clone().zip(current_raw);
     Ok(Selected {
@@ -476,6 +493,7 @@ fn load_one(archive: &OpenArchive, located: Located, need: Need) -> Result<Selec
         line,
         record,
         sources,
+        published_ids,
         entries,
     })
 }
