@@ -57,5 +57,7 @@ apt_tool() {
 }
 apt_tool openssl openssl
 apt_tool ssh-keygen openssh-client
+# Headless Chromium: the web edition's browser tests (tests/web/browser.rs)
+apt_tool chromium chromium
 
 echo "peers ready: .venv-peers/{bagit,frictionless,cffconvert}"

@@ -20,4 +20,5 @@ mod sealtime;
 mod store;
 mod tamper;
 mod tsa;
+mod web;
 mod zip64;
