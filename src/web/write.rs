@@ -220,7 +220,7 @@ impl SiteFiles {
         let mut out = self.sums.lock().unwrap_or_else(|e| e.into_inner());
         for Sum(line) in sums {
             out.write_all(line.as_bytes())
-                .at(&self.root.join(SUMS_FILE))?;
+                .at(self.root.join(SUMS_FILE))?;
         }
         Ok(())
     }
