@@ -20,7 +20,8 @@ pub(crate) struct DevEdition {
     pub(crate) store: PathBuf,
     /// The edition of dev@v2 written by `cablekeep site -c dev --out site`.
     pub(crate) site: PathBuf,
-    /// The private key v2 is sealed with.
+    /// The private key v2 is sealed with (its `.pub` beside it).
+    #[allow(dead_code)]
     pub(crate) key: PathBuf,
 }
 
