@@ -17,4 +17,4 @@ mod write;
 
 pub use edition::{CableFacts, Edition, SealFacts, Value, Values};
 pub use history::History;
-pub use write::{SUMS_FILE, SiteFiles, SiteOutcome, SiteRequest, Sum, write_site};
+pub use write::{STYLE_CSS, SUMS_FILE, SiteFiles, SiteOutcome, SiteRequest, Sum, write_site};

@@ -23,8 +23,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// The checksum file at an edition's root, in `sha256sum` format.
 pub const SUMS_FILE: &str = "SHA256SUMS";
 
-/// The style sheet every page links.
-const STYLE: &str = include_str!("assets/style.css");
+/// The style sheet every page links (`style.css`): the layout's, the cable page's and the
+/// search page's rules, kept in three files and served as one.
+pub const STYLE_CSS: &str = concat!(
+    include_str!("assets/style.css"),
+    include_str!("assets/cable.css"),
+    include_str!("assets/search.css")
+);
 
 /// What edition to write.
 pub struct SiteRequest<'a> {
@@ -147,7 +152,7 @@ fn write_other_pages(
     page::lists::for_each_list_page(ed, &mut |path, bytes| files.put(&path, &bytes))?;
     files.put("index.html", &page::home::home(ed))?;
     files.put("about.html", &page::home::about(ed))?;
-    files.put("style.css", STYLE.as_bytes())?;
+    files.put("style.css", STYLE_CSS.as_bytes())?;
     if let Some(seal) = &ed.seal {
         for (path, bytes) in &seal.files {
             files.put(path, bytes)?;

@@ -11,7 +11,7 @@ pub use filter::{Facts, Filter};
 pub use locate::{FoundCable, find_line, ids_to_look_up, locate_cable};
 pub use records::{
     BATCH, CHUNK, CaptureView, Keep, Map, Need, RecordView, RedactionView, Selected, for_each_line,
-    stream, stream_mapped,
+    load_cable, stream, stream_mapped,
 };
 
 use crate::error::Result;

@@ -411,6 +411,29 @@ fn load_batch<T: Send>(
         .collect()
 }
 
+/// Reads one cable's records, as [`stream`] reads them, from an archive opened with its table
+/// of captures ([`OpenArchive::open_captures`]): for readers of a cable at a time (`serve`).
+pub fn load_cable(archive: &OpenArchive, line: IndexLine, need: Need) -> Result<Selected> {
+    let entry = |path: &str| archive.entry(path).cloned();
+    let older = match line.captures.split_last() {
+        Some((_, older)) if need.sources => older,
+        _ => &[],
+    };
+    let current = line.captures.last();
+    let records = older
+        .iter()
+        .chain(current)
+        .map(|c| entry(&c.record))
+        .collect();
+    let current_raw = current.and_then(|c| entry(&c.raw));
+    let located = Located {
+        line,
+        records,
+        current_raw,
+    };
+    load_one(archive, located, need)
+}
+
 /// Reads a line's records from their `entries` (as [`RecordFinder::locate`] found them).
 fn load_one(archive: &OpenArchive, located: Located, need: Need) -> Result<Selected> {
     let Located {
