@@ -29,6 +29,8 @@ mod report;
 mod rng;
 #[path = "scale/text.rs"]
 mod text;
+#[path = "scale/web.rs"]
+mod web;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -83,7 +83,7 @@ impl Ctx {
     }
 
     /// A cablekeep command line on the run's store.
-    fn ck(&self, args: &[&str]) -> Vec<String> {
+    pub fn ck(&self, args: &[&str]) -> Vec<String> {
         let mut v = vec![
             self.ck.display().to_string(),
             "--store".into(),
@@ -122,7 +122,7 @@ impl Ctx {
 
     /// Measures `cmd` and records a row; a failing command is recorded with its exit code and
     /// the end of its stderr, and the run goes on.
-    fn time(
+    pub fn time(
         &mut self,
         name: &str,
         kind: &'static str,
@@ -227,6 +227,7 @@ pub fn run_all(c: &mut Ctx, pages: u64, quick: bool) {
     versions(c);
     seals(c);
     search(c, quick);
+    super::web::run(c, quick);
     links(c, pages);
 }
 

@@ -299,7 +299,38 @@ pub fn targets(rows: &[Row], summary: &Summary) -> Vec<Target> {
     ]
     .into_iter()
     .chain(search_targets(rows, summary))
+    .chain(web_targets(rows))
     .collect()
+}
+
+/// Issue #29's targets: the full edition's speed and memory, `serve`'s median page.
+fn web_targets(rows: &[Row]) -> Vec<Target> {
+    let site = rows.iter().find(|r| r.name == super::web::SITE_ROW);
+    let rate = site.and_then(|r| per_s(r.cables, ok_cost(rows, &r.name)?.wall_s));
+    let rss = site
+        .and_then(|r| ok_cost(rows, &r.name))
+        .map(|c| c.peak_rss_mb);
+    let page = ok_cost(rows, super::web::SERVE_ROW).map(|c| c.wall_s);
+    vec![
+        target(
+            "ck site ≥ 5,000 cables/s",
+            rate,
+            format!("{} cables/s", fmt_opt(rate, 0)),
+            |v| v >= 5_000.0,
+        ),
+        target(
+            "ck site peak RSS < 256 MB",
+            rss,
+            format!("{} MB", fmt_opt(rss, 0)),
+            |v| v < 256.0,
+        ),
+        target(
+            "ck serve: a cable page < 5 ms median, 20 clients",
+            page,
+            format!("{} ms", fmt_opt(page.map(|s| s * 1e3), 2)),
+            |v| v < 0.005,
+        ),
+    ]
 }
 
 pub fn targets_text(targets: &[Target]) -> String {

@@ -7,14 +7,13 @@
 use super::history::History;
 use super::paths;
 use crate::bag::OpenArchive;
-use crate::bag::capture::IndexLine;
 use crate::error::Result;
 use crate::progress::Progress;
 use crate::query::select::{self, Keep, Need, Selected, VersionRef};
 use crate::query::stats::Stats;
 use crate::seal::SealedVersion;
 use crate::store::Store;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 /// A subject is cut to this many characters in lists and the search page's table.
 pub(crate) const LIST_SUBJECT_CHARS: usize = 160;
@@ -36,8 +35,9 @@ pub struct Edition {
     /// The filter an export of a subset chose, described (`export --format site`); None for a
     /// whole version.
     pub subset: Option<String>,
-    /// Index into `cables` by canonical id.
-    by_id: HashMap<String, u32>,
+    /// Numbers of `cables` in order of their ids (the index is sorted by id, but a subset or a
+    /// damaged index need not be).
+    by_id: Vec<u32>,
 }
 
 /// What pages say about a version's seal.
@@ -51,30 +51,32 @@ pub struct SealFacts {
     pub sealed: SealedVersion,
 }
 
-/// One cable of an edition, as lists, links and the search page show it.
+/// One cable of an edition, as lists, links and the search page show it. Held for every cable
+/// of the edition (251,287 at full scale), so its strings are boxed (no spare capacity) and
+/// its values are numbers.
 #[derive(Debug, Clone)]
 pub struct CableFacts {
     /// The canonical id.
-    pub id: String,
-    /// The id the cable was published under (its page's file name when it is plain).
-    pub published_id: String,
+    pub id: Box<str>,
+    /// The id the cable was published under (its current capture's page gave it).
+    pub published_id: Box<str>,
     /// The cable's page, relative to the edition's root ([`paths::cable_page`]).
-    pub page: String,
+    pub page: Box<str>,
     /// Pages that lead to `page` under the other ids the cable was published under (another
     /// capture's page gave another id) and its canonical id, so that every old link maps.
     pub aliases: Vec<String>,
     /// When the cable was sent (`YYYY-MM-DD...`), as the index gives it.
-    pub created: Option<String>,
+    pub created: Option<Box<str>>,
     /// Release date of the current capture.
-    pub released: Option<String>,
+    pub released: Option<Box<str>>,
     /// The subject, cut to [`LIST_SUBJECT_CHARS`] characters.
-    pub subject: Option<String>,
+    pub subject: Option<Box<str>>,
     /// Index into [`Values::origins`].
     pub origin: Option<u32>,
     /// Index into [`Values::classifications`].
     pub classification: Option<u32>,
-    /// Indexes into [`Values::tags`], distinct.
-    pub tags: Vec<u32>,
+    /// Indexes into [`Values::tags`], distinct, ascending.
+    pub tags: Box<[u32]>,
     /// True when the current capture carries redaction runs.
     pub redacted: bool,
     /// True when the current capture is a partial extract.
@@ -118,29 +120,28 @@ impl Edition {
             identifier: version.identifier.clone(),
             ..Stats::default()
         };
-        let mut rows: Vec<(CableFacts, Raw)> = Vec::new();
+        let mut table = Table::with_capacity(if subset.is_none() {
+            version.cables as usize
+        } else {
+            0
+        });
         let need = Need {
             skip_text: true,
             sources: true,
             ..Need::default()
         };
-        let facts_of = |cables: Vec<Selected>| -> Result<Vec<(CableFacts, Raw, IndexLine)>> {
-            Ok(cables.into_iter().map(raw_facts).collect())
-        };
-        select::stream_mapped(&archive, keep, need, progress, &facts_of, |chunks| {
-            for (facts, raw, line) in chunks.into_iter().flatten() {
-                stats.add(&line);
-                rows.push((facts, raw));
+        // Records are read (for the published ids) on the workers; facts are kept in order.
+        let read = |cables: Vec<Selected>| -> Result<Vec<Selected>> { Ok(cables) };
+        select::stream_mapped(&archive, keep, need, progress, &read, |chunks| {
+            for cable in chunks.into_iter().flatten() {
+                stats.add(&cable.line);
+                table.add(cable);
             }
             Ok(())
         })?;
-        let values = Values::of(&rows);
-        let cables = assign(rows, &values);
-        let by_id = cables
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.id.clone(), i as u32))
-            .collect();
+        let (cables, values) = table.finish();
+        let mut by_id: Vec<u32> = (0..cables.len() as u32).collect();
+        by_id.sort_unstable_by(|a, b| cables[*a as usize].id.cmp(&cables[*b as usize].id));
         let history = History::build(store, &version, &cables, progress)?;
         let seal = seal_facts(store, &version)?;
         Ok(Edition {
@@ -157,52 +158,150 @@ impl Edition {
 
     /// The cable with this canonical id, when the edition holds it.
     pub fn cable(&self, id: &str) -> Option<(usize, &CableFacts)> {
-        let i = *self.by_id.get(id)? as usize;
+        let at = self
+            .by_id
+            .binary_search_by(|i| (*self.cables[*i as usize].id).cmp(id))
+            .ok()?;
+        let i = self.by_id[at] as usize;
         Some((i, &self.cables[i]))
     }
 }
 
-/// The facet values of a cable before they are numbered, and the ids it was published under.
-struct Raw {
-    ids: Vec<String>,
-    origin: Option<String>,
-    classification: Option<String>,
-    tags: Vec<String>,
+/// The values of one facet as they are met, each numbered once.
+#[derive(Default)]
+struct Interner {
+    numbers: HashMap<Box<str>, u32>,
+    names: Vec<Box<str>>,
 }
 
-/// A selected cable's facts (its page not yet decided), its values, and its line for the stats.
-fn raw_facts(c: Selected) -> (CableFacts, Raw, IndexLine) {
-    let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
-    let mut tags = c.line.tags.clone();
-    tags.sort();
-    tags.dedup();
-    let facts = CableFacts {
-        id: c.line.id.clone(),
-        published_id: c.published_id().to_string(),
-        page: String::new(),
-        aliases: Vec::new(),
-        created: c.line.created.clone(),
-        released: c.line.released.clone(),
-        subject: c.line.subject.as_deref().map(cut_subject),
-        origin: None,
-        classification: None,
-        tags: Vec::new(),
-        redacted: c.line.redaction.runs > 0,
-        partial_extract: c.line.redaction.partial_extract,
-    };
-    // The current capture's id first: its page is the cable's page when it can be.
-    let mut ids = vec![c.published_id().to_string()];
-    ids.extend(c.published_ids.iter().rev().cloned());
-    ids.push(c.line.id.clone());
-    let mut seen = std::collections::HashSet::new();
-    ids.retain(|id| seen.insert(id.clone()));
-    let raw = Raw {
-        ids,
-        origin: nonempty(&c.line.origin),
-        classification: nonempty(&c.line.classification),
-        tags,
-    };
-    (facts, raw, c.line)
+impl Interner {
+    fn number(&mut self, name: &str) -> u32 {
+        if let Some(n) = self.numbers.get(name) {
+            return *n;
+        }
+        let n = self.names.len() as u32;
+        self.names.push(name.into());
+        self.numbers.insert(name.into(), n);
+        n
+    }
+
+    /// The values sorted, with slugs, and each first number's place among them.
+    fn finish(self) -> (Vec<Value>, Vec<u32>) {
+        let mut order: Vec<u32> = (0..self.names.len() as u32).collect();
+        order.sort_unstable_by(|a, b| self.names[*a as usize].cmp(&self.names[*b as usize]));
+        let mut place = vec![0u32; order.len()];
+        for (sorted, first) in order.iter().enumerate() {
+            place[*first as usize] = sorted as u32;
+        }
+        let values = with_slugs(order.iter().map(|i| &*self.names[*i as usize]));
+        (values, place)
+    }
+}
+
+/// The edition's table as it is read: each cable's facts with its values numbered as met.
+struct Table {
+    cables: Vec<CableFacts>,
+    origins: Interner,
+    classifications: Interner,
+    tags: Interner,
+    /// The ids each cable was published under, the current capture's first, the canonical id
+    /// last; only for the few cables with more than one.
+    ids: HashMap<u32, Vec<String>>,
+}
+
+impl Table {
+    fn with_capacity(n: usize) -> Table {
+        Table {
+            cables: Vec::with_capacity(n),
+            origins: Interner::default(),
+            classifications: Interner::default(),
+            tags: Interner::default(),
+            ids: HashMap::new(),
+        }
+    }
+
+    fn add(&mut self, c: Selected) {
+        let value = |v: &Option<String>| {
+            v.as_deref()
+                .filter(|s| !s.trim().is_empty())
+                .map(str::to_string)
+        };
+        let line = &c.line;
+        let mut tags: Vec<u32> = line.tags.iter().map(|t| self.tags.number(t)).collect();
+        tags.sort_unstable();
+        tags.dedup();
+        let mut ids = vec![c.published_id().to_string()];
+        ids.extend(c.published_ids.iter().rev().cloned());
+        ids.push(line.id.clone());
+        let mut seen = HashSet::new();
+        ids.retain(|id| seen.insert(id.clone()));
+        if ids.len() > 1 {
+            self.ids.insert(self.cables.len() as u32, ids);
+        }
+        let origin = value(&line.origin).map(|o| self.origins.number(&o));
+        let classification = value(&line.classification).map(|o| self.classifications.number(&o));
+        self.cables.push(CableFacts {
+            id: line.id.as_str().into(),
+            published_id: c.published_id().into(),
+            page: Box::from(""),
+            aliases: Vec::new(),
+            created: line.created.as_deref().map(Box::from),
+            released: line.released.as_deref().map(Box::from),
+            subject: line
+                .subject
+                .as_deref()
+                .map(|s| cut_subject(s).into_boxed_str()),
+            origin,
+            classification,
+            tags: tags.into_boxed_slice(),
+            redacted: line.redaction.runs > 0,
+            partial_extract: line.redaction.partial_extract,
+        });
+    }
+
+    /// Numbers the values in sorted order and decides each cable's pages: the first of its
+    /// ids (the current capture's published id, the other captures', the canonical id) that is
+    /// plain and that no earlier cable (in index order) has taken names its page, the others
+    /// its alias pages.
+    fn finish(mut self) -> (Vec<CableFacts>, Values) {
+        let (origins, origin_place) = self.origins.finish();
+        let (classifications, class_place) = self.classifications.finish();
+        let (tags, tag_place) = self.tags.finish();
+        let mut pages: HashSet<String> = HashSet::new();
+        for (i, c) in self.cables.iter_mut().enumerate() {
+            c.origin = c.origin.map(|o| origin_place[o as usize]);
+            c.classification = c.classification.map(|o| class_place[o as usize]);
+            for t in c.tags.iter_mut() {
+                *t = tag_place[*t as usize];
+            }
+            c.tags.sort_unstable();
+            let ids = self
+                .ids
+                .remove(&(i as u32))
+                .unwrap_or_else(|| vec![c.id.to_string()]);
+            let created = c.created.as_deref();
+            let mut free = ids
+                .iter()
+                .filter(|id| paths::is_page_id(id))
+                .filter_map(|id| {
+                    let page = paths::cable_page(created, id);
+                    pages.insert(page.clone()).then_some(page)
+                });
+            // Canonical ids are plain and unique, so a cable whose every id is taken shares
+            // its canonical id with another cable's published id: it gets a page of its own.
+            let page = free
+                .next()
+                .unwrap_or_else(|| paths::cable_page(created, &format!("{}-cable", c.id)));
+            c.aliases = free.collect();
+            c.page = page.into_boxed_str();
+        }
+        let values = Values {
+            origins,
+            classifications,
+            tags,
+        };
+        (self.cables, values)
+    }
 }
 
 /// A subject cut to [`LIST_SUBJECT_CHARS`] characters, with `…` when cut.
@@ -210,38 +309,6 @@ fn cut_subject(s: &str) -> String {
     match s.char_indices().nth(LIST_SUBJECT_CHARS) {
         Some((at, _)) => format!("{}…", &s[..at]),
         None => s.to_string(),
-    }
-}
-
-impl Values {
-    fn of(rows: &[(CableFacts, Raw)]) -> Values {
-        let mut origins = BTreeMap::new();
-        let mut classifications = BTreeMap::new();
-        let mut tags = BTreeMap::new();
-        for (_, raw) in rows {
-            if let Some(o) = &raw.origin {
-                origins.insert(o.as_str(), ());
-            }
-            if let Some(c) = &raw.classification {
-                classifications.insert(c.as_str(), ());
-            }
-            for t in &raw.tags {
-                tags.insert(t.as_str(), ());
-            }
-        }
-        Values {
-            origins: with_slugs(origins.into_keys()),
-            classifications: with_slugs(classifications.into_keys()),
-            tags: with_slugs(tags.into_keys()),
-        }
-    }
-
-    /// The index of `name` among `values` (sorted by name).
-    fn position(values: &[Value], name: &str) -> Option<u32> {
-        values
-            .binary_search_by(|v| v.name.as_str().cmp(name))
-            .ok()
-            .map(|i| i as u32)
     }
 }
 
@@ -258,43 +325,6 @@ fn with_slugs<'a>(names: impl Iterator<Item = &'a str>) -> Vec<Value> {
                 name: name.to_string(),
                 slug,
             }
-        })
-        .collect()
-}
-
-/// Numbers each cable's values and decides its pages: the first of its ids (the current
-/// capture's published id, the other captures', the canonical id) that is plain and that no
-/// earlier cable (in id order) has taken names its page, the others its alias pages.
-fn assign(rows: Vec<(CableFacts, Raw)>, values: &Values) -> Vec<CableFacts> {
-    let mut pages: HashSet<String> = HashSet::new();
-    rows.into_iter()
-        .map(|(mut c, raw)| {
-            c.origin = raw
-                .origin
-                .and_then(|o| Values::position(&values.origins, &o));
-            c.classification = raw
-                .classification
-                .and_then(|o| Values::position(&values.classifications, &o));
-            c.tags = raw
-                .tags
-                .iter()
-                .filter_map(|t| Values::position(&values.tags, t))
-                .collect();
-            let mut free = raw
-                .ids
-                .iter()
-                .filter(|id| paths::is_page_id(id))
-                .filter_map(|id| {
-                    let page = paths::cable_page(c.created.as_deref(), id);
-                    pages.insert(page.clone()).then_some(page)
-                });
-            // Canonical ids are plain and unique, so a cable whose every id is taken shares
-            // its canonical id with another cable's published id: it gets a page of its own.
-            c.page = free.next().unwrap_or_else(|| {
-                paths::cable_page(c.created.as_deref(), &format!("{}-cable", c.id))
-            });
-            c.aliases = free.collect();
-            c
         })
         .collect()
 }

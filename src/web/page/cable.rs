@@ -28,5 +28,5 @@ pub fn cable_files(
         main: &main,
         footer_extra: "",
     };
-    Ok(vec![(facts.page.clone(), layout(ed, &page))])
+    Ok(vec![(facts.page.to_string(), layout(ed, &page))])
 }
