@@ -77,15 +77,6 @@ pub fn write_site(store: &Store, req: SiteRequest<'_>) -> Result<SiteOutcome> {
     req.progress.start("reading the cables", version.cables);
     let ed = Edition::build(store, version, &keep, subset, req.progress)?;
     req.progress.finish();
-    eprintln!(
-        "DEBUG after edition: {}",
-        std::fs::read_to_string("/proc/self/status")
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
     let parent = match req.out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
