@@ -79,6 +79,30 @@ fn parent_of(path: &Path) -> PathBuf {
     }
 }
 
+/// Flushes everything written to the file system holding `path` to disk, at once: for a
+/// folder of many files written in one go (a web edition), where a sync of each file would
+/// cost more than writing them. Where `syncfs` is not available, each file under `path` is
+/// synced instead.
+pub fn sync_file_system(path: &Path) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        let folder = File::open(path).at(path)?;
+        rustix::fs::syncfs(&folder).map_err(|e| Error::io(path, e.into()))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        for entry in walkdir::WalkDir::new(path) {
+            let entry = entry.map_err(|e| Error::io(path, e.into()))?;
+            if entry.file_type().is_file() {
+                File::open(entry.path())
+                    .and_then(|f| f.sync_all())
+                    .at(entry.path())?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Fsyncs the directory holding `path`, so a rename into it survives a crash.
 pub fn fsync_parent(path: &Path) -> Result<()> {
     let dir = parent_of(path);

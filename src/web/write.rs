@@ -90,7 +90,10 @@ pub fn write_site(store: &Store, req: SiteRequest<'_>) -> Result<SiteOutcome> {
     req.progress.finish();
     write_other_pages(store, &ed, &files, req.progress)?;
     let (count, bytes, search_bytes) = files.finish()?;
+    // One flush of the whole edition, then the rename that makes it visible, then its folder.
+    crate::fsutil::sync_file_system(scratch.path())?;
     scratch.publish(req.out)?;
+    crate::fsutil::fsync_parent(req.out)?;
     Ok(SiteOutcome {
         cables: ed.cables.len(),
         version: ed.version,
@@ -212,8 +215,8 @@ impl SiteFiles {
         if let Some(folder) = full.parent() {
             self.make_folder(folder)?;
         }
-        // A plain create: an edition has a file or two per cable, and is checked as a whole by
-        // SHA256SUMS; it is published by renaming its folder (see `write_site`).
+        // A plain create: an edition has a file or two per cable, so they are flushed together
+        // (one syncfs) before the folder is renamed into place (see `write_site`).
         std::fs::write(&full, bytes).at(&full)?;
         self.files.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
