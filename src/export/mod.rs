@@ -249,6 +249,7 @@ pub(crate) fn sample_cable(id: &str, record: serde_json::Value) -> crate::query:
         bytes: Vec::new(),
         sources: Vec::new(),
         published_ids: Vec::new(),
+        older: Vec::new(),
         entries: None,
     }
 }
