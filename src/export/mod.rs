@@ -13,7 +13,7 @@
 //! `files` writes and publishes them.
 
 mod bag_export;
-mod citation;
+pub(crate) mod citation;
 mod datapackage;
 mod files;
 mod folder;
