@@ -351,7 +351,7 @@ fn references(w: &mut Writer<'_>, ed: &Edition, r: &RecordView) {
 /// Every capture with its provenance, oldest first.
 fn captures(w: &mut Writer<'_>, ed: &Edition, index: usize, cable: &Selected) {
     let n = cable.line.captures.len();
-    w.raw("<h2 id=\"captures\">Captures</h2>\n<div class=\"scroll\">\n<table class=\"captures\">\n<caption>");
+    w.raw("<h2 id=\"captures\">Captures</h2>\n<div class=\"scroll\" role=\"region\" aria-labelledby=\"captures\" tabindex=\"0\">\n<table class=\"captures\">\n<caption>");
     let _ = write!(
         w.out,
         "{n} {} of this cable in ",
