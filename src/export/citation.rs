@@ -277,6 +277,76 @@ fn csl_item<'a>(archive: &'a str, note: &str, c: &'a Cited<'a>) -> CslItem<'a> {
     }
 }
 
+/// One cable's citations as its web page shows them: the same BibTeX entry and CSL-JSON item
+/// as an export's `citations.bib` and `citations.json`, and a line of plain text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CableCitation {
+    /// Author, title, id, dates, source and the archive (with its SHA-256), as one sentence.
+    pub plain: String,
+    /// The cable's `@misc` entry.
+    pub bibtex: String,
+    /// The cable's CSL-JSON item, pretty-printed.
+    pub csl_json: String,
+}
+
+/// How to cite one cable of `version`: each form names the archive's SHA-256.
+pub(crate) fn cable_citation(version: &VersionRef, c: &Selected) -> CableCitation {
+    let note = archive_note(version);
+    let archive = format!("cablekeep {}", version.identifier);
+    let mut bibtex = String::with_capacity(1024);
+    bibtex_entry(&note, c, &mut bibtex);
+    bibtex.truncate(bibtex.trim_end().len());
+    bibtex.push('\n');
+    let it = cited(c);
+    let mut csl_json = serde_json::to_string_pretty(&csl_item(&archive, &note, &it))
+        .expect("a citation serializes");
+    csl_json.push('\n');
+    CableCitation {
+        plain: plain_citation(&note, &it),
+        bibtex,
+        csl_json,
+    }
+}
+
+/// `Embassy Madrid. "Subject." Diplomatic cable 08MADRID1, 2008-03-04. Released by WikiLeaks,
+/// 2011-08-30. <url>. Capture ... in cablekeep archive ...`.
+fn plain_citation(note: &str, c: &Cited<'_>) -> String {
+    let mut out = String::with_capacity(512);
+    out.push_str(c.origin.unwrap_or(DEFAULT_AUTHOR));
+    out.push_str(". \u{201c}");
+    out.push_str(c.title.trim_end_matches('.'));
+    out.push_str(".\u{201d} Diplomatic cable ");
+    out.push_str(c.id);
+    if let Some(d) = c.created {
+        out.push_str(", ");
+        out.push_str(d);
+    }
+    out.push_str(". Released");
+    if let Some(p) = c.publisher {
+        out.push_str(" by ");
+        out.push_str(p);
+    }
+    out.push_str(match c.released {
+        Some(_) => ", ",
+        None => " on an unknown date",
+    });
+    out.push_str(c.released.unwrap_or(""));
+    out.push('.');
+    if let Some(u) = c.url {
+        out.push(' ');
+        out.push_str(u);
+        out.push('.');
+    }
+    out.push_str(" Capture ");
+    out.push_str(c.capture);
+    out.push_str(" (raw bytes sha256:");
+    out.push_str(c.capture_sha256);
+    out.push_str(") in ");
+    out.push_str(note);
+    out.push('.');
+    out
+}
+
 /// A YAML double-quoted scalar (JSON string syntax is valid YAML).
 fn yq(s: &str) -> String {
     serde_json::to_string(s).expect("a string serializes")
@@ -661,6 +731,30 @@ mod tests {
         assert_eq!(n, 3);
         let publishers: Vec<&str> = publishers.iter().map(String::as_str).collect();
         assert_eq!(publishers, ["Cable {Browser}", "WikiLeaks"]);
+    }
+
+    #[test]
+    fn a_cable_citation_is_the_exports_entry_and_item() {
+        let v = version();
+        for c in tricky() {
+            let cited = cable_citation(&v, &c);
+            let mut bib = String::new();
+            old_bibtex_entry(&v, &c, &mut bib);
+            assert_eq!(cited.bibtex, bib.trim_end().to_string() + "\n");
+            let item: serde_json::Value = serde_json::from_str(&cited.csl_json).unwrap();
+            assert_eq!(item, old_csl_item(&v, &c));
+            for form in [&cited.plain, &cited.bibtex, &cited.csl_json] {
+                assert!(form.contains(&"cd".repeat(32)), "{form}");
+            }
+        }
+        let plain = cable_citation(&v, &tricky()[0]).plain;
+        assert!(
+            plain.starts_with(
+                "Embassy Madrid. \u{201c}A SUBJECT.\u{201d} Diplomatic cable 08MADRID1, \
+                 2008-03-04. Released by WikiLeaks, 2011-08-30. https://example.org/cable."
+            ),
+            "{plain}"
+        );
     }
 
     #[test]

@@ -136,6 +136,7 @@ fn write_rows(
         bytes: req.format == Format::Jsonl,
         sources: false,
         skip_text: false,
+        older: false,
     };
     let made = |chunk: Vec<select::Selected>| made_for_file(req, version, &chunk);
     select::stream_mapped(archive, keep, need, req.progress, &made, |batch| {
@@ -166,6 +167,7 @@ fn write_sqlite(
         bytes: false,
         sources: true,
         skip_text: false,
+        older: false,
     };
     let cited = |chunk: Vec<select::Selected>| {
         let cited = citation::cite(version, &chunk);

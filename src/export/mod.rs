@@ -13,7 +13,7 @@
 //! `files` writes and publishes them.
 
 mod bag_export;
-mod citation;
+pub(crate) mod citation;
 mod datapackage;
 mod files;
 mod folder;
@@ -249,6 +249,7 @@ pub(crate) fn sample_cable(id: &str, record: serde_json::Value) -> crate::query:
         bytes: Vec::new(),
         sources: Vec::new(),
         published_ids: Vec::new(),
+        older: Vec::new(),
         entries: None,
     }
 }

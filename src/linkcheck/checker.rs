@@ -39,6 +39,7 @@ fn targets(archive: &OpenArchive) -> Result<Vec<Target>> {
         bytes: false,
         sources: true,
         skip_text: false,
+        older: false,
     };
     select::stream(archive, &|_| true, need, &NoProgress, |batch| {
         for cable in batch {

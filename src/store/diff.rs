@@ -622,6 +622,106 @@ pub fn changed_lines_sample(before: &str, after: &str, max: usize) -> Vec<String
         .collect()
 }
 
+/// One line of a text difference as a page shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DiffLine<'a> {
+    /// A line both texts have (context around a change).
+    Same(&'a str),
+    /// A line only the later text has.
+    Added(&'a str),
+    /// A line only the earlier text has.
+    Removed(&'a str),
+    /// This many unchanged lines left out between changes.
+    Skipped(usize),
+}
+
+/// The difference of two texts, bounded for display ([`text_hunks`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ShownDiff<'a> {
+    /// The lines shown: changes with their context, gaps between them; at most the bound given.
+    pub lines: Vec<DiffLine<'a>>,
+    /// Lines of the later text that the earlier lacks.
+    pub added: usize,
+    /// Lines of the earlier text that the later lacks.
+    pub removed: usize,
+    /// Added and removed lines left out because the bound was reached.
+    pub omitted: usize,
+    /// False when the texts were too long to diff line by line (over [`MAX_DIFFED_LINES`]):
+    /// `added` and `removed` then count unmatched lines and no line is shown.
+    pub by_line: bool,
+}
+
+/// The line difference of two texts for a page: each change with `context` unchanged lines
+/// around it, gaps between changes as [`DiffLine::Skipped`], at most `max_shown` lines in all
+/// (the rest counted in `omitted`). Texts over [`MAX_DIFFED_LINES`] together are not diffed
+/// line by line (see [`line_counts`]). Lines are compared without their line ends.
+pub(crate) fn text_hunks<'a>(
+    before: &'a str,
+    after: &'a str,
+    context: usize,
+    max_shown: usize,
+) -> ShownDiff<'a> {
+    let old: Vec<&str> = before.lines().collect();
+    let new: Vec<&str> = after.lines().collect();
+    if old.len() + new.len() > MAX_DIFFED_LINES {
+        let (added, removed) = multiset_line_counts(before, after);
+        return ShownDiff {
+            added,
+            removed,
+            omitted: added + removed,
+            ..ShownDiff::default()
+        };
+    }
+    let ops = similar::capture_diff_slices(similar::Algorithm::Myers, &old, &new);
+    let mut shown = ShownDiff {
+        by_line: true,
+        ..ShownDiff::default()
+    };
+    let push = |shown: &mut ShownDiff<'a>, line: DiffLine<'a>| {
+        match line {
+            DiffLine::Added(_) => shown.added += 1,
+            DiffLine::Removed(_) => shown.removed += 1,
+            _ => {}
+        }
+        if shown.lines.len() < max_shown {
+            shown.lines.push(line);
+        } else if matches!(line, DiffLine::Added(_) | DiffLine::Removed(_)) {
+            shown.omitted += 1;
+        }
+    };
+    let mut old_at = 0;
+    for group in similar::group_diff_ops(ops, context) {
+        let Some(first) = group.first() else { continue };
+        let start = first.old_range().start;
+        if start > old_at {
+            push(&mut shown, DiffLine::Skipped(start - old_at));
+        }
+        for op in &group {
+            let (tag, o, n) = op.as_tag_tuple();
+            match tag {
+                similar::DiffTag::Equal => {
+                    for line in &old[o.clone()] {
+                        push(&mut shown, DiffLine::Same(line));
+                    }
+                }
+                similar::DiffTag::Delete | similar::DiffTag::Insert | similar::DiffTag::Replace => {
+                    for line in &old[o.clone()] {
+                        push(&mut shown, DiffLine::Removed(line));
+                    }
+                    for line in &new[n] {
+                        push(&mut shown, DiffLine::Added(line));
+                    }
+                }
+            }
+            old_at = o.end;
+        }
+    }
+    if shown.added + shown.removed > 0 && old.len() > old_at {
+        push(&mut shown, DiffLine::Skipped(old.len() - old_at));
+    }
+    shown
+}
+
 /// The metadata fields compared between captures (text and provenance are compared apart).
 const FIELDS: &[&str] = &[
     "id",
@@ -672,6 +772,36 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn shown_diffs_keep_context_mark_gaps_and_stop_at_the_bound() {
+        let before = "a\nb\nc\nd\ne\nf\ng\n";
+        let after = "a\nb\nc\nD\ne\nf\ng\nh\n";
+        let d = text_hunks(before, after, 1, 100);
+        use DiffLine::*;
+        assert_eq!(
+            d.lines,
+            vec![
+                Skipped(2),
+                Same("c"),
+                Removed("d"),
+                Added("D"),
+                Same("e"),
+                Skipped(1),
+                Same("g"),
+                Added("h")
+            ]
+        );
+        assert_eq!((d.added, d.removed, d.omitted, d.by_line), (2, 1, 0, true));
+        let cut = text_hunks(before, after, 1, 3);
+        assert_eq!(cut.lines.len(), 3);
+        assert_eq!((cut.added, cut.removed, cut.omitted), (2, 1, 2));
+        assert!(text_hunks("x\n", "x\n", 3, 10).lines.is_empty());
+        let long: String = (0..MAX_DIFFED_LINES).map(|i| format!("{i}\n")).collect();
+        let far = text_hunks(&long, "z\n", 3, 10);
+        assert!(!far.by_line && far.lines.is_empty());
+        assert_eq!((far.added, far.removed), (1, MAX_DIFFED_LINES));
+    }
 
     #[test]
     fn an_index_out_of_id_order_is_an_error_naming_the_archive() {

@@ -341,3 +341,30 @@ fn seal_facts(store: &Store, version: &VersionRef) -> Result<Option<SealFacts>> 
         sealed,
     }))
 }
+
+#[cfg(test)]
+impl Edition {
+    /// An edition made of its parts, unsealed, for the pages' unit tests.
+    pub(crate) fn of_parts(
+        version: VersionRef,
+        cables: Vec<CableFacts>,
+        values: Values,
+        history: History,
+    ) -> Edition {
+        let by_id = cables
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.clone(), i as u32))
+            .collect();
+        Edition {
+            version,
+            seal: None,
+            stats: Stats::default(),
+            cables,
+            values,
+            history,
+            subset: None,
+            by_id,
+        }
+    }
+}

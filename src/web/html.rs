@@ -14,21 +14,62 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-/// Appends `s` escaped (as [`esc`]) to `out`.
+/// Appends `s` escaped (as [`esc`]) to `out`. Runs of plain text are copied whole: every
+/// byte that needs attention is ASCII or the lead byte 0xC2 of a C1 control, so a byte scan
+/// finds them (a cable's text is most of its page).
 pub fn esc_into(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            // Control characters other than tab and line ends are not allowed in HTML text.
-            c if c.is_control() && c != '\n' && c != '\t' && c != '\r' => out.push('\u{FFFD}'),
-            c => out.push(c),
+    let bytes = s.as_bytes();
+    let mut plain_from = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if !NEEDS_ESCAPE[b as usize] {
+            i += 1;
+            continue;
         }
+        // A C1 control (U+0080 to U+009F) is 0xC2 then 0x80..=0x9F; other 0xC2 pairs are text.
+        let width = match b {
+            0xC2 if matches!(bytes.get(i + 1), Some(0x80..=0x9F)) => 2,
+            0xC2 => {
+                i += 1;
+                continue;
+            }
+            _ => 1,
+        };
+        out.push_str(&s[plain_from..i]);
+        out.push_str(match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            // Control characters other than tab and line ends are not allowed in HTML text.
+            _ => "\u{FFFD}",
+        });
+        i += width;
+        plain_from = i;
     }
+    out.push_str(&s[plain_from..]);
 }
+
+/// The bytes [`esc_into`] looks at: markup characters, control characters but tab and line
+/// ends, and 0xC2 (which starts the C1 controls).
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = !matches!(b as u8, b'\t' | b'\n' | b'\r');
+        b += 1;
+    }
+    table[0x7F] = true;
+    table[0xC2] = true;
+    table[b'&' as usize] = true;
+    table[b'<' as usize] = true;
+    table[b'>' as usize] = true;
+    table[b'"' as usize] = true;
+    table[b'\'' as usize] = true;
+    table
+};
 
 /// One page of an edition before the layout wraps it.
 pub struct Page<'a> {
@@ -127,5 +168,37 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
         );
         assert_eq!(esc("a\u{0}b\nc"), "a\u{FFFD}b\nc");
+    }
+
+    #[test]
+    fn escaping_matches_the_character_rules() {
+        let slow = |s: &str| -> String {
+            s.chars()
+                .map(|c| match c {
+                    '&' => "&amp;".to_string(),
+                    '<' => "&lt;".to_string(),
+                    '>' => "&gt;".to_string(),
+                    '"' => "&quot;".to_string(),
+                    '\'' => "&#39;".to_string(),
+                    c if c.is_control() && c != '\n' && c != '\t' && c != '\r' => {
+                        '\u{FFFD}'.to_string()
+                    }
+                    c => c.to_string(),
+                })
+                .collect()
+        };
+        for s in [
+            "",
+            "plain",
+            "é ü ¢ \u{A0}\u{7F}\u{80}\u{9F}\u{A0}x",
+            "a&b<c>d\"e'f\u{1}\u{1F}\t\r\n",
+            "\u{85}\u{2028}Ω😀<",
+        ] {
+            assert_eq!(esc(s), slow(s), "{s:?}");
+        }
+        for c in (0..0x3000u32).filter_map(char::from_u32) {
+            let s = format!("a{c}b");
+            assert_eq!(esc(&s), slow(&s), "{c:?}");
+        }
     }
 }

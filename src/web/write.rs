@@ -118,6 +118,7 @@ fn write_cable_pages(
     let archive = OpenArchive::open_index(&zip)?;
     let need = Need {
         sources: true,
+        older: true,
         ..Need::default()
     };
     let render = |cables: Vec<Selected>| -> Result<Vec<Sum>> {

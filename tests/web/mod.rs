@@ -6,6 +6,7 @@
 //! key made by ssh-keygen.
 
 mod browser;
+mod cable;
 mod edition;
 
 use crate::util::{cablekeep, run_ok, shared, temp_store};

@@ -105,6 +105,7 @@ pub fn add_archive(
         bytes: false,
         sources: true,
         skip_text: false,
+        older: false,
     };
     progress.start("indexing", version.cables);
     let n = select::stream(archive, keep, need, progress, |batch| {

@@ -111,6 +111,16 @@ pub struct Need {
     /// Leave a format 2 record's text out (empty) instead of rebuilding it from the raw bytes:
     /// for readers of the other fields only (the web edition's table of cables).
     pub skip_text: bool,
+    /// Every older capture's record too, text included (a cable page compares consecutive
+    /// captures' texts). Implies [`Need::sources`].
+    pub older: bool,
+}
+
+impl Need {
+    /// True when the older captures' records are read at all (for their sources or whole).
+    fn reads_older(self) -> bool {
+        self.sources || self.older
+    }
 }
 
 /// A selected cable: its index line and what was read of its records.
@@ -127,6 +137,9 @@ pub struct Selected {
     /// The id each capture's page gave (its record's `id_original`, else the canonical id), in
     /// the line's order, when [`Need::sources`]; else empty.
     pub published_ids: Vec<String>,
+    /// The older captures' records (all but the current one), in the line's order, when
+    /// [`Need::older`]; else empty.
+    pub older: Vec<RecordView>,
     /// The zip entries of the current capture's record and raw bytes, where they were found:
     /// a reader that keeps them (the search index) reads the text again without the directory.
     pub entries: Option<(Entry, Entry)>,
@@ -251,6 +264,9 @@ struct Located {
     line: IndexLine,
     records: Vec<Option<Entry>>,
     current_raw: Option<Entry>,
+    /// With [`Need::older`], the older captures' raw entries (a format 2 record's text lies
+    /// there), in the line's order; else empty.
+    older_raws: Vec<Option<Entry>>,
 }
 
 impl<'a> RecordFinder<'a> {
@@ -270,15 +286,18 @@ impl<'a> RecordFinder<'a> {
             .into_iter()
             .map(|line| {
                 let older = match line.captures.split_last() {
-                    Some((_, older)) if need.sources => older,
+                    Some((_, older)) if need.reads_older() => older,
                     _ => &[],
                 };
+                let older_raws = if need.older { older } else { &[] };
                 let current = line.captures.last();
-                // Looked up in path order, as the directory lists them.
+                // Looked up in path order, as the directory lists them: the records (the
+                // current one last), the older raws asked for, the current raw.
                 let mut wanted: Vec<(&str, usize)> = older
                     .iter()
                     .chain(current)
                     .map(|c| c.record.as_str())
+                    .chain(older_raws.iter().map(|c| c.raw.as_str()))
                     .chain(current.map(|c| c.raw.as_str()))
                     .enumerate()
                     .map(|(i, path)| (path, i))
@@ -293,10 +312,12 @@ impl<'a> RecordFinder<'a> {
                 } else {
                     None
                 };
+                let older_raws = found.split_off(found.len() - older_raws.len());
                 Ok(Located {
                     line,
                     records: found,
                     current_raw,
+                    older_raws,
                 })
             })
             .collect()
@@ -416,7 +437,7 @@ fn load_batch<T: Send>(
 pub fn load_cable(archive: &OpenArchive, line: IndexLine, need: Need) -> Result<Selected> {
     let entry = |path: &str| archive.entry(path).cloned();
     let older = match line.captures.split_last() {
-        Some((_, older)) if need.sources => older,
+        Some((_, older)) if need.reads_older() => older,
         _ => &[],
     };
     let current = line.captures.last();
@@ -426,10 +447,15 @@ pub fn load_cable(archive: &OpenArchive, line: IndexLine, need: Need) -> Result<
         .map(|c| entry(&c.record))
         .collect();
     let current_raw = current.and_then(|c| entry(&c.raw));
+    let older_raws = match need.older {
+        true => older.iter().map(|c| entry(&c.raw)).collect(),
+        false => Vec::new(),
+    };
     let located = Located {
         line,
         records,
         current_raw,
+        older_raws,
     };
     load_one(archive, located, need)
 }
@@ -440,6 +466,7 @@ fn load_one(archive: &OpenArchive, located: Located, need: Need) -> Result<Selec
         line,
         records: entries,
         current_raw,
+        older_raws,
     } = located;
     let not_a_record = |path: &str, e: serde_json::Error| Error::Corrupt {
         path: archive.path.clone(),
@@ -454,7 +481,15 @@ fn load_one(archive: &OpenArchive, located: Located, need: Need) -> Result<Selec
     let (current_entry, older_entries) = entries.split_last().expect("located with its line");
     let mut sources = Vec::new();
     let mut published_ids = Vec::new();
-    if need.sources {
+    let mut older_records = Vec::new();
+    if need.older {
+        for ((c, entry), raw) in older.iter().zip(older_entries).zip(&older_raws) {
+            let view = read_older_record(archive, c, entry.as_ref(), raw.as_ref())?;
+            sources.push(view.source.clone());
+            published_ids.push(view.id_original.clone().unwrap_or_else(|| line.id.clone()));
+            older_records.push(view);
+        }
+    } else if need.sources {
         for (c, entry) in older.iter().zip(older_entries) {
             // Records are parsed straight from the archive's inflating buffer (no copy).
             let view: SourceView = archive
@@ -501,7 +536,7 @@ fn load_one(archive: &OpenArchive, located: Located, need: Need) -> Result<Selec
     if let Some(text) = text {
         record.text = text;
     }
-    if need.sources {
+    if need.reads_older() {
         sources.push(record.source.clone());
         published_ids.push(
             record
@@ -517,6 +552,29 @@ fn load_one(archive: &OpenArchive, located: Located, need: Need) -> Result<Selec
         record,
         sources,
         published_ids,
+        older: older_records,
         entries,
     })
+}
+
+/// An older capture's whole record view, its text rebuilt from the raw bytes when the record
+/// (format 2) leaves it out.
+fn read_older_record(
+    archive: &OpenArchive,
+    capture: &crate::bag::capture::CaptureRef,
+    entry: Option<&Entry>,
+    raw: Option<&Entry>,
+) -> Result<RecordView> {
+    let mut view: RecordView = archive
+        .with_entry_required(&capture.record, entry, |bytes| parse_json(bytes))?
+        .map_err(|e| Error::Corrupt {
+            path: archive.path.clone(),
+            message: format!("{}: not a cablekeep record: {e}", capture.record),
+        })?;
+    if let Some(at) = view.capture.text_at.take() {
+        view.text = archive
+            .with_entry_required(&capture.raw, raw, |bytes| at.rebuild(bytes))?
+            .map_err(|e| e.into_error(&archive.path, &capture.record))?;
+    }
+    Ok(view)
 }
