@@ -131,7 +131,8 @@ fn search_page(ed: &Edition) -> Vec<u8> {
          (<code>OR</code>, <code>NOT</code>, parentheses), exact phrases and field filters \
          (<code>tag:</code>, <code>origin:</code>, dates) need <code>cablekeep search</code> or \
          <code>cablekeep serve</code>.</p>\n</details>\n\
-         <p id=\"status\" role=\"status\">{}</p>\n\
+         <p id=\"status\" role=\"status\">Type words to search for and press Enter. This page \
+         needs JavaScript; without it, use <code>cablekeep search</code>.</p>\n\
          <ol id=\"results\" class=\"results\" aria-live=\"polite\"></ol>\n\
          <section id=\"partial\" class=\"partial\" hidden>\n\
          <h2>Cables holding some of the words</h2>\n<ol id=\"more\" class=\"results\"></ol>\n\
@@ -139,8 +140,6 @@ fn search_page(ed: &Edition) -> Vec<u8> {
          <script src=\"search/search.js\"></script>\n",
         ed.cables.len(),
         MAX_POSTINGS,
-        "Type words to search for and press Enter. This page needs JavaScript; without it, use \
-         <code>cablekeep search</code>.",
     );
     html::layout(
         ed,
