@@ -19,14 +19,14 @@
 use crate::bag::OpenArchive;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::query::search::{SearchIndex, TermPostings, words_and_terms};
+use crate::query::search::{SearchIndex, TermPostings, stemmed_words, words_of};
 use crate::query::select::{self, Need, Selected};
 use crate::store::Store;
 use crate::web::edition::Edition;
 use crate::web::html;
 use crate::web::write::SiteFiles;
 use base64ct::Encoding;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 /// The script of the search page.
@@ -208,12 +208,12 @@ fn shard_path(folder: &str, n: usize) -> String {
     format!("search/{folder}/{n:04}.js")
 }
 
-/// A cable's row of the document table, and the words of its subject and text whose terms
-/// differ from them.
-struct DocRow {
-    index: usize,
-    row: String,
-    stems: BTreeMap<String, String>,
+/// A chunk of cables' rows of the document table (with each cable's number), and the words
+/// of their subjects and texts whose terms differ from them: each distinct word of a chunk is
+/// stemmed once.
+struct DocRows {
+    rows: Vec<(usize, String)>,
+    stems: Vec<(String, String)>,
 }
 
 /// Streams the edition's records: writes the document table and returns its shard count and
@@ -227,8 +227,18 @@ fn write_docs(
     let zip = store.zip_path(&ed.version.collection, ed.version.version);
     let archive = OpenArchive::open_index(&zip)?;
     let keep = |l: &crate::bag::capture::IndexLine| ed.cable(&l.id).is_some();
-    let map = |cables: Vec<Selected>| -> Result<Vec<DocRow>> {
-        cables.iter().map(|c| doc_row(ed, c)).collect()
+    let map = |cables: Vec<Selected>| -> Result<DocRows> {
+        let mut words = BTreeSet::new();
+        let mut rows = Vec::with_capacity(cables.len());
+        for cable in &cables {
+            rows.push(doc_row(ed, cable)?);
+            words_of(cable.line.subject.as_deref().unwrap_or(""), &mut words);
+            words_of(&cable.record.text, &mut words);
+        }
+        Ok(DocRows {
+            rows,
+            stems: stemmed_words(&words),
+        })
     };
     let mut words = BTreeMap::new();
     let mut rows = String::new();
@@ -242,29 +252,31 @@ fn write_docs(
         &crate::progress::NoProgress,
         &map,
         |chunks| {
-            for doc in chunks.into_iter().flatten() {
-                if doc.index != next {
-                    return Err(Error::Corrupt {
-                        path: zip.clone(),
-                        message: format!("cable number {} came out of order", doc.index),
-                    });
-                }
-                next += 1;
-                for (word, stem) in doc.stems {
+            for chunk in chunks {
+                for (word, stem) in chunk.stems {
                     words.entry(word).or_insert(stem);
                 }
-                if in_shard > 0 {
-                    rows.push(',');
+                for (index, row) in chunk.rows {
+                    if index != next {
+                        return Err(Error::Corrupt {
+                            path: zip.clone(),
+                            message: format!("cable number {index} came out of order"),
+                        });
+                    }
+                    next += 1;
+                    if in_shard > 0 {
+                        rows.push(',');
+                    }
+                    rows.push_str(&row);
+                    in_shard += 1;
+                    if in_shard == DOCS_PER_SHARD {
+                        write_doc_shard(files, shards, &rows)?;
+                        shards += 1;
+                        rows.clear();
+                        in_shard = 0;
+                    }
+                    progress.inc(1);
                 }
-                rows.push_str(&doc.row);
-                in_shard += 1;
-                if in_shard == DOCS_PER_SHARD {
-                    write_doc_shard(files, shards, &rows)?;
-                    shards += 1;
-                    rows.clear();
-                    in_shard = 0;
-                }
-                progress.inc(1);
             }
             Ok(())
         },
@@ -285,7 +297,7 @@ fn write_doc_shard(files: &SiteFiles, n: usize, rows: &str) -> Result<()> {
 
 /// `[page, id, subject, created, origin, classification, lead]`, origin and classification
 /// numbered as in `meta.js` (-1 when none).
-fn doc_row(ed: &Edition, cable: &Selected) -> Result<DocRow> {
+fn doc_row(ed: &Edition, cable: &Selected) -> Result<(usize, String)> {
     let (index, facts) = ed
         .cable(&cable.line.id)
         .ok_or_else(|| Error::Invalid(format!("cable {} is not in the edition", cable.line.id)))?;
@@ -305,18 +317,7 @@ fn doc_row(ed: &Edition, cable: &Selected) -> Result<DocRow> {
         number(facts.classification),
         js_str(&lead(&cable.record.text)),
     );
-    let mut stems = BTreeMap::new();
-    for text in [
-        cable.line.subject.as_deref().unwrap_or(""),
-        &cable.record.text,
-    ] {
-        for (word, term) in words_and_terms(text) {
-            if word != term {
-                stems.insert(word, term);
-            }
-        }
-    }
-    Ok(DocRow { index, row, stems })
+    Ok((index, row))
 }
 
 /// The opening of a cable's text, from its first numbered paragraph when one starts early

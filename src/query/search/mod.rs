@@ -29,7 +29,7 @@ pub use build::Changes;
 pub use language::{MAX_QUERY_BYTES, MAX_QUERY_WORDS, check_query};
 #[doc(hidden)]
 pub use postings::words_and_terms;
-pub(crate) use postings::{BodyStats, TermPostings};
+pub(crate) use postings::{BodyStats, TermPostings, stemmed_words, words_of};
 
 use crate::error::{Error, Result};
 use crate::query::select::Filter;

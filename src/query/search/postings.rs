@@ -18,6 +18,7 @@ use tantivy::postings::Postings;
 use tantivy::query::Bm25Weight;
 use tantivy::schema::IndexRecordOption;
 use tantivy::termdict::{TermMerger, TermStreamer};
+use tantivy::tokenizer::{Language, RawTokenizer, Stemmer, TextAnalyzer};
 
 /// A term's postings among the numbered documents.
 pub(crate) struct TermPostings<'a> {
@@ -146,6 +147,42 @@ impl SearchIndex {
         }
         Ok(stats)
     }
+}
+
+/// Adds to `words` the words `cablekeep search` makes of `text` before their stems (runs of
+/// letters and digits of fewer than 40 bytes, in lower case, accents folded).
+pub(crate) fn words_of(text: &str, words: &mut std::collections::BTreeSet<String>) {
+    super::fields::words_analyzer(false)
+        .token_stream(text)
+        .process(&mut |t| {
+            if !words.contains(&t.text) {
+                words.insert(t.text.clone());
+            }
+        });
+}
+
+/// The words of [`words_of`] whose term is not the word itself, with that term (its English
+/// stem; a word with digits is its own term), as the index's analyzer makes them.
+pub(crate) fn stemmed_words<'w>(
+    words: impl IntoIterator<Item = &'w String>,
+) -> Vec<(String, String)> {
+    let mut stemmer = TextAnalyzer::builder(RawTokenizer::default())
+        .filter(Stemmer::new(Language::English))
+        .build();
+    let mut out = Vec::new();
+    for word in words {
+        if word.bytes().any(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let mut stem = None;
+        stemmer
+            .token_stream(word)
+            .process(&mut |t| stem = Some(t.text.clone()));
+        if let Some(stem) = stem.filter(|s| s != word) {
+            out.push((word.clone(), stem));
+        }
+    }
+    out
 }
 
 /// The terms `cablekeep search` makes of `text` (analyzed as the index analyzes texts) with
