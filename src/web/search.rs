@@ -1,8 +1,8 @@
 //! The edition's search page, which needs no server: `search.html` and the index it loads with
 //! `<script>` elements (so it works from `file://`), made from the store's search index.
 //!
-//! docs/SITE.md describes the files. In short, every file under `search/` is a script that
-//! hands its rows to `ckSearch` (defined by `search/search.js`):
+//! Every file under `search/` is a script that hands its rows to `ckSearch` (defined by
+//! `search/search.js`):
 //! - `meta.js`: the format, the figures, the first key of every shard of each table, and the
 //!   origins and classifications the document table numbers;
 //! - `t/NNNN.js`: terms in byte order, each with its document frequency and its best
