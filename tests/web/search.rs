@@ -276,3 +276,72 @@ fn an_older_version_has_its_own_search_index() {
         latest.ids.iter().collect::<BTreeSet<_>>()
     );
 }
+
+/// Serves `site`'s files on 127.0.0.1 (GET only, one connection at a time, closed after each
+/// answer) with a Content-Security-Policy of `default-src 'self'`, as a strict static host
+/// would; returns the address. The thread ends with the test binary.
+fn static_host(site: &Path) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let root = site.to_path_buf();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut line = String::new();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            // The rest of the head.
+            let mut header = String::new();
+            while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                header.clear();
+            }
+            let target = line.split(' ').nth(1).unwrap_or("/");
+            let path = target.split('?').next().unwrap().trim_start_matches('/');
+            let file = root.join(path);
+            let plain = !path.split('/').any(|s| s == "..");
+            let (status, body) = match std::fs::read(&file) {
+                Ok(b) if plain => ("200 OK", b),
+                _ => ("404 Not Found", b"not found".to_vec()),
+            };
+            let kind = match path.rsplit('.').next() {
+                Some("html") => "text/html; charset=utf-8",
+                Some("js") => "text/javascript",
+                Some("css") => "text/css",
+                _ => "application/octet-stream",
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\
+                 Content-Security-Policy: default-src 'self'\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    addr
+}
+
+#[test]
+fn search_page_works_over_http_under_a_strict_content_security_policy() {
+    let Some(ed) = super::dev_edition() else {
+        return;
+    };
+    let Some(chromium) = chromium() else { return };
+    let addr = static_host(&ed.site);
+    let url = format!("http://{addr}/search.html?q=tsvangirai+mdc");
+    let dom = dump_dom(&chromium, &url);
+    assert!(dom.contains("data-state=\"done\""), "{dom}");
+    let page_ids: BTreeSet<String> = dom
+        .split("data-id=\"")
+        .skip(1)
+        .map(|s| s[..s.find('"').unwrap()].to_string())
+        .collect();
+    let want: BTreeSet<String> = catalog_hits(&ed.store, "tsvangirai mdc")
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(page_ids, want);
+}
