@@ -43,8 +43,9 @@ pub(crate) const MAX_POSTINGS: usize = 200;
 const IMPACT_SCALE: f32 = 64.0;
 /// A shard of the term and word tables is closed once it holds this many bytes.
 const SHARD_BYTES: usize = 48 * 1024;
-/// Cables per shard of the document table.
-const DOCS_PER_SHARD: usize = 128;
+/// Cables per shard of the document table (about 25 KB): the 50 hits a page shows first may
+/// lie in 50 shards, which the browser must all load and parse.
+const DOCS_PER_SHARD: usize = 64;
 /// A lead (the snippet) holds up to this many characters of the text.
 const LEAD_CHARS: usize = 240;
 

@@ -330,7 +330,13 @@
         results.setAttribute("data-ms", String(ms));
         results.setAttribute("data-count", String(ranked.all.length));
         var said = groups.map(function (g) { return g.label; }).join(" ");
-        if (ranked.all.length) {
+        // A word in more cables than the index keeps for it finds only those kept.
+        var capped = groupRows.some(function (rows) {
+          return rows.some(function (r) { return r[1] > index.meta.max_postings; });
+        });
+        if (ranked.all.length && capped) {
+          status.textContent = plural(ranked.all.length, "cable", "cables") + " found for “" + said + "” (" + ms + " ms). A word of it is in more than " + index.meta.max_postings + " cables: this page finds the " + index.meta.max_postings + " where it weighs most; cablekeep search finds every one.";
+        } else if (ranked.all.length) {
           status.textContent = plural(ranked.all.length, "cable holds", "cables hold") + " every word of “" + said + "” (" + ms + " ms).";
         } else {
           status.textContent = "No cable of this edition holds every word of “" + said + "”" + (ranked.some.length ? "; some hold part of it." : ".");
