@@ -18,6 +18,7 @@ mod collect;
 mod compile;
 mod fields;
 mod language;
+mod postings;
 mod snippet;
 mod stems;
 #[cfg(test)]
@@ -26,6 +27,9 @@ mod upkeep;
 
 pub use build::Changes;
 pub use language::{MAX_QUERY_BYTES, MAX_QUERY_WORDS, check_query};
+#[doc(hidden)]
+pub use postings::words_and_terms;
+pub(crate) use postings::{BodyStats, TermPostings, stemmed_words, words_of};
 
 use crate::error::{Error, Result};
 use crate::query::select::Filter;
