@@ -132,53 +132,35 @@ fn figures_section(ed: &Edition, out: &mut String) {
             .contains(key)
             .then(|| format!("{}#{}", facet_index(Facet::Date), year_anchor(key)))
     };
-    figure_table(
-        "by-year",
-        "Cables by year sent",
-        "Year",
-        &s.by_year,
-        usize::MAX,
-        &year_link,
-        None,
-        out,
-    );
-    let tables: [(&str, &str, &str, Facet, &[Value], &BTreeMap<String, u64>); 3] = [
+    let by_year = Figures {
+        id: "by-year",
+        caption: "Cables by year sent",
+        column: "Year",
+        counts: &s.by_year,
+        facet: Facet::Date,
+        top: usize::MAX,
+    };
+    by_year.write(&year_link, out);
+    let values = [
+        (Facet::Origin, "Origin", &ed.values.origins, &s.by_origin),
         (
-            "by-origin",
-            "Cables by origin",
-            "Origin",
-            Facet::Origin,
-            &ed.values.origins,
-            &s.by_origin,
-        ),
-        (
-            "by-classification",
-            "Cables by classification",
-            "Classification",
             Facet::Classification,
+            "Classification",
             &ed.values.classifications,
             &s.by_classification,
         ),
-        (
-            "by-tag",
-            "Cables by tag",
-            "Tag",
-            Facet::Tag,
-            &ed.values.tags,
-            &s.by_tag,
-        ),
+        (Facet::Tag, "Tag", &ed.values.tags, &s.by_tag),
     ];
-    for (id, caption, column, facet, values, counts) in tables {
-        figure_table(
-            id,
-            caption,
+    for (facet, column, values, counts) in values {
+        let figures = Figures {
+            id: &format!("by-{}", facet.folder()),
+            caption: &format!("Cables by {}", column.to_lowercase()),
             column,
             counts,
-            TOP_VALUES,
-            &|name: &str| value_link(facet, values, name),
-            Some(facet),
-            out,
-        );
+            facet,
+            top: TOP_VALUES,
+        };
+        figures.write(&|name: &str| value_link(facet, values, name), out);
     }
     let redaction_link = |status: &str| -> Option<String> {
         let has = match status {
@@ -188,16 +170,15 @@ fn figures_section(ed: &Edition, out: &mut String) {
         };
         has.then(|| paths::list_page(Facet::Redaction, status, 0))
     };
-    figure_table(
-        "by-redaction",
-        "Cables by redaction status",
-        "Status",
-        &s.by_redaction,
-        TOP_VALUES,
-        &redaction_link,
-        Some(Facet::Redaction),
-        out,
-    );
+    let by_redaction = Figures {
+        id: "by-redaction",
+        caption: "Cables by redaction status",
+        column: "Status",
+        counts: &s.by_redaction,
+        facet: Facet::Redaction,
+        top: TOP_VALUES,
+    };
+    by_redaction.write(&redaction_link, out);
     out.push_str("</section>\n");
 }
 
@@ -248,66 +229,72 @@ impl Links {
     }
 }
 
-/// A table of a facet's figures: at most `top` values (those with the most cables, ties by
-/// name; all values in key order when they fit), each linked where `link` gives a list, and a
-/// link to the facet's index when some were left out.
-#[allow(clippy::too_many_arguments)]
-fn figure_table(
-    id: &str,
-    caption: &str,
-    column: &str,
-    counts: &BTreeMap<String, u64>,
+/// A table of a facet's figures on the home page.
+struct Figures<'a> {
+    /// The table's id (`by-origin`).
+    id: &'a str,
+    caption: &'a str,
+    /// The heading of the values' column.
+    column: &'a str,
+    /// Cables by value, as the stats count them.
+    counts: &'a BTreeMap<String, u64>,
+    /// The facet whose index lists every value.
+    facet: Facet,
+    /// At most this many values are shown: those with the most cables, ties by name (all
+    /// values, in key order, when they fit).
     top: usize,
-    link: &dyn Fn(&str) -> Option<String>,
-    facet: Option<Facet>,
-    out: &mut String,
-) {
-    let mut rows: Vec<(&String, &u64)> = counts.iter().collect();
-    let cut = rows.len() > top;
-    if cut {
-        rows.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
-        rows.truncate(top);
-    }
-    let caption = if cut {
-        format!("{caption} (the {top} with the most cables)")
-    } else {
-        caption.to_string()
-    };
-    let _ = write!(
-        out,
-        "<table class=\"figures\" id=\"{id}\">\n<caption>{}</caption>\n\
-         <thead><tr><th scope=\"col\">{column}</th><th scope=\"col\" class=\"n\">Cables</th></tr></thead>\n<tbody>\n",
-        esc(&caption)
-    );
-    for (name, n) in rows {
-        let shown = if name == NONE_KEY {
-            "(none given)"
+}
+
+impl Figures<'_> {
+    /// The table, each value linked where `link` gives its list, and a link to the facet's
+    /// index when some values were left out.
+    fn write(&self, link: &dyn Fn(&str) -> Option<String>, out: &mut String) {
+        let mut rows: Vec<(&String, &u64)> = self.counts.iter().collect();
+        let cut = rows.len() > self.top;
+        let caption = if cut {
+            rows.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+            rows.truncate(self.top);
+            format!("{} (the {} with the most cables)", self.caption, self.top)
         } else {
-            name
+            self.caption.to_string()
         };
-        match link(name) {
-            Some(href) => {
-                let _ = write!(
-                    out,
-                    "<tr><th scope=\"row\"><a href=\"{href}\">{}</a></th>",
-                    esc(shown)
-                );
-            }
-            None => {
-                let _ = write!(out, "<tr><th scope=\"row\">{}</th>", esc(shown));
-            }
-        }
-        let _ = writeln!(out, "<td class=\"n\">{}</td></tr>", thousands(*n));
-    }
-    out.push_str("</tbody>\n</table>\n");
-    if let Some(facet) = facet.filter(|_| cut) {
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "<p class=\"more\"><a href=\"{}\">All {} values, {}</a></p>",
-            facet_index(facet),
-            thousands(counts.len() as u64),
-            facet.title().to_lowercase()
+            "<table class=\"figures\" id=\"{}\">\n<caption>{}</caption>\n\
+             <thead><tr><th scope=\"col\">{}</th><th scope=\"col\" class=\"n\">Cables</th></tr></thead>\n<tbody>\n",
+            self.id,
+            esc(&caption),
+            self.column
         );
+        for (name, n) in rows {
+            let shown = esc(if name == NONE_KEY {
+                "(none given)"
+            } else {
+                name
+            });
+            match link(name) {
+                Some(href) => {
+                    let _ = write!(
+                        out,
+                        "<tr><th scope=\"row\"><a href=\"{href}\">{shown}</a></th>"
+                    );
+                }
+                None => {
+                    let _ = write!(out, "<tr><th scope=\"row\">{shown}</th>");
+                }
+            }
+            let _ = writeln!(out, "<td class=\"n\">{}</td></tr>", thousands(*n));
+        }
+        out.push_str("</tbody>\n</table>\n");
+        if cut {
+            let _ = writeln!(
+                out,
+                "<p class=\"more\"><a href=\"{}\">All {} values, {}</a></p>",
+                facet_index(self.facet),
+                thousands(self.counts.len() as u64),
+                self.facet.title().to_lowercase()
+            );
+        }
     }
 }
 
@@ -407,12 +394,12 @@ fn about_check(ed: &Edition, out: &mut String) {
             );
         }
         None => {
-            let _ = write!(
+            let _ = writeln!(
                 out,
                 "<p>This version is not sealed: no signature vouches for it. Its keeper can seal \
                  it with <code>cablekeep seal -c {c} --version {n} --key KEY</code> and write the \
                  edition again; a sealed edition carries the checkpoint, its signatures and a \
-                 proof for each cable.</p>\n"
+                 proof for each cable.</p>"
             );
         }
     }

@@ -61,13 +61,13 @@ impl ListCache {
     }
 
     /// The lists of `ed`, grouped on the first call.
-    pub fn index(&self, ed: &Edition) -> &ListIndex {
+    pub fn lists(&self, ed: &Edition) -> &ListIndex {
         self.0.get_or_init(|| ListIndex::of(ed))
     }
 
     /// The list page at `path`, as [`list_page`] renders it.
     pub fn page(&self, ed: &Edition, path: &str) -> Option<Vec<u8>> {
-        self.index(ed).page(ed, path)
+        self.lists(ed).page(ed, path)
     }
 }
 
@@ -75,6 +75,94 @@ impl ListCache {
 /// each with its cables (indexes into [`Edition::cables`]) in list order.
 pub struct ListIndex {
     facets: Vec<FacetLists>,
+}
+
+/// The cables of every list, gathered in list order.
+struct Gathered<'a> {
+    dates: BTreeMap<&'a str, Vec<u32>>,
+    released: BTreeMap<&'a str, Vec<u32>>,
+    origins: Vec<Vec<u32>>,
+    classifications: Vec<Vec<u32>>,
+    tags: Vec<Vec<u32>>,
+    /// As [`REDACTION_LISTS`].
+    redaction: [Vec<u32>; 3],
+}
+
+impl<'a> Gathered<'a> {
+    fn new(values: &Values) -> Gathered<'a> {
+        Gathered {
+            dates: BTreeMap::new(),
+            released: BTreeMap::new(),
+            origins: vec![Vec::new(); values.origins.len()],
+            classifications: vec![Vec::new(); values.classifications.len()],
+            tags: vec![Vec::new(); values.tags.len()],
+            redaction: Default::default(),
+        }
+    }
+
+    /// Puts cable number `i` in each of its lists.
+    fn add(&mut self, i: u32, c: &'a CableFacts) {
+        self.dates.entry(month_key(c)).or_default().push(i);
+        self.released.entry(day_key(c)).or_default().push(i);
+        let put = |lists: &mut Vec<Vec<u32>>, value: u32| {
+            if let Some(list) = lists.get_mut(value as usize) {
+                list.push(i);
+            }
+        };
+        c.origin.into_iter().for_each(|v| put(&mut self.origins, v));
+        c.classification
+            .into_iter()
+            .for_each(|v| put(&mut self.classifications, v));
+        c.tags.iter().for_each(|&v| put(&mut self.tags, v));
+        self.redaction[usize::from(!c.redacted)].push(i);
+        if c.partial_extract {
+            self.redaction[2].push(i);
+        }
+    }
+
+    /// Each facet's lists, in [`Facet::ALL`]'s order.
+    fn into_lists(self, values: &Values) -> Vec<FacetLists> {
+        let dated = |map: BTreeMap<&str, Vec<u32>>, label: fn(&str) -> String| -> Vec<List> {
+            map.into_iter()
+                .map(|(slug, cables)| List {
+                    slug: slug.to_string(),
+                    label: label(slug),
+                    cables,
+                })
+                .collect()
+        };
+        let valued = |values: &[Value], lists: Vec<Vec<u32>>| -> Vec<List> {
+            values
+                .iter()
+                .zip(lists)
+                .map(|(v, cables)| List {
+                    slug: v.slug.clone(),
+                    label: v.name.clone(),
+                    cables,
+                })
+                .collect()
+        };
+        let redaction = REDACTION_LISTS
+            .iter()
+            .zip(self.redaction)
+            .map(|((slug, label), cables)| List {
+                slug: slug.to_string(),
+                label: label.to_string(),
+                cables,
+            })
+            .collect();
+        vec![
+            FacetLists::new(Facet::Date, dated(self.dates, month_label)),
+            FacetLists::new(Facet::Released, dated(self.released, day_label)),
+            FacetLists::new(Facet::Origin, valued(&values.origins, self.origins)),
+            FacetLists::new(Facet::Tag, valued(&values.tags, self.tags)),
+            FacetLists::new(
+                Facet::Classification,
+                valued(&values.classifications, self.classifications),
+            ),
+            FacetLists::new(Facet::Redaction, redaction),
+        ]
+    }
 }
 
 /// What a list path names.
@@ -116,83 +204,13 @@ impl ListIndex {
 
     /// Groups `cables` into their lists; their facets index into `values`.
     fn group(cables: &[CableFacts], values: &Values) -> ListIndex {
-        let order = list_order(cables);
-        let mut dates: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
-        let mut released: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
-        let mut origins = vec![Vec::new(); values.origins.len()];
-        let mut tags = vec![Vec::new(); values.tags.len()];
-        let mut classifications = vec![Vec::new(); values.classifications.len()];
-        let mut redaction = vec![Vec::new(); REDACTION_LISTS.len()];
-        for &i in &order {
-            let c = &cables[i as usize];
-            dates.entry(month_key(c)).or_default().push(i);
-            released.entry(day_key(c)).or_default().push(i);
-            if let Some(list) = c.origin.and_then(|o| origins.get_mut(o as usize)) {
-                list.push(i);
-            }
-            if let Some(list) = c
-                .classification
-                .and_then(|o| classifications.get_mut(o as usize))
-            {
-                list.push(i);
-            }
-            for &t in &c.tags {
-                if let Some(list) = tags.get_mut(t as usize) {
-                    list.push(i);
-                }
-            }
-            redaction[usize::from(!c.redacted)].push(i);
-            if c.partial_extract {
-                redaction[2].push(i);
-            }
+        let mut gathered = Gathered::new(values);
+        for i in list_order(cables) {
+            gathered.add(i, &cables[i as usize]);
         }
-        let dated = |map: BTreeMap<&str, Vec<u32>>, label: fn(&str) -> String| {
-            map.into_iter()
-                .map(|(slug, cables)| List {
-                    slug: slug.to_string(),
-                    label: label(slug),
-                    cables,
-                })
-                .collect()
-        };
-        let valued = |values: &[Value], lists: Vec<Vec<u32>>| {
-            values
-                .iter()
-                .zip(lists)
-                .map(|(v, cables)| List {
-                    slug: v.slug.clone(),
-                    label: v.name.clone(),
-                    cables,
-                })
-                .collect()
-        };
-        let mut redaction: Vec<List> = REDACTION_LISTS
-            .iter()
-            .zip(redaction)
-            .map(|((slug, label), cables)| List {
-                slug: slug.to_string(),
-                label: label.to_string(),
-                cables,
-            })
-            .collect();
-        let facets = Facet::ALL
-            .into_iter()
-            .map(|facet| {
-                let lists = match facet {
-                    Facet::Date => dated(std::mem::take(&mut dates), month_label),
-                    Facet::Released => dated(std::mem::take(&mut released), day_label),
-                    Facet::Origin => valued(&values.origins, std::mem::take(&mut origins)),
-                    Facet::Tag => valued(&values.tags, std::mem::take(&mut tags)),
-                    Facet::Classification => valued(
-                        &values.classifications,
-                        std::mem::take(&mut classifications),
-                    ),
-                    Facet::Redaction => std::mem::take(&mut redaction),
-                };
-                FacetLists::new(facet, lists)
-            })
-            .collect();
-        ListIndex { facets }
+        ListIndex {
+            facets: gathered.into_lists(values),
+        }
     }
 
     /// Calls `each` with every list page, as [`for_each_list_page`].
@@ -384,7 +402,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(d);
@@ -494,7 +512,7 @@ pub fn year_anchor(year: &str) -> String {
 fn index_table(facet: Facet, lists: &[List], caption: &str, id: Option<&str>, out: &mut String) {
     match id {
         Some(id) => {
-            let _ = write!(out, "<table class=\"values\" id=\"{id}\">\n");
+            let _ = writeln!(out, "<table class=\"values\" id=\"{id}\">");
         }
         None => out.push_str("<table class=\"values\">\n"),
     }
@@ -536,9 +554,9 @@ fn render_list(ed: &Edition, facet: Facet, list: &List, page: usize, path: &str)
         esc(&title),
         facet.title()
     );
-    let _ = write!(
+    let _ = writeln!(
         main,
-        "{} cable{}, sorted by date sent.</p>\n",
+        "{} cable{}, sorted by date sent.</p>",
         thousands(total),
         if total == 1 { "" } else { "s" }
     );
@@ -768,6 +786,8 @@ mod tests {
             let f = lists.facet(facet).unwrap();
             f.lists.iter().map(|l| l.slug.as_str()).collect()
         };
+        let order: Vec<Facet> = lists.facets.iter().map(|f| f.facet).collect();
+        assert_eq!(order, Facet::ALL);
         assert_eq!(slugs(Facet::Date), ["2007-12", "2008-03", UNDATED]);
         assert_eq!(slugs(Facet::Classification), Vec::<&str>::new());
         assert_eq!(
