@@ -124,7 +124,7 @@ fn figures_section(ed: &Edition, out: &mut String) {
         }
         false => out.push_str(&thousands(s.partial_extracts)),
     }
-    out.push_str("</dd>\n</dl>\n");
+    out.push_str("</dd>\n</dl>\n<div class=\"tables\">\n");
     let year_link = |year: &str| -> Option<String> {
         let key = if year == NONE_KEY { UNDATED } else { year };
         links
@@ -179,7 +179,7 @@ fn figures_section(ed: &Edition, out: &mut String) {
         top: TOP_VALUES,
     };
     by_redaction.write(&redaction_link, out);
-    out.push_str("</section>\n");
+    out.push_str("</div>\n</section>\n");
 }
 
 /// The first page of the list of `name` among a facet's `values`; None when it has none.
@@ -260,7 +260,7 @@ impl Figures<'_> {
         };
         let _ = write!(
             out,
-            "<table class=\"figures\" id=\"{}\">\n<caption>{}</caption>\n\
+            "<div>\n<table class=\"figures\" id=\"{}\">\n<caption>{}</caption>\n\
              <thead><tr><th scope=\"col\">{}</th><th scope=\"col\" class=\"n\">Cables</th></tr></thead>\n<tbody>\n",
             self.id,
             esc(&caption),
@@ -295,6 +295,7 @@ impl Figures<'_> {
                 self.facet.title().to_lowercase()
             );
         }
+        out.push_str("</div>\n");
     }
 }
 

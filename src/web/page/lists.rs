@@ -431,10 +431,12 @@ fn render_index(ed: &Edition, f: &FacetLists) -> Vec<u8> {
     let mut main = String::with_capacity(1024 + f.lists.len() * 96);
     let _ = write!(
         main,
-        "<h1>{}</h1>\n{}<p>{} lists, each sorted by date sent, {LIST_PAGE_ROWS} cables to a page.</p>\n",
+        "<h1>{}</h1>\n{}<p>{} {}; each list is sorted by date sent, {LIST_PAGE_ROWS} cables to a \
+         page.</p>\n",
         f.facet.title(),
         facet_nav(&path),
         thousands(f.lists.len() as u64),
+        plural(f.facet).to_lowercase(),
     );
     if f.facet == Facet::Date {
         date_index_tables(f, &mut main);
@@ -487,7 +489,7 @@ fn date_index_tables(f: &FacetLists, main: &mut String) {
             year_anchor(year)
         );
     }
-    main.push_str("</ul>\n");
+    main.push_str("</ul>\n<div class=\"tables\">\n");
     for lists in years {
         let year = year_of(&lists[0]);
         let caption = if year == UNDATED {
@@ -497,6 +499,7 @@ fn date_index_tables(f: &FacetLists, main: &mut String) {
         };
         index_table(Facet::Date, lists, &caption, Some(&year_anchor(year)), main);
     }
+    main.push_str("</div>\n");
 }
 
 /// The anchor of a year's table in the date index (`y2008`; `undated`).
@@ -563,7 +566,8 @@ fn render_list(ed: &Edition, facet: Facet, list: &List, page: usize, path: &str)
     page_nav(&list.slug, facet, page, pages, "Pages", &mut main);
     let _ = write!(
         main,
-        "<table class=\"cables\">\n<caption>{} {}–{} of {}</caption>\n\
+        "<div class=\"wide\" role=\"region\" aria-labelledby=\"rows\" tabindex=\"0\">\n\
+         <table class=\"cables\">\n<caption id=\"rows\">{}: {} to {} of {}</caption>\n\
          <thead><tr><th scope=\"col\">Cable</th><th scope=\"col\">Sent</th>\
          <th scope=\"col\">Subject</th><th scope=\"col\">Origin</th>\
          <th scope=\"col\">Classification</th></tr></thead>\n<tbody>\n",
@@ -575,7 +579,7 @@ fn render_list(ed: &Edition, facet: Facet, list: &List, page: usize, path: &str)
     for &i in rows {
         cable_row(ed, &ed.cables[i as usize], path, &mut main);
     }
-    main.push_str("</tbody>\n</table>\n");
+    main.push_str("</tbody>\n</table>\n</div>\n");
     page_nav(
         &list.slug,
         facet,
