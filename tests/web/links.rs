@@ -564,3 +564,47 @@ fn the_home_page_shows_the_stores_figures() {
     assert!(home.contains(r#"<form class="search" action="search.html" method="get""#));
     assert!(home.contains(r#"name="q""#));
 }
+
+#[test]
+fn a_list_page_rendered_on_request_is_the_file_the_site_wrote() {
+    use cablekeep::web::page::{home, lists};
+    let Some(site) = dev_edition() else { return };
+    let store = cablekeep::store::Store::new(&site.store);
+    let version = cablekeep::query::select::VersionRef::read(&store, "dev", 2).unwrap();
+    let keep = |_: &cablekeep::bag::capture::IndexLine| true;
+    let progress = cablekeep::progress::NoProgress;
+    let ed = cablekeep::web::Edition::build(&store, version, &keep, None, &progress).unwrap();
+    let cache = lists::ListCache::new();
+    let folders = [
+        "date/",
+        "reldate/",
+        "origin/",
+        "tag/",
+        "classification/",
+        "redaction/",
+    ];
+    let mut compared = 0;
+    for path in files_of(&site.site) {
+        if !folders.iter().any(|f| path.starts_with(f)) {
+            continue;
+        }
+        let written = std::fs::read(site.site.join(&path)).unwrap();
+        let rendered = cache.page(&ed, &path);
+        assert!(rendered.as_ref() == Some(&written), "{path}");
+        compared += 1;
+    }
+    assert!(compared > 500, "{compared} list pages");
+    assert!(lists::list_page(&ed, "redaction/not-redacted_1.html").is_some());
+    for absent in [
+        "redaction/not-redacted_2.html",
+        "redaction/not-redacted_01.html",
+        "origin/no-such-post_0.html",
+        "cable/index.html",
+        "index.html",
+    ] {
+        assert_eq!(cache.page(&ed, absent), None, "{absent}");
+    }
+    let file = |name: &str| std::fs::read(site.site.join(name)).unwrap();
+    assert!(home::home(&ed) == file("index.html"));
+    assert!(home::about(&ed) == file("about.html"));
+}

@@ -351,8 +351,10 @@ fn month_label(slug: &str) -> String {
         .and_then(|m| m.parse::<usize>().ok())
         .and_then(|m| MONTHS.get(m.wrapping_sub(1)));
     match (slug.get(..4), month) {
-        (Some(year), Some(month)) if slug != UNDATED => format!("{month} {year}"),
-        _ => "Undated".to_string(),
+        _ if slug == UNDATED => "Undated".to_string(),
+        (Some(year), Some(month)) => format!("{month} {year}"),
+        // A month the calendar does not have (`2008-13`): shown as written.
+        _ => slug.to_string(),
     }
 }
 
@@ -895,7 +897,8 @@ mod tests {
         c.released = Some("2011-8-30".to_string());
         assert_eq!(day_key(&c), UNDATED);
         assert_eq!(month_label("2008-03"), "March 2008");
-        assert_eq!(month_label("2008-13"), "Undated");
+        assert_eq!(month_label("2008-13"), "2008-13");
+        assert_eq!(month_label("2008-00"), "2008-00");
         assert_eq!(month_label(UNDATED), "Undated");
         assert_eq!(thousands(0), "0");
         assert_eq!(thousands(999), "999");
