@@ -25,8 +25,9 @@ pub const UNDATED: &str = "undated";
 /// the first and the last page), so that the navigation stays small for a list of any length.
 const PAGE_WINDOW: usize = 2;
 
-/// The redaction lists, in the order their index shows them: (slug, label).
-const REDACTION_LISTS: [(&str, &str); 3] = [
+/// The redaction lists, in the order their index shows them: (slug, label). A cable is in
+/// `redacted` or `not-redacted`, and also in `partial-extract` when it is one.
+pub const REDACTION_LISTS: [(&str, &str); 3] = [
     ("redacted", "Redacted"),
     ("not-redacted", "Not redacted"),
     ("partial-extract", "Partial extracts"),
@@ -102,8 +103,8 @@ impl<'a> Gathered<'a> {
 
     /// Puts cable number `i` in each of its lists.
     fn add(&mut self, i: u32, c: &'a CableFacts) {
-        self.dates.entry(month_key(c)).or_default().push(i);
-        self.released.entry(day_key(c)).or_default().push(i);
+        self.dates.entry(date_slug(c)).or_default().push(i);
+        self.released.entry(release_slug(c)).or_default().push(i);
         let put = |lists: &mut Vec<Vec<u32>>, value: u32| {
             if let Some(list) = lists.get_mut(value as usize) {
                 list.push(i);
@@ -298,8 +299,9 @@ fn by_date_then_id(a: &CableFacts, b: &CableFacts) -> Ordering {
     key(a).cmp(&key(b)).then_with(|| a.id.cmp(&b.id))
 }
 
-/// The date list of a cable: `YYYY-MM` of when it was sent, or [`UNDATED`].
-fn month_key(c: &CableFacts) -> &str {
+/// The slug of a cable's list by date sent (`date/<slug>_0.html`): `YYYY-MM` of when it was
+/// sent, or [`UNDATED`]. A cable's page links its lists with this and [`release_slug`].
+pub fn date_slug(c: &CableFacts) -> &str {
     match paths::year_month(c.created.as_deref()) {
         Some(_) => c
             .created
@@ -310,9 +312,9 @@ fn month_key(c: &CableFacts) -> &str {
     }
 }
 
-/// The release-date list of a cable: `YYYY-MM-DD` of its current capture's release, or
-/// [`UNDATED`].
-fn day_key(c: &CableFacts) -> &str {
+/// The slug of a cable's list by release date (`reldate/<slug>_0.html`): `YYYY-MM-DD` of its
+/// current capture's release, or [`UNDATED`].
+pub fn release_slug(c: &CableFacts) -> &str {
     c.released
         .as_deref()
         .and_then(|d| d.get(..10))
@@ -889,13 +891,13 @@ mod tests {
     #[test]
     fn date_slugs_and_labels() {
         let mut c = cable("X", Some("2008-03-04T10:00:00Z"), None, &[]);
-        assert_eq!(month_key(&c), "2008-03");
+        assert_eq!(date_slug(&c), "2008-03");
         c.created = Some("2008".to_string());
-        assert_eq!(month_key(&c), UNDATED);
+        assert_eq!(date_slug(&c), UNDATED);
         c.released = Some("2011-08-30T00:00:00Z".to_string());
-        assert_eq!(day_key(&c), "2011-08-30");
+        assert_eq!(release_slug(&c), "2011-08-30");
         c.released = Some("2011-8-30".to_string());
-        assert_eq!(day_key(&c), UNDATED);
+        assert_eq!(release_slug(&c), UNDATED);
         assert_eq!(month_label("2008-03"), "March 2008");
         assert_eq!(month_label("2008-13"), "2008-13");
         assert_eq!(month_label("2008-00"), "2008-00");
