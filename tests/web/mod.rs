@@ -8,6 +8,7 @@
 mod browser;
 mod cable;
 mod edition;
+mod links;
 mod search;
 
 use crate::util::{cablekeep, run_ok, shared, temp_store};
