@@ -7,6 +7,7 @@
 
 mod browser;
 mod edition;
+mod serve;
 
 use crate::util::{cablekeep, run_ok, shared, temp_store};
 use std::path::{Path, PathBuf};
