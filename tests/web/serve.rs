@@ -567,3 +567,77 @@ fn serve_says_why_it_cannot_start() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("dev"));
 }
+
+/// The time `serve` takes to answer a cable page with 20 clients in parallel (by hand, not
+/// in the suite): against the server at `$CABLEKEEP_SERVE_URL` (a release build, say), else
+/// one started on the dev edition. Prints the median and the 90th and 99th percentiles.
+///
+/// `CABLEKEEP_SERVE_URL=http://127.0.0.1:PORT cargo test --test tests web::serve::page_latency -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn page_latency_with_20_clients() {
+    let started;
+    let base = match std::env::var("CABLEKEEP_SERVE_URL") {
+        Ok(url) => {
+            started = None;
+            url.trim_end_matches('/').to_string()
+        }
+        Err(_) => {
+            let Some(ed) = dev_edition() else { return };
+            let server = Server::start(ed, &[]);
+            let base = server.base.clone();
+            started = Some(server);
+            base
+        }
+    };
+    // The pages of the best hits of a few common words: cables all over the collection.
+    let mut pages = Vec::new();
+    for word in ["the", "embassy", "government", "minister"] {
+        let (_, v) = get_json(&agent(), &format!("{base}/api/search?q={word}&limit=100"));
+        pages.extend(
+            v["hits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|h| h["page"].as_str().map(String::from)),
+        );
+    }
+    pages.sort();
+    pages.dedup();
+    assert!(!pages.is_empty());
+    let per_client = 200;
+    let mut times: Vec<Duration> = std::thread::scope(|s| {
+        let clients: Vec<_> = (0..20)
+            .map(|c| {
+                let (pages, base) = (&pages, &base);
+                s.spawn(move || {
+                    let agent = agent();
+                    (0..per_client)
+                        .map(|r| {
+                            let page = &pages[(c * 37 + r * 11) % pages.len()];
+                            let t = Instant::now();
+                            let (status, _, _) = get(&agent, &format!("{base}/{page}"));
+                            assert_eq!(status, 200, "{page}");
+                            t.elapsed()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        clients
+            .into_iter()
+            .flat_map(|c| c.join().unwrap())
+            .collect()
+    });
+    times.sort();
+    let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize].as_secs_f64() * 1000.0;
+    eprintln!(
+        "{} cable pages ({} distinct) by 20 clients: median {:.2} ms, p90 {:.2} ms, p99 {:.2} ms",
+        times.len(),
+        pages.len(),
+        at(0.5),
+        at(0.9),
+        at(0.99)
+    );
+    drop(started);
+}
