@@ -189,7 +189,7 @@ fn results(cat: &Catalog, query: &str, hits: &[Hit], main: &mut String) {
     );
     main.push_str("<ol id=\"results\" class=\"results\">\n");
     for h in hits {
-        let page = cat.ed.cable(&h.id).map(|(_, c)| c.page.as_str());
+        let page = cat.ed.cable(&h.id).map(|(_, c)| &*c.page);
         let _ = write!(main, "<li data-id=\"{}\">", esc(&h.id));
         match page {
             Some(p) => {

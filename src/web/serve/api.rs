@@ -67,7 +67,7 @@ pub(crate) fn search(cat: &Catalog, query: &str, limit: Option<&str>) -> Answer 
         .iter()
         .map(|hit| WithPage {
             hit,
-            page: cat.ed.cable(&hit.id).map(|(_, c)| c.page.as_str()),
+            page: cat.ed.cable(&hit.id).map(|(_, c)| &*c.page),
         })
         .collect();
     json(
