@@ -20,6 +20,7 @@ mod progress;
 mod rebuild;
 mod render;
 mod seal;
+mod serve;
 mod show;
 mod site;
 mod status;
@@ -95,6 +96,9 @@ enum Command {
     /// Write the web edition of a version: a static site (a page per cable, lists, search) that
     /// works from any host or from `file://`, and checks itself (SHA256SUMS, seal, proofs).
     Site(site::SiteArgs),
+    /// Serve the web edition of a version live from the store (the static edition's pages,
+    /// search answered on the server, a read-only JSON API); loopback only unless --public.
+    Serve(serve::ServeArgs),
     /// Full-text search over the latest versions (ranked by BM25, with snippets); without a
     /// query, bring the search index up to date.
     Search(export::SearchArgs),
@@ -202,6 +206,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::CheckProof(a) => seal::check_proof(&ctx, a),
         Command::Export(a) => export::export(&ctx, a),
         Command::Site(a) => site::run(&ctx, a),
+        Command::Serve(a) => serve::run(&ctx, a),
         Command::Search(a) => export::search(&ctx, a),
         Command::Stats(a) => export::stats(&ctx, a),
         Command::Links(a) => links::run(&ctx, a),

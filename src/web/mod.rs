@@ -13,6 +13,7 @@ pub mod html;
 pub mod page;
 pub mod paths;
 mod search;
+pub mod serve;
 mod write;
 
 pub use edition::{CableFacts, Edition, SealFacts, Value, Values};

@@ -10,6 +10,7 @@ mod cable;
 mod edition;
 mod links;
 mod search;
+mod serve;
 
 use crate::util::{cablekeep, run_ok, shared, temp_store};
 use std::path::{Path, PathBuf};
