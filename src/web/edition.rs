@@ -351,11 +351,8 @@ impl Edition {
         values: Values,
         history: History,
     ) -> Edition {
-        let by_id = cables
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.id.clone(), i as u32))
-            .collect();
+        let mut by_id: Vec<u32> = (0..cables.len() as u32).collect();
+        by_id.sort_unstable_by(|a, b| cables[*a as usize].id.cmp(&cables[*b as usize].id));
         Edition {
             version,
             seal: None,

@@ -31,6 +31,16 @@ pub const STYLE_CSS: &str = concat!(
     include_str!("assets/search.css")
 );
 
+/// What a cable's page is made of: every capture's record (sources, and the older captures'
+/// texts for the differences between captures). `serve` reads a cable with the same, so that
+/// its pages are the files `site` writes.
+pub(crate) const CABLE_PAGE_NEED: Need = Need {
+    bytes: false,
+    sources: true,
+    skip_text: false,
+    older: true,
+};
+
 /// What edition to write.
 pub struct SiteRequest<'a> {
     /// The collection.
@@ -116,11 +126,7 @@ fn write_cable_pages(
 ) -> Result<()> {
     let zip = store.zip_path(&ed.version.collection, ed.version.version);
     let archive = OpenArchive::open_index(&zip)?;
-    let need = Need {
-        sources: true,
-        older: true,
-        ..Need::default()
-    };
+    let need = CABLE_PAGE_NEED;
     let render = |cables: Vec<Selected>| -> Result<Vec<Sum>> {
         let mut sums = Vec::with_capacity(cables.len() * 2);
         for cable in &cables {

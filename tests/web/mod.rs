@@ -12,7 +12,7 @@ mod links;
 mod search;
 mod serve;
 
-use crate::util::{cablekeep, run_ok, shared, temp_store};
+use crate::util::{cablekeep, run_ok, shared};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -41,7 +41,14 @@ pub(crate) fn dev_edition() -> Option<&'static DevEdition> {
 }
 
 fn build(dev: &Path, versions: &Path) -> DevEdition {
-    let dir = temp_store();
+    // A static is never dropped, so the fixture lives in a fixed folder of the build's temporary
+    // space, made anew by each run of the tests (a temporary folder would be left behind).
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web-edition");
+    if root.exists() {
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+    std::fs::create_dir_all(&root).unwrap();
+    let dir = tempfile::tempdir_in(&root).unwrap();
     let store = dir.path().join("store");
     std::fs::create_dir(&store).unwrap();
     let captures = |prefix: &str| -> Vec<PathBuf> {

@@ -305,11 +305,25 @@ impl SearchIndex {
 /// What `f` returns, or None when it panicked: the engine may panic on index files a disk
 /// damaged, and the index is a cache, rebuilt then, never a reason for a crash. The panic's
 /// default message (a source line of the engine) is not printed: the caller's error says more.
+/// The process's panic hook is wrapped once (swapping it for each call would race between
+/// threads searching at once, as `serve`'s do): the wrapper stays silent on a thread inside
+/// `caught` and calls the previous hook elsewhere.
 pub(super) fn caught<T>(f: impl FnOnce() -> T) -> Option<T> {
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    static QUIET_HOOK: std::sync::Once = std::sync::Once::new();
+    thread_local! {
+        static CATCHING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
+    QUIET_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if CATCHING.with(|c| c.get()) == 0 {
+                previous(info);
+            }
+        }));
+    });
+    CATCHING.with(|c| c.set(c.get() + 1));
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    std::panic::set_hook(hook);
+    CATCHING.with(|c| c.set(c.get() - 1));
     outcome.ok()
 }
 

@@ -706,14 +706,14 @@ mod tests {
         CableFacts {
             id: id.into(),
             published_id: id.into(),
-            page: paths::cable_page(created, id),
+            page: paths::cable_page(created, id).into(),
             aliases: vec![paths::cable_page(created, &format!("{id}X"))],
-            created: created.map(String::from),
+            created: created.map(Box::from),
             released: Some("2011-08-30".into()),
-            subject: subject.map(String::from),
+            subject: subject.map(Box::from),
             origin: Some(0),
             classification: None,
-            tags: Vec::new(),
+            tags: Box::new([]),
             redacted: false,
             partial_extract: false,
         }

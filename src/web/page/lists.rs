@@ -706,16 +706,16 @@ mod tests {
 
     fn cable(id: &str, created: Option<&str>, origin: Option<u32>, tags: &[u32]) -> CableFacts {
         CableFacts {
-            id: id.to_string(),
-            published_id: id.to_string(),
-            page: paths::cable_page(created, id),
+            id: id.into(),
+            published_id: id.into(),
+            page: paths::cable_page(created, id).into(),
             aliases: Vec::new(),
-            created: created.map(str::to_string),
-            released: Some("2011-08-30".to_string()),
-            subject: Some(format!("subject of {id}")),
+            created: created.map(Box::from),
+            released: Some("2011-08-30".into()),
+            subject: Some(format!("subject of {id}").into()),
             origin,
             classification: None,
-            tags: tags.to_vec(),
+            tags: tags.into(),
             redacted: false,
             partial_extract: false,
         }
@@ -747,10 +747,7 @@ mod tests {
         slug: &str,
     ) -> Vec<&'a str> {
         let found = lists.cables(facet, slug).unwrap_or_default();
-        found
-            .iter()
-            .map(|&i| cables[i as usize].id.as_str())
-            .collect()
+        found.iter().map(|&i| &*cables[i as usize].id).collect()
     }
 
     #[test]
@@ -764,7 +761,7 @@ mod tests {
         ];
         cables[2].redacted = true;
         cables[2].partial_extract = true;
-        cables[4].released = Some("not a date".to_string());
+        cables[4].released = Some("not a date".into());
         let lists = ListIndex::group(&cables, &edition_values());
         let ids = |facet, slug| ids(&lists, &cables, facet, slug);
         assert_eq!(
@@ -892,11 +889,11 @@ mod tests {
     fn date_slugs_and_labels() {
         let mut c = cable("X", Some("2008-03-04T10:00:00Z"), None, &[]);
         assert_eq!(date_slug(&c), "2008-03");
-        c.created = Some("2008".to_string());
+        c.created = Some("2008".into());
         assert_eq!(date_slug(&c), UNDATED);
-        c.released = Some("2011-08-30T00:00:00Z".to_string());
+        c.released = Some("2011-08-30T00:00:00Z".into());
         assert_eq!(release_slug(&c), "2011-08-30");
-        c.released = Some("2011-8-30".to_string());
+        c.released = Some("2011-8-30".into());
         assert_eq!(release_slug(&c), UNDATED);
         assert_eq!(month_label("2008-03"), "March 2008");
         assert_eq!(month_label("2008-13"), "2008-13");

@@ -7,7 +7,6 @@ use super::catalog::Catalog;
 use super::routes::Route;
 use crate::error::Result;
 use crate::query::search::Hit;
-use crate::query::select::Need;
 use crate::web::html::{Page, esc, esc_into, layout};
 use crate::web::{STYLE_CSS, SUMS_FILE, page, paths};
 use std::fmt::Write;
@@ -96,7 +95,7 @@ fn file(cat: &Catalog, path: &str) -> Result<Answer> {
         _ => {
             let folder = path.split('/').next().unwrap_or_default();
             paths::Facet::from_folder(folder)
-                .and_then(|_| page::lists::list_page(ed, path))
+                .and_then(|_| cat.lists.page(ed, path))
                 .map(|bytes| Answer::new(200, HTML, bytes))
         }
     };
@@ -114,13 +113,7 @@ fn cable_file(cat: &Catalog, path: &str) -> Result<Option<Answer>> {
     let Some(index) = cat.cable_at(&page_path) else {
         return Ok(None);
     };
-    let cable = cat.load(
-        index,
-        Need {
-            sources: true,
-            ..Need::default()
-        },
-    )?;
+    let cable = cat.load(index, crate::web::write::CABLE_PAGE_NEED)?;
     let files = page::cable::cable_files(&cat.ed, index, &cable, true)?;
     Ok(files
         .into_iter()

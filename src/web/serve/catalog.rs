@@ -31,6 +31,8 @@ pub(crate) struct Catalog {
     pub(crate) search: SearchIndex,
     records: Records,
     pages: PageTable,
+    /// The lists, grouped once at startup.
+    pub(crate) lists: crate::web::page::lists::ListCache,
     /// The home and about pages, made once.
     pub(crate) home: Vec<u8>,
     pub(crate) about: Vec<u8>,
@@ -61,7 +63,10 @@ impl Catalog {
         } else {
             SearchIndex::temporary(store, &version, &|_| true, progress)?
         };
+        let lists = crate::web::page::lists::ListCache::new();
+        lists.lists(&ed);
         Ok(Catalog {
+            lists,
             home: page::home::home(&ed),
             about: page::home::about(&ed),
             ed,
@@ -237,8 +242,9 @@ impl Records {
     }
 }
 
-/// The entries `select::load_cable` reads for `line`: every capture's record and the current
-/// capture's raw bytes, looked up in path order (the directory's). A missing one is left out:
+/// The entries `select::load_cable` reads for `line`: every capture's record and raw bytes (a
+/// format 2 record's text is rebuilt from them, for the page's differences between captures),
+/// looked up in path order (the directory's). A missing one is left out:
 /// reading the cable then says it is missing.
 fn entries_of(
     line: &IndexLine,
@@ -248,7 +254,7 @@ fn entries_of(
         .captures
         .iter()
         .map(|c| c.record.as_str())
-        .chain(line.captures.last().map(|c| c.raw.as_str()))
+        .chain(line.captures.iter().map(|c| c.raw.as_str()))
         .collect();
     wanted.sort_unstable();
     wanted.dedup();
