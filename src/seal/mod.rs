@@ -20,7 +20,7 @@ mod check;
 mod sealed;
 
 pub use check::{CheckOptions, check_seals};
-pub use sealed::{SealedVersion, cable_files, for_export, prove};
+pub use sealed::{SealExportFiles, SealedVersion, cable_files, for_export, prove, seal_files};
 
 use std::path::{Path, PathBuf};
 

@@ -248,19 +248,59 @@ impl SealedVersion {
     /// The seal files an export of this version carries: the checkpoint and its signatures,
     /// under `seal/`, named as in the store.
     pub fn export_files(&self) -> Vec<(String, Vec<u8>)> {
-        let stem = format!("{}-v{}.checkpoint", self.collection, self.version);
-        let mut files = vec![(format!("seal/{stem}"), self.checkpoint.clone().into_bytes())];
-        for (key_id, text) in &self.signatures {
-            files.push((
-                format!("seal/{stem}.{key_id}.sig"),
-                text.clone().into_bytes(),
-            ));
-        }
-        if let Some(token) = &self.timestamp {
-            files.push((format!("seal/{stem}.tsr"), token.clone()));
-        }
-        files
+        export_files_of(
+            (&self.collection, self.version),
+            &self.checkpoint,
+            &self.signatures,
+            self.timestamp.as_ref(),
+        )
     }
+}
+
+/// The seal files of a version under `seal/`, named as in the store.
+fn export_files_of(
+    (collection, version): (&str, u32),
+    checkpoint: &str,
+    signatures: &[(String, String)],
+    timestamp: Option<&Vec<u8>>,
+) -> Vec<(String, Vec<u8>)> {
+    let stem = format!("{collection}-v{version}.checkpoint");
+    let mut files = vec![(format!("seal/{stem}"), checkpoint.as_bytes().to_vec())];
+    for (key_id, text) in signatures {
+        files.push((
+            format!("seal/{stem}.{key_id}.sig"),
+            text.clone().into_bytes(),
+        ));
+    }
+    if let Some(token) = timestamp {
+        files.push((format!("seal/{stem}.tsr"), token.clone()));
+    }
+    files
+}
+
+/// Files under an export's `seal/`: (path, bytes).
+pub type SealExportFiles = Vec<(String, Vec<u8>)>;
+
+/// A sealed version's Merkle root (lower-case hex, as its checkpoint gives it) and the seal
+/// files an export carries, read without building its tree (which is as large as the version's
+/// manifest); None when the version is not sealed. [`SealedVersion::read`] checks the root
+/// against the archive.
+pub fn seal_files(
+    store: &Store,
+    collection: &str,
+    version: u32,
+) -> Result<Option<(String, SealExportFiles)>> {
+    if read_checkpoint_file(&checkpoint_path(store, collection, version))?.is_none() {
+        return Ok(None);
+    }
+    let files = read_seal_files(store, collection, version)?;
+    let exported = export_files_of(
+        (collection, version),
+        &files.checkpoint,
+        &files.signatures,
+        files.timestamp.as_ref(),
+    );
+    Ok(Some((hex::encode(files.parsed.root), exported)))
 }
 
 /// The seal an export of a version carries: None when the version has no checkpoint (an error

@@ -47,8 +47,6 @@ pub struct SealFacts {
     /// The seal files an edition carries (`seal/<collection>-v<N>.checkpoint`, its `.sig`s and
     /// `.tsr`), as the edition's paths and bytes.
     pub files: Vec<(String, Vec<u8>)>,
-    /// The sealed version, for each cable's proof.
-    pub sealed: SealedVersion,
 }
 
 /// One cable of an edition, as lists, links and the search page show it. Held for every cable
@@ -154,6 +152,18 @@ impl Edition {
             subset,
             by_id,
         })
+    }
+
+    /// The sealed version with its tree, for proofs; None when the version is not sealed. At
+    /// full scale it is about as large as the table of cables, so it is read only where proofs
+    /// are made, and checked against the archive as it is read.
+    pub fn read_sealed(&self, store: &Store) -> Result<Option<SealedVersion>> {
+        match &self.seal {
+            Some(_) => {
+                SealedVersion::read(store, &self.version.collection, self.version.version).map(Some)
+            }
+            None => Ok(None),
+        }
     }
 
     /// The cable with this canonical id, when the edition holds it.
@@ -331,15 +341,8 @@ fn with_slugs<'a>(names: impl Iterator<Item = &'a str>) -> Vec<Value> {
 
 /// The seal facts of a sealed version; None when it is not sealed.
 fn seal_facts(store: &Store, version: &VersionRef) -> Result<Option<SealFacts>> {
-    let Some(sealed) = crate::seal::for_export(store, &version.collection, version.version, false)?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(SealFacts {
-        root: sealed.root_hex(),
-        files: sealed.export_files(),
-        sealed,
-    }))
+    let seal = crate::seal::seal_files(store, &version.collection, version.version)?;
+    Ok(seal.map(|(root, files)| SealFacts { root, files }))
 }
 
 #[cfg(test)]

@@ -10,17 +10,17 @@
 //!   search index holds them (`query::search` walks its terms);
 //! - `w/NNNN.js`: the words of the edition whose term is not the word itself (English stems),
 //!   so that the page analyzes a query exactly as `cablekeep search` does without a stemmer;
-//! - `d/NNNN.js`: the document table, [`DOCS_PER_SHARD`] cables a shard in id order: page,
-//!   id, subject, date, origin, classification and the lead of the text (the snippet).
+//! - `d/NNNN.js`: the document table, [`DOCS_PER_SHARD`] cables a shard in the edition's order
+//!   (the index's): page, id, subject, date, origin, classification and the lead of the text
+//!   (the snippet).
 //!
 //! Files are found by binary search over the first keys in `meta.js`; every table is sorted
 //! and every number fixed by the edition's own cables, so the same version gives the same bytes.
 
-use crate::bag::OpenArchive;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::query::search::{SearchIndex, TermPostings, stemmed_words, words_of};
-use crate::query::select::{self, Need, Selected};
+use crate::query::select::Selected;
 use crate::store::Store;
 use crate::web::edition::Edition;
 use crate::web::html;
@@ -49,18 +49,18 @@ const DOCS_PER_SHARD: usize = 64;
 /// A lead (the snippet) holds up to this many characters of the text.
 const LEAD_CHARS: usize = 240;
 
-/// Writes `search.html` and `search/...` for the edition's cables.
+/// Writes `search.html` and `search/...` for the edition's cables, with the document table
+/// gathered as the cable pages were written.
 pub(crate) fn write_search(
     store: &Store,
     ed: &Edition,
     files: &SiteFiles,
+    docs: DocTable,
     progress: &dyn Progress,
 ) -> Result<()> {
     files.put("search.html", &search_page(ed))?;
     files.put("search/search.js", SEARCH_JS.as_bytes())?;
-    progress.start("writing the search table", ed.cables.len() as u64);
-    let (doc_shards, words) = write_docs(store, ed, files, progress)?;
-    progress.finish();
+    let (doc_shards, words) = docs.finish(files)?;
     let mut word_shards = Shards::new("w", "words");
     for (word, stem) in &words {
         word_shards.add(files, word, &format!("[{},{}]", js_str(word), js_str(stem)))?;
@@ -212,26 +212,39 @@ fn shard_path(folder: &str, n: usize) -> String {
 /// A chunk of cables' rows of the document table (with each cable's number), and the words
 /// of their subjects and texts whose terms differ from them: each distinct word of a chunk is
 /// stemmed once.
-struct DocRows {
+pub(crate) struct DocRows {
     rows: Vec<(usize, String)>,
     stems: Vec<(String, String)>,
 }
 
-/// Streams the edition's records: writes the document table and returns its shard count and
-/// every word whose term is not the word.
-fn write_docs(
-    store: &Store,
-    ed: &Edition,
-    files: &SiteFiles,
-    progress: &dyn Progress,
-) -> Result<(usize, BTreeMap<String, String>)> {
-    let zip = store.zip_path(&ed.version.collection, ed.version.version);
-    let archive = OpenArchive::open_index(&zip)?;
-    let keep = |l: &crate::bag::capture::IndexLine| ed.cable(&l.id).is_some();
-    let map = |cables: Vec<Selected>| -> Result<DocRows> {
+/// The document table and the table of stems as the cable pages are written: both come from
+/// the records `site` reads once for every page ([`DocTable::rows_of`] on the workers, then
+/// [`DocTable::add`] in the edition's order).
+pub(crate) struct DocTable {
+    rows: String,
+    in_shard: usize,
+    shards: usize,
+    next: usize,
+    words: BTreeMap<String, String>,
+}
+
+impl DocTable {
+    pub(crate) fn new() -> DocTable {
+        DocTable {
+            rows: String::new(),
+            in_shard: 0,
+            shards: 0,
+            next: 0,
+            words: BTreeMap::new(),
+        }
+    }
+
+    /// A chunk of cables' rows and the words of their texts whose terms differ from them
+    /// (each distinct word of the chunk stemmed once).
+    pub(crate) fn rows_of(ed: &Edition, cables: &[Selected]) -> Result<DocRows> {
         let mut words = BTreeSet::new();
         let mut rows = Vec::with_capacity(cables.len());
-        for cable in &cables {
+        for cable in cables {
             rows.push(doc_row(ed, cable)?);
             words_of(cable.line.subject.as_deref().unwrap_or(""), &mut words);
             words_of(&cable.record.text, &mut words);
@@ -240,53 +253,44 @@ fn write_docs(
             rows,
             stems: stemmed_words(&words),
         })
-    };
-    let mut words = BTreeMap::new();
-    let mut rows = String::new();
-    let mut in_shard = 0;
-    let mut shards = 0;
-    let mut next = 0;
-    select::stream_mapped(
-        &archive,
-        &keep,
-        Need::default(),
-        &crate::progress::NoProgress,
-        &map,
-        |chunks| {
-            for chunk in chunks {
-                for (word, stem) in chunk.stems {
-                    words.entry(word).or_insert(stem);
-                }
-                for (index, row) in chunk.rows {
-                    if index != next {
-                        return Err(Error::Corrupt {
-                            path: zip.clone(),
-                            message: format!("cable number {index} came out of order"),
-                        });
-                    }
-                    next += 1;
-                    if in_shard > 0 {
-                        rows.push(',');
-                    }
-                    rows.push_str(&row);
-                    in_shard += 1;
-                    if in_shard == DOCS_PER_SHARD {
-                        write_doc_shard(files, shards, &rows)?;
-                        shards += 1;
-                        rows.clear();
-                        in_shard = 0;
-                    }
-                    progress.inc(1);
-                }
-            }
-            Ok(())
-        },
-    )?;
-    if in_shard > 0 {
-        write_doc_shard(files, shards, &rows)?;
-        shards += 1;
     }
-    Ok((shards, words))
+
+    /// Adds a chunk's rows, which must follow the previous chunk's in the edition's order,
+    /// writing each document shard as it fills.
+    pub(crate) fn add(&mut self, files: &SiteFiles, chunk: DocRows) -> Result<()> {
+        for (word, stem) in chunk.stems {
+            self.words.entry(word).or_insert(stem);
+        }
+        for (index, row) in chunk.rows {
+            if index != self.next {
+                return Err(Error::Invalid(format!(
+                    "the search table's cable number {index} came out of order"
+                )));
+            }
+            self.next += 1;
+            if self.in_shard > 0 {
+                self.rows.push(',');
+            }
+            self.rows.push_str(&row);
+            self.in_shard += 1;
+            if self.in_shard == DOCS_PER_SHARD {
+                write_doc_shard(files, self.shards, &self.rows)?;
+                self.shards += 1;
+                self.rows.clear();
+                self.in_shard = 0;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the last document shard; the number of shards and the table of stems.
+    fn finish(mut self, files: &SiteFiles) -> Result<(usize, BTreeMap<String, String>)> {
+        if self.in_shard > 0 {
+            write_doc_shard(files, self.shards, &self.rows)?;
+            self.shards += 1;
+        }
+        Ok((self.shards, self.words))
+    }
 }
 
 fn write_doc_shard(files: &SiteFiles, n: usize, rows: &str) -> Result<()> {

@@ -6,13 +6,16 @@
 
 use super::edition::Edition;
 use super::page;
+use super::search::{DocRows, DocTable};
 use crate::bag::OpenArchive;
 use crate::bag::capture::IndexLine;
 use crate::error::{Error, IoContext, Result};
 use crate::progress::Progress;
 use crate::query::select::{self, Facts, Filter, Need, Selected, VersionRef};
 use crate::scratch::ScratchDir;
+use crate::seal::SealedVersion;
 use crate::store::Store;
+use rayon::prelude::*;
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -94,19 +97,40 @@ pub fn write_site(store: &Store, req: SiteRequest<'_>) -> Result<SiteOutcome> {
     std::fs::create_dir_all(&parent).at(&parent)?;
     let scratch = ScratchDir::create_in(&parent)?;
     let files = SiteFiles::create(scratch.path())?;
+    let proofs = req.proofs && ed.seal.is_some();
     req.progress
         .start("writing cable pages", ed.cables.len() as u64);
-    write_cable_pages(store, &ed, &keep, req.proofs, &files, req.progress)?;
+    let docs = write_cable_pages(store, &ed, &keep, proofs, &files, req.progress)?;
     req.progress.finish();
-    write_other_pages(store, &ed, &files, req.progress)?;
+    write_other_pages(store, &ed, &files, docs, req.progress)?;
+    let cables = ed.cables.len();
+    let version = ed.version.clone();
+    if proofs {
+        // The sealed version's tree is about as large as the edition's table: the table goes
+        // first, but for each cable's id and page.
+        let pages: Vec<(Box<str>, Box<str>)> =
+            ed.cables.into_iter().map(|c| (c.id, c.page)).collect();
+        let sealed = SealedVersion::read(store, &version.collection, version.version)?;
+        req.progress.start("writing proofs", pages.len() as u64);
+        write_proofs(
+            store,
+            &version,
+            &keep,
+            &pages,
+            &sealed,
+            &files,
+            req.progress,
+        )?;
+        req.progress.finish();
+    }
     let (count, bytes, search_bytes) = files.finish()?;
     // One flush of the whole edition, then the rename that makes it visible, then its folder.
     crate::fsutil::sync_file_system(scratch.path())?;
     scratch.publish(req.out)?;
     crate::fsutil::fsync_parent(req.out)?;
     Ok(SiteOutcome {
-        cables: ed.cables.len(),
-        version: ed.version,
+        cables,
+        version,
         files: count,
         bytes,
         search_bytes,
@@ -114,8 +138,9 @@ pub fn write_site(store: &Store, req: SiteRequest<'_>) -> Result<SiteOutcome> {
     })
 }
 
-/// Streams the selected cables' records and writes each cable's page (and proof), rendered in
-/// parallel; `SHA256SUMS` lists them in index order.
+/// Streams the selected cables' records and writes each cable's page (linking its proof when
+/// `proofs`) and alias pages, rendered in parallel; `SHA256SUMS` lists them in index order.
+/// The search page's document table is gathered from the same records.
 fn write_cable_pages(
     store: &Store,
     ed: &Edition,
@@ -123,33 +148,103 @@ fn write_cable_pages(
     proofs: bool,
     files: &SiteFiles,
     progress: &dyn Progress,
-) -> Result<()> {
+) -> Result<DocTable> {
     let zip = store.zip_path(&ed.version.collection, ed.version.version);
     let archive = OpenArchive::open_index(&zip)?;
     let need = CABLE_PAGE_NEED;
-    let render = |cables: Vec<Selected>| -> Result<Vec<Sum>> {
+    let render = |cables: Vec<Selected>| -> Result<(Vec<Sum>, DocRows)> {
         let mut sums = Vec::with_capacity(cables.len() * 2);
         for cable in &cables {
             let (index, _) = ed.cable(&cable.line.id).ok_or_else(|| Error::Corrupt {
                 path: zip.clone(),
                 message: format!("cable {} appeared twice in the index", cable.line.id),
             })?;
-            for (path, bytes) in page::cable::cable_files(ed, index, cable, proofs)? {
+            for (path, bytes) in page::cable::page_files(ed, index, cable, proofs) {
                 sums.push(files.write(&path, &bytes)?);
             }
         }
+        let rows = DocTable::rows_of(ed, &cables)?;
         progress.inc(cables.len() as u64);
-        Ok(sums)
+        Ok((sums, rows))
     };
+    let mut docs = DocTable::new();
     select::stream_mapped(
         &archive,
         keep,
         need,
         &crate::progress::NoProgress,
         &render,
-        |chunks| files.record(chunks.iter().flatten()),
+        |chunks| {
+            for (sums, rows) in chunks {
+                files.record(&sums)?;
+                docs.add(files, rows)?;
+            }
+            Ok(())
+        },
     )?;
+    Ok(docs)
+}
+
+/// Writes each cable's proof beside its page, in parallel a batch at a time; only the index is
+/// read (a proof names the cable's files, which its index line lists). `pages` are the
+/// edition's cables (id and page) in the order `keep` selects them from the index.
+fn write_proofs(
+    store: &Store,
+    version: &VersionRef,
+    keep: select::Keep<'_>,
+    pages: &[(Box<str>, Box<str>)],
+    sealed: &SealedVersion,
+    files: &SiteFiles,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let zip = store.zip_path(&version.collection, version.version);
+    let archive = OpenArchive::open_index(&zip)?;
+    let write_batch = |lines: &[IndexLine], first: usize| -> Result<()> {
+        let sums = lines
+            .par_iter()
+            .enumerate()
+            .map(|(k, line)| {
+                let (id, page) = pages.get(first + k).ok_or_else(|| changed(&zip))?;
+                if **id != *line.id {
+                    return Err(changed(&zip));
+                }
+                let (path, bytes) = page::cable::proof_file(sealed, line, page)?;
+                files.write(&path, &bytes)
+            })
+            .collect::<Result<Vec<Sum>>>()?;
+        progress.inc(lines.len() as u64);
+        files.record(&sums)
+    };
+    let mut batch = Vec::with_capacity(select::BATCH);
+    let mut written = 0;
+    let mut failed = None;
+    select::for_each_line(&archive, |line| {
+        if failed.is_some() || !keep(line) {
+            return;
+        }
+        batch.push(line.clone());
+        if batch.len() == select::BATCH {
+            failed = write_batch(&batch, written).err();
+            written += batch.len();
+            batch.clear();
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    write_batch(&batch, written)?;
+    if written + batch.len() != pages.len() {
+        return Err(changed(&zip));
+    }
     Ok(())
+}
+
+/// The archive's index did not list the edition's cables again in the same order.
+fn changed(zip: &Path) -> Error {
+    Error::Corrupt {
+        path: zip.to_path_buf(),
+        message: "the cable index read twice gave different cables".into(),
+    }
 }
 
 /// The lists, home, about and search pages, the style sheet and the seal files.
@@ -157,6 +252,7 @@ fn write_other_pages(
     store: &Store,
     ed: &Edition,
     files: &SiteFiles,
+    docs: DocTable,
     progress: &dyn Progress,
 ) -> Result<()> {
     page::lists::for_each_list_page(ed, &mut |path, bytes| files.put(&path, &bytes))?;
@@ -169,7 +265,7 @@ fn write_other_pages(
         }
     }
     let before = files.bytes.load(Ordering::Relaxed);
-    super::search::write_search(store, ed, files, progress)?;
+    super::search::write_search(store, ed, files, docs, progress)?;
     files.search_bytes.store(
         files.bytes.load(Ordering::Relaxed) - before,
         Ordering::Relaxed,

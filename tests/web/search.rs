@@ -184,6 +184,13 @@ fn search_page_says_when_nothing_is_found_and_is_screenshot() {
     );
     let empty = search_page(&chromium, &ed.site, "");
     assert!(empty.status.contains("Type words"), "{}", empty.status);
+    // The page looks for every word; it says so when the query holds what only the CLI reads.
+    let operators = search_page(&chromium, &ed.site, "tsvangirai NOT mdc");
+    assert!(
+        operators.status.contains("are not read by this page"),
+        "{}",
+        operators.status
+    );
     let url = format!(
         "{}?q=negotiat*%20iran",
         file_url(&ed.site.join("search.html"))

@@ -341,6 +341,10 @@
         } else {
           status.textContent = "No cable of this edition holds every word of “" + said + "”" + (ranked.some.length ? "; some hold part of it." : ".");
         }
+        // This page looks for every word; it must not seem to have read what it did not.
+        if (/(^|\s)(AND|OR|NOT)(\s|$)|[()]|(^|\s)[A-Za-z]+:/.test(q)) {
+          status.textContent += " Operators (AND, OR, NOT), parentheses and field filters are not read by this page: it looked for every word. cablekeep search and cablekeep serve read them.";
+        }
         results.setAttribute("data-state", "done");
       });
     }).catch(function (e) {

@@ -8,8 +8,10 @@
 //! Written with `write!` into one pre-sized `String`: a page is a pure function of the cable and
 //! the edition, and costs a few tens of microseconds.
 
+use crate::bag::capture::IndexLine;
 use crate::error::Result;
 use crate::query::select::{RecordView, Selected};
+use crate::seal::SealedVersion;
 use crate::store::diff::{DiffLine, text_hunks};
 use crate::web::edition::{CableFacts, Edition, Value};
 use crate::web::history::{CableHistory, Change};
@@ -23,31 +25,51 @@ const DIFF_CONTEXT: usize = 2;
 /// Lines of a text difference shown at most (changes, context and gaps); the rest is counted.
 const DIFF_SHOWN_LINES: usize = 400;
 
-/// The files of cable number `index` of the edition: its page, in a sealed edition (when
-/// `proofs`) its proof beside it, and a page at each of its aliases, as (path, bytes).
+/// The files of cable number `index` of the edition: its page, with `sealed` (the edition's
+/// sealed version, [`Edition::read_sealed`]) its proof beside it, and a page at each of its
+/// aliases, as (path, bytes).
 pub fn cable_files(
     ed: &Edition,
     index: usize,
     cable: &Selected,
-    proofs: bool,
+    sealed: Option<&SealedVersion>,
 ) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut files = page_files(ed, index, cable, sealed.is_some());
+    if let Some(sealed) = sealed {
+        files.insert(1, proof_file(sealed, &cable.line, &ed.cables[index].page)?);
+    }
+    Ok(files)
+}
+
+/// The page of cable number `index` (linking its proof when `proof` is true) and a page at
+/// each of its aliases, as (path, bytes).
+pub fn page_files(
+    ed: &Edition,
+    index: usize,
+    cable: &Selected,
+    proof: bool,
+) -> Vec<(String, Vec<u8>)> {
     let facts = &ed.cables[index];
-    let mut files = Vec::with_capacity(2 + facts.aliases.len());
-    let proof = match (&ed.seal, proofs) {
-        (Some(seal), true) => {
-            let files = crate::seal::cable_files(&cable.line);
-            let proof = seal.sealed.proof(&cable.line.id, &files)?;
-            Some((paths::cable_proof(&facts.page), proof.to_bytes()))
-        }
-        _ => None,
-    };
-    let page = cable_page(ed, index, cable, proof.as_ref().map(|(p, _)| p.as_str()));
-    files.push((facts.page.to_string(), page));
-    files.extend(proof);
+    let proof_path = proof.then(|| paths::cable_proof(&facts.page));
+    let mut files = Vec::with_capacity(1 + facts.aliases.len());
+    files.push((
+        facts.page.to_string(),
+        cable_page(ed, index, cable, proof_path.as_deref()),
+    ));
     for alias in &facts.aliases {
         files.push((alias.clone(), alias_page(ed, facts, alias)));
     }
-    Ok(files)
+    files
+}
+
+/// The proof of the cable of index line `line`, whose page is `page`: (path, bytes).
+pub fn proof_file(
+    sealed: &SealedVersion,
+    line: &IndexLine,
+    page: &str,
+) -> Result<(String, Vec<u8>)> {
+    let proof = sealed.proof(&line.id, &crate::seal::cable_files(line))?;
+    Ok((paths::cable_proof(page), proof.to_bytes()))
 }
 
 /// The page of cable number `index`; `proof` is the path of its proof when one is written.

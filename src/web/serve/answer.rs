@@ -114,7 +114,7 @@ fn cable_file(cat: &Catalog, path: &str) -> Result<Option<Answer>> {
         return Ok(None);
     };
     let cable = cat.load(index, crate::web::write::CABLE_PAGE_NEED)?;
-    let files = page::cable::cable_files(&cat.ed, index, &cable, true)?;
+    let files = page::cable::cable_files(&cat.ed, index, &cable, cat.sealed.as_ref())?;
     Ok(files
         .into_iter()
         .find(|(p, _)| p == path)

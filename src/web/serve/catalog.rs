@@ -31,6 +31,8 @@ pub(crate) struct Catalog {
     pub(crate) search: SearchIndex,
     records: Records,
     pages: PageTable,
+    /// The sealed version, for proofs made on request; None when the version is not sealed.
+    pub(crate) sealed: Option<crate::seal::SealedVersion>,
     /// The lists, grouped once at startup.
     pub(crate) lists: crate::web::page::lists::ListCache,
     /// The home and about pages, made once.
@@ -53,6 +55,7 @@ impl Catalog {
         let zip = store.zip_path(collection, v);
         progress.start("reading the cables", version.cables);
         let ed = Edition::build(store, version.clone(), &|_| true, None, progress)?;
+        let sealed = ed.read_sealed(store)?;
         progress.finish();
         progress.start("finding the records", ed.cables.len() as u64);
         let records = Records::build(&zip, &ed, progress)?;
@@ -66,6 +69,7 @@ impl Catalog {
         let lists = crate::web::page::lists::ListCache::new();
         lists.lists(&ed);
         Ok(Catalog {
+            sealed,
             lists,
             home: page::home::home(&ed),
             about: page::home::about(&ed),
