@@ -240,9 +240,15 @@ impl Table {
         let mut tags: Vec<u32> = line.tags.iter().map(|t| self.tags.number(t)).collect();
         tags.sort_unstable();
         tags.dedup();
+        // The canonical id first when a capture was published under it (a page that garbled
+        // the id is then the alias), else the current capture's id, then the others'.
         let mut ids = vec![c.published_id().to_string()];
         ids.extend(c.published_ids.iter().rev().cloned());
-        ids.push(line.id.clone());
+        if ids.contains(&line.id) {
+            ids.insert(0, line.id.clone());
+        } else {
+            ids.push(line.id.clone());
+        }
         let mut seen = HashSet::new();
         ids.retain(|id| seen.insert(id.clone()));
         if ids.len() > 1 {
@@ -270,8 +276,8 @@ impl Table {
     }
 
     /// Numbers the values in sorted order and decides each cable's pages: the first of its
-    /// ids (the current capture's published id, the other captures', the canonical id) that is
-    /// plain and that no earlier cable (in index order) has taken names its page, the others
+    /// ids (the canonical id when a capture was published under it, else the current capture's
+    /// published id, then the other captures', the canonical id) that is plain and that no earlier cable (in index order) has taken names its page, the others
     /// its alias pages.
     fn finish(mut self) -> (Vec<CableFacts>, Values) {
         let (origins, origin_place) = self.origins.finish();
