@@ -13,9 +13,12 @@ pub fn cable_page(created: Option<&str>, page_id: &str) -> String {
     }
 }
 
-/// The proof of a cable, beside its page: `cable/<YYYY>/<MM>/<published id>.proof.json`.
-pub fn cable_proof(page: &str) -> String {
-    format!("{}.proof.json", page.strip_suffix(".html").unwrap_or(page))
+/// The proof of a cable, in its page's folder under its canonical id:
+/// `cable/<YYYY>/<MM>/<canonical id>.proof.json` (made from the cable index alone, so proofs
+/// are written before the edition's table is built).
+pub fn cable_proof(created: Option<&str>, id: &str) -> String {
+    let page = cable_page(created, id);
+    format!("{}.proof.json", page.strip_suffix(".html").unwrap_or(&page))
 }
 
 /// `("2008", "03")` of a `created` value (`YYYY-MM-DD...`); None when it is not a date.
@@ -173,7 +176,7 @@ mod tests {
             "cable/undated/08X1.html"
         );
         assert_eq!(
-            cable_proof("cable/2008/03/08X1.html"),
+            cable_proof(Some("2008-03-04"), "08X1"),
             "cable/2008/03/08X1.proof.json"
         );
     }

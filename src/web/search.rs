@@ -26,7 +26,7 @@ use crate::web::edition::Edition;
 use crate::web::html;
 use crate::web::write::SiteFiles;
 use base64ct::Encoding;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 /// The script of the search page.
@@ -62,7 +62,7 @@ pub(crate) fn write_search(
     files.put("search/search.js", SEARCH_JS.as_bytes())?;
     let (doc_shards, words) = docs.finish(files)?;
     let mut word_shards = Shards::new("w", "words");
-    for (word, stem) in &words {
+    for (word, stem) in words.iter().filter_map(|e| e.split_once(WORD_END)) {
         word_shards.add(files, word, &format!("[{},{}]", js_str(word), js_str(stem)))?;
     }
     let word_firsts = word_shards.finish(files)?;
@@ -225,8 +225,14 @@ pub(crate) struct DocTable {
     in_shard: usize,
     shards: usize,
     next: usize,
-    words: BTreeMap<String, String>,
+    /// Each word whose term differs from it, as `<word>\u{1}<term>`: one string an entry (the
+    /// table holds every such word of the corpus while the pages are written), in the words'
+    /// order, since `\u{1}` sorts before any letter or digit.
+    words: BTreeSet<Box<str>>,
 }
+
+/// What ends a word in [`DocTable`]'s entries: no word holds it.
+const WORD_END: char = '\u{1}';
 
 impl DocTable {
     pub(crate) fn new() -> DocTable {
@@ -235,7 +241,7 @@ impl DocTable {
             in_shard: 0,
             shards: 0,
             next: 0,
-            words: BTreeMap::new(),
+            words: BTreeSet::new(),
         }
     }
 
@@ -259,7 +265,9 @@ impl DocTable {
     /// writing each document shard as it fills.
     pub(crate) fn add(&mut self, files: &SiteFiles, chunk: DocRows) -> Result<()> {
         for (word, stem) in chunk.stems {
-            self.words.entry(word).or_insert(stem);
+            // The same word always has the same term: the first entry is every entry.
+            self.words
+                .insert(format!("{word}{WORD_END}{stem}").into_boxed_str());
         }
         for (index, row) in chunk.rows {
             if index != self.next {
@@ -284,7 +292,7 @@ impl DocTable {
     }
 
     /// Writes the last document shard; the number of shards and the table of stems.
-    fn finish(mut self, files: &SiteFiles) -> Result<(usize, BTreeMap<String, String>)> {
+    fn finish(mut self, files: &SiteFiles) -> Result<(usize, BTreeSet<Box<str>>)> {
         if self.in_shard > 0 {
             write_doc_shard(files, self.shards, &self.rows)?;
             self.shards += 1;

@@ -87,9 +87,6 @@ pub fn write_site(store: &Store, req: SiteRequest<'_>) -> Result<SiteOutcome> {
         req.filter.matches(&Facts::of(l)) && ids.as_ref().is_none_or(|ids| ids.contains(&l.id))
     };
     let subset = (!req.filter.is_empty()).then(|| req.filter.describe());
-    req.progress.start("reading the cables", version.cables);
-    let ed = Edition::build(store, version, &keep, subset, req.progress)?;
-    req.progress.finish();
     let parent = match req.out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -97,7 +94,21 @@ pub fn write_site(store: &Store, req: SiteRequest<'_>) -> Result<SiteOutcome> {
     std::fs::create_dir_all(&parent).at(&parent)?;
     let scratch = ScratchDir::create_in(&parent)?;
     let files = SiteFiles::create(scratch.path())?;
-    let proofs = req.proofs && ed.seal.is_some();
+    // Proofs first, from the cable index alone: the sealed version's tree is about as large as
+    // the edition's table, so the two are never held together.
+    let sealed = match req.proofs {
+        true => crate::seal::for_export(store, &version.collection, version.version, false)?,
+        false => None,
+    };
+    let proofs = sealed.is_some();
+    if let Some(sealed) = sealed {
+        req.progress.start("writing proofs", version.cables);
+        write_proofs(store, &version, &keep, &sealed, &files, req.progress)?;
+        req.progress.finish();
+    }
+    req.progress.start("reading the cables", version.cables);
+    let ed = Edition::build(store, version, &keep, subset, req.progress)?;
+    req.progress.finish();
     req.progress
         .start("writing cable pages", ed.cables.len() as u64);
     let docs = write_cable_pages(store, &ed, &keep, proofs, &files, req.progress)?;
@@ -105,24 +116,7 @@ pub fn write_site(store: &Store, req: SiteRequest<'_>) -> Result<SiteOutcome> {
     write_other_pages(store, &ed, &files, docs, req.progress)?;
     let cables = ed.cables.len();
     let version = ed.version.clone();
-    if proofs {
-        // The sealed version's tree is about as large as the edition's table: the table goes
-        // first, but for each cable's id and page.
-        let pages: Vec<(Box<str>, Box<str>)> =
-            ed.cables.into_iter().map(|c| (c.id, c.page)).collect();
-        let sealed = SealedVersion::read(store, &version.collection, version.version)?;
-        req.progress.start("writing proofs", pages.len() as u64);
-        write_proofs(
-            store,
-            &version,
-            &keep,
-            &pages,
-            &sealed,
-            &files,
-            req.progress,
-        )?;
-        req.progress.finish();
-    }
+    drop(ed);
     let (count, bytes, search_bytes) = files.finish()?;
     // One flush of the whole edition, then the rename that makes it visible, then its folder.
     crate::fsutil::sync_file_system(scratch.path())?;
@@ -185,30 +179,23 @@ fn write_cable_pages(
     Ok(docs)
 }
 
-/// Writes each cable's proof beside its page, in parallel a batch at a time; only the index is
-/// read (a proof names the cable's files, which its index line lists). `pages` are the
-/// edition's cables (id and page) in the order `keep` selects them from the index.
+/// Writes each selected cable's proof in its page's folder, in parallel a batch at a time;
+/// only the index is read (a proof names the cable's files, which its index line lists).
 fn write_proofs(
     store: &Store,
     version: &VersionRef,
     keep: select::Keep<'_>,
-    pages: &[(Box<str>, Box<str>)],
     sealed: &SealedVersion,
     files: &SiteFiles,
     progress: &dyn Progress,
 ) -> Result<()> {
     let zip = store.zip_path(&version.collection, version.version);
     let archive = OpenArchive::open_index(&zip)?;
-    let write_batch = |lines: &[IndexLine], first: usize| -> Result<()> {
+    let write_batch = |lines: &[IndexLine]| -> Result<()> {
         let sums = lines
             .par_iter()
-            .enumerate()
-            .map(|(k, line)| {
-                let (id, page) = pages.get(first + k).ok_or_else(|| changed(&zip))?;
-                if **id != *line.id {
-                    return Err(changed(&zip));
-                }
-                let (path, bytes) = page::cable::proof_file(sealed, line, page)?;
+            .map(|line| {
+                let (path, bytes) = page::cable::proof_file(sealed, line)?;
                 files.write(&path, &bytes)
             })
             .collect::<Result<Vec<Sum>>>()?;
@@ -216,7 +203,6 @@ fn write_proofs(
         files.record(&sums)
     };
     let mut batch = Vec::with_capacity(select::BATCH);
-    let mut written = 0;
     let mut failed = None;
     select::for_each_line(&archive, |line| {
         if failed.is_some() || !keep(line) {
@@ -224,27 +210,14 @@ fn write_proofs(
         }
         batch.push(line.clone());
         if batch.len() == select::BATCH {
-            failed = write_batch(&batch, written).err();
-            written += batch.len();
+            failed = write_batch(&batch).err();
             batch.clear();
         }
     })?;
     if let Some(e) = failed {
         return Err(e);
     }
-    write_batch(&batch, written)?;
-    if written + batch.len() != pages.len() {
-        return Err(changed(&zip));
-    }
-    Ok(())
-}
-
-/// The archive's index did not list the edition's cables again in the same order.
-fn changed(zip: &Path) -> Error {
-    Error::Corrupt {
-        path: zip.to_path_buf(),
-        message: "the cable index read twice gave different cables".into(),
-    }
+    write_batch(&batch)
 }
 
 /// The lists, home, about and search pages, the style sheet and the seal files.
@@ -264,13 +237,7 @@ fn write_other_pages(
             files.put(path, bytes)?;
         }
     }
-    let before = files.bytes.load(Ordering::Relaxed);
-    super::search::write_search(store, ed, files, docs, progress)?;
-    files.search_bytes.store(
-        files.bytes.load(Ordering::Relaxed) - before,
-        Ordering::Relaxed,
-    );
-    Ok(())
+    super::search::write_search(store, ed, files, docs, progress)
 }
 
 /// A file written and its `SHA256SUMS` line.
@@ -323,6 +290,10 @@ impl SiteFiles {
         std::fs::write(&full, bytes).at(&full)?;
         self.files.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        if path.starts_with("search/") || path == "search.html" {
+            self.search_bytes
+                .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        }
         Ok(Sum(format!("{}  {path}\n", crate::hash::sha256_hex(bytes))))
     }
 

@@ -114,7 +114,10 @@ fn an_alias_page_leads_to_the_cables_page() {
         )),
         "{html}"
     );
-    assert!(html.contains("<h1>09SECTION02OF03QRIPOLI583</h1>"), "{html}");
+    assert!(
+        html.contains("<h1>09SECTION02OF03QRIPOLI583</h1>"),
+        "{html}"
+    );
     assert!(
         html.contains(&format!("this cable&#39;s page is <a href=\"{main}\">")),
         "{html}"

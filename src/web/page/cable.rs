@@ -36,7 +36,7 @@ pub fn cable_files(
 ) -> Result<Vec<(String, Vec<u8>)>> {
     let mut files = page_files(ed, index, cable, sealed.is_some());
     if let Some(sealed) = sealed {
-        files.insert(1, proof_file(sealed, &cable.line, &ed.cables[index].page)?);
+        files.insert(1, proof_file(sealed, &cable.line)?);
     }
     Ok(files)
 }
@@ -50,7 +50,7 @@ pub fn page_files(
     proof: bool,
 ) -> Vec<(String, Vec<u8>)> {
     let facts = &ed.cables[index];
-    let proof_path = proof.then(|| paths::cable_proof(&facts.page));
+    let proof_path = proof.then(|| paths::cable_proof(facts.created.as_deref(), &facts.id));
     let mut files = Vec::with_capacity(1 + facts.aliases.len());
     files.push((
         facts.page.to_string(),
@@ -62,14 +62,11 @@ pub fn page_files(
     files
 }
 
-/// The proof of the cable of index line `line`, whose page is `page`: (path, bytes).
-pub fn proof_file(
-    sealed: &SealedVersion,
-    line: &IndexLine,
-    page: &str,
-) -> Result<(String, Vec<u8>)> {
+/// The proof of the cable of index line `line`: (path, bytes).
+pub fn proof_file(sealed: &SealedVersion, line: &IndexLine) -> Result<(String, Vec<u8>)> {
     let proof = sealed.proof(&line.id, &crate::seal::cable_files(line))?;
-    Ok((paths::cable_proof(page), proof.to_bytes()))
+    let path = paths::cable_proof(line.created.as_deref(), &line.id);
+    Ok((path, proof.to_bytes()))
 }
 
 /// The page of cable number `index`; `proof` is the path of its proof when one is written.

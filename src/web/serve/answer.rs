@@ -103,22 +103,39 @@ fn file(cat: &Catalog, path: &str) -> Result<Answer> {
 }
 
 /// A cable's page, one of its alias pages, or its proof: rendered with the cable's records by
-/// `page::cable::cable_files`, as `site` writes them (proofs included).
+/// `page::cable`, as `site` writes them.
 fn cable_file(cat: &Catalog, path: &str) -> Result<Option<Answer>> {
-    let (page_path, content_type) = match path.strip_suffix(".proof.json") {
-        Some(stem) => (format!("{stem}.html"), JSON),
-        None if path.ends_with(".html") => (path.to_string(), HTML),
-        None => return Ok(None),
-    };
-    let Some(index) = cat.cable_at(&page_path) else {
+    if let Some(stem) = path.strip_suffix(".proof.json") {
+        return cable_proof(cat, path, stem);
+    }
+    if !path.ends_with(".html") {
+        return Ok(None);
+    }
+    let Some(index) = cat.cable_at(path) else {
         return Ok(None);
     };
     let cable = cat.load(index, crate::web::write::CABLE_PAGE_NEED)?;
-    let files = page::cable::cable_files(&cat.ed, index, &cable, cat.sealed.as_ref())?;
+    let files = page::cable::page_files(&cat.ed, index, &cable, cat.sealed.is_some());
     Ok(files
         .into_iter()
         .find(|(p, _)| p == path)
-        .map(|(_, bytes)| Answer::new(200, content_type, bytes)))
+        .map(|(_, bytes)| Answer::new(200, HTML, bytes)))
+}
+
+/// A cable's proof, named by its canonical id in its page's folder.
+fn cable_proof(cat: &Catalog, path: &str, stem: &str) -> Result<Option<Answer>> {
+    let (Some(sealed), Some(id)) = (&cat.sealed, stem.rsplit('/').next()) else {
+        return Ok(None);
+    };
+    let Some((index, facts)) = cat.ed.cable(id) else {
+        return Ok(None);
+    };
+    if paths::cable_proof(facts.created.as_deref(), &facts.id) != path {
+        return Ok(None);
+    }
+    let cable = cat.load(index, crate::web::write::CABLE_PAGE_NEED)?;
+    let (_, bytes) = page::cable::proof_file(sealed, &cable.line)?;
+    Ok(Some(Answer::new(200, JSON, bytes)))
 }
 
 /// The `Content-Type` of a seal file.

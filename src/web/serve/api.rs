@@ -130,7 +130,7 @@ pub(crate) fn cable(cat: &Catalog, given: &str) -> Result<Answer> {
             "published_id": cable.published_id(),
             "page": facts.page,
             "aliases": facts.aliases,
-            "proof": ed.seal.as_ref().map(|_| paths::cable_proof(&facts.page)),
+            "proof": ed.seal.as_ref().map(|_| paths::cable_proof(facts.created.as_deref(), &facts.id)),
             "line": cable.line,
             "captures": captures,
             "record": record,
