@@ -11,7 +11,6 @@ use crate::error::Result;
 use crate::progress::Progress;
 use crate::query::select::{self, Keep, Need, Selected, VersionRef};
 use crate::query::stats::Stats;
-use crate::seal::SealedVersion;
 use crate::store::Store;
 use std::collections::{HashMap, HashSet};
 
@@ -67,7 +66,7 @@ pub struct CableFacts {
     pub created: Option<Box<str>>,
     /// Release date of the current capture.
     pub released: Option<Box<str>>,
-    /// The subject, cut to [`LIST_SUBJECT_CHARS`] characters.
+    /// The subject, cut to 160 characters (with `…` when cut).
     pub subject: Option<Box<str>>,
     /// Index into [`Values::origins`].
     pub origin: Option<u32>,
@@ -152,18 +151,6 @@ impl Edition {
             subset,
             by_id,
         })
-    }
-
-    /// The sealed version with its tree, for proofs; None when the version is not sealed. At
-    /// full scale it is about as large as the table of cables, so it is read only where proofs
-    /// are made, and checked against the archive as it is read.
-    pub fn read_sealed(&self, store: &Store) -> Result<Option<SealedVersion>> {
-        match &self.seal {
-            Some(_) => {
-                SealedVersion::read(store, &self.version.collection, self.version.version).map(Some)
-            }
-            None => Ok(None),
-        }
     }
 
     /// The cable with this canonical id, when the edition holds it.

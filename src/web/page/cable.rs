@@ -25,22 +25,6 @@ const DIFF_CONTEXT: usize = 2;
 /// Lines of a text difference shown at most (changes, context and gaps); the rest is counted.
 const DIFF_SHOWN_LINES: usize = 400;
 
-/// The files of cable number `index` of the edition: its page, with `sealed` (the edition's
-/// sealed version, [`Edition::read_sealed`]) its proof beside it, and a page at each of its
-/// aliases, as (path, bytes).
-pub fn cable_files(
-    ed: &Edition,
-    index: usize,
-    cable: &Selected,
-    sealed: Option<&SealedVersion>,
-) -> Result<Vec<(String, Vec<u8>)>> {
-    let mut files = page_files(ed, index, cable, sealed.is_some());
-    if let Some(sealed) = sealed {
-        files.insert(1, proof_file(sealed, &cable.line)?);
-    }
-    Ok(files)
-}
-
 /// The page of cable number `index` (linking its proof when `proof` is true) and a page at
 /// each of its aliases, as (path, bytes).
 pub fn page_files(

@@ -115,7 +115,7 @@ fn cable_file(cat: &Catalog, path: &str) -> Result<Option<Answer>> {
         return Ok(None);
     };
     let cable = cat.load(index, crate::web::write::CABLE_PAGE_NEED)?;
-    let files = page::cable::page_files(&cat.ed, index, &cable, cat.sealed.is_some());
+    let files = page::cable::page_files(&cat.ed, index, &cable, cat.ed.seal.is_some());
     Ok(files
         .into_iter()
         .find(|(p, _)| p == path)
@@ -124,18 +124,19 @@ fn cable_file(cat: &Catalog, path: &str) -> Result<Option<Answer>> {
 
 /// A cable's proof, named by its canonical id in its page's folder.
 fn cable_proof(cat: &Catalog, path: &str, stem: &str) -> Result<Option<Answer>> {
-    let (Some(sealed), Some(id)) = (&cat.sealed, stem.rsplit('/').next()) else {
+    let (Some(_), Some(id)) = (&cat.ed.seal, stem.rsplit('/').next()) else {
         return Ok(None);
     };
-    let Some((index, facts)) = cat.ed.cable(id) else {
+    let Some((_, facts)) = cat.ed.cable(id) else {
         return Ok(None);
     };
     if paths::cable_proof(facts.created.as_deref(), &facts.id) != path {
         return Ok(None);
     }
-    let cable = cat.load(index, crate::web::write::CABLE_PAGE_NEED)?;
-    let (_, bytes) = page::cable::proof_file(sealed, &cable.line)?;
-    Ok(Some(Answer::new(200, JSON, bytes)))
+    let v = &cat.ed.version;
+    let _one_at_a_time = cat.proving.lock().unwrap_or_else(|e| e.into_inner());
+    let proof = crate::seal::prove(&cat.store, Some(&v.collection), Some(v.version), &facts.id)?;
+    Ok(Some(Answer::new(200, JSON, proof.to_bytes())))
 }
 
 /// The `Content-Type` of a seal file.

@@ -31,8 +31,12 @@ pub(crate) struct Catalog {
     pub(crate) search: SearchIndex,
     records: Records,
     pages: PageTable,
-    /// The sealed version, for proofs made on request; None when the version is not sealed.
-    pub(crate) sealed: Option<crate::seal::SealedVersion>,
+    /// The store, where proofs are made on request (through the version's tree cache, not the
+    /// whole tree held in memory: it is about as large as the edition's table).
+    pub(crate) store: Store,
+    /// One proof at a time: without the tree cache a proof reads the version's whole tree
+    /// (and writes the cache), which must not happen on every render thread at once.
+    pub(crate) proving: std::sync::Mutex<()>,
     /// The lists, grouped once at startup.
     pub(crate) lists: crate::web::page::lists::ListCache,
     /// The home and about pages, made once.
@@ -55,7 +59,6 @@ impl Catalog {
         let zip = store.zip_path(collection, v);
         progress.start("reading the cables", version.cables);
         let ed = Edition::build(store, version.clone(), &|_| true, None, progress)?;
-        let sealed = ed.read_sealed(store)?;
         progress.finish();
         progress.start("finding the records", ed.cables.len() as u64);
         let records = Records::build(&zip, &ed, progress)?;
@@ -69,7 +72,8 @@ impl Catalog {
         let lists = crate::web::page::lists::ListCache::new();
         lists.lists(&ed);
         Ok(Catalog {
-            sealed,
+            store: store.clone(),
+            proving: std::sync::Mutex::new(()),
             lists,
             home: page::home::home(&ed),
             about: page::home::about(&ed),
