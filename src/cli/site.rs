@@ -20,7 +20,7 @@ pub(super) struct SiteArgs {
     /// The folder to create; it must not exist yet (or be an empty folder).
     #[arg(long)]
     out: PathBuf,
-    /// Leave out the proof beside each cable's page (a sealed version has one per cable).
+    /// Leave out each cable's proof (a sealed version has one per cable, in its page's folder).
     #[arg(long)]
     no_proofs: bool,
     /// Print what was written as one JSON object.

@@ -54,7 +54,7 @@ pub struct SiteRequest<'a> {
     pub filter: &'a Filter,
     /// The folder to create; it must not exist, or be empty.
     pub out: &'a Path,
-    /// Write each cable's proof beside its page when the version is sealed.
+    /// Write each cable's proof (in its page's folder) when the version is sealed.
     pub proofs: bool,
     /// Report progress here.
     pub progress: &'a dyn Progress,
