@@ -32,6 +32,15 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// A replica on object storage could not be read or written as asked (refused
+    /// credentials, an unreachable endpoint, an object that is not what it must be).
+    #[error("{place}: {message}")]
+    Remote {
+        /// The bucket, prefix or object (`s3://bucket/prefix/...`); never a credential.
+        place: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A time-stamping authority could not be asked, or its answer is unusable.
     #[error("time-stamping authority {url}: {message}")]
     Timestamp {

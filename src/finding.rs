@@ -113,6 +113,14 @@ codes! {
     TimestampUntrusted = "S023", Error, "timestamp signer is not trusted";
     TimestampNotForTimestamping = "S024", Error, "timestamp signer certificate is not a time-stamping certificate";
     TimestampUnchecked = "S025", Warning, "timestamp not checked: no trusted TSA certificate given";
+    // Replicas (reported by audit and repair).
+    ReplicaMissing = "R001", Error, "a file the good copies hold is missing on this replica";
+    ReplicaDamaged = "R002", Error, "a file differs from the good copies";
+    ReplicaExtra = "R003", Warning, "a file no store writes is in a replica's store folders";
+    ReplicaNoMajority = "R004", Error, "the replicas disagree and no copy has a majority";
+    ReplicaInterrupted = "R005", Warning, "an interrupted replicate left temporaries";
+    ReplicaUnreadable = "R006", Error, "a replica cannot be read";
+    ReplicaLinkLogBehind = "R007", Warning, "a replica's link log is behind the good copies'";
 }
 
 impl fmt::Display for Code {

@@ -72,6 +72,7 @@ pub(crate) mod jsonl;
 pub mod linkcheck;
 pub mod progress;
 pub mod query;
+pub mod replica;
 pub(crate) mod scratch;
 pub mod seal;
 pub mod store;

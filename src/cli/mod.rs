@@ -19,6 +19,7 @@ mod parse;
 mod progress;
 mod rebuild;
 mod render;
+mod replica;
 mod seal;
 mod serve;
 mod show;
@@ -107,6 +108,15 @@ enum Command {
     /// Link rot: check that the source pages still hold the archived cables (`links check`),
     /// report the link log (`links report`) and a cable's link history (`links history`).
     Links(links::LinksArgs),
+    /// Copy to a replica (`s3://bucket/prefix` or a folder) the versions it lacks: write-once,
+    /// each file read back and checked before it takes its name, the sidecar last.
+    Replicate(replica::ReplicateArgs),
+    /// Compare two or more replicas; a majority decides which copy of each file is good (exit 1
+    /// when any replica is not whole).
+    Audit(replica::AuditArgs),
+    /// Give a replica the files an audit finds missing or damaged on it, from the good copies
+    /// of the `--from` replicas; refused when no majority agrees.
+    Repair(replica::RepairArgs),
     /// Print a shell completion script to stdout (bash, zsh, fish, elvish, powershell).
     Completions(generate::CompletionsArgs),
     /// Print cablekeep's man page (roff) to stdout, or write one page per command with `--out`.
@@ -210,6 +220,9 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Search(a) => export::search(&ctx, a),
         Command::Stats(a) => export::stats(&ctx, a),
         Command::Links(a) => links::run(&ctx, a),
+        Command::Replicate(a) => replica::replicate(&ctx, a),
+        Command::Audit(a) => replica::audit(&ctx, a),
+        Command::Repair(a) => replica::repair(&ctx, a),
         Command::Completions(a) => generate::completions(a),
         Command::Man(a) => generate::man(a),
     }

@@ -1,0 +1,144 @@
+//! Replicas: copies of a store in other places (another folder, an S3 bucket under a prefix),
+//! written once and never overwritten ([`replicate`]), compared with each other so that a
+//! majority decides which copy of each file is good ([`audit`]), and mended from the copies the
+//! majority agrees on ([`repair`]).
+//!
+//! A replica holds the store's own layout (`archives/<c>/...`, `manifests/<c>/...`, FORMAT.md
+//! section 1) and, under `.cablekeep/replica/`, the state of the replication: temporaries of
+//! uploads under way, the receipts of what was verified on arrival, and files a repair moved
+//! aside. Only [`s3`] knows the object storage client.
+
+pub mod audit;
+mod credentials;
+mod files;
+mod local;
+mod place;
+pub mod repair;
+pub mod replicate;
+mod runtime;
+mod s3;
+
+pub use credentials::Settings;
+pub use files::{FileKind, StoreFile};
+pub use place::Replica;
+
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+
+/// Where a replica is: a local folder, or `s3://bucket/prefix`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplicaUrl {
+    /// A folder on this machine (a store's root).
+    Local(std::path::PathBuf),
+    /// A bucket and a prefix (possibly empty) in object storage.
+    S3 {
+        /// The bucket's name.
+        bucket: String,
+        /// The prefix the store's folders lie under, without slashes at either end.
+        prefix: String,
+    },
+}
+
+impl ReplicaUrl {
+    /// Reads `s3://bucket/prefix` or a folder path.
+    pub fn parse(text: &str) -> crate::error::Result<ReplicaUrl> {
+        let Some(rest) = text.strip_prefix("s3://") else {
+            if text.contains("://") {
+                return Err(crate::error::Error::Invalid(format!(
+                    "{text}: a replica is a folder or s3://bucket/prefix; no other scheme is known"
+                )));
+            }
+            return Ok(ReplicaUrl::Local(text.into()));
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let prefix = prefix.trim_matches('/');
+        let bucket_ok = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        let prefix_ok = prefix
+            .split('/')
+            .all(|part| part != "." && part != ".." && !part.chars().any(char::is_control))
+            && !prefix.contains("//");
+        if !bucket_ok || !prefix_ok {
+            return Err(crate::error::Error::Invalid(format!(
+                "{text}: not a usable s3:// URL (a bucket of 3-63 lower-case letters, digits, \
+                 dots and dashes, then an optional prefix without empty, . or .. parts)"
+            )));
+        }
+        Ok(ReplicaUrl::S3 {
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+        })
+    }
+}
+
+/// One object or file as a listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// The store-relative path (`archives/c/c-v1.zip`).
+    pub rel: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// The object storage's entity tag (none for local files).
+    pub etag: Option<String>,
+}
+
+/// The size and SHA-256 of a file's bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+pub struct Digest {
+    /// The number of bytes.
+    pub bytes: u64,
+    /// SHA-256 in lower-case hex.
+    pub sha256: String,
+}
+
+impl Digest {
+    /// The digest of bytes in memory.
+    pub fn of(bytes: &[u8]) -> Digest {
+        Digest {
+            bytes: bytes.len() as u64,
+            sha256: hex::encode(Sha256::digest(bytes)),
+        }
+    }
+}
+
+/// Where in a replica cablekeep keeps the replication's own state (never archive data).
+pub(crate) const STATE_DIR: &str = ".cablekeep/replica";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replica_urls() {
+        assert_eq!(
+            ReplicaUrl::parse("s3://bucket-a/p/q/").unwrap(),
+            ReplicaUrl::S3 {
+                bucket: "bucket-a".into(),
+                prefix: "p/q".into()
+            }
+        );
+        assert_eq!(
+            ReplicaUrl::parse("s3://bucket-a").unwrap(),
+            ReplicaUrl::S3 {
+                bucket: "bucket-a".into(),
+                prefix: String::new()
+            }
+        );
+        assert_eq!(
+            ReplicaUrl::parse("some/folder").unwrap(),
+            ReplicaUrl::Local("some/folder".into())
+        );
+        for bad in [
+            "s3://",
+            "s3://A/p",
+            "s3://b/../x",
+            "s3://bb/a//b",
+            "gs://x/y",
+            "s3://ab",
+        ] {
+            assert!(ReplicaUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
