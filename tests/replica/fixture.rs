@@ -5,7 +5,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::garage::{Garage, KEY_ID, S3, SECRET};
+use super::garage::{Garage, KEY_ID, SECRET};
+use super::s3::S3;
 
 #[test]
 fn three_nodes_start_and_round_trip_objects() {
