@@ -168,14 +168,18 @@ fn a_child_gets_the_test_credentials_and_no_other_aws_variable(garage: &Garage) 
         .collect();
     aws.sort();
     let endpoint = garage.endpoint_of(1);
+    let none = garage.no_aws_profiles();
+    assert_eq!(std::fs::metadata(&none).map(|m| m.len()).ok(), Some(0));
     assert_eq!(
         aws,
         [
             format!("AWS_ACCESS_KEY_ID={KEY_ID}"),
             "AWS_ALLOW_HTTP=true".into(),
+            format!("AWS_CONFIG_FILE={}", none.display()),
             format!("AWS_ENDPOINT_URL={endpoint}"),
             "AWS_REGION=garage".into(),
             format!("AWS_SECRET_ACCESS_KEY={SECRET}"),
+            format!("AWS_SHARED_CREDENTIALS_FILE={}", none.display()),
         ]
     );
     assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");

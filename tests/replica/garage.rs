@@ -99,7 +99,7 @@ pub struct Garage {
     single_node: bool,
     started_in: Duration,
     // Last: the folder outlives the children, killed in Drop.
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 impl Garage {
@@ -203,14 +203,18 @@ impl Garage {
         self.env_via(1)
     }
 
-    /// What a cablekeep child needs to reach node `node` with the test key.
+    /// What a cablekeep child needs to reach node `node` with the test key. The profile files
+    /// named are an empty file, so the developer's `~/.aws` adds nothing (a session token, say).
     pub fn env_via(&self, node: usize) -> Vec<(String, String)> {
+        let no_profiles = self.no_aws_profiles().display().to_string();
         [
             ("AWS_ENDPOINT_URL", self.endpoint_of(node)),
             ("AWS_ALLOW_HTTP", "true".into()),
             ("AWS_REGION", REGION.into()),
             ("AWS_ACCESS_KEY_ID", KEY_ID.into()),
             ("AWS_SECRET_ACCESS_KEY", SECRET.into()),
+            ("AWS_SHARED_CREDENTIALS_FILE", no_profiles.clone()),
+            ("AWS_CONFIG_FILE", no_profiles),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -333,11 +337,17 @@ impl Garage {
         std::fs::read_to_string(&self.node(node).log).unwrap_or_default()
     }
 
+    /// An empty file: the AWS profile files of the children.
+    pub fn no_aws_profiles(&self) -> PathBuf {
+        self.dir.path().join("no-aws-profiles")
+    }
+
     fn configure(binary: PathBuf, n: usize, single_node: bool) -> Garage {
         let dir = tempfile::Builder::new()
             .prefix("cablekeep-garage-")
             .tempdir()
             .expect("a temporary folder for Garage");
+        File::create(dir.path().join("no-aws-profiles")).expect("an empty file");
         let secret = random_hex(32);
         let ports = free_ports(2 * n);
         let nodes = (1..=n)
@@ -362,7 +372,7 @@ impl Garage {
             nodes,
             single_node,
             started_in: Duration::ZERO,
-            _dir: dir,
+            dir,
         }
     }
 
