@@ -12,10 +12,10 @@
 #                                            apt when missing and we may (tests that need them skip
 #                                            loudly without them).
 #   garage 2.5.0 (S3 object store)          - the real S3 cluster the replica tests run against
-#                                            (tests/replica/garage.rs). Built once with cargo
-#                                            (8-13 minutes on 2 cores, ~1 GB of scratch space,
-#                                            removed afterwards) into a cache outside the clone,
-#                                            shared by clones and CI runs:
+#                                            (tests/replica/garage.rs). Built once with cargo (a
+#                                            long build; its scratch target folder, about 1 GB,
+#                                            is removed afterwards) into a cache outside the
+#                                            clone, shared by clones and CI runs:
 #                                            ${CABLEKEEP_TOOLS:-${XDG_CACHE_HOME:-~/.cache}/cablekeep-tools}/garage-2.5.0/bin/garage
 #                                            (cache that folder in CI, keyed by version, rustc and
 #                                            OS). CABLEKEEP_SKIP_GARAGE=1 skips the build; the
