@@ -11,6 +11,15 @@
 #                                            checks of timestamps and SSH signatures; installed with
 #                                            apt when missing and we may (tests that need them skip
 #                                            loudly without them).
+#   garage 2.5.0 (S3 object store)          - the real S3 cluster the replica tests run against
+#                                            (tests/replica/garage.rs). Built once with cargo (a
+#                                            long build; its scratch target folder, about 1 GB,
+#                                            is removed afterwards) into a cache outside the
+#                                            clone, shared by clones and CI runs:
+#                                            ${CABLEKEEP_TOOLS:-${XDG_CACHE_HOME:-~/.cache}/cablekeep-tools}/garage-2.5.0/bin/garage
+#                                            (cache that folder in CI, keyed by version, rustc and
+#                                            OS). CABLEKEEP_SKIP_GARAGE=1 skips the build; the
+#                                            replica tests then skip loudly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,5 +68,41 @@ apt_tool openssl openssl
 apt_tool ssh-keygen openssh-client
 # Headless Chromium: the web edition's browser tests (tests/web/browser.rs)
 apt_tool chromium chromium
+
+# garage_tool: builds Garage once into the tools cache, unless it is there and of this version.
+# cargo installs into a ".partial" root renamed at the end, so an interrupted build never leaves
+# a folder that looks installed; its scratch target folder is removed however the build ends.
+GARAGE_VERSION=2.5.0
+garage_tool() {
+    local tools="${CABLEKEEP_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/cablekeep-tools}"
+    local root="$tools/garage-$GARAGE_VERSION"
+    local garage="$root/bin/garage" log="$tools/garage-$GARAGE_VERSION.build.log"
+    if [ -x "$garage" ] && "$garage" --version 2>/dev/null | grep -qF "cargo:$GARAGE_VERSION "; then
+        return 0
+    fi
+    if [ "${CABLEKEEP_SKIP_GARAGE:-}" = 1 ]; then
+        echo "note: Garage is not installed (CABLEKEEP_SKIP_GARAGE=1); the replica tests are skipped" >&2
+        return 0
+    fi
+    mkdir -p "$tools"
+    rm -rf "$root.partial"
+    echo "building Garage $GARAGE_VERSION into $root (once; 8-13 minutes on 2 cores); log: $log" >&2
+    if ! (
+        scratch="$(mktemp -d "${TMPDIR:-/tmp}/garage-build.XXXXXX")"
+        trap 'rm -rf "$scratch"' EXIT
+        trap 'exit 130' INT TERM
+        cargo install garage --version "$GARAGE_VERSION" --locked \
+            --root "$root.partial" --target-dir "$scratch" >"$log" 2>&1
+    ); then
+        rm -rf "$root.partial"
+        echo "error: building Garage $GARAGE_VERSION failed; see $log" >&2
+        echo "       (CABLEKEEP_SKIP_GARAGE=1 skips it; the replica tests then skip loudly)" >&2
+        exit 1
+    fi
+    rm -rf "$root"
+    mv -T "$root.partial" "$root"
+    echo "Garage $GARAGE_VERSION installed: $garage" >&2
+}
+garage_tool
 
 echo "peers ready: .venv-peers/{bagit,frictionless,cffconvert}"

@@ -15,6 +15,7 @@ mod kill;
 mod links;
 mod lookup;
 mod parse;
+mod replica;
 mod seal;
 mod sealtime;
 mod store;
