@@ -23,6 +23,8 @@ mod measure;
 mod model;
 #[path = "scale/queries.rs"]
 mod queries;
+#[path = "scale/replica.rs"]
+mod replica;
 #[path = "scale/report.rs"]
 mod report;
 #[path = "scale/rng.rs"]

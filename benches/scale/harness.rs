@@ -166,7 +166,7 @@ impl Ctx {
     }
 
     /// Records a skipped row (a missing peer tool).
-    fn skip(&mut self, name: &str, why: &str) {
+    pub fn skip(&mut self, name: &str, why: &str) {
         eprintln!("  skipped {name}: {why}");
         self.rows.push(Row {
             name: name.into(),
@@ -228,6 +228,7 @@ pub fn run_all(c: &mut Ctx, pages: u64, quick: bool) {
     seals(c);
     search(c, quick);
     super::web::run(c, quick);
+    super::replica::run(c);
     links(c, pages);
 }
 

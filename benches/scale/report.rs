@@ -300,6 +300,7 @@ pub fn targets(rows: &[Row], summary: &Summary) -> Vec<Target> {
     .into_iter()
     .chain(search_targets(rows, summary))
     .chain(web_targets(rows))
+    .chain(replica_targets(rows))
     .collect()
 }
 
@@ -329,6 +330,52 @@ fn web_targets(rows: &[Row]) -> Vec<Target> {
             page,
             format!("{} ms", fmt_opt(page.map(|s| s * 1e3), 2)),
             |v| v < 0.005,
+        ),
+    ]
+}
+
+/// Issue #30's targets: replicate's rate, audit's time and the zip bytes it reads.
+fn replica_targets(rows: &[Row]) -> Vec<Target> {
+    use super::replica::{AUDIT_DAMAGED_ROW, AUDIT_ROW, REPLICATE_ROW};
+    let rate = rows
+        .iter()
+        .find(|r| r.name == REPLICATE_ROW)
+        .and_then(|r| per_s(r.bytes, ok_cost(rows, &r.name)?.wall_s))
+        .map(|b| b / 1e6);
+    let audit = ok_cost(rows, AUDIT_ROW).map(|c| c.wall_s);
+    let detail = |name: &str, key: &str| {
+        ok_cost(rows, name)?;
+        rows.iter().find(|r| r.name == name)?.detail.as_ref()?[key].as_u64()
+    };
+    let agree_read = detail(AUDIT_ROW, "payload_bytes_read").map(|b| b as f64);
+    let damaged_share = detail(AUDIT_DAMAGED_ROW, "payload_bytes_read")
+        .zip(detail(AUDIT_DAMAGED_ROW, "damaged_zip_bytes"))
+        .filter(|(_, zip)| *zip > 0)
+        .map(|(read, zip)| read as f64 / zip as f64);
+    vec![
+        target(
+            "ck replicate ≥ 100 MB/s (loopback Garage)",
+            rate,
+            format!("{} MB/s", fmt_opt(rate, 0)),
+            |v| v >= 100.0,
+        ),
+        target(
+            "ck audit of 3 agreeing replicas < 2 s",
+            audit,
+            format!("{} s", fmt_opt(audit, 2)),
+            |v| v < 2.0,
+        ),
+        target(
+            "ck audit of 3 agreeing replicas reads no zip byte",
+            agree_read,
+            format!("{} bytes", fmt_opt(agree_read, 0)),
+            |v| v == 0.0,
+        ),
+        target(
+            "ck audit, one zip damaged: reads that zip once, no other",
+            damaged_share,
+            format!("{}× the damaged zip", fmt_opt(damaged_share, 3)),
+            |v| (0.99..=1.01).contains(&v),
         ),
     ]
 }

@@ -53,6 +53,10 @@ pub(super) struct RepairArgs {
     /// Only this collection.
     #[arg(long, short = 'c')]
     collection: Option<CollectionName>,
+    /// Compare by hashing every zip on every replica (as `audit --deep`), so that a damaged zip
+    /// of the right size in a folder is found and repaired too.
+    #[arg(long)]
+    deep: bool,
     /// Print the report as JSON.
     #[arg(long = "json", id = "json", action = ArgAction::SetTrue, value_parser = json_flag())]
     output: OutputFormat,
@@ -155,7 +159,7 @@ pub(super) fn repair(ctx: &Ctx, a: RepairArgs) -> Result<u8> {
     let replicas = open_distinct(&all)?;
     let options = audit::Options {
         collection: a.collection.map(|c| c.to_string()),
-        deep: false,
+        deep: a.deep,
     };
     let report = repair::repair(&replicas, &options, &ctx.bar)?;
     if a.output == OutputFormat::Json {

@@ -46,7 +46,9 @@ pub(crate) fn classify(rel: &str) -> Option<StoreFile> {
             kind,
         })
     };
-    let rest = name.strip_prefix(collection)?.strip_prefix("-v");
+    let rest = name
+        .strip_prefix(collection)
+        .and_then(|r| r.strip_prefix("-v"));
     match top {
         "archives" => {
             let (version, suffix) = split_version(rest?)?;

@@ -142,9 +142,16 @@ pub fn replicate(
     Ok(report)
 }
 
+/// A file of the source store: what it is and its store-relative path.
+#[derive(Debug, Clone)]
+struct SourceFile {
+    file: StoreFile,
+    rel: String,
+}
+
 /// The files of the store to copy, by version, and the bytes the progress bar counts.
 struct Plan {
-    by_version: BTreeMap<(String, u32), Vec<(StoreFile, String, u64)>>,
+    by_version: BTreeMap<(String, u32), Vec<SourceFile>>,
     bytes: u64,
 }
 
@@ -155,8 +162,7 @@ impl Plan {
         source_files: &[Listed],
         held: &BTreeMap<String, Listed>,
     ) -> Result<Plan> {
-        let mut by_version: BTreeMap<(String, u32), Vec<(StoreFile, String, u64)>> =
-            BTreeMap::new();
+        let mut by_version: BTreeMap<(String, u32), Vec<SourceFile>> = BTreeMap::new();
         let mut bytes = 0;
         for listed in source_files {
             let Some(file) = files::classify(&listed.rel) else {
@@ -174,15 +180,18 @@ impl Plan {
             by_version
                 .entry((file.collection.clone(), v))
                 .or_default()
-                .push((file, listed.rel.clone(), listed.bytes));
+                .push(SourceFile {
+                    file,
+                    rel: listed.rel.clone(),
+                });
         }
         for files in by_version.values_mut() {
-            files.sort_by_key(|(f, rel, _)| (f.kind, rel.clone()));
+            files.sort_by_key(|f| (f.file.kind, f.rel.clone()));
         }
         Ok(Plan { by_version, bytes })
     }
 
-    fn version_files(&self, collection: &str, version: u32) -> Vec<(StoreFile, String, u64)> {
+    fn version_files(&self, collection: &str, version: u32) -> Vec<SourceFile> {
         self.by_version
             .get(&(collection.to_string(), version))
             .cloned()
@@ -197,7 +206,7 @@ fn copy_version(
     target: &Replica,
     collection: &str,
     version: u32,
-    files: &[(StoreFile, String, u64)],
+    files: &[SourceFile],
     held: &BTreeMap<String, Listed>,
     run: &str,
     progress: &dyn Progress,
@@ -226,7 +235,7 @@ fn copy_version(
         format: RECEIPT_FORMAT.to_string(),
         files: Vec::new(),
     };
-    for (file, rel, _) in files.iter().filter(|(f, _, _)| f.kind != FileKind::Sidecar) {
+    for SourceFile { file, rel } in files.iter().filter(|f| f.file.kind != FileKind::Sidecar) {
         let source = store.root().join(rel);
         let expected = match file.kind {
             FileKind::Zip => zip_expected.clone(),

@@ -136,11 +136,13 @@ impl Bucket {
             self.url_of(rel)
         };
         let message = match &e {
-            object_store::Error::PermissionDenied { .. }
-            | object_store::Error::Unauthenticated { .. } => format!(
-                "the server refused the credentials ({}); check the key, its secret and its \
+            _ if is_refusal(&e) => format!(
+                "the server refused the credentials ({}{}); check the key, its secret and its \
                  rights on the bucket",
-                self.key_hint
+                self.key_hint,
+                server_message(&e)
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
             ),
             object_store::Error::Generic { .. } if is_unreachable(&e) => format!(
                 "cannot reach the endpoint {} ({})",
@@ -465,6 +467,35 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cause = c.source();
     }
     text
+}
+
+/// A 401 or 403 answer: object_store names some of them, and reports the others (a listing's)
+/// as generic errors whose text holds the status and the S3 error code.
+fn is_refusal(e: &object_store::Error) -> bool {
+    if matches!(
+        e,
+        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. }
+    ) {
+        return true;
+    }
+    let text = error_chain(e);
+    [
+        "403 Forbidden",
+        "401 Unauthorized",
+        "<Code>AccessDenied</Code>",
+        "<Code>InvalidAccessKeyId</Code>",
+        "<Code>SignatureDoesNotMatch</Code>",
+    ]
+    .iter()
+    .any(|w| text.contains(w))
+}
+
+/// The `<Message>` of an S3 error answer, when the error's text holds one.
+fn server_message(e: &object_store::Error) -> Option<String> {
+    let text = error_chain(e);
+    let start = text.find("<Message>")? + "<Message>".len();
+    let end = start + text[start..].find("</Message>")?;
+    Some(text[start..end].chars().take(200).collect())
 }
 
 fn is_unreachable(e: &object_store::Error) -> bool {

@@ -4,4 +4,6 @@
 pub mod garage;
 pub mod s3;
 
+mod commands;
 mod fixture;
+mod folders;
