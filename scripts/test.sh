@@ -12,7 +12,8 @@ cargo clippy --all-targets --locked -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked --quiet
 # The benchmarks are run by hand (cargo bench); here they are only built, so they never rot.
 cargo test --benches --no-run --locked
-# Tests that need ../shared and find it missing skip themselves and list themselves here; the
+# Tests that need ../shared or a peer tool (Garage, Chromium, openssl) and find it missing skip
+# themselves and list themselves here, naming what was missing; the
 # harness hides a passing test's output, so the count is printed at the end.
 export CABLEKEEP_SKIP_LOG="$PWD/target/skipped-tests.txt"
 mkdir -p target
@@ -21,8 +22,8 @@ cargo test --doc --locked
 cargo test --lib --bins --tests --locked
 cargo bench --bench scale --locked -- --quick
 if [ -s "$CABLEKEEP_SKIP_LOG" ]; then
-    echo "skipped: $(wc -l < "$CABLEKEEP_SKIP_LOG") tests, because ../shared is missing:"
+    echo "skipped: $(wc -l < "$CABLEKEEP_SKIP_LOG") tests, because what they need is missing:"
     sed 's/^/  /' "$CABLEKEEP_SKIP_LOG"
 else
-    echo "skipped: 0 tests (../shared was found)"
+    echo "skipped: 0 tests (../shared and every peer tool were found)"
 fi

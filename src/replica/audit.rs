@@ -572,8 +572,7 @@ impl<'a> Audit<'a> {
                         .filter(|d| (code == Code::ReplicaDamaged) == d.present)
                         .count() as u64
                 };
-                let names_me =
-                    |f: &&Finding| f.file == label || f.file.starts_with(&format!("{label}/"));
+                let names_me = |f: &&Finding| r.names(&f.file);
                 ReplicaSummary {
                     whole: !self.findings.iter().filter(names_me).any(Finding::is_error),
                     missing: mine(Code::ReplicaMissing),

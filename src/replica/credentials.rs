@@ -56,6 +56,33 @@ impl Settings {
         Self::resolve(&|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
     }
 
+    /// The settings of the profile `name` alone (the files the environment names, or
+    /// `~/.aws/`): the credential, region and endpoint variables are not read, so that each
+    /// replica of an audit can have its own. `AWS_ALLOW_HTTP` still applies.
+    pub fn from_profile(name: &str) -> Result<Settings> {
+        const KEPT: [&str; 5] = [
+            "HOME",
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "AWS_CONFIG_FILE",
+            "AWS_ALLOW_HTTP",
+            "AWS_VIRTUAL_HOSTED_STYLE_REQUEST",
+        ];
+        let settings = Self::resolve(&|var| {
+            if var == "AWS_PROFILE" {
+                return Some(name.to_string());
+            }
+            KEPT.contains(&var)
+                .then(|| std::env::var(var).ok().filter(|v| !v.is_empty()))
+                .flatten()
+        })?;
+        if settings.access_key_id.is_none() {
+            return Err(Error::Invalid(format!(
+                "the AWS profile {name:?} has no aws_access_key_id in the credentials file"
+            )));
+        }
+        Ok(settings)
+    }
+
     /// The settings from the variables `var` gives, then the profile files they point to.
     pub fn resolve(var: &dyn Fn(&str) -> Option<String>) -> Result<Settings> {
         let profile = var("AWS_PROFILE").unwrap_or_else(|| "default".to_string());

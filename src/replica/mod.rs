@@ -36,6 +36,10 @@ pub enum ReplicaUrl {
         bucket: String,
         /// The prefix the store's folders lie under, without slashes at either end.
         prefix: String,
+        /// The profile of `~/.aws/credentials` and `~/.aws/config` that reaches it
+        /// (`s3://bucket/prefix?profile=NAME`), instead of the environment's settings: so that
+        /// one audit can compare buckets of different owners, endpoints or regions.
+        profile: Option<String>,
     },
 }
 
@@ -49,6 +53,10 @@ impl ReplicaUrl {
                 )));
             }
             return Ok(ReplicaUrl::Local(text.into()));
+        };
+        let (rest, profile) = match rest.split_once('?') {
+            None => (rest, None),
+            Some((rest, query)) => (rest, Some(profile_of(text, query)?)),
         };
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let prefix = prefix.trim_matches('/');
@@ -69,7 +77,25 @@ impl ReplicaUrl {
         Ok(ReplicaUrl::S3 {
             bucket: bucket.to_string(),
             prefix: prefix.to_string(),
+            profile,
         })
+    }
+}
+
+/// The profile named by a URL's query, `profile=NAME` (its only parameter).
+fn profile_of(url: &str, query: &str) -> crate::error::Result<String> {
+    let name = query.strip_prefix("profile=").unwrap_or_default();
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if ok {
+        Ok(name.to_string())
+    } else {
+        Err(crate::error::Error::Invalid(format!(
+            "{url}: the only query an s3:// URL takes is ?profile=NAME (letters, digits, - _ .)"
+        )))
     }
 }
 
@@ -116,14 +142,16 @@ mod tests {
             ReplicaUrl::parse("s3://bucket-a/p/q/").unwrap(),
             ReplicaUrl::S3 {
                 bucket: "bucket-a".into(),
-                prefix: "p/q".into()
+                prefix: "p/q".into(),
+                profile: None
             }
         );
         assert_eq!(
-            ReplicaUrl::parse("s3://bucket-a").unwrap(),
+            ReplicaUrl::parse("s3://bucket-a?profile=partner").unwrap(),
             ReplicaUrl::S3 {
                 bucket: "bucket-a".into(),
-                prefix: String::new()
+                prefix: String::new(),
+                profile: Some("partner".into())
             }
         );
         assert_eq!(

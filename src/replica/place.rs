@@ -35,9 +35,21 @@ impl Replica {
     pub fn open(url: &ReplicaUrl) -> Result<Replica> {
         match url {
             ReplicaUrl::Local(path) => Ok(Replica::Local(Folder::new(path.clone()))),
-            ReplicaUrl::S3 { bucket, prefix } => {
-                let settings = Settings::from_environment()?;
-                Ok(Replica::S3(Bucket::connect(bucket, prefix, &settings)?))
+            ReplicaUrl::S3 {
+                bucket,
+                prefix,
+                profile,
+            } => {
+                let settings = match profile {
+                    None => Settings::from_environment()?,
+                    Some(name) => Settings::from_profile(name)?,
+                };
+                Ok(Replica::S3(Bucket::connect(
+                    bucket,
+                    prefix,
+                    profile.as_deref(),
+                    &settings,
+                )?))
             }
         }
     }
@@ -48,6 +60,13 @@ impl Replica {
             Replica::Local(f) => f.root().display().to_string(),
             Replica::S3(b) => b.url().to_string(),
         }
+    }
+
+    /// Whether a finding's file is this replica or one of its files.
+    pub fn names(&self, file: &str) -> bool {
+        let label = self.label();
+        let base = label.split('?').next().unwrap_or(&label);
+        file == label || file == base || file.starts_with(&format!("{base}/"))
     }
 
     /// The name of one of its files in reports.

@@ -49,7 +49,7 @@ pub fn repair(replicas: &[Replica], options: &Options, progress: &dyn Progress) 
     if let Some(f) = before
         .findings
         .iter()
-        .find(|f| f.code == Code::ReplicaUnreadable && names(target, &f.file))
+        .find(|f| f.code == Code::ReplicaUnreadable && target.names(&f.file))
     {
         return Err(Error::Invalid(format!(
             "{}: cannot be read ({}); nothing was written",
@@ -211,9 +211,4 @@ fn renew_receipts(target: &Replica, repaired: &[&Damage]) -> Result<()> {
         target.put_state(&rel, bytes)?;
     }
     Ok(())
-}
-
-fn names(replica: &Replica, file: &str) -> bool {
-    let label = replica.label();
-    file == label || file.starts_with(&format!("{label}/"))
 }

@@ -49,13 +49,22 @@ pub struct Bucket {
 impl Bucket {
     /// A client for `s3://bucket/prefix`. Nothing is sent yet; a refused key or an unreachable
     /// endpoint shows at the first request, named by [`Bucket::check_access`].
-    pub fn connect(bucket: &str, prefix: &str, settings: &Settings) -> Result<Bucket> {
+    /// `profile` is only named in the bucket's URL (`?profile=NAME`), which reports use.
+    pub fn connect(
+        bucket: &str,
+        prefix: &str,
+        profile: Option<&str>,
+        settings: &Settings,
+    ) -> Result<Bucket> {
         let prefix = prefix.trim_matches('/').to_string();
-        let url = if prefix.is_empty() {
+        let mut url = if prefix.is_empty() {
             format!("s3://{bucket}")
         } else {
             format!("s3://{bucket}/{prefix}")
         };
+        if let Some(profile) = profile {
+            url.push_str(&format!("?profile={profile}"));
+        }
         let (Some(key_id), Some(secret)) = (&settings.access_key_id, &settings.secret_access_key)
         else {
             return Err(Error::Invalid(format!(
@@ -107,7 +116,8 @@ impl Bucket {
 
     /// The URL of a store-relative file, for messages and findings.
     pub fn url_of(&self, rel: &str) -> String {
-        format!("{}/{rel}", self.url)
+        let base = self.url.split('?').next().unwrap_or(&self.url);
+        format!("{base}/{rel}")
     }
 
     fn key(&self, rel: &str) -> Key {
@@ -532,17 +542,18 @@ mod tests {
             endpoint: Some("http://127.0.0.1:9".into()),
             ..Settings::default()
         };
-        let e = Bucket::connect("b", "p", &settings)
+        let e = Bucket::connect("b", "p", None, &settings)
             .unwrap_err()
             .to_string();
         assert!(e.contains("AWS_ALLOW_HTTP"), "{e}");
-        let e = Bucket::connect("b", "p", &Settings::default())
+        let e = Bucket::connect("b", "p", None, &Settings::default())
             .unwrap_err()
             .to_string();
         assert!(e.contains("no credentials"), "{e}");
         let ok = Bucket::connect(
             "b",
             "/p/q/",
+            None,
             &Settings {
                 allow_http: true,
                 ..settings

@@ -7,3 +7,4 @@ pub mod s3;
 mod commands;
 mod fixture;
 mod folders;
+mod readme;
