@@ -17,9 +17,6 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A link log is compared in memory up to this size.
-const MAX_LINK_LOG: u64 = 256 << 20;
-
 /// What to compare.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -246,33 +243,9 @@ impl<'a> Audit<'a> {
     fn compare_small(&mut self, rel: &str, file: &StoreFile) -> Option<(Digest, Vec<Seen>)> {
         let mut seen = Vec::new();
         let mut bytes_of: BTreeMap<Digest, Vec<u8>> = BTreeMap::new();
-        let limit = if file.kind == FileKind::LinkLog {
-            MAX_LINK_LOG
-        } else {
-            MAX_SMALL_FILE
-        };
-        for (i, replica) in self.replicas.iter().enumerate() {
-            let Some(listing) = &self.listings[i] else {
-                seen.push(Seen::Unreadable);
-                continue;
-            };
-            if !listing.contains_key(rel) {
-                seen.push(Seen::Absent);
-                continue;
-            }
-            match replica.read_small(rel, limit) {
-                Ok(Some(bytes)) => {
-                    self.small += bytes.len() as u64;
-                    let digest = Digest::of(&bytes);
-                    bytes_of.entry(digest.clone()).or_insert(bytes);
-                    seen.push(Seen::Read(digest));
-                }
-                Ok(None) => seen.push(Seen::Absent),
-                Err(e) => {
-                    self.unreadable(replica, rel, &e);
-                    seen.push(Seen::Unreadable);
-                }
-            }
+        for i in 0..self.replicas.len() {
+            let s = self.look_at_small(i, rel, file, &mut bytes_of);
+            seen.push(s);
         }
         let good = self.majority(rel, file, &seen, &bytes_of)?;
         if file.kind == FileKind::Sidecar
@@ -282,9 +255,49 @@ impl<'a> Audit<'a> {
                 .insert((file.collection.clone(), v), bytes.clone());
         }
         if file.kind == FileKind::LinkLog {
-            self.link_logs_behind(rel, &good, &mut seen, &bytes_of);
+            self.link_logs_behind(rel, &good, &mut seen);
         }
         Some((good, seen))
+    }
+
+    /// One replica's copy of a small file: read whole (kept in `bytes_of` by digest), or for
+    /// the link log, which may be large, hashed as it streams.
+    fn look_at_small(
+        &mut self,
+        i: usize,
+        rel: &str,
+        file: &StoreFile,
+        bytes_of: &mut BTreeMap<Digest, Vec<u8>>,
+    ) -> Seen {
+        let replica = &self.replicas[i];
+        let Some(listing) = &self.listings[i] else {
+            return Seen::Unreadable;
+        };
+        if !listing.contains_key(rel) {
+            return Seen::Absent;
+        }
+        let read = if file.kind == FileKind::LinkLog {
+            replica.hash(rel, &crate::progress::NoProgress)
+        } else {
+            replica.read_small(rel, MAX_SMALL_FILE).map(|bytes| {
+                bytes.map(|b| {
+                    let digest = Digest::of(&b);
+                    bytes_of.entry(digest.clone()).or_insert(b);
+                    digest
+                })
+            })
+        };
+        match read {
+            Ok(Some(digest)) => {
+                self.small += digest.bytes;
+                Seen::Read(digest)
+            }
+            Ok(None) => Seen::Absent,
+            Err(e) => {
+                self.unreadable(replica, rel, &e);
+                Seen::Unreadable
+            }
+        }
     }
 
     /// The digest held by more than half of the replicas given; else, when every holder agrees
@@ -362,42 +375,39 @@ impl<'a> Audit<'a> {
         }
     }
 
-    /// A link log that is the beginning of the good one is behind (R007), not damaged.
-    fn link_logs_behind(
-        &mut self,
-        rel: &str,
-        good: &Digest,
-        seen: &mut [Seen],
-        bytes_of: &BTreeMap<Digest, Vec<u8>>,
-    ) {
-        let Some(good_bytes) = bytes_of.get(good) else {
+    /// A link log that is the beginning of the good one is behind (R007), not damaged: the
+    /// good copy's first bytes are hashed on a replica that holds it.
+    fn link_logs_behind(&mut self, rel: &str, good: &Digest, seen: &mut [Seen]) {
+        let Some(source) = seen.iter().position(|s| *s == Seen::Read(good.clone())) else {
             return;
         };
         for (i, s) in seen.iter_mut().enumerate() {
             let Seen::Read(d) = s else { continue };
-            if d == good {
+            if d == good || d.bytes >= good.bytes {
                 continue;
             }
-            if bytes_of.get(d).is_some_and(|b| good_bytes.starts_with(b)) {
-                self.findings.push(Finding::new(
-                    Code::ReplicaLinkLogBehind,
-                    self.replicas[i].label_of(rel),
-                    format!(
-                        "{} bytes of the good log's {}: checks recorded since were not copied",
-                        d.bytes, good.bytes
-                    ),
-                ));
-                // Behind is repaired as missing bytes, not reported again as damage.
-                self.damage.push(Damage {
-                    replica: i,
-                    rel: rel.to_string(),
-                    file: files::classify(rel).unwrap_or_else(|| unreachable_file(rel)),
-                    present: true,
-                    good: good.clone(),
-                    sources: Vec::new(),
-                });
-                *s = Seen::Read(good.clone());
+            let prefix = self.replicas[source].hash_prefix(rel, d.bytes);
+            if prefix.ok().flatten().as_ref() != Some(d) {
+                continue;
             }
+            self.findings.push(Finding::new(
+                Code::ReplicaLinkLogBehind,
+                self.replicas[i].label_of(rel),
+                format!(
+                    "{} bytes of the good log's {}: checks recorded since were not copied",
+                    d.bytes, good.bytes
+                ),
+            ));
+            // Behind is mended by the longer log, and not reported again as damage.
+            self.damage.push(Damage {
+                replica: i,
+                rel: rel.to_string(),
+                file: files::classify(rel).unwrap_or_else(|| unreachable_file(rel)),
+                present: true,
+                good: good.clone(),
+                sources: Vec::new(),
+            });
+            *s = Seen::Read(good.clone());
         }
     }
 

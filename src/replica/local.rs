@@ -171,7 +171,12 @@ impl Folder {
 
 /// Streams `path` through SHA-256.
 pub(super) fn hash_file(path: &Path, progress: &dyn Progress) -> Result<Digest> {
-    let mut file = std::fs::File::open(path).at(path)?;
+    hash_file_prefix(path, u64::MAX, progress)
+}
+
+/// Streams the first `len` bytes of `path` (all of a shorter file) through SHA-256.
+pub(super) fn hash_file_prefix(path: &Path, len: u64, progress: &dyn Progress) -> Result<Digest> {
+    let mut file = std::fs::File::open(path).at(path)?.take(len);
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; CHUNK];
     let mut bytes = 0u64;

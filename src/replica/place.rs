@@ -144,6 +144,20 @@ impl Replica {
         }
     }
 
+    /// Hashes the first `len` bytes of a file: None when it is absent or shorter.
+    pub fn hash_prefix(&self, rel: &str, len: u64) -> Result<Option<Digest>> {
+        match self {
+            Replica::Local(f) => {
+                if f.head(rel)?.is_none() {
+                    return Ok(None);
+                }
+                let d = local::hash_file_prefix(&f.path_of(rel), len, &NoProgress)?;
+                Ok(Some(d).filter(|d| d.bytes == len))
+            }
+            Replica::S3(b) => b.hash_prefix(rel, len),
+        }
+    }
+
     /// Places the local file `source`, whose bytes must be `expected`, at `rel`: written
     /// under a temporary name, read back and checked, and given the final name only if
     /// nothing has it. With `replacing`, the file that has the name is first moved to the

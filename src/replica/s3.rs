@@ -243,16 +243,22 @@ impl Bucket {
 
     /// Reads a whole object by ranges and hashes it: None when it is absent.
     pub fn hash(&self, rel: &str, progress: &dyn Progress) -> Result<Option<Digest>> {
-        self.read_whole(rel, &mut |chunk| {
+        self.read_whole(rel, None, &mut |chunk| {
             progress.inc(chunk.len() as u64);
             Ok(())
         })
     }
 
+    /// Hashes the first `len` bytes of an object (None when it is absent or shorter).
+    pub fn hash_prefix(&self, rel: &str, len: u64) -> Result<Option<Digest>> {
+        let digest = self.read_whole(rel, Some(len), &mut |_| Ok(()))?;
+        Ok(digest.filter(|d| d.bytes == len))
+    }
+
     /// Copies a whole object into `file` and returns its digest.
     pub fn download(&self, rel: &str, file: &mut std::fs::File, path: &Path) -> Result<Digest> {
         use std::io::Write;
-        let digest = self.read_whole(rel, &mut |chunk| {
+        let digest = self.read_whole(rel, None, &mut |chunk| {
             file.write_all(chunk).map_err(|e| Error::io(path, e))
         })?;
         digest.ok_or_else(|| Error::Remote {
@@ -267,6 +273,7 @@ impl Bucket {
     fn read_whole(
         &self,
         rel: &str,
+        limit: Option<u64>,
         each: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<Option<Digest>> {
         let Some(meta) = self.head(rel)? else {
@@ -274,7 +281,8 @@ impl Bucket {
         };
         let key = self.key(rel);
         let etag = meta.etag.clone();
-        let ranges = ranges_of(meta.bytes);
+        let wanted = limit.map_or(meta.bytes, |l| l.min(meta.bytes));
+        let ranges = ranges_of(wanted);
         let client = &self.client;
         let digest = block_on(async {
             let mut chunks = futures::stream::iter(ranges)
@@ -293,7 +301,7 @@ impl Bucket {
                 sha256: hex::encode(hasher.finalize()),
             })
         })??;
-        if digest.bytes != meta.bytes {
+        if digest.bytes != wanted {
             return Err(Error::Remote {
                 place: self.url_of(rel),
                 message: format!(
