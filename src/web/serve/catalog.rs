@@ -98,7 +98,7 @@ impl Catalog {
 /// Where each cable's index line and record entries lie in the temporary file.
 struct Records {
     /// The archive, opened once; each read uses a handle of its own on the same file.
-    zip: File,
+    zip: std::sync::Arc<dyn crate::bag::ReadAt>,
     zip_path: PathBuf,
     zip_len: u64,
     folder: String,
@@ -214,7 +214,7 @@ impl Records {
         let zip = File::open(zip_path).at(zip_path)?;
         Ok(Records {
             zip_len: zip.metadata().at(zip_path)?.len(),
-            zip,
+            zip: std::sync::Arc::new(zip),
             zip_path: zip_path.to_path_buf(),
             folder,
             file: tmp,
@@ -241,7 +241,7 @@ impl Records {
         index.file_len = self.zip_len;
         let archive = OpenArchive {
             path: self.zip_path.clone(),
-            file: self.zip.try_clone().at(&self.zip_path)?,
+            file: self.zip.clone(),
             index,
             folder: Some(self.folder.clone()),
             label: self.zip_path.display().to_string(),

@@ -45,7 +45,7 @@ pub(crate) fn check_streamed(
     if files.all.len() != archive.index.entries.len() || !tag_names_distinct(&files) {
         return Ok(None);
     }
-    let Some(directory) = DirectoryStream::new(&archive.file, &archive.label).at(path)? else {
+    let Some(directory) = DirectoryStream::new(&*archive.file, &archive.label).at(path)? else {
         return Ok(None);
     };
     let checked = Streaming {
