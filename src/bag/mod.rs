@@ -26,7 +26,9 @@ pub use spool::{Spool, Spooled};
 pub use writer::{BagPlan, BagWriter, Payload, TagData, WrittenBag, human_size, write_bag};
 
 pub(crate) use zip_read::lossy_text;
-pub use zip_read::{Chunk, DirectoryCursor, DirectoryStream, Entry, ReadAt, ZipIndex};
+pub use zip_read::{
+    Chunk, DirectoryCursor, DirectoryStream, Entry, ReadAt, SourceReader, ZipIndex,
+};
 pub use zip_write::{
     Compressed, DEFLATE_LEVEL, EntryDeflate, EntryFacts, LIBDEFLATE_LEVEL, LIBDEFLATE_MAX_ENTRY,
     compress, compress_with,

@@ -45,7 +45,7 @@ struct SealFiles {
 /// Reads a version's seal files; fails when it is not sealed or its checkpoint is unreadable.
 fn read_seal_files(store: &Store, c: &str, v: u32) -> Result<SealFiles> {
     let cp_path = checkpoint_path(store, c, v);
-    let checkpoint = read_checkpoint_file(&cp_path)?.ok_or_else(|| {
+    let checkpoint = read_checkpoint_file(store, &cp_path)?.ok_or_else(|| {
         Error::NotFound(format!(
             "{c}@v{v} is not sealed (no {}); run `cablekeep seal -c {c} --version {v} --key KEY`",
             cp_path.display()
@@ -290,7 +290,7 @@ pub fn seal_files(
     collection: &str,
     version: u32,
 ) -> Result<Option<(String, SealExportFiles)>> {
-    if read_checkpoint_file(&checkpoint_path(store, collection, version))?.is_none() {
+    if read_checkpoint_file(store, &checkpoint_path(store, collection, version))?.is_none() {
         return Ok(None);
     }
     let files = read_seal_files(store, collection, version)?;
@@ -311,7 +311,8 @@ pub fn for_export(
     version: u32,
     proofs: bool,
 ) -> Result<Option<SealedVersion>> {
-    let sealed = read_checkpoint_file(&checkpoint_path(store, collection, version))?.is_some();
+    let sealed =
+        read_checkpoint_file(store, &checkpoint_path(store, collection, version))?.is_some();
     if sealed || proofs {
         SealedVersion::read(store, collection, version).map(Some)
     } else {

@@ -13,7 +13,7 @@ use crate::finding::Finding;
 use std::fs::File;
 use std::path::Path;
 
-pub use source::{ReadAt, read_exact_at};
+pub use source::{ReadAt, SourceReader, read_exact_at};
 
 mod bytes;
 mod cursor;

@@ -81,3 +81,27 @@ pub fn read_exact_at(
     }
     Ok(())
 }
+
+/// A [`std::io::Read`] over a whole [`ReadAt`], front to back (a log read a line at a time).
+pub struct SourceReader {
+    source: std::sync::Arc<dyn ReadAt>,
+    position: u64,
+}
+
+impl SourceReader {
+    /// Reads `source` from its first byte.
+    pub fn new(source: std::sync::Arc<dyn ReadAt>) -> Self {
+        SourceReader {
+            source,
+            position: 0,
+        }
+    }
+}
+
+impl std::io::Read for SourceReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.source.read_at(buf, self.position)?;
+        self.position += n as u64;
+        Ok(n)
+    }
+}

@@ -1,0 +1,320 @@
+//! A local store served through [`RemoteFiles`] (the only way in: the remote store's paths are
+//! no local paths, so a read that went to the disk would find nothing), counting the bytes read:
+//! the read-only commands give on it what they give on the local store, and read a zip by
+//! ranges.
+
+use super::remote::RemoteFiles;
+use super::*;
+use crate::bag::ReadAt;
+use crate::error::{Error, IoContext, Result};
+use crate::progress::NoProgress;
+use crate::store::verify::{self, Selection};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The label the test backend's store goes by: no local folder has this path.
+pub(crate) const LABEL: &str = "s3://test-bucket/replica";
+
+/// A local store folder served as a remote store, with a count of the bytes read through it.
+#[derive(Debug)]
+pub(crate) struct FolderFiles {
+    root: PathBuf,
+    pub(crate) bytes_read: Arc<AtomicU64>,
+    /// Bytes read through [`RemoteFiles::open`] (zips), apart from the small files.
+    pub(crate) ranged_bytes: Arc<AtomicU64>,
+}
+
+impl FolderFiles {
+    pub(crate) fn new(root: &Path) -> Arc<FolderFiles> {
+        Arc::new(FolderFiles {
+            root: root.to_path_buf(),
+            bytes_read: Arc::default(),
+            ranged_bytes: Arc::default(),
+        })
+    }
+
+    fn local(&self, rel: &str) -> PathBuf {
+        assert!(
+            !rel.split('/').any(|p| p == ".." || p == "."),
+            "a store-relative name: {rel}"
+        );
+        self.root.join(rel)
+    }
+
+    fn entries(&self, dir: &str) -> Result<Vec<std::fs::DirEntry>> {
+        let path = self.local(dir);
+        match std::fs::read_dir(&path) {
+            Ok(entries) => entries.map(|e| e.at(&path)).collect(),
+            Err(_) => Ok(Vec::new()),
+        }
+    }
+}
+
+/// A local file read by ranges, counting the bytes.
+struct CountedFile {
+    file: std::fs::File,
+    counters: [Arc<AtomicU64>; 2],
+}
+
+impl ReadAt for CountedFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        let n = self.file.read_at(buf, offset)?;
+        for c in &self.counters {
+            c.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+
+    fn len(&self) -> std::io::Result<u64> {
+        ReadAt::len(&self.file)
+    }
+}
+
+impl RemoteFiles for FolderFiles {
+    fn label(&self) -> &str {
+        LABEL
+    }
+
+    fn list(&self, dir: &str) -> Result<Vec<(String, u64)>> {
+        let mut out = Vec::new();
+        for e in self.entries(dir)? {
+            let meta = e.metadata().at(e.path())?;
+            if meta.is_file() {
+                out.push((e.file_name().to_string_lossy().into_owned(), meta.len()));
+            }
+        }
+        Ok(out)
+    }
+
+    fn subdirs(&self, dir: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for e in self.entries(dir)? {
+            if e.metadata().at(e.path())?.is_dir() {
+                out.push(e.file_name().to_string_lossy().into_owned());
+            }
+        }
+        Ok(out)
+    }
+
+    fn read_small(&self, rel: &str, max: u64) -> Result<Option<Vec<u8>>> {
+        let Some(size) = self.size(rel)? else {
+            return Ok(None);
+        };
+        if size > max {
+            return Err(Error::Invalid(format!(
+                "{LABEL}/{rel}: larger than {max} bytes"
+            )));
+        }
+        let bytes = std::fs::read(self.local(rel)).at(self.local(rel))?;
+        self.bytes_read
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        Ok(Some(bytes))
+    }
+
+    fn size(&self, rel: &str) -> Result<Option<u64>> {
+        Ok(std::fs::metadata(self.local(rel))
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len()))
+    }
+
+    fn open(&self, rel: &str) -> Result<Arc<dyn ReadAt>> {
+        let path = self.local(rel);
+        Ok(Arc::new(CountedFile {
+            file: std::fs::File::open(&path).at(&path)?,
+            counters: [self.bytes_read.clone(), self.ranged_bytes.clone()],
+        }))
+    }
+}
+
+/// A store with the samples written twice over (v1, then v2 with more cables), and the same
+/// store read as a remote one.
+pub(crate) fn sample_stores(
+    extra_cables: usize,
+) -> (tempfile::TempDir, Store, Store, Arc<FolderFiles>) {
+    let dir = tempfile::tempdir().unwrap();
+    let local = Store::new(dir.path());
+    let lock = local.lock(LockWait::FailAtOnce).unwrap();
+    demo::write_samples(&local, &lock, &NoProgress).unwrap();
+    let inputs = (0..extra_cables)
+        .map(|i| {
+            let id = format!("06EXAMPLE{}", 400 + i);
+            let text = String::from_utf8(demo::SAMPLES[2].1.to_vec())
+                .unwrap()
+                .replace("06EXAMPLE303", &id);
+            let item = crate::input::InputItem::bytes(format!("more/{id}.txt"), text.into_bytes());
+            (item.into(), Default::default())
+        })
+        .collect();
+    local
+        .write_version(
+            &lock,
+            WriteRequest {
+                collection: demo::DEMO_COLLECTION,
+                inputs,
+                replace: false,
+                message: "more",
+                progress: &NoProgress,
+                archive_format: Default::default(),
+            },
+        )
+        .unwrap();
+    drop(lock);
+    let files = FolderFiles::new(dir.path());
+    let remote = Store::remote(files.clone());
+    (dir, local, remote, files)
+}
+
+/// The reports of `store` with the local root's name replaced by the remote label.
+/// Per report: the archive's name and its findings (code, file, message).
+type Verified = Vec<(String, Vec<(String, String, String)>)>;
+
+fn verified(store: &Store, root: &Path) -> Verified {
+    let reports = verify::verify_collection(
+        store,
+        demo::DEMO_COLLECTION,
+        Selection::All,
+        Default::default(),
+        &NoProgress,
+    )
+    .unwrap();
+    let root = root.display().to_string();
+    let named = |s: &str| s.replace(&root, LABEL);
+    reports
+        .iter()
+        .map(|r| {
+            let findings = r
+                .findings
+                .iter()
+                .map(|f| (f.code.to_string(), named(&f.file), named(&f.message)))
+                .collect();
+            (named(&r.archive.display().to_string()), findings)
+        })
+        .collect()
+}
+
+fn codes(reports: &Verified) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = reports
+        .iter()
+        .flat_map(|(_, f)| f.iter().map(|(c, file, _)| (c.clone(), file.clone())))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_remote_store_lists_what_the_local_one_holds() {
+    let (_dir, local, remote, _files) = sample_stores(3);
+    assert_eq!(remote.collections().unwrap(), local.collections().unwrap());
+    assert_eq!(remote.versions("examples").unwrap(), vec![1, 2]);
+    assert_eq!(
+        remote.read_manifest("examples", 2).unwrap().1,
+        local.read_manifest("examples", 2).unwrap().1
+    );
+    assert_eq!(
+        remote.zip_path("examples", 1).display().to_string(),
+        format!("{LABEL}/archives/examples/examples-v1.zip")
+    );
+}
+
+#[test]
+fn verify_of_a_remote_store_finds_what_it_finds_locally() {
+    let (dir, local, remote, files) = sample_stores(3);
+    let on_remote = verified(&remote, dir.path());
+    assert_eq!(on_remote, verified(&local, dir.path()));
+    assert!(on_remote.iter().all(|(_, f)| f.is_empty()), "{on_remote:?}");
+    let zips: u64 = [1, 2]
+        .iter()
+        .map(|&v| {
+            std::fs::metadata(local.zip_path("examples", v))
+                .unwrap()
+                .len()
+        })
+        .sum();
+    // Every byte of both zips is hashed (the bag's checks read them again).
+    assert!(files.ranged_bytes.load(Ordering::Relaxed) >= zips);
+}
+
+#[test]
+fn verify_of_a_damaged_remote_store_names_the_remote_files() {
+    let (dir, local, remote, _files) = sample_stores(3);
+    let zip = local.zip_path("examples", 2);
+    let mut bytes = std::fs::read(&zip).unwrap();
+    let middle = bytes.len() / 3;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&zip, &bytes).unwrap();
+    let checksum = local.checksum_path("examples", 1);
+    std::fs::write(&checksum, "0000  examples-v1.zip\n").unwrap();
+    let on_remote = verified(&remote, dir.path());
+    let on_local = verified(&local, dir.path());
+    assert_eq!(codes(&on_remote), codes(&on_local));
+    let found = codes(&on_remote);
+    assert!(
+        found.contains(&(
+            "M004".to_string(),
+            format!("{LABEL}/archives/examples/examples-v1.zip.sha256")
+        )),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|(_, file)| file == &format!("{LABEL}/archives/examples/examples-v2.zip")),
+        "{found:?}"
+    );
+    // Labels name the remote files, never the local folder they happen to be served from.
+    let root = dir.path().display().to_string();
+    let raw = verify::verify_collection(
+        &remote,
+        "examples",
+        Selection::All,
+        Default::default(),
+        &NoProgress,
+    )
+    .unwrap();
+    for f in raw.iter().flat_map(|r| &r.findings) {
+        assert!(
+            f.file.starts_with(LABEL) && !f.message.contains(&root),
+            "{f:?}"
+        );
+    }
+}
+
+#[test]
+fn writers_refuse_a_remote_store_and_write_nothing() {
+    let (dir, _local, remote, _files) = sample_stores(0);
+    let before = tree(dir.path());
+    let Err(err) = remote.lock(LockWait::FailAtOnce) else {
+        panic!("a remote store was locked for writing");
+    };
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{LABEL} is read-only here: cannot write to it; use `cablekeep replicate` to copy a local store to it"
+        )
+    );
+    assert_eq!(tree(dir.path()), before);
+    assert!(
+        !Path::new("s3:").exists(),
+        "nothing is made under the label"
+    );
+}
+
+/// Every file under `root` with its bytes.
+fn tree(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
