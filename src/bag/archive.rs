@@ -111,6 +111,12 @@ impl OpenArchive {
         Ok(Self::with_index(source, path, label, index))
     }
 
+    /// The same zip opened again as `reading` says, through the same handle (a local file or a
+    /// remote object): for a reader that finds it needs more of the directory than it read.
+    pub fn reopen(&self, reading: Reading<'_>) -> Result<OpenArchive> {
+        Self::open_source(self.file.clone(), &self.path, reading)
+    }
+
     fn with_index(
         file: Arc<dyn ReadAt>,
         path: &Path,

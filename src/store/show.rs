@@ -1,9 +1,9 @@
 //! Showing one cable as archived: find it in a version's index, then read its capture's record
 //! or raw bytes, and nothing else, from the version's zip.
 
-use crate::bag::OpenArchive;
 use crate::bag::capture::{CaptureRef, IndexLine, StoredRecord};
 use crate::bag::record::{RecordProblem, is_compact_record, read_record};
+use crate::bag::{OpenArchive, Reading};
 use crate::error::{Error, Result};
 use crate::store::{Store, VersionId, VersionNum};
 
@@ -43,9 +43,8 @@ pub fn show_cable(store: &Store, request: &ShowRequest) -> Result<Shown> {
         request.id,
     )?;
     let capture = choose_capture(&found.line, request.capture)?.clone();
-    let zip = store.zip_path(&found.collection, found.version);
     let wanted = |path: &str| path == capture.raw || path == capture.record;
-    let archive = OpenArchive::open_selected(&zip, &wanted)?;
+    let archive = store.open_zip(&found.collection, found.version, Reading::Selected(&wanted))?;
     Ok(Shown {
         collection: found.collection,
         version: found.version,

@@ -1,8 +1,8 @@
 //! Finding one cable by the id it was published under or its canonical id.
 
 use super::records::for_each_line;
-use crate::bag::OpenArchive;
 use crate::bag::capture::IndexLine;
+use crate::bag::{OpenArchive, Reading};
 use crate::error::{Error, Result};
 use crate::store::VersionId;
 
@@ -89,7 +89,7 @@ fn find_in(
     version: u32,
     ids: &[String],
 ) -> Result<Option<FoundCable>> {
-    let index = OpenArchive::open_index(&store.zip_path(collection, version))?;
+    let index = store.open_zip(collection, version, Reading::Index)?;
     for id in ids {
         if let Some(line) = find_line(&index, id)? {
             return Ok(Some(FoundCable {
