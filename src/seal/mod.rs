@@ -333,11 +333,12 @@ pub fn seal_version(
     // The tree cache makes the version's proofs quick; it is only a cache, so a version it
     // cannot be written for is sealed all the same, and one there already is kept (prove
     // rebuilds it if a block turns out damaged).
-    let cache = cache::cache_path(store, collection, version);
-    if !matches!(
-        cache::TreeCache::open(&cache, expected.size, &expected.root),
-        Ok(Some(_))
-    ) {
+    if let Some(cache) = cache::cache_path(store, collection, version)
+        && !matches!(
+            cache::TreeCache::open(&cache, expected.size, &expected.root),
+            Ok(Some(_))
+        )
+    {
         let spans = manifest_line_spans(&facts.payload_manifest);
         let _ = cache::write(&cache, &facts.payload_manifest, &spans, &expected.root);
     }

@@ -63,7 +63,7 @@ fn read_seal_files(store: &Store, c: &str, v: u32) -> Result<SealFiles> {
         .into_iter()
         .take(MAX_SIGNATURE_FILES)
     {
-        let bytes = fsutil::read_regular_file(&path, sshsig::MAX_SIGNATURE_BYTES)?;
+        let bytes = store.read_regular(&path, sshsig::MAX_SIGNATURE_BYTES)?;
         let text = String::from_utf8(bytes).map_err(|_| Error::Corrupt {
             path: path.clone(),
             message: "the signature is not text".into(),
@@ -71,9 +71,10 @@ fn read_seal_files(store: &Store, c: &str, v: u32) -> Result<SealFiles> {
         signatures.push((key_id, text));
     }
     let tsr = timestamp_path(store, c, v);
-    let timestamp = match std::fs::symlink_metadata(&tsr) {
-        Ok(_) => Some(fsutil::read_regular_file(&tsr, MAX_TIMESTAMP_BYTES)?),
-        Err(_) => None,
+    let timestamp = if store.has_entry(&tsr) {
+        Some(store.read_regular(&tsr, MAX_TIMESTAMP_BYTES)?)
+    } else {
+        None
     };
     Ok(SealFiles {
         cp_path,
@@ -241,7 +242,9 @@ impl SealedVersion {
 
     /// Writes this version's tree cache ([`cache`]); false when its manifest cannot have one.
     pub fn write_cache(&self, store: &Store) -> Result<bool> {
-        let path = cache::cache_path(store, &self.collection, self.version);
+        let Some(path) = cache::cache_path(store, &self.collection, self.version) else {
+            return Ok(false);
+        };
         cache::write(&path, &self.manifest, &self.spans, &self.tree.root())
     }
 
@@ -375,7 +378,9 @@ pub fn prove(
 /// the answer that the version has no such cable.
 fn prove_from_cache(store: &Store, c: &str, v: u32, id: &str) -> Result<Option<Result<Proof>>> {
     let seal = read_seal_files(store, c, v)?;
-    let path = cache::cache_path(store, c, v);
+    let Some(path) = cache::cache_path(store, c, v) else {
+        return Ok(None);
+    };
     let Ok(Some(mut tree)) = cache::TreeCache::open(&path, seal.parsed.size, &seal.parsed.root)
     else {
         return Ok(None);

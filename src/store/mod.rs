@@ -63,6 +63,9 @@ pub struct Store {
     /// The folder, or for a remote store its label (`s3://bucket/prefix`).
     root: PathBuf,
     remote: Option<std::sync::Arc<dyn RemoteFiles>>,
+    /// For a remote store, the folder its caches are kept in when not the default one
+    /// ([`Store::remote_cache_dir`]).
+    cache: Option<PathBuf>,
 }
 
 impl Store {
@@ -71,6 +74,7 @@ impl Store {
         Store {
             root: root.into(),
             remote: None,
+            cache: None,
         }
     }
 

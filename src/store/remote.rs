@@ -10,7 +10,7 @@
 use super::Store;
 use crate::bag::{OpenArchive, ReadAt, Reading};
 use crate::error::{Error, IoContext, Result};
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 /// The files of a store held somewhere else than on a local disk (an S3 bucket prefix), read
@@ -68,7 +68,15 @@ impl Store {
         Store {
             root: files.label().trim_end_matches('/').into(),
             remote: Some(files),
+            cache: None,
         }
+    }
+
+    /// This remote store with its caches (search index, tree caches) in `dir` instead of the
+    /// user's cache folder.
+    pub fn with_cache_dir(mut self, dir: impl Into<PathBuf>) -> Store {
+        self.cache = Some(dir.into());
+        self
     }
 
     /// True when the store is read through a [`RemoteFiles`] backend, not from a local folder.
@@ -79,6 +87,25 @@ impl Store {
     /// Where the store is, for messages: its folder, or its remote address.
     pub fn label(&self) -> String {
         self.root.display().to_string()
+    }
+
+    /// The local folder that keeps what cablekeep caches about a remote store (its search
+    /// index, its sealed versions' tree caches): `$XDG_CACHE_HOME` (or `~/.cache`)
+    /// `/cablekeep/remote/<SHA-256 of its label>`, unless [`Store::with_cache_dir`] gave
+    /// another. None for a local store (whose caches are in
+    /// its own `.cablekeep/`) and when neither variable gives a folder: a shared temporary
+    /// folder is not trusted with what later runs reuse.
+    pub fn remote_cache_dir(&self) -> Option<PathBuf> {
+        let files = self.remote.as_ref()?;
+        if let Some(dir) = &self.cache {
+            return Some(dir.clone());
+        }
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+        let key = crate::hash::sha256_hex(files.label().trim_end_matches('/').as_bytes());
+        Some(cache.join("cablekeep").join("remote").join(key))
     }
 
     /// An error unless the store is a local folder: for writers, before they write anything,
