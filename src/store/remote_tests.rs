@@ -146,6 +146,14 @@ pub(crate) fn sample_stores(
             let item = crate::input::InputItem::bytes(format!("more/{id}.txt"), text.into_bytes());
             (item.into(), Default::default())
         })
+        .chain(std::iter::once({
+            // A second capture of a cable of v1, which `diff` compares with the first.
+            let text = String::from_utf8(demo::SAMPLES[2].1.to_vec())
+                .unwrap()
+                .replace("This invented cable", "This imagined cable");
+            let item = crate::input::InputItem::bytes("more/06EXAMPLE303.txt", text.into_bytes());
+            (item.into(), Default::default())
+        }))
         .collect();
     local
         .write_version(
@@ -317,4 +325,163 @@ fn tree(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     }
     out.sort();
     out
+}
+
+#[test]
+fn show_of_one_cable_reads_a_small_part_of_a_remote_zip() {
+    let (_dir, local, remote, files) = sample_stores(300);
+    let request = show::ShowRequest {
+        id: "06EXAMPLE555",
+        ..Default::default()
+    };
+    let here = show::show_cable(&local, &request).unwrap();
+    let before = files.bytes_read.load(Ordering::Relaxed);
+    let there = show::show_cable(&remote, &request).unwrap();
+    assert_eq!(there.version_id().to_string(), "examples@v2");
+    assert_eq!(there.line, here.line);
+    assert_eq!(there.raw_bytes().unwrap(), here.raw_bytes().unwrap());
+    assert_eq!(there.record_json().unwrap(), here.record_json().unwrap());
+    let read = files.bytes_read.load(Ordering::Relaxed) - before;
+    let zip = std::fs::metadata(local.zip_path("examples", 2))
+        .unwrap()
+        .len();
+    // The sidecars, the index and two entries, and the central directory (read twice: to find
+    // the cable, then to open its capture), out of a zip of 300 cables.
+    assert!(read * 2 < zip, "{read} bytes read of a zip of {zip}");
+    let shown_log: Vec<_> = remote
+        .versions("examples")
+        .unwrap()
+        .iter()
+        .map(|&v| remote.read_manifest("examples", v).unwrap().0.message)
+        .collect();
+    assert_eq!(
+        shown_log,
+        vec!["Sample cables shipped with cablekeep", "more"]
+    );
+}
+
+#[test]
+fn diff_of_a_remote_store_is_the_local_diff() {
+    let (_dir, local, remote, _files) = sample_stores(5);
+    let here = diff::diff(&local, "examples", 1, 2).unwrap();
+    let there = diff::diff(&remote, "examples", 1, 2).unwrap();
+    assert_eq!(
+        serde_json::to_value(&there).unwrap(),
+        serde_json::to_value(&here).unwrap()
+    );
+    assert_eq!(there.added.len(), 5);
+    assert_eq!(there.changed.len(), 1, "{there:?}");
+}
+
+#[test]
+fn export_from_a_remote_store_writes_the_local_export() {
+    use crate::export::{self, Format, Request};
+    let (dir, local, remote, _files) = sample_stores(5);
+    let out = tempfile::tempdir().unwrap();
+    let filter = crate::query::select::Filter::default().validated().unwrap();
+    for (format, name) in [
+        (Format::Csv, "csv"),
+        (Format::Jsonl, "jsonl"),
+        (Format::Sqlite, "sqlite"),
+        (Format::Bag, "bag"),
+        (Format::Zip, "zip"),
+    ] {
+        let run = |store: &Store, side: &str| {
+            let target = out.path().join(format!("{name}-{side}"));
+            let outcome = export::export(
+                store,
+                Request {
+                    collection: "examples",
+                    version: None,
+                    filter: &filter,
+                    format,
+                    out: &target,
+                    excel_safe: false,
+                    proofs: false,
+                    progress: &NoProgress,
+                },
+            )
+            .unwrap();
+            assert_eq!(outcome.cables, 8, "{name}");
+            if target.is_dir() {
+                tree(&target)
+                    .into_iter()
+                    .map(|(p, b)| (p.strip_prefix(&target).unwrap().to_path_buf(), b))
+                    .collect()
+            } else {
+                vec![(PathBuf::new(), std::fs::read(&target).unwrap())]
+            }
+        };
+        let here = run(&local, "local");
+        let there = run(&remote, "remote");
+        let names =
+            |t: &Vec<(PathBuf, Vec<u8>)>| t.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&there), names(&here), "{name}");
+        for ((path, a), (_, b)) in there.iter().zip(&here) {
+            let root = dir.path().display().to_string();
+            let a = String::from_utf8_lossy(a).replace(LABEL, &root);
+            assert!(
+                a == String::from_utf8_lossy(b),
+                "{name}: {} differs",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn search_of_a_remote_store_keeps_its_index_in_the_cache_folder() {
+    use crate::query::search::{SearchIndex, Upkeep};
+    let (_dir, local, remote, _files) = sample_stores(5);
+    let cache = tempfile::tempdir().unwrap();
+    let remote = remote.with_cache_dir(cache.path().join("replica"));
+    let filter = crate::query::select::Filter::default();
+    let (index, upkeep) = SearchIndex::open(&remote, &NoProgress).unwrap();
+    assert!(
+        matches!(upkeep, Upkeep::Built { cables: 8, .. }),
+        "{upkeep:?}"
+    );
+    assert!(
+        index.path().starts_with(cache.path()),
+        "{}",
+        index.path().display()
+    );
+    let there = index
+        .search("imagined OR mirror", None, &filter, 20)
+        .unwrap();
+    let (local_index, _) = SearchIndex::open(&local, &NoProgress).unwrap();
+    let here = local_index
+        .search("imagined OR mirror", None, &filter, 20)
+        .unwrap();
+    assert_eq!(there, here);
+    assert!(!there.is_empty());
+    drop(index);
+    let (_, again) = SearchIndex::open(&remote, &NoProgress).unwrap();
+    assert_eq!(again, Upkeep::Current);
+    // A new version on the remote store makes the cached index stale: it is brought up to date.
+    let lock = local.lock(LockWait::FailAtOnce).unwrap();
+    let text = String::from_utf8(demo::SAMPLES[2].1.to_vec())
+        .unwrap()
+        .replace("06EXAMPLE303", "06EXAMPLE999");
+    let item = crate::input::InputItem::bytes("third/06EXAMPLE999.txt", text.into_bytes());
+    local
+        .write_version(
+            &lock,
+            WriteRequest {
+                collection: demo::DEMO_COLLECTION,
+                inputs: vec![(item.into(), Default::default())],
+                replace: false,
+                message: "third",
+                progress: &NoProgress,
+                archive_format: Default::default(),
+            },
+        )
+        .unwrap();
+    let (index, third) = SearchIndex::open(&remote, &NoProgress).unwrap();
+    assert!(matches!(third, Upkeep::Updated { .. }), "{third:?}");
+    assert_eq!(index.cables(), 9);
+    assert!(
+        !Path::new("s3:").exists(),
+        "nothing is made under the label"
+    );
 }
