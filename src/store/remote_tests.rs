@@ -485,3 +485,59 @@ fn search_of_a_remote_store_keeps_its_index_in_the_cache_folder() {
         "nothing is made under the label"
     );
 }
+
+#[test]
+fn the_seal_checks_of_verify_read_a_remote_store_alike() {
+    use crate::seal::{self, CheckOptions, sshsig::SigningKey};
+    let (dir, local, remote, _files) = sample_stores(3);
+    let keypair = ssh_key::private::Ed25519Keypair::from_seed(&[7; 32]);
+    let pem = ssh_key::PrivateKey::from(keypair)
+        .to_openssh(ssh_key::LineEnding::LF)
+        .unwrap();
+    let key_file = dir.path().join("signing-key");
+    std::fs::write(&key_file, pem.as_bytes()).unwrap();
+    let key = SigningKey::read(&key_file).unwrap();
+    let lock = local.lock(LockWait::FailAtOnce).unwrap();
+    for v in [1, 2] {
+        seal::seal_version(&local, &lock, "examples", v, Some(&key), None).unwrap();
+    }
+    drop(lock);
+    let checked = |store: &Store| {
+        let root = dir.path().display().to_string();
+        let mut found: Vec<(String, String)> =
+            seal::check_seals(store, "examples", &[1, 2], None, &CheckOptions::default())
+                .unwrap()
+                .into_iter()
+                .map(|f| (f.code.to_string(), f.file.replace(&root, LABEL)))
+                .collect();
+        found.sort();
+        found
+    };
+    let clean = checked(&remote);
+    assert_eq!(clean, checked(&local));
+    assert_eq!(clean.len(), 1, "only S005, no allowed signers: {clean:?}");
+    // A damaged signature, and a timestamp token that is not one.
+    let (_, sig) = &seal::signature_files(&local, "examples", 2).unwrap()[0];
+    let mut bytes = std::fs::read(sig).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    std::fs::write(sig, bytes).unwrap();
+    std::fs::write(seal::timestamp_path(&local, "examples", 1), b"not a token").unwrap();
+    let damaged = checked(&remote);
+    assert_eq!(damaged, checked(&local));
+    let sig_name = format!(
+        "{LABEL}/manifests/examples/{}",
+        sig.file_name().unwrap().to_string_lossy()
+    );
+    assert!(
+        damaged.iter().any(|(_, file)| *file == sig_name),
+        "{damaged:?}"
+    );
+    assert!(
+        damaged
+            .iter()
+            .any(|(_, file)| file.ends_with("examples-v1.checkpoint.tsr")),
+        "{damaged:?}"
+    );
+    assert!(damaged.len() > clean.len(), "{damaged:?}");
+}
