@@ -295,6 +295,7 @@ pub fn seal_version(
     key: Option<&SigningKey>,
     store_id: Option<&str>,
 ) -> Result<Sealed> {
+    store.require_local("seal a version in it")?;
     let path = checkpoint_path(store, collection, version);
     let existing = read_checkpoint_file(store, &path)?;
     let store_id = match &existing {

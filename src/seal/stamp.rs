@@ -44,6 +44,7 @@ pub fn timestamp_version(
     url: &str,
     timeout: Duration,
 ) -> Result<Stamped> {
+    store.require_local("timestamp a version in it")?;
     let cp_path = checkpoint_path(store, collection, version);
     let checkpoint = read_checkpoint_file(store, &cp_path)?.ok_or_else(|| {
         Error::NotFound(format!(

@@ -114,6 +114,7 @@ impl Store {
     /// Cleans up after a killed writer: temporary files and zips that never got a manifest.
     /// Needs the lock. Returns what was removed.
     pub fn recover(&self, _lock: &StoreLock) -> Result<Vec<PathBuf>> {
+        self.require_local("recover interrupted writes in it")?;
         let mut removed = Vec::new();
         for collection in self.collections()? {
             for dir in [

@@ -302,6 +302,43 @@ fn writers_refuse_a_remote_store_and_write_nothing() {
             "{LABEL} is read-only here: cannot write to it; use `cablekeep replicate` to copy a local store to it"
         )
     );
+    // Writers handed a lock of another (local) store refuse all the same, before writing.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let other = Store::new(elsewhere.path());
+    let lock = other.lock(LockWait::FailAtOnce).unwrap();
+    let refusals = [
+        remote
+            .write_version(
+                &lock,
+                WriteRequest {
+                    collection: demo::DEMO_COLLECTION,
+                    inputs: Vec::new(),
+                    replace: false,
+                    message: "m",
+                    progress: &NoProgress,
+                    archive_format: Default::default(),
+                },
+            )
+            .err(),
+        rebuild::rebuild_manifest(&remote, &lock, "examples", 1, &NoProgress).err(),
+        crate::seal::seal_version(&remote, &lock, "examples", 1, None, None).err(),
+        remote.recover(&lock).err(),
+        crate::linkcheck::check(
+            &remote,
+            "examples",
+            None,
+            &crate::linkcheck::Options::default(),
+            &NoProgress,
+        )
+        .err(),
+    ];
+    for refused in refusals {
+        let message = refused.expect("refused").to_string();
+        assert!(
+            message.starts_with(&format!("{LABEL} is read-only here: cannot ")),
+            "{message}"
+        );
+    }
     assert_eq!(tree(dir.path()), before);
     assert!(
         !Path::new("s3:").exists(),
