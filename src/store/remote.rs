@@ -172,6 +172,16 @@ impl Store {
         }
     }
 
+    /// True when something lies at `path` (symbolic links followed on a local disk, as
+    /// [`Path::exists`]); on a remote store, also when it cannot be asked (so that reading it
+    /// reports why).
+    pub fn exists(&self, path: &Path) -> bool {
+        match &self.remote {
+            None => path.exists(),
+            Some(_) => !matches!(self.file_kind(path), Ok(None)),
+        }
+    }
+
     /// The size of the file at `path`, None when there is no regular file there.
     pub fn file_size(&self, path: &Path) -> Result<Option<u64>> {
         Ok(match self.file_kind(path)? {
