@@ -149,7 +149,7 @@ fn open_with(path: &Path, keep: Option<&dyn Fn(&str) -> bool>, layout: Layout) -
 }
 
 /// How much of a zip read from a [`ReadAt`] is read and checked ([`open`] and
-/// [`open_selected_checking_layout`] are local-file twins).
+/// `open_selected_checking_layout` are local-file twins).
 #[derive(Clone, Copy)]
 pub enum Opening<'a> {
     /// Every entry, and the layout of the whole file ([`open`]).
@@ -162,7 +162,7 @@ pub enum Opening<'a> {
     /// [`Opening::Whole`]'s.
     Selected(&'a dyn Fn(&str) -> bool),
     /// The entries `keep` selects, the layout checked when it kept all
-    /// ([`open_selected_checking_layout`]).
+    /// (`open_selected_checking_layout`).
     SelectedCheckingLayout(&'a dyn Fn(&str) -> bool),
 }
 
