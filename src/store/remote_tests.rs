@@ -382,9 +382,9 @@ fn show_of_one_cable_reads_a_small_part_of_a_remote_zip() {
     let zip = std::fs::metadata(local.zip_path("examples", 2))
         .unwrap()
         .len();
-    // The sidecars, the index and two entries, and the central directory (read twice: to find
-    // the cable, then to open its capture), out of a zip of 300 cables.
-    assert!(read * 2 < zip, "{read} bytes read of a zip of {zip}");
+    // The sidecars, the end records, the central directory once, the index and the cable's two
+    // entries, out of a zip of 300 cables (about 200 KB of 750 KB).
+    assert!(read * 3 < zip, "{read} bytes read of a zip of {zip}");
     let shown_log: Vec<_> = remote
         .versions("examples")
         .unwrap()
