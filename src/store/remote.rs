@@ -15,17 +15,19 @@ use std::sync::Arc;
 
 /// The files of a store held somewhere else than on a local disk (an S3 bucket prefix), read
 /// only. Names are store-relative, with `/` between parts (`manifests/demo/demo-v1.json`); a
-/// folder is a name prefix. Errors are "could not run" (unreachable, refused), never "absent".
+/// folder is a name prefix. Errors are "could not run" (unreachable, refused), never "absent",
+/// and name the remote file (`<label>/<name>`): they reach the user as they are.
 pub trait RemoteFiles: Send + Sync + std::fmt::Debug {
     /// Where the store is, for messages: `s3://bucket/prefix` (no trailing `/`).
     fn label(&self) -> &str;
 
-    /// The files directly under a store-relative folder (`manifests/demo`), with their sizes in
-    /// bytes, in any order; empty when there are none (or no such folder).
+    /// The files directly under a store-relative folder (`manifests/demo`; `""` is the store's
+    /// top), as bare names (`demo-v1.json`) with their sizes in bytes, in any order; empty
+    /// when there are none (or no such folder).
     fn list(&self, dir: &str) -> Result<Vec<(String, u64)>>;
 
     /// The folders directly under a store-relative folder (`manifests` gives the collections),
-    /// in any order; empty when there are none.
+    /// as bare names (`demo`), in any order; empty when there are none.
     fn subdirs(&self, dir: &str) -> Result<Vec<String>>;
 
     /// A small file read whole; None when it is absent, an error when it is larger than `max`
@@ -36,7 +38,10 @@ pub trait RemoteFiles: Send + Sync + std::fmt::Debug {
     fn size(&self, rel: &str) -> Result<Option<u64>>;
 
     /// A file to be read at offsets (a zip, read by ranged requests, never whole unless every
-    /// byte is asked for).
+    /// byte is asked for). Its reads come from several threads at once (`verify` checks the
+    /// bag while it hashes the whole file front to back; both read through one handle), most
+    /// of them small and in order: a bounded cache of blocks serves them well. Its
+    /// [`ReadAt::len`] is asked often and should be known from the opening (a HEAD).
     fn open(&self, rel: &str) -> Result<Arc<dyn ReadAt>>;
 }
 
@@ -92,9 +97,9 @@ impl Store {
     /// The local folder that keeps what cablekeep caches about a remote store (its search
     /// index, its sealed versions' tree caches): `$XDG_CACHE_HOME` (or `~/.cache`)
     /// `/cablekeep/remote/<SHA-256 of its label>`, unless [`Store::with_cache_dir`] gave
-    /// another. None for a local store (whose caches are in
-    /// its own `.cablekeep/`) and when neither variable gives a folder: a shared temporary
-    /// folder is not trusted with what later runs reuse.
+    /// another. None for a local store (whose caches are in its own `.cablekeep/`) and when
+    /// neither variable gives a folder: a shared temporary folder is not trusted with what
+    /// later runs reuse.
     pub fn remote_cache_dir(&self) -> Option<PathBuf> {
         let files = self.remote.as_ref()?;
         if let Some(dir) = &self.cache {
