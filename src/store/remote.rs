@@ -253,10 +253,13 @@ impl Store {
         match files.size(&rel)? {
             None => Err(not_found(path)),
             Some(size) if size > limit => Ok(None),
-            Some(_) => files
-                .read_small(&rel, limit)?
-                .ok_or_else(|| not_found(path))
-                .map(Some),
+            Some(_) => {
+                let bytes = files
+                    .read_small(&rel, limit)?
+                    .ok_or_else(|| not_found(path))?;
+                // A backend that handed more than asked for is not trusted with the bound.
+                Ok((bytes.len() as u64 <= limit).then_some(bytes))
+            }
         }
     }
 
