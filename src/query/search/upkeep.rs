@@ -55,7 +55,9 @@ pub(super) enum Want {
 }
 
 impl SearchIndex {
-    /// The folder of a store's search index.
+    /// The folder of a store's search index: in its `.cablekeep/`, or for a remote store in
+    /// the user's cache folder ([`Store::remote_cache_dir`]; a remote store without one gets an
+    /// index for each run, and this names no folder of it).
     pub fn path_in(store: &Store) -> PathBuf {
         match store.remote_cache_dir() {
             Some(cache) if store.is_remote() => Place::in_folder(cache).dir,
