@@ -550,6 +550,20 @@ fn the_seal_checks_of_verify_read_a_remote_store_alike() {
         found.sort();
         found
     };
+    // A proof from the remote store is the local one; its tree cache goes to the cache folder.
+    let cache = tempfile::tempdir().unwrap();
+    let cached = remote.clone().with_cache_dir(cache.path());
+    let there = seal::prove(&cached, None, Some(2), "06EXAMPLE401").unwrap();
+    assert_eq!(
+        there,
+        seal::prove(&local, None, Some(2), "06EXAMPLE401").unwrap()
+    );
+    assert!(cache.path().join("cache/trees/examples-v2.tree").is_file());
+    assert_eq!(
+        seal::prove(&cached, None, Some(2), "06EXAMPLE401").unwrap(),
+        there,
+        "and again from the cache"
+    );
     let clean = checked(&remote);
     assert_eq!(clean, checked(&local));
     assert_eq!(clean.len(), 1, "only S005, no allowed signers: {clean:?}");
