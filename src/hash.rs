@@ -332,6 +332,13 @@ impl StreamDigests {
         let _ = self.sha512.chunks.send(chunk);
     }
 
+    /// [`Self::update`] with a chunk shared with its owner (no copy).
+    pub(crate) fn update_shared(&mut self, chunk: std::sync::Arc<Vec<u8>>) {
+        self.bytes += chunk.len() as u64;
+        let _ = self.sha256.chunks.send(chunk.clone());
+        let _ = self.sha512.chunks.send(chunk);
+    }
+
     /// The digests of every chunk handed over, in order, and how many bytes they were.
     pub(crate) fn finish(self) -> (Digests, u64) {
         let sha256 = self.sha256.finish().finalize();

@@ -8,8 +8,11 @@
 //! an archive in cablekeep's layout is checked a chunk of entries at a time, in memory that does
 //! not grow with it (see the `bag` module).
 
+mod blocks;
 mod sidecar;
 mod small_files;
+
+use blocks::HashedBlocks;
 
 use self::sidecar::{
     check_bag_identity, check_chain, check_previous_in_bag, check_sidecar_identity,
@@ -394,7 +397,12 @@ pub fn verify_version(
         return Ok(report);
     }
     let source = store.open_file(&zip)?;
-    let (archive, mut report, seen, zip_digests) = check_archive(source, &zip, options, progress)?;
+    let hashing = match store.is_remote() {
+        true => ZipHashing::InOneReading,
+        false => ZipHashing::Apart,
+    };
+    let (archive, mut report, seen, zip_digests) =
+        check_archive(source, &zip, hashing, options, progress)?;
     report.identifier = Some(identifier.clone());
     report.findings.splice(0..0, findings);
     check_bag_identity(&archive, &seen, &identifier, &mut report.findings);
@@ -429,7 +437,7 @@ fn check_archive_file(
     progress: &dyn Progress,
 ) -> Result<(OpenArchive, Report, BagSeen, Option<hash::Digests>)> {
     let file = std::fs::File::open(zip).at(zip)?;
-    check_archive(Arc::new(file), zip, options, progress)
+    check_archive(Arc::new(file), zip, ZipHashing::Apart, options, progress)
 }
 
 /// [`check_archive_file`] of a zip whose bytes `source` gives (`zip` names it): one handle for
@@ -437,6 +445,7 @@ fn check_archive_file(
 fn check_archive(
     source: Arc<dyn ReadAt>,
     zip: &Path,
+    hashing: ZipHashing,
     options: Options,
     progress: &dyn Progress,
 ) -> Result<(OpenArchive, Report, BagSeen, Option<hash::Digests>)> {
@@ -445,24 +454,44 @@ fn check_archive(
     } else {
         Depth::Full
     };
-    let check = || -> Result<(OpenArchive, Report, BagSeen)> {
+    let check = |source: Arc<dyn ReadAt>| -> Result<(OpenArchive, Report, BagSeen)> {
         if !options.whole
             && let Some((archive, checked, seen)) =
                 crate::bag::check::check_streamed(source.clone(), zip, depth, progress)?
         {
             return Ok((archive, checked.into(), seen));
         }
-        let archive = OpenArchive::open_source(source.clone(), zip, Reading::Whole)?;
+        let archive = OpenArchive::open_source(source, zip, Reading::Whole)?;
         let (checked, seen) = check_bag(&archive, depth, progress)?;
         Ok((archive, checked.into(), seen))
     };
     if options.fast {
-        let (archive, report, seen) = check()?;
+        let (archive, report, seen) = check(source)?;
         return Ok((archive, report, seen, None));
     }
-    let (bag, zip_digests) = rayon::join(check, || hash::digest_source(&*source, zip));
+    if hashing == ZipHashing::InOneReading {
+        let blocks = Arc::new(HashedBlocks::new(source).at(zip)?);
+        let (archive, report, seen) = check(blocks.clone())?;
+        let (digests, _) = blocks.finish().at(zip)?;
+        return Ok((archive, report, seen, Some(digests)));
+    }
+    let (bag, zip_digests) = rayon::join(
+        || check(source.clone()),
+        || hash::digest_source(&*source, zip),
+    );
     let (archive, report, seen) = bag?;
     Ok((archive, report, seen, Some(zip_digests?.0)))
+}
+
+/// How a full check hashes the whole zip beside the bag's checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ZipHashing {
+    /// On a thread of its own, reading the zip again (a local file: the reads are cheap, and
+    /// the digests are ready with the checks).
+    Apart,
+    /// From the blocks the checks read, in one reading of the zip (a remote store's, where
+    /// every byte read is a byte fetched; see [`HashedBlocks`]).
+    InOneReading,
 }
 
 /// What a full check of an archive found, and the facts a sidecar manifest records about it
