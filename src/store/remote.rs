@@ -241,7 +241,7 @@ impl Store {
     }
 
     /// Reads the small file at `path` whole: None when it is larger than `limit` bytes (or
-    /// grew past it while read). A missing file is an I/O error of kind `NotFound`; a path that
+    /// grew past it while read; on a remote store, the backend's error says so). A missing file is an I/O error of kind `NotFound`; a path that
     /// is not a regular file is refused as [`crate::fsutil::require_regular_file`] does.
     pub fn read_small(&self, path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
         let Some(files) = &self.remote else {
@@ -249,18 +249,12 @@ impl Store {
             let file = std::fs::File::open(path).at(path)?;
             return crate::fsutil::read_at_most(file, limit, meta.len()).at(path);
         };
-        let rel = self.relative(path)?;
-        match files.size(&rel)? {
-            None => Err(not_found(path)),
-            Some(size) if size > limit => Ok(None),
-            Some(_) => {
-                let bytes = files
-                    .read_small(&rel, limit)?
-                    .ok_or_else(|| not_found(path))?;
-                // A backend that handed more than asked for is not trusted with the bound.
-                Ok((bytes.len() as u64 <= limit).then_some(bytes))
-            }
-        }
+        // One request: the backend refuses a file larger than the bound itself (an error).
+        let bytes = files
+            .read_small(&self.relative(path)?, limit)?
+            .ok_or_else(|| not_found(path))?;
+        // A backend that handed more than asked for is not trusted with the bound.
+        Ok((bytes.len() as u64 <= limit).then_some(bytes))
     }
 
     /// Reads the small file at `path` whole, an error when it is larger than `limit` bytes:
