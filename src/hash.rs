@@ -224,12 +224,21 @@ pub(crate) fn sha256_hex(data: &[u8]) -> String {
 /// Both digests of a file, streamed, and its length. The two algorithms run side by side on
 /// two cores (SHA-512 alone takes about as long as reading a large archive).
 pub(crate) fn digest_file(path: &Path) -> Result<(Digests, u64)> {
-    let mut file = std::fs::File::open(path).at(path)?;
+    let file = std::fs::File::open(path).at(path)?;
+    digest_source(&file, path)
+}
+
+/// [`digest_file`] of bytes read at offsets from `source` (a local file or a remote object),
+/// front to back in large reads; `path` names it in errors.
+pub(crate) fn digest_source(
+    source: &dyn crate::bag::ReadAt,
+    path: &Path,
+) -> Result<(Digests, u64)> {
     let (mut sha256, mut sha512) = (Sha256::new(), Sha512::new());
     let mut len = 0u64;
     let mut buf = vec![0u8; 4 << 20];
     loop {
-        let n = read_full(&mut file, &mut buf).at(path)?;
+        let n = read_full_at(source, &mut buf, len).at(path)?;
         if n == 0 {
             break;
         }
@@ -242,6 +251,24 @@ pub(crate) fn digest_file(path: &Path) -> Result<(Digests, u64)> {
         sha512: hex::encode(sha512.finalize()),
     };
     Ok((digests, len))
+}
+
+/// Fills `buf` from `offset` as far as the source goes: fewer bytes only at its end.
+fn read_full_at(
+    source: &dyn crate::bag::ReadAt,
+    buf: &mut [u8],
+    offset: u64,
+) -> std::io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match source.read_at(&mut buf[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
 }
 
 /// SHA-256 and SHA-512 of a byte stream that is being written elsewhere, computed on two
@@ -301,6 +328,13 @@ impl StreamDigests {
         self.bytes += chunk.len() as u64;
         let chunk = std::sync::Arc::new(chunk);
         // A thread only stops early by panicking, which `finish` passes on.
+        let _ = self.sha256.chunks.send(chunk.clone());
+        let _ = self.sha512.chunks.send(chunk);
+    }
+
+    /// [`Self::update`] with a chunk shared with its owner (no copy).
+    pub(crate) fn update_shared(&mut self, chunk: std::sync::Arc<Vec<u8>>) {
+        self.bytes += chunk.len() as u64;
         let _ = self.sha256.chunks.send(chunk.clone());
         let _ = self.sha512.chunks.send(chunk);
     }

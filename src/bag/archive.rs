@@ -1,19 +1,36 @@
 //! [`OpenArchive`]: an archive opened for reading, its structure checked and its bag folder found.
 
 use super::INDEX_FILE;
-use super::zip_read::{self, DirectoryCursor, Entry, EntryData, ZipIndex};
+use super::zip_read::{self, DirectoryCursor, Entry, EntryData, Opening, ReadAt, ZipIndex};
 use crate::error::{Error, IoContext, Result};
 use crate::finding::Finding;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// What of a zip [`OpenArchive::open_file`] and [`OpenArchive::open_source`] read.
+#[derive(Clone, Copy)]
+pub enum Reading<'a> {
+    /// Every entry, the structure of the whole file checked ([`OpenArchive::open`]).
+    Whole,
+    /// The entries whose path in the bag `keep` selects ([`OpenArchive::open_selected`]).
+    Selected(&'a dyn Fn(&str) -> bool),
+    /// The cable index only ([`OpenArchive::open_index`]).
+    Index,
+    /// The cable index and the captures ([`OpenArchive::open_captures`]).
+    Captures,
+    /// No directory ([`OpenArchive::open_unlisted`]).
+    Unlisted,
+}
 
 /// An archive opened for reading: the zip's structure read and checked, and its bag folder
 /// found. Entries are read by name through it.
 pub struct OpenArchive {
     /// The zip's path as opened.
     pub path: PathBuf,
-    /// The open zip file, which entries are read from at their offsets.
-    pub file: File,
+    /// The open zip (a local file or a remote object), which entries are read from at their
+    /// offsets: one handle for all of the archive's reads, shared by threads.
+    pub file: Arc<dyn ReadAt>,
     /// The zip's entries and every structural finding about it.
     pub index: ZipIndex,
     /// The single top-level folder, when there is exactly one.
@@ -25,28 +42,27 @@ pub struct OpenArchive {
 impl OpenArchive {
     /// Opens and structurally checks a zip. Only I/O failures are errors.
     pub fn open(path: &Path) -> Result<OpenArchive> {
-        Self::with_index(path, zip_read::open(path)?)
+        Self::open_file(path, Reading::Whole)
     }
 
     /// Opens a zip for reading only the entries whose path in the bag (the name without its top
     /// folder) `keep` selects: memory that grows with the entries kept, not with the archive.
-    /// The structural checks cover the kept entries only (`zip_read::open_selected`); `verify`
+    /// The structural checks cover the kept entries only (`zip_read::Opening::Selected`); `verify`
     /// opens the whole.
     pub fn open_selected(path: &Path, keep: &dyn Fn(&str) -> bool) -> Result<OpenArchive> {
-        let in_bag = |name: &str| name.split_once('/').is_some_and(|(_, p)| keep(p));
-        Self::with_index(path, zip_read::open_selected(path, &in_bag)?)
+        Self::open_file(path, Reading::Selected(keep))
     }
 
     /// Opens a zip for reading its cable index only (`diff`'s merge, `stats`, finding a cable).
     pub fn open_index(path: &Path) -> Result<OpenArchive> {
-        Self::open_selected(path, &|p| p == INDEX_FILE)
+        Self::open_file(path, Reading::Index)
     }
 
     /// Opens a zip for reading its cable index and its captures (records and raw bytes, which
     /// a format 2 record may need for its text) only: not the tag files, manifests or unparsed
     /// inputs.
     pub fn open_captures(path: &Path) -> Result<OpenArchive> {
-        Self::open_selected(path, &|p| p == INDEX_FILE || p.starts_with("data/cables/"))
+        Self::open_file(path, Reading::Captures)
     }
 
     /// Opens a zip without reading its directory, for reading entries whose places the caller
@@ -55,15 +71,58 @@ impl OpenArchive {
     /// kept one and its CRC-32, so a place that is not that entry's any more is an error, never
     /// other bytes. At full scale reading the directory takes longer than a whole search.
     pub fn open_unlisted(path: &Path) -> Result<OpenArchive> {
-        let mut index = ZipIndex::default();
-        index.readable = true;
-        let mut archive = Self::with_index(path, index)?;
-        archive.index.file_len = archive.file.metadata().at(path)?.len();
-        Ok(archive)
+        Self::open_file(path, Reading::Unlisted)
     }
 
-    fn with_index(path: &Path, index: ZipIndex) -> Result<OpenArchive> {
+    /// Opens the local zip at `path`, one handle for all its reads, as `reading` says.
+    pub fn open_file(path: &Path, reading: Reading<'_>) -> Result<OpenArchive> {
         let file = File::open(path).at(path)?;
+        Self::open_source(Arc::new(file), path, reading)
+    }
+
+    /// Opens a zip whose bytes `source` gives (a local file, or an object of a store on object
+    /// storage read by ranges), as `reading` says; `path` names it in findings and errors (the
+    /// remote file's address for a remote store).
+    pub fn open_source(
+        source: Arc<dyn ReadAt>,
+        path: &Path,
+        reading: Reading<'_>,
+    ) -> Result<OpenArchive> {
+        let label = path.display().to_string();
+        let in_bag = |keep: &dyn Fn(&str) -> bool, name: &str| {
+            name.split_once('/').is_some_and(|(_, p)| keep(p))
+        };
+        let selected = |keep: &dyn Fn(&str) -> bool| -> Result<ZipIndex> {
+            let keep_in_bag = |name: &str| in_bag(keep, name);
+            zip_read::open_source(&*source, &label, Opening::Selected(&keep_in_bag))
+        };
+        let index = match reading {
+            Reading::Whole => zip_read::open_source(&*source, &label, Opening::Whole)?,
+            Reading::Selected(keep) => selected(keep)?,
+            Reading::Index => selected(&|p| p == INDEX_FILE)?,
+            Reading::Captures => selected(&|p| p == INDEX_FILE || p.starts_with("data/cables/"))?,
+            Reading::Unlisted => {
+                let mut index = ZipIndex::default();
+                index.readable = true;
+                index.file_len = source.len().at(path)?;
+                index
+            }
+        };
+        Ok(Self::with_index(source, path, label, index))
+    }
+
+    /// The same zip opened again as `reading` says, through the same handle (a local file or a
+    /// remote object): for a reader that finds it needs more of the directory than it read.
+    pub fn reopen(&self, reading: Reading<'_>) -> Result<OpenArchive> {
+        Self::open_source(self.file.clone(), &self.path, reading)
+    }
+
+    fn with_index(
+        file: Arc<dyn ReadAt>,
+        path: &Path,
+        label: String,
+        index: ZipIndex,
+    ) -> OpenArchive {
         let mut tops: Vec<&str> = index
             .entries
             .iter()
@@ -72,13 +131,13 @@ impl OpenArchive {
         tops.sort();
         tops.dedup();
         let folder = (tops.len() == 1).then(|| tops[0].to_string());
-        Ok(OpenArchive {
+        OpenArchive {
             path: path.to_path_buf(),
             file,
-            label: path.display().to_string(),
+            label,
             index,
             folder,
-        })
+        }
     }
 
     /// The path inside the bag of an entry (its name without the top folder), if it is in it.
@@ -98,7 +157,7 @@ impl OpenArchive {
         let Some(entry) = self.entry(bag_path) else {
             return Ok((None, Vec::new()));
         };
-        zip_read::read_entry(&self.file, entry, &self.label).at(&self.path)
+        zip_read::read_entry(&*self.file, entry, &self.label).at(&self.path)
     }
 
     /// The archive format its `bag-info.txt` names (`Cablekeep-Format`); an error when it names
@@ -163,7 +222,7 @@ impl OpenArchive {
                 message: format!("{bag_path} is missing from the archive; run `cablekeep verify`"),
             });
         };
-        match zip_read::with_intact_entry(&self.file, entry, &self.label, use_bytes)
+        match zip_read::with_intact_entry(&*self.file, entry, &self.label, use_bytes)
             .at(&self.path)?
         {
             Ok(r) => Ok(r),
@@ -179,7 +238,7 @@ impl OpenArchive {
 
     /// Streams an entry's bytes to `sink`; returns findings about its data.
     pub fn stream(&self, entry: &Entry, sink: impl FnMut(&[u8])) -> Result<Vec<Finding>> {
-        zip_read::stream_entry(&self.file, entry, &self.label, sink).at(&self.path)
+        zip_read::stream_entry(&*self.file, entry, &self.label, sink).at(&self.path)
     }
 
     /// An entry's data, to be read into the caller's own buffers whatever the entry's size
@@ -189,13 +248,13 @@ impl OpenArchive {
         &'a self,
         entry: &'a Entry,
     ) -> std::result::Result<EntryData<'a>, Finding> {
-        EntryData::new(&self.file, entry, &self.label)
+        EntryData::new(&*self.file, entry, &self.label)
     }
 
     /// The zip's central directory, to be read forward by name ([`DirectoryCursor`]), whatever
     /// entries this opening kept.
     pub fn directory_cursor(&self) -> Result<DirectoryCursor<'_>> {
-        DirectoryCursor::new(&self.file, &self.label).at(&self.path)
+        DirectoryCursor::new(&*self.file, &self.label).at(&self.path)
     }
 }
 

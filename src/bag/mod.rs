@@ -20,13 +20,15 @@ mod writer;
 pub mod zip_read;
 mod zip_write;
 /// The zip reader under its earlier name, which other wings use.
-pub use archive::OpenArchive;
+pub use archive::{OpenArchive, Reading};
 pub use spill::{Spill, SpillReader, SpillRef};
 pub use spool::{Spool, Spooled};
 pub use writer::{BagPlan, BagWriter, Payload, TagData, WrittenBag, human_size, write_bag};
 
 pub(crate) use zip_read::lossy_text;
-pub use zip_read::{Chunk, DirectoryCursor, DirectoryStream, Entry, ZipIndex};
+pub use zip_read::{
+    Chunk, DirectoryCursor, DirectoryStream, Entry, ReadAt, SourceReader, ZipIndex,
+};
 pub use zip_write::{
     Compressed, DEFLATE_LEVEL, EntryDeflate, EntryFacts, LIBDEFLATE_LEVEL, LIBDEFLATE_MAX_ENTRY,
     compress, compress_with,

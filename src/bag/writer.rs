@@ -4,6 +4,7 @@
 use super::manifest;
 use super::spill::{SpillReader, SpillRef};
 use super::spool::{Spool, Spooled};
+use super::zip_read::ReadAt;
 use super::zip_write::{self, Compressed, EntryFacts};
 use super::{ALGORITHMS, BAGIT_TXT, Entry, OpenArchive};
 use crate::error::{Error, IoContext, Result};
@@ -139,7 +140,7 @@ impl BagWriter {
         &mut self,
         path: &str,
         facts: EntryFacts,
-        source: &File,
+        source: &dyn ReadAt,
         offset: u64,
         digests: &DigestBytes,
     ) -> Result<()> {
@@ -183,7 +184,7 @@ impl BagWriter {
             compressed: entry.compressed_size,
             uncompressed: entry.uncompressed_size,
         };
-        self.add_copied(path, facts, &archive.file, offset, digests)
+        self.add_copied(path, facts, &*archive.file, offset, digests)
     }
 
     /// Where the writer makes its temporary files.

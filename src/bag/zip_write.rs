@@ -15,9 +15,9 @@
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 
+use super::zip_read::{ReadAt, read_exact_at};
 use crate::hash;
 
 /// The Deflate level used for every entry. Part of the format: changing it changes the bytes.
@@ -423,7 +423,7 @@ impl ZipOut {
         &mut self,
         name: &str,
         facts: EntryFacts,
-        source: &File,
+        source: &dyn ReadAt,
         offset: u64,
     ) -> std::io::Result<()> {
         self.start_entry(name, facts)?;
@@ -615,7 +615,7 @@ fn put64(out: &mut Vec<u8>, v: u64) {
 /// Copies `len` bytes of `source` from `offset` to `out`, with positioned reads (so many
 /// threads may share the source).
 pub(super) fn copy_range(
-    source: &File,
+    source: &dyn ReadAt,
     offset: u64,
     len: u64,
     out: &mut impl Write,
@@ -624,7 +624,7 @@ pub(super) fn copy_range(
     let mut done = 0u64;
     while done < len {
         let n = (len - done).min(buf.len() as u64) as usize;
-        source.read_exact_at(&mut buf[..n], offset + done)?;
+        read_exact_at(source, &mut buf[..n], offset + done)?;
         out.write_all(&buf[..n])?;
         done += n as u64;
     }

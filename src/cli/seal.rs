@@ -324,8 +324,8 @@ pub(super) fn verify_seals(
             Selection::One(v) => all.iter().copied().filter(|x| *x == v).collect(),
         };
         let sealed_before = all.iter().any(|v| {
-            seal::checkpoint_path(&ctx.store, c, *v).exists()
-                || seal::timestamp_path(&ctx.store, c, *v).exists()
+            ctx.store.exists(&seal::checkpoint_path(&ctx.store, c, *v))
+                || ctx.store.exists(&seal::timestamp_path(&ctx.store, c, *v))
         });
         if !sealed_before && allowed.is_none() && !a.require_seal {
             continue;

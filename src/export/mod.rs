@@ -22,7 +22,7 @@ mod table;
 
 pub use table::{COLUMNS, excel_safe};
 
-use crate::bag::OpenArchive;
+use crate::bag::Reading;
 use crate::bag::capture::IndexLine;
 use crate::error::{Error, IoContext, Result};
 use crate::progress::Progress;
@@ -151,12 +151,11 @@ pub fn export(store: &Store, req: Request<'_>) -> Result<Outcome> {
     let v = store.resolve_version(req.collection, req.version)?;
     let version = VersionRef::read(store, req.collection, v)?;
     check_out(store, req.out)?;
-    let zip = store.zip_path(req.collection, v);
     // Bags copy every file of the selected cables; the other formats read the index, and
     // records found as the directory is read forward alongside it.
     let archive = match req.format {
-        Format::Bag | Format::Zip => OpenArchive::open(&zip)?,
-        _ => OpenArchive::open_index(&zip)?,
+        Format::Bag | Format::Zip => store.open_zip(req.collection, v, Reading::Whole)?,
+        _ => store.open_zip(req.collection, v, Reading::Index)?,
     };
     let ids = query_ids(store, &version, req.filter, req.progress)?;
     let keep = |l: &IndexLine| {

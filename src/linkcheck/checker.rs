@@ -74,9 +74,13 @@ pub fn check(
     options: &Options,
     progress: &dyn Progress,
 ) -> Result<Vec<LinkResult>> {
+    if options.log {
+        // Refused before any link is checked: the results could not be recorded.
+        store.require_local("record link checks in it")?;
+    }
     let version = store.resolve_version(collection, version)?;
     // The index and the records are all the checker reads.
-    let archive = OpenArchive::open_captures(&store.zip_path(collection, version))?;
+    let archive = store.open_zip(collection, version, crate::bag::Reading::Captures)?;
     let targets = targets(&archive)?;
     let checker = Checker::new(options.clone());
     let total = targets.len();

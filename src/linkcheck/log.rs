@@ -3,6 +3,7 @@
 //! breaks the chain.
 
 use super::LinkResult;
+use crate::bag::SourceReader;
 use crate::error::{Error, IoContext, Result};
 use crate::finding::{Code, Finding};
 use crate::hash::sha256_hex;
@@ -137,11 +138,18 @@ pub struct Read {
 /// time, and counts the lines that do not.
 pub fn read(store: &Store, collection: &str) -> Result<Read> {
     let path = log_path(store, collection);
-    if std::fs::symlink_metadata(&path).is_err() {
-        return Ok(Read::default());
-    }
-    crate::fsutil::require_regular_file(&path)?;
-    let file = std::fs::File::open(&path).at(&path)?;
+    let file: Box<dyn std::io::Read> = if store.is_remote() {
+        if store.file_size(&path)?.is_none() {
+            return Ok(Read::default());
+        }
+        Box::new(SourceReader::new(store.open_file(&path)?))
+    } else {
+        if std::fs::symlink_metadata(&path).is_err() {
+            return Ok(Read::default());
+        }
+        crate::fsutil::require_regular_file(&path)?;
+        Box::new(std::fs::File::open(&path).at(&path)?)
+    };
     let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
     let mut read = Read::default();
     let mut line = Vec::new();
@@ -171,10 +179,21 @@ pub(crate) fn verify_chain(store: &Store, collection: &str) -> Vec<Finding> {
             format!("cannot be read: {e}"),
         )]
     };
-    let file = match std::fs::File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
-        Err(e) => return unreadable(e),
+    let file: Box<dyn std::io::Read> = if store.is_remote() {
+        match store.file_size(&path).and_then(|size| match size {
+            None => Ok(None),
+            Some(_) => store.open_file(&path).map(Some),
+        }) {
+            Ok(Some(source)) => Box::new(SourceReader::new(source)),
+            Ok(None) => return Vec::new(),
+            Err(e) => return unreadable(std::io::Error::other(e.to_string())),
+        }
+    } else {
+        match std::fs::File::open(&path) {
+            Ok(f) => Box::new(f),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+            Err(e) => return unreadable(e),
+        }
     };
     // Read a line at a time: the log only grows (a line per link per check, for years).
     let mut reader = std::io::BufReader::with_capacity(1 << 16, file);

@@ -75,7 +75,7 @@ pub fn of_version(
     version: Option<crate::store::VersionNum>,
 ) -> crate::error::Result<Stats> {
     let version = store.resolve_version(collection, version.map(crate::store::VersionNum::get))?;
-    let archive = crate::bag::OpenArchive::open_index(&store.zip_path(collection, version))?;
+    let archive = store.open_zip(collection, version, crate::bag::Reading::Index)?;
     let identifier = crate::store::VersionId::new(collection, version).to_string();
     of_archive(&archive, collection, &identifier)
 }

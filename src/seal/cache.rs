@@ -44,12 +44,19 @@ const ENTRY_BYTES: u64 = 32 + 8 + 4;
 /// A deflated block is read up to this size, and inflated up to this size.
 const MAX_BLOCK_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Where a version's tree cache is.
-pub fn cache_path(store: &Store, collection: &str, version: u32) -> PathBuf {
-    store
-        .root()
-        .join(".cablekeep/cache/trees")
-        .join(format!("{collection}-v{version}.tree"))
+/// Where a version's tree cache is: in the store's `.cablekeep/cache/trees/`, or for a remote
+/// store in the user's cache folder ([`Store::remote_cache_dir`]); None when it has none.
+pub fn cache_path(store: &Store, collection: &str, version: u32) -> Option<PathBuf> {
+    let base = if store.is_remote() {
+        // A remote store's caches are kept in the user's cache folder.
+        store.remote_cache_dir()?
+    } else {
+        store.root().join(".cablekeep")
+    };
+    Some(
+        base.join("cache/trees")
+            .join(format!("{collection}-v{version}.tree")),
+    )
 }
 
 /// Why a cache cannot be used: it is rebuilt from the archive.

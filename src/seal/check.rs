@@ -81,7 +81,7 @@ fn check_version(
         }
         f
     };
-    let bytes = match read_checkpoint_file(&path) {
+    let bytes = match read_checkpoint_file(store, &path) {
         Ok(Some(b)) => b,
         Ok(None) => {
             findings.push(missing(format!(
@@ -105,7 +105,7 @@ fn check_version(
     let signatures = signature_files(store, collection, version)?;
     let mut trusted = false;
     for (key_id, sig_path) in signatures.iter().take(MAX_SIGNATURE_FILES) {
-        trusted |= check_signature_file(key_id, sig_path, &bytes, allowed, findings);
+        trusted |= check_signature_file(store, key_id, sig_path, &bytes, allowed, findings);
     }
     if signatures.is_empty() {
         findings.push(missing(format!(
@@ -129,6 +129,7 @@ fn findings_cover(findings: &[Finding], signatures: &[(String, PathBuf)]) -> boo
 
 /// Checks one signature file; returns whether an allowed signer made it.
 fn check_signature_file(
+    store: &Store,
     key_id: &str,
     path: &Path,
     checkpoint: &[u8],
@@ -136,7 +137,7 @@ fn check_signature_file(
     findings: &mut Vec<Finding>,
 ) -> bool {
     let label = path.display().to_string();
-    let bytes = match fsutil::read_regular_file(path, sshsig::MAX_SIGNATURE_BYTES) {
+    let bytes = match store.read_regular(path, sshsig::MAX_SIGNATURE_BYTES) {
         Ok(b) => b,
         Err(e) => {
             findings.push(Finding::new(Code::SealMalformed, &label, e.to_string()));

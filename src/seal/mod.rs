@@ -24,7 +24,7 @@ pub use sealed::{SealExportFiles, SealedVersion, cable_files, for_export, prove,
 
 use std::path::{Path, PathBuf};
 
-use crate::bag::OpenArchive;
+use crate::bag::Reading;
 use crate::error::{Error, Result};
 use crate::finding::terminal_safe;
 use crate::fsutil::{self, StoreLock};
@@ -76,18 +76,17 @@ pub fn signature_files(
     let dir = store.manifest_dir(collection);
     let prefix = format!("{collection}-v{version}.checkpoint.");
     let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(&dir) else {
+    let Some(entries) = store.list_folder(&dir)? else {
         return Ok(found);
     };
     for entry in entries {
-        let entry = entry.map_err(|e| Error::io(&dir, e))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
+        let name = entry.name;
         if let Some(key_id) = name
             .strip_prefix(&prefix)
             .and_then(|rest| rest.strip_suffix(".sig"))
             && is_key_id(key_id)
         {
-            found.push((key_id.to_string(), entry.path()));
+            found.push((key_id.to_string(), dir.join(&name)));
         }
     }
     found.sort();
@@ -134,8 +133,11 @@ struct VersionFacts {
 
 fn read_version(store: &Store, collection: &str, version: u32) -> Result<VersionFacts> {
     let (manifest, _) = store.read_manifest(collection, version)?;
-    let zip = store.zip_path(collection, version);
-    let archive = OpenArchive::open_selected(&zip, &|p| p == PAYLOAD_MANIFEST)?;
+    let archive = store.open_zip(
+        collection,
+        version,
+        Reading::Selected(&|p| p == PAYLOAD_MANIFEST),
+    )?;
     let payload_manifest = archive.read_required(PAYLOAD_MANIFEST)?;
     Ok(VersionFacts {
         manifest,
@@ -186,11 +188,13 @@ fn checkpoint_of(
 }
 
 /// Reads a checkpoint file's bytes (bounded); None when there is none.
-fn read_checkpoint_file(path: &Path) -> Result<Option<Vec<u8>>> {
-    if std::fs::symlink_metadata(path).is_err() {
+fn read_checkpoint_file(store: &Store, path: &Path) -> Result<Option<Vec<u8>>> {
+    if !store.has_entry(path) {
         return Ok(None);
     }
-    fsutil::read_regular_file(path, MAX_CHECKPOINT_BYTES as u64).map(Some)
+    store
+        .read_regular(path, MAX_CHECKPOINT_BYTES as u64)
+        .map(Some)
 }
 
 /// The SHA-256 of version `version`'s checkpoint: of its file when there is one, else of the
@@ -206,7 +210,9 @@ fn checkpoint_digest(
     let mut start = version;
     let mut digest = None;
     loop {
-        if let Some(bytes) = read_checkpoint_file(&checkpoint_path(store, collection, start))? {
+        if let Some(bytes) =
+            read_checkpoint_file(store, &checkpoint_path(store, collection, start))?
+        {
             digest = Some(crate::hash::sha256_hex(&bytes));
             break;
         }
@@ -289,8 +295,9 @@ pub fn seal_version(
     key: Option<&SigningKey>,
     store_id: Option<&str>,
 ) -> Result<Sealed> {
+    store.require_local("seal a version in it")?;
     let path = checkpoint_path(store, collection, version);
-    let existing = read_checkpoint_file(&path)?;
+    let existing = read_checkpoint_file(store, &path)?;
     let store_id = match &existing {
         Some(bytes) => {
             Checkpoint::parse(bytes)
@@ -327,11 +334,12 @@ pub fn seal_version(
     // The tree cache makes the version's proofs quick; it is only a cache, so a version it
     // cannot be written for is sealed all the same, and one there already is kept (prove
     // rebuilds it if a block turns out damaged).
-    let cache = cache::cache_path(store, collection, version);
-    if !matches!(
-        cache::TreeCache::open(&cache, expected.size, &expected.root),
-        Ok(Some(_))
-    ) {
+    if let Some(cache) = cache::cache_path(store, collection, version)
+        && !matches!(
+            cache::TreeCache::open(&cache, expected.size, &expected.root),
+            Ok(Some(_))
+        )
+    {
         let spans = manifest_line_spans(&facts.payload_manifest);
         let _ = cache::write(&cache, &facts.payload_manifest, &spans, &expected.root);
     }
@@ -383,6 +391,8 @@ pub fn allowed_signers(
 ) -> Result<Option<AllowedSigners>> {
     let path = match (given, store) {
         (Some(p), _) => p.to_path_buf(),
+        // A remote store's `.cablekeep/` is local state that is not copied to it.
+        (None, Some(s)) if s.is_remote() => return Ok(None),
         (None, Some(s)) => {
             let p = s.root().join(DEFAULT_ALLOWED_SIGNERS);
             if std::fs::symlink_metadata(&p).is_err() {

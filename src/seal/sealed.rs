@@ -45,7 +45,7 @@ struct SealFiles {
 /// Reads a version's seal files; fails when it is not sealed or its checkpoint is unreadable.
 fn read_seal_files(store: &Store, c: &str, v: u32) -> Result<SealFiles> {
     let cp_path = checkpoint_path(store, c, v);
-    let checkpoint = read_checkpoint_file(&cp_path)?.ok_or_else(|| {
+    let checkpoint = read_checkpoint_file(store, &cp_path)?.ok_or_else(|| {
         Error::NotFound(format!(
             "{c}@v{v} is not sealed (no {}); run `cablekeep seal -c {c} --version {v} --key KEY`",
             cp_path.display()
@@ -63,7 +63,7 @@ fn read_seal_files(store: &Store, c: &str, v: u32) -> Result<SealFiles> {
         .into_iter()
         .take(MAX_SIGNATURE_FILES)
     {
-        let bytes = fsutil::read_regular_file(&path, sshsig::MAX_SIGNATURE_BYTES)?;
+        let bytes = store.read_regular(&path, sshsig::MAX_SIGNATURE_BYTES)?;
         let text = String::from_utf8(bytes).map_err(|_| Error::Corrupt {
             path: path.clone(),
             message: "the signature is not text".into(),
@@ -71,9 +71,10 @@ fn read_seal_files(store: &Store, c: &str, v: u32) -> Result<SealFiles> {
         signatures.push((key_id, text));
     }
     let tsr = timestamp_path(store, c, v);
-    let timestamp = match std::fs::symlink_metadata(&tsr) {
-        Ok(_) => Some(fsutil::read_regular_file(&tsr, MAX_TIMESTAMP_BYTES)?),
-        Err(_) => None,
+    let timestamp = if store.has_entry(&tsr) {
+        Some(store.read_regular(&tsr, MAX_TIMESTAMP_BYTES)?)
+    } else {
+        None
     };
     Ok(SealFiles {
         cp_path,
@@ -241,7 +242,9 @@ impl SealedVersion {
 
     /// Writes this version's tree cache ([`cache`]); false when its manifest cannot have one.
     pub fn write_cache(&self, store: &Store) -> Result<bool> {
-        let path = cache::cache_path(store, &self.collection, self.version);
+        let Some(path) = cache::cache_path(store, &self.collection, self.version) else {
+            return Ok(false);
+        };
         cache::write(&path, &self.manifest, &self.spans, &self.tree.root())
     }
 
@@ -290,7 +293,7 @@ pub fn seal_files(
     collection: &str,
     version: u32,
 ) -> Result<Option<(String, SealExportFiles)>> {
-    if read_checkpoint_file(&checkpoint_path(store, collection, version))?.is_none() {
+    if read_checkpoint_file(store, &checkpoint_path(store, collection, version))?.is_none() {
         return Ok(None);
     }
     let files = read_seal_files(store, collection, version)?;
@@ -311,7 +314,8 @@ pub fn for_export(
     version: u32,
     proofs: bool,
 ) -> Result<Option<SealedVersion>> {
-    let sealed = read_checkpoint_file(&checkpoint_path(store, collection, version))?.is_some();
+    let sealed =
+        read_checkpoint_file(store, &checkpoint_path(store, collection, version))?.is_some();
     if sealed || proofs {
         SealedVersion::read(store, collection, version).map(Some)
     } else {
@@ -374,7 +378,9 @@ pub fn prove(
 /// the answer that the version has no such cable.
 fn prove_from_cache(store: &Store, c: &str, v: u32, id: &str) -> Result<Option<Result<Proof>>> {
     let seal = read_seal_files(store, c, v)?;
-    let path = cache::cache_path(store, c, v);
+    let Some(path) = cache::cache_path(store, c, v) else {
+        return Ok(None);
+    };
     let Ok(Some(mut tree)) = cache::TreeCache::open(&path, seal.parsed.size, &seal.parsed.root)
     else {
         return Ok(None);

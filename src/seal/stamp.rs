@@ -44,8 +44,9 @@ pub fn timestamp_version(
     url: &str,
     timeout: Duration,
 ) -> Result<Stamped> {
+    store.require_local("timestamp a version in it")?;
     let cp_path = checkpoint_path(store, collection, version);
-    let checkpoint = read_checkpoint_file(&cp_path)?.ok_or_else(|| {
+    let checkpoint = read_checkpoint_file(store, &cp_path)?.ok_or_else(|| {
         Error::NotFound(format!(
             "{collection}@v{version} has no checkpoint to timestamp (no {})",
             cp_path.display()
@@ -132,7 +133,11 @@ impl TsaTrust {
 pub fn tsa_trust(store: Option<&Store>, given: Option<&Path>) -> Result<TsaTrust> {
     let path = match (given, store) {
         (Some(p), _) => p.to_path_buf(),
-        (None, Some(s)) if std::fs::symlink_metadata(s.root().join(DEFAULT_TSA_CA)).is_ok() => {
+        // A remote store's `.cablekeep/` is local state that is not copied to it.
+        (None, Some(s))
+            if !s.is_remote()
+                && std::fs::symlink_metadata(s.root().join(DEFAULT_TSA_CA)).is_ok() =>
+        {
             s.root().join(DEFAULT_TSA_CA)
         }
         _ => {
@@ -156,11 +161,11 @@ pub fn check_version_timestamp(
     findings: &mut Vec<Finding>,
 ) -> bool {
     let path = timestamp_path(store, collection, version);
-    if std::fs::symlink_metadata(&path).is_err() {
+    if !store.has_entry(&path) {
         return false;
     }
     let label = path.display().to_string();
-    let tsr = match fsutil::read_regular_file(&path, MAX_TIMESTAMP_BYTES) {
+    let tsr = match store.read_regular(&path, MAX_TIMESTAMP_BYTES) {
         Ok(t) => t,
         Err(e) => {
             findings.push(Finding::new(
@@ -171,7 +176,8 @@ pub fn check_version_timestamp(
             return true;
         }
     };
-    let checkpoint = match read_checkpoint_file(&checkpoint_path(store, collection, version)) {
+    let checkpoint = match read_checkpoint_file(store, &checkpoint_path(store, collection, version))
+    {
         Ok(Some(bytes)) => bytes,
         // The checkpoint's own finding says why it cannot be read.
         _ => {

@@ -186,7 +186,7 @@ impl<'a> PreviousFiles<'a> {
             if let Some(entry) = found.at(&self.base.archive.path)? {
                 return Ok(entry);
             }
-            self.table = Some(OpenArchive::open(&self.base.archive.path)?);
+            self.table = Some(self.base.archive.reopen(bag::Reading::Whole)?);
         }
         let table = self.table.as_ref().expect("the table was just read");
         table

@@ -34,6 +34,7 @@ impl Store {
         message: &str,
         progress: &dyn Progress,
     ) -> Result<WriteOutcome> {
+        self.require_local("commit to it")?;
         let stage = self.stage(collection)?;
         if stage.items.is_empty() {
             return Err(Error::NotFound(format!(

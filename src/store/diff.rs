@@ -10,6 +10,7 @@
 use crate::bag::capture::{CaptureRef, IndexLine, StoredRecord};
 use crate::bag::record::read_record;
 use crate::bag::{INDEX_FILE, OpenArchive};
+use crate::bag::{ReadAt, Reading};
 use crate::cable::CableRecord;
 use crate::cable::provenance::RedactionChange;
 use crate::error::{Error, Result};
@@ -19,6 +20,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender};
 
 /// The difference between two versions.
@@ -135,10 +137,12 @@ pub struct FieldChange {
 /// its whole central directory (two entries per capture): what the diff holds grows with the
 /// number of changes, not with the corpus.
 pub fn diff(store: &Store, collection: &str, from: u32, to: u32) -> Result<VersionDiff> {
-    let from_path = store.zip_path(collection, from);
-    let to_path = store.zip_path(collection, to);
-    let from_index = OpenArchive::open_index(&from_path)?;
-    let to_index = OpenArchive::open_index(&to_path)?;
+    let from_index = store.open_zip(collection, from, Reading::Index)?;
+    let to_index = store.open_zip(collection, to, Reading::Index)?;
+    // The records are read through the same handles (a local file, or a remote object read by
+    // ranges), the directories kept for them only.
+    let (from_zip, to_zip) = (from_index.file.clone(), to_index.file.clone());
+    let (from_path, to_path) = (from_index.path.clone(), to_index.path.clone());
     let out = VersionDiff {
         collection: collection.to_string(),
         from,
@@ -147,7 +151,12 @@ pub fn diff(store: &Store, collection: &str, from: u32, to: u32) -> Result<Versi
     };
     let (mut out, pending) = merge_indexes(&from_index, &to_index, out)?;
     drop((from_index, to_index));
-    compare_pending(&mut out, &pending, &from_path, &to_path)?;
+    compare_pending(
+        &mut out,
+        &pending,
+        (from_zip, &from_path),
+        (to_zip, &to_path),
+    )?;
     Ok(out)
 }
 
@@ -200,8 +209,8 @@ enum VersionSide {
 fn compare_pending(
     out: &mut VersionDiff,
     pending: &[Pending],
-    from_path: &Path,
-    to_path: &Path,
+    (from_zip, from_path): (Arc<dyn ReadAt>, &Path),
+    (to_zip, to_path): (Arc<dyn ReadAt>, &Path),
 ) -> Result<()> {
     if pending.is_empty() {
         return Ok(());
@@ -215,13 +224,17 @@ fn compare_pending(
         from_side.extend([p.from.record.as_str(), p.from.raw.as_str()]);
         in_newer.extend([p.to.record.as_str(), p.to.raw.as_str()]);
     }
-    let newer = OpenArchive::open_selected(to_path, &|path| in_newer.contains(path))?;
+    let newer_kept = |path: &str| in_newer.contains(path);
+    let newer = OpenArchive::open_source(to_zip, to_path, Reading::Selected(&newer_kept))?;
     let older = if in_older.is_empty() {
         None
     } else {
-        Some(OpenArchive::open_selected(from_path, &|path| {
-            in_older.contains(path)
-        })?)
+        let older_kept = |path: &str| in_older.contains(path);
+        Some(OpenArchive::open_source(
+            from_zip,
+            from_path,
+            Reading::Selected(&older_kept),
+        )?)
     };
     let changes = pending
         .par_iter()

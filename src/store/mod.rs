@@ -37,6 +37,9 @@ mod paths;
 mod payload;
 pub mod rebuild;
 mod recovery;
+pub mod remote;
+#[cfg(test)]
+mod remote_tests;
 pub mod show;
 pub mod sidecar;
 mod snapshot;
@@ -47,24 +50,36 @@ mod write;
 
 pub use crate::fsutil::LockWait;
 pub use name::{CollectionName, VersionId, VersionNum, validate_collection_name};
+pub use remote::{FileKind, Listed, RemoteFiles};
 pub use stage::{STAGE_FORMAT, Stage, StagedItem};
 pub use write::{WriteOutcome, WriteRequest};
 
 use std::path::{Path, PathBuf};
 
-/// A store rooted at a directory.
+/// A store rooted at a directory, or read through a [`RemoteFiles`] backend
+/// ([`Store::remote`]).
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// The folder, or for a remote store its label (`s3://bucket/prefix`).
     root: PathBuf,
+    remote: Option<std::sync::Arc<dyn RemoteFiles>>,
+    /// For a remote store, the folder its caches are kept in when not the default one
+    /// ([`Store::remote_cache_dir`]).
+    cache: Option<PathBuf>,
 }
 
 impl Store {
     /// A store at `root` (nothing is created until something is written).
     pub fn new(root: impl Into<PathBuf>) -> Store {
-        Store { root: root.into() }
+        Store {
+            root: root.into(),
+            remote: None,
+            cache: None,
+        }
     }
 
-    /// The store's folder, as given to [`Store::new`] (not made absolute).
+    /// The store's folder, as given to [`Store::new`] (not made absolute); for a remote store,
+    /// its label (`s3://bucket/prefix`), which is no local path.
     pub fn root(&self) -> &Path {
         &self.root
     }

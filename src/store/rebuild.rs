@@ -39,6 +39,7 @@ pub fn rebuild_manifest(
     version: u32,
     progress: &dyn Progress,
 ) -> Result<Outcome> {
+    store.require_local("rebuild a manifest in it")?;
     validate_collection_name(collection)?;
     let id = VersionId::new(collection, version);
     let zip = store.zip_path(collection, version);

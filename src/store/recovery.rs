@@ -63,6 +63,10 @@ impl Store {
     /// next writer may remove it. False for any other zip: one whose manifest was lost, one put
     /// there by hand, one a marker of an older release names without a digest.
     pub fn is_interrupted_write(&self, collection: &str, version: u32) -> Result<bool> {
+        if self.is_remote() {
+            // Pending markers are a local writer's state; a remote store has none.
+            return Ok(false);
+        }
         let marker = self.pending_marker(collection, version);
         let Some(pending) = PendingWrite::read(&marker) else {
             return Ok(false);
@@ -73,6 +77,7 @@ impl Store {
 
     /// Takes the writers' lock, waiting for another writer or failing at once as `wait` says.
     pub fn lock(&self, wait: LockWait) -> Result<StoreLock> {
+        self.require_local("write to it")?;
         let lock = StoreLock::acquire(&self.state_dir().join("lock"), wait)?;
         self.remove_markers_of_committed_versions(&lock)?;
         Ok(lock)
@@ -109,6 +114,7 @@ impl Store {
     /// Cleans up after a killed writer: temporary files and zips that never got a manifest.
     /// Needs the lock. Returns what was removed.
     pub fn recover(&self, _lock: &StoreLock) -> Result<Vec<PathBuf>> {
+        self.require_local("recover interrupted writes in it")?;
         let mut removed = Vec::new();
         for collection in self.collections()? {
             for dir in [

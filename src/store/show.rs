@@ -1,9 +1,9 @@
 //! Showing one cable as archived: find it in a version's index, then read its capture's record
 //! or raw bytes, and nothing else, from the version's zip.
 
-use crate::bag::OpenArchive;
 use crate::bag::capture::{CaptureRef, IndexLine, StoredRecord};
 use crate::bag::record::{RecordProblem, is_compact_record, read_record};
+use crate::bag::{OpenArchive, Reading};
 use crate::error::{Error, Result};
 use crate::store::{Store, VersionId, VersionNum};
 
@@ -36,16 +36,20 @@ pub struct Shown {
 /// Finds the cable of `request` and opens its version's zip for the capture's raw bytes and
 /// record only (a third of the zip's entries would be read for all captures).
 pub fn show_cable(store: &Store, request: &ShowRequest) -> Result<Shown> {
-    let found = crate::query::select::locate_cable(
+    let (found, opened) = crate::query::select::locate_cable_opened(
         store,
         request.collection,
         request.version.map(VersionNum::get),
         request.id,
     )?;
     let capture = choose_capture(&found.line, request.capture)?.clone();
-    let zip = store.zip_path(&found.collection, found.version);
-    let wanted = |path: &str| path == capture.raw || path == capture.record;
-    let archive = OpenArchive::open_selected(&zip, &wanted)?;
+    let kept = |path: &str| opened.entry(path).is_some();
+    let archive = if kept(&capture.raw) && kept(&capture.record) {
+        opened
+    } else {
+        let wanted = |path: &str| path == capture.raw || path == capture.record;
+        opened.reopen(Reading::Selected(&wanted))?
+    };
     Ok(Shown {
         collection: found.collection,
         version: found.version,

@@ -99,6 +99,7 @@ impl Store {
         inputs: &[InputItem],
         hints: &SourceHints,
     ) -> Result<(Stage, Vec<Finding>)> {
+        self.require_local("stage inputs for it")?;
         validate_collection_name(collection)?;
         let mut stage = self.stage(collection)?;
         let mut findings = Vec::new();
@@ -172,6 +173,7 @@ impl Store {
 
     /// Empties a collection's stage after its commit, and removes blobs no stage still needs.
     pub fn stage_clear(&self, _lock: &StoreLock, collection: &str) -> Result<()> {
+        self.require_local("clear its stage")?;
         let path = self.stage_path(collection);
         if path.exists() {
             std::fs::remove_file(&path).at(&path)?;

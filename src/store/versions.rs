@@ -1,10 +1,10 @@
 //! Reading what a store holds: its collections, their versions, and sidecar manifests.
 
+use super::FileKind;
 use super::Store;
 use super::name::validate_collection_name;
 use super::sidecar::VersionManifest;
-use crate::error::{Error, IoContext, Result};
-use crate::fsutil;
+use crate::error::{Error, Result};
 use std::path::Path;
 
 /// The most a sidecar manifest is read: a few kilobytes in practice (verify uses the same bound).
@@ -15,16 +15,12 @@ impl Store {
     pub fn collections(&self) -> Result<Vec<String>> {
         let mut names = Vec::new();
         for dir in [self.root.join("manifests"), self.root.join("archives")] {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
+            let Some(entries) = self.list_folder(&dir)? else {
                 continue;
             };
             for entry in entries {
-                let entry = entry.at(&dir)?;
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if entry.file_type().at(entry.path())?.is_dir()
-                    && validate_collection_name(&name).is_ok()
-                {
-                    names.push(name);
+                if entry.kind == FileKind::Folder && validate_collection_name(&entry.name).is_ok() {
+                    names.push(entry.name);
                 }
             }
         }
@@ -36,13 +32,13 @@ impl Store {
     /// The versions of a collection that have a sidecar manifest, ascending.
     pub fn versions(&self, collection: &str) -> Result<Vec<u32>> {
         let prefix = format!("{collection}-v");
-        numbered_files(&self.manifest_dir(collection), &prefix, ".json")
+        numbered_files(self, &self.manifest_dir(collection), &prefix, ".json")
     }
 
     /// Zips in `archives/<collection>/` by version number (committed or not).
     pub fn archive_versions(&self, collection: &str) -> Result<Vec<u32>> {
         let prefix = format!("{collection}-v");
-        numbered_files(&self.archive_dir(collection), &prefix, ".zip")
+        numbered_files(self, &self.archive_dir(collection), &prefix, ".zip")
     }
 
     /// The newest version, if any.
@@ -74,7 +70,7 @@ impl Store {
         version: u32,
     ) -> Result<(VersionManifest, Vec<u8>)> {
         let path = self.manifest_path(collection, version);
-        let bytes = fsutil::read_regular_file(&path, MAX_MANIFEST_BYTES)?;
+        let bytes = self.read_regular(&path, MAX_MANIFEST_BYTES)?;
         let manifest = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
             path: path.clone(),
             message: format!("not a cablekeep manifest: {e}"),
@@ -84,13 +80,13 @@ impl Store {
 }
 
 /// Numbers N of files named `<prefix>N<suffix>` in `dir`, ascending.
-fn numbered_files(dir: &Path, prefix: &str, suffix: &str) -> Result<Vec<u32>> {
+fn numbered_files(store: &Store, dir: &Path, prefix: &str, suffix: &str) -> Result<Vec<u32>> {
     let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
+    let Some(entries) = store.list_folder(dir)? else {
         return Ok(out);
     };
     for entry in entries {
-        let name = entry.at(dir)?.file_name().to_string_lossy().into_owned();
+        let name = entry.name;
         if let Some(n) = name
             .strip_prefix(prefix)
             .and_then(|r| r.strip_suffix(suffix))

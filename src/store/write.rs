@@ -70,6 +70,7 @@ impl Store {
         lock: &StoreLock,
         mut request: WriteRequest<'_>,
     ) -> Result<WriteOutcome> {
+        self.require_local("write a version to it")?;
         validate_collection_name(request.collection)?;
         // Taken so that each can go once read (see `InputQueue`).
         let inputs = std::mem::take(&mut request.inputs);

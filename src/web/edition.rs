@@ -6,7 +6,6 @@
 
 use super::history::History;
 use super::paths;
-use crate::bag::OpenArchive;
 use crate::error::Result;
 use crate::progress::Progress;
 use crate::query::select::{self, Keep, Need, Selected, VersionRef};
@@ -110,8 +109,11 @@ impl Edition {
         subset: Option<String>,
         progress: &dyn Progress,
     ) -> Result<Edition> {
-        let archive =
-            OpenArchive::open_index(&store.zip_path(&version.collection, version.version))?;
+        let archive = store.open_zip(
+            &version.collection,
+            version.version,
+            crate::bag::Reading::Index,
+        )?;
         let mut stats = Stats {
             collection: version.collection.clone(),
             identifier: version.identifier.clone(),

@@ -6,7 +6,6 @@
 //! and events only for the cables that have any.
 
 use super::edition::CableFacts;
-use crate::bag::OpenArchive;
 use crate::bag::capture::IndexLine;
 use crate::error::Result;
 use crate::progress::Progress;
@@ -73,7 +72,7 @@ impl History {
             if v > version.version {
                 break;
             }
-            let archive = OpenArchive::open_index(&store.zip_path(&version.collection, v))?;
+            let archive = store.open_zip(&version.collection, v, crate::bag::Reading::Index)?;
             builder.start_version(v);
             let mut at = 0;
             select::for_each_line(&archive, |line| {

@@ -7,7 +7,6 @@
 use super::edition::Edition;
 use super::page;
 use super::search::{DocRows, DocTable};
-use crate::bag::OpenArchive;
 use crate::bag::capture::IndexLine;
 use crate::error::{Error, IoContext, Result};
 use crate::progress::Progress;
@@ -143,14 +142,17 @@ fn write_cable_pages(
     files: &SiteFiles,
     progress: &dyn Progress,
 ) -> Result<DocTable> {
-    let zip = store.zip_path(&ed.version.collection, ed.version.version);
-    let archive = OpenArchive::open_index(&zip)?;
+    let archive = store.open_zip(
+        &ed.version.collection,
+        ed.version.version,
+        crate::bag::Reading::Index,
+    )?;
     let need = CABLE_PAGE_NEED;
     let render = |cables: Vec<Selected>| -> Result<(Vec<Sum>, DocRows)> {
         let mut sums = Vec::with_capacity(cables.len() * 2);
         for cable in &cables {
             let (index, _) = ed.cable(&cable.line.id).ok_or_else(|| Error::Corrupt {
-                path: zip.clone(),
+                path: archive.path.clone(),
                 message: format!("cable {} appeared twice in the index", cable.line.id),
             })?;
             for (path, bytes) in page::cable::page_files(ed, index, cable, proofs) {
@@ -189,8 +191,11 @@ fn write_proofs(
     files: &SiteFiles,
     progress: &dyn Progress,
 ) -> Result<()> {
-    let zip = store.zip_path(&version.collection, version.version);
-    let archive = OpenArchive::open_index(&zip)?;
+    let archive = store.open_zip(
+        &version.collection,
+        version.version,
+        crate::bag::Reading::Index,
+    )?;
     let write_batch = |lines: &[IndexLine]| -> Result<()> {
         let sums = lines
             .par_iter()

@@ -129,7 +129,7 @@ impl<'a> BagCheck<'a> {
             self.finding(Code::TagFileTooLarge, path, why);
             return None;
         }
-        match bag::zip_read::read_entry(&self.archive.file, entry, self.label) {
+        match bag::zip_read::read_entry(&*self.archive.file, entry, self.label) {
             Ok((data, found)) => {
                 self.findings.extend(found);
                 data

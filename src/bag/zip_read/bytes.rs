@@ -1,11 +1,11 @@
 //! Positioned reads of the archive file and little-endian fields.
 
-use std::fs::File;
+use super::source::ReadAt;
 use std::io::Read;
 
 /// A `Read` over a byte range of a file, by positioned reads, so threads can share one handle.
 pub(super) struct RangeReader<'a> {
-    pub(super) file: &'a File,
+    pub(super) file: &'a dyn ReadAt,
     pub(super) pos: u64,
     pub(super) end: u64,
 }
@@ -28,18 +28,12 @@ impl Read for RangeReader<'_> {
     }
 }
 
-#[cfg(unix)]
-pub(super) fn pread(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-    std::os::unix::fs::FileExt::read_at(file, buf, offset)
-}
-
-#[cfg(windows)]
-pub(super) fn pread(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+pub(super) fn pread(file: &dyn ReadAt, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    file.read_at(buf, offset)
 }
 
 /// Reads up to `len` bytes at `offset` (fewer at the end of the file).
-pub(super) fn read_at(file: &File, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+pub(super) fn read_at(file: &dyn ReadAt, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
     let mut buf = vec![0u8; len];
     let mut done = 0;
     while done < len {
@@ -55,7 +49,7 @@ pub(super) fn read_at(file: &File, offset: u64, len: usize) -> std::io::Result<V
 
 /// Reads exactly `len` bytes at `offset`, or None when the file ends first.
 pub(super) fn read_exact_at(
-    file: &File,
+    file: &dyn ReadAt,
     offset: u64,
     len: usize,
     file_len: u64,

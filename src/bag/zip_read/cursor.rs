@@ -4,14 +4,14 @@ use super::Entry;
 use super::directory::{Advance, CentralRecords};
 use super::end::find_end;
 use super::local::check_local_header;
-use std::fs::File;
+use super::source::ReadAt;
 
 /// A zip's central directory read forward, for a reader that wants entries by name in the
 /// order the directory lists them: cablekeep lists payload files sorted by path, and copies
 /// them into the next version in that order. Nothing but the current record is held, where
 /// [`open`](super::open) builds a table of every entry (~140 bytes each: ~100 MB for the full corpus).
 pub struct DirectoryCursor<'a> {
-    file: &'a File,
+    file: &'a dyn ReadAt,
     label: &'a str,
     file_len: u64,
     /// None when the directory cannot be found, is damaged, or has been read to its end.
@@ -24,8 +24,8 @@ impl<'a> DirectoryCursor<'a> {
     /// A cursor at the start of the central directory of `file`; `label` names the zip in errors.
     /// Fails only on an I/O error reading the file; a directory that cannot be found makes
     /// every [`find`](Self::find) answer None.
-    pub fn new(file: &'a File, label: &'a str) -> std::io::Result<Self> {
-        let file_len = file.metadata()?.len();
+    pub fn new(file: &'a dyn ReadAt, label: &'a str) -> std::io::Result<Self> {
+        let file_len = file.len()?;
         let end = find_end(file, file_len, label, &mut Vec::new())?;
         Ok(DirectoryCursor {
             file,

@@ -2,15 +2,15 @@
 
 use super::bytes::RangeReader;
 use super::inflate::{inflate_whole, whole_inflatable};
+use super::source::ReadAt;
 use super::{Entry, MAX_IN_MEMORY_ENTRY, METHOD_DEFLATE, METHOD_STORED};
 use crate::finding::{Code, Finding};
-use std::fs::File;
 use std::io::Read;
 
 /// Streams an entry's uncompressed bytes to `sink`, checking its size and CRC-32. Returns the
 /// findings about the entry's data (none when it is intact).
 pub(crate) fn stream_entry(
-    file: &File,
+    file: &dyn ReadAt,
     entry: &Entry,
     label: &str,
     sink: impl FnMut(&[u8]),
@@ -35,7 +35,7 @@ pub(super) fn unlocated(entry: &Entry, label: &str) -> Finding {
 
 /// [`stream_entry`] for any entry, 64 KB at a time.
 pub(super) fn stream_in_pieces(
-    file: &File,
+    file: &dyn ReadAt,
     entry: &Entry,
     data_offset: u64,
     label: &str,
@@ -79,7 +79,7 @@ pub struct EntryData<'a> {
 impl<'a> EntryData<'a> {
     /// The entry's data, or the finding that it cannot be read (no data offset, or a method
     /// cablekeep does not read).
-    pub fn new(file: &'a File, entry: &'a Entry, label: &'a str) -> Result<Self, Finding> {
+    pub fn new(file: &'a dyn ReadAt, entry: &'a Entry, label: &'a str) -> Result<Self, Finding> {
         match entry.data_offset {
             Some(data_offset) => Self::at(file, entry, data_offset, label),
             None => Err(unlocated(entry, label)),
@@ -87,7 +87,7 @@ impl<'a> EntryData<'a> {
     }
 
     pub(super) fn at(
-        file: &'a File,
+        file: &'a dyn ReadAt,
         entry: &'a Entry,
         data_offset: u64,
         label: &'a str,
@@ -221,7 +221,7 @@ pub(super) fn length_and_crc_findings(
 /// Reads a whole entry into memory (for tag files and records, which are small). Findings about
 /// its data are returned beside the bytes; the bytes are None when they cannot be trusted at all.
 pub(crate) fn read_entry(
-    file: &File,
+    file: &dyn ReadAt,
     entry: &Entry,
     label: &str,
 ) -> std::io::Result<(Option<Vec<u8>>, Vec<Finding>)> {

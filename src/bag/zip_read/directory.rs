@@ -4,13 +4,13 @@
 use super::bytes::{RangeReader, le16, le32, le64};
 use super::end::End;
 use super::names::{decode_name, lossy_text};
+use super::source::ReadAt;
 use super::{Entry, SIG_CENTRAL, ZipIndex};
 use crate::finding::{Code, Finding};
-use std::fs::File;
 use std::io::Read;
 
 pub(super) fn read_central_directory(
-    file: &File,
+    file: &dyn ReadAt,
     end: &End,
     label: &str,
     keep: Option<&dyn Fn(&str) -> bool>,
@@ -80,7 +80,7 @@ pub(super) struct CentralRecords<'a> {
 }
 
 impl<'a> CentralRecords<'a> {
-    pub(super) fn new(file: &'a File, end: &End) -> Self {
+    pub(super) fn new(file: &'a dyn ReadAt, end: &End) -> Self {
         CentralRecords {
             cd: std::io::BufReader::with_capacity(
                 1 << 20,

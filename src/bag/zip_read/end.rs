@@ -2,9 +2,9 @@
 //! needed it, the zip64 end record and its locator.
 
 use super::bytes::{le16, le32, le64, read_at, read_exact_at};
+use super::source::ReadAt;
 use super::{EOCD_LEN, MAX_COMMENT, SIG_EOCD, SIG_ZIP64_EOCD, SIG_ZIP64_LOCATOR};
 use crate::finding::{Code, Finding};
-use std::fs::File;
 
 /// Where the central directory is, per the end records.
 #[derive(Debug)]
@@ -19,7 +19,7 @@ pub(super) struct End {
 /// Finds the end records and where they say the central directory is. `None` (with a finding)
 /// when there is no end record at all; every oddity of the records is a finding.
 pub(super) fn find_end(
-    file: &File,
+    file: &dyn ReadAt,
     len: u64,
     label: &str,
     findings: &mut Vec<Finding>,
@@ -89,7 +89,7 @@ fn read_eocd(rec: &[u8], eocd_pos: u64, label: &str, findings: &mut Vec<Finding>
 /// A zip64 locator sits right before the EOCD when the archive needed zip64: its end record
 /// then says where the directory is.
 fn read_zip64_end(
-    file: &File,
+    file: &dyn ReadAt,
     len: u64,
     label: &str,
     end: &mut End,

@@ -3,9 +3,9 @@
 use super::bytes::pread;
 use super::data::{length_and_crc_findings, read_entry};
 use super::local::{HeaderIn, check_local_header, check_local_header_in, header_and_data_len};
+use super::source::ReadAt;
 use super::{Entry, METHOD_DEFLATE};
 use crate::finding::{Code, Finding};
-use std::fs::File;
 
 /// Deflate entries up to this size (compressed and inflated) are inflated in one call by
 /// libdeflate, which is faster than inflating a stream (docs/PERFORMANCE.md); larger ones are
@@ -44,7 +44,7 @@ thread_local! {
 /// [`stream_entry`](super::stream_entry) for a Deflate entry small enough to hold: read whole, inflated in one
 /// call, checked, and handed to `sink` in one piece. The same findings as streaming it.
 pub(super) fn inflate_whole(
-    file: &File,
+    file: &dyn ReadAt,
     entry: &Entry,
     data_offset: u64,
     label: &str,
@@ -76,7 +76,7 @@ fn with_whole_inflater<R>(work: impl FnOnce(&mut WholeInflater) -> R) -> R {
 /// finding at all), without copying them for a Deflate entry up to 16 MB (it is inflated into
 /// this thread's reused buffer). Returns what `use_bytes` returned, or else the findings.
 pub(crate) fn with_intact_entry<R>(
-    file: &File,
+    file: &dyn ReadAt,
     entry: &Entry,
     label: &str,
     use_bytes: impl FnOnce(&[u8]) -> R,
@@ -113,7 +113,7 @@ impl WholeInflater {
     /// as [`check_local_header`] does (an entry found by [`super::DirectoryCursor::find_unread`]).
     fn inflate_with_header(
         &mut self,
-        file: &File,
+        file: &dyn ReadAt,
         entry: &Entry,
         label: &str,
     ) -> std::io::Result<(Option<usize>, Vec<Finding>)> {
@@ -133,7 +133,7 @@ impl WholeInflater {
             HeaderIn::Differs(finding) => return Ok((None, vec![*finding])),
             HeaderIn::Longer => {
                 let mut entry = entry.clone();
-                let file_len = file.metadata()?.len();
+                let file_len = file.len()?;
                 if let Some(finding) = check_local_header(file, label, file_len, &mut entry)? {
                     return Ok((None, vec![finding]));
                 }
@@ -153,7 +153,7 @@ impl WholeInflater {
     /// cannot be read whole) and the findings.
     fn inflate(
         &mut self,
-        file: &File,
+        file: &dyn ReadAt,
         entry: &Entry,
         data_offset: u64,
         label: &str,

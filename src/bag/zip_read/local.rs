@@ -4,15 +4,15 @@
 use super::bytes::{le16, le32, read_at, read_exact_at};
 use super::directory::{HeaderKind, apply_zip64_extra};
 use super::names::decode_name;
+use super::source::ReadAt;
 use super::{Entry, FLAG_DATA_DESCRIPTOR, SIG_LOCAL, ZipIndex};
 use crate::finding::{Code, Finding};
 use rayon::prelude::*;
-use std::fs::File;
 
 /// Reads every entry's local header (on all cores: half a million small reads for the whole
 /// corpus) and compares it with the central directory; sets where each entry's data starts.
 pub(super) fn check_local_headers(
-    file: &File,
+    file: &dyn ReadAt,
     label: &str,
     index: &mut ZipIndex,
 ) -> std::io::Result<()> {
@@ -35,7 +35,7 @@ const LOCAL_EXTRA_SLACK: usize = 32;
 /// Reads an entry's local header and compares it with the directory's record; sets where the
 /// entry's data starts when the header can be read.
 pub(super) fn check_local_header(
-    file: &File,
+    file: &dyn ReadAt,
     label: &str,
     file_len: u64,
     entry: &mut Entry,
@@ -81,7 +81,11 @@ enum LocalRead {
     Corrupt(String),
 }
 
-fn read_local_header(file: &File, file_len: u64, entry: &Entry) -> std::io::Result<LocalRead> {
+fn read_local_header(
+    file: &dyn ReadAt,
+    file_len: u64,
+    entry: &Entry,
+) -> std::io::Result<LocalRead> {
     let at = entry.local_header_offset;
     let past_end = || {
         LocalRead::Corrupt(format!(

@@ -13,6 +13,8 @@ use crate::finding::Finding;
 use std::fs::File;
 use std::path::Path;
 
+pub use source::{ReadAt, SourceReader, read_exact_at};
+
 mod bytes;
 mod cursor;
 mod data;
@@ -22,6 +24,7 @@ mod inflate;
 mod layout;
 mod local;
 mod names;
+mod source;
 mod stream;
 #[cfg(test)]
 mod tests;
@@ -122,17 +125,7 @@ pub fn open(path: &Path) -> Result<ZipIndex> {
     open_with(path, None, Layout::Checked)
 }
 
-/// Reads the entries of the zip at `path` whose names `keep` selects, and nothing of the others
-/// but their central directory records: for a reader that needs some entries of a large
-/// archive (`diff` the two cable indexes, then the records of the changed cables; exports the
-/// index and the records), with memory that grows with the entries kept only. Findings are
-/// about the kept entries only; the checks that need every entry (the layout of the whole
-/// file) are `open`'s.
-pub(crate) fn open_selected(path: &Path, keep: &dyn Fn(&str) -> bool) -> Result<ZipIndex> {
-    open_with(path, Some(keep), Layout::Unchecked)
-}
-
-/// Like [`open_selected`], and when `keep` kept every entry, the layout of the whole file is
+/// Like [`Opening::Selected`] on the zip at `path`, and when `keep` kept every entry, the layout of the whole file is
 /// checked too (bytes outside any entry, overlaps), as [`open`] does: for a zip that comes from
 /// elsewhere, where bytes between entries can hide a member other readers would see.
 pub(crate) fn open_selected_checking_layout(
@@ -152,22 +145,61 @@ enum Layout {
 
 fn open_with(path: &Path, keep: Option<&dyn Fn(&str) -> bool>, layout: Layout) -> Result<ZipIndex> {
     let file = File::open(path).at(path)?;
-    let file_len = file.metadata().at(path)?.len();
-    let label = path.display().to_string();
+    open_source_with(&file, &path.display().to_string(), keep, layout)
+}
+
+/// How much of a zip read from a [`ReadAt`] is read and checked ([`open`] and
+/// `open_selected_checking_layout` are local-file twins).
+#[derive(Clone, Copy)]
+pub enum Opening<'a> {
+    /// Every entry, and the layout of the whole file ([`open`]).
+    Whole,
+    /// The entries whose names `keep` selects, and nothing of the others but their central
+    /// directory records: for a reader that needs some entries of a large archive (`diff` the
+    /// two cable indexes, then the records of the changed cables; exports the index and the
+    /// records), with memory that grows with the entries kept only. Findings are about the kept
+    /// entries only; the checks that need every entry (the layout of the whole file) are
+    /// [`Opening::Whole`]'s.
+    Selected(&'a dyn Fn(&str) -> bool),
+    /// The entries `keep` selects, the layout checked when it kept all
+    /// (`open_selected_checking_layout`).
+    SelectedCheckingLayout(&'a dyn Fn(&str) -> bool),
+}
+
+/// Reads and checks the structure of a zip whose bytes `source` gives (a remote object), as
+/// `opening` says; `label` names it in findings and errors.
+pub fn open_source(source: &dyn ReadAt, label: &str, opening: Opening<'_>) -> Result<ZipIndex> {
+    match opening {
+        Opening::Whole => open_source_with(source, label, None, Layout::Checked),
+        Opening::Selected(keep) => open_source_with(source, label, Some(keep), Layout::Unchecked),
+        Opening::SelectedCheckingLayout(keep) => {
+            open_source_with(source, label, Some(keep), Layout::CheckedWhenAllKept)
+        }
+    }
+}
+
+fn open_source_with(
+    file: &dyn ReadAt,
+    label: &str,
+    keep: Option<&dyn Fn(&str) -> bool>,
+    layout: Layout,
+) -> Result<ZipIndex> {
+    let path = Path::new(label);
+    let file_len = file.len().at(path)?;
     let mut index = ZipIndex {
         file_len,
         ..ZipIndex::default()
     };
-    let Some(end) = find_end(&file, file_len, &label, &mut index.findings).at(path)? else {
+    let Some(end) = find_end(file, file_len, label, &mut index.findings).at(path)? else {
         return Ok(index);
     };
     index.readable = true;
-    read_central_directory(&file, &end, &label, keep, &mut index).at(path)?;
-    check_local_headers(&file, &label, &mut index).at(path)?;
+    read_central_directory(file, &end, label, keep, &mut index).at(path)?;
+    check_local_headers(file, label, &mut index).at(path)?;
     let kept_all = index.entries.len() as u64 == end.entry_count;
     if layout == Layout::Checked || (layout == Layout::CheckedWhenAllKept && kept_all) {
-        check_layout(&end, &label, &mut index);
+        check_layout(&end, label, &mut index);
     }
-    check_names(&label, &mut index);
+    check_names(label, &mut index);
     Ok(index)
 }

@@ -6,9 +6,9 @@ use super::end::find_end;
 use super::layout::{LayoutWalk, span_end, unsupported};
 use super::local::check_local_header;
 use super::names::unsafe_name_problem;
+use super::source::ReadAt;
 use crate::finding::{CappedFindings, Code, Finding};
 use rayon::prelude::*;
-use std::fs::File;
 
 /// The central directory read forward a chunk of entries at a time, with [`open`](super::open)'s structural
 /// checks made on each chunk (local headers, the file's layout, methods, unsafe names), for a
@@ -18,7 +18,7 @@ use std::fs::File;
 /// then opens it whole. Duplicate names are the caller's to rule out: it knows the order the
 /// names must come in.
 pub struct DirectoryStream<'a> {
-    file: &'a File,
+    file: &'a dyn ReadAt,
     label: &'a str,
     file_len: u64,
     cd_offset: u64,
@@ -46,8 +46,8 @@ pub enum Chunk {
 impl<'a> DirectoryStream<'a> {
     /// Finds the directory. None when the end records are damaged or odd in any way (the
     /// whole-archive reader reports what is wrong).
-    pub fn new(file: &'a File, label: &'a str) -> std::io::Result<Option<Self>> {
-        let file_len = file.metadata()?.len();
+    pub fn new(file: &'a dyn ReadAt, label: &'a str) -> std::io::Result<Option<Self>> {
+        let file_len = file.len()?;
         let mut end_findings = Vec::new();
         let end = find_end(file, file_len, label, &mut end_findings)?;
         let Some(end) = end.filter(|_| end_findings.is_empty()) else {

@@ -284,3 +284,62 @@ fn an_entry_read_with_its_unread_local_header_is_checked_in_the_same_read() {
     assert_eq!(read(200, Some(7), 0), Err(vec![Code::HeaderMismatch]));
     assert_eq!(read(0, None, 5), Err(vec![Code::DecompressFailed]));
 }
+
+/// A zip of a few entries, written by the `zip` crate.
+fn small_zip() -> Vec<u8> {
+    use std::io::Write;
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, text) in [
+        ("bag/a.txt", "alpha"),
+        ("bag/b.txt", "beta"),
+        ("bag/c.txt", "gamma"),
+    ] {
+        z.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(text.repeat(100).as_bytes()).unwrap();
+    }
+    z.finish().unwrap().into_inner()
+}
+
+#[test]
+fn a_zip_read_from_memory_reads_as_the_same_zip_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    for bytes in [small_zip(), small_zip()[..small_zip().len() - 30].to_vec()] {
+        let path = dir.path().join("z.zip");
+        std::fs::write(&path, &bytes).unwrap();
+        let label = path.display().to_string();
+        let on_disk = open(&path).unwrap();
+        let in_memory = open_source(&bytes, &label, Opening::Whole).unwrap();
+        assert_eq!(in_memory.entries, on_disk.entries);
+        assert_eq!(in_memory.findings, on_disk.findings);
+        assert_eq!(in_memory.readable, on_disk.readable);
+        let keep = |name: &str| name.ends_with("b.txt");
+        let selected = open_source(&bytes, &label, Opening::Selected(&keep)).unwrap();
+        assert!(selected.entries.iter().all(|e| keep(&e.name)));
+        if on_disk.readable {
+            let b = selected.entry("bag/b.txt").unwrap();
+            let (data, findings) = read_entry(&bytes, b, &label).unwrap();
+            assert!(findings.is_empty(), "{findings:?}");
+            assert_eq!(data.unwrap(), "beta".repeat(100).as_bytes());
+        }
+    }
+}
+
+#[test]
+fn positioned_reads_stop_at_the_end() {
+    use std::io::Read;
+    let bytes: Vec<u8> = (0..=255).collect();
+    let mut buf = [0u8; 16];
+    assert_eq!(ReadAt::read_at(&bytes, &mut buf, 250).unwrap(), 6);
+    assert_eq!(&buf[..6], &bytes[250..]);
+    assert_eq!(ReadAt::read_at(&bytes, &mut buf, 400).unwrap(), 0);
+    read_exact_at(&bytes, &mut buf, 240).unwrap();
+    assert_eq!(&buf[..], &bytes[240..]);
+    let short = read_exact_at(&bytes, &mut buf, 241).unwrap_err();
+    assert_eq!(short.kind(), std::io::ErrorKind::UnexpectedEof);
+    let mut all = Vec::new();
+    SourceReader::new(std::sync::Arc::new(bytes.clone()))
+        .read_to_end(&mut all)
+        .unwrap();
+    assert_eq!(all, bytes);
+}

@@ -10,7 +10,6 @@ pub(super) fn engine_write(e: tantivy::TantivyError) -> Error {
     Error::Invalid(format!("the search index could not be written: {e}"))
 }
 use super::fields::{Fields, key, line_digest, register_analyzers};
-use crate::bag::OpenArchive;
 use crate::bag::capture::IndexLine;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
@@ -189,12 +188,16 @@ impl<'a> Builder<'a> {
     /// Adds the cables of a version that `keep` selects; returns how many.
     pub(super) fn add_version(
         &mut self,
-        store_zip: &std::path::Path,
+        store: &Store,
         version: &VersionRef,
         keep: select::Keep<'_>,
         progress: &dyn Progress,
     ) -> Result<usize> {
-        let archive = OpenArchive::open_index(store_zip)?;
+        let archive = store.open_zip(
+            &version.collection,
+            version.version,
+            crate::bag::Reading::Index,
+        )?;
         let need = Need::default();
         progress.start(&format!("indexing {}", version.identifier), version.cables);
         let Builder {
@@ -271,7 +274,11 @@ pub(super) struct Delta {
 /// Compares the documents of a collection in the index with the lines of a version of it.
 pub(super) fn delta(index: &Index, store: &Store, version: &VersionRef) -> Result<Delta> {
     let mut indexed = indexed_lines(index, &version.collection)?;
-    let archive = OpenArchive::open_index(&store.zip_path(&version.collection, version.version))?;
+    let archive = store.open_zip(
+        &version.collection,
+        version.version,
+        crate::bag::Reading::Index,
+    )?;
     let mut changed = HashSet::new();
     select::for_each_line(&archive, |line: &IndexLine| {
         if indexed.remove(&line.id) != Some(line_digest(line)) {

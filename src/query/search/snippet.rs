@@ -9,7 +9,6 @@ use crate::error::Result;
 use crate::store::Store;
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use tantivy::Searcher;
 use tantivy::query::Query;
 use tantivy::schema::Field;
@@ -59,8 +58,11 @@ impl Snippets {
             if let std::collections::hash_map::Entry::Vacant(e) =
                 archives.entry((h.collection.clone(), h.version))
             {
-                let zip: PathBuf = store.zip_path(&h.collection, h.version);
-                e.insert(OpenArchive::open_unlisted(&zip)?);
+                e.insert(store.open_zip(
+                    &h.collection,
+                    h.version,
+                    crate::bag::Reading::Unlisted,
+                )?);
             }
         }
         Ok(Snippets {

@@ -55,9 +55,14 @@ pub(super) enum Want {
 }
 
 impl SearchIndex {
-    /// The folder of a store's search index.
+    /// The folder of a store's search index: in its `.cablekeep/`, or for a remote store in
+    /// the user's cache folder ([`Store::remote_cache_dir`]; a remote store without one gets an
+    /// index for each run, and this names no folder of it).
     pub fn path_in(store: &Store) -> PathBuf {
-        Place::in_folder(store.root().join(".cablekeep")).dir
+        match store.remote_cache_dir() {
+            Some(cache) if store.is_remote() => Place::in_folder(cache).dir,
+            _ => Place::in_folder(store.root().join(".cablekeep")).dir,
+        }
     }
 
     /// Where the index of a store that cannot be written is kept: under `$XDG_CACHE_HOME`
@@ -98,9 +103,18 @@ impl SearchIndex {
         want: Want,
         progress: &dyn Progress,
     ) -> Result<(SearchIndex, Upkeep)> {
-        let in_store = Place::in_folder(store.root().join(".cablekeep"));
-        let cached = Self::cache_path(store).map(Place::in_cache);
-        let places: Vec<Place> = std::iter::once(in_store).chain(cached).collect();
+        let places: Vec<Place> = if store.is_remote() {
+            // A remote store keeps its index in the user's cache folder, named by its address.
+            store
+                .remote_cache_dir()
+                .map(Place::in_folder)
+                .into_iter()
+                .collect()
+        } else {
+            let in_store = Place::in_folder(store.root().join(".cablekeep"));
+            let cached = Self::cache_path(store).map(Place::in_cache);
+            std::iter::once(in_store).chain(cached).collect()
+        };
         Self::open_at(store, &places, want, progress)
     }
 
@@ -145,8 +159,7 @@ impl SearchIndex {
             .map_err(|e| Error::io(std::env::temp_dir(), e))?;
         let index = create_index(tmp.path()).map_err(engine_write)?;
         let mut builder = Builder::new(&index, true)?;
-        let zip = store.zip_path(&version.collection, version.version);
-        builder.add_version(&zip, version, keep, progress)?;
+        builder.add_version(store, version, keep, progress)?;
         builder.commit(&Contents::of(std::slice::from_ref(version)))?;
         let mut opened = SearchIndex::from_index(index, tmp.path(), Some(store.clone()))?;
         opened._tmp = Some(tmp);
@@ -274,8 +287,7 @@ fn fill(
     let mut builder = Builder::new(index, true)?;
     let mut cables = 0;
     for v in wanted {
-        let zip = store.zip_path(&v.collection, v.version);
-        cables += builder.add_version(&zip, v, &|_| true, progress)?;
+        cables += builder.add_version(store, v, &|_| true, progress)?;
     }
     builder.commit(&Contents::of(wanted))?;
     Ok(cables)
@@ -313,9 +325,8 @@ fn update(
             builder.remove_cable(&v.collection, id);
         }
         changes.removed += d.gone.len();
-        let zip = store.zip_path(&v.collection, v.version);
         let keep = |l: &crate::bag::capture::IndexLine| d.changed.contains(&l.id);
-        changes.indexed += builder.add_version(&zip, v, &keep, progress)?;
+        changes.indexed += builder.add_version(store, v, &keep, progress)?;
     }
     builder.commit(&Contents::of(wanted))?;
     Ok(changes)

@@ -1,8 +1,8 @@
 //! Finding one cable by the id it was published under or its canonical id.
 
 use super::records::for_each_line;
-use crate::bag::OpenArchive;
 use crate::bag::capture::IndexLine;
+use crate::bag::{OpenArchive, Reading};
 use crate::error::{Error, Result};
 use crate::store::VersionId;
 
@@ -42,6 +42,20 @@ pub fn locate_cable(
     version: Option<u32>,
     given: &str,
 ) -> Result<FoundCable> {
+    locate_cable_opened(store, collection, version, given).map(|(found, _)| found)
+}
+
+/// [`locate_cable`], with the zip of the version the cable was found in, opened for its index
+/// and the files under `data/cables/<id>/` of each id the cable may be stored under: its
+/// captures' entries are there when the cable is stored under one of them, without reading the
+/// zip's central directory again (for `show`; on a remote store each reading of the directory
+/// is a long ranged read).
+pub(crate) fn locate_cable_opened(
+    store: &crate::store::Store,
+    collection: Option<&str>,
+    version: Option<u32>,
+    given: &str,
+) -> Result<(FoundCable, OpenArchive)> {
     let ids = ids_to_look_up(given);
     let asked = match ids.as_slice() {
         [id, canonical] => format!("{id} (stored as {canonical})"),
@@ -75,7 +89,7 @@ pub fn locate_cable(
             "cable {asked} is in several collections ({}); choose one with --collection",
             found
                 .iter()
-                .map(|l| VersionId::new(&l.collection, l.version).to_string())
+                .map(|(l, _)| VersionId::new(&l.collection, l.version).to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
         ))),
@@ -88,15 +102,18 @@ fn find_in(
     collection: &str,
     version: u32,
     ids: &[String],
-) -> Result<Option<FoundCable>> {
-    let index = OpenArchive::open_index(&store.zip_path(collection, version))?;
+) -> Result<Option<(FoundCable, OpenArchive)>> {
+    let folders: Vec<String> = ids.iter().map(|id| format!("data/cables/{id}/")).collect();
+    let keep = |p: &str| p == crate::bag::INDEX_FILE || folders.iter().any(|f| p.starts_with(f));
+    let index = store.open_zip(collection, version, Reading::Selected(&keep))?;
     for id in ids {
         if let Some(line) = find_line(&index, id)? {
-            return Ok(Some(FoundCable {
+            let found = FoundCable {
                 collection: collection.to_string(),
                 version,
                 line,
-            }));
+            };
+            return Ok(Some((found, index)));
         }
     }
     Ok(None)

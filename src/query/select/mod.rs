@@ -8,6 +8,7 @@ mod locate;
 mod records;
 
 pub use filter::{Facts, Filter};
+pub(crate) use locate::locate_cable_opened;
 pub use locate::{FoundCable, find_line, ids_to_look_up, locate_cable};
 pub use records::{
     BATCH, CHUNK, CaptureView, Keep, Map, Need, RecordView, RedactionView, Selected, for_each_line,

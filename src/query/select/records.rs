@@ -329,7 +329,7 @@ impl<'a> RecordFinder<'a> {
             return Ok(Some(entry));
         }
         if self.table.is_none() {
-            self.table = Some(OpenArchive::open_captures(&self.archive.path)?);
+            self.table = Some(self.archive.reopen(crate::bag::Reading::Captures)?);
         }
         let table = self.table.as_ref().expect("made above");
         Ok(table.entry(bag_path).cloned())

@@ -8,8 +8,11 @@
 //! an archive in cablekeep's layout is checked a chunk of entries at a time, in memory that does
 //! not grow with it (see the `bag` module).
 
+mod blocks;
 mod sidecar;
 mod small_files;
+
+use blocks::HashedBlocks;
 
 use self::sidecar::{
     check_bag_identity, check_chain, check_previous_in_bag, check_sidecar_identity,
@@ -18,15 +21,18 @@ use self::sidecar::{
 use self::small_files::{
     ChecksumReference, MAX_CHECKSUM_FILE, check_checksum_file, not_regular_message, read_small_text,
 };
-use crate::bag::OpenArchive;
 use crate::bag::check::{BagChecked, BagSeen, Depth, check_bag};
+use crate::bag::{OpenArchive, ReadAt, Reading};
+use crate::error::IoContext;
 use crate::error::Result;
 use crate::finding::{CappedFindings, Code, Finding};
 use crate::hash;
 use crate::progress::Progress;
+use crate::store::FileKind;
 use crate::store::sidecar::VersionManifest;
 use crate::store::{Store, VersionId};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// How thoroughly to check.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -96,11 +102,13 @@ pub fn verify_file(
     if let Some(report) = refuse_unless_regular(zip, None) {
         return Ok(report);
     }
-    let (archive, mut report, seen, zip_digests) = check_archive(zip, options, progress)?;
+    let (archive, mut report, seen, zip_digests) = check_archive_file(zip, options, progress)?;
     let sidecar_path = sidecar.map(Path::to_path_buf).or_else(|| find_sidecar(zip));
     let mut sidecar = None;
+    // A loose zip and its neighbours are local files, read as a local store's are.
+    let local = Store::new("");
     if let Some(path) = &sidecar_path {
-        match read_sidecar(path) {
+        match read_sidecar(&local, path) {
             Ok((m, _)) => {
                 report.identifier = Some(m.identifier.clone());
                 check_bag_identity(&archive, &seen, &m.identifier, &mut report.findings);
@@ -121,7 +129,7 @@ pub fn verify_file(
     if checksum.exists() {
         let computed = zip_digests.map(|d| d.sha256);
         let reference = ChecksumReference::choose(computed, sidecar.as_ref());
-        check_checksum_file(&archive, &checksum, reference, &mut report.findings)?;
+        check_checksum_file(&local, &archive, &checksum, reference, &mut report.findings)?;
     }
     Ok(report)
 }
@@ -185,7 +193,7 @@ pub fn verify_collection(
     // The chain is checked end to end whatever is selected: manifests are small.
     for &v in versions.iter().filter(|v| !chosen.contains(v)) {
         let path = store.manifest_path(collection, v);
-        match read_sidecar(&path) {
+        match read_sidecar(store, &path) {
             Ok((m, _)) => {
                 check_sidecar_identity(&m, collection, v, &path, &mut collection_findings);
                 check_chain(store, collection, v, &m, &path, &mut collection_findings);
@@ -214,11 +222,11 @@ pub fn verify_collection(
 /// block for ever).
 fn link_log_findings(store: &Store, collection: &str) -> Vec<Finding> {
     let path = crate::linkcheck::log::log_path(store, collection);
-    match std::fs::metadata(&path) {
-        Ok(meta) if !meta.is_file() => vec![Finding::new(
+    match store.file_kind(&path) {
+        Ok(Some(kind)) if !matches!(kind, FileKind::File(_)) => vec![Finding::new(
             Code::LinkLogMalformed,
             path.display().to_string(),
-            format!("cannot be read: {}", not_regular_message(&meta)),
+            format!("cannot be read: {}", not_regular_message(kind)),
         )],
         _ => crate::linkcheck::log::verify_chain(store, collection),
     }
@@ -232,7 +240,14 @@ fn no_versions(store: &Store, collection: &str) -> Result<Vec<Report>> {
         store.archive_dir(collection),
         store.manifest_dir(collection),
     ];
-    let Some(folder) = folders.iter().find(|f| f.is_dir()) else {
+    let mut found = None;
+    for folder in &folders {
+        if store.is_folder(folder)? {
+            found = Some(folder);
+            break;
+        }
+    }
+    let Some(folder) = found else {
         return Err(crate::Error::NotFound(format!(
             "collection {collection:?} has no versions in {}",
             store.root().display()
@@ -262,31 +277,35 @@ fn check_unselected_archive(
 ) {
     let zip = store.zip_path(collection, version);
     let label = zip.display().to_string();
-    match std::fs::metadata(&zip) {
-        Err(_) => findings.push(Finding::new(
+    match store.file_kind(&zip) {
+        Err(e) => findings.push(Finding::new(
+            Code::VersionMissing,
+            &label,
+            format!("the archive of this version cannot be read: {e}"),
+        )),
+        Ok(None) => findings.push(Finding::new(
             Code::VersionMissing,
             &label,
             "the archive of this version is missing",
         )),
-        Ok(meta) if !meta.is_file() => findings.push(Finding::new(
-            Code::NotARegularFile,
-            &label,
-            not_regular_message(&meta),
-        )),
-        Ok(meta) if meta.len() != m.archive.bytes => findings.push(Finding::new(
+        Ok(Some(FileKind::File(len))) if len != m.archive.bytes => findings.push(Finding::new(
             Code::ArchiveDigestMismatch,
             &label,
             format!(
-                "the zip is {} bytes, the manifest says {}",
-                meta.len(),
+                "the zip is {len} bytes, the manifest says {}",
                 m.archive.bytes
             ),
         )),
-        Ok(_) => {}
+        Ok(Some(FileKind::File(_))) => {}
+        Ok(Some(kind)) => findings.push(Finding::new(
+            Code::NotARegularFile,
+            &label,
+            not_regular_message(kind),
+        )),
     }
     let checksum = store.checksum_path(collection, version);
     let expected = format!("{}  {}\n", m.archive.sha256, m.archive.file);
-    if read_small_text(&checksum, MAX_CHECKSUM_FILE)
+    if read_small_text(store, &checksum, MAX_CHECKSUM_FILE)
         .ok()
         .as_deref()
         != Some(expected.as_str())
@@ -348,7 +367,7 @@ pub fn verify_version(
     let manifest_path = store.manifest_path(collection, version);
     let identifier = VersionId::new(collection, version).to_string();
     let mut findings = Vec::new();
-    let sidecar = match read_sidecar(&manifest_path) {
+    let sidecar = match read_sidecar(store, &manifest_path) {
         Ok(s) => Some(s),
         Err(f) => {
             findings.push(f);
@@ -359,7 +378,8 @@ pub fn verify_version(
         check_sidecar_identity(m, collection, version, &manifest_path, &mut findings);
         check_chain(store, collection, version, m, &manifest_path, &mut findings);
     }
-    if !zip.exists() {
+    let kind = store.file_kind(&zip)?;
+    if kind.is_none() {
         findings.push(Finding::new(
             Code::VersionMissing,
             zip.display().to_string(),
@@ -372,11 +392,17 @@ pub fn verify_version(
             ..Report::default()
         });
     }
-    if let Some(mut report) = refuse_unless_regular(&zip, Some(identifier.clone())) {
+    if let Some(mut report) = refuse_unless_kind_regular(&zip, kind, Some(identifier.clone())) {
         report.findings.splice(0..0, findings);
         return Ok(report);
     }
-    let (archive, mut report, seen, zip_digests) = check_archive(&zip, options, progress)?;
+    let source = store.open_file(&zip)?;
+    let hashing = match store.is_remote() {
+        true => ZipHashing::InOneReading,
+        false => ZipHashing::Apart,
+    };
+    let (archive, mut report, seen, zip_digests) =
+        check_archive(source, &zip, hashing, options, progress)?;
     report.identifier = Some(identifier.clone());
     report.findings.splice(0..0, findings);
     check_bag_identity(&archive, &seen, &identifier, &mut report.findings);
@@ -393,6 +419,7 @@ pub fn verify_version(
     let computed = zip_digests.map(|d| d.sha256);
     let reference = ChecksumReference::choose(computed, sidecar.as_ref().map(|s| &s.0));
     check_checksum_file(
+        store,
         &archive,
         &store.checksum_path(collection, version),
         reference,
@@ -404,8 +431,21 @@ pub fn verify_version(
 /// Opens and checks an archive: a chunk at a time when it is in cablekeep's layout, whole
 /// otherwise. In full mode the whole zip is hashed at the same time: its digests (SHA-512 most
 /// of all) would otherwise leave a core idle at the end of a long run.
-fn check_archive(
+fn check_archive_file(
     zip: &Path,
+    options: Options,
+    progress: &dyn Progress,
+) -> Result<(OpenArchive, Report, BagSeen, Option<hash::Digests>)> {
+    let file = std::fs::File::open(zip).at(zip)?;
+    check_archive(Arc::new(file), zip, ZipHashing::Apart, options, progress)
+}
+
+/// [`check_archive_file`] of a zip whose bytes `source` gives (`zip` names it): one handle for
+/// the bag's checks and the zip's digests.
+fn check_archive(
+    source: Arc<dyn ReadAt>,
+    zip: &Path,
+    hashing: ZipHashing,
     options: Options,
     progress: &dyn Progress,
 ) -> Result<(OpenArchive, Report, BagSeen, Option<hash::Digests>)> {
@@ -414,24 +454,44 @@ fn check_archive(
     } else {
         Depth::Full
     };
-    let check = || -> Result<(OpenArchive, Report, BagSeen)> {
+    let check = |source: Arc<dyn ReadAt>| -> Result<(OpenArchive, Report, BagSeen)> {
         if !options.whole
             && let Some((archive, checked, seen)) =
-                crate::bag::check::check_streamed(zip, depth, progress)?
+                crate::bag::check::check_streamed(source.clone(), zip, depth, progress)?
         {
             return Ok((archive, checked.into(), seen));
         }
-        let archive = OpenArchive::open(zip)?;
+        let archive = OpenArchive::open_source(source, zip, Reading::Whole)?;
         let (checked, seen) = check_bag(&archive, depth, progress)?;
         Ok((archive, checked.into(), seen))
     };
     if options.fast {
-        let (archive, report, seen) = check()?;
+        let (archive, report, seen) = check(source)?;
         return Ok((archive, report, seen, None));
     }
-    let (bag, zip_digests) = rayon::join(check, || hash::digest_file(zip));
+    if hashing == ZipHashing::InOneReading {
+        let blocks = Arc::new(HashedBlocks::new(source).at(zip)?);
+        let (archive, report, seen) = check(blocks.clone())?;
+        let (digests, _) = blocks.finish().at(zip)?;
+        return Ok((archive, report, seen, Some(digests)));
+    }
+    let (bag, zip_digests) = rayon::join(
+        || check(source.clone()),
+        || hash::digest_source(&*source, zip),
+    );
     let (archive, report, seen) = bag?;
     Ok((archive, report, seen, Some(zip_digests?.0)))
+}
+
+/// How a full check hashes the whole zip beside the bag's checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ZipHashing {
+    /// On a thread of its own, reading the zip again (a local file: the reads are cheap, and
+    /// the digests are ready with the checks).
+    Apart,
+    /// From the blocks the checks read, in one reading of the zip (a remote store's, where
+    /// every byte read is a byte fetched; see [`HashedBlocks`]).
+    InOneReading,
 }
 
 /// What a full check of an archive found, and the facts a sidecar manifest records about it
@@ -449,7 +509,8 @@ pub(crate) struct Observed {
 
 /// Checks an archive in full, on its own (no sidecar, no `.sha256`), and reports what it holds.
 pub(crate) fn observe_archive(zip: &Path, progress: &dyn Progress) -> Result<Observed> {
-    let (archive, report, seen, zip_digests) = check_archive(zip, Options::default(), progress)?;
+    let (archive, report, seen, zip_digests) =
+        check_archive_file(zip, Options::default(), progress)?;
     let zip_digests = zip_digests.expect("a full check computes the zip's digests");
     let tag_files: Option<std::collections::BTreeMap<String, hash::Digests>> = seen
         .tag_digests
@@ -495,14 +556,24 @@ pub(crate) fn observe_archive(zip: &Path, progress: &dyn Progress) -> Result<Obs
 /// A report of one finding when the archive's path is not a regular file: a FIFO would make
 /// `verify` wait for a writer for ever, a device would never end.
 fn refuse_unless_regular(zip: &Path, identifier: Option<String>) -> Option<Report> {
-    let meta = std::fs::metadata(zip).ok()?;
-    if meta.is_file() {
+    let kind = Store::new("").file_kind(zip).ok()?;
+    refuse_unless_kind_regular(zip, kind, identifier)
+}
+
+/// [`refuse_unless_regular`] for what the store says lies at `zip`.
+fn refuse_unless_kind_regular(
+    zip: &Path,
+    kind: Option<FileKind>,
+    identifier: Option<String>,
+) -> Option<Report> {
+    let kind = kind?;
+    if matches!(kind, FileKind::File(_)) {
         return None;
     }
     let finding = Finding::new(
         Code::NotARegularFile,
         zip.display().to_string(),
-        format!("{}: it was not read", not_regular_message(&meta)),
+        format!("{}: it was not read", not_regular_message(kind)),
     );
     Some(Report {
         archive: zip.to_path_buf(),

@@ -35,10 +35,11 @@ pub(super) fn check_bag_identity(
 }
 
 pub(super) fn read_sidecar(
+    store: &Store,
     path: &Path,
 ) -> std::result::Result<(VersionManifest, Vec<u8>), Finding> {
     let label = path.display().to_string();
-    let bytes = read_small(path, MAX_SIDECAR)
+    let bytes = read_small(store, path, MAX_SIDECAR)
         .map_err(|why| Finding::new(Code::SidecarUnreadable, &label, why.to_string()))?;
     let manifest: VersionManifest = serde_json::from_slice(&bytes).map_err(|e| {
         Finding::new(
@@ -115,7 +116,7 @@ pub(super) fn check_chain(
                     ),
                 ));
             }
-            match read_sidecar(&store.manifest_path(collection, version - 1)) {
+            match read_sidecar(store, &store.manifest_path(collection, version - 1)) {
                 Ok((prev, prev_bytes)) => {
                     let actual = hash::sha256_hex(&prev_bytes);
                     if actual != link.manifest_sha256 {

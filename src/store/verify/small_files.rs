@@ -6,6 +6,7 @@ use crate::bag::manifest;
 use crate::error::Result;
 use crate::finding::{Code, Finding};
 use crate::store::sidecar::VersionManifest;
+use crate::store::{FileKind, Store};
 use std::path::Path;
 
 /// What the `.sha256` file is compared with.
@@ -31,13 +32,14 @@ impl ChecksumReference {
 
 /// The `.sha256` file must exist (for stored versions), name the zip, and give its digest.
 pub(super) fn check_checksum_file(
+    store: &Store,
     archive: &OpenArchive,
     path: &Path,
     reference: ChecksumReference,
     findings: &mut Vec<Finding>,
 ) -> Result<()> {
     let label = path.display().to_string();
-    let text = match read_small_text(path, MAX_CHECKSUM_FILE) {
+    let text = match read_small_text(store, path, MAX_CHECKSUM_FILE) {
         Ok(t) => t,
         Err(why) => {
             findings.push(Finding::new(Code::ChecksumFile, &label, why.to_string()));
@@ -78,14 +80,22 @@ pub(super) fn check_checksum_file(
 pub(super) const MAX_CHECKSUM_FILE: u64 = 64 << 10;
 
 /// `not a regular file but <what it is>`.
-pub(super) fn not_regular_message(meta: &std::fs::Metadata) -> String {
-    Unreadable::NotRegular(not_regular_kind(meta)).to_string()
+pub(super) fn not_regular_message(kind: FileKind) -> String {
+    let what = match kind {
+        FileKind::Folder => FOLDER,
+        FileKind::Special(what) => what,
+        FileKind::File(_) => "a regular file",
+    };
+    Unreadable::NotRegular(what).to_string()
 }
+
+const FOLDER: &str =
+    "a folder (verify checks zip files; a bag folder can be zipped, or checked by a BagIt tool)";
 
 /// What a path that is not a regular file is instead, for a message.
 fn not_regular_kind(meta: &std::fs::Metadata) -> &'static str {
     if meta.is_dir() {
-        "a folder (verify checks zip files; a bag folder can be zipped, or checked by a BagIt tool)"
+        FOLDER
     } else {
         crate::fsutil::special_kind(meta.file_type()).unwrap_or("something else")
     }
@@ -107,11 +117,21 @@ pub(super) enum Unreadable {
     Grew { limit: u64 },
     #[error("not UTF-8 text")]
     NotUtf8,
+    /// A remote store could not be read (unreachable, refused).
+    #[error("could not be read: {0}")]
+    Store(String),
 }
 
 /// Reads a small file whole, unless it cannot be read, is not a regular file or is larger than
 /// `limit`.
-pub(super) fn read_small(path: &Path, limit: u64) -> std::result::Result<Vec<u8>, Unreadable> {
+pub(super) fn read_small(
+    store: &Store,
+    path: &Path,
+    limit: u64,
+) -> std::result::Result<Vec<u8>, Unreadable> {
+    if store.is_remote() {
+        return read_small_remote(store, path, limit);
+    }
     let meta = std::fs::metadata(path)?;
     if !meta.is_file() {
         return Err(Unreadable::NotRegular(not_regular_kind(&meta)));
@@ -126,8 +146,32 @@ pub(super) fn read_small(path: &Path, limit: u64) -> std::result::Result<Vec<u8>
     crate::fsutil::read_at_most(file, limit, meta.len())?.ok_or(Unreadable::Grew { limit })
 }
 
-pub(super) fn read_small_text(path: &Path, limit: u64) -> std::result::Result<String, Unreadable> {
-    String::from_utf8(read_small(path, limit)?).map_err(|_| Unreadable::NotUtf8)
+/// [`read_small`] of a remote store's file: every object is a regular file there.
+fn read_small_remote(
+    store: &Store,
+    path: &Path,
+    limit: u64,
+) -> std::result::Result<Vec<u8>, Unreadable> {
+    match store.file_kind(path) {
+        Err(e) => Err(Unreadable::Store(e.to_string())),
+        Ok(None) => Err(Unreadable::Io(std::io::ErrorKind::NotFound.into())),
+        Ok(Some(FileKind::File(size))) if size > limit => Err(Unreadable::TooLarge { size, limit }),
+        Ok(Some(FileKind::File(_))) => match store.read_small(path, limit) {
+            Ok(Some(bytes)) => Ok(bytes),
+            Ok(None) => Err(Unreadable::Grew { limit }),
+            Err(e) => Err(Unreadable::Store(e.to_string())),
+        },
+        Ok(Some(FileKind::Folder)) => Err(Unreadable::NotRegular(FOLDER)),
+        Ok(Some(FileKind::Special(kind))) => Err(Unreadable::NotRegular(kind)),
+    }
+}
+
+pub(super) fn read_small_text(
+    store: &Store,
+    path: &Path,
+    limit: u64,
+) -> std::result::Result<String, Unreadable> {
+    String::from_utf8(read_small(store, path, limit)?).map_err(|_| Unreadable::NotUtf8)
 }
 
 #[cfg(test)]
@@ -137,7 +181,9 @@ mod tests {
     #[test]
     fn a_small_file_that_is_not_read_says_why_in_the_findings_words() {
         let dir = tempfile::tempdir().unwrap();
-        let folder = read_small(dir.path(), 10).unwrap_err().to_string();
+        let folder = read_small(&Store::new(""), dir.path(), 10)
+            .unwrap_err()
+            .to_string();
         assert!(
             folder.starts_with("not a regular file but a folder"),
             "{folder}"
@@ -145,19 +191,26 @@ mod tests {
         let big = dir.path().join("big");
         std::fs::write(&big, [b'x'; 11]).unwrap();
         assert_eq!(
-            read_small(&big, 10).unwrap_err().to_string(),
+            read_small(&Store::new(""), &big, 10)
+                .unwrap_err()
+                .to_string(),
             "11 bytes, larger than such a file ever is (10 bytes): not read"
         );
         let binary = dir.path().join("binary");
         std::fs::write(&binary, [0xff, 0xfe]).unwrap();
         assert_eq!(
-            read_small_text(&binary, 10).unwrap_err().to_string(),
+            read_small_text(&Store::new(""), &binary, 10)
+                .unwrap_err()
+                .to_string(),
             "not UTF-8 text"
         );
         assert!(matches!(
-            read_small(&dir.path().join("absent"), 10),
+            read_small(&Store::new(""), &dir.path().join("absent"), 10),
             Err(Unreadable::Io(_))
         ));
-        assert_eq!(read_small_text(&big, 11).unwrap(), "x".repeat(11));
+        assert_eq!(
+            read_small_text(&Store::new(""), &big, 11).unwrap(),
+            "x".repeat(11)
+        );
     }
 }

@@ -56,12 +56,12 @@ impl Catalog {
     ) -> Result<Catalog> {
         let v = store.resolve_version(collection, version)?;
         let version = VersionRef::read(store, collection, v)?;
-        let zip = store.zip_path(collection, v);
         progress.start("reading the cables", version.cables);
         let ed = Edition::build(store, version.clone(), &|_| true, None, progress)?;
         progress.finish();
         progress.start("finding the records", ed.cables.len() as u64);
-        let records = Records::build(&zip, &ed, progress)?;
+        let archive = store.open_zip(collection, v, crate::bag::Reading::Index)?;
+        let records = Records::build(archive, &ed, progress)?;
         progress.finish();
         let pages = PageTable::build(&ed);
         let search = if store.latest(collection)? == Some(v) {
@@ -98,7 +98,7 @@ impl Catalog {
 /// Where each cable's index line and record entries lie in the temporary file.
 struct Records {
     /// The archive, opened once; each read uses a handle of its own on the same file.
-    zip: File,
+    zip: std::sync::Arc<dyn crate::bag::ReadAt>,
     zip_path: PathBuf,
     zip_len: u64,
     folder: String,
@@ -162,8 +162,9 @@ impl Records {
     /// Streams the index once and finds each cable's entries by reading the zip's directory
     /// forward in step with it (both list cables in id order), as `select::stream` does; an
     /// entry not where expected is looked up in the archive's table, read only then.
-    fn build(zip_path: &std::path::Path, ed: &Edition, progress: &dyn Progress) -> Result<Records> {
-        let archive = OpenArchive::open_index(zip_path)?;
+    fn build(archive: OpenArchive, ed: &Edition, progress: &dyn Progress) -> Result<Records> {
+        let zip_path = archive.path.clone();
+        let zip_path = zip_path.as_path();
         let folder = archive.folder.clone().unwrap_or_default();
         let tmp = tempfile::tempfile().map_err(|e| Error::io(std::env::temp_dir(), e))?;
         let mut out = BufWriter::with_capacity(1 << 16, &tmp);
@@ -185,7 +186,7 @@ impl Records {
                     return Ok(Some(entry));
                 }
                 if table.is_none() {
-                    table = Some(OpenArchive::open_captures(zip_path)?);
+                    table = Some(archive.reopen(crate::bag::Reading::Captures)?);
                 }
                 Ok(table.as_ref().and_then(|t| t.entry(bag_path).cloned()))
             };
@@ -211,10 +212,9 @@ impl Records {
         out.flush()
             .map_err(|e| Error::io(std::env::temp_dir(), e))?;
         drop(out);
-        let zip = File::open(zip_path).at(zip_path)?;
         Ok(Records {
-            zip_len: zip.metadata().at(zip_path)?.len(),
-            zip,
+            zip_len: archive.index.file_len,
+            zip: archive.file.clone(),
             zip_path: zip_path.to_path_buf(),
             folder,
             file: tmp,
@@ -241,7 +241,7 @@ impl Records {
         index.file_len = self.zip_len;
         let archive = OpenArchive {
             path: self.zip_path.clone(),
-            file: self.zip.try_clone().at(&self.zip_path)?,
+            file: self.zip.clone(),
             index,
             folder: Some(self.folder.clone()),
             label: self.zip_path.display().to_string(),

@@ -17,6 +17,7 @@ use super::rules;
 use super::tags::{BagCheck, TagStreams};
 use super::{BagChecked, BagSeen, Depth};
 use crate::bag::{Chunk, DirectoryStream, Entry, OpenArchive};
+use crate::bag::{ReadAt, Reading};
 use crate::error::{IoContext, Result};
 use crate::finding::{CappedFindings, Finding};
 use crate::hash::{Sha256Bytes, Sha512Bytes};
@@ -25,6 +26,7 @@ use channel::{Stream, Unstreamable};
 use rayon::prelude::*;
 use readers::{IndexDigest, IndexItem, IndexStream, ManifestStream, UnparsedStream};
 use std::path::Path;
+use std::sync::Arc;
 
 /// Entries read from the directory, checked and hashed at a time.
 const CHUNK: usize = 4096;
@@ -33,11 +35,13 @@ const CHUNK: usize = 4096;
 /// None when the archive is not in cablekeep's layout: the caller then opens it whole. Returns
 /// the archive opened for its tag files, the report and what the bag says of itself.
 pub(crate) fn check_streamed(
+    source: Arc<dyn ReadAt>,
     path: &Path,
     depth: Depth,
     progress: &dyn Progress,
 ) -> Result<Option<(OpenArchive, BagChecked, BagSeen)>> {
-    let archive = OpenArchive::open_selected(path, &|p| !p.starts_with("data/"))?;
+    let tag_files = |p: &str| !p.starts_with("data/");
+    let archive = OpenArchive::open_source(source, path, Reading::Selected(&tag_files))?;
     let Some(folder) = streamable_folder(&archive) else {
         return Ok(None);
     };
@@ -45,7 +49,7 @@ pub(crate) fn check_streamed(
     if files.all.len() != archive.index.entries.len() || !tag_names_distinct(&files) {
         return Ok(None);
     }
-    let Some(directory) = DirectoryStream::new(&archive.file, &archive.label).at(path)? else {
+    let Some(directory) = DirectoryStream::new(&*archive.file, &archive.label).at(path)? else {
         return Ok(None);
     };
     let checked = Streaming {
