@@ -44,7 +44,8 @@ pub const EXIT_ERROR: u8 = 2;
 #[derive(Debug, Parser)]
 #[command(name = "cablekeep", version, about, max_term_width = 100)]
 pub struct Cli {
-    /// The store: a folder holding archives/ and manifests/.
+    /// The store: a folder holding archives/ and manifests/, or (for the commands that only
+    /// read) `s3://bucket/prefix` holding them in object storage.
     #[arg(long, global = true, env = "CABLEKEEP_STORE", default_value = ".")]
     store: PathBuf,
     /// Wait for another writer to finish instead of failing at once.
@@ -195,7 +196,7 @@ fn run(cli: Cli) -> Result<u8> {
         LockWait::FailAtOnce
     };
     let ctx = Ctx {
-        store: Store::new(&cli.store),
+        store: cablekeep::replica::open_store(&cli.store)?,
         wait,
         bar: progress::Bar::new(drawing),
     };

@@ -17,6 +17,7 @@ pub mod repair;
 pub mod replicate;
 mod runtime;
 mod s3;
+mod store_files;
 
 pub use credentials::Settings;
 pub use files::{FileKind, StoreFile};
@@ -127,6 +128,29 @@ impl Digest {
             sha256: hex::encode(Sha256::digest(bytes)),
         }
     }
+}
+
+/// The store at `text` for the read-only commands: a local folder, or `s3://bucket/prefix`
+/// read through the object storage (writers refuse it).
+pub fn open_store(text: &std::path::Path) -> crate::error::Result<crate::store::Store> {
+    let Some(url) = text.to_str().filter(|t| t.starts_with("s3://")) else {
+        return Ok(crate::store::Store::new(text));
+    };
+    let ReplicaUrl::S3 {
+        bucket,
+        prefix,
+        profile,
+    } = ReplicaUrl::parse(url)?
+    else {
+        return Ok(crate::store::Store::new(text));
+    };
+    let settings = match &profile {
+        None => Settings::from_environment()?,
+        Some(name) => Settings::from_profile(name)?,
+    };
+    let bucket = s3::Bucket::connect(&bucket, &prefix, profile.as_deref(), &settings)?;
+    let files = store_files::BucketFiles::new(bucket);
+    Ok(crate::store::Store::remote(std::sync::Arc::new(files)))
 }
 
 /// Where in a replica cablekeep keeps the replication's own state (never archive data).

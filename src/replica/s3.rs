@@ -197,6 +197,27 @@ impl Bucket {
             .collect())
     }
 
+    /// The files (names and sizes) and folders directly under a store-relative folder.
+    pub fn list_folder(&self, dir: &str) -> Result<(Vec<(String, u64)>, Vec<String>)> {
+        let dir = dir.trim_matches('/');
+        let prefix = if dir.is_empty() {
+            self.key("")
+        } else {
+            self.key(dir)
+        };
+        let prefix = (!prefix.as_ref().is_empty()).then_some(prefix);
+        let listed = block_on(self.client.list_with_delimiter(prefix.as_ref()))?
+            .map_err(|e| self.fail(dir, e))?;
+        let name = |p: &Key| p.filename().map(str::to_string);
+        let files = listed
+            .objects
+            .iter()
+            .filter_map(|m| Some((name(&m.location)?, m.size)))
+            .collect();
+        let folders = listed.common_prefixes.iter().filter_map(name).collect();
+        Ok((files, folders))
+    }
+
     /// The size and ETag of one object, or None when there is none.
     pub fn head(&self, rel: &str) -> Result<Option<Listed>> {
         let key = self.key(rel);

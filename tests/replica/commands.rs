@@ -592,3 +592,91 @@ fn refused_credentials_and_unreachable_endpoints_are_clear_errors_that_write_not
     assert!(text(&out).contains("AWS_ALLOW_HTTP=true"), "{}", text(&out));
     assert!(garage.list("guarded", "").is_empty());
 }
+
+#[test]
+fn read_only_commands_on_a_bucket_print_what_they_print_locally() {
+    let Some(store) = dev_store() else { return };
+    let Some(garage) = Garage::single() else {
+        return;
+    };
+    garage.bucket("readonly");
+    expect(
+        &mut ck(&garage, store, &["replicate", "--to", "s3://readonly/p"]),
+        0,
+    );
+    let remote = Path::new("s3://readonly/p");
+    let cache = tempfile::tempdir().unwrap();
+    let local_text = store.display().to_string();
+    let same = |args: &[&str], code: i32| {
+        let mut here = ck(&garage, store, args);
+        let ours = expect(&mut here, code).replace(&local_text, "<store>");
+        let mut there = ck(&garage, remote, args);
+        there.env("XDG_CACHE_HOME", cache.path());
+        let theirs = expect(&mut there, code).replace("s3://readonly/p", "<store>");
+        assert_eq!(theirs, ours, "{args:?}");
+        ours
+    };
+    let log = same(&["log", "-c", "dev", "--json"], 0);
+    let versions = json_lines(&log).len();
+    assert!(versions >= 2);
+    let last = versions.to_string();
+    same(&["diff", "-c", "dev", "1", &last, "--json"], 0);
+    same(&["show", "66BUENOSAIRES2481", "--json"], 0);
+    same(&["search", "buenos aires", "--json"], 0);
+    same(&["stats", "-c", "dev", "--json"], 0);
+    same(&["verify", "-c", "dev", "--all", "--fast", "--json"], 0);
+    // An export from the bucket is the export from the store, byte for byte.
+    let out = tempfile::tempdir().unwrap();
+    for (from, dir) in [(store, "local"), (remote, "remote")] {
+        let mut cmd = ck(
+            &garage,
+            from,
+            &["export", "-c", "dev", "--format", "jsonl", "--out"],
+        );
+        cmd.arg(out.path().join(dir))
+            .env("XDG_CACHE_HOME", cache.path());
+        expect(&mut cmd, 0);
+    }
+    assert_eq!(
+        local_files_under(&out.path().join("local")),
+        local_files_under(&out.path().join("remote"))
+    );
+    // Damage behind cablekeep's back: verify on the bucket names the object.
+    let key = format!("p/archives/dev/dev-v{last}.zip");
+    let mut bytes = garage.get("readonly", &key).unwrap();
+    let at = bytes.len() / 3;
+    bytes[at] ^= 0x01;
+    garage.put("readonly", &key, &bytes);
+    let mut cmd = ck(&garage, remote, &["verify", "-c", "dev", "--json"]);
+    cmd.env("XDG_CACHE_HOME", cache.path());
+    let report = expect(&mut cmd, 1);
+    assert!(
+        report.contains(&format!("s3://readonly/p/archives/dev/dev-v{last}.zip")),
+        "{report}"
+    );
+    // Writers refuse a bucket, and write nothing there.
+    let before = snapshot(&garage, "readonly");
+    let mut cmd = ck(&garage, remote, &["bundle", "-c", "dev"]);
+    cmd.arg(crate::util::examples());
+    let out = run(&mut cmd);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("read-only"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(snapshot(&garage, "readonly"), before);
+}
+
+/// Every file under `root` with its SHA-256, by relative path.
+fn local_files_under(root: &Path) -> BTreeMap<String, String> {
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e.path().strip_prefix(root).unwrap().display().to_string();
+            (rel, sha256_hex(&std::fs::read(e.path()).unwrap()))
+        })
+        .collect()
+}
