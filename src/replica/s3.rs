@@ -33,6 +33,15 @@ const IN_FLIGHT: usize = 4;
 /// range, never the whole object).
 const RANGE_BYTES: u64 = 16 * 1024 * 1024;
 
+/// What lies directly in a folder of the store: files (names and sizes) and folders.
+#[derive(Debug, Default)]
+pub struct Folder {
+    /// Files by name, with their sizes.
+    pub files: Vec<(String, u64)>,
+    /// Folder names.
+    pub folders: Vec<String>,
+}
+
 /// A bucket and prefix, reached with the settings of the environment.
 #[derive(Debug)]
 pub struct Bucket {
@@ -198,7 +207,7 @@ impl Bucket {
     }
 
     /// The files (names and sizes) and folders directly under a store-relative folder.
-    pub fn list_folder(&self, dir: &str) -> Result<(Vec<(String, u64)>, Vec<String>)> {
+    pub fn list_folder(&self, dir: &str) -> Result<Folder> {
         let dir = dir.trim_matches('/');
         let prefix = if dir.is_empty() {
             self.key("")
@@ -215,7 +224,7 @@ impl Bucket {
             .filter_map(|m| Some((name(&m.location)?, m.size)))
             .collect();
         let folders = listed.common_prefixes.iter().filter_map(name).collect();
-        Ok((files, folders))
+        Ok(Folder { files, folders })
     }
 
     /// The size and ETag of one object, or None when there is none.

@@ -42,13 +42,11 @@ impl RemoteFiles for BucketFiles {
     }
 
     fn list(&self, dir: &str) -> Result<Vec<(String, u64)>> {
-        let (files, _) = self.bucket.list_folder(dir)?;
-        Ok(files)
+        Ok(self.bucket.list_folder(dir)?.files)
     }
 
     fn subdirs(&self, dir: &str) -> Result<Vec<String>> {
-        let (_, folders) = self.bucket.list_folder(dir)?;
-        Ok(folders)
+        Ok(self.bucket.list_folder(dir)?.folders)
     }
 
     fn read_small(&self, rel: &str, max: u64) -> Result<Option<Vec<u8>>> {
