@@ -136,7 +136,8 @@ impl Folder {
         let dest = self.path_of(rel);
         let parent = dest.parent().unwrap_or(&self.root);
         let mut tmp = fsutil::temp_file_in(parent)?;
-        let written = copy_hashing(source, tmp.as_file_mut(), progress)?;
+        let tmp_path = tmp.path().to_path_buf();
+        let written = copy_hashing(source, tmp.as_file_mut(), &tmp_path, progress)?;
         tmp.as_file().sync_all().at(tmp.path())?;
         check_digest(&written, expected, &source.display().to_string())?;
         let back = hash_file(tmp.path(), &crate::progress::NoProgress)?;
@@ -176,42 +177,40 @@ pub(super) fn hash_file(path: &Path, progress: &dyn Progress) -> Result<Digest> 
 
 /// Streams the first `len` bytes of `path` (all of a shorter file) through SHA-256.
 pub(super) fn hash_file_prefix(path: &Path, len: u64, progress: &dyn Progress) -> Result<Digest> {
-    let mut file = std::fs::File::open(path).at(path)?.take(len);
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; CHUNK];
-    let mut bytes = 0u64;
-    loop {
-        let n = file.read(&mut buf).at(path)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        bytes += n as u64;
-        progress.inc(n as u64);
-    }
-    Ok(Digest {
-        bytes,
-        sha256: hex::encode(hasher.finalize()),
-    })
+    let file = std::fs::File::open(path).at(path)?;
+    stream_hashing(file.take(len), path, &mut |_| Ok(()), progress)
 }
 
+/// Copies `source` into `dest` (the temporary file at `dest_path`), hashing what it copies.
 fn copy_hashing(
     source: &Path,
     dest: &mut std::fs::File,
+    dest_path: &Path,
     progress: &dyn Progress,
 ) -> Result<Digest> {
-    let mut file = std::fs::File::open(source).at(source)?;
+    let file = std::fs::File::open(source).at(source)?;
+    let mut write = |chunk: &[u8]| dest.write_all(chunk).at(dest_path);
+    stream_hashing(file, source, &mut write, progress)
+}
+
+/// Reads `reader` (the file at `path`) to its end in chunks, handing each to `each` and to
+/// SHA-256.
+fn stream_hashing(
+    mut reader: impl Read,
+    path: &Path,
+    each: &mut dyn FnMut(&[u8]) -> Result<()>,
+    progress: &dyn Progress,
+) -> Result<Digest> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; CHUNK];
     let mut bytes = 0u64;
     loop {
-        let n = file.read(&mut buf).at(source)?;
+        let n = reader.read(&mut buf).at(path)?;
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
-        dest.write_all(&buf[..n])
-            .map_err(|e| Error::io(source, e))?;
+        each(&buf[..n])?;
         bytes += n as u64;
         progress.inc(n as u64);
     }

@@ -6,7 +6,7 @@
 //! A replica holds the store's own layout (`archives/<c>/...`, `manifests/<c>/...`, FORMAT.md
 //! section 1) and, under `.cablekeep/replica/`, the state of the replication: temporaries of
 //! uploads under way, the receipts of what was verified on arrival, and files a repair moved
-//! aside. Only [`s3`] knows the object storage client.
+//! aside. Only the `s3` module knows the object storage client.
 
 pub mod audit;
 mod credentials;
