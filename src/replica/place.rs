@@ -203,6 +203,17 @@ impl Replica {
         Ok(temps.len())
     }
 
+    /// Removes what is left of this run's own temporaries.
+    pub fn remove_temporaries_of(&self, run: &str) -> Result<()> {
+        let Replica::S3(b) = self else {
+            return Ok(());
+        };
+        for t in b.list(&format!("{STATE_DIR}/tmp/{run}/"))? {
+            b.delete(&t.rel)?;
+        }
+        Ok(())
+    }
+
     /// Copies a file of this replica to a local temporary file, checking it is `expected`
     /// (a repair's source). A local replica's file is used where it lies, after the check.
     pub fn fetch(&self, rel: &str, expected: &Digest, scratch: &Path) -> Result<Fetched> {

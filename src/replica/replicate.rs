@@ -138,6 +138,8 @@ pub fn replicate(
         done.link_log = copy_link_log(store, target, name, &held, &run, progress, &mut report)?;
         report.collections.push(done);
     }
+    // A temporary whose deletion failed on the way (a node that went away) goes now.
+    target.remove_temporaries_of(&run)?;
     progress.finish();
     Ok(report)
 }
