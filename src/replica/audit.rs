@@ -14,7 +14,7 @@ use crate::finding::{Code, Finding};
 use crate::progress::Progress;
 use crate::store::sidecar::VersionManifest;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What to compare.
@@ -70,6 +70,8 @@ pub struct Damage {
     pub file: StoreFile,
     /// Whether the replica has a copy that must be moved aside (damaged) or none (missing).
     pub present: bool,
+    /// A link log that is only behind the good one (R007): replaced, not reported as damage.
+    pub behind: bool,
     /// The good copy's size and SHA-256.
     pub good: Digest,
     /// Replicas whose copy was judged good.
@@ -404,6 +406,7 @@ impl<'a> Audit<'a> {
                 rel: rel.to_string(),
                 file: files::classify(rel).unwrap_or_else(|| unreachable_file(rel)),
                 present: true,
+                behind: true,
                 good: good.clone(),
                 sources: Vec::new(),
             });
@@ -547,6 +550,7 @@ impl<'a> Audit<'a> {
                 rel: rel.to_string(),
                 file: file.clone(),
                 present,
+                behind: false,
                 good: good.clone(),
                 sources: sources.clone(),
             });
@@ -578,7 +582,7 @@ impl<'a> Audit<'a> {
                 let mine = |code: Code| {
                     self.damage
                         .iter()
-                        .filter(|d| d.replica == i)
+                        .filter(|d| d.replica == i && !d.behind)
                         .filter(|d| (code == Code::ReplicaDamaged) == d.present)
                         .count() as u64
                 };
@@ -597,8 +601,6 @@ impl<'a> Audit<'a> {
                 }
             })
             .collect();
-        let distinct: BTreeSet<&str> = self.damage.iter().map(|d| d.rel.as_str()).collect();
-        let _ = distinct;
         Report {
             replicas,
             findings: self.findings,

@@ -35,7 +35,7 @@ pub struct Report {
 pub struct Repaired {
     /// Store-relative path.
     pub file: String,
-    /// `missing` or `damaged`.
+    /// `missing`, `damaged`, or `behind` (a link log the good one extends).
     pub was: &'static str,
     /// The replica its good copy came from.
     pub from: String,
@@ -90,7 +90,11 @@ pub fn repair(replicas: &[Replica], options: &Options, progress: &dyn Progress) 
         moved_any |= damage.present && damage.file.kind != FileKind::LinkLog;
         repaired.push(Repaired {
             file: damage.rel.clone(),
-            was: if damage.present { "damaged" } else { "missing" },
+            was: match (damage.present, damage.behind) {
+                (_, true) => "behind",
+                (true, false) => "damaged",
+                (false, false) => "missing",
+            },
             from,
         });
     }

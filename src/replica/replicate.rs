@@ -84,6 +84,13 @@ pub fn replicate(
     collection: Option<&str>,
     progress: &dyn Progress,
 ) -> Result<Report> {
+    if store.is_remote() {
+        return Err(Error::Invalid(format!(
+            "{}: replicate copies from a local store (--store FOLDER); to copy between buckets, \
+             use `cablekeep repair TARGET --from SOURCE`",
+            store.root().display()
+        )));
+    }
     let _lock = target.prepare_for_writing()?;
     let temporaries_removed = target.remove_temporaries()?;
     let run = run_id();

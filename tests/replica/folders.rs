@@ -77,10 +77,9 @@ fn folders_extra_files_a_log_behind_and_a_flip_only_deep_sees() {
             .arg("--json"),
         0,
     );
-    assert_eq!(
-        json_lines(&out)[0]["repaired"][0]["file"],
-        "manifests/c/links.jsonl"
-    );
+    let repaired = &json_lines(&out)[0]["repaired"][0];
+    assert_eq!(repaired["file"], "manifests/c/links.jsonl");
+    assert_eq!(repaired["was"], "behind");
     assert_eq!(std::fs::read(&log).unwrap(), std::fs::read(&b_log).unwrap());
     // A bit flip that keeps the size: folders are not hashed without --deep.
     let zip = b.join("archives/c/c-v1.zip");
