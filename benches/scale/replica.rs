@@ -63,7 +63,22 @@ pub fn run(c: &mut Ctx) {
     note_bytes_read(c, AUDIT_ROW);
     match damage_latest_zip(c, &server) {
         Ok(damaged_bytes) => {
-            c.time(AUDIT_DAMAGED_ROW, "cablekeep", audit, 0, 0, &[]);
+            // The audit must find the damage: its exit 1 is this row's success.
+            let mut expecting_findings = vec![
+                "sh".to_string(),
+                "-c".to_string(),
+                "\"$@\"; test $? -eq 1".to_string(),
+                "sh".to_string(),
+            ];
+            expecting_findings.extend(audit);
+            c.time(
+                AUDIT_DAMAGED_ROW,
+                "cablekeep",
+                expecting_findings,
+                0,
+                0,
+                &[],
+            );
             note_bytes_read(c, AUDIT_DAMAGED_ROW);
             if let Some(detail) = c.rows.last_mut().and_then(|r| r.detail.as_mut()) {
                 detail["damaged_zip_bytes"] = damaged_bytes.into();
