@@ -190,28 +190,22 @@ impl Replica {
         }
     }
 
-    /// Removes the temporaries that uploads of earlier runs left (a killed run's). Local
-    /// replicas write their temporaries beside the final name and remove them themselves.
-    pub fn remove_temporaries(&self) -> Result<usize> {
+    /// Removes the temporaries of uploads under way or left by killed runs: all of them, or
+    /// only those of `run`. Local replicas write their temporaries beside the final name and
+    /// remove them themselves.
+    pub fn remove_temporaries(&self, run: Option<&str>) -> Result<usize> {
         let Replica::S3(b) = self else {
             return Ok(0);
         };
-        let temps = b.list(&format!("{STATE_DIR}/tmp/"))?;
+        let folder = match run {
+            None => format!("{STATE_DIR}/tmp/"),
+            Some(run) => format!("{STATE_DIR}/tmp/{run}/"),
+        };
+        let temps = b.list(&folder)?;
         for t in &temps {
             b.delete(&t.rel)?;
         }
         Ok(temps.len())
-    }
-
-    /// Removes what is left of this run's own temporaries.
-    pub fn remove_temporaries_of(&self, run: &str) -> Result<()> {
-        let Replica::S3(b) = self else {
-            return Ok(());
-        };
-        for t in b.list(&format!("{STATE_DIR}/tmp/{run}/"))? {
-            b.delete(&t.rel)?;
-        }
-        Ok(())
     }
 
     /// Copies a file of this replica to a local temporary file, checking it is `expected`

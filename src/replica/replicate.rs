@@ -92,7 +92,7 @@ pub fn replicate(
         )));
     }
     let _lock = target.prepare_for_writing()?;
-    let temporaries_removed = target.remove_temporaries()?;
+    let temporaries_removed = target.remove_temporaries(None)?;
     let run = run_id();
     let held: BTreeMap<String, Listed> = target
         .list()?
@@ -146,7 +146,7 @@ pub fn replicate(
         report.collections.push(done);
     }
     // A temporary whose deletion failed on the way (a node that went away) goes now.
-    target.remove_temporaries_of(&run)?;
+    target.remove_temporaries(Some(&run))?;
     progress.finish();
     Ok(report)
 }

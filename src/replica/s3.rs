@@ -384,7 +384,8 @@ impl Bucket {
             let mut buf = vec![0u8; PART_BYTES];
             let sent: Result<()> = async {
                 loop {
-                    let n = read_full(&mut file, &mut buf).map_err(|e| Error::io(source, e))?;
+                    let n = crate::hash::read_full(&mut file, &mut buf)
+                        .map_err(|e| Error::io(source, e))?;
                     if n == 0 {
                         return Ok(());
                     }
@@ -459,20 +460,6 @@ fn ranges_of(size: u64) -> Vec<std::ops::Range<u64>> {
     (0..size.div_ceil(RANGE_BYTES))
         .map(|i| i * RANGE_BYTES..((i + 1) * RANGE_BYTES).min(size))
         .collect()
-}
-
-/// Fills `buf` from `file` as far as the file goes: the bytes read (fewer only at its end).
-fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut done = 0;
-    while done < buf.len() {
-        match file.read(&mut buf[done..]) {
-            Ok(0) => break,
-            Ok(n) => done += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(done)
 }
 
 /// A connection attempt gives up after 5 s and a request after 2 minutes, so an unreachable
